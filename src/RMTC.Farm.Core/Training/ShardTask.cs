@@ -1,0 +1,44 @@
+namespace RMTC.Farm.Core.Training;
+
+/// <summary>
+/// What a shard's child process is asked to do, written by the agent as JSON (<c>task.json</c>) next to the work.
+/// </summary>
+public sealed record ShardTask
+{
+    public required string RunId { get; init; }
+    public required int Round { get; init; }
+    public required int Shard { get; init; }
+    public required string Recipe { get; init; }
+    /// <summary>Absolute path of the dataset directory (readable by every node).</summary>
+    public required string DatasetPath { get; init; }
+    /// <summary>Indices into the dataset's sorted sample list.</summary>
+    public required int[] SampleIndices { get; init; }
+    /// <summary>Global weights to start from (safetensors).</summary>
+    public required string InitialWeightsPath { get; init; }
+    /// <summary>Seed for shuffling and any randomness: derived per (run, round, shard).</summary>
+    public required long Seed { get; init; }
+    public int Epochs { get; init; } = 1;
+    public int BatchSize { get; init; } = 32;
+    public double LearningRate { get; init; } = 0.01;
+    /// <summary>Where the trained weights go (safetensors).</summary>
+    public required string OutputPath { get; init; }
+    /// <summary>Where the summary goes (<see cref="ShardResult"/> as JSON).</summary>
+    public required string ResultPath { get; init; }
+    /// <summary><c>auto</c> (CUDA when available), <c>cpu</c> or <c>cuda</c>.</summary>
+    public string Device { get; init; } = "auto";
+    /// <summary>Torch intra-op threads; 0 = library default.</summary>
+    public int Threads { get; init; }
+}
+
+/// <summary>What a finished shard reports.</summary>
+public sealed record ShardResult
+{
+    public required long Samples { get; init; }
+    public required double FinalLoss { get; init; }
+    public required double[] EpochLosses { get; init; }
+    public required double Seconds { get; init; }
+    public required string Device { get; init; }
+}
+
+/// <summary>Progress of a running shard (reported by the trainer as it goes).</summary>
+public sealed record TrainingProgress(int Epoch, int Epochs, long SamplesSeen, long SamplesTotal, double Loss);
