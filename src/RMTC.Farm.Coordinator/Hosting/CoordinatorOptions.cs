@@ -1,0 +1,33 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace RMTC.Farm.Coordinator.Hosting;
+
+/// <summary>Settings of the coordinator, bound from the <c>Coordinator</c> section (file, <c>RMTC_Coordinator__*</c> environment, flags).</summary>
+public sealed class CoordinatorOptions
+{
+    public const string Section = "Coordinator";
+
+    /// <summary>Where run manifests and artifacts live (the embedded store). Agents must be able to read datasets by the same paths.</summary>
+    [Required]
+    public string DataDirectory { get; set; } = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "rmtc");
+
+    /// <summary>Address Kestrel binds for gRPC (HTTP/2 cleartext).</summary>
+    [Required]
+    public string ListenAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>gRPC port; 0 picks a free one.</summary>
+    [Range(0, 65535)]
+    public int Port { get; set; } = 7460;
+
+    /// <summary>How often agents send heartbeats.</summary>
+    [Range(50, 600_000)]
+    public int HeartbeatIntervalMs { get; set; } = 1000;
+
+    /// <summary>An agent silent this long loses its leases; their shards are queued again.</summary>
+    [Range(200, 3_600_000)]
+    public int LeaseTimeoutMs { get; set; } = 10_000;
+
+    /// <summary>Bytes per weights chunk on the wire (at most 1 MiB; 64 KiB keeps buffers off the large-object heap).</summary>
+    [Range(4096, 1024 * 1024)]
+    public int ChunkBytes { get; set; } = 64 * 1024;
+}

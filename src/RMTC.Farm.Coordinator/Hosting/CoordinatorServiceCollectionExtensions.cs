@@ -1,0 +1,43 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using RMTC.Farm.Coordinator.Scheduling;
+using RMTC.Farm.Coordinator.Services;
+using RMTC.Farm.Coordinator.Storage;
+
+namespace RMTC.Farm.Coordinator.Hosting;
+
+/// <summary>Registration of the coordinator in a host.</summary>
+public static class CoordinatorServiceCollectionExtensions
+{
+    /// <summary>Adds the coordinator: options (validated on start), stores, scheduler, lease expiry and gRPC.</summary>
+    public static IServiceCollection AddRmtcCoordinator(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<CoordinatorOptions>()
+            .Bind(configuration.GetSection(CoordinatorOptions.Section))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<ArtifactStore>();
+        services.AddSingleton<IRunStore, FileRunStore>();
+        services.AddSingleton<FarmScheduler>();
+        services.AddHostedService<LeaseReaper>();
+        services.AddGrpc(o =>
+        {
+            o.EnableDetailedErrors = true;
+            // Weights travel in chunks of at most 1 MiB; anything bigger is a client bug.
+            o.MaxReceiveMessageSize = 2 * 1024 * 1024;
+        });
+        return services;
+    }
+
+    /// <summary>Maps the coordinator's gRPC services.</summary>
+    public static IEndpointRouteBuilder MapRmtcCoordinator(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGrpcService<AgentGrpcService>();
+        endpoints.MapGrpcService<JobGrpcService>();
+        return endpoints;
+    }
+}

@@ -1,0 +1,94 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using RMTC.Farm.Coordinator.Storage;
+using RMTC.Farm.Core.Datasets;
+using RMTC.Farm.Core.Jobs;
+using RMTC.Farm.Core.Lineage;
+using RMTC.Farm.Core.Planning;
+using RMTC.Farm.Core.Weights;
+using RMTC.Farm.Training.Recipes;
+
+namespace RMTC.Farm.Coordinator.Runs;
+
+/// <summary>Turns a submitted spec into a ready run: dataset checked and hashed, initial weights stored, shards planned.</summary>
+internal static class RunPreparation
+{
+    /// <summary>Everything a new run needs before it is scheduled. Throws <see cref="JobSpecException"/> on any problem.</summary>
+    public static (RunManifest Manifest, JobSpec Spec, int[][] Plan, SafetensorsHeader Template) Prepare(
+        string specYaml, string sourceName, string baseDirectory, string submittedBy, ArtifactStore artifacts, DateTimeOffset now)
+    {
+        var spec = JobSpecParser.Parse(specYaml, sourceName, baseDirectory, RecipeCatalog.Names);
+
+        Dataset dataset;
+        try
+        {
+            dataset = Dataset.Open(spec.Dataset);
+        }
+        catch (DatasetException e)
+        {
+            throw new JobSpecException([$"{sourceName}: dataset: {e.Message}"]);
+        }
+
+        var d = dataset.Descriptor;
+        var wantKind = RecipeCatalog.DatasetKind(spec.Recipe);
+        if (!string.Equals(d.Kind, wantKind, StringComparison.Ordinal))
+        {
+            throw new JobSpecException([$"{sourceName}: dataset: '{d.Name}' holds {d.Kind} but recipe '{spec.Recipe}' trains on {wantKind}: pick a {wantKind} dataset (e.g. `rmtc dataset synth --recipe {spec.Recipe}`)"]);
+        }
+
+        if (spec.Shards > dataset.Samples.Count)
+        {
+            throw new JobSpecException([$"{sourceName}: shards: {spec.Shards} shards asked for but dataset '{d.Name}' has {dataset.Samples.Count} samples: use at most {dataset.Samples.Count} shards"]);
+        }
+
+        var runId = $"{spec.Name}-{Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 3))}";
+        var initSeed = SeedMixer.Derive(spec.Seed, 0x1417);
+        var planSeed = SeedMixer.Derive(spec.Seed, 0x5A4D);
+        var init = RecipeCatalog.CreateInitialWeights(spec.Recipe, d.SampleShape, d.Classes.Count, initSeed);
+        var initDigest = artifacts.Write(init, new Dictionary<string, string>
+        {
+            ["rmtc.run"] = runId,
+            ["rmtc.recipe"] = spec.Recipe,
+            ["rmtc.kind"] = "initial",
+        });
+        SafetensorsHeader template;
+        using (var file = File.OpenRead(artifacts.PathOf(initDigest)))
+        {
+            template = Safetensors.ReadHeader(file, file.Length);
+        }
+
+        var plan = ShardPlanner.Plan(dataset.Samples.Count, spec.Shards, planSeed);
+        var manifest = new RunManifest
+        {
+            RunId = runId,
+            Name = spec.Name,
+            State = RunStates.Queued,
+            SubmittedBy = submittedBy,
+            SubmittedAt = now,
+            Spec = spec,
+            Recipe = spec.Recipe,
+            Dataset = new DatasetRecord
+            {
+                Name = d.Name,
+                Version = d.Version,
+                Licence = d.Licence,
+                Owner = d.Owner,
+                Consent = d.Consent,
+                Rights = new Dictionary<string, string>(d.Rights),
+                Digest = dataset.Digest,
+                Path = dataset.Directory,
+                Samples = dataset.Samples.Count,
+            },
+            Code = new CodeRecord
+            {
+                RmtcVersion = typeof(RunPreparation).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "",
+                Runtime = RuntimeInformation.FrameworkDescription,
+                Os = RuntimeInformation.OSDescription,
+                TorchSharpVersion = typeof(TorchSharp.torch).Assembly.GetName().Version?.ToString() ?? "",
+            },
+            Seeds = new SeedRecord { Run = spec.Seed, Init = initSeed, ShardPlan = planSeed },
+            InitialWeightsDigest = initDigest,
+        };
+        return (manifest, spec, plan, template);
+    }
+}

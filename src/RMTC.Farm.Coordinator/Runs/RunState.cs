@@ -1,0 +1,61 @@
+using RMTC.Farm.Coordinator.Scheduling;
+using RMTC.Farm.Core.Jobs;
+using RMTC.Farm.Core.Lineage;
+using RMTC.Farm.Core.Merging;
+using RMTC.Farm.Core.Weights;
+
+namespace RMTC.Farm.Coordinator.Runs;
+
+/// <summary>Live state of one run. Guarded by the scheduler's lock except where noted.</summary>
+internal sealed class RunState
+{
+    public required RunManifest Manifest { get; init; }
+    public required JobSpec Spec { get; init; }
+    public required int[][] Plan { get; init; }
+    /// <summary>Names, shapes and dtypes every result must match.</summary>
+    public required SafetensorsHeader Template { get; init; }
+    public required long SubmitOrder { get; init; }
+    public RunEventLog Events { get; } = new();
+
+    public string Id => Manifest.RunId;
+    public int Round { get; set; }
+    public string GlobalDigest { get; set; } = "";
+    public ShardState[] Shards { get; set; } = [];
+    public long Version { get; set; }
+
+    /// <summary>Serialises merges and round closing of this run (taken outside the scheduler lock).</summary>
+    public SemaphoreSlim MergeGate { get; } = new(1, 1);
+    /// <summary>The current round's running weighted sum. Guarded by <see cref="MergeGate"/>.</summary>
+    public FedAvgAccumulator? Accumulator { get; set; }
+    /// <summary>Server momentum for the nesterov strategy. Guarded by <see cref="MergeGate"/>.</summary>
+    public IReadOnlyList<NamedTensor>? Momentum { get; set; }
+    public double LossSum { get; set; }
+    public long SamplesMerged { get; set; }
+
+    public bool IsFinal => RunStates.IsFinal(Manifest.State);
+    public RoundRecord CurrentRound => Manifest.Rounds[^1];
+}
+
+/// <summary>Where a shard of the current round stands.</summary>
+internal enum ShardPhase
+{
+    Queued,
+    Leased,
+    /// <summary>A result is being validated and merged; nothing else may complete the shard.</summary>
+    Completing,
+    Done,
+}
+
+/// <summary>One shard of the current round.</summary>
+internal sealed class ShardState
+{
+    public required int Index { get; init; }
+    public ShardPhase Phase { get; set; } = ShardPhase.Queued;
+    /// <summary>Fencing token: increases with every lease of this shard, across rounds.</summary>
+    public long LeaseEpoch { get; set; }
+    public Lease? Lease { get; set; }
+    public int Attempts { get; set; }
+    public int Failures { get; set; }
+    public DateTimeOffset QueuedAt { get; set; }
+    public string? ResultDigest { get; set; }
+}

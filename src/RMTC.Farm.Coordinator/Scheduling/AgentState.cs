@@ -1,0 +1,23 @@
+using System.Threading.Channels;
+using RMTC.Farm.Protos.V1;
+
+namespace RMTC.Farm.Coordinator.Scheduling;
+
+/// <summary>A registered agent as the scheduler sees it. Guarded by the scheduler's lock.</summary>
+internal sealed class AgentState
+{
+    public required string Id { get; init; }
+    public required string Hostname { get; set; }
+    public required int Slots { get; set; }
+    public required Resources Capacity { get; set; }
+    public required string SessionToken { get; set; }
+    public string Version { get; set; } = "";
+    public DateTimeOffset LastSeen { get; set; }
+    public DateTimeOffset LastAssigned { get; set; }
+    /// <summary>Messages for the agent's open session; null while it has none.</summary>
+    public Channel<CoordinatorMessage>? Outbox { get; set; }
+    public Dictionary<string, Lease> Leases { get; } = new(StringComparer.Ordinal);
+
+    public bool Connected => Outbox is not null;
+    public int FreeSlots => Slots - Leases.Count;
+}

@@ -1,0 +1,223 @@
+using Microsoft.Extensions.Logging;
+using RMTC.Farm.Coordinator.Runs;
+using RMTC.Farm.Core.Jobs;
+using RMTC.Farm.Core.Lineage;
+using RMTC.Farm.Core.Merging;
+using RMTC.Farm.Core.Weights;
+using RMTC.Farm.Protos.V1;
+
+namespace RMTC.Farm.Coordinator.Scheduling;
+
+/// <summary>Results: fencing of uploads by lease epoch, merging on arrival, and closing rounds.</summary>
+public sealed partial class FarmScheduler
+{
+    // Leases whose result was accepted, so a repeated upload is answered as a duplicate rather than refused.
+    private readonly Dictionary<string, string> _acceptedResults = new(StringComparer.Ordinal);
+
+    /// <summary>Checks an upload's header against the lease it names.</summary>
+    public UploadDecision CheckUpload(UploadHeader header)
+    {
+        lock (_gate)
+        {
+            return CheckLocked(header, out _);
+        }
+    }
+
+    private UploadDecision CheckLocked(UploadHeader header, out Lease? lease)
+    {
+        lease = null;
+        if (_acceptedResults.TryGetValue(header.LeaseId, out var accepted))
+        {
+            return accepted == header.Digest
+                ? new UploadDecision(UploadVerdict.Duplicate, "this result was already accepted")
+                : new UploadDecision(UploadVerdict.Stale, $"lease {header.LeaseId} already delivered a different result ({accepted[..12]})");
+        }
+
+        if (!_leases.TryGetValue(header.LeaseId, out lease))
+        {
+            return new UploadDecision(UploadVerdict.Stale, $"lease {header.LeaseId} is not active (it expired, was superseded by a newer epoch, or its run ended): the result is discarded");
+        }
+
+        if ((ulong)lease.Epoch != header.LeaseEpoch)
+        {
+            return new UploadDecision(UploadVerdict.Stale, $"lease {header.LeaseId} has epoch {lease.Epoch}, the upload carries {header.LeaseEpoch}: stale result refused");
+        }
+
+        if (lease.Agent.Id != header.AgentId)
+        {
+            return new UploadDecision(UploadVerdict.Stale, $"lease {header.LeaseId} belongs to agent {lease.Agent.Id}, not {header.AgentId}");
+        }
+
+        if (!ReferenceEquals(lease.Shard.Lease, lease) || lease.Shard.Phase != ShardPhase.Leased || lease.Run.IsFinal)
+        {
+            return new UploadDecision(UploadVerdict.Stale, $"shard {lease.Shard.Index} of round {lease.Round} is no longer waiting for lease {header.LeaseId}");
+        }
+
+        return new UploadDecision(UploadVerdict.Accept, "");
+    }
+
+    /// <summary>Records that an upload of a current lease was refused (corrupt bytes): the shard is queued again.</summary>
+    public void RefuseUpload(UploadHeader header, string reason)
+    {
+        lock (_gate)
+        {
+            if (CheckLocked(header, out var lease).Verdict != UploadVerdict.Accept || lease is null)
+            {
+                return;
+            }
+
+            RefuseLocked(lease, reason);
+        }
+    }
+
+    private void RefuseLocked(Lease lease, string reason)
+    {
+        lease.Attempt.Outcome = AttemptOutcomes.Refused;
+        lease.Attempt.EndedAt = Now;
+        lease.Attempt.Error = reason;
+        ReleaseLocked(lease);
+        LogResultRefused(lease.Run.Id, lease.Round, lease.Shard.Index, lease.Agent.Id, reason);
+        EventLocked(lease.Run, "result-refused", $"round {lease.Round} shard {lease.Shard.Index} from {lease.Agent.Id} refused: {reason}", lease.Shard.Index, lease.Agent.Id);
+        RequeueLocked(lease.Run, lease.Shard, countsAsFailure: true, reason);
+        SaveLocked(lease.Run);
+        DispatchLocked();
+    }
+
+    /// <summary>
+    /// A stored, digest-verified result: claims the shard, folds the weights into the round's running sum
+    /// (refusing invalid weights without touching the sum), and closes the round when it was the last shard.
+    /// </summary>
+    public async Task<UploadDecision> CompleteAsync(UploadHeader header, string resultPath)
+    {
+        Lease lease;
+        lock (_gate)
+        {
+            var decision = CheckLocked(header, out var found);
+            if (decision.Verdict != UploadVerdict.Accept || found is null)
+            {
+                if (decision.Verdict == UploadVerdict.Stale && found is not null)
+                {
+                    LogResultRefused(found.Run.Id, found.Round, found.Shard.Index, header.AgentId, decision.Reason);
+                }
+
+                return decision;
+            }
+
+            lease = found;
+            lease.Shard.Phase = ShardPhase.Completing;
+        }
+
+        var run = lease.Run;
+        await run.MergeGate.WaitAsync();
+        try
+        {
+            // The planned shard size is the merge weight: an agent cannot inflate its own influence.
+            var weight = run.Plan[lease.Shard.Index].Length;
+            try
+            {
+                await using var file = new FileStream(resultPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+                run.Accumulator!.Add(file, weight);
+            }
+            catch (Exception e) when (e is WeightsRejectedException or SafetensorsFormatException)
+            {
+                lock (_gate)
+                {
+                    lease.Shard.Phase = ShardPhase.Leased;
+                    RefuseLocked(lease, e.Message);
+                }
+
+                return new UploadDecision(UploadVerdict.Stale, e.Message);
+            }
+
+            bool roundDone;
+            lock (_gate)
+            {
+                var attempt = lease.Attempt;
+                attempt.Outcome = AttemptOutcomes.Succeeded;
+                attempt.EndedAt = Now;
+                attempt.Samples = (long)header.Samples;
+                attempt.ResultDigest = header.Digest;
+                attempt.FinalLoss = header.FinalLoss;
+                attempt.Device = header.Device;
+                lease.Shard.Phase = ShardPhase.Done;
+                lease.Shard.ResultDigest = header.Digest;
+                run.CurrentRound.Shards[lease.Shard.Index].ResultDigest = header.Digest;
+                run.CurrentRound.MergedResults.Add(header.Digest);
+                run.LossSum += header.FinalLoss * weight;
+                run.SamplesMerged += weight;
+                _acceptedResults[lease.Id] = header.Digest;
+                ReleaseLocked(lease);
+                EventLocked(run, "shard-completed", $"round {lease.Round} shard {lease.Shard.Index} merged from {lease.Agent.Id}: loss {header.FinalLoss:G4}, {weight} samples, {header.TrainSeconds:F1} s on {header.Device}", lease.Shard.Index, lease.Agent.Id);
+                roundDone = !run.IsFinal && run.Shards.All(s => s.Phase == ShardPhase.Done);
+                SaveLocked(run);
+                DispatchLocked();
+            }
+
+            if (roundDone)
+            {
+                CloseRound(run);
+            }
+
+            return new UploadDecision(UploadVerdict.Accept, "");
+        }
+        finally
+        {
+            run.MergeGate.Release();
+        }
+    }
+
+    /// <summary>Finishes the round's average, applies the merge strategy, stores the merged weights, starts the next round. Caller holds the run's merge gate.</summary>
+    private void CloseRound(RunState run)
+    {
+        var average = run.Accumulator!.Finish();
+        var spec = run.Spec;
+        IReadOnlyList<NamedTensor> merged = average;
+        if (spec.Merge.Strategy == MergeStrategies.Nesterov)
+        {
+            var global = Safetensors.ReadFile(_artifacts.PathOf(run.GlobalDigest)).Tensors;
+            run.Momentum ??= global.Select(t => new NamedTensor(t.Name, t.DType, t.Shape, new byte[t.Data.Length])).ToList();
+            NesterovOuterOptimizer.Step(global, average, run.Momentum, (float)spec.Merge.OuterLearningRate, (float)spec.Merge.Momentum);
+            merged = global;
+        }
+
+        var digest = _artifacts.Write(merged, new Dictionary<string, string>
+        {
+            ["rmtc.run"] = run.Id,
+            ["rmtc.round"] = run.Round.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["rmtc.merge"] = spec.Merge.Strategy,
+            ["rmtc.input"] = run.GlobalDigest,
+            ["rmtc.recipe"] = spec.Recipe,
+        });
+
+        lock (_gate)
+        {
+            if (run.IsFinal)
+            {
+                return;
+            }
+
+            var round = run.CurrentRound;
+            round.OutputDigest = digest;
+            round.EndedAt = Now;
+            round.MeanLoss = run.SamplesMerged > 0 ? run.LossSum / run.SamplesMerged : null;
+            LogRoundMerged(run.Id, run.Round, spec.Rounds, round.MergedResults.Count, round.MeanLoss ?? double.NaN, digest);
+            EventLocked(run, "round-merged", $"round {run.Round}/{spec.Rounds} merged {round.MergedResults.Count} results ({spec.Merge.Strategy}): mean loss {round.MeanLoss:G4}, weights {Short(digest)}");
+            if (run.Round < spec.Rounds)
+            {
+                StartRoundLocked(run, run.Round + 1, digest);
+                DispatchLocked();
+            }
+            else
+            {
+                run.Manifest.FinalModelDigest = digest;
+                FinishRunLocked(run, RunStates.Succeeded, null);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId} round {Round} shard {Shard}: result from {AgentId} refused: {Reason}")]
+    private partial void LogResultRefused(string runId, int round, int shard, string agentId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} round {Round}/{Rounds}: merged {Results} results, mean loss {Loss:G4}, weights {Digest}")]
+    private partial void LogRoundMerged(string runId, int round, int rounds, int results, double loss, string digest);
+}

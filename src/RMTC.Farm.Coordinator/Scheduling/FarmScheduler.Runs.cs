@@ -1,0 +1,138 @@
+using Microsoft.Extensions.Logging;
+using RMTC.Farm.Coordinator.Runs;
+using RMTC.Farm.Core.Jobs;
+using RMTC.Farm.Core.Lineage;
+using RMTC.Farm.Core.Merging;
+using RMTC.Farm.Core.Planning;
+using RMTC.Farm.Protos.V1;
+
+namespace RMTC.Farm.Coordinator.Scheduling;
+
+/// <summary>Runs: submission, lookups, cancellation, and the start of each round.</summary>
+public sealed partial class FarmScheduler
+{
+    /// <summary>Validates and queues a job. Throws <see cref="JobSpecException"/> naming what is wrong; nothing is scheduled then.</summary>
+    public Job Submit(SubmitJobRequest request)
+    {
+        var source = string.IsNullOrWhiteSpace(request.SourceName) ? "job spec" : request.SourceName;
+        var baseDir = string.IsNullOrWhiteSpace(request.BaseDirectory) ? Environment.CurrentDirectory : request.BaseDirectory;
+        var (manifest, spec, plan, template) = RunPreparation.Prepare(request.SpecYaml, source, baseDir, request.SubmittedBy, _artifacts, Now);
+        lock (_gate)
+        {
+            var run = new RunState
+            {
+                Manifest = manifest,
+                Spec = spec,
+                Plan = plan,
+                Template = template,
+                SubmitOrder = ++_submitCounter,
+            };
+            _runs[run.Id] = run;
+            LogRunSubmitted(run.Id, spec.Recipe, spec.Shards, spec.Rounds, manifest.Dataset.Name, manifest.Dataset.Digest);
+            EventLocked(run, "submitted", $"run {run.Id}: {spec.Recipe} on {manifest.Dataset.Name} ({manifest.Dataset.Samples} samples), {spec.Shards} shards x {spec.Rounds} rounds, merge {spec.Merge.Strategy}");
+            StartRoundLocked(run, 1, manifest.InitialWeightsDigest);
+            DispatchLocked();
+            return ToJobLocked(run);
+        }
+    }
+
+    private void StartRoundLocked(RunState run, int round, string inputDigest)
+    {
+        var previous = run.Shards;
+        run.Round = round;
+        run.GlobalDigest = inputDigest;
+        run.Accumulator = new FedAvgAccumulator(run.Template);
+        run.LossSum = 0;
+        run.SamplesMerged = 0;
+        var record = new RoundRecord
+        {
+            Round = round,
+            InputDigest = inputDigest,
+            StartedAt = Now,
+            MergeStrategy = run.Spec.Merge.Strategy,
+        };
+        run.Shards = new ShardState[run.Spec.Shards];
+        for (var i = 0; i < run.Shards.Length; i++)
+        {
+            // Epochs keep rising across rounds, so a token is never reused for the same shard.
+            run.Shards[i] = new ShardState { Index = i, QueuedAt = Now, LeaseEpoch = previous.Length > i ? previous[i].LeaseEpoch : 0 };
+            record.Shards.Add(new ShardRecord
+            {
+                Shard = i,
+                Samples = run.Plan[i].Length,
+                Seed = SeedMixer.Derive(run.Spec.Seed, round, i),
+            });
+        }
+
+        run.Manifest.Rounds.Add(record);
+        EventLocked(run, "round-started", $"round {round}/{run.Spec.Rounds} started from {Short(inputDigest)}");
+        SaveLocked(run);
+    }
+
+    /// <summary>A run by id or unique id prefix, as the wire sees it; null when unknown.</summary>
+    public Job? GetJob(string idOrPrefix)
+    {
+        lock (_gate)
+        {
+            return Find(idOrPrefix) is { } run ? ToJobLocked(run) : null;
+        }
+    }
+
+    /// <summary>All runs, newest first.</summary>
+    public IReadOnlyList<Job> ListJobs()
+    {
+        lock (_gate)
+        {
+            return _runs.Values.OrderByDescending(r => r.SubmitOrder).Select(ToJobLocked).ToList();
+        }
+    }
+
+    /// <summary>The run's manifest as it stands (a copy), or null.</summary>
+    public RunManifest? GetManifest(string idOrPrefix)
+    {
+        lock (_gate)
+        {
+            return Find(idOrPrefix) is { } run ? RunManifest.FromJson(run.Manifest.ToJson()) : null;
+        }
+    }
+
+    /// <summary>The run's events (history then live), or null when unknown.</summary>
+    public IAsyncEnumerable<JobEvent>? Watch(string idOrPrefix, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Find(idOrPrefix)?.Events.SubscribeAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Cancels a run: its queued shards are dropped, running attempts are told to stop.</summary>
+    public Job? Cancel(string idOrPrefix, string reason)
+    {
+        lock (_gate)
+        {
+            if (Find(idOrPrefix) is not { } run)
+            {
+                return null;
+            }
+
+            FinishRunLocked(run, RunStates.Cancelled, string.IsNullOrWhiteSpace(reason) ? "cancelled by request" : reason);
+            return ToJobLocked(run);
+        }
+    }
+
+    private RunState? Find(string idOrPrefix)
+    {
+        if (_runs.TryGetValue(idOrPrefix, out var exact))
+        {
+            return exact;
+        }
+
+        var matches = _runs.Values.Where(r => r.Id.StartsWith(idOrPrefix, StringComparison.Ordinal)).Take(2).ToList();
+        return matches.Count == 1 ? matches[0] : null;
+    }
+
+    private static string Short(string digest) => digest.Length > 12 ? "sha256:" + digest[..12] : digest;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} submitted: {Recipe}, {Shards} shards x {Rounds} rounds on dataset {Dataset} ({DatasetDigest})")]
+    private partial void LogRunSubmitted(string runId, string recipe, int shards, int rounds, string dataset, string datasetDigest);
+}

@@ -1,0 +1,360 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RMTC.Farm.Coordinator.Hosting;
+using RMTC.Farm.Coordinator.Runs;
+using RMTC.Farm.Coordinator.Storage;
+using RMTC.Farm.Core.Lineage;
+using RMTC.Farm.Protos.V1;
+
+namespace RMTC.Farm.Coordinator.Scheduling;
+
+/// <summary>
+/// The farm's scheduling state: agents, runs, shards and leases, under one lock. Everything slow (file I/O,
+/// merging, network writes) happens outside it; inside it only bookkeeping runs, so decisions stay consistent.
+/// </summary>
+public sealed partial class FarmScheduler
+{
+    private readonly object _gate = new();
+    private readonly Dictionary<string, AgentState> _agents = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, RunState> _runs = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Lease> _leases = new(StringComparer.Ordinal);
+    private readonly IRunStore _store;
+    private readonly ArtifactStore _artifacts;
+    private readonly TimeProvider _time;
+    private readonly ILogger<FarmScheduler> _log;
+    private readonly CoordinatorOptions _options;
+    private long _submitCounter;
+
+    public FarmScheduler(IRunStore store, ArtifactStore artifacts, TimeProvider time, IOptions<CoordinatorOptions> options, ILogger<FarmScheduler> log)
+    {
+        _store = store;
+        _artifacts = artifacts;
+        _time = time;
+        _log = log;
+        _options = options.Value;
+    }
+
+    /// <summary>Agents with an open session now.</summary>
+    public int ConnectedAgents
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _agents.Values.Count(a => a.Connected);
+            }
+        }
+    }
+
+    private DateTimeOffset Now => _time.GetUtcNow();
+
+    /// <summary>Grants leases on queued shards to agents with free slots that fit. Caller holds the lock.</summary>
+    private void DispatchLocked()
+    {
+        var queued = _runs.Values
+            .Where(r => !r.IsFinal)
+            .OrderBy(r => r.SubmitOrder)
+            .SelectMany(r => r.Shards.Where(s => s.Phase == ShardPhase.Queued).Select(s => (Run: r, Shard: s)))
+            .ToList();
+        if (queued.Count == 0)
+        {
+            return;
+        }
+
+        var granted = new HashSet<ShardState>();
+        while (true)
+        {
+            // Least-loaded agent first, so a round spreads across the wall rather than piling onto one node.
+            var agent = _agents.Values
+                .Where(a => a.Connected && a.FreeSlots > 0)
+                .OrderBy(a => a.Leases.Count)
+                .ThenBy(a => a.LastAssigned)
+                .FirstOrDefault(a => queued.Any(q => !granted.Contains(q.Shard) && Fits(a, q.Run)));
+            if (agent is null)
+            {
+                break;
+            }
+
+            var (run, shard) = queued.First(q => !granted.Contains(q.Shard) && Fits(agent, q.Run));
+            granted.Add(shard);
+            GrantLocked(agent, run, shard);
+        }
+    }
+
+    private static bool Fits(AgentState agent, RunState run)
+    {
+        var need = run.Spec.Resources;
+        var have = agent.Capacity;
+        return need.Gpus <= have.Gpus
+            && (ulong)need.GpuMemoryMiB <= have.GpuMemoryMib
+            && (need.MemoryMiB == 0 || (ulong)need.MemoryMiB <= have.MemoryMib)
+            && (need.Cores == 0 || need.Cores <= have.Cores)
+            && need.Tags.All(t => have.Tags.Contains(t, StringComparer.OrdinalIgnoreCase));
+    }
+
+    /// <summary>Explains why a run's queued shards wait (shown by status), or null when some agent fits.</summary>
+    private string? WaitingReasonLocked(RunState run)
+    {
+        if (!run.Shards.Any(s => s.Phase == ShardPhase.Queued))
+        {
+            return null;
+        }
+
+        var connected = _agents.Values.Where(a => a.Connected).ToList();
+        if (connected.Count == 0)
+        {
+            return "no agent is connected: start one with `rmtc agent --coordinator HOST:PORT`";
+        }
+
+        if (connected.Any(a => Fits(a, run)))
+        {
+            return connected.Where(a => Fits(a, run)).All(a => a.FreeSlots <= 0) ? "every fitting agent is busy" : null;
+        }
+
+        var need = run.Spec.Resources;
+        return $"no connected agent fits the job's resources (gpus {need.Gpus}, gpu_memory {need.GpuMemoryMiB} MiB, memory {need.MemoryMiB} MiB, cores {need.Cores}, tags [{string.Join(", ", need.Tags)}])";
+    }
+
+    private void GrantLocked(AgentState agent, RunState run, ShardState shard)
+    {
+        shard.LeaseEpoch++;
+        shard.Attempts++;
+        var now = Now;
+        var attempt = new AttemptRecord
+        {
+            Shard = shard.Index,
+            Attempt = shard.Attempts,
+            AgentId = agent.Id,
+            LeaseId = $"{run.Id}/r{run.Round}/s{shard.Index}/e{shard.LeaseEpoch}",
+            LeaseEpoch = shard.LeaseEpoch,
+            StartedAt = now,
+        };
+        var lease = new Lease
+        {
+            Id = attempt.LeaseId,
+            Epoch = shard.LeaseEpoch,
+            Run = run,
+            Round = run.Round,
+            Shard = shard,
+            Agent = agent,
+            Attempt = attempt,
+            GrantedAt = now,
+        };
+        run.CurrentRound.Attempts.Add(attempt);
+        shard.Phase = ShardPhase.Leased;
+        shard.Lease = lease;
+        agent.Leases[lease.Id] = lease;
+        agent.LastAssigned = now;
+        _leases[lease.Id] = lease;
+        if (run.Manifest.State == RunStates.Queued)
+        {
+            run.Manifest.State = RunStates.Running;
+        }
+
+        var shardRecord = run.CurrentRound.Shards[shard.Index];
+        var assignment = new Assignment
+        {
+            LeaseId = lease.Id,
+            LeaseEpoch = (ulong)lease.Epoch,
+            RunId = run.Id,
+            Round = (uint)run.Round,
+            Shard = (uint)shard.Index,
+            Attempt = (uint)shard.Attempts,
+            Recipe = run.Spec.Recipe,
+            DatasetPath = run.Manifest.Dataset.Path,
+            DatasetDigest = run.Manifest.Dataset.Digest,
+            GlobalWeightsDigest = run.GlobalDigest,
+            GlobalWeightsBytes = (ulong)new FileInfo(_artifacts.PathOf(run.GlobalDigest)).Length,
+            Seed = shardRecord.Seed,
+            Epochs = (uint)run.Spec.Local.Epochs,
+            BatchSize = (uint)run.Spec.Local.BatchSize,
+            LearningRate = run.Spec.Local.LearningRate,
+        };
+        assignment.SampleIndices.AddRange(run.Plan[shard.Index].Select(i => (uint)i));
+        agent.Outbox!.Writer.TryWrite(new CoordinatorMessage { Assign = assignment });
+        LogLeaseGranted(run.Id, run.Round, shard.Index, lease.Epoch, agent.Id);
+        EventLocked(run, "shard-leased", $"round {run.Round} shard {shard.Index} leased to {agent.Id} (attempt {shard.Attempts}, epoch {lease.Epoch})", shard.Index, agent.Id);
+        SaveLocked(run);
+    }
+
+    /// <summary>Ends a lease (it no longer counts against its agent). Caller holds the lock.</summary>
+    private void ReleaseLocked(Lease lease)
+    {
+        lease.Agent.Leases.Remove(lease.Id);
+        _leases.Remove(lease.Id);
+        if (ReferenceEquals(lease.Shard.Lease, lease))
+        {
+            lease.Shard.Lease = null;
+        }
+    }
+
+    /// <summary>Queues a run's shard again after a lost or failed attempt, or fails the run when retries are spent.</summary>
+    private void RequeueLocked(RunState run, ShardState shard, bool countsAsFailure, string why)
+    {
+        if (countsAsFailure)
+        {
+            shard.Failures++;
+            if (shard.Failures > run.Spec.MaxRetries)
+            {
+                FinishRunLocked(run, RunStates.Failed, $"round {run.Round} shard {shard.Index} failed {shard.Failures} times (max_retries {run.Spec.MaxRetries}); last error: {why}");
+                return;
+            }
+        }
+
+        shard.Phase = ShardPhase.Queued;
+        shard.QueuedAt = Now;
+    }
+
+    private void FinishRunLocked(RunState run, string state, string? error)
+    {
+        if (run.IsFinal)
+        {
+            return;
+        }
+
+        run.Manifest.State = state;
+        run.Manifest.Error = error;
+        run.Manifest.FinishedAt = Now;
+        foreach (var shard in run.Shards)
+        {
+            if (shard.Lease is { } lease)
+            {
+                lease.Attempt.Outcome = AttemptOutcomes.Cancelled;
+                lease.Attempt.EndedAt = Now;
+                lease.Attempt.Error = $"run {state}";
+                lease.Agent.Outbox?.Writer.TryWrite(new CoordinatorMessage
+                {
+                    Cancel = new Cancel { LeaseId = lease.Id, LeaseEpoch = (ulong)lease.Epoch, Reason = $"run {run.Id} {state}" },
+                });
+                ReleaseLocked(lease);
+            }
+
+            if (shard.Phase != ShardPhase.Done)
+            {
+                shard.Phase = ShardPhase.Done;
+            }
+        }
+
+        LogRunFinished(run.Id, state, error ?? "");
+        EventLocked(run, state, error ?? $"run {state}", final: true);
+        SaveLocked(run);
+    }
+
+    private void EventLocked(RunState run, string kind, string message, int shard = -1, string agentId = "", bool final = false, bool keep = true)
+    {
+        var e = new JobEvent
+        {
+            At = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(Now),
+            JobId = run.Id,
+            Kind = kind,
+            Message = message,
+            Round = (uint)run.Round,
+            Shard = shard,
+            AgentId = agentId,
+            Job = ToJobLocked(run),
+        };
+        run.Events.Append(e, keep, final);
+    }
+
+    /// <summary>Writes the run's manifest (in the background, in version order).</summary>
+    private void SaveLocked(RunState run)
+    {
+        run.Version++;
+        var version = run.Version;
+        var snapshot = RunManifest.FromJson(run.Manifest.ToJson());
+        var task = _store.SaveAsync(snapshot, version);
+        _pendingSaves.RemoveAll(t => t.IsCompleted);
+        _pendingSaves.Add(task);
+        _ = task.ContinueWith(t =>
+        {
+            if (t.Exception is { } ex)
+            {
+                LogSaveFailed(run.Id, ex.GetBaseException());
+            }
+        }, TaskScheduler.Default);
+    }
+
+    private readonly List<Task> _pendingSaves = new();
+
+    /// <summary>Waits until every manifest write started so far is on disk.</summary>
+    public async Task FlushAsync()
+    {
+        Task[] pending;
+        lock (_gate)
+        {
+            pending = _pendingSaves.ToArray();
+            _pendingSaves.Clear();
+        }
+
+        try
+        {
+            await Task.WhenAll(pending);
+        }
+        catch (Exception)
+        {
+            // Already logged by the continuation.
+        }
+    }
+
+    internal Job ToJobLocked(RunState run)
+    {
+        var m = run.Manifest;
+        var job = new Job
+        {
+            Id = m.RunId,
+            Name = m.Name,
+            State = m.State switch
+            {
+                RunStates.Queued => JobState.Queued,
+                RunStates.Running => JobState.Running,
+                RunStates.Succeeded => JobState.Succeeded,
+                RunStates.Failed => JobState.Failed,
+                RunStates.Cancelled => JobState.Cancelled,
+                _ => JobState.Unspecified,
+            },
+            Recipe = m.Recipe,
+            Rounds = (uint)run.Spec.Rounds,
+            Shards = (uint)run.Spec.Shards,
+            CurrentRound = (uint)run.Round,
+            ShardsDone = (uint)run.Shards.Count(s => s.Phase == ShardPhase.Done),
+            ShardsRunning = (uint)run.Shards.Count(s => s.Phase is ShardPhase.Leased or ShardPhase.Completing),
+            ShardsQueued = (uint)run.Shards.Count(s => s.Phase == ShardPhase.Queued),
+            FinalModelDigest = m.FinalModelDigest ?? "",
+            Error = m.Error ?? "",
+            CreatedAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(m.SubmittedAt),
+            DatasetName = m.Dataset.Name,
+            DatasetDigest = m.Dataset.Digest,
+            SubmittedBy = m.SubmittedBy,
+            WaitingReason = run.IsFinal ? "" : WaitingReasonLocked(run) ?? "",
+        };
+        if (m.FinishedAt is { } finished)
+        {
+            job.FinishedAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(finished);
+        }
+
+        foreach (var r in m.Rounds.Where(r => r.OutputDigest is not null))
+        {
+            job.CompletedRounds.Add(new RoundSummary
+            {
+                Round = (uint)r.Round,
+                InputDigest = r.InputDigest,
+                OutputDigest = r.OutputDigest,
+                MeanLoss = r.MeanLoss ?? double.NaN,
+                Samples = (ulong)r.Shards.Sum(s => s.Samples),
+                Seconds = r.EndedAt is { } end ? (end - r.StartedAt).TotalSeconds : 0,
+            });
+        }
+
+        return job;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} round {Round} shard {Shard}: lease epoch {Epoch} granted to agent {AgentId}")]
+    private partial void LogLeaseGranted(string runId, int round, int shard, long epoch, string agentId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} finished: {State} {Error}")]
+    private partial void LogRunFinished(string runId, string state, string error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Could not save the manifest of run {RunId}")]
+    private partial void LogSaveFailed(string runId, Exception error);
+}

@@ -1,0 +1,19 @@
+using RMTC.Farm.Coordinator.Runs;
+using RMTC.Farm.Core.Lineage;
+using RMTC.Farm.Protos.V1;
+
+namespace RMTC.Farm.Coordinator.Scheduling;
+
+/// <summary>One shard attempt leased to one agent. Its epoch fences out results of earlier leases.</summary>
+internal sealed class Lease
+{
+    public required string Id { get; init; }
+    public required long Epoch { get; init; }
+    public required RunState Run { get; init; }
+    public required int Round { get; init; }
+    public required ShardState Shard { get; init; }
+    public required AgentState Agent { get; init; }
+    public required AttemptRecord Attempt { get; init; }
+    public required DateTimeOffset GrantedAt { get; init; }
+    public ShardProgress? Progress { get; set; }
+}

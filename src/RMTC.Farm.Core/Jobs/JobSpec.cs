@@ -1,0 +1,59 @@
+namespace RMTC.Farm.Core.Jobs;
+
+/// <summary>A training job as a wrangler writes it (job.yaml). Field names in YAML are snake_case.</summary>
+public sealed record JobSpec
+{
+    /// <summary>Human name of the run (letters, digits, '-', '_', '.').</summary>
+    public required string Name { get; init; }
+    /// <summary>Recipe to train, e.g. <c>denoiser</c> or <c>classifier</c>.</summary>
+    public required string Recipe { get; init; }
+    /// <summary>Dataset directory (absolute after submission; relative paths resolve against the spec's directory).</summary>
+    public required string Dataset { get; init; }
+    /// <summary>Shards per round: the dataset is split into this many balanced parts.</summary>
+    public int Shards { get; init; } = 3;
+    public int Rounds { get; init; } = 2;
+    /// <summary>Seed of the run; every shard's seed derives from it.</summary>
+    public long Seed { get; init; } = 1;
+    public LocalTrainingSpec Local { get; init; } = new();
+    public MergeSpec Merge { get; init; } = new();
+    public ResourceSpec Resources { get; init; } = new();
+    /// <summary>Failed attempts tolerated per shard before the run fails.</summary>
+    public int MaxRetries { get; init; } = 3;
+}
+
+/// <summary>What each shard does with its part of the data in one round.</summary>
+public sealed record LocalTrainingSpec
+{
+    public int Epochs { get; init; } = 1;
+    public int BatchSize { get; init; } = 32;
+    public double LearningRate { get; init; } = 0.01;
+}
+
+/// <summary>How a round's results become the next global weights.</summary>
+public sealed record MergeSpec
+{
+    /// <summary><c>fedavg</c> (sample-weighted mean) or <c>nesterov</c> (DiLoCo outer step with server momentum).</summary>
+    public string Strategy { get; init; } = MergeStrategies.FedAvg;
+    /// <summary>Outer learning rate (nesterov only).</summary>
+    public double OuterLearningRate { get; init; } = 0.7;
+    /// <summary>Outer momentum (nesterov only).</summary>
+    public double Momentum { get; init; } = 0.9;
+}
+
+/// <summary>Names of the merge strategies.</summary>
+public static class MergeStrategies
+{
+    public const string FedAvg = "fedavg";
+    public const string Nesterov = "nesterov";
+    public static readonly IReadOnlyList<string> All = [FedAvg, Nesterov];
+}
+
+/// <summary>What one shard attempt needs from a node.</summary>
+public sealed record ResourceSpec
+{
+    public int Gpus { get; init; }
+    public long GpuMemoryMiB { get; init; }
+    public long MemoryMiB { get; init; }
+    public double Cores { get; init; }
+    public IReadOnlyList<string> Tags { get; init; } = [];
+}

@@ -1,0 +1,311 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace RMTC.Farm.Core.Jobs;
+
+/// <summary>
+/// Reads job.yaml with every problem reported at once, each naming the field, its line and the fix,
+/// so a wrangler can correct a spec in one pass.
+/// </summary>
+public static partial class JobSpecParser
+{
+    /// <summary>Largest shard count a spec may ask for.</summary>
+    public const int MaxShards = 100_000;
+
+    /// <summary>Largest round count a spec may ask for.</summary>
+    public const int MaxRounds = 100_000;
+
+    /// <summary>Parses and validates. <paramref name="baseDirectory"/> resolves a relative dataset path.</summary>
+    /// <exception cref="JobSpecException">The spec is not valid; nothing should be scheduled.</exception>
+    public static JobSpec Parse(string yaml, string sourceName, string baseDirectory, IReadOnlyCollection<string>? knownRecipes = null)
+    {
+        var problems = new List<string>();
+        YamlMappingNode root;
+        try
+        {
+            var stream = new YamlStream();
+            stream.Load(new StringReader(yaml));
+            if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode map)
+            {
+                throw new JobSpecException([$"{sourceName}: a job spec is a YAML mapping with at least `name`, `recipe` and `dataset` (see farm/jobs/ for examples)"]);
+            }
+
+            root = map;
+        }
+        catch (YamlException e)
+        {
+            throw new JobSpecException([$"{sourceName}:{e.Start.Line}: not valid YAML: {e.InnerException?.Message ?? e.Message}"]);
+        }
+
+        var reader = new Fields(root, sourceName, "", problems);
+        var name = reader.String("name", required: true);
+        if (name is not null && !NamePattern().IsMatch(name))
+        {
+            reader.Problem("name", $"`name` must be 1-100 letters, digits, '-', '_' or '.' (got '{name}')");
+        }
+
+        var recipe = reader.String("recipe", required: true);
+        if (recipe is not null && knownRecipes is not null && !knownRecipes.Contains(recipe))
+        {
+            reader.Problem("recipe", $"unknown recipe '{recipe}': use one of {string.Join(", ", knownRecipes)}");
+        }
+
+        var dataset = reader.String("dataset", required: true);
+        var shards = reader.Int("shards", 3, 1, MaxShards);
+        var rounds = reader.Int("rounds", 2, 1, MaxRounds);
+        var seed = reader.Long("seed", 1);
+        var maxRetries = reader.Int("max_retries", 3, 0, 100);
+
+        var local = new LocalTrainingSpec();
+        if (reader.Mapping("local") is { } localFields)
+        {
+            local = new LocalTrainingSpec
+            {
+                Epochs = localFields.Int("epochs", local.Epochs, 1, 10_000),
+                BatchSize = localFields.Int("batch_size", local.BatchSize, 1, 1_000_000),
+                LearningRate = localFields.Double("learning_rate", local.LearningRate, 0, 100, exclusiveMin: true),
+            };
+            localFields.RejectUnknown();
+        }
+
+        var merge = new MergeSpec();
+        if (reader.Mapping("merge") is { } mergeFields)
+        {
+            var strategy = mergeFields.String("strategy") ?? merge.Strategy;
+            if (!MergeStrategies.All.Contains(strategy))
+            {
+                mergeFields.Problem("strategy", $"unknown merge strategy '{strategy}': use {string.Join(" or ", MergeStrategies.All)}");
+            }
+
+            merge = new MergeSpec
+            {
+                Strategy = strategy,
+                OuterLearningRate = mergeFields.Double("outer_learning_rate", merge.OuterLearningRate, 0, 10, exclusiveMin: true),
+                Momentum = mergeFields.Double("momentum", merge.Momentum, 0, 1, exclusiveMax: true),
+            };
+            mergeFields.RejectUnknown();
+        }
+
+        var resources = new ResourceSpec();
+        if (reader.Mapping("resources") is { } res)
+        {
+            resources = new ResourceSpec
+            {
+                Gpus = res.Int("gpus", 0, 0, 64),
+                GpuMemoryMiB = res.Size("gpu_memory"),
+                MemoryMiB = res.Size("memory"),
+                Cores = res.Double("cores", 0, 0, 4096),
+                Tags = res.Tags("tags"),
+            };
+            res.RejectUnknown();
+        }
+
+        reader.RejectUnknown();
+
+        if (problems.Count > 0)
+        {
+            throw new JobSpecException(problems);
+        }
+
+        var datasetPath = Path.GetFullPath(Path.Combine(baseDirectory, dataset!));
+        return new JobSpec
+        {
+            Name = name!,
+            Recipe = recipe!,
+            Dataset = datasetPath,
+            Shards = shards,
+            Rounds = rounds,
+            Seed = seed,
+            MaxRetries = maxRetries,
+            Local = local,
+            Merge = merge,
+            Resources = resources,
+        };
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9._-]{1,100}$")]
+    private static partial Regex NamePattern();
+
+    /// <summary>Typed reads of one mapping's keys, recording problems instead of throwing.</summary>
+    private sealed class Fields(YamlMappingNode map, string source, string prefix, List<string> problems)
+    {
+        private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
+
+        public void Problem(string key, string message)
+        {
+            var node = Find(key);
+            var line = node is null ? map.Start.Line : node.Start.Line;
+            problems.Add($"{source}:{line}: {prefix}{key}: {message}");
+        }
+
+        public string? String(string key, bool required = false)
+        {
+            var node = Find(key);
+            if (node is null)
+            {
+                if (required)
+                {
+                    problems.Add($"{source}: {prefix}{key} is required: add `{key}: ...` to the spec");
+                }
+
+                return null;
+            }
+
+            if (node is YamlScalarNode { Value: { Length: > 0 } value })
+            {
+                return value;
+            }
+
+            Problem(key, $"`{key}` must be a non-empty text value");
+            return null;
+        }
+
+        public int Int(string key, int fallback, int min, int max) => (int)Long(key, fallback, min, max);
+
+        public long Long(string key, long fallback, long min = long.MinValue, long max = long.MaxValue)
+        {
+            var text = Scalar(key);
+            if (text is null)
+            {
+                return fallback;
+            }
+
+            if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value))
+            {
+                Problem(key, $"`{key}` must be a whole number (got '{text}')");
+                return fallback;
+            }
+
+            if (value < min || value > max)
+            {
+                Problem(key, $"`{key}` must be between {min} and {max} (got {value})");
+                return fallback;
+            }
+
+            return value;
+        }
+
+        public double Double(string key, double fallback, double min, double max, bool exclusiveMin = false, bool exclusiveMax = false)
+        {
+            var text = Scalar(key);
+            if (text is null)
+            {
+                return fallback;
+            }
+
+            if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !double.IsFinite(value))
+            {
+                Problem(key, $"`{key}` must be a number (got '{text}')");
+                return fallback;
+            }
+
+            var low = exclusiveMin ? value <= min : value < min;
+            var high = exclusiveMax ? value >= max : value > max;
+            if (low || high)
+            {
+                var lo = exclusiveMin ? "above" : "at least";
+                var hi = exclusiveMax ? "below" : "at most";
+                Problem(key, $"`{key}` must be {lo} {min.ToString(CultureInfo.InvariantCulture)} and {hi} {max.ToString(CultureInfo.InvariantCulture)} (got {text})");
+                return fallback;
+            }
+
+            return value;
+        }
+
+        public long Size(string key)
+        {
+            var text = Scalar(key);
+            if (text is null)
+            {
+                return 0;
+            }
+
+            if (!ByteSize.TryParseMiB(text, out var mib))
+            {
+                Problem(key, $"`{key}` must be a size such as 512m, 8g or 8GiB; a bare number means MiB (got '{text}')");
+            }
+
+            return mib;
+        }
+
+        public IReadOnlyList<string> Tags(string key)
+        {
+            var node = Find(key);
+            switch (node)
+            {
+                case null:
+                    return [];
+                case YamlScalarNode scalar:
+                    // OpenCue writes tags as "a | b"; accept that spelling as well as a YAML list.
+                    return (scalar.Value ?? "").Split('|', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                case YamlSequenceNode seq when seq.Children.All(c => c is YamlScalarNode):
+                    return seq.Children.Select(c => ((YamlScalarNode)c).Value ?? "").Where(v => v.Length > 0).ToArray();
+                default:
+                    Problem(key, $"`{key}` must be a list of tags, e.g. [gpu, lighting]");
+                    return [];
+            }
+        }
+
+        public Fields? Mapping(string key)
+        {
+            var node = Find(key);
+            if (node is null)
+            {
+                return null;
+            }
+
+            if (node is YamlMappingNode child)
+            {
+                return new Fields(child, source, prefix + key + ".", problems);
+            }
+
+            Problem(key, $"`{key}` must be a mapping of settings (indented keys below it)");
+            return null;
+        }
+
+        public void RejectUnknown()
+        {
+            foreach (var entry in map.Children)
+            {
+                var key = (entry.Key as YamlScalarNode)?.Value ?? "?";
+                if (!_seen.Contains(key))
+                {
+                    problems.Add($"{source}:{entry.Key.Start.Line}: {prefix}{key}: unknown field '{key}': check its spelling (known: {string.Join(", ", KnownKeys(prefix))})");
+                }
+            }
+        }
+
+        private string? Scalar(string key)
+        {
+            var node = Find(key);
+            if (node is null)
+            {
+                return null;
+            }
+
+            if (node is YamlScalarNode { Value: { } value })
+            {
+                return value;
+            }
+
+            Problem(key, $"`{key}` must be a single value");
+            return null;
+        }
+
+        private YamlNode? Find(string key)
+        {
+            _seen.Add(key);
+            return map.Children.TryGetValue(new YamlScalarNode(key), out var node) ? node : null;
+        }
+
+        private static IEnumerable<string> KnownKeys(string prefix) => prefix switch
+        {
+            "local." => ["epochs", "batch_size", "learning_rate"],
+            "merge." => ["strategy", "outer_learning_rate", "momentum"],
+            "resources." => ["gpus", "gpu_memory", "memory", "cores", "tags"],
+            _ => ["name", "recipe", "dataset", "shards", "rounds", "seed", "max_retries", "local", "merge", "resources"],
+        };
+    }
+}

@@ -1,0 +1,153 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using RMTC.Farm.Core.Jobs;
+
+namespace RMTC.Farm.Core.Lineage;
+
+/// <summary>
+/// The lineage record of one run (<c>run.json</c>): what went in (spec, dataset, code, seeds), who ran what
+/// (every shard attempt), and what came out (each round's merged digest, the final model). Field names are a
+/// stable, documented contract (README, "The run manifest").
+/// </summary>
+public sealed class RunManifest
+{
+    /// <summary>Format identifier of this document.</summary>
+    public string Schema { get; set; } = "rmtc.run/v1";
+    public string RunId { get; set; } = "";
+    public string Name { get; set; } = "";
+    /// <summary>queued, running, succeeded, failed, cancelled.</summary>
+    public string State { get; set; } = RunStates.Queued;
+    public string SubmittedBy { get; set; } = "";
+    public DateTimeOffset SubmittedAt { get; set; }
+    public DateTimeOffset? FinishedAt { get; set; }
+    public string? Error { get; set; }
+    public JobSpec? Spec { get; set; }
+    public DatasetRecord Dataset { get; set; } = new();
+    public string Recipe { get; set; } = "";
+    public CodeRecord Code { get; set; } = new();
+    public SeedRecord Seeds { get; set; } = new();
+    /// <summary>Digest of the recipe's seeded initial weights: round 1's input.</summary>
+    public string InitialWeightsDigest { get; set; } = "";
+    public List<RoundRecord> Rounds { get; set; } = new();
+    /// <summary>The last round's merged weights, once the run succeeded.</summary>
+    public string? FinalModelDigest { get; set; }
+
+    /// <summary>Options used for every manifest written or read.</summary>
+    public static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    public static RunManifest FromJson(string json) =>
+        JsonSerializer.Deserialize<RunManifest>(json, JsonOptions) ?? throw new JsonException("empty run manifest");
+}
+
+/// <summary>Run states as written in manifests.</summary>
+public static class RunStates
+{
+    public const string Queued = "queued";
+    public const string Running = "running";
+    public const string Succeeded = "succeeded";
+    public const string Failed = "failed";
+    public const string Cancelled = "cancelled";
+
+    public static bool IsFinal(string state) => state is Succeeded or Failed or Cancelled;
+}
+
+/// <summary>The dataset a run trained on, identified by content.</summary>
+public sealed class DatasetRecord
+{
+    public string Name { get; set; } = "";
+    public string Version { get; set; } = "";
+    public string Licence { get; set; } = "";
+    public string Owner { get; set; } = "";
+    public string Consent { get; set; } = "";
+    public Dictionary<string, string> Rights { get; set; } = new();
+    /// <summary>sha256 over the sorted asset digests.</summary>
+    public string Digest { get; set; } = "";
+    public string Path { get; set; } = "";
+    public int Samples { get; set; }
+}
+
+/// <summary>The software that produced the run.</summary>
+public sealed class CodeRecord
+{
+    public string RmtcVersion { get; set; } = "";
+    public string Runtime { get; set; } = "";
+    public string Os { get; set; } = "";
+    public string TorchSharpVersion { get; set; } = "";
+}
+
+/// <summary>Every seed that shaped the run.</summary>
+public sealed class SeedRecord
+{
+    /// <summary>The spec's seed.</summary>
+    public long Run { get; set; }
+    /// <summary>Seed of the initial weights.</summary>
+    public long Init { get; set; }
+    /// <summary>Seed of the shard plan (the shuffle that partitions samples).</summary>
+    public long ShardPlan { get; set; }
+}
+
+/// <summary>One round: its input, every attempt at its shards, and the merged output.</summary>
+public sealed class RoundRecord
+{
+    /// <summary>1-based round number.</summary>
+    public int Round { get; set; }
+    public string InputDigest { get; set; } = "";
+    public DateTimeOffset StartedAt { get; set; }
+    public DateTimeOffset? EndedAt { get; set; }
+    public string MergeStrategy { get; set; } = MergeStrategies.FedAvg;
+    public List<ShardRecord> Shards { get; set; } = new();
+    public List<AttemptRecord> Attempts { get; set; } = new();
+    /// <summary>Result digests folded into this round's merge, in the order they were merged.</summary>
+    public List<string> MergedResults { get; set; } = new();
+    public string? OutputDigest { get; set; }
+    /// <summary>Sample-weighted mean of the merged results' final losses.</summary>
+    public double? MeanLoss { get; set; }
+}
+
+/// <summary>One shard of a round: the part of the data it covers and the seed it trains with.</summary>
+public sealed class ShardRecord
+{
+    /// <summary>0-based shard index.</summary>
+    public int Shard { get; set; }
+    public int Samples { get; set; }
+    public long Seed { get; set; }
+    /// <summary>Digest of the accepted result, once one is.</summary>
+    public string? ResultDigest { get; set; }
+}
+
+/// <summary>One lease of a shard to an agent and how it ended.</summary>
+public sealed class AttemptRecord
+{
+    public int Shard { get; set; }
+    /// <summary>1-based attempt number of this shard in this round.</summary>
+    public int Attempt { get; set; }
+    public string AgentId { get; set; } = "";
+    public string LeaseId { get; set; } = "";
+    public long LeaseEpoch { get; set; }
+    public DateTimeOffset StartedAt { get; set; }
+    public DateTimeOffset? EndedAt { get; set; }
+    public long? Samples { get; set; }
+    public string? ResultDigest { get; set; }
+    public double? FinalLoss { get; set; }
+    public string? Device { get; set; }
+    /// <summary>running, succeeded, failed, expired, refused, cancelled.</summary>
+    public string Outcome { get; set; } = AttemptOutcomes.Running;
+    public string? Error { get; set; }
+}
+
+/// <summary>How an attempt ended.</summary>
+public static class AttemptOutcomes
+{
+    public const string Running = "running";
+    public const string Succeeded = "succeeded";
+    public const string Failed = "failed";
+    public const string Expired = "expired";
+    public const string Refused = "refused";
+    public const string Cancelled = "cancelled";
+}
