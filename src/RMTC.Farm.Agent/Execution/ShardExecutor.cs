@@ -1,0 +1,252 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.Json;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RMTC.Farm.Agent.Hosting;
+using RMTC.Farm.Agent.Weights;
+using RMTC.Farm.Core.Digests;
+using RMTC.Farm.Core.Training;
+using RMTC.Farm.Protos.V1;
+
+namespace RMTC.Farm.Agent.Execution;
+
+/// <summary>
+/// Runs one shard attempt end to end: global weights from the cache, the trainer as a child process in its own
+/// process group, the result streamed back in chunks.
+/// </summary>
+public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOptions> options, TimeProvider time, ILogger<ShardExecutor> log)
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    /// <summary>Runs the attempt; returns null on success (or when the coordinator no longer wants it), else the failure to report.</summary>
+    public async Task<ShardFailed?> RunAsync(AgentService.AgentServiceClient client, string agentId, RunningShard shard, CancellationToken ct)
+    {
+        var a = shard.Assignment;
+        var o = options.Value;
+        var dir = Path.Combine(Path.GetFullPath(o.WorkDirectory), "shards", a.LeaseId.Replace('/', '_'));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            shard.Phase = "fetching";
+            var weights = await cache.GetAsync(client, a.GlobalWeightsDigest, ct);
+
+            var task = new ShardTask
+            {
+                RunId = a.RunId,
+                Round = (int)a.Round,
+                Shard = (int)a.Shard,
+                Recipe = a.Recipe,
+                DatasetPath = a.DatasetPath,
+                SampleIndices = a.SampleIndices.Select(i => (int)i).ToArray(),
+                InitialWeightsPath = weights,
+                Seed = a.Seed,
+                Epochs = (int)a.Epochs,
+                BatchSize = (int)a.BatchSize,
+                LearningRate = a.LearningRate,
+                OutputPath = Path.Combine(dir, "result.safetensors"),
+                ResultPath = Path.Combine(dir, "result.json"),
+                Threads = o.ThreadsPerShard > 0 ? o.ThreadsPerShard : Math.Max(1, Environment.ProcessorCount / Math.Max(1, o.Slots)),
+            };
+            var taskPath = Path.Combine(dir, "task.json");
+            await File.WriteAllTextAsync(taskPath, JsonSerializer.Serialize(task, Json), ct);
+
+            shard.Phase = "training";
+            var failure = await TrainAsync(shard, task, taskPath, dir, ct);
+            if (failure is not null)
+            {
+                return failure;
+            }
+
+            shard.Phase = "uploading";
+            var result = JsonSerializer.Deserialize<ShardResult>(await File.ReadAllTextAsync(task.ResultPath, ct), Json)
+                ?? throw new InvalidDataException("the trainer wrote an empty result.json");
+            await UploadAsync(client, agentId, a, task.OutputPath, result, ct);
+            return null;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return null;
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.FailedPrecondition)
+        {
+            // Stale lease: the coordinator moved on (expiry, cancellation). Nothing to report.
+            LogStale(a.LeaseId, e.Status.Detail);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or JsonException or RpcException or UnauthorizedAccessException)
+        {
+            return Failed(a, e is RpcException r ? $"{r.StatusCode}: {r.Status.Detail}" : e.Message);
+        }
+        finally
+        {
+            TryDeleteDirectory(dir);
+        }
+    }
+
+    private async Task<ShardFailed?> TrainAsync(RunningShard shard, ShardTask task, string taskPath, string dir, CancellationToken ct)
+    {
+        var o = options.Value;
+        var exe = o.TrainerExecutable ?? throw new InvalidOperationException("Agent:TrainerExecutable is not set: the rmtc CLI sets it to itself");
+        using var group = ProcessGroup.Start(exe, [.. o.TrainerArguments, "--task", taskPath], dir);
+        LogTrainerStarted(shard.Assignment.LeaseId, group.Id);
+        var errors = new Queue<string>();
+        var stdout = PumpProgressAsync(group.Process.StandardOutput, shard);
+        var stderr = Task.Run(async () =>
+        {
+            await using var logFile = new StreamWriter(Path.Combine(dir, "trainer.log"));
+            while (await group.Process.StandardError.ReadLineAsync(CancellationToken.None) is { } line)
+            {
+                await logFile.WriteLineAsync(line);
+                lock (errors)
+                {
+                    errors.Enqueue(line);
+                    if (errors.Count > 8)
+                    {
+                        errors.Dequeue();
+                    }
+                }
+            }
+        }, CancellationToken.None);
+
+        try
+        {
+            await group.Process.WaitForExitAsync(ct);
+        }
+        catch (OperationCanceledException)
+        {
+            LogTrainerStopping(shard.Assignment.LeaseId, o.CancelGraceMs);
+            await group.StopAsync(TimeSpan.FromMilliseconds(o.CancelGraceMs), time);
+            throw;
+        }
+
+        await Task.WhenAll(stdout, stderr);
+        var code = group.Process.ExitCode;
+        if (code == 0 && File.Exists(task.OutputPath) && File.Exists(task.ResultPath))
+        {
+            return null;
+        }
+
+        string tail;
+        lock (errors)
+        {
+            tail = string.Join(" | ", errors);
+        }
+
+        return Failed(shard.Assignment, $"trainer exited with code {code}: {(tail.Length > 0 ? tail : "no error output")}");
+    }
+
+    private static async Task PumpProgressAsync(StreamReader output, RunningShard shard)
+    {
+        while (await output.ReadLineAsync(CancellationToken.None) is { } line)
+        {
+            if (!line.StartsWith("{\"progress\"", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            try
+            {
+                var p = JsonSerializer.Deserialize<ProgressLine>(line, Json)?.Progress;
+                if (p is not null)
+                {
+                    shard.Progress = new ShardProgress
+                    {
+                        LeaseId = shard.Assignment.LeaseId,
+                        LeaseEpoch = shard.Assignment.LeaseEpoch,
+                        Phase = "training",
+                        TrainingEpoch = (uint)p.Epoch,
+                        TrainingEpochs = (uint)p.Epochs,
+                        SamplesSeen = (ulong)p.SamplesSeen,
+                        SamplesTotal = (ulong)p.SamplesTotal,
+                        Loss = p.Loss,
+                    };
+                }
+            }
+            catch (JsonException)
+            {
+                // A malformed progress line costs one update, nothing more.
+            }
+        }
+    }
+
+    private sealed record ProgressLine(TrainingProgress? Progress);
+
+    private async Task UploadAsync(AgentService.AgentServiceClient client, string agentId, Assignment a, string path, ShardResult result, CancellationToken ct)
+    {
+        var digest = Sha256Digest.OfFile(path);
+        var length = new FileInfo(path).Length;
+        var header = new UploadHeader
+        {
+            LeaseId = a.LeaseId,
+            LeaseEpoch = a.LeaseEpoch,
+            AgentId = agentId,
+            Digest = digest,
+            TotalBytes = (ulong)length,
+            Samples = (ulong)result.Samples,
+            FinalLoss = result.FinalLoss,
+            TrainSeconds = result.Seconds,
+            Device = result.Device,
+        };
+        header.EpochLosses.AddRange(result.EpochLosses);
+
+        using var call = client.UploadResult(cancellationToken: ct);
+        await call.RequestStream.WriteAsync(new UploadResultRequest { Header = header }, ct);
+        var chunkBytes = options.Value.ChunkBytes;
+        var buffer = ArrayPool<byte>.Shared.Rent(chunkBytes);
+        try
+        {
+            await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            int read;
+            while ((read = await file.ReadAsync(buffer.AsMemory(0, chunkBytes), ct)) > 0)
+            {
+                await call.RequestStream.WriteAsync(new UploadResultRequest { Chunk = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, read)) }, ct);
+            }
+
+            await call.RequestStream.CompleteAsync();
+        }
+        catch (InvalidOperationException)
+        {
+            // The coordinator answered before taking every chunk (duplicate or refusal): its answer says which.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        var response = await call.ResponseAsync;
+        LogUploaded(a.LeaseId, digest, length, response.Duplicate);
+    }
+
+    private static ShardFailed Failed(Assignment a, string reason) => new()
+    {
+        LeaseId = a.LeaseId,
+        LeaseEpoch = a.LeaseEpoch,
+        Reason = reason.Length > 2000 ? reason[..2000] : reason,
+    };
+
+    private static void TryDeleteDirectory(string dir)
+    {
+        try
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Lease {LeaseId}: trainer started as process group {Pid}")]
+    private partial void LogTrainerStarted(string leaseId, int pid);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Lease {LeaseId}: stopping the trainer (SIGTERM, SIGKILL after {GraceMs} ms)")]
+    private partial void LogTrainerStopping(string leaseId, int graceMs);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Lease {LeaseId}: result {Digest} uploaded ({Bytes} bytes, duplicate: {Duplicate})")]
+    private partial void LogUploaded(string leaseId, string digest, long bytes, bool duplicate);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Lease {LeaseId} is stale, result dropped: {Detail}")]
+    private partial void LogStale(string leaseId, string detail);
+}

@@ -1,0 +1,65 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace RMTC.Farm.Agent.Hosting;
+
+/// <summary>Settings of an agent daemon, bound from the <c>Agent</c> section (file, <c>RMTC_Agent__*</c> environment, flags).</summary>
+public sealed class AgentOptions
+{
+    public const string Section = "Agent";
+
+    /// <summary>The coordinator's gRPC address, e.g. <c>http://cuebot-ml.farm:7460</c>.</summary>
+    [Required]
+    public string Coordinator { get; set; } = "http://127.0.0.1:7460";
+
+    /// <summary>Stable id of this agent; defaults to the host name (one agent per host, like RQD).</summary>
+    public string? Id { get; set; }
+
+    /// <summary>Shard attempts run at once (defaults to the GPU count, or 1 on a CPU node).</summary>
+    [Range(0, 256)]
+    public int Slots { get; set; }
+
+    /// <summary>GPUs offered to training (0 = CPU only).</summary>
+    [Range(0, 64)]
+    public int Gpus { get; set; }
+
+    /// <summary>Memory of each GPU, MiB.</summary>
+    [Range(0, long.MaxValue)]
+    public long GpuMemoryMiB { get; set; }
+
+    /// <summary>Host memory offered, MiB (0 = what the machine has).</summary>
+    [Range(0, long.MaxValue)]
+    public long MemoryMiB { get; set; }
+
+    /// <summary>CPU cores offered (0 = all).</summary>
+    [Range(0, 4096)]
+    public double Cores { get; set; }
+
+    /// <summary>Tags of this node, e.g. <c>["gpu", "lighting"]</c>; jobs can require them.</summary>
+    public List<string> Tags { get; set; } = new();
+
+    /// <summary>Scratch space: cached weights by digest, one folder per shard attempt.</summary>
+    [Required]
+    public string WorkDirectory { get; set; } = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "rmtc-agent");
+
+    /// <summary>Program that runs one shard (the CLI sets itself: <c>rmtc shard run</c>).</summary>
+    public string? TrainerExecutable { get; set; }
+
+    /// <summary>Arguments before <c>--task FILE</c>, e.g. the rmtc dll and <c>shard run</c>.</summary>
+    public List<string> TrainerArguments { get; set; } = new();
+
+    /// <summary>Torch threads per shard (0 = cores / slots).</summary>
+    [Range(0, 1024)]
+    public int ThreadsPerShard { get; set; }
+
+    /// <summary>After SIGTERM, how long a shard process may take to stop before SIGKILL.</summary>
+    [Range(0, 3_600_000)]
+    public int CancelGraceMs { get; set; } = 10_000;
+
+    /// <summary>Longest wait between reconnection attempts (backoff doubles up to this).</summary>
+    [Range(100, 600_000)]
+    public int ReconnectMaxDelayMs { get; set; } = 10_000;
+
+    /// <summary>Bytes per uploaded chunk (at most 1 MiB).</summary>
+    [Range(4096, 1024 * 1024)]
+    public int ChunkBytes { get; set; } = 64 * 1024;
+}

@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using RMTC.Farm.Agent.Execution;
+using RMTC.Farm.Agent.Session;
+using RMTC.Farm.Agent.Weights;
+
+namespace RMTC.Farm.Agent.Hosting;
+
+/// <summary>Registration of the agent daemon in a host.</summary>
+public static class AgentServiceCollectionExtensions
+{
+    /// <summary>Adds the agent: options (validated on start), the weights cache, the shard executor and the session loop.</summary>
+    public static IServiceCollection AddRmtcAgent(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<AgentOptions>()
+            .Bind(configuration.GetSection(AgentOptions.Section))
+            .ValidateDataAnnotations()
+            .Validate(o => Uri.TryCreate(o.Coordinator, UriKind.Absolute, out var u) && (u.Scheme == "http" || u.Scheme == "https"),
+                "Agent:Coordinator must be an address such as http://127.0.0.1:7460")
+            .ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<WeightsCache>();
+        services.AddSingleton<ShardExecutor>();
+        services.AddHostedService<AgentWorker>();
+        return services;
+    }
+}

@@ -1,0 +1,220 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RMTC.Farm.Agent.Execution;
+using RMTC.Farm.Agent.Hosting;
+using RMTC.Farm.Protos.V1;
+
+namespace RMTC.Farm.Agent.Session;
+
+/// <summary>
+/// The daemon's main loop: register, hold the session (heartbeats up, assignments down), run shards, and
+/// reconnect with backoff whenever the coordinator goes away. Running shards survive a reconnect.
+/// </summary>
+public sealed partial class AgentWorker(ShardExecutor executor, IOptions<AgentOptions> options, TimeProvider time, ILogger<AgentWorker> log) : BackgroundService
+{
+    private readonly ConcurrentDictionary<string, RunningShard> _running = new(StringComparer.Ordinal);
+    private readonly Channel<AgentMessage> _outgoing = Channel.CreateUnbounded<AgentMessage>();
+
+    /// <summary>The id this agent registers under.</summary>
+    public string AgentId { get; } = string.IsNullOrWhiteSpace(options.Value.Id) ? Environment.MachineName : options.Value.Id!;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var o = options.Value;
+        using var channel = GrpcChannel.ForAddress(o.Coordinator, new GrpcChannelOptions
+        {
+            HttpHandler = new SocketsHttpHandler
+            {
+                EnableMultipleHttp2Connections = true,
+                KeepAlivePingDelay = TimeSpan.FromSeconds(20),
+                KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
+                ConnectTimeout = TimeSpan.FromSeconds(5),
+            },
+            MaxReceiveMessageSize = 8 * 1024 * 1024,
+        });
+        var client = new AgentService.AgentServiceClient(channel);
+        var delay = TimeSpan.FromMilliseconds(200);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await RunSessionAsync(client, stoppingToken);
+                delay = TimeSpan.FromMilliseconds(200);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e) when (e is RpcException or IOException or HttpRequestException or OperationCanceledException)
+            {
+                LogSessionLost(o.Coordinator, e is RpcException r ? $"{r.StatusCode}: {r.Status.Detail}" : e.Message, delay.TotalSeconds);
+            }
+
+            try
+            {
+                // Jitter keeps a whole wall of agents from reconnecting in lockstep after a coordinator restart.
+                var jitter = TimeSpan.FromMilliseconds(Random.Shared.Next(0, (int)Math.Max(1, delay.TotalMilliseconds / 4)));
+                await Task.Delay(delay + jitter, time, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, o.ReconnectMaxDelayMs));
+        }
+
+        await StopAllAsync();
+    }
+
+    private async Task RunSessionAsync(AgentService.AgentServiceClient client, CancellationToken ct)
+    {
+        var o = options.Value;
+        var slots = o.Slots > 0 ? o.Slots : Math.Max(1, o.Gpus);
+        var capacity = new Resources
+        {
+            Gpus = (uint)o.Gpus,
+            GpuMemoryMib = (ulong)o.GpuMemoryMiB,
+            MemoryMib = (ulong)(o.MemoryMiB > 0 ? o.MemoryMiB : GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024 * 1024)),
+            Cores = o.Cores > 0 ? o.Cores : Environment.ProcessorCount,
+        };
+        capacity.Tags.AddRange(o.Tags);
+        var registration = await client.RegisterAsync(new RegisterRequest
+        {
+            AgentId = AgentId,
+            Hostname = Environment.MachineName,
+            Slots = (uint)slots,
+            Capacity = capacity,
+            Version = typeof(AgentWorker).Assembly.GetName().Version?.ToString() ?? "",
+        }, cancellationToken: ct);
+
+        using var session = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        using var call = client.Session(cancellationToken: session.Token);
+        await call.RequestStream.WriteAsync(new AgentMessage { Hello = new Hello { AgentId = AgentId, SessionToken = registration.SessionToken } }, ct);
+        LogConnected(AgentId, o.Coordinator, slots);
+
+        var sender = SendAsync(call.RequestStream, TimeSpan.FromMilliseconds(registration.HeartbeatIntervalMs), session.Token);
+        try
+        {
+            await foreach (var message in call.ResponseStream.ReadAllAsync(session.Token))
+            {
+                switch (message.KindCase)
+                {
+                    case CoordinatorMessage.KindOneofCase.Assign:
+                        Start(client, message.Assign);
+                        break;
+                    case CoordinatorMessage.KindOneofCase.Cancel:
+                        if (_running.TryGetValue(message.Cancel.LeaseId, out var running))
+                        {
+                            LogCancelled(message.Cancel.LeaseId, message.Cancel.Reason);
+                            await running.Cancellation.CancelAsync();
+                        }
+
+                        break;
+                }
+            }
+        }
+        finally
+        {
+            await session.CancelAsync();
+            try
+            {
+                await sender;
+            }
+            catch (Exception e) when (e is OperationCanceledException or RpcException or InvalidOperationException or IOException)
+            {
+            }
+        }
+
+        throw new RpcException(new Status(StatusCode.Unavailable, "the coordinator closed the session"));
+    }
+
+    private async Task SendAsync(IClientStreamWriter<AgentMessage> stream, TimeSpan interval, CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            // Messages that failed to go out on a broken session stay queued for the next one.
+            while (_outgoing.Reader.TryPeek(out var pending))
+            {
+                await stream.WriteAsync(pending, ct);
+                _outgoing.Reader.TryRead(out _);
+            }
+
+            var heartbeat = new Heartbeat { SentAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()) };
+            foreach (var shard in _running.Values)
+            {
+                var p = shard.Progress.Clone();
+                p.LeaseId = shard.Assignment.LeaseId;
+                p.LeaseEpoch = shard.Assignment.LeaseEpoch;
+                p.Phase = shard.Phase;
+                heartbeat.Running.Add(p);
+            }
+
+            await stream.WriteAsync(new AgentMessage { Heartbeat = heartbeat }, ct);
+            using var wake = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var timer = Task.Delay(interval, time, wake.Token);
+            var message = _outgoing.Reader.WaitToReadAsync(wake.Token).AsTask();
+            await Task.WhenAny(timer, message);
+            await wake.CancelAsync();
+        }
+    }
+
+    private void Start(AgentService.AgentServiceClient client, Assignment assignment)
+    {
+        var shard = new RunningShard { Assignment = assignment, Cancellation = new CancellationTokenSource() };
+        if (!_running.TryAdd(assignment.LeaseId, shard))
+        {
+            return;
+        }
+
+        LogAssigned(assignment.LeaseId, assignment.RunId, assignment.Round, assignment.Shard, assignment.SampleIndices.Count);
+        shard.Task = Task.Run(async () =>
+        {
+            try
+            {
+                var failure = await executor.RunAsync(client, AgentId, shard, shard.Cancellation.Token);
+                if (failure is not null)
+                {
+                    LogShardFailed(assignment.LeaseId, failure.Reason);
+                    _outgoing.Writer.TryWrite(new AgentMessage { Failed = failure });
+                }
+            }
+            finally
+            {
+                _running.TryRemove(assignment.LeaseId, out _);
+                shard.Cancellation.Dispose();
+            }
+        });
+    }
+
+    private async Task StopAllAsync()
+    {
+        foreach (var shard in _running.Values)
+        {
+            await shard.Cancellation.CancelAsync();
+        }
+
+        await Task.WhenAll(_running.Values.Select(s => s.Task ?? Task.CompletedTask));
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Agent {AgentId} connected to {Coordinator} with {Slots} slot(s)")]
+    private partial void LogConnected(string agentId, string coordinator, int slots);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Session with {Coordinator} lost ({Reason}); reconnecting in {Seconds:F1} s")]
+    private partial void LogSessionLost(string coordinator, string reason, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Lease {LeaseId}: run {RunId} round {Round} shard {Shard} ({Samples} samples)")]
+    private partial void LogAssigned(string leaseId, string runId, uint round, uint shard, int samples);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Lease {LeaseId} cancelled by the coordinator: {Reason}")]
+    private partial void LogCancelled(string leaseId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Lease {LeaseId} failed: {Reason}")]
+    private partial void LogShardFailed(string leaseId, string reason);
+}

@@ -1,0 +1,58 @@
+using System.CommandLine;
+using Grpc.Core;
+using Grpc.Net.Client;
+using RMTC.Farm.Protos.V1;
+
+namespace RMTC.Farm.Cli.Client;
+
+/// <summary>How wrangler commands reach the coordinator, and how they report its errors.</summary>
+internal static class FarmClient
+{
+    public const string DefaultAddress = "http://127.0.0.1:7460";
+
+    /// <summary><c>--coordinator</c>, defaulting to RMTC_COORDINATOR, then the local default.</summary>
+    public static Option<string> CoordinatorOption() => new("--coordinator", "-c")
+    {
+        Description = $"Coordinator address (default: $RMTC_COORDINATOR, else {DefaultAddress})",
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("RMTC_COORDINATOR") is { Length: > 0 } env ? env : DefaultAddress,
+    };
+
+    public static Option<bool> JsonOption() => new("--json") { Description = "Print JSON for scripts instead of text" };
+
+    public static GrpcChannel Channel(string address)
+    {
+        if (!address.Contains("://", StringComparison.Ordinal))
+        {
+            address = "http://" + address;
+        }
+
+        return GrpcChannel.ForAddress(address, new GrpcChannelOptions { MaxReceiveMessageSize = 64 * 1024 * 1024 });
+    }
+
+    public static JobService.JobServiceClient Jobs(GrpcChannel channel) => new(channel);
+
+    /// <summary>Runs a client action, turning transport errors into one clear line and exit code 1 (2 for invalid input).</summary>
+    public static async Task<int> RunAsync(string address, Func<GrpcChannel, Task<int>> action)
+    {
+        try
+        {
+            using var channel = Channel(address);
+            return await action(channel);
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable)
+        {
+            await Console.Error.WriteLineAsync($"error: no coordinator answers at {address} ({e.Status.Detail}). Start one with `rmtc coordinator`, or point --coordinator / RMTC_COORDINATOR at yours.");
+            return 1;
+        }
+        catch (RpcException e) when (e.StatusCode is StatusCode.InvalidArgument or StatusCode.NotFound or StatusCode.FailedPrecondition)
+        {
+            await Console.Error.WriteLineAsync($"error: {e.Status.Detail}");
+            return 2;
+        }
+        catch (RpcException e)
+        {
+            await Console.Error.WriteLineAsync($"error: the coordinator at {address} answered {e.StatusCode}: {e.Status.Detail}");
+            return 1;
+        }
+    }
+}

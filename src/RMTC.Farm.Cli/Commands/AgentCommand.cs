@@ -1,0 +1,86 @@
+using System.CommandLine;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using Microsoft.Extensions.Options;
+using RMTC.Farm.Agent.Hosting;
+
+namespace RMTC.Farm.Cli.Commands;
+
+/// <summary><c>rmtc agent</c>: the render-node daemon (systemd-ready, like OpenCue's RQD).</summary>
+internal static class AgentCommand
+{
+    public static Command Create()
+    {
+        var coordinator = new Option<string?>("--coordinator", "-c") { Description = "Coordinator address (default: $RMTC_COORDINATOR, else http://127.0.0.1:7460)" };
+        var id = new Option<string?>("--id") { Description = "Agent id (default: the host name)" };
+        var slots = new Option<int?>("--slots") { Description = "Shard attempts at once (default: GPU count, or 1)" };
+        var gpus = new Option<int?>("--gpus") { Description = "GPUs offered to training (default 0)" };
+        var tags = new Option<string[]>("--tag") { Description = "Tag of this node (repeat for several)", AllowMultipleArgumentsPerToken = false };
+        var workDir = new Option<DirectoryInfo?>("--work-dir") { Description = "Scratch space for cached weights and shard work (default ~/.local/share/rmtc-agent)" };
+        var threads = new Option<int?>("--threads") { Description = "Torch threads per shard (default: cores / slots)" };
+        var config = new Option<FileInfo?>("--config") { Description = "JSON file with an \"Agent\" section (see farm/config/agent.json)" };
+        var parentPid = new Option<int?>("--exit-with-parent") { Description = "Stop when this process ends (used by `rmtc demo`)", Hidden = true };
+        var command = new Command("agent", "Run an agent: registers with the coordinator, trains the shards it is leased, streams results back.")
+        {
+            coordinator, id, slots, gpus, tags, workDir, threads, config, parentPid,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            var (exe, prefix) = SelfLauncher.Command("shard", "run");
+            var flags = new Dictionary<string, string?>
+            {
+                ["Agent:Coordinator"] = parse.GetValue(coordinator) ?? Environment.GetEnvironmentVariable("RMTC_COORDINATOR"),
+                ["Agent:Id"] = parse.GetValue(id),
+                ["Agent:Slots"] = HostConfiguration.Text(parse.GetValue(slots)),
+                ["Agent:Gpus"] = HostConfiguration.Text(parse.GetValue(gpus)),
+                ["Agent:WorkDirectory"] = parse.GetValue(workDir)?.FullName,
+                ["Agent:ThreadsPerShard"] = HostConfiguration.Text(parse.GetValue(threads)),
+                ["Agent:TrainerExecutable"] = exe,
+            };
+            for (var i = 0; i < prefix.Count; i++)
+            {
+                flags[$"Agent:TrainerArguments:{i}"] = prefix[i];
+            }
+
+            var tagValues = parse.GetValue(tags) ?? [];
+            for (var i = 0; i < tagValues.Length; i++)
+            {
+                flags[$"Agent:Tags:{i}"] = tagValues[i];
+            }
+
+            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory, DisableDefaults = true });
+            builder.Configuration.AddEnvironmentVariables("RMTC_");
+            HostConfiguration.Apply(builder.Configuration, parse.GetValue(config), flags);
+            builder.Logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss ";
+                o.ColorBehavior = LoggerColorBehavior.Disabled;
+            });
+            builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning).AddFilter("Grpc", LogLevel.Warning).AddFilter("Microsoft", LogLevel.Warning);
+            builder.Services.AddSystemd();
+            builder.Services.AddRmtcAgent(builder.Configuration);
+            using var host = builder.Build();
+            if (parse.GetValue(parentPid) is { } pid)
+            {
+                _ = ParentWatch.StopWhenGoneAsync(pid, host.Services.GetRequiredService<IHostApplicationLifetime>(), ct);
+            }
+
+            try
+            {
+                await host.RunAsync(ct);
+            }
+            catch (OptionsValidationException e)
+            {
+                await Console.Error.WriteLineAsync($"error: invalid configuration: {string.Join("; ", e.Failures)}");
+                return 2;
+            }
+
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,51 @@
+using System.CommandLine;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using RMTC.Farm.Coordinator.Hosting;
+
+namespace RMTC.Farm.Cli.Commands;
+
+/// <summary><c>rmtc coordinator</c>: the farm's scheduler, as a long-running service.</summary>
+internal static class CoordinatorCommand
+{
+    public static Command Create()
+    {
+        var dataDir = new Option<DirectoryInfo?>("--data-dir") { Description = "Where manifests and artifacts live (default ~/.local/share/rmtc; on a farm, shared storage every node reads)" };
+        var listen = new Option<string?>("--listen") { Description = "Address to bind (default 127.0.0.1; 0.0.0.0 for the farm network)" };
+        var port = new Option<int?>("--port") { Description = "gRPC port (default 7460; 0 picks a free one)" };
+        var leaseTimeout = new Option<int?>("--lease-timeout-ms") { Description = "An agent silent this long loses its leases (default 10000)" };
+        var config = new Option<FileInfo?>("--config") { Description = "JSON file with a \"Coordinator\" section (see farm/config/coordinator.json)" };
+        var command = new Command("coordinator", "Run the coordinator: accepts jobs, leases shards to agents, merges rounds, records lineage.")
+        {
+            dataDir, listen, port, leaseTimeout, config,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            var flags = new Dictionary<string, string?>
+            {
+                ["Coordinator:DataDirectory"] = parse.GetValue(dataDir)?.FullName,
+                ["Coordinator:ListenAddress"] = parse.GetValue(listen),
+                ["Coordinator:Port"] = HostConfiguration.Text(parse.GetValue(port)),
+                ["Coordinator:LeaseTimeoutMs"] = HostConfiguration.Text(parse.GetValue(leaseTimeout)),
+            };
+            await using var app = CoordinatorHost.Create(c => HostConfiguration.Apply(c, parse.GetValue(config), flags));
+            try
+            {
+                await app.StartAsync(ct);
+            }
+            catch (OptionsValidationException e)
+            {
+                await Console.Error.WriteLineAsync($"error: invalid configuration: {string.Join("; ", e.Failures)}");
+                return 2;
+            }
+
+            var options = app.Services.GetRequiredService<IOptions<CoordinatorOptions>>().Value;
+            Console.WriteLine($"rmtc coordinator listening on {app.BoundAddress()} (data: {Path.GetFullPath(options.DataDirectory)})");
+            await app.WaitForShutdownAsync(ct);
+            return 0;
+        });
+        return command;
+    }
+}

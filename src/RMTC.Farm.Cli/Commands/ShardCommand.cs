@@ -1,0 +1,110 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using RMTC.Farm.Core.Training;
+using RMTC.Farm.Training.Loop;
+
+namespace RMTC.Farm.Cli.Commands;
+
+/// <summary>
+/// <c>rmtc shard run --task FILE</c>: the child process an agent starts for one shard attempt (like a render frame).
+/// Progress goes to stdout as one JSON object a line; errors to stderr; exit 0 only with result files written.
+/// </summary>
+internal static class ShardCommand
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public static Command Create()
+    {
+        var task = new Option<FileInfo>("--task") { Description = "task.json written by the agent", Required = true };
+        var run = new Command("run", "Train one shard attempt described by a task file (started by agents).") { task };
+        run.SetAction((parse, ct) => Task.FromResult(Run(parse.GetRequiredValue(task), ct)));
+        var shard = new Command("shard", "Shard runner used by agents (not for direct use).") { Hidden = true };
+        shard.Subcommands.Add(run);
+        return shard;
+    }
+
+    private static int Run(FileInfo taskFile, CancellationToken ct)
+    {
+        ShardTask? task;
+        try
+        {
+            task = JsonSerializer.Deserialize<ShardTask>(File.ReadAllText(taskFile.FullName), Json);
+        }
+        catch (Exception e) when (e is IOException or JsonException)
+        {
+            Console.Error.WriteLine($"error: cannot read task {taskFile.FullName}: {e.Message}");
+            return 2;
+        }
+
+        if (task is null)
+        {
+            Console.Error.WriteLine($"error: task {taskFile.FullName} is empty");
+            return 2;
+        }
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        // SIGTERM from the agent (cancel or preempt) stops training between batches instead of killing mid-write.
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
+        {
+            c.Cancel = true;
+            stop.Cancel();
+        });
+        _ = WatchParentAsync(stop);
+
+        try
+        {
+            var result = ShardTrainer.Run(task, new SyncProgress(p => Console.Out.WriteLine(JsonSerializer.Serialize(new { progress = p }, Json))), stop.Token);
+            Console.Out.Flush();
+            Console.Error.WriteLine($"shard {task.Shard} of round {task.Round}: {result.Samples} samples, loss {result.FinalLoss:G5}, {result.Seconds:F1} s on {result.Device}");
+            return 0;
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("cancelled");
+            return 143;
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"error: {e.GetType().Name}: {e.Message}");
+            return 1;
+        }
+    }
+
+    /// <summary>Ends training when the agent that started us is gone (reparented), so no orphan keeps a GPU.</summary>
+    private static async Task WatchParentAsync(CancellationTokenSource stop)
+    {
+        var original = GetParentPid();
+        while (!stop.IsCancellationRequested)
+        {
+            await Task.Delay(1000);
+            if (GetParentPid() != original)
+            {
+                Console.Error.WriteLine("the agent that started this shard is gone: stopping");
+                await stop.CancelAsync();
+                return;
+            }
+        }
+    }
+
+    private static int GetParentPid()
+    {
+        try
+        {
+            // Field 4 of /proc/self/stat is the parent pid; the command name (field 2) is parenthesised and may hold spaces.
+            var stat = File.ReadAllText("/proc/self/stat");
+            var afterName = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return int.Parse(afterName[1], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or FormatException or IndexOutOfRangeException or UnauthorizedAccessException)
+        {
+            return -1;
+        }
+    }
+
+    /// <summary>Reports on the calling thread, in order (Progress&lt;T&gt; posts to the thread pool and may reorder).</summary>
+    private sealed class SyncProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
+}

@@ -1,0 +1,53 @@
+using System.CommandLine;
+using RMTC.Farm.Cli.Client;
+using RMTC.Farm.Protos.V1;
+
+namespace RMTC.Farm.Cli.Commands;
+
+/// <summary><c>rmtc submit job.yaml</c>: hand a training job to the coordinator.</summary>
+internal static class SubmitCommand
+{
+    public static Command Create()
+    {
+        var spec = new Argument<FileInfo>("JOB") { Description = "Job spec (YAML), e.g. farm/jobs/denoiser.yaml" };
+        var coordinator = FarmClient.CoordinatorOption();
+        var wait = new Option<bool>("--wait", "-w") { Description = "Follow the job until it ends; exit 0 only if it succeeded" };
+        var json = FarmClient.JsonOption();
+        var command = new Command("submit", "Submit a training job. The coordinator checks the spec and the dataset first: nothing is scheduled if anything is wrong.")
+        {
+            spec, coordinator, wait, json,
+        };
+        command.SetAction((parse, ct) =>
+        {
+            var file = parse.GetRequiredValue(spec);
+            if (!file.Exists)
+            {
+                Console.Error.WriteLine($"error: {file.FullName}: no such file (examples: farm/jobs/*.yaml)");
+                return Task.FromResult(2);
+            }
+
+            return FarmClient.RunAsync(parse.GetRequiredValue(coordinator), async channel =>
+            {
+                var jobs = FarmClient.Jobs(channel);
+                var response = await jobs.SubmitJobAsync(new SubmitJobRequest
+                {
+                    SpecYaml = await File.ReadAllTextAsync(file.FullName, ct),
+                    BaseDirectory = file.DirectoryName ?? Environment.CurrentDirectory,
+                    SourceName = file.Name,
+                    SubmittedBy = Environment.UserName,
+                }, cancellationToken: ct);
+                var job = response.Job;
+                var asJson = parse.GetValue(json);
+                Console.WriteLine(asJson ? JobText.ToJson(job) : $"submitted {job.Id}: {job.Recipe}, {job.Shards} shards x {job.Rounds} rounds on {job.DatasetName}");
+                if (!parse.GetValue(wait))
+                {
+                    return 0;
+                }
+
+                var final = await EventPrinter.FollowAsync(jobs, job.Id, Console.Out, asJson, ct);
+                return final?.State == JobState.Succeeded ? 0 : 1;
+            });
+        });
+        return command;
+    }
+}

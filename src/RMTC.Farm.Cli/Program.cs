@@ -1,0 +1,3 @@
+using RMTC.Farm.Cli;
+
+return await RmtcCommand.Create().Parse(args).InvokeAsync();
