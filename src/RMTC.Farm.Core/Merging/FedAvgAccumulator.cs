@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using System.Text;
 using RMTC.Farm.Core.Weights;
 
 namespace RMTC.Farm.Core.Merging;
@@ -6,26 +9,371 @@ namespace RMTC.Farm.Core.Merging;
 /// Streaming federated averaging: folds each result into a running sample-weighted sum as it arrives,
 /// so memory stays at one model plus the tensor in flight, whatever the number of shards.
 /// </summary>
+/// <remarks>
+/// Not thread-safe: callers serialise <see cref="Add(Stream,double)"/> and <see cref="Finish"/>.
+/// Sums are float32, folded as sum + x·w (no fused multiply-add), so the average is bit-identical on every machine
+/// for the same inputs in the same order.
+/// </remarks>
 public sealed class FedAvgAccumulator
 {
+    /// <summary>Bytes read from a stream per chunk (a multiple of 4; small enough to stay in L2).</summary>
+    internal const int ChunkBytes = 256 * 1024;
+
+    private readonly string[] _names;
+    private readonly long[][] _shapes;
+    private readonly Dictionary<string, int> _index;
+    // Running sums as raw little-endian float32 bytes, so that Finish can hand them out without a copy.
+    private readonly byte[]?[] _sums;
+    private int _count;
+    private double _totalWeight;
+    private bool _finished;
+    private bool _broken;
+
     /// <summary>Creates an empty accumulator whose results must match <paramref name="template"/> (names, dtypes F32, shapes).</summary>
-    public FedAvgAccumulator(SafetensorsHeader template) => throw new NotImplementedException();
+    /// <exception cref="ArgumentException">A template tensor is not F32 or too large for one array.</exception>
+    public FedAvgAccumulator(SafetensorsHeader template)
+    {
+        ArgumentNullException.ThrowIfNull(template);
+        var tensors = template.Tensors;
+        _names = new string[tensors.Count];
+        _shapes = new long[tensors.Count][];
+        _sums = new byte[tensors.Count][];
+        _index = new Dictionary<string, int>(tensors.Count, StringComparer.Ordinal);
+        for (int i = 0; i < tensors.Count; i++)
+        {
+            var t = tensors[i];
+            if (t.DType != TensorDType.F32)
+            {
+                throw new ArgumentException($"template tensor '{t.Name}' is {t.DType.ToHeaderString()}: only F32 weights can be averaged", nameof(template));
+            }
+
+            if (!_index.TryAdd(t.Name, i))
+            {
+                throw new ArgumentException($"template has duplicate tensor name '{t.Name}'", nameof(template));
+            }
+
+            long elements = NamedTensor.ComputeElementCount(t.Shape, t.Name);
+            long bytes = elements * sizeof(float);
+            if (bytes > Array.MaxLength)
+            {
+                throw new ArgumentException($"template tensor '{t.Name}' ({bytes} bytes) is too large for one array", nameof(template));
+            }
+
+            _names[i] = t.Name;
+            _shapes[i] = (long[])t.Shape.Clone();
+            _sums[i] = bytes == 0 ? Array.Empty<byte>() : new byte[bytes];
+        }
+    }
 
     /// <summary>Results folded so far.</summary>
-    public int Count => throw new NotImplementedException();
+    public int Count => _count;
 
     /// <summary>Sum of weights (sample counts) folded so far.</summary>
-    public double TotalWeight => throw new NotImplementedException();
+    public double TotalWeight => _totalWeight;
 
     /// <summary>
     /// Validates the whole safetensors result in <paramref name="seekableResult"/> (names, shapes, dtypes, all values finite) and only then
     /// folds it in with <paramref name="weight"/> (its sample count, &gt; 0). Throws <see cref="WeightsRejectedException"/> and leaves the sum untouched when invalid.
     /// </summary>
-    public void Add(Stream seekableResult, double weight) => throw new NotImplementedException();
+    /// <remarks>
+    /// The file is read from the stream's current position. Two passes (validate, then fold) through one pooled chunk buffer;
+    /// a <see cref="MemoryStream"/> whose buffer is exposed is read in place.
+    /// </remarks>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="weight"/> is not finite and positive.</exception>
+    /// <exception cref="ArgumentException">The stream cannot read or seek.</exception>
+    /// <exception cref="InvalidOperationException">After <see cref="Finish"/>, or after an I/O failure in the middle of a fold.</exception>
+    public void Add(Stream seekableResult, double weight)
+    {
+        ArgumentNullException.ThrowIfNull(seekableResult);
+        ThrowIfUnusable();
+        ValidateWeight(weight);
+        if (!seekableResult.CanRead || !seekableResult.CanSeek)
+        {
+            throw new ArgumentException("the result stream must be readable and seekable", nameof(seekableResult));
+        }
+
+        long origin = seekableResult.Position;
+        SafetensorsHeader header;
+        try
+        {
+            header = Safetensors.ReadHeader(seekableResult, seekableResult.Length - origin);
+        }
+        catch (SafetensorsFormatException e)
+        {
+            throw new WeightsRejectedException($"result is not a valid safetensors file: {e.Message}");
+        }
+
+        var entries = header.Tensors;
+        var map = new int[entries.Count];
+        ValidateSchema(entries.Count, i => (entries[i].Name, entries[i].DType, entries[i].Shape), map);
+
+        long dataStart = origin + header.DataStart;
+        if (seekableResult is MemoryStream ms && ms.TryGetBuffer(out var segment))
+        {
+            AddInPlace(segment.AsSpan(0, (int)ms.Length), dataStart, entries, map, weight);
+            ms.Position = dataStart + header.DataLength;
+            return;
+        }
+
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes);
+        try
+        {
+            // Pass 1: every value finite.
+            seekableResult.Seek(dataStart, SeekOrigin.Begin);
+            for (int t = 0; t < entries.Count; t++)
+            {
+                var e = entries[t];
+                long remaining = e.End - e.Begin;
+                int element = 0;
+                while (remaining > 0)
+                {
+                    int n = (int)Math.Min(remaining, ChunkBytes);
+                    ReadChunk(seekableResult, buffer, n, e.Name);
+                    var values = MemoryMarshal.Cast<byte, float>(buffer.AsSpan(0, n));
+                    int bad = FloatKernels.IndexOfNonFinite(values);
+                    if (bad >= 0)
+                    {
+                        throw NonFinite(e.Name, element + bad, values[bad]);
+                    }
+
+                    element += values.Length;
+                    remaining -= n;
+                }
+            }
+
+            // Pass 2: fold. From here on a failure would leave a partial sum behind.
+            _broken = true;
+            float w = (float)weight;
+            seekableResult.Seek(dataStart, SeekOrigin.Begin);
+            for (int t = 0; t < entries.Count; t++)
+            {
+                var e = entries[t];
+                var sum = MemoryMarshal.Cast<byte, float>(_sums[map[t]].AsSpan());
+                long remaining = e.End - e.Begin;
+                int element = 0;
+                while (remaining > 0)
+                {
+                    int n = (int)Math.Min(remaining, ChunkBytes);
+                    seekableResult.ReadExactly(buffer, 0, n);
+                    var values = MemoryMarshal.Cast<byte, float>(buffer.AsSpan(0, n));
+                    FloatKernels.MultiplyAdd(sum.Slice(element, values.Length), values, w);
+                    element += values.Length;
+                    remaining -= n;
+                }
+            }
+
+            _broken = false;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        _count++;
+        _totalWeight += weight;
+    }
 
     /// <summary>Same as <see cref="Add(Stream,double)"/> for in-memory tensors.</summary>
-    public void Add(IReadOnlyList<NamedTensor> result, double weight) => throw new NotImplementedException();
+    public void Add(IReadOnlyList<NamedTensor> result, double weight)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        ThrowIfUnusable();
+        ValidateWeight(weight);
+        for (int i = 0; i < result.Count; i++)
+        {
+            if (result[i] is null)
+            {
+                throw new WeightsRejectedException($"result tensor {i} is null");
+            }
+        }
+
+        var map = new int[result.Count];
+        ValidateSchema(result.Count, i => (result[i].Name, result[i].DType, result[i].Shape), map);
+        for (int t = 0; t < result.Count; t++)
+        {
+            var values = MemoryMarshal.Cast<byte, float>(result[t].Data.AsSpan());
+            int bad = FloatKernels.IndexOfNonFinite(values);
+            if (bad >= 0)
+            {
+                throw NonFinite(result[t].Name, bad, values[bad]);
+            }
+        }
+
+        float w = (float)weight;
+        for (int t = 0; t < result.Count; t++)
+        {
+            var sum = MemoryMarshal.Cast<byte, float>(_sums[map[t]].AsSpan());
+            FloatKernels.MultiplyAdd(sum, MemoryMarshal.Cast<byte, float>(result[t].Data.AsSpan()), w);
+        }
+
+        _count++;
+        _totalWeight += weight;
+    }
 
     /// <summary>Divides by the total weight and returns the average (template order). The accumulator cannot be used afterwards.</summary>
-    public IReadOnlyList<NamedTensor> Finish() => throw new NotImplementedException();
+    /// <exception cref="InvalidOperationException">Nothing was added, or called twice.</exception>
+    public IReadOnlyList<NamedTensor> Finish()
+    {
+        ThrowIfUnusable();
+        if (_count == 0)
+        {
+            throw new InvalidOperationException("no results were added: there is nothing to average");
+        }
+
+        _finished = true;
+        float total = (float)_totalWeight;
+        var result = new NamedTensor[_names.Length];
+        for (int i = 0; i < _names.Length; i++)
+        {
+            byte[] data = _sums[i]!;
+            _sums[i] = null;
+            FloatKernels.Divide(MemoryMarshal.Cast<byte, float>(data.AsSpan()), total);
+            result[i] = new NamedTensor(_names[i], TensorDType.F32, _shapes[i], data);
+        }
+
+        return result;
+    }
+
+    private void AddInPlace(ReadOnlySpan<byte> file, long dataStart, IReadOnlyList<TensorEntry> entries, int[] map, double weight)
+    {
+        for (int t = 0; t < entries.Count; t++)
+        {
+            var e = entries[t];
+            var values = MemoryMarshal.Cast<byte, float>(file.Slice((int)(dataStart + e.Begin), (int)(e.End - e.Begin)));
+            int bad = FloatKernels.IndexOfNonFinite(values);
+            if (bad >= 0)
+            {
+                throw NonFinite(e.Name, bad, values[bad]);
+            }
+        }
+
+        float w = (float)weight;
+        for (int t = 0; t < entries.Count; t++)
+        {
+            var e = entries[t];
+            var values = MemoryMarshal.Cast<byte, float>(file.Slice((int)(dataStart + e.Begin), (int)(e.End - e.Begin)));
+            FloatKernels.MultiplyAdd(MemoryMarshal.Cast<byte, float>(_sums[map[t]].AsSpan()), values, w);
+        }
+
+        _count++;
+        _totalWeight += weight;
+    }
+
+    /// <summary>Checks names (exactly the template's), dtypes and shapes; fills <paramref name="map"/> with template indices.</summary>
+    private void ValidateSchema(int count, Func<int, (string Name, TensorDType DType, long[] Shape)> get, int[] map)
+    {
+        var seen = new bool[_names.Length];
+        List<string>? unexpected = null;
+        List<string>? duplicates = null;
+        for (int i = 0; i < count; i++)
+        {
+            string name = get(i).Name;
+            if (_index.TryGetValue(name, out int ti))
+            {
+                if (seen[ti])
+                {
+                    (duplicates ??= []).Add(name);
+                }
+
+                seen[ti] = true;
+                map[i] = ti;
+            }
+            else
+            {
+                (unexpected ??= []).Add(name);
+            }
+        }
+
+        List<string>? missing = null;
+        for (int i = 0; i < seen.Length; i++)
+        {
+            if (!seen[i])
+            {
+                (missing ??= []).Add(_names[i]);
+            }
+        }
+
+        if (missing is not null || unexpected is not null || duplicates is not null)
+        {
+            var sb = new StringBuilder("result tensors do not match the model:");
+            AppendNames(sb, "missing", missing);
+            AppendNames(sb, "unexpected", unexpected);
+            AppendNames(sb, "duplicate", duplicates);
+            throw new WeightsRejectedException(sb.ToString());
+        }
+
+        for (int i = 0; i < count; i++)
+        {
+            var (name, dtype, shape) = get(i);
+            if (dtype != TensorDType.F32)
+            {
+                throw new WeightsRejectedException($"tensor '{name}': dtype {dtype.ToHeaderString()}, expected F32");
+            }
+
+            long[] expected = _shapes[map[i]];
+            if (!expected.AsSpan().SequenceEqual(shape))
+            {
+                throw new WeightsRejectedException(
+                    $"tensor '{name}': shape {NamedTensor.FormatShape(shape)}, expected {NamedTensor.FormatShape(expected)}");
+            }
+        }
+    }
+
+    private static void AppendNames(StringBuilder sb, string label, List<string>? names)
+    {
+        if (names is null)
+        {
+            return;
+        }
+
+        const int Shown = 10;
+        sb.Append(' ').Append(names.Count).Append(' ').Append(label).Append(" (");
+        for (int i = 0; i < names.Count && i < Shown; i++)
+        {
+            sb.Append(i == 0 ? "'" : ", '").Append(names[i]).Append('\'');
+        }
+
+        if (names.Count > Shown)
+        {
+            sb.Append(", ... ").Append(names.Count - Shown).Append(" more");
+        }
+
+        sb.Append(");");
+    }
+
+    private static WeightsRejectedException NonFinite(string name, int element, float value) =>
+        new($"tensor '{name}': non-finite value {(float.IsNaN(value) ? "NaN" : value > 0 ? "+Infinity" : "-Infinity")} at element {element}");
+
+    private static void ReadChunk(Stream stream, byte[] buffer, int count, string tensor)
+    {
+        try
+        {
+            stream.ReadExactly(buffer, 0, count);
+        }
+        catch (EndOfStreamException)
+        {
+            throw new WeightsRejectedException($"tensor '{tensor}': the result ended before its data");
+        }
+    }
+
+    private static void ValidateWeight(double weight)
+    {
+        if (!double.IsFinite(weight) || weight <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(weight), weight, "the weight (sample count) must be finite and greater than 0");
+        }
+    }
+
+    private void ThrowIfUnusable()
+    {
+        if (_finished)
+        {
+            throw new InvalidOperationException("the accumulator was already finished");
+        }
+
+        if (_broken)
+        {
+            throw new InvalidOperationException("the accumulator is unusable: reading a result failed in the middle of folding it");
+        }
+    }
 }

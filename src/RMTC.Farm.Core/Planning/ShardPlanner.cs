@@ -7,5 +7,88 @@ public static class ShardPlanner
     /// Seeded shuffle of 0..sampleCount-1, split into <paramref name="shards"/> parts whose sizes differ by at most one;
     /// each part sorted ascending. Same inputs, same plan, on every machine.
     /// </summary>
-    public static int[][] Plan(int sampleCount, int shards, long seed) => throw new NotImplementedException();
+    /// <remarks>
+    /// Fisher–Yates driven by SplitMix64 (our own, stable across .NET versions) with unbiased bounded draws;
+    /// the first sampleCount % shards parts get the extra sample.
+    /// </remarks>
+    /// <exception cref="ArgumentOutOfRangeException">sampleCount &lt; 0 or shards &lt; 1.</exception>
+    /// <exception cref="ArgumentException">shards &gt; sampleCount.</exception>
+    public static int[][] Plan(int sampleCount, int shards, long seed)
+    {
+        if (sampleCount < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(sampleCount), sampleCount, "the sample count cannot be negative");
+        }
+
+        if (shards < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(shards), shards, "at least one shard is needed");
+        }
+
+        if (shards > sampleCount)
+        {
+            throw new ArgumentException(
+                sampleCount == 0
+                    ? $"cannot split 0 samples into {shards} shards: the dataset is empty"
+                    : $"cannot split {sampleCount} samples into {shards} shards: use at most {sampleCount} shards",
+                nameof(shards));
+        }
+
+        var order = new int[sampleCount];
+        for (int i = 0; i < order.Length; i++)
+        {
+            order[i] = i;
+        }
+
+        var rng = new SplitMix64(unchecked((ulong)seed));
+        for (int i = order.Length - 1; i > 0; i--)
+        {
+            int j = (int)rng.NextBelow((ulong)i + 1);
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+
+        var plan = new int[shards][];
+        int baseSize = sampleCount / shards;
+        int extra = sampleCount % shards;
+        int start = 0;
+        for (int s = 0; s < shards; s++)
+        {
+            int size = baseSize + (s < extra ? 1 : 0);
+            var part = order.AsSpan(start, size).ToArray();
+            Array.Sort(part);
+            plan[s] = part;
+            start += size;
+        }
+
+        return plan;
+    }
+
+    /// <summary>SplitMix64 (Steele, Lea, Flood 2014): a tiny PRNG whose output is fixed by its definition.</summary>
+    internal struct SplitMix64(ulong seed)
+    {
+        private ulong _state = seed;
+
+        public ulong Next()
+        {
+            ulong z = _state += 0x9E3779B97F4A7C15UL;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            return z ^ (z >> 31);
+        }
+
+        /// <summary>Uniform in [0, bound) by rejection (no modulo bias); bound &gt; 0.</summary>
+        public ulong NextBelow(ulong bound)
+        {
+            // Reject the lowest (2^64 mod bound) values so the rest split evenly into bound classes.
+            ulong threshold = (0UL - bound) % bound;
+            while (true)
+            {
+                ulong r = Next();
+                if (r >= threshold)
+                {
+                    return r % bound;
+                }
+            }
+        }
+    }
 }
