@@ -19,8 +19,8 @@ internal static class RmtcCommand
                          rmtc agent           (on every render node)
                          rmtc submit job.yaml --wait
 
-            Configuration: flags, then RMTC_* environment variables (e.g. RMTC_COORDINATOR=http://host:7460,
-            RMTC_Coordinator__DataDirectory=/farm/rmtc), then --config FILE (JSON).
+            Configuration, lowest to highest: --config FILE (JSON, see farm/config/), RMTC_* environment
+            variables (e.g. RMTC_COORDINATOR=http://host:7460, RMTC_Coordinator__DataDirectory=/farm/rmtc), flags.
             """);
         root.Subcommands.Add(CoordinatorCommand.Create());
         root.Subcommands.Add(AgentCommand.Create());

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Configuration;
 
 namespace RMTC.Farm.Cli.Commands;
 
-/// <summary>Layers configuration for the daemons: environment (RMTC_*), then --config FILE, then flags (highest).</summary>
+/// <summary>Layers configuration for the daemons, lowest to highest: --config FILE, RMTC_* environment, flags.</summary>
 internal static class HostConfiguration
 {
     public static void Apply(IConfigurationBuilder builder, FileInfo? configFile, IDictionary<string, string?> flags)
@@ -15,6 +15,9 @@ internal static class HostConfiguration
             }
 
             builder.AddJsonFile(configFile.FullName, optional: false, reloadOnChange: false);
+
+            // Environment overrides the file (systemd EnvironmentFile= tweaks a shared config).
+            builder.AddEnvironmentVariables("RMTC_");
         }
 
         builder.AddInMemoryCollection(flags.Where(kv => kv.Value is not null));

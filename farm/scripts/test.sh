@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what the tests need, builds (warnings are errors),
+# then runs every test project in turn (they start real processes; one at a time keeps 2-core machines honest).
+# Usage: farm/scripts/test.sh [extra dotnet test args, e.g. --filter FullyQualifiedName~Merge]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "error: the .NET 10 SDK is needed (dotnet not on PATH): see https://learn.microsoft.com/dotnet/core/install/linux-debian" >&2
+  exit 2
+fi
+
+# Debian packages the tests use; installed only when missing (needs root or sudo).
+packages=()
+command -v setsid >/dev/null 2>&1 || packages+=(util-linux)
+if ((${#packages[@]})); then
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  echo "installing: ${packages[*]}"
+  $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq "${packages[@]}" >/dev/null
+fi
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+echo "== build (Release)"
+dotnet build RMTC.Farm.sln -c Release --nologo -v quiet -clp:ErrorsOnly
+
+passed=0; failed=0; skipped=0; status=0
+log="$(mktemp)"
+for project in tests/*/*.csproj; do
+  echo "== test $(basename "$(dirname "$project")")"
+  if ! dotnet test "$project" -c Release --no-build --nologo "$@" 2>&1 | tee "$log"; then status=1; fi
+  # xunit's summary: "Passed!  - Failed:     0, Passed:    12, Skipped:     0, Total:    12, Duration: ..."
+  line="$(grep -E '(Passed|Failed)! +- Failed: ' "$log" | tail -n 1 || true)"
+  if [ -z "$line" ]; then status=1; echo "no test summary from $project" >&2; continue; fi
+  f="$(sed -E 's/.*Failed: +([0-9]+).*/\1/' <<<"$line")"
+  p="$(sed -E 's/.*Passed: +([0-9]+).*/\1/' <<<"$line")"
+  s="$(sed -E 's/.*Skipped: +([0-9]+).*/\1/' <<<"$line")"
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+done
+rm -f "$log"
+
+echo
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ] && [ "$status" -eq 0 ]

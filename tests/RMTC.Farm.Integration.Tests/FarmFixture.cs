@@ -1,0 +1,260 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using RMTC.Farm.Coordinator.Hosting;
+using RMTC.Farm.Coordinator.Scheduling;
+using RMTC.Farm.Coordinator.Storage;
+using RMTC.Farm.Protos.V1;
+
+namespace RMTC.Farm.Integration.Tests;
+
+/// <summary>
+/// A real farm on loopback for one test: the coordinator (Kestrel on 127.0.0.1:0, file store in a temp dir)
+/// and agents as real `rmtc agent` processes. Disposing stops everything and deletes the files.
+/// </summary>
+public sealed class FarmFixture : IAsyncDisposable
+{
+    private readonly List<AgentProcess> _agents = new();
+
+    private FarmFixture(WebApplication app, string root)
+    {
+        App = app;
+        Root = root;
+        Address = app.BoundAddress().ToString().TrimEnd('/');
+        Channel = GrpcChannel.ForAddress(Address);
+        Jobs = new JobService.JobServiceClient(Channel);
+    }
+
+    public WebApplication App { get; }
+    public string Root { get; }
+    public string Address { get; }
+    public GrpcChannel Channel { get; }
+    public JobService.JobServiceClient Jobs { get; }
+    public FarmScheduler Scheduler => App.Services.GetRequiredService<FarmScheduler>();
+    public ArtifactStore Artifacts => App.Services.GetRequiredService<ArtifactStore>();
+    public IReadOnlyList<AgentProcess> Agents => _agents;
+
+    public static async Task<FarmFixture> StartAsync(int leaseTimeoutMs = 3000, int heartbeatMs = 250)
+    {
+        var root = Directory.CreateTempSubdirectory("rmtc-it-").FullName;
+        var app = CoordinatorHost.Create(c => c.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Coordinator:DataDirectory"] = Path.Combine(root, "farm"),
+            ["Coordinator:Port"] = "0",
+            ["Coordinator:LeaseTimeoutMs"] = leaseTimeoutMs.ToString(CultureInfo.InvariantCulture),
+            ["Coordinator:HeartbeatIntervalMs"] = heartbeatMs.ToString(CultureInfo.InvariantCulture),
+            ["Logging:LogLevel:Default"] = "Warning",
+        }));
+        await app.StartAsync();
+        return new FarmFixture(app, root);
+    }
+
+    /// <summary>Starts `rmtc agent` processes and waits until all of them hold a session.</summary>
+    public async Task<IReadOnlyList<AgentProcess>> StartAgentsAsync(int count, string prefix = "agent")
+    {
+        var started = new List<AgentProcess>();
+        var before = Scheduler.ConnectedAgents;
+        for (var i = 0; i < count; i++)
+        {
+            var id = $"{prefix}-{_agents.Count + 1}";
+            var agent = AgentProcess.Start(Address, id, Path.Combine(Root, "agents", id));
+            _agents.Add(agent);
+            started.Add(agent);
+        }
+
+        await WaitUntilAsync(() => Scheduler.ConnectedAgents >= before + count, TimeSpan.FromSeconds(60), () => "agents did not connect:\n" + string.Join("\n", started.Select(a => a.Output)));
+        return started;
+    }
+
+    /// <summary>Writes a procedural dataset under the fixture's root.</summary>
+    public string Synthesize(string recipe, int samples)
+    {
+        var dir = Path.Combine(Root, "data-" + recipe + "-" + samples.ToString(CultureInfo.InvariantCulture));
+        if (!Directory.Exists(dir))
+        {
+            RMTC.Farm.Training.Datasets.DatasetSynthesizer.Synthesize(recipe, dir, samples, seed: 3);
+        }
+
+        return dir;
+    }
+
+    public async Task<Job> SubmitAsync(string yaml) =>
+        (await Jobs.SubmitJobAsync(new SubmitJobRequest { SpecYaml = yaml, BaseDirectory = Root, SourceName = "test.yaml" })).Job;
+
+    /// <summary>Waits for the job to end (following its events) and returns it.</summary>
+    public async Task<Job> WaitAsync(string jobId, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        Job? last = null;
+        using var call = Jobs.WatchJob(new WatchJobRequest { JobId = jobId }, cancellationToken: cts.Token);
+        try
+        {
+            while (await call.ResponseStream.MoveNext(cts.Token))
+            {
+                last = call.ResponseStream.Current.Job;
+            }
+        }
+        catch (Grpc.Core.RpcException e) when (e.StatusCode == Grpc.Core.StatusCode.Cancelled)
+        {
+            throw new TimeoutException($"job {jobId} did not finish in {timeout}; last state {last}\n{AgentLogs()}");
+        }
+
+        await Scheduler.FlushAsync();
+        return await Jobs.GetJobAsync(new GetJobRequest { JobId = jobId });
+    }
+
+    public string AgentLogs() => string.Join("\n", _agents.Select(a => $"--- {a.Id} ---\n{a.Output}"));
+
+    public static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, Func<string> explain)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException(explain());
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var a in _agents)
+        {
+            a.Dispose();
+        }
+
+        Channel.Dispose();
+        await App.StopAsync();
+        await App.DisposeAsync();
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>A real `rmtc agent` process with its output captured.</summary>
+public sealed class AgentProcess : IDisposable
+{
+    private readonly StringBuilder _output = new();
+
+    private AgentProcess(string id, Process process)
+    {
+        Id = id;
+        Process = process;
+    }
+
+    public string Id { get; }
+    public Process Process { get; }
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public static AgentProcess Start(string coordinator, string id, string workDir)
+    {
+        var info = new ProcessStartInfo(RmtcCli.Dotnet)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in new[] { RmtcCli.Dll, "agent", "--coordinator", coordinator, "--id", id, "--work-dir", workDir, "--threads", "1", "--exit-with-parent", Environment.ProcessId.ToString(CultureInfo.InvariantCulture) })
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        info.Environment["RMTC_Agent__CancelGraceMs"] = "2000";
+        var agent = new AgentProcess(id, Process.Start(info)!);
+        agent.Process.OutputDataReceived += (_, e) => agent.Append(e.Data);
+        agent.Process.ErrorDataReceived += (_, e) => agent.Append(e.Data);
+        agent.Process.BeginOutputReadLine();
+        agent.Process.BeginErrorReadLine();
+        return agent;
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+    }
+
+    /// <summary>SIGKILL to the agent alone, as a crashed node would die (its shard process notices and stops).</summary>
+    public void Kill()
+    {
+        Process.Kill(entireProcessTree: false);
+        Process.WaitForExit();
+    }
+
+    public void Dispose()
+    {
+        if (!Process.HasExited)
+        {
+            Process.Kill(entireProcessTree: true);
+            Process.WaitForExit(10_000);
+        }
+
+        Process.Dispose();
+    }
+}
+
+/// <summary>Where the built `rmtc` is: the test project references the CLI, so rmtc.dll sits beside the tests.</summary>
+public static class RmtcCli
+{
+    public static string Dll { get; } = Path.Combine(AppContext.BaseDirectory, "rmtc.dll");
+
+    public static string Dotnet { get; } = Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet"
+        ? p
+        : "dotnet";
+
+    /// <summary>Runs `rmtc ARGS` to completion and returns its exit code and output.</summary>
+    public static async Task<(int ExitCode, string Output)> RunAsync(TimeSpan timeout, params string[] args)
+    {
+        var info = new ProcessStartInfo(Dotnet) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(Dll);
+        foreach (var a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"rmtc {string.Join(' ', args)} did not finish in {timeout}: {await stdout}{await stderr}");
+        }
+
+        return (process.ExitCode, await stdout + await stderr);
+    }
+}

@@ -1,0 +1,150 @@
+using Google.Protobuf;
+using Grpc.Core;
+using RMTC.Farm.Core.Digests;
+using RMTC.Farm.Core.Lineage;
+using RMTC.Farm.Protos.V1;
+
+namespace RMTC.Farm.Integration.Tests;
+
+/// <summary>The coordinator's wire contract, driven by a hand-rolled agent over real gRPC on loopback.</summary>
+public sealed class ProtocolTests
+{
+    private const string Spec = """
+        name: proto
+        recipe: classifier
+        dataset: {0}
+        shards: 1
+        rounds: 1
+        """;
+
+    [Fact]
+    public async Task Upload_with_a_stale_lease_epoch_is_refused_and_recorded()
+    {
+        await using var farm = await FarmFixture.StartAsync(leaseTimeoutMs: 600, heartbeatMs: 100);
+        var data = farm.Synthesize("classifier", 40);
+        var agents = new AgentService.AgentServiceClient(farm.Channel);
+        var job = await farm.SubmitAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, Spec, data));
+
+        // First session: take the lease, then go silent so it expires.
+        var first = await TakeLeaseAsync(agents, "silent-agent");
+        await FarmFixture.WaitUntilAsync(
+            () => farm.Scheduler.GetManifest(job.Id)!.Rounds[0].Attempts.Any(a => a.Outcome == AttemptOutcomes.Expired),
+            TimeSpan.FromSeconds(15), () => "the lease never expired");
+
+        // Second session: the shard is leased again with a higher epoch.
+        var second = await TakeLeaseAsync(agents, "silent-agent");
+        Assert.True(second.LeaseEpoch > first.LeaseEpoch);
+
+        // The late result of the first lease arrives: refused.
+        var bytes = await File.ReadAllBytesAsync(farm.Artifacts.PathOf(first.GlobalWeightsDigest));
+        var error = await Assert.ThrowsAsync<RpcException>(() => UploadAsync(agents, "silent-agent", first, bytes));
+        Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
+        Assert.Contains("not active", error.Status.Detail);
+
+        // A corrupt upload (bytes that do not match the declared digest) of the current lease is refused too.
+        var corrupt = await Assert.ThrowsAsync<RpcException>(() => UploadAsync(agents, "silent-agent", second, bytes, digestOverride: Sha256Digest.OfBytes([1, 2, 3])));
+        Assert.Equal(StatusCode.DataLoss, corrupt.StatusCode);
+        var manifest = farm.Scheduler.GetManifest(job.Id)!;
+        Assert.Contains(manifest.Rounds[0].Attempts, a => a.Outcome == AttemptOutcomes.Refused && a.Error!.Contains("corrupt"));
+    }
+
+    [Fact]
+    public async Task Result_with_NaN_weights_is_refused_and_never_merged()
+    {
+        await using var farm = await FarmFixture.StartAsync(leaseTimeoutMs: 5000, heartbeatMs: 100);
+        var data = farm.Synthesize("classifier", 40);
+        var agents = new AgentService.AgentServiceClient(farm.Channel);
+        var job = await farm.SubmitAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, Spec, data));
+        var lease = await TakeLeaseAsync(agents, "nan-agent");
+
+        var global = RMTC.Farm.Core.Weights.Safetensors.ReadFile(farm.Artifacts.PathOf(lease.GlobalWeightsDigest)).Tensors;
+        global[0].AsFloat32()[0] = float.NaN;
+        using var poisoned = new MemoryStream();
+        RMTC.Farm.Core.Weights.Safetensors.Write(poisoned, global);
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => UploadAsync(agents, "nan-agent", lease, poisoned.ToArray()));
+        Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
+        Assert.Contains("non-finite", error.Status.Detail, StringComparison.OrdinalIgnoreCase);
+        var attempt = Assert.Single(farm.Scheduler.GetManifest(job.Id)!.Rounds[0].Attempts);
+        Assert.Equal(AttemptOutcomes.Refused, attempt.Outcome);
+        Assert.Empty(farm.Scheduler.GetManifest(job.Id)!.Rounds[0].MergedResults);
+    }
+
+    [Fact]
+    public async Task Invalid_job_spec_is_refused_with_the_field_named_and_nothing_is_scheduled()
+    {
+        await using var farm = await FarmFixture.StartAsync();
+        var data = farm.Synthesize("classifier", 20);
+        var error = await Assert.ThrowsAsync<RpcException>(() => farm.SubmitAsync($"""
+            name: bad
+            recipe: classifier
+            dataset: {data}
+            shards: three
+            roundz: 2
+            """));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains("shards", error.Status.Detail);
+        Assert.Contains("whole number", error.Status.Detail);
+        Assert.Contains("unknown field 'roundz'", error.Status.Detail);
+
+        var tooMany = await Assert.ThrowsAsync<RpcException>(() => farm.SubmitAsync($"""
+            name: bad
+            recipe: classifier
+            dataset: {data}
+            shards: 50
+            """));
+        Assert.Contains("at most 20 shards", tooMany.Status.Detail);
+
+        var missing = await Assert.ThrowsAsync<RpcException>(() => farm.SubmitAsync("""
+            name: bad
+            recipe: classifier
+            dataset: /nowhere/at/all
+            """));
+        Assert.Contains("dataset", missing.Status.Detail);
+        Assert.Empty((await farm.Jobs.ListJobsAsync(new ListJobsRequest())).Jobs);
+    }
+
+    private static async Task<Assignment> TakeLeaseAsync(AgentService.AgentServiceClient agents, string id)
+    {
+        var registration = await agents.RegisterAsync(new RegisterRequest { AgentId = id, Hostname = "test", Slots = 1, Capacity = new Resources { Cores = 1, MemoryMib = 1024 } });
+        var session = agents.Session();
+        await session.RequestStream.WriteAsync(new AgentMessage { Hello = new Hello { AgentId = id, SessionToken = registration.SessionToken } });
+        await session.RequestStream.WriteAsync(new AgentMessage { Heartbeat = new Heartbeat() });
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        Assert.True(await session.ResponseStream.MoveNext(timeout.Token));
+        return session.ResponseStream.Current.Assign;
+    }
+
+    private static async Task UploadAsync(AgentService.AgentServiceClient agents, string agentId, Assignment lease, byte[] bytes, string? digestOverride = null)
+    {
+        using var call = agents.UploadResult();
+        await call.RequestStream.WriteAsync(new UploadResultRequest
+        {
+            Header = new UploadHeader
+            {
+                LeaseId = lease.LeaseId,
+                LeaseEpoch = lease.LeaseEpoch,
+                AgentId = agentId,
+                Digest = digestOverride ?? Sha256Digest.OfBytes(bytes),
+                TotalBytes = (ulong)bytes.Length,
+                Samples = (ulong)lease.SampleIndices.Count,
+                FinalLoss = 1,
+            },
+        });
+        try
+        {
+            foreach (var chunk in bytes.Chunk(64 * 1024))
+            {
+                await call.RequestStream.WriteAsync(new UploadResultRequest { Chunk = ByteString.CopyFrom(chunk) });
+            }
+
+            await call.RequestStream.CompleteAsync();
+        }
+        catch (InvalidOperationException)
+        {
+            // The coordinator answered early (refusal); its status is in the response.
+        }
+
+        await call.ResponseAsync;
+    }
+}
