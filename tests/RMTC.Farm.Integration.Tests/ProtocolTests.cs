@@ -63,10 +63,15 @@ public sealed class ProtocolTests
         RMTC.Farm.Core.Weights.Safetensors.Write(poisoned, global);
 
         var error = await Assert.ThrowsAsync<RpcException>(() => UploadAsync(agents, "nan-agent", lease, poisoned.ToArray()));
-        Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         Assert.Contains("non-finite", error.Status.Detail, StringComparison.OrdinalIgnoreCase);
-        var attempt = Assert.Single(farm.Scheduler.GetManifest(job.Id)!.Rounds[0].Attempts);
-        Assert.Equal(AttemptOutcomes.Refused, attempt.Outcome);
+        var attempts = farm.Scheduler.GetManifest(job.Id)!.Rounds[0].Attempts;
+        Assert.Equal(AttemptOutcomes.Refused, attempts[0].Outcome);
+        Assert.Contains("conv1", attempts[0].Error);
+
+        // The shard goes back to the queue and is leased again (to the only agent there is).
+        Assert.Equal(2, attempts.Count);
+        Assert.Equal(AttemptOutcomes.Running, attempts[1].Outcome);
         Assert.Empty(farm.Scheduler.GetManifest(job.Id)!.Rounds[0].MergedResults);
     }
 

@@ -81,7 +81,14 @@ public sealed partial class FarmScheduler
             {
                 outbox.Writer.TryComplete();
                 agent.Outbox = null;
-                LogAgentDisconnected(agentId, agent.Leases.Count);
+                if (agent.Leases.Count > 0)
+                {
+                    LogAgentDisconnectedWithLeases(agentId, agent.Leases.Count);
+                }
+                else
+                {
+                    LogAgentDisconnected(agentId);
+                }
             }
         }
     }
@@ -102,7 +109,10 @@ public sealed partial class FarmScheduler
                 if (agent.Leases.TryGetValue(p.LeaseId, out var lease) && (ulong)lease.Epoch == p.LeaseEpoch)
                 {
                     lease.Progress = p;
-                    EventLocked(lease.Run, "shard-progress", $"round {lease.Round} shard {lease.Shard.Index} {p.Phase}: epoch {p.TrainingEpoch}/{p.TrainingEpochs}, {p.SamplesSeen}/{p.SamplesTotal} samples, loss {p.Loss:G4}", lease.Shard.Index, agentId, keep: false);
+                    var detail = p.SamplesTotal == 0
+                        ? p.Phase
+                        : $"{p.Phase}: epoch {p.TrainingEpoch}/{p.TrainingEpochs}, {p.SamplesSeen}/{p.SamplesTotal} samples, loss {p.Loss:G4}";
+                    EventLocked(lease.Run, "shard-progress", $"round {lease.Round} shard {lease.Shard.Index} on {agentId} {detail}", lease.Shard.Index, agentId, keep: false);
                 }
             }
         }
@@ -193,7 +203,10 @@ public sealed partial class FarmScheduler
     private partial void LogAgentConnected(string agentId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Agent {AgentId} disconnected with {Leases} lease(s) open; they expire unless it returns")]
-    private partial void LogAgentDisconnected(string agentId, int leases);
+    private partial void LogAgentDisconnectedWithLeases(string agentId, int leases);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Agent {AgentId} disconnected")]
+    private partial void LogAgentDisconnected(string agentId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId} round {Round} shard {Shard} failed on {AgentId}: {Reason}")]
     private partial void LogShardFailed(string runId, int round, int shard, string agentId, string reason);

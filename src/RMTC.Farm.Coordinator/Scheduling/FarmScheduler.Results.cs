@@ -126,7 +126,7 @@ public sealed partial class FarmScheduler
                     RefuseLocked(lease, e.Message);
                 }
 
-                return new UploadDecision(UploadVerdict.Stale, e.Message);
+                return new UploadDecision(UploadVerdict.Rejected, e.Message);
             }
 
             bool roundDone;

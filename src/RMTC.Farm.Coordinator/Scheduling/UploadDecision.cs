@@ -9,6 +9,8 @@ public enum UploadVerdict
     Duplicate,
     /// <summary>The lease is unknown, expired or superseded by a newer epoch: refuse.</summary>
     Stale,
+    /// <summary>The result itself is unusable (non-finite values, wrong tensors): refused, the shard is queued again.</summary>
+    Rejected,
 }
 
 /// <summary>A verdict with the reason a person can read.</summary>

@@ -199,6 +199,7 @@ public sealed partial class AgentGrpcService(FarmScheduler scheduler, ArtifactSt
         {
             UploadVerdict.Accept => new UploadResultResponse { Digest = digest },
             UploadVerdict.Duplicate => new UploadResultResponse { Digest = digest, Duplicate = true },
+            UploadVerdict.Rejected => throw new RpcException(new Status(StatusCode.InvalidArgument, "result refused: " + decision.Reason)),
             _ => throw new RpcException(new Status(StatusCode.FailedPrecondition, decision.Reason)),
         };
     }

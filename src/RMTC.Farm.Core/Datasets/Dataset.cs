@@ -1,3 +1,11 @@
+using System.Globalization;
+using System.Text;
+using RMTC.Farm.Core.Digests;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+using YamlDotNet.Serialization;
+using YamlDotNet.Serialization.NamingConventions;
+
 namespace RMTC.Farm.Core.Datasets;
 
 /// <summary>One asset (sample file) of a dataset: its path relative to the dataset directory and its content digest.</summary>
@@ -6,8 +14,23 @@ public sealed record DatasetAsset(string RelativePath, string Sha256);
 /// <summary>
 /// A dataset on disk: a directory holding <c>dataset.yaml</c> and <c>samples/*.safetensors</c> (one sample per file).
 /// </summary>
+/// <remarks>
+/// <c>dataset.yaml</c> uses snake_case keys: <c>name</c>, <c>version</c>, <c>description</c>, <c>licence</c> (or
+/// <c>license</c>), <c>owner</c>, <c>consent</c>, <c>rights</c> (label -> allowed | notAllowed | constrained),
+/// <c>kind</c> (<see cref="DatasetKinds"/>), <c>sample_shape</c> [C, H, W] and <c>classes</c>. Unknown keys are errors.
+/// Sample files live under <c>samples/</c> (subfolders allowed); see <see cref="DatasetKinds"/> for the tensors they hold.
+/// </remarks>
 public sealed class Dataset
 {
+    /// <summary>File name of the descriptor inside a dataset directory.</summary>
+    public const string DescriptorFileName = "dataset.yaml";
+
+    /// <summary>Folder, relative to the dataset directory, holding the sample files.</summary>
+    public const string SamplesFolder = "samples";
+
+    /// <summary>Extension of sample files.</summary>
+    public const string SampleExtension = ".safetensors";
+
     /// <summary>Absolute path of the dataset directory.</summary>
     public required string Directory { get; init; }
     public required DatasetDescriptor Descriptor { get; init; }
@@ -16,12 +39,332 @@ public sealed class Dataset
     /// <summary>sha256 over the sorted asset digests (each as 64 hex chars + '\n'): a location-independent identity.</summary>
     public required string Digest { get; init; }
 
+    private static readonly string[] KnownKeys =
+    [
+        "name", "version", "description", "licence", "license", "owner", "consent", "rights", "kind", "sample_shape", "classes",
+    ];
+
     /// <summary>Opens and validates a dataset directory, hashing every asset. Throws <see cref="DatasetException"/>.</summary>
-    public static Dataset Open(string directory) => throw new NotImplementedException();
+    public static Dataset Open(string directory)
+    {
+        var full = Path.GetFullPath(directory);
+        var descriptor = ReadDescriptor(full);
+        var samples = ListSamples(full);
+        if (samples.Count == 0)
+        {
+            throw new DatasetException($"dataset {full} has no samples: put one {SampleExtension} file per sample under {SamplesFolder}/");
+        }
+
+        var digests = new string[samples.Count];
+        try
+        {
+            Parallel.For(
+                0,
+                samples.Count,
+                new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Environment.ProcessorCount) },
+                i => digests[i] = Sha256Digest.OfFile(Path.Combine(full, samples[i])));
+        }
+        catch (AggregateException e) when (e.InnerException is IOException or UnauthorizedAccessException)
+        {
+            throw new DatasetException($"dataset {full}: cannot read a sample: {e.InnerException.Message}");
+        }
+
+        var assets = new DatasetAsset[samples.Count];
+        var all = new StringBuilder(samples.Count * 65);
+        for (int i = 0; i < samples.Count; i++)
+        {
+            assets[i] = new DatasetAsset(samples[i], digests[i]);
+            all.Append(digests[i]).Append('\n');
+        }
+
+        return new Dataset
+        {
+            Directory = full,
+            Descriptor = descriptor,
+            Samples = assets,
+            Digest = Sha256Digest.OfBytes(Encoding.ASCII.GetBytes(all.ToString())),
+        };
+    }
 
     /// <summary>Reads only <c>dataset.yaml</c>. Throws <see cref="DatasetException"/>.</summary>
-    public static DatasetDescriptor ReadDescriptor(string directory) => throw new NotImplementedException();
+    public static DatasetDescriptor ReadDescriptor(string directory)
+    {
+        var full = Path.GetFullPath(directory);
+        if (!System.IO.Directory.Exists(full))
+        {
+            throw new DatasetException($"dataset directory {full} does not exist");
+        }
 
-    /// <summary>Lists sample files (sorted) without hashing them.</summary>
-    public static IReadOnlyList<string> ListSamples(string directory) => throw new NotImplementedException();
+        var path = Path.Combine(full, DescriptorFileName);
+        if (!File.Exists(path))
+        {
+            throw new DatasetException($"no {DescriptorFileName} in {full}: create one or run `rmtc dataset synth`");
+        }
+
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DatasetException($"cannot read {path}: {e.Message}");
+        }
+
+        return ParseDescriptor(text, path);
+    }
+
+    /// <summary>
+    /// Parses and validates the text of a <c>dataset.yaml</c>; <paramref name="source"/> names it in errors.
+    /// Throws <see cref="DatasetException"/>.
+    /// </summary>
+    public static DatasetDescriptor ParseDescriptor(string text, string source = DescriptorFileName)
+    {
+        CheckKeys(text, source);
+
+        DescriptorYaml raw;
+        try
+        {
+            raw = new DeserializerBuilder()
+                .WithNamingConvention(UnderscoredNamingConvention.Instance)
+                .Build()
+                .Deserialize<DescriptorYaml?>(text) ?? new DescriptorYaml();
+        }
+        catch (YamlException e)
+        {
+            var detail = e.InnerException?.Message ?? e.Message;
+            throw new DatasetException($"{source} line {e.Start.Line}: {detail}");
+        }
+
+        string Required(string? value, string key, string hint)
+        {
+            if (string.IsNullOrWhiteSpace(value))
+            {
+                throw new DatasetException($"{source}: missing `{key}` ({hint})");
+            }
+
+            return value.Trim();
+        }
+
+        var name = Required(raw.Name, "name", "e.g. name: studio-denoise-patches");
+        var kind = Required(raw.Kind, "kind", "one of: " + string.Join(", ", DatasetKinds.All));
+        if (!DatasetKinds.All.Contains(kind, StringComparer.Ordinal))
+        {
+            throw new DatasetException($"{source}: unknown kind '{kind}' (known kinds: {string.Join(", ", DatasetKinds.All)})");
+        }
+
+        if (raw.SampleShape is null || raw.SampleShape.Count == 0)
+        {
+            throw new DatasetException($"{source}: missing `sample_shape` ([channels, height, width], e.g. [3, 32, 32])");
+        }
+
+        if (raw.SampleShape.Count != 3 || raw.SampleShape.Any(d => d <= 0))
+        {
+            throw new DatasetException(
+                $"{source}: `sample_shape` must be three positive sizes [channels, height, width], got [{string.Join(", ", raw.SampleShape)}]");
+        }
+
+        var licence = raw.Licence?.Trim();
+        var license = raw.License?.Trim();
+        if (!string.IsNullOrEmpty(licence) && !string.IsNullOrEmpty(license) && licence != license)
+        {
+            throw new DatasetException($"{source}: `licence` ({licence}) and `license` ({license}) disagree; keep one");
+        }
+
+        var rights = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (label, value) in raw.Rights ?? new Dictionary<string, string?>())
+        {
+            var canonical = DatasetRights.All.FirstOrDefault(r => string.Equals(r, value?.Trim(), StringComparison.OrdinalIgnoreCase));
+            if (canonical is null)
+            {
+                throw new DatasetException(
+                    $"{source}: rights `{label}` has value '{value}'; use one of: {string.Join(", ", DatasetRights.All)}");
+            }
+
+            rights[label] = canonical;
+        }
+
+        var classes = (raw.Classes ?? []).Select(c => c?.Trim() ?? "").ToList();
+        if (classes.Any(string.IsNullOrEmpty))
+        {
+            throw new DatasetException($"{source}: `classes` holds an empty name");
+        }
+
+        var duplicate = classes.GroupBy(c => c, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            throw new DatasetException($"{source}: class '{duplicate.Key}' is listed twice in `classes`");
+        }
+
+        if (kind == DatasetKinds.LabelledImages && classes.Count < 2)
+        {
+            throw new DatasetException($"{source}: kind {kind} needs `classes` with at least two names (label i names classes[i])");
+        }
+
+        return new DatasetDescriptor
+        {
+            Name = name,
+            Version = string.IsNullOrWhiteSpace(raw.Version) ? "1" : raw.Version.Trim(),
+            Description = raw.Description?.Trim() ?? "",
+            Licence = !string.IsNullOrEmpty(licence) ? licence : license ?? "",
+            Owner = raw.Owner?.Trim() ?? "",
+            Consent = raw.Consent?.Trim() ?? "",
+            Rights = rights,
+            Kind = kind,
+            SampleShape = raw.SampleShape.ToArray(),
+            Classes = classes,
+        };
+    }
+
+    /// <summary>Writes <paramref name="descriptor"/> as <c>dataset.yaml</c> into <paramref name="directory"/> (created if needed).</summary>
+    public static void WriteDescriptor(string directory, DatasetDescriptor descriptor)
+    {
+        ArgumentNullException.ThrowIfNull(descriptor);
+        var sb = new StringBuilder();
+        sb.Append("# RMTC.Farm dataset descriptor: samples/*.safetensors, one sample per file.\n");
+        sb.Append("name: ").Append(Quote(descriptor.Name)).Append('\n');
+        sb.Append("version: ").Append(Quote(descriptor.Version)).Append('\n');
+        if (descriptor.Description.Length > 0)
+        {
+            sb.Append("description: ").Append(Quote(descriptor.Description)).Append('\n');
+        }
+
+        sb.Append("licence: ").Append(Quote(descriptor.Licence)).Append('\n');
+        sb.Append("owner: ").Append(Quote(descriptor.Owner)).Append('\n');
+        sb.Append("consent: ").Append(Quote(descriptor.Consent)).Append('\n');
+        if (descriptor.Rights.Count == 0)
+        {
+            sb.Append("rights: {}\n");
+        }
+        else
+        {
+            sb.Append("rights:\n");
+            foreach (var (label, value) in descriptor.Rights.OrderBy(r => r.Key, StringComparer.Ordinal))
+            {
+                sb.Append("  ").Append(Quote(label)).Append(": ").Append(Quote(value)).Append('\n');
+            }
+        }
+
+        sb.Append("kind: ").Append(Quote(descriptor.Kind)).Append('\n');
+        sb.Append("sample_shape: [")
+            .Append(string.Join(", ", descriptor.SampleShape.Select(d => d.ToString(CultureInfo.InvariantCulture))))
+            .Append("]\n");
+        sb.Append("classes: [").Append(string.Join(", ", descriptor.Classes.Select(Quote))).Append("]\n");
+
+        System.IO.Directory.CreateDirectory(directory);
+        File.WriteAllText(Path.Combine(directory, DescriptorFileName), sb.ToString(), new UTF8Encoding(false));
+    }
+
+    /// <summary>
+    /// Lists sample files (sorted) without hashing them: paths relative to <paramref name="directory"/> with '/' separators,
+    /// e.g. <c>samples/000042.safetensors</c>, sorted ordinally. Names starting with '.' are skipped. Empty when
+    /// <c>samples/</c> holds none; throws <see cref="DatasetException"/> when there is no <c>samples/</c> folder.
+    /// </summary>
+    public static IReadOnlyList<string> ListSamples(string directory)
+    {
+        var full = Path.GetFullPath(directory);
+        var samplesDir = Path.Combine(full, SamplesFolder);
+        if (!System.IO.Directory.Exists(samplesDir))
+        {
+            throw new DatasetException($"no {SamplesFolder}/ folder in {full}: put one {SampleExtension} file per sample there");
+        }
+
+        var list = new List<string>();
+        var options = new EnumerationOptions { RecurseSubdirectories = true, MatchType = MatchType.Simple, IgnoreInaccessible = false };
+        foreach (var file in System.IO.Directory.EnumerateFiles(samplesDir, "*" + SampleExtension, options))
+        {
+            if (!file.EndsWith(SampleExtension, StringComparison.Ordinal) || Path.GetFileName(file).StartsWith('.'))
+            {
+                continue;
+            }
+
+            list.Add(Path.GetRelativePath(full, file).Replace('\\', '/'));
+        }
+
+        list.Sort(StringComparer.Ordinal);
+        return list;
+    }
+
+    private static void CheckKeys(string text, string source)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(text));
+        }
+        catch (YamlException e)
+        {
+            throw new DatasetException($"{source} line {e.Start.Line}: not valid YAML: {e.Message}");
+        }
+
+        if (stream.Documents.Count == 0)
+        {
+            throw new DatasetException($"{source} is empty: it needs at least `name`, `kind` and `sample_shape`");
+        }
+
+        if (stream.Documents.Count > 1)
+        {
+            throw new DatasetException($"{source} holds {stream.Documents.Count} YAML documents; keep one");
+        }
+
+        if (stream.Documents[0].RootNode is not YamlMappingNode root)
+        {
+            throw new DatasetException($"{source}: expected a mapping of keys (name, kind, sample_shape, ...) at the top level");
+        }
+
+        foreach (var key in root.Children.Keys)
+        {
+            var k = (key as YamlScalarNode)?.Value ?? key.ToString();
+            if (!KnownKeys.Contains(k, StringComparer.Ordinal))
+            {
+                throw new DatasetException(
+                    $"{source} line {key.Start.Line}: unknown key `{k}` (known keys: {string.Join(", ", KnownKeys)})");
+            }
+        }
+    }
+
+    private static string Quote(string value)
+    {
+        var sb = new StringBuilder(value.Length + 2).Append('"');
+        foreach (var c in value)
+        {
+            switch (c)
+            {
+                case '"': sb.Append("\\\""); break;
+                case '\\': sb.Append("\\\\"); break;
+                case '\n': sb.Append("\\n"); break;
+                case '\r': sb.Append("\\r"); break;
+                case '\t': sb.Append("\\t"); break;
+                default:
+                    if (char.IsControl(c))
+                    {
+                        sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+                    }
+                    else
+                    {
+                        sb.Append(c);
+                    }
+
+                    break;
+            }
+        }
+
+        return sb.Append('"').ToString();
+    }
+
+    /// <summary>The YAML as written (both licence spellings, nothing validated yet).</summary>
+    private sealed class DescriptorYaml
+    {
+        public string? Name { get; set; }
+        public string? Version { get; set; }
+        public string? Description { get; set; }
+        public string? Licence { get; set; }
+        public string? License { get; set; }
+        public string? Owner { get; set; }
+        public string? Consent { get; set; }
+        public Dictionary<string, string?>? Rights { get; set; }
+        public string? Kind { get; set; }
+        public List<int>? SampleShape { get; set; }
+        public List<string?>? Classes { get; set; }
+    }
 }

@@ -6,16 +6,49 @@ public sealed class DatasetDescriptor
     public string Name { get; set; } = "";
     public string Version { get; set; } = "1";
     public string Description { get; set; } = "";
-    /// <summary>SPDX identifier or a named studio licence.</summary>
+    /// <summary>SPDX identifier or a named studio licence (<c>licence</c> or <c>license</c> in the YAML).</summary>
     public string Licence { get; set; } = "";
     public string Owner { get; set; } = "";
     public string Consent { get; set; } = "";
-    /// <summary>Rights assertions by label (e.g. <c>cawg.ai_training: allowed</c>).</summary>
+    /// <summary>Rights assertions by label (e.g. <c>cawg.ai_training: allowed</c>); values are <see cref="DatasetRights"/> spellings.</summary>
     public Dictionary<string, string> Rights { get; set; } = new();
-    /// <summary><c>image-pairs</c> (input + target images) or <c>labelled-images</c> (input + class label).</summary>
+    /// <summary><c>image-pairs</c> (input + target images) or <c>labelled-images</c> (input + class label); see <see cref="DatasetKinds"/>.</summary>
     public string Kind { get; set; } = "";
     /// <summary>Shape of one sample's input, [channels, height, width].</summary>
     public int[] SampleShape { get; set; } = [];
     /// <summary>Class names for <c>labelled-images</c>; empty otherwise.</summary>
     public List<string> Classes { get; set; } = new();
+}
+
+/// <summary>The dataset kinds and the tensors each sample file holds.</summary>
+public static class DatasetKinds
+{
+    /// <summary>Each sample holds <c>input</c> and <c>target</c>, both F32 [C,H,W] (e.g. noisy and clean render patches).</summary>
+    public const string ImagePairs = "image-pairs";
+
+    /// <summary>Each sample holds <c>input</c> F32 [C,H,W] and <c>label</c> I64 scalar (shape []), an index into the classes.</summary>
+    public const string LabelledImages = "labelled-images";
+
+    /// <summary>Every known kind.</summary>
+    public static IReadOnlyList<string> All { get; } = [ImagePairs, LabelledImages];
+
+    /// <summary>Name of the input tensor in every sample file.</summary>
+    public const string InputTensor = "input";
+
+    /// <summary>Name of the target tensor in <see cref="ImagePairs"/> sample files.</summary>
+    public const string TargetTensor = "target";
+
+    /// <summary>Name of the label tensor in <see cref="LabelledImages"/> sample files.</summary>
+    public const string LabelTensor = "label";
+}
+
+/// <summary>Values of a rights assertion in <see cref="DatasetDescriptor.Rights"/>.</summary>
+public static class DatasetRights
+{
+    public const string Allowed = "allowed";
+    public const string NotAllowed = "notAllowed";
+    public const string Constrained = "constrained";
+
+    /// <summary>Every known value.</summary>
+    public static IReadOnlyList<string> All { get; } = [Allowed, NotAllowed, Constrained];
 }

@@ -1,10 +1,291 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using RMTC.Farm.Core.Datasets;
 using RMTC.Farm.Core.Training;
+using RMTC.Farm.Core.Weights;
+using RMTC.Farm.Training.Recipes;
+using RMTC.Farm.Training.Util;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace RMTC.Farm.Training.Loop;
 
 /// <summary>Runs one shard: loads global weights and the shard's samples, trains locally, writes result weights and summary.</summary>
+/// <remarks>
+/// Local optimiser: Adam (β1 0.9, β2 0.999, no weight decay) at <see cref="ShardTask.LearningRate"/>, fresh per shard
+/// (no optimiser state crosses rounds; the coordinator's outer optimiser works on the weight deltas). Each epoch visits
+/// the shard's samples in a SplitMix64 shuffle seeded by (<see cref="ShardTask.Seed"/>, epoch), in mini-batches of
+/// <see cref="ShardTask.BatchSize"/> (the last one may be smaller). Result weights are the model's state_dict as F32,
+/// ordered ordinally by name, with metadata <c>recipe</c>, <c>run</c>, <c>round</c>, <c>shard</c>.
+/// </remarks>
 public static class ShardTrainer
 {
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+    /// <summary>Progress reports per epoch (about; plus one at each epoch's end).</summary>
+    private const int ReportsPerEpoch = 4;
+
     /// <summary>Trains per <paramref name="task"/>; writes <see cref="ShardTask.OutputPath"/> and <see cref="ShardTask.ResultPath"/>. Honors cancellation between batches.</summary>
-    public static ShardResult Run(ShardTask task, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken) => throw new NotImplementedException();
+    /// <exception cref="DatasetException">The dataset or a sample does not fit the recipe.</exception>
+    /// <exception cref="WeightsMismatchException">The initial weights do not fit the recipe's model.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled; nothing is written.</exception>
+    public static ShardResult Run(ShardTask task, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        if (task.Epochs <= 0)
+        {
+            throw new ArgumentException($"epochs must be positive, got {task.Epochs}", nameof(task));
+        }
+
+        if (task.BatchSize <= 0)
+        {
+            throw new ArgumentException($"batch size must be positive, got {task.BatchSize}", nameof(task));
+        }
+
+        if (!(task.LearningRate > 0) || double.IsInfinity(task.LearningRate))
+        {
+            throw new ArgumentException($"learning rate must be a positive number, got {task.LearningRate}", nameof(task));
+        }
+
+        if (task.SampleIndices is null || task.SampleIndices.Length == 0)
+        {
+            throw new ArgumentException($"shard {task.Shard} of run {task.RunId} has no samples", nameof(task));
+        }
+
+        var clock = Stopwatch.StartNew();
+        var recipe = RecipeCatalog.Get(task.Recipe);
+        if (task.Threads > 0)
+        {
+            torch.set_num_threads(task.Threads);
+        }
+
+        var (device, deviceName) = ResolveDevice(task.Device);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        var (descriptor, data) = LoadShard(recipe, task.DatasetPath, task.SampleIndices, cancellationToken);
+        var initial = ReadWeights(task.InitialWeightsPath);
+
+        using var model = recipe.CreateModel(descriptor.SampleShape, descriptor.Classes.Count);
+        TorchWeights.Load(model, initial, $"initial weights {task.InitialWeightsPath}");
+        model.to(device);
+        model.train();
+
+        using var inputs = InputsTensor(data, device);
+        using var targets = TargetsTensor(data, device);
+        using var optimizer = optim.Adam(model.parameters(), task.LearningRate);
+
+        var n = data.Count;
+        var order = new long[n];
+        for (int i = 0; i < n; i++)
+        {
+            order[i] = i;
+        }
+
+        var batches = (n + task.BatchSize - 1) / task.BatchSize;
+        var reportEvery = Math.Max(1, (batches + ReportsPerEpoch - 1) / ReportsPerEpoch);
+        var epochLosses = new double[task.Epochs];
+        long seenTotal = 0;
+        long samplesTotal = (long)n * task.Epochs;
+
+        for (int epoch = 0; epoch < task.Epochs; epoch++)
+        {
+            SplitMix64.For(task.Seed, epoch).Shuffle(order.AsSpan());
+            double lossSum = 0;
+            long seen = 0;
+            for (int b = 0; b < batches; b++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var start = b * task.BatchSize;
+                var count = Math.Min(task.BatchSize, n - start);
+                float loss;
+                using (NewDisposeScope())
+                {
+                    var index = tensor(order.AsSpan(start, count).ToArray(), device: device);
+                    var x = inputs.index_select(0, index);
+                    var y = targets.index_select(0, index);
+                    optimizer.zero_grad();
+                    var output = model.forward(x);
+                    var batchLoss = recipe.Loss(output, y);
+                    batchLoss.backward();
+                    optimizer.step();
+                    loss = batchLoss.item<float>();
+                }
+
+                if (!float.IsFinite(loss))
+                {
+                    throw new InvalidOperationException(
+                        $"recipe {recipe.Name}: loss became {loss} in epoch {epoch + 1}, batch {b + 1}; lower the learning rate (now {task.LearningRate.ToString(CultureInfo.InvariantCulture)})");
+                }
+
+                lossSum += (double)loss * count;
+                seen += count;
+                seenTotal += count;
+                if (progress is not null && ((b + 1) % reportEvery == 0 || b == batches - 1))
+                {
+                    progress.Report(new TrainingProgress(epoch + 1, task.Epochs, seenTotal, samplesTotal, lossSum / seen));
+                }
+            }
+
+            epochLosses[epoch] = lossSum / seen;
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        var weights = TorchWeights.Export(model);
+        EnsureParent(task.OutputPath);
+        Safetensors.WriteFile(task.OutputPath, weights, new Dictionary<string, string>
+        {
+            ["recipe"] = recipe.Name,
+            ["run"] = task.RunId,
+            ["round"] = task.Round.ToString(CultureInfo.InvariantCulture),
+            ["shard"] = task.Shard.ToString(CultureInfo.InvariantCulture),
+        });
+
+        var result = new ShardResult
+        {
+            Samples = n,
+            FinalLoss = epochLosses[^1],
+            EpochLosses = epochLosses,
+            Seconds = clock.Elapsed.TotalSeconds,
+            Device = deviceName,
+        };
+        WriteJsonAtomically(task.ResultPath, result);
+        return result;
+    }
+
+    /// <summary>
+    /// Mean loss of <paramref name="weights"/> on samples of a dataset (all of them when <paramref name="sampleIndices"/>
+    /// is null), in eval mode without gradients: the same loss the trainer minimises.
+    /// </summary>
+    public static double Evaluate(string recipe, string datasetPath, IReadOnlyList<NamedTensor> weights, IReadOnlyList<int>? sampleIndices = null, string device = "cpu", int batchSize = 256)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
+        var r = RecipeCatalog.Get(recipe);
+        var (dev, _) = ResolveDevice(device);
+        var indices = sampleIndices?.ToArray() ?? Enumerable.Range(0, Dataset.ListSamples(datasetPath).Count).ToArray();
+        var (descriptor, data) = LoadShard(r, datasetPath, indices, CancellationToken.None);
+
+        using var model = r.CreateModel(descriptor.SampleShape, descriptor.Classes.Count);
+        TorchWeights.Load(model, weights);
+        model.to(dev);
+        model.eval();
+        using var inputs = InputsTensor(data, dev);
+        using var targets = TargetsTensor(data, dev);
+        using var noGrad = no_grad();
+        double sum = 0;
+        for (int start = 0; start < data.Count; start += batchSize)
+        {
+            var count = Math.Min(batchSize, data.Count - start);
+            using var scope = NewDisposeScope();
+            var x = inputs.narrow(0, start, count);
+            var y = targets.narrow(0, start, count);
+            sum += (double)r.Loss(model.forward(x), y).item<float>() * count;
+        }
+
+        return sum / data.Count;
+    }
+
+    /// <summary><c>auto</c> (CUDA when available), <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
+    internal static (Device Device, string Name) ResolveDevice(string? requested)
+    {
+        var d = (requested ?? "auto").Trim().ToLowerInvariant();
+        switch (d)
+        {
+            case "" or "auto":
+                return cuda.is_available() ? (CUDA, "cuda") : (CPU, "cpu");
+            case "cpu":
+                return (CPU, "cpu");
+        }
+
+        if (d == "cuda" || d.StartsWith("cuda:", StringComparison.Ordinal))
+        {
+            if (!cuda.is_available())
+            {
+                throw new InvalidOperationException(
+                    $"device '{requested}' requested but CUDA is not available (build with -p:RmtcAccelerator=cuda on a node with a GPU, or use device auto/cpu)");
+            }
+
+            return (torch.device(d), d);
+        }
+
+        throw new ArgumentException($"unknown device '{requested}' (use auto, cpu, cuda or cuda:N)", nameof(requested));
+    }
+
+    private static (DatasetDescriptor Descriptor, SampleBatchSource Data) LoadShard(Recipe recipe, string datasetPath, IReadOnlyList<int> indices, CancellationToken cancellationToken)
+    {
+        var descriptor = Dataset.ReadDescriptor(datasetPath);
+        if (descriptor.Kind != recipe.DatasetKind)
+        {
+            throw new DatasetException(
+                $"recipe {recipe.Name} trains on {recipe.DatasetKind} datasets, but {datasetPath} is {descriptor.Kind}");
+        }
+
+        try
+        {
+            recipe.Validate(descriptor.SampleShape, descriptor.Classes.Count);
+        }
+        catch (ArgumentException e)
+        {
+            throw new DatasetException($"{datasetPath}: {e.Message}");
+        }
+
+        var all = Dataset.ListSamples(datasetPath);
+        var relative = new string[indices.Count];
+        for (int i = 0; i < indices.Count; i++)
+        {
+            var index = indices[i];
+            if (index < 0 || index >= all.Count)
+            {
+                throw new DatasetException($"sample index {index} is outside the {all.Count} samples of {datasetPath}");
+            }
+
+            relative[i] = all[index];
+        }
+
+        return (descriptor, SampleLoader.Load(Path.GetFullPath(datasetPath), descriptor, relative, cancellationToken));
+    }
+
+    private static IReadOnlyList<NamedTensor> ReadWeights(string path)
+    {
+        try
+        {
+            return Safetensors.ReadFile(path).Tensors;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or SafetensorsFormatException)
+        {
+            throw new WeightsMismatchException($"cannot read weights {path}: {e.Message}");
+        }
+    }
+
+    private static Tensor InputsTensor(SampleBatchSource data, Device device)
+    {
+        var s = data.SampleShape;
+        return tensor(data.Inputs, [data.Count, s[0], s[1], s[2]], ScalarType.Float32, device);
+    }
+
+    private static Tensor TargetsTensor(SampleBatchSource data, Device device)
+    {
+        var s = data.SampleShape;
+        return data.Targets is not null
+            ? tensor(data.Targets, [data.Count, s[0], s[1], s[2]], ScalarType.Float32, device)
+            : tensor(data.Labels!, [data.Count], ScalarType.Int64, device);
+    }
+
+    private static void EnsureParent(string path)
+    {
+        var parent = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (!string.IsNullOrEmpty(parent))
+        {
+            Directory.CreateDirectory(parent);
+        }
+    }
+
+    private static void WriteJsonAtomically(string path, ShardResult result)
+    {
+        EnsureParent(path);
+        var temp = path + ".tmp-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        File.WriteAllText(temp, JsonSerializer.Serialize(result, JsonOptions));
+        File.Move(temp, path, overwrite: true);
+    }
 }

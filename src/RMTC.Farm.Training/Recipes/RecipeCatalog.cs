@@ -1,22 +1,49 @@
 using RMTC.Farm.Core.Weights;
+using RMTC.Farm.Training.Loop;
 
 namespace RMTC.Farm.Training.Recipes;
 
 /// <summary>The recipes this build can train, by name (each model defined once).</summary>
+/// <remarks>
+/// Weights are always exchanged as F32 <see cref="NamedTensor"/>s named by the model's state_dict keys
+/// (e.g. <c>conv1.weight</c>) and listed in ordinal order of those names (see <see cref="TorchWeights"/>).
+/// </remarks>
 public static class RecipeCatalog
 {
+    private static readonly Recipe[] All = [new DenoiserRecipe(), new ClassifierRecipe()];
+
     /// <summary>Known recipe names, e.g. <c>denoiser</c>, <c>classifier</c>.</summary>
-    public static IReadOnlyList<string> Names => throw new NotImplementedException();
+    public static IReadOnlyList<string> Names { get; } = All.Select(r => r.Name).ToArray();
 
     /// <summary>One-line description of a recipe, for --help and errors.</summary>
-    public static string Describe(string recipe) => throw new NotImplementedException();
+    public static string Describe(string recipe) => Get(recipe).Description;
 
     /// <summary>The dataset kind a recipe trains on (<c>image-pairs</c> or <c>labelled-images</c>).</summary>
-    public static string DatasetKind(string recipe) => throw new NotImplementedException();
+    public static string DatasetKind(string recipe) => Get(recipe).DatasetKind;
 
     /// <summary>
     /// Deterministic initial weights of the recipe's model for a dataset of the given sample shape and class count
     /// (same seed, same bytes), as F32 tensors named by the module's parameter names.
     /// </summary>
-    public static IReadOnlyList<NamedTensor> CreateInitialWeights(string recipe, int[] sampleShape, int classes, long seed) => throw new NotImplementedException();
+    /// <remarks>
+    /// Values come from PyTorch's default layer initialisation bounds (uniform in ±1/sqrt(fan_in) for weights and biases)
+    /// drawn from this project's own SplitMix64 stream per (seed, tensor name), not from libtorch's generator: the
+    /// bytes are the same on every machine, TorchSharp/libtorch version and thread, and no global torch RNG state is
+    /// touched. Ordered by ordinal name. <paramref name="classes"/> is ignored by recipes without classes.
+    /// </remarks>
+    public static IReadOnlyList<NamedTensor> CreateInitialWeights(string recipe, int[] sampleShape, int classes, long seed)
+    {
+        var r = Get(recipe);
+        using var model = r.CreateModel(sampleShape, classes);
+        WeightInit.Apply(model, seed);
+        return TorchWeights.Export(model);
+    }
+
+    /// <summary>The recipe by name; throws <see cref="ArgumentException"/> naming the known recipes.</summary>
+    internal static Recipe Get(string recipe)
+    {
+        ArgumentNullException.ThrowIfNull(recipe);
+        return All.FirstOrDefault(r => string.Equals(r.Name, recipe, StringComparison.Ordinal))
+            ?? throw new ArgumentException($"unknown recipe '{recipe}' (known recipes: {string.Join(", ", All.Select(r => r.Name))})", nameof(recipe));
+    }
 }

@@ -1,0 +1,108 @@
+using System.Buffers.Binary;
+using RMTC.Farm.Core.Datasets;
+using RMTC.Farm.Core.Weights;
+
+namespace RMTC.Farm.Training.Loop;
+
+/// <summary>A shard's samples in memory: inputs [N,C,H,W] and F32 targets (image-pairs) or I64 labels (labelled-images).</summary>
+internal sealed class SampleBatchSource
+{
+    public required int Count { get; init; }
+    public required int[] SampleShape { get; init; }
+    public required float[] Inputs { get; init; }
+    /// <summary>F32 targets [N,C,H,W] for image-pairs; null otherwise.</summary>
+    public float[]? Targets { get; init; }
+    /// <summary>Class indices for labelled-images; null otherwise.</summary>
+    public long[]? Labels { get; init; }
+}
+
+/// <summary>
+/// Reads sample files (<c>input</c> F32 [C,H,W]; <c>target</c> F32 [C,H,W] or <c>label</c> I64 []) and checks them
+/// against the dataset descriptor. Throws <see cref="DatasetException"/> naming the file at fault.
+/// </summary>
+internal static class SampleLoader
+{
+    public static SampleBatchSource Load(string datasetDirectory, DatasetDescriptor descriptor, IReadOnlyList<string> relativePaths, CancellationToken cancellationToken = default)
+    {
+        var shape = descriptor.SampleShape;
+        var per = checked(shape[0] * shape[1] * shape[2]);
+        var n = relativePaths.Count;
+        var pairs = descriptor.Kind == DatasetKinds.ImagePairs;
+        var inputs = new float[checked((long)n * per)];
+        var targets = pairs ? new float[inputs.LongLength] : null;
+        var labels = pairs ? null : new long[n];
+        var classes = descriptor.Classes.Count;
+        var expected = shape.Select(d => (long)d).ToArray();
+
+        try
+        {
+            Parallel.For(
+                0,
+                n,
+                new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Math.Max(1, Environment.ProcessorCount) },
+                i =>
+                {
+                    var path = Path.Combine(datasetDirectory, relativePaths[i]);
+                    IReadOnlyList<NamedTensor> tensors;
+                    try
+                    {
+                        tensors = Safetensors.ReadFile(path).Tensors;
+                    }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException or SafetensorsFormatException)
+                    {
+                        throw new DatasetException($"sample {relativePaths[i]}: {e.Message}");
+                    }
+
+                    Find(tensors, DatasetKinds.InputTensor, TensorDType.F32, expected, relativePaths[i])
+                        .AsFloat32().CopyTo(inputs.AsSpan(i * per, per));
+                    if (pairs)
+                    {
+                        Find(tensors, DatasetKinds.TargetTensor, TensorDType.F32, expected, relativePaths[i])
+                            .AsFloat32().CopyTo(targets.AsSpan(i * per, per));
+                    }
+                    else
+                    {
+                        var label = BinaryPrimitives.ReadInt64LittleEndian(Find(tensors, DatasetKinds.LabelTensor, TensorDType.I64, [], relativePaths[i]).Data);
+                        if (label < 0 || label >= classes)
+                        {
+                            throw new DatasetException($"sample {relativePaths[i]}: label {label} is outside the {classes} classes of dataset.yaml");
+                        }
+
+                        labels![i] = label;
+                    }
+                });
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count > 0 && e.InnerExceptions[0] is DatasetException)
+        {
+            throw e.InnerExceptions[0];
+        }
+
+        return new SampleBatchSource { Count = n, SampleShape = shape, Inputs = inputs, Targets = targets, Labels = labels };
+    }
+
+    private static NamedTensor Find(IReadOnlyList<NamedTensor> tensors, string name, TensorDType dtype, long[] shape, string file)
+    {
+        NamedTensor? found = null;
+        foreach (var t in tensors)
+        {
+            if (t.Name == name)
+            {
+                found = t;
+                break;
+            }
+        }
+
+        if (found is null)
+        {
+            throw new DatasetException($"sample {file}: no tensor '{name}' (has: {string.Join(", ", tensors.Select(t => t.Name))})");
+        }
+
+        if (found.DType != dtype || !found.Shape.AsSpan().SequenceEqual(shape))
+        {
+            throw new DatasetException(
+                $"sample {file}: tensor '{name}' is {found.DType} [{string.Join(", ", found.Shape)}], expected {dtype} [{string.Join(", ", shape)}] (sample_shape in dataset.yaml)");
+        }
+
+        return found;
+    }
+}

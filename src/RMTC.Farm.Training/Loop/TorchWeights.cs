@@ -1,0 +1,91 @@
+using System.Runtime.InteropServices;
+using RMTC.Farm.Core.Weights;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RMTC.Farm.Training.Loop;
+
+/// <summary>
+/// The one mapping between a TorchSharp module's state_dict and <see cref="NamedTensor"/>s: F32, named by the
+/// state_dict keys (e.g. <c>conv1.weight</c>), listed in ordinal order of the names.
+/// </summary>
+public static class TorchWeights
+{
+    /// <summary>Copies every state_dict entry to CPU as an F32 <see cref="NamedTensor"/>, ordered ordinally by name.</summary>
+    public static IReadOnlyList<NamedTensor> Export(nn.Module module)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        using var scope = NewDisposeScope();
+        var result = new List<NamedTensor>();
+        foreach (var (name, value) in module.state_dict().OrderBy(e => e.Key, StringComparer.Ordinal))
+        {
+            var cpu = value.detach().to(ScalarType.Float32, CPU).contiguous();
+            var floats = cpu.data<float>().ToArray();
+            result.Add(NamedTensor.FromFloats(name, cpu.shape, floats));
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Copies <paramref name="tensors"/> into the module's state_dict by name (under no_grad). Refuses, before copying
+    /// anything, missing or unexpected names, shape mismatches and non-F32 tensors with <see cref="WeightsMismatchException"/>.
+    /// </summary>
+    public static void Load(nn.Module module, IReadOnlyList<NamedTensor> tensors, string source = "weights")
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        ArgumentNullException.ThrowIfNull(tensors);
+        var state = module.state_dict();
+        var given = new Dictionary<string, NamedTensor>(StringComparer.Ordinal);
+        foreach (var t in tensors)
+        {
+            if (!given.TryAdd(t.Name, t))
+            {
+                throw new WeightsMismatchException($"{source}: tensor '{t.Name}' appears twice");
+            }
+        }
+
+        var missing = state.Keys.Where(k => !given.ContainsKey(k)).Order(StringComparer.Ordinal).ToList();
+        var unexpected = given.Keys.Where(k => !state.ContainsKey(k)).Order(StringComparer.Ordinal).ToList();
+        if (missing.Count > 0 || unexpected.Count > 0)
+        {
+            var parts = new List<string>();
+            if (missing.Count > 0)
+            {
+                parts.Add("missing " + string.Join(", ", missing));
+            }
+
+            if (unexpected.Count > 0)
+            {
+                parts.Add("unexpected " + string.Join(", ", unexpected));
+            }
+
+            throw new WeightsMismatchException(
+                $"{source} do not match the model ({string.Join("; ", parts)}); expected names: {string.Join(", ", state.Keys.Order(StringComparer.Ordinal))}");
+        }
+
+        foreach (var (name, target) in state)
+        {
+            var t = given[name];
+            if (t.DType != TensorDType.F32)
+            {
+                throw new WeightsMismatchException($"{source}: tensor '{name}' is {t.DType}, expected F32");
+            }
+
+            if (!t.Shape.AsSpan().SequenceEqual(target.shape))
+            {
+                throw new WeightsMismatchException(
+                    $"{source}: tensor '{name}' has shape [{string.Join(", ", t.Shape)}], the model needs [{string.Join(", ", target.shape)}]");
+            }
+        }
+
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        foreach (var (name, target) in state)
+        {
+            var t = given[name];
+            var source32 = tensor(MemoryMarshal.Cast<byte, float>(t.Data).ToArray(), t.Shape, ScalarType.Float32);
+            target.copy_(source32);
+        }
+    }
+}

@@ -1,0 +1,93 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using RMTC.Farm.Coordinator.Hosting;
+using RMTC.Farm.Coordinator.Scheduling;
+using RMTC.Farm.Coordinator.Storage;
+using RMTC.Farm.Core.Lineage;
+using RMTC.Farm.Protos.V1;
+
+namespace RMTC.Farm.Integration.Tests;
+
+/// <summary>The scheduler's decisions with a fake clock: expiry and fitting without sleeping or networking.</summary>
+public sealed class SchedulerTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("rmtc-sched-").FullName;
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-11-23T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+    private readonly FarmScheduler _scheduler;
+    private readonly string _data;
+
+    public SchedulerTests()
+    {
+        var options = Options.Create(new CoordinatorOptions { DataDirectory = Path.Combine(_root, "farm"), LeaseTimeoutMs = 5000 });
+        _scheduler = new FarmScheduler(new FileRunStore(options), new ArtifactStore(options), _time, options, NullLogger<FarmScheduler>.Instance);
+        _data = Path.Combine(_root, "data");
+        RMTC.Farm.Training.Datasets.DatasetSynthesizer.Synthesize("classifier", _data, 30, seed: 1);
+    }
+
+    private (string Id, System.Threading.Channels.ChannelReader<CoordinatorMessage> Inbox) Agent(string id, uint gpus = 0, params string[] tags)
+    {
+        var capacity = new Resources { Gpus = gpus, GpuMemoryMib = gpus * 16384UL, MemoryMib = 65536, Cores = 16 };
+        capacity.Tags.AddRange(tags);
+        var registration = _scheduler.Register(new RegisterRequest { AgentId = id, Hostname = id, Slots = 1, Capacity = capacity });
+        return (id, _scheduler.Connect(id, registration.SessionToken));
+    }
+
+    private Job Submit(string extra = "") => _scheduler.Submit(new SubmitJobRequest
+    {
+        SpecYaml = $"name: s\nrecipe: classifier\ndataset: {_data}\nshards: 2\nrounds: 1\n{extra}",
+        SourceName = "test.yaml",
+    });
+
+    [Fact]
+    public void A_silent_agent_loses_its_lease_after_the_timeout_and_the_shard_moves_to_a_live_agent()
+    {
+        var a = Agent("a");
+        var b = Agent("b");
+        var job = Submit();
+        Assert.True(a.Inbox.TryRead(out var leaseA));
+        Assert.True(b.Inbox.TryRead(out _));
+
+        // b keeps heartbeating; a goes silent. Just before the timeout nothing happens.
+        _time.Advance(TimeSpan.FromMilliseconds(4900));
+        _scheduler.Heartbeat("b", new Heartbeat());
+        Assert.Equal(0, _scheduler.ExpireSilentAgents());
+
+        _time.Advance(TimeSpan.FromMilliseconds(200));
+        Assert.Equal(1, _scheduler.ExpireSilentAgents());
+        var attempts = _scheduler.GetManifest(job.Id)!.Rounds[0].Attempts;
+        Assert.Equal(AttemptOutcomes.Expired, attempts.Single(x => x.LeaseId == leaseA.Assign.LeaseId).Outcome);
+
+        // The shard waits for a free slot: b is busy, a is gone. Once b frees up (its lease fails), it gets both in turn.
+        Assert.Equal(1u, _scheduler.GetJob(job.Id)!.ShardsQueued);
+    }
+
+    [Fact]
+    public void Shards_go_only_to_agents_that_fit_and_status_says_why_they_wait()
+    {
+        var cpu = Agent("cpu-node");
+        var job = Submit("resources: { gpus: 1, tags: [lighting] }");
+        Assert.False(cpu.Inbox.TryRead(out _));
+        Assert.Contains("no connected agent fits", _scheduler.GetJob(job.Id)!.WaitingReason);
+
+        var gpu = Agent("gpu-node", gpus: 2, "lighting", "gpu");
+        Assert.True(gpu.Inbox.TryRead(out var message));
+        Assert.Equal(job.Id, message.Assign.RunId);
+    }
+
+    [Fact]
+    public void A_stale_epoch_is_refused_and_a_repeated_upload_is_recognised()
+    {
+        var a = Agent("a");
+        Submit();
+        Assert.True(a.Inbox.TryRead(out var lease));
+        var header = new UploadHeader { LeaseId = lease.Assign.LeaseId, LeaseEpoch = lease.Assign.LeaseEpoch + 1, AgentId = "a", Digest = new string('0', 64) };
+        Assert.Equal(UploadVerdict.Stale, _scheduler.CheckUpload(header).Verdict);
+        header.LeaseEpoch = lease.Assign.LeaseEpoch;
+        Assert.Equal(UploadVerdict.Accept, _scheduler.CheckUpload(header).Verdict);
+        header.AgentId = "impostor";
+        Assert.Equal(UploadVerdict.Stale, _scheduler.CheckUpload(header).Verdict);
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+}
