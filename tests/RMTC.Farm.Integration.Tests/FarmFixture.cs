@@ -20,16 +20,21 @@ public sealed class FarmFixture : IAsyncDisposable
 {
     private readonly List<AgentProcess> _agents = new();
 
-    private FarmFixture(WebApplication app, string root)
+    private readonly int _leaseTimeoutMs;
+    private readonly int _heartbeatMs;
+
+    private FarmFixture(WebApplication app, string root, int leaseTimeoutMs, int heartbeatMs)
     {
         App = app;
         Root = root;
+        _leaseTimeoutMs = leaseTimeoutMs;
+        _heartbeatMs = heartbeatMs;
         Address = app.BoundAddress().ToString().TrimEnd('/');
         Channel = GrpcChannel.ForAddress(Address);
         Jobs = new JobService.JobServiceClient(Channel);
     }
 
-    public WebApplication App { get; }
+    public WebApplication App { get; private set; }
     public string Root { get; }
     public string Address { get; }
     public GrpcChannel Channel { get; }
@@ -41,16 +46,32 @@ public sealed class FarmFixture : IAsyncDisposable
     public static async Task<FarmFixture> StartAsync(int leaseTimeoutMs = 3000, int heartbeatMs = 250)
     {
         var root = Directory.CreateTempSubdirectory("rmtc-it-").FullName;
+        var app = await StartCoordinatorAsync(root, 0, leaseTimeoutMs, heartbeatMs);
+        return new FarmFixture(app, root, leaseTimeoutMs, heartbeatMs);
+    }
+
+    private static async Task<WebApplication> StartCoordinatorAsync(string root, int port, int leaseTimeoutMs, int heartbeatMs)
+    {
         var app = CoordinatorHost.Create(c => c.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Coordinator:DataDirectory"] = Path.Combine(root, "farm"),
-            ["Coordinator:Port"] = "0",
+            ["Coordinator:Port"] = port.ToString(CultureInfo.InvariantCulture),
             ["Coordinator:LeaseTimeoutMs"] = leaseTimeoutMs.ToString(CultureInfo.InvariantCulture),
             ["Coordinator:HeartbeatIntervalMs"] = heartbeatMs.ToString(CultureInfo.InvariantCulture),
             ["Logging:LogLevel:Default"] = "Warning",
         }));
         await app.StartAsync();
-        return new FarmFixture(app, root);
+        return app;
+    }
+
+    /// <summary>Stops the coordinator, waits <paramref name="down"/>, and starts a new one on the same port and data directory.</summary>
+    public async Task RestartCoordinatorAsync(TimeSpan down)
+    {
+        var port = new Uri(Address).Port;
+        await App.StopAsync();
+        await App.DisposeAsync();
+        await Task.Delay(down);
+        App = await StartCoordinatorAsync(Root, port, _leaseTimeoutMs, _heartbeatMs);
     }
 
     /// <summary>Starts `rmtc agent` processes and waits until all of them hold a session.</summary>

@@ -10,7 +10,7 @@ using RMTC.Farm.Protos.V1;
 namespace RMTC.Farm.Integration.Tests;
 
 /// <summary>The scheduler's decisions with a fake clock: expiry and fitting without sleeping or networking.</summary>
-public sealed class SchedulerTests : IDisposable
+public sealed class SchedulerTests : IAsyncLifetime
 {
     private readonly string _root = Directory.CreateTempSubdirectory("rmtc-sched-").FullName;
     private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-11-23T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
@@ -89,5 +89,12 @@ public sealed class SchedulerTests : IDisposable
         Assert.Equal(UploadVerdict.Stale, _scheduler.CheckUpload(header).Verdict);
     }
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        // Manifests are written in the background; let them land before the folder goes.
+        await _scheduler.FlushAsync();
+        Directory.Delete(_root, recursive: true);
+    }
 }
