@@ -18,13 +18,13 @@ public sealed class AgentOptions
     [Range(0, 256)]
     public int Slots { get; set; }
 
-    /// <summary>GPUs offered to training (0 = CPU only).</summary>
+    /// <summary>GPUs offered to training; unset = every GPU nvidia-smi reports (none on a CPU node); 0 = CPU only.</summary>
     [Range(0, 64)]
-    public int Gpus { get; set; }
+    public int? Gpus { get; set; }
 
-    /// <summary>Memory of each GPU, MiB.</summary>
+    /// <summary>Memory of each GPU, MiB; unset = the smallest GPU's memory as reported.</summary>
     [Range(0, long.MaxValue)]
-    public long GpuMemoryMiB { get; set; }
+    public long? GpuMemoryMiB { get; set; }
 
     /// <summary>Host memory offered, MiB (0 = what the machine has).</summary>
     [Range(0, long.MaxValue)]

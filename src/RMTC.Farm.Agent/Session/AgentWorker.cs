@@ -7,6 +7,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RMTC.Farm.Agent.Execution;
+using RMTC.Farm.Agent.Gpus;
 using RMTC.Farm.Agent.Hosting;
 using RMTC.Farm.Protos.V1;
 
@@ -20,6 +21,7 @@ public sealed partial class AgentWorker(ShardExecutor executor, IOptions<AgentOp
 {
     private readonly ConcurrentDictionary<string, RunningShard> _running = new(StringComparer.Ordinal);
     private readonly Channel<AgentMessage> _outgoing = Channel.CreateUnbounded<AgentMessage>();
+    private IReadOnlyList<GpuDevice>? _gpus;
 
     /// <summary>The id this agent registers under.</summary>
     public string AgentId { get; } = string.IsNullOrWhiteSpace(options.Value.Id) ? Environment.MachineName : options.Value.Id!;
@@ -76,23 +78,27 @@ public sealed partial class AgentWorker(ShardExecutor executor, IOptions<AgentOp
     private async Task RunSessionAsync(AgentService.AgentServiceClient client, CancellationToken ct)
     {
         var o = options.Value;
-        var slots = o.Slots > 0 ? o.Slots : Math.Max(1, o.Gpus);
+        var gpus = _gpus ??= o.Gpus == 0 ? [] : GpuInventory.Detect(TimeSpan.FromSeconds(10));
+        var gpuCount = o.Gpus ?? gpus.Count;
+        var slots = o.Slots > 0 ? o.Slots : Math.Max(1, gpuCount);
         var capacity = new Resources
         {
-            Gpus = (uint)o.Gpus,
-            GpuMemoryMib = (ulong)o.GpuMemoryMiB,
+            Gpus = (uint)gpuCount,
+            GpuMemoryMib = (ulong)(o.GpuMemoryMiB ?? (gpus.Count > 0 ? (long)gpus.Min(g => g.MemoryTotalMib) : 0)),
             MemoryMib = (ulong)(o.MemoryMiB > 0 ? o.MemoryMiB : GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024 * 1024)),
             Cores = o.Cores > 0 ? o.Cores : Environment.ProcessorCount,
         };
         capacity.Tags.AddRange(o.Tags);
-        var registration = await client.RegisterAsync(new RegisterRequest
+        var request = new RegisterRequest
         {
             AgentId = AgentId,
             Hostname = Environment.MachineName,
             Slots = (uint)slots,
             Capacity = capacity,
             Version = typeof(AgentWorker).Assembly.GetName().Version?.ToString() ?? "",
-        }, cancellationToken: ct);
+        };
+        request.Gpus.AddRange(gpus);
+        var registration = await client.RegisterAsync(request, cancellationToken: ct);
 
         using var session = CancellationTokenSource.CreateLinkedTokenSource(ct);
         using var call = client.Session(cancellationToken: session.Token);

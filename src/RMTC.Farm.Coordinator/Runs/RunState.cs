@@ -20,6 +20,8 @@ internal sealed class RunState
     public string Id => Manifest.RunId;
     public int Round { get; set; }
     public string GlobalDigest { get; set; } = "";
+    /// <summary>Size of the global weights file (sent with assignments so agents can plan the fetch).</summary>
+    public long GlobalBytes { get; set; }
     public ShardState[] Shards { get; set; } = [];
     public long Version { get; set; }
 

@@ -132,6 +132,12 @@ public sealed partial class FarmScheduler
             bool roundDone;
             lock (_gate)
             {
+                if (run.IsFinal)
+                {
+                    // Cancelled or failed while this result was merging: the run's record already says how it ended.
+                    return new UploadDecision(UploadVerdict.Stale, $"run {run.Id} is {run.Manifest.State}");
+                }
+
                 var attempt = lease.Attempt;
                 attempt.Outcome = AttemptOutcomes.Succeeded;
                 attempt.EndedAt = Now;
@@ -188,6 +194,7 @@ public sealed partial class FarmScheduler
             ["rmtc.input"] = run.GlobalDigest,
             ["rmtc.recipe"] = spec.Recipe,
         });
+        var bytes = new FileInfo(_artifacts.PathOf(digest)).Length;
 
         lock (_gate)
         {
@@ -204,7 +211,7 @@ public sealed partial class FarmScheduler
             EventLocked(run, "round-merged", $"round {run.Round}/{spec.Rounds} merged {round.MergedResults.Count} results ({spec.Merge.Strategy}): mean loss {round.MeanLoss:G4}, weights {Short(digest)}");
             if (run.Round < spec.Rounds)
             {
-                StartRoundLocked(run, run.Round + 1, digest);
+                StartRoundLocked(run, run.Round + 1, digest, bytes);
                 DispatchLocked();
             }
             else

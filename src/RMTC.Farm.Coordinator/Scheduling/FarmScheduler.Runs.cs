@@ -30,17 +30,18 @@ public sealed partial class FarmScheduler
             _runs[run.Id] = run;
             LogRunSubmitted(run.Id, spec.Recipe, spec.Shards, spec.Rounds, manifest.Dataset.Name, manifest.Dataset.Digest);
             EventLocked(run, "submitted", $"run {run.Id}: {spec.Recipe} on {manifest.Dataset.Name} ({manifest.Dataset.Samples} samples), {spec.Shards} shards x {spec.Rounds} rounds, merge {spec.Merge.Strategy}");
-            StartRoundLocked(run, 1, manifest.InitialWeightsDigest);
+            StartRoundLocked(run, 1, manifest.InitialWeightsDigest, template.DataStart + template.DataLength);
             DispatchLocked();
             return ToJobLocked(run);
         }
     }
 
-    private void StartRoundLocked(RunState run, int round, string inputDigest)
+    private void StartRoundLocked(RunState run, int round, string inputDigest, long inputBytes)
     {
         var previous = run.Shards;
         run.Round = round;
         run.GlobalDigest = inputDigest;
+        run.GlobalBytes = inputBytes;
         run.Accumulator = new FedAvgAccumulator(run.Template);
         run.LossSum = 0;
         run.SamplesMerged = 0;

@@ -165,7 +165,7 @@ public sealed partial class FarmScheduler
             DatasetPath = run.Manifest.Dataset.Path,
             DatasetDigest = run.Manifest.Dataset.Digest,
             GlobalWeightsDigest = run.GlobalDigest,
-            GlobalWeightsBytes = (ulong)new FileInfo(_artifacts.PathOf(run.GlobalDigest)).Length,
+            GlobalWeightsBytes = (ulong)run.GlobalBytes,
             Seed = shardRecord.Seed,
             Epochs = (uint)run.Spec.Local.Epochs,
             BatchSize = (uint)run.Spec.Local.BatchSize,
