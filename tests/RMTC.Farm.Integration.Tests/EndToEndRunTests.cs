@@ -48,6 +48,39 @@ public sealed class EndToEndRunTests
         }
     }
 
+    [Fact]
+    public async Task Nesterov_merge_applies_the_outer_step_to_the_round_mean()
+    {
+        await using var farm = await FarmFixture.StartAsync();
+        var data = farm.Synthesize("classifier", 60);
+        await farm.StartAgentsAsync(2);
+        var job = await farm.SubmitAsync($"""
+            name: diloco
+            recipe: classifier
+            dataset: {data}
+            shards: 2
+            rounds: 1
+            merge: {"{"} strategy: nesterov, outer_learning_rate: 0.7, momentum: 0.9 {"}"}
+            """);
+        var done = await farm.WaitAsync(job.Id, TimeSpan.FromMinutes(2));
+        Assert.True(done.State == JobState.Succeeded, $"{done}\n{farm.AgentLogs()}");
+
+        // First round, zero momentum: m = g = global - mean; new = global - lr * (mu * m + g) = global - lr * (1 + mu) * g.
+        var round = farm.Scheduler.GetManifest(job.Id)!.Rounds[0];
+        var mean = ReferenceMean(farm, round);
+        var input = Safetensors.ReadFile(farm.Artifacts.PathOf(round.InputDigest)).Tensors.ToDictionary(t => t.Name);
+        foreach (var tensor in Safetensors.ReadFile(farm.Artifacts.PathOf(round.OutputDigest!)).Tensors)
+        {
+            var global = input[tensor.Name].AsFloat32();
+            var got = tensor.AsFloat32();
+            for (var i = 0; i < got.Length; i++)
+            {
+                var want = global[i] - 0.7 * 1.9 * (global[i] - mean[tensor.Name][i]);
+                Assert.True(Math.Abs(got[i] - want) <= 1e-5 * Math.Max(1, Math.Abs(want)), $"{tensor.Name}[{i}]: {got[i]} vs {want}");
+            }
+        }
+    }
+
     private static Dictionary<string, double[]> ReferenceMean(FarmFixture farm, RoundRecord round)
     {
         var sums = new Dictionary<string, double[]>();
