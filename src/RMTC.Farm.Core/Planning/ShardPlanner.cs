@@ -62,33 +62,4 @@ public static class ShardPlanner
 
         return plan;
     }
-
-    /// <summary>SplitMix64 (Steele, Lea, Flood 2014): a tiny PRNG whose output is fixed by its definition.</summary>
-    internal struct SplitMix64(ulong seed)
-    {
-        private ulong _state = seed;
-
-        public ulong Next()
-        {
-            ulong z = _state += 0x9E3779B97F4A7C15UL;
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-            return z ^ (z >> 31);
-        }
-
-        /// <summary>Uniform in [0, bound) by rejection (no modulo bias); bound &gt; 0.</summary>
-        public ulong NextBelow(ulong bound)
-        {
-            // Reject the lowest (2^64 mod bound) values so the rest split evenly into bound classes.
-            ulong threshold = (0UL - bound) % bound;
-            while (true)
-            {
-                ulong r = Next();
-                if (r >= threshold)
-                {
-                    return r % bound;
-                }
-            }
-        }
-    }
 }

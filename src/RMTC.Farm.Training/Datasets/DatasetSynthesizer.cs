@@ -3,7 +3,7 @@ using System.Globalization;
 using RMTC.Farm.Core.Datasets;
 using RMTC.Farm.Core.Weights;
 using RMTC.Farm.Training.Recipes;
-using RMTC.Farm.Training.Util;
+using RMTC.Farm.Core.Planning;
 
 namespace RMTC.Farm.Training.Datasets;
 

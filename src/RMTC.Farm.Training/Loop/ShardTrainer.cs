@@ -5,7 +5,7 @@ using RMTC.Farm.Core.Datasets;
 using RMTC.Farm.Core.Training;
 using RMTC.Farm.Core.Weights;
 using RMTC.Farm.Training.Recipes;
-using RMTC.Farm.Training.Util;
+using RMTC.Farm.Core.Planning;
 using TorchSharp;
 using static TorchSharp.torch;
 

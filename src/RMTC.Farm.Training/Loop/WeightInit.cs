@@ -1,4 +1,4 @@
-using RMTC.Farm.Training.Util;
+using RMTC.Farm.Core.Planning;
 using TorchSharp;
 using static TorchSharp.torch;
 

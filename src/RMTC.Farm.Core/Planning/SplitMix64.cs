@@ -1,12 +1,13 @@
 using System.Text;
 
-namespace RMTC.Farm.Training.Util;
+namespace RMTC.Farm.Core.Planning;
 
 /// <summary>
 /// SplitMix64: a tiny deterministic PRNG, fully specified here so data, shuffles and initial weights are the same
 /// bytes on every .NET version and platform (unlike <see cref="Random"/> or a library's generator).
+/// Shard plans, run seeds, synthesized data, shuffles and initial weights all draw from it.
 /// </summary>
-internal struct SplitMix64(ulong seed)
+public struct SplitMix64(ulong seed)
 {
     private ulong _state = seed;
 
@@ -43,6 +44,20 @@ internal struct SplitMix64(ulong seed)
         {
             _state += 0x9E3779B97F4A7C15UL;
             return Finalise(_state);
+        }
+    }
+
+    /// <summary>Uniform in [0, bound) by rejection of the lowest (2^64 mod bound) values (no modulo bias); bound &gt; 0.</summary>
+    public ulong NextBelow(ulong bound)
+    {
+        var threshold = unchecked(0UL - bound) % bound;
+        while (true)
+        {
+            var r = NextUInt64();
+            if (r >= threshold)
+            {
+                return r % bound;
+            }
         }
     }
 
