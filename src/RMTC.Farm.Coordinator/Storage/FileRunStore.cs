@@ -66,4 +66,14 @@ public sealed class FileRunStore : IRunStore
 
         return result;
     }
+
+    public Task AppendEventsAsync(string runId, IReadOnlyList<LineageEvent> events, CancellationToken cancellationToken = default) => throw new NotImplementedException();
+
+    public Task<IReadOnlyList<LineageEvent>> ReadEventsAsync(string runId, CancellationToken cancellationToken = default) => throw new NotImplementedException();
+
+    public Task IndexAsync(IReadOnlyList<LineageIndexEntry> entries, CancellationToken cancellationToken = default) => throw new NotImplementedException();
+
+    public Task<IReadOnlyList<string>> LookupAsync(string kind, string digest, CancellationToken cancellationToken = default) => throw new NotImplementedException();
+
+    public Task ClearIndexAsync(CancellationToken cancellationToken = default) => throw new NotImplementedException();
 }
