@@ -30,6 +30,7 @@ internal static class RmtcCommand
         root.Subcommands.Add(CancelCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(DatasetCommand.Create());
+        root.Subcommands.Add(LineageCommand.Create());
         root.Subcommands.Add(ShardCommand.Create());
         return root;
     }

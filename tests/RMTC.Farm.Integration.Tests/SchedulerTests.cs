@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using RMTC.Farm.Coordinator.Hosting;
+using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Coordinator.Scheduling;
 using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Core.Lineage;
@@ -20,7 +21,8 @@ public sealed class SchedulerTests : IAsyncLifetime
     public SchedulerTests()
     {
         var options = Options.Create(new CoordinatorOptions { DataDirectory = Path.Combine(_root, "farm"), LeaseTimeoutMs = 5000 });
-        _scheduler = new FarmScheduler(new FileRunStore(options), new ArtifactStore(options), _time, options, NullLogger<FarmScheduler>.Instance);
+        var journal = new RunJournal(new FileRunStore(options), _time, new TestLifetime(), NullLogger<RunJournal>.Instance);
+        _scheduler = new FarmScheduler(journal, new ArtifactStore(options), _time, options, NullLogger<FarmScheduler>.Instance);
         _data = Path.Combine(_root, "data");
         RMTC.Farm.Training.Datasets.DatasetSynthesizer.Synthesize("classifier", _data, 30, seed: 1);
     }

@@ -63,7 +63,7 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
             shard.Phase = "uploading";
             var result = JsonSerializer.Deserialize<ShardResult>(await File.ReadAllTextAsync(task.ResultPath, ct), Json)
                 ?? throw new InvalidDataException("the trainer wrote an empty result.json");
-            await UploadAsync(client, agentId, a, task.OutputPath, result, ct);
+            await UploadWithRetryAsync(client, agentId, a, task.OutputPath, result, ct);
             return null;
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -174,6 +174,30 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
 
     private sealed record ProgressLine(TrainingProgress? Progress);
 
+    /// <summary>
+    /// Keeps trying while the coordinator is unreachable (a restart): it restores the lease from its store and takes
+    /// the result then. Refusals (stale lease, bad weights) are answers, not outages, and are not retried.
+    /// </summary>
+    private async Task UploadWithRetryAsync(AgentService.AgentServiceClient client, string agentId, Assignment a, string path, ShardResult result, CancellationToken ct)
+    {
+        var deadline = time.GetUtcNow() + TimeSpan.FromMinutes(5);
+        var delay = TimeSpan.FromMilliseconds(500);
+        while (true)
+        {
+            try
+            {
+                await UploadAsync(client, agentId, a, path, result, ct);
+                return;
+            }
+            catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Unknown && time.GetUtcNow() < deadline)
+            {
+                LogUploadRetry(a.LeaseId, delay.TotalSeconds, e.Status.Detail);
+                await Task.Delay(delay, time, ct);
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 10_000));
+            }
+        }
+    }
+
     private async Task UploadAsync(AgentService.AgentServiceClient client, string agentId, Assignment a, string path, ShardResult result, CancellationToken ct)
     {
         var digest = Sha256Digest.OfFile(path);
@@ -246,6 +270,9 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Lease {LeaseId}: result {Digest} uploaded ({Bytes} bytes, duplicate: {Duplicate})")]
     private partial void LogUploaded(string leaseId, string digest, long bytes, bool duplicate);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Lease {LeaseId}: coordinator unreachable for the upload, retrying in {Seconds:F1} s ({Detail})")]
+    private partial void LogUploadRetry(string leaseId, double seconds, string detail);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Lease {LeaseId} is stale, result dropped: {Detail}")]
     private partial void LogStale(string leaseId, string detail);

@@ -11,6 +11,12 @@ public sealed class CoordinatorOptions
     [Required]
     public string DataDirectory { get; set; } = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "rmtc");
 
+    /// <summary>
+    /// Redis for manifests, event logs and indexes (StackExchange.Redis configuration, e.g. <c>redis.farm:6379</c>).
+    /// Unset: the embedded file store under <see cref="DataDirectory"/>.
+    /// </summary>
+    public string? Redis { get; set; }
+
     /// <summary>Address Kestrel binds for gRPC (HTTP/2 cleartext).</summary>
     [Required]
     public string ListenAddress { get; set; } = "127.0.0.1";

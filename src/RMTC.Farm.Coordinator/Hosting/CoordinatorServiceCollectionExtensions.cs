@@ -3,6 +3,8 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using RMTC.Farm.Coordinator.Lineage;
+using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Coordinator.Scheduling;
 using RMTC.Farm.Coordinator.Services;
 using RMTC.Farm.Coordinator.Storage;
@@ -22,7 +24,10 @@ public static class CoordinatorServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ArtifactStore>();
         services.AddSingleton<IRunStore, FileRunStore>();
+        services.AddSingleton<RunJournal>();
+        services.AddSingleton<LineageQueries>();
         services.AddSingleton<FarmScheduler>();
+        services.AddHostedService<RunRecoveryService>();
         services.AddHostedService<LeaseReaper>();
         services.AddGrpc(o =>
         {
@@ -38,6 +43,7 @@ public static class CoordinatorServiceCollectionExtensions
     {
         endpoints.MapGrpcService<AgentGrpcService>();
         endpoints.MapGrpcService<JobGrpcService>();
+        endpoints.MapGrpcService<LineageGrpcService>();
         return endpoints;
     }
 }

@@ -1,4 +1,5 @@
 using RMTC.Farm.Coordinator.Scheduling;
+using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Core.Jobs;
 using RMTC.Farm.Core.Lineage;
 using RMTC.Farm.Core.Merging;
@@ -23,7 +24,16 @@ internal sealed class RunState
     /// <summary>Size of the global weights file (sent with assignments so agents can plan the fetch).</summary>
     public long GlobalBytes { get; set; }
     public ShardState[] Shards { get; set; } = [];
-    public long Version { get; set; }
+    /// <summary>Version of the newest manifest snapshot queued for the store (read by the journal without the lock).</summary>
+    public long LatestVersion;
+    /// <summary>The last entry of the run's event chain.</summary>
+    public LineageEvent? LastEvent { get; set; }
+    /// <summary>Reverse-index entries not yet handed to the journal.</summary>
+    public List<LineageIndexEntry> PendingIndex { get; } = new();
+    /// <summary>Chained events not yet handed to the journal.</summary>
+    public List<LineageEvent> PendingEvents { get; } = new();
+    /// <summary>The journal's last queued write for this run.</summary>
+    public Task WriteTail { get; set; } = Task.CompletedTask;
 
     /// <summary>Serialises merges and round closing of this run (taken outside the scheduler lock).</summary>
     public SemaphoreSlim MergeGate { get; } = new(1, 1);

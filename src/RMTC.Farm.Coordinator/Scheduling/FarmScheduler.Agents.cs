@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Threading.Channels;
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Core.Lineage;
@@ -104,6 +105,7 @@ public sealed partial class FarmScheduler
             }
 
             agent.LastSeen = Now;
+            ReconcileLocked(agent, heartbeat);
             foreach (var p in heartbeat.Running)
             {
                 if (agent.Leases.TryGetValue(p.LeaseId, out var lease) && (ulong)lease.Epoch == p.LeaseEpoch)
@@ -115,6 +117,37 @@ public sealed partial class FarmScheduler
                     EventLocked(lease.Run, "shard-progress", $"round {lease.Round} shard {lease.Shard.Index} on {agentId} {detail}", lease.Shard.Index, agentId, keep: false);
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// A lease the agent no longer reports (it restarted, or the coordinator did and the shard ended meanwhile) is
+    /// given up at once instead of waiting for a timeout. Young leases are spared: the assignment may be in flight.
+    /// </summary>
+    private void ReconcileLocked(AgentState agent, Heartbeat heartbeat)
+    {
+        var grace = TimeSpan.FromMilliseconds(Math.Max(3 * _options.HeartbeatIntervalMs, 2000));
+        var reported = heartbeat.Running.Select(p => p.LeaseId).ToHashSet(StringComparer.Ordinal);
+        foreach (var lease in agent.Leases.Values.ToList())
+        {
+            if (reported.Contains(lease.Id) || lease.Shard.Phase != ShardPhase.Leased || Now - lease.GrantedAt < grace)
+            {
+                continue;
+            }
+
+            lease.Attempt.Outcome = AttemptOutcomes.Expired;
+            lease.Attempt.EndedAt = Now;
+            lease.Attempt.Error = $"{agent.Id} no longer runs this lease";
+            ReleaseLocked(lease);
+            EventLocked(lease.Run, "lease-expired", $"round {lease.Round} shard {lease.Shard.Index}: {agent.Id} no longer runs lease epoch {lease.Epoch}; shard queued again", lease.Shard.Index, agent.Id,
+                facts: new JsonObject { ["lease"] = lease.Id, ["epoch"] = lease.Epoch });
+            if (!lease.Run.IsFinal)
+            {
+                RequeueLocked(lease.Run, lease.Shard, countsAsFailure: false, "agent no longer runs it");
+            }
+
+            SaveLocked(lease.Run);
+            DispatchLocked();
         }
     }
 
@@ -170,7 +203,8 @@ public sealed partial class FarmScheduler
                     ReleaseLocked(lease);
                     expired++;
                     LogLeaseExpired(lease.Run.Id, lease.Round, lease.Shard.Index, lease.Epoch, agent.Id);
-                    EventLocked(lease.Run, "lease-expired", $"round {lease.Round} shard {lease.Shard.Index}: lease epoch {lease.Epoch} on {agent.Id} expired (no heartbeat); shard queued again", lease.Shard.Index, agent.Id);
+                    EventLocked(lease.Run, "lease-expired", $"round {lease.Round} shard {lease.Shard.Index}: lease epoch {lease.Epoch} on {agent.Id} expired (no heartbeat); shard queued again", lease.Shard.Index, agent.Id,
+                        facts: new JsonObject { ["lease"] = lease.Id, ["epoch"] = lease.Epoch });
                     if (current && !lease.Run.IsFinal)
                     {
                         RequeueLocked(lease.Run, lease.Shard, countsAsFailure: false, "lease expired");

@@ -1,5 +1,7 @@
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using RMTC.Farm.Coordinator.Runs;
+using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Core.Jobs;
 using RMTC.Farm.Core.Lineage;
 using RMTC.Farm.Core.Merging;
@@ -77,7 +79,8 @@ public sealed partial class FarmScheduler
         lease.Attempt.Error = reason;
         ReleaseLocked(lease);
         LogResultRefused(lease.Run.Id, lease.Round, lease.Shard.Index, lease.Agent.Id, reason);
-        EventLocked(lease.Run, "result-refused", $"round {lease.Round} shard {lease.Shard.Index} from {lease.Agent.Id} refused: {reason}", lease.Shard.Index, lease.Agent.Id);
+        EventLocked(lease.Run, "result-refused", $"round {lease.Round} shard {lease.Shard.Index} from {lease.Agent.Id} refused: {reason}", lease.Shard.Index, lease.Agent.Id,
+            facts: new JsonObject { ["lease"] = lease.Id, ["epoch"] = lease.Epoch });
         RequeueLocked(lease.Run, lease.Shard, countsAsFailure: true, reason);
         SaveLocked(lease.Run);
         DispatchLocked();
@@ -130,6 +133,7 @@ public sealed partial class FarmScheduler
             }
 
             bool roundDone;
+            Task saved;
             lock (_gate)
             {
                 if (run.IsFinal)
@@ -152,10 +156,12 @@ public sealed partial class FarmScheduler
                 run.LossSum += header.FinalLoss * weight;
                 run.SamplesMerged += weight;
                 _acceptedResults[lease.Id] = header.Digest;
+                run.PendingIndex.Add(new LineageIndexEntry(LineageIndexKinds.Weights, header.Digest, run.Id));
                 ReleaseLocked(lease);
-                EventLocked(run, "shard-completed", $"round {lease.Round} shard {lease.Shard.Index} merged from {lease.Agent.Id}: loss {header.FinalLoss:G4}, {weight} samples, {header.TrainSeconds:F1} s on {header.Device}", lease.Shard.Index, lease.Agent.Id);
+                EventLocked(run, "shard-completed", $"round {lease.Round} shard {lease.Shard.Index} merged from {lease.Agent.Id}: loss {header.FinalLoss:G4}, {weight} samples, {header.TrainSeconds:F1} s on {header.Device}", lease.Shard.Index, lease.Agent.Id,
+                    facts: new JsonObject { ["lease"] = lease.Id, ["epoch"] = lease.Epoch, ["result"] = header.Digest, ["samples"] = weight, ["loss"] = header.FinalLoss });
                 roundDone = !run.IsFinal && run.Shards.All(s => s.Phase == ShardPhase.Done);
-                SaveLocked(run);
+                saved = SaveLocked(run);
                 DispatchLocked();
             }
 
@@ -164,6 +170,8 @@ public sealed partial class FarmScheduler
                 CloseRound(run);
             }
 
+            // The agent hears "accepted" only once the record of it is durable.
+            await saved;
             return new UploadDecision(UploadVerdict.Accept, "");
         }
         finally
@@ -178,12 +186,14 @@ public sealed partial class FarmScheduler
         var average = run.Accumulator!.Finish();
         var spec = run.Spec;
         IReadOnlyList<NamedTensor> merged = average;
+        string? momentumDigest = null;
         if (spec.Merge.Strategy == MergeStrategies.Nesterov)
         {
             var global = Safetensors.ReadFile(_artifacts.PathOf(run.GlobalDigest)).Tensors;
             run.Momentum ??= global.Select(t => new NamedTensor(t.Name, t.DType, t.Shape, new byte[t.Data.Length])).ToList();
             NesterovOuterOptimizer.Step(global, average, run.Momentum, (float)spec.Merge.OuterLearningRate, (float)spec.Merge.Momentum);
             merged = global;
+            momentumDigest = _artifacts.Write(run.Momentum, new Dictionary<string, string> { ["rmtc.run"] = run.Id, ["rmtc.kind"] = "momentum" });
         }
 
         var digest = _artifacts.Write(merged, new Dictionary<string, string>
@@ -205,10 +215,19 @@ public sealed partial class FarmScheduler
 
             var round = run.CurrentRound;
             round.OutputDigest = digest;
+            round.MomentumDigest = momentumDigest;
+            run.PendingIndex.Add(new LineageIndexEntry(LineageIndexKinds.Weights, digest, run.Id));
             round.EndedAt = Now;
             round.MeanLoss = run.SamplesMerged > 0 ? run.LossSum / run.SamplesMerged : null;
             LogRoundMerged(run.Id, run.Round, spec.Rounds, round.MergedResults.Count, round.MeanLoss ?? double.NaN, digest);
-            EventLocked(run, "round-merged", $"round {run.Round}/{spec.Rounds} merged {round.MergedResults.Count} results ({spec.Merge.Strategy}): mean loss {round.MeanLoss:G4}, weights {Short(digest)}");
+            EventLocked(run, "round-merged", $"round {run.Round}/{spec.Rounds} merged {round.MergedResults.Count} results ({spec.Merge.Strategy}): mean loss {round.MeanLoss:G4}, weights {Short(digest)}",
+                facts: new JsonObject
+                {
+                    ["input"] = round.InputDigest,
+                    ["output"] = digest,
+                    ["strategy"] = spec.Merge.Strategy,
+                    ["merged"] = new JsonArray(round.MergedResults.Select(d => (JsonNode)JsonValue.Create(d)!).ToArray()),
+                });
             if (run.Round < spec.Rounds)
             {
                 StartRoundLocked(run, run.Round + 1, digest, bytes);

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Core.Jobs;
@@ -29,7 +30,15 @@ public sealed partial class FarmScheduler
             };
             _runs[run.Id] = run;
             LogRunSubmitted(run.Id, spec.Recipe, spec.Shards, spec.Rounds, manifest.Dataset.Name, manifest.Dataset.Digest);
-            EventLocked(run, "submitted", $"run {run.Id}: {spec.Recipe} on {manifest.Dataset.Name} ({manifest.Dataset.Samples} samples), {spec.Shards} shards x {spec.Rounds} rounds, merge {spec.Merge.Strategy}");
+            EventLocked(run, "submitted", $"run {run.Id}: {spec.Recipe} on {manifest.Dataset.Name} ({manifest.Dataset.Samples} samples), {spec.Shards} shards x {spec.Rounds} rounds, merge {spec.Merge.Strategy}",
+                facts: new JsonObject
+                {
+                    ["dataset"] = manifest.Dataset.Digest,
+                    ["assets"] = manifest.Dataset.AssetsDigest,
+                    ["initialWeights"] = manifest.InitialWeightsDigest,
+                    ["recipe"] = spec.Recipe,
+                    ["submittedBy"] = manifest.SubmittedBy,
+                });
             StartRoundLocked(run, 1, manifest.InitialWeightsDigest, template.DataStart + template.DataLength);
             DispatchLocked();
             return ToJobLocked(run);

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -19,16 +20,16 @@ public sealed partial class FarmScheduler
     private readonly Dictionary<string, AgentState> _agents = new(StringComparer.Ordinal);
     private readonly Dictionary<string, RunState> _runs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Lease> _leases = new(StringComparer.Ordinal);
-    private readonly IRunStore _store;
+    private readonly RunJournal _journal;
     private readonly ArtifactStore _artifacts;
     private readonly TimeProvider _time;
     private readonly ILogger<FarmScheduler> _log;
     private readonly CoordinatorOptions _options;
     private long _submitCounter;
 
-    public FarmScheduler(IRunStore store, ArtifactStore artifacts, TimeProvider time, IOptions<CoordinatorOptions> options, ILogger<FarmScheduler> log)
+    public FarmScheduler(RunJournal journal, ArtifactStore artifacts, TimeProvider time, IOptions<CoordinatorOptions> options, ILogger<FarmScheduler> log)
     {
-        _store = store;
+        _journal = journal;
         _artifacts = artifacts;
         _time = time;
         _log = log;
@@ -174,7 +175,8 @@ public sealed partial class FarmScheduler
         assignment.SampleIndices.AddRange(run.Plan[shard.Index].Select(i => (uint)i));
         agent.Outbox!.Writer.TryWrite(new CoordinatorMessage { Assign = assignment });
         LogLeaseGranted(run.Id, run.Round, shard.Index, lease.Epoch, agent.Id);
-        EventLocked(run, "shard-leased", $"round {run.Round} shard {shard.Index} leased to {agent.Id} (attempt {shard.Attempts}, epoch {lease.Epoch})", shard.Index, agent.Id);
+        EventLocked(run, "shard-leased", $"round {run.Round} shard {shard.Index} leased to {agent.Id} (attempt {shard.Attempts}, epoch {lease.Epoch})", shard.Index, agent.Id,
+            facts: new JsonObject { ["lease"] = lease.Id, ["epoch"] = lease.Epoch, ["input"] = run.GlobalDigest, ["seed"] = shardRecord.Seed });
         SaveLocked(run);
     }
 
@@ -237,11 +239,34 @@ public sealed partial class FarmScheduler
         }
 
         LogRunFinished(run.Id, state, error ?? "");
-        EventLocked(run, state, error ?? $"run {state}", final: true);
+        var facts = new JsonObject { ["state"] = state };
+        if (run.Manifest.FinalModelDigest is { } model)
+        {
+            facts["model"] = model;
+            run.PendingIndex.Add(new LineageIndexEntry(LineageIndexKinds.Model, model, run.Id));
+        }
+
+        EventLocked(run, state, error ?? $"run {state}", final: true, facts: facts);
+        SealLocked(run);
         SaveLocked(run);
     }
 
-    private void EventLocked(RunState run, string kind, string message, int shard = -1, string agentId = "", bool final = false, bool keep = true)
+    /// <summary>Seals an ended run: the manifest's digest and the chain head go into both the manifest and a last chain entry.</summary>
+    private void SealLocked(RunState run)
+    {
+        var head = run.LastEvent!;
+        var seal = new ManifestSeal { SealedAt = Now, ChainHead = head.Hash, Events = head.Seq };
+        run.Manifest.Seal = null;
+        seal.ManifestDigest = ManifestSeal.DigestOf(run.Manifest);
+        run.Manifest.Seal = seal;
+        ChainLocked(run, "sealed", $"manifest sealed: sha256:{seal.ManifestDigest}", facts: new JsonObject
+        {
+            ["manifestDigest"] = seal.ManifestDigest,
+            ["chainHead"] = seal.ChainHead,
+        });
+    }
+
+    private void EventLocked(RunState run, string kind, string message, int shard = -1, string agentId = "", bool final = false, bool keep = true, JsonObject? facts = null)
     {
         var e = new JobEvent
         {
@@ -255,24 +280,48 @@ public sealed partial class FarmScheduler
             Job = ToJobLocked(run),
         };
         run.Events.Append(e, keep, final);
+        if (keep)
+        {
+            ChainLocked(run, kind, message, shard, agentId, facts);
+        }
     }
 
-    /// <summary>Writes the run's manifest (in the background, in version order).</summary>
-    private void SaveLocked(RunState run)
+    /// <summary>Adds an entry to the run's hash chain; it reaches the store with the next save.</summary>
+    private void ChainLocked(RunState run, string kind, string message, int shard = -1, string agentId = "", JsonObject? facts = null)
     {
-        run.Version++;
-        var version = run.Version;
+        var data = facts ?? new JsonObject();
+        data["message"] = message;
+        data["round"] = run.Round;
+        if (shard >= 0)
+        {
+            data["shard"] = shard;
+        }
+
+        if (agentId.Length > 0)
+        {
+            data["agent"] = agentId;
+        }
+
+        var entry = LineageEvent.Next(run.LastEvent, Now, kind, data);
+        run.LastEvent = entry;
+        run.PendingEvents.Add(entry);
+    }
+
+    /// <summary>Hands the run's new events and a snapshot of its manifest to the journal (written in order, in the background).</summary>
+    private Task SaveLocked(RunState run)
+    {
+        // Versions continue across coordinator restarts: never below the clock, always above the last one.
+        var version = Math.Max(run.LatestVersion + 1, Now.UtcTicks);
+        Volatile.Write(ref run.LatestVersion, version);
         var snapshot = RunManifest.FromJson(run.Manifest.ToJson());
-        var task = _store.SaveAsync(snapshot, version);
+        var events = run.PendingEvents.ToArray();
+        run.PendingEvents.Clear();
+        var index = run.PendingIndex.ToArray();
+        run.PendingIndex.Clear();
+        var task = _journal.Enqueue(run, snapshot, version, events, index);
         _pendingSaves.RemoveAll(t => t.IsCompleted);
         _pendingSaves.Add(task);
-        _ = task.ContinueWith(t =>
-        {
-            if (t.Exception is { } ex)
-            {
-                LogSaveFailed(run.Id, ex.GetBaseException());
-            }
-        }, TaskScheduler.Default);
+        return task;
     }
 
     private readonly List<Task> _pendingSaves = new();
@@ -355,6 +404,4 @@ public sealed partial class FarmScheduler
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} finished: {State} {Error}")]
     private partial void LogRunFinished(string runId, string state, string error);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Could not save the manifest of run {RunId}")]
-    private partial void LogSaveFailed(string runId, Exception error);
 }

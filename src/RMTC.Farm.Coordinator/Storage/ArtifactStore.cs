@@ -67,6 +67,29 @@ public sealed class ArtifactStore
         return digest;
     }
 
+    /// <summary>Stores a JSON document (e.g. a dataset's asset list) by content and returns its digest.</summary>
+    public string WriteJson(string json)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(json);
+        var digest = Sha256Digest.OfBytes(bytes);
+        var target = Path.Combine(_root, digest + ".json");
+        if (!File.Exists(target))
+        {
+            var temp = NewTempPath();
+            File.WriteAllBytes(temp, bytes);
+            File.Move(temp, target, overwrite: true);
+        }
+
+        return digest;
+    }
+
+    /// <summary>A JSON document stored with <see cref="WriteJson"/>, or null when absent.</summary>
+    public string? ReadJson(string digest)
+    {
+        var path = Path.Combine(_root, (Sha256Digest.IsValid(digest) ? digest : throw new ArgumentException($"'{digest}' is not a sha256 digest", nameof(digest))) + ".json");
+        return File.Exists(path) ? File.ReadAllText(path) : null;
+    }
+
     /// <summary>Streams an upload to a temp file while hashing it; returns the temp path, digest and size.</summary>
     public async Task<(string TempPath, string Digest, long Bytes)> ReceiveAsync(IAsyncEnumerable<ReadOnlyMemory<byte>> chunks, long maxBytes, CancellationToken cancellationToken)
     {

@@ -32,4 +32,65 @@ public static class ChainVerifier
 
         return problems;
     }
+
+    /// <summary>Checks the chain and, for an ended run, that the manifest and the chain's seal agree.</summary>
+    public static IReadOnlyList<string> VerifyRun(RunManifest manifest, IReadOnlyList<LineageEvent> events)
+    {
+        var problems = new List<string>(Verify(events));
+        if (events.Count == 0)
+        {
+            problems.Add($"run {manifest.RunId} has no event log");
+            return problems;
+        }
+
+        if (manifest.Seal is null)
+        {
+            if (RunStates.IsFinal(manifest.State))
+            {
+                problems.Add($"run {manifest.RunId} ended ({manifest.State}) but its manifest carries no seal");
+            }
+
+            if (events[^1].Kind == "sealed")
+            {
+                problems.Add("the event log ends with a seal but the manifest has none (the manifest was replaced)");
+            }
+
+            return problems;
+        }
+
+        var seal = manifest.Seal;
+        var digest = ManifestSeal.DigestOf(manifest);
+        if (digest != seal.ManifestDigest)
+        {
+            problems.Add($"manifest content does not match its seal (sealed {seal.ManifestDigest[..12]}, now {digest[..12]}): the manifest was edited");
+        }
+
+        var sealEvent = events[^1];
+        if (sealEvent.Kind != "sealed")
+        {
+            problems.Add($"the event log does not end with the seal (last entry {sealEvent.Seq} is {sealEvent.Kind}): entries were added after sealing or the seal was deleted");
+            sealEvent = events.LastOrDefault(e => e.Kind == "sealed");
+            if (sealEvent is null)
+            {
+                return problems;
+            }
+        }
+
+        if (sealEvent.Data["manifestDigest"]?.GetValue<string>() != seal.ManifestDigest)
+        {
+            problems.Add("the seal event and the manifest name different manifest digests");
+        }
+
+        if (sealEvent.Data["chainHead"]?.GetValue<string>() != seal.ChainHead || sealEvent.PrevHash != seal.ChainHead)
+        {
+            problems.Add("the seal does not follow the chain head it names");
+        }
+
+        if (sealEvent.Seq != seal.Events + 1)
+        {
+            problems.Add($"the manifest was sealed after {seal.Events} events but the seal is entry {sealEvent.Seq}");
+        }
+
+        return problems;
+    }
 }

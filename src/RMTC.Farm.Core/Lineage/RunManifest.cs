@@ -31,6 +31,8 @@ public sealed class RunManifest
     public List<RoundRecord> Rounds { get; set; } = new();
     /// <summary>The last round's merged weights, once the run succeeded.</summary>
     public string? FinalModelDigest { get; set; }
+    /// <summary>Set when the run ended: ties this document to the run's event chain.</summary>
+    public ManifestSeal? Seal { get; set; }
 
     /// <summary>Options used for every manifest written or read.</summary>
     public static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)
@@ -70,6 +72,8 @@ public sealed class DatasetRecord
     public string Digest { get; set; } = "";
     public string Path { get; set; } = "";
     public int Samples { get; set; }
+    /// <summary>Digest of the JSON list of every asset (path and sha256) in the artifact store: what "the exact data" was.</summary>
+    public string? AssetsDigest { get; set; }
 }
 
 /// <summary>The software that produced the run.</summary>
@@ -106,6 +110,8 @@ public sealed class RoundRecord
     /// <summary>Result digests folded into this round's merge, in the order they were merged.</summary>
     public List<string> MergedResults { get; set; } = new();
     public string? OutputDigest { get; set; }
+    /// <summary>Server momentum after this round (nesterov only), so a restarted coordinator continues exactly.</summary>
+    public string? MomentumDigest { get; set; }
     /// <summary>Sample-weighted mean of the merged results' final losses.</summary>
     public double? MeanLoss { get; set; }
 }

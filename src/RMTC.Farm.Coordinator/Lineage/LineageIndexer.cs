@@ -1,0 +1,40 @@
+using RMTC.Farm.Coordinator.Storage;
+using RMTC.Farm.Core.Lineage;
+
+namespace RMTC.Farm.Coordinator.Lineage;
+
+/// <summary>What a run contributes to the reverse indexes; derived from its manifest alone, so indexes can always be rebuilt.</summary>
+public static class LineageIndexer
+{
+    /// <summary>Every index entry of a run: its dataset, assets, weights in and out, and its model.</summary>
+    public static IReadOnlyList<LineageIndexEntry> EntriesOf(RunManifest m, IReadOnlyList<AssetEntry>? assets)
+    {
+        var entries = new List<LineageIndexEntry>();
+        void Add(string kind, string? digest)
+        {
+            if (!string.IsNullOrEmpty(digest))
+            {
+                entries.Add(new LineageIndexEntry(kind, digest, m.RunId));
+            }
+        }
+
+        Add(LineageIndexKinds.Dataset, m.Dataset.Digest);
+        foreach (var asset in assets ?? [])
+        {
+            Add(LineageIndexKinds.Asset, asset.Sha256);
+        }
+
+        Add(LineageIndexKinds.Weights, m.InitialWeightsDigest);
+        foreach (var round in m.Rounds)
+        {
+            Add(LineageIndexKinds.Weights, round.OutputDigest);
+            foreach (var shard in round.Shards)
+            {
+                Add(LineageIndexKinds.Weights, shard.ResultDigest);
+            }
+        }
+
+        Add(LineageIndexKinds.Model, m.FinalModelDigest);
+        return entries.Distinct().ToList();
+    }
+}

@@ -1,0 +1,169 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using RMTC.Farm.Coordinator.Storage;
+using RMTC.Farm.Core.Lineage;
+
+namespace RMTC.Farm.Coordinator.Lineage;
+
+/// <summary>
+/// Answers lineage questions from the store: forward ("what went into this model"), reverse ("what was made from
+/// this asset"), impact of withdrawing an asset, tamper checks, and in-toto provenance.
+/// </summary>
+public sealed class LineageQueries(IRunStore store, ArtifactStore artifacts)
+{
+    private static readonly JsonSerializerOptions Json = new(RunManifest.JsonOptions);
+
+    /// <summary>A run's manifest by id or unique prefix, or null.</summary>
+    public async Task<RunManifest?> FindRunAsync(string idOrPrefix, CancellationToken ct)
+    {
+        if (await store.GetAsync(idOrPrefix, ct) is { } exact)
+        {
+            return exact;
+        }
+
+        var matches = (await store.ListAsync(ct)).Where(m => m.RunId.StartsWith(idOrPrefix, StringComparison.Ordinal)).Take(2).ToList();
+        return matches.Count == 1 ? matches[0] : null;
+    }
+
+    /// <summary>Chain and seal problems of a run (empty when intact).</summary>
+    public async Task<(RunManifest Manifest, IReadOnlyList<LineageEvent> Events, IReadOnlyList<string> Problems)> VerifyAsync(RunManifest manifest, CancellationToken ct)
+    {
+        var events = await store.ReadEventsAsync(manifest.RunId, ct);
+        return (manifest, events, ChainVerifier.VerifyRun(manifest, events));
+    }
+
+    /// <summary>Everything that went into the model or weights <paramref name="digest"/>.</summary>
+    public async Task<JsonObject> TraceUpAsync(string digest, CancellationToken ct)
+    {
+        var runs = (await store.LookupAsync(LineageIndexKinds.Model, digest, ct))
+            .Union(await store.LookupAsync(LineageIndexKinds.Weights, digest, ct)).Distinct().Order(StringComparer.Ordinal);
+        var producers = new JsonArray();
+        foreach (var id in runs)
+        {
+            if (await store.GetAsync(id, ct) is not { } m)
+            {
+                continue;
+            }
+
+            var role = m.FinalModelDigest == digest ? "model"
+                : m.InitialWeightsDigest == digest ? "initial weights"
+                : m.Rounds.FirstOrDefault(r => r.OutputDigest == digest) is { } r ? $"round {r.Round} merged weights"
+                : "shard result";
+            producers.Add(new JsonObject
+            {
+                ["runId"] = m.RunId,
+                ["name"] = m.Name,
+                ["state"] = m.State,
+                ["role"] = role,
+                ["recipe"] = m.Recipe,
+                ["dataset"] = JsonSerializer.SerializeToNode(m.Dataset, Json),
+                // licence closure: added with the rights work
+                ["initialWeights"] = m.InitialWeightsDigest,
+                ["code"] = JsonSerializer.SerializeToNode(m.Code, Json),
+                ["seeds"] = JsonSerializer.SerializeToNode(m.Seeds, Json),
+                ["spec"] = JsonSerializer.SerializeToNode(m.Spec, Json),
+                ["rounds"] = new JsonArray(m.Rounds.Select(r => (JsonNode)new JsonObject
+                {
+                    ["round"] = r.Round,
+                    ["input"] = r.InputDigest,
+                    ["output"] = r.OutputDigest,
+                    ["merged"] = new JsonArray(r.Attempts.Where(a => a.Outcome == AttemptOutcomes.Succeeded)
+                        .Select(a => (JsonNode)new JsonObject { ["shard"] = a.Shard, ["agent"] = a.AgentId, ["result"] = a.ResultDigest }).ToArray()),
+                }).ToArray()),
+            });
+        }
+
+        return new JsonObject { ["digest"] = digest, ["direction"] = "up", ["producedBy"] = producers };
+    }
+
+    /// <summary>Every run, model and weights made from the dataset, asset or weights <paramref name="digest"/>.</summary>
+    public async Task<JsonObject> TraceDownAsync(string digest, CancellationToken ct)
+    {
+        var uses = new JsonArray();
+        foreach (var (kind, id) in await UsersAsync(digest, ct))
+        {
+            if (await store.GetAsync(id, ct) is not { } m)
+            {
+                continue;
+            }
+
+            uses.Add(new JsonObject
+            {
+                ["runId"] = m.RunId,
+                ["name"] = m.Name,
+                ["state"] = m.State,
+                ["usedAs"] = kind,
+                ["dataset"] = m.Dataset.Name + " " + m.Dataset.Version,
+                ["model"] = m.FinalModelDigest,
+                ["roundOutputs"] = new JsonArray(m.Rounds.Where(r => r.OutputDigest is not null).Select(r => (JsonNode)JsonValue.Create(r.OutputDigest)!).ToArray()),
+                ["exports"] = new JsonArray(),
+            });
+        }
+
+        return new JsonObject { ["digest"] = digest, ["direction"] = "down", ["usedBy"] = uses };
+    }
+
+    /// <summary>Models affected by withdrawing an asset, each with a spec that retrains without it.</summary>
+    public async Task<JsonObject> ImpactAsync(string assetDigest, CancellationToken ct)
+    {
+        var affected = new JsonArray();
+        foreach (var id in await store.LookupAsync(LineageIndexKinds.Asset, assetDigest, ct))
+        {
+            if (await store.GetAsync(id, ct) is not { } m || m.Spec is null)
+            {
+                continue;
+            }
+
+            var path = m.Dataset.AssetsDigest is { } list && artifacts.ReadJson(list) is { } json
+                ? AssetList.FromJson(json).FirstOrDefault(a => a.Sha256 == assetDigest)?.Path
+                : null;
+            affected.Add(new JsonObject
+            {
+                ["runId"] = m.RunId,
+                ["name"] = m.Name,
+                ["state"] = m.State,
+                ["model"] = m.FinalModelDigest,
+                ["dataset"] = m.Dataset.Name + " " + m.Dataset.Version,
+                ["assetPath"] = path,
+                ["retrainSpec"] = RetrainSpec.Yaml(m.Spec, m.Dataset.Path, assetDigest),
+            });
+        }
+
+        return new JsonObject { ["asset"] = assetDigest, ["affected"] = affected };
+    }
+
+    /// <summary>Drops and rebuilds the reverse indexes from every stored manifest.</summary>
+    public async Task<(int Runs, long Entries)> ReindexAsync(CancellationToken ct)
+    {
+        await store.ClearIndexAsync(ct);
+        var runs = 0;
+        long entries = 0;
+        foreach (var m in await store.ListAsync(ct))
+        {
+            var assets = m.Dataset.AssetsDigest is { } d && artifacts.ReadJson(d) is { } json ? AssetList.FromJson(json) : null;
+            var e = LineageIndexer.EntriesOf(m, assets);
+            await store.IndexAsync(e, ct);
+            runs++;
+            entries += e.Count;
+        }
+
+        return (runs, entries);
+    }
+
+    private async Task<IReadOnlyList<(string Kind, string RunId)>> UsersAsync(string digest, CancellationToken ct)
+    {
+        var found = new List<(string, string)>();
+        foreach (var kind in new[] { LineageIndexKinds.Dataset, LineageIndexKinds.Asset, LineageIndexKinds.Weights })
+        {
+            foreach (var id in await store.LookupAsync(kind, digest, ct))
+            {
+                if (found.All(f => f.Item2 != id))
+                {
+                    found.Add((kind, id));
+                }
+            }
+        }
+
+        return found.OrderBy(f => f.Item2, StringComparer.Ordinal).ToList();
+    }
+}

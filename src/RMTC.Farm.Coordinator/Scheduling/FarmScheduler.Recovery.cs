@@ -1,0 +1,215 @@
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using RMTC.Farm.Coordinator.Runs;
+using RMTC.Farm.Coordinator.Storage;
+using RMTC.Farm.Core.Lineage;
+using RMTC.Farm.Core.Merging;
+using RMTC.Farm.Core.Planning;
+using RMTC.Farm.Core.Weights;
+
+namespace RMTC.Farm.Coordinator.Scheduling;
+
+/// <summary>
+/// Recovery after a coordinator restart: every run is rebuilt from its stored manifest. Completed shards stay
+/// completed (their results are folded again from the artifact store), leases in flight are restored so agents can
+/// reattach and still deliver, and lease epochs keep rising so no old token is ever reused.
+/// </summary>
+public sealed partial class FarmScheduler
+{
+    /// <summary>Loads every stored run; live ones continue. Returns how many live runs were recovered.</summary>
+    public async Task<int> RecoverAsync(IRunStore store, CancellationToken cancellationToken)
+    {
+        var recovered = 0;
+        foreach (var manifest in (await store.ListAsync(cancellationToken)).OrderBy(m => m.SubmittedAt))
+        {
+            if (RunStates.IsFinal(manifest.State) || manifest.Spec is null || manifest.Rounds.Count == 0)
+            {
+                AddFinished(manifest);
+                continue;
+            }
+
+            var events = await store.ReadEventsAsync(manifest.RunId, cancellationToken);
+            try
+            {
+                var run = Rebuild(manifest, events.Count > 0 ? events[^1] : null);
+                lock (_gate)
+                {
+                    _runs[run.Id] = run;
+                    RestoreLeasesLocked(run);
+                    var done = run.Shards.Count(s => s.Phase == ShardPhase.Done);
+                    LogRunRecovered(run.Id, run.Round, done, run.Shards.Length);
+                    EventLocked(run, "recovered", $"coordinator restarted: run continues at round {run.Round} with {done}/{run.Shards.Length} shards done");
+                    SaveLocked(run);
+                }
+
+                if (run.Shards.All(s => s.Phase == ShardPhase.Done))
+                {
+                    // The crash fell between the last merge and the round's close.
+                    await run.MergeGate.WaitAsync(cancellationToken);
+                    try
+                    {
+                        CloseRound(run);
+                    }
+                    finally
+                    {
+                        run.MergeGate.Release();
+                    }
+                }
+
+                recovered++;
+            }
+            catch (Exception e) when (e is IOException or SafetensorsFormatException or WeightsRejectedException or ArgumentException or InvalidOperationException)
+            {
+                LogRecoveryFailed(manifest.RunId, e.Message);
+                lock (_gate)
+                {
+                    var run = AddFinished(manifest);
+                    FinishRunLocked(run, RunStates.Failed, $"could not be recovered after a coordinator restart: {e.Message}");
+                }
+            }
+        }
+
+        lock (_gate)
+        {
+            DispatchLocked();
+        }
+
+        return recovered;
+    }
+
+    private RunState AddFinished(RunManifest manifest)
+    {
+        lock (_gate)
+        {
+            var run = new RunState
+            {
+                Manifest = manifest,
+                Spec = manifest.Spec ?? new Core.Jobs.JobSpec { Name = manifest.Name, Recipe = manifest.Recipe, Dataset = manifest.Dataset.Path },
+                Plan = [],
+                Template = new SafetensorsHeader { Tensors = [], Metadata = new Dictionary<string, string>(), DataStart = 8 },
+                SubmitOrder = ++_submitCounter,
+                Round = manifest.Rounds.Count,
+            };
+            _runs[run.Id] = run;
+            return run;
+        }
+    }
+
+    private RunState Rebuild(RunManifest m, LineageEvent? last)
+    {
+        var spec = m.Spec!;
+        var round = m.Rounds[^1];
+        var plan = ShardPlanner.Plan(m.Dataset.Samples, spec.Shards, m.Seeds.ShardPlan);
+        SafetensorsHeader template;
+        using (var file = File.OpenRead(_artifacts.PathOf(m.InitialWeightsDigest)))
+        {
+            template = Safetensors.ReadHeader(file, file.Length);
+        }
+
+        var run = new RunState
+        {
+            Manifest = m,
+            Spec = spec,
+            Plan = plan,
+            Template = template,
+            SubmitOrder = ++_submitCounter,
+            Round = round.Round,
+            GlobalDigest = round.InputDigest,
+            GlobalBytes = new FileInfo(_artifacts.PathOf(round.InputDigest)).Length,
+            LastEvent = last,
+            Accumulator = new FedAvgAccumulator(template),
+        };
+
+        var allAttempts = m.Rounds.SelectMany(r => r.Attempts).ToList();
+        run.Shards = new ShardState[spec.Shards];
+        for (var i = 0; i < spec.Shards; i++)
+        {
+            var mine = round.Attempts.Where(a => a.Shard == i).ToList();
+            run.Shards[i] = new ShardState
+            {
+                Index = i,
+                QueuedAt = Now,
+                LeaseEpoch = allAttempts.Where(a => a.Shard == i).Select(a => a.LeaseEpoch).DefaultIfEmpty(0).Max(),
+                Attempts = mine.Count,
+                Failures = mine.Count(a => a.Outcome is AttemptOutcomes.Failed or AttemptOutcomes.Refused),
+                Phase = round.Shards[i].ResultDigest is null ? ShardPhase.Queued : ShardPhase.Done,
+                ResultDigest = round.Shards[i].ResultDigest,
+            };
+        }
+
+        // Fold the round's merged results again, in the order they were merged.
+        foreach (var digest in round.MergedResults)
+        {
+            var shard = round.Shards.First(s => s.ResultDigest == digest).Shard;
+            using var file = File.OpenRead(_artifacts.PathOf(digest));
+            run.Accumulator.Add(file, plan[shard].Length);
+            var loss = round.Attempts.LastOrDefault(a => a.ResultDigest == digest)?.FinalLoss ?? 0;
+            run.LossSum += loss * plan[shard].Length;
+            run.SamplesMerged += plan[shard].Length;
+        }
+
+        if (m.Rounds.Count > 1 && m.Rounds[^2].MomentumDigest is { } momentum)
+        {
+            run.Momentum = Safetensors.ReadFile(_artifacts.PathOf(momentum)).Tensors;
+        }
+
+        foreach (var a in allAttempts.Where(a => a.Outcome == AttemptOutcomes.Succeeded && a.ResultDigest is not null))
+        {
+            _acceptedResults[a.LeaseId] = a.ResultDigest!;
+        }
+
+        return run;
+    }
+
+    /// <summary>Leases that were running when the coordinator died are restored, so their agents can reattach and deliver.</summary>
+    private void RestoreLeasesLocked(RunState run)
+    {
+        var round = run.CurrentRound;
+        foreach (var shard in run.Shards.Where(s => s.Phase == ShardPhase.Queued))
+        {
+            var attempt = round.Attempts.LastOrDefault(a => a.Shard == shard.Index);
+            if (attempt is null || attempt.Outcome != AttemptOutcomes.Running || attempt.LeaseEpoch != shard.LeaseEpoch)
+            {
+                continue;
+            }
+
+            if (!_agents.TryGetValue(attempt.AgentId, out var agent))
+            {
+                // A placeholder until the agent registers again; if it never does, the lease expires as usual.
+                agent = new AgentState
+                {
+                    Id = attempt.AgentId,
+                    Hostname = attempt.AgentId,
+                    Slots = 1,
+                    Capacity = new Protos.V1.Resources(),
+                    SessionToken = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)),
+                    LastSeen = Now,
+                };
+                _agents[agent.Id] = agent;
+            }
+
+            var lease = new Lease
+            {
+                Id = attempt.LeaseId,
+                Epoch = attempt.LeaseEpoch,
+                Run = run,
+                Round = run.Round,
+                Shard = shard,
+                Agent = agent,
+                Attempt = attempt,
+                GrantedAt = Now,
+            };
+            shard.Phase = ShardPhase.Leased;
+            shard.Lease = lease;
+            agent.Leases[lease.Id] = lease;
+            _leases[lease.Id] = lease;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} recovered at round {Round}: {Done}/{Shards} shards done")]
+    private partial void LogRunRecovered(string runId, int round, int done, int shards);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Run {RunId} could not be recovered: {Reason}")]
+    private partial void LogRecoveryFailed(string runId, string reason);
+}

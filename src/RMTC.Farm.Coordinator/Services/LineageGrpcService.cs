@@ -1,0 +1,78 @@
+using Grpc.Core;
+using RMTC.Farm.Coordinator.Lineage;
+using RMTC.Farm.Core.Digests;
+using RMTC.Farm.Protos.V1;
+
+namespace RMTC.Farm.Coordinator.Services;
+
+/// <summary>Lineage queries over gRPC: show, verify, trace, impact, export, reindex.</summary>
+public sealed class LineageGrpcService(LineageQueries queries) : LineageService.LineageServiceBase
+{
+    public override async Task<LineageDocument> Show(LineageRunRequest request, ServerCallContext context) =>
+        new() { Json = (await FindAsync(request.RunId, context)).ToJson() };
+
+    public override async Task<VerifyResponse> Verify(LineageRunRequest request, ServerCallContext context)
+    {
+        var (manifest, events, problems) = await queries.VerifyAsync(await FindAsync(request.RunId, context), context.CancellationToken);
+        var response = new VerifyResponse
+        {
+            RunId = manifest.RunId,
+            Ok = problems.Count == 0,
+            Events = (ulong)events.Count,
+            ManifestDigest = manifest.Seal?.ManifestDigest ?? "",
+        };
+        response.Problems.AddRange(problems);
+        return response;
+    }
+
+    public override async Task<LineageDocument> Trace(TraceRequest request, ServerCallContext context)
+    {
+        var digest = Digest(request.Digest);
+        var document = request.Direction switch
+        {
+            TraceDirection.Up => await queries.TraceUpAsync(digest, context.CancellationToken),
+            TraceDirection.Down => await queries.TraceDownAsync(digest, context.CancellationToken),
+            _ => throw new RpcException(new Status(StatusCode.InvalidArgument, "direction must be up (what went into it) or down (what was made from it)")),
+        };
+        return new LineageDocument { Json = document.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) };
+    }
+
+    public override async Task<LineageDocument> Impact(ImpactRequest request, ServerCallContext context) =>
+        new() { Json = (await queries.ImpactAsync(Digest(request.AssetDigest), context.CancellationToken)).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) };
+
+    public override async Task<LineageDocument> Export(ExportRequest request, ServerCallContext context)
+    {
+        if (request.Format is not ("in-toto" or ""))
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"unknown export format '{request.Format}': use in-toto"));
+        }
+
+        var manifest = await FindAsync(request.RunId, context);
+        try
+        {
+            return new LineageDocument { Json = InTotoExport.Statement(manifest).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) };
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, e.Message));
+        }
+    }
+
+    public override async Task<ReindexResponse> Reindex(ReindexRequest request, ServerCallContext context)
+    {
+        var (runs, entries) = await queries.ReindexAsync(context.CancellationToken);
+        return new ReindexResponse { Runs = (uint)runs, Entries = (ulong)entries };
+    }
+
+    private async Task<Core.Lineage.RunManifest> FindAsync(string runId, ServerCallContext context) =>
+        await queries.FindRunAsync(runId, context.CancellationToken)
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"no run '{runId}' in the lineage store: `rmtc status` lists runs"));
+
+    private static string Digest(string text)
+    {
+        var digest = text.StartsWith("sha256:", StringComparison.Ordinal) ? text[7..] : text;
+        return Sha256Digest.IsValid(digest)
+            ? digest
+            : throw new RpcException(new Status(StatusCode.InvalidArgument, $"'{text}' is not a sha256 digest (64 lowercase hex characters, optionally prefixed sha256:)"));
+    }
+}

@@ -1,0 +1,29 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace RMTC.Farm.Core.Lineage;
+
+/// <summary>
+/// The seal of an ended run: the digest of its manifest (without the seal) and the head of its event chain at
+/// sealing. The chain's last entry, <c>sealed</c>, carries the same two values, so the manifest and the log vouch
+/// for each other: edit either and verification fails.
+/// </summary>
+public sealed class ManifestSeal
+{
+    public DateTimeOffset SealedAt { get; set; }
+    /// <summary>sha256 over the canonical JSON of the manifest with <c>seal</c> left out.</summary>
+    public string ManifestDigest { get; set; } = "";
+    /// <summary>Hash of the last event before the <c>sealed</c> event.</summary>
+    public string ChainHead { get; set; } = "";
+    /// <summary>Events before the <c>sealed</c> event.</summary>
+    public long Events { get; set; }
+
+    /// <summary>The digest a manifest is sealed under: canonical JSON (sorted keys), seal excluded.</summary>
+    public static string DigestOf(RunManifest manifest)
+    {
+        var node = JsonNode.Parse(manifest.ToJson())!.AsObject();
+        node.Remove("seal");
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(LineageEvent.Canonical(node))));
+    }
+}

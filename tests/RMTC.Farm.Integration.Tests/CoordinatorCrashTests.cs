@@ -1,0 +1,91 @@
+using Grpc.Net.Client;
+using RMTC.Farm.Core.Lineage;
+using RMTC.Farm.Protos.V1;
+
+namespace RMTC.Farm.Integration.Tests;
+
+/// <summary>The coordinator dies mid-run (SIGKILL) and comes back on the same store: the run finishes, nothing is lost or redone.</summary>
+public sealed class CoordinatorCrashTests
+{
+    [Fact]
+    public async Task Coordinator_killed_mid_round_recovers_from_the_file_store() => await KillAndRecoverAsync(redis: null);
+
+    internal static async Task KillAndRecoverAsync(string? redis)
+    {
+        var root = Directory.CreateTempSubdirectory("rmtc-crash-").FullName;
+        var agents = new List<AgentProcess>();
+        CoordinatorProcess? coordinator = null;
+        try
+        {
+            var data = Path.Combine(root, "data");
+            RMTC.Farm.Training.Datasets.DatasetSynthesizer.Synthesize("classifier", data, 320, seed: 5);
+            var port = CoordinatorProcess.FreePort();
+            var farmDir = Path.Combine(root, "farm");
+            coordinator = await CoordinatorProcess.StartAsync(farmDir, port, redis);
+            for (var i = 1; i <= 2; i++)
+            {
+                agents.Add(AgentProcess.Start(coordinator.Address, $"crash-agent-{i}", Path.Combine(root, "agents", $"a{i}")));
+            }
+
+            using var channel = GrpcChannel.ForAddress(coordinator.Address);
+            var jobs = new JobService.JobServiceClient(channel);
+            var job = (await jobs.SubmitJobAsync(new SubmitJobRequest
+            {
+                SpecYaml = $"name: crash\nrecipe: classifier\ndataset: {data}\nshards: 4\nrounds: 2\nlocal: {{ epochs: 2, batch_size: 4 }}\n",
+                SourceName = "crash.yaml",
+            })).Job;
+
+            // Kill the coordinator once round 1 has some shards merged but not all.
+            await FarmFixture.WaitUntilAsync(() =>
+            {
+                var j = jobs.GetJob(new GetJobRequest { JobId = job.Id });
+                return j.CurrentRound == 1 && j.ShardsDone >= 1 && j.ShardsDone < 4;
+            }, TimeSpan.FromSeconds(90), () => "round 1 never got half-way:\n" + coordinator.Output);
+            coordinator.Kill();
+            var before = RunManifest.FromJson(await ReadManifestAsync(farmDir, job.Id, redis));
+            var doneBefore = before.Rounds[0].Shards.Where(s => s.ResultDigest is not null).Select(s => s.Shard).ToList();
+            Assert.NotEmpty(doneBefore);
+
+            coordinator.Dispose();
+            coordinator = await CoordinatorProcess.StartAsync(farmDir, port, redis);
+            using var channel2 = GrpcChannel.ForAddress(coordinator.Address);
+            var jobs2 = new JobService.JobServiceClient(channel2);
+            await FarmFixture.WaitUntilAsync(() => jobs2.GetJob(new GetJobRequest { JobId = job.Id }).State is JobState.Succeeded or JobState.Failed,
+                TimeSpan.FromMinutes(3), () => "the run did not finish after the restart:\n" + coordinator.Output + string.Join("\n", agents.Select(a => a.Output)));
+
+            var after = RunManifest.FromJson((await jobs2.GetManifestAsync(new GetJobRequest { JobId = job.Id })).Json);
+            Assert.True(after.State == RunStates.Succeeded, after.Error + "\n" + coordinator.Output);
+            foreach (var shard in doneBefore)
+            {
+                // Completed before the crash: never run again, same result.
+                Assert.Single(after.Rounds[0].Attempts, a => a.Shard == shard && a.Outcome == AttemptOutcomes.Succeeded);
+                Assert.Equal(before.Rounds[0].Shards[shard].ResultDigest, after.Rounds[0].Shards[shard].ResultDigest);
+            }
+
+            // Agents reattached: the same two processes finished the run, none died.
+            Assert.All(agents, a => Assert.False(a.Process.HasExited, a.Output));
+            Assert.Subset(new HashSet<string> { "crash-agent-1", "crash-agent-2" }, after.Rounds.SelectMany(r => r.Attempts).Select(a => a.AgentId).ToHashSet());
+        }
+        finally
+        {
+            foreach (var a in agents)
+            {
+                a.Dispose();
+            }
+
+            coordinator?.Dispose();
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static async Task<string> ReadManifestAsync(string farmDir, string runId, string? redis)
+    {
+        if (redis is null)
+        {
+            return await File.ReadAllTextAsync(Path.Combine(farmDir, "runs", runId, "run.json"));
+        }
+
+        using var mux = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis);
+        return (string)(await mux.GetDatabase().HashGetAsync($"rmtc:{{run:{runId}}}:manifest", "json"))!;
+    }
+}
