@@ -92,12 +92,12 @@ public sealed class FarmFixture : IAsyncDisposable
     }
 
     /// <summary>Writes a procedural dataset under the fixture's root.</summary>
-    public string Synthesize(string recipe, int samples)
+    public string Synthesize(string recipe, int samples, long seed = 3)
     {
-        var dir = Path.Combine(Root, "data-" + recipe + "-" + samples.ToString(CultureInfo.InvariantCulture));
+        var dir = Path.Combine(Root, $"data-{recipe}-{samples.ToString(CultureInfo.InvariantCulture)}-{seed.ToString(CultureInfo.InvariantCulture)}");
         if (!Directory.Exists(dir))
         {
-            RMTC.Farm.Training.Datasets.DatasetSynthesizer.Synthesize(recipe, dir, samples, seed: 3);
+            RMTC.Farm.Training.Datasets.DatasetSynthesizer.Synthesize(recipe, dir, samples, seed);
         }
 
         return dir;

@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
+using RMTC.Farm.Coordinator.Lineage;
 using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Core.Datasets;
 using RMTC.Farm.Core.Jobs;
@@ -14,7 +15,7 @@ namespace RMTC.Farm.Coordinator.Runs;
 internal static class RunPreparation
 {
     /// <summary>Everything a new run needs before it is scheduled. Throws <see cref="JobSpecException"/> on any problem.</summary>
-    public static (RunManifest Manifest, JobSpec Spec, int[][] Plan, SafetensorsHeader Template) Prepare(
+    public static (RunManifest Manifest, JobSpec Spec, int[][] Plan, SafetensorsHeader Template, IReadOnlyList<AssetEntry> Assets) Prepare(
         string specYaml, string sourceName, string baseDirectory, string submittedBy, ArtifactStore artifacts, DateTimeOffset now)
     {
         var spec = JobSpecParser.Parse(specYaml, sourceName, baseDirectory, RecipeCatalog.Names);
@@ -58,6 +59,8 @@ internal static class RunPreparation
         }
 
         var plan = ShardPlanner.Plan(dataset.Samples.Count, spec.Shards, planSeed);
+        var assets = dataset.Samples.Select(a => new AssetEntry(a.RelativePath, a.Sha256)).ToList();
+        var assetsDigest = artifacts.WriteJson(AssetList.ToJson(assets));
         var manifest = new RunManifest
         {
             RunId = runId,
@@ -78,6 +81,7 @@ internal static class RunPreparation
                 Digest = dataset.Digest,
                 Path = dataset.Directory,
                 Samples = dataset.Samples.Count,
+                AssetsDigest = assetsDigest,
             },
             Code = new CodeRecord
             {
@@ -89,6 +93,6 @@ internal static class RunPreparation
             Seeds = new SeedRecord { Run = spec.Seed, Init = initSeed, ShardPlan = planSeed },
             InitialWeightsDigest = initDigest,
         };
-        return (manifest, spec, plan, template);
+        return (manifest, spec, plan, template, assets);
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
+using RMTC.Farm.Coordinator.Lineage;
 using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Core.Jobs;
 using RMTC.Farm.Core.Lineage;
@@ -17,7 +18,7 @@ public sealed partial class FarmScheduler
     {
         var source = string.IsNullOrWhiteSpace(request.SourceName) ? "job spec" : request.SourceName;
         var baseDir = string.IsNullOrWhiteSpace(request.BaseDirectory) ? Environment.CurrentDirectory : request.BaseDirectory;
-        var (manifest, spec, plan, template) = RunPreparation.Prepare(request.SpecYaml, source, baseDir, request.SubmittedBy, _artifacts, Now);
+        var (manifest, spec, plan, template, assets) = RunPreparation.Prepare(request.SpecYaml, source, baseDir, request.SubmittedBy, _artifacts, Now);
         lock (_gate)
         {
             var run = new RunState
@@ -29,6 +30,7 @@ public sealed partial class FarmScheduler
                 SubmitOrder = ++_submitCounter,
             };
             _runs[run.Id] = run;
+            run.PendingIndex.AddRange(LineageIndexer.EntriesOf(manifest, assets));
             LogRunSubmitted(run.Id, spec.Recipe, spec.Shards, spec.Rounds, manifest.Dataset.Name, manifest.Dataset.Digest);
             EventLocked(run, "submitted", $"run {run.Id}: {spec.Recipe} on {manifest.Dataset.Name} ({manifest.Dataset.Samples} samples), {spec.Shards} shards x {spec.Rounds} rounds, merge {spec.Merge.Strategy}",
                 facts: new JsonObject

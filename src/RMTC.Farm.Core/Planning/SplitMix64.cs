@@ -20,7 +20,8 @@ public struct SplitMix64(ulong seed)
         var x = Finalise(unchecked((ulong)seed) + 0x9E3779B97F4A7C15UL);
         foreach (var p in parts)
         {
-            x = Finalise(x ^ Finalise(unchecked((ulong)p) + 0x9E3779B97F4A7C15UL));
+            // The multiply makes the mix order-dependent: (3, 11) and (11, 3) must not give the same stream.
+            x = Finalise(unchecked(x * 0xD1342543DE82EF95UL) ^ Finalise(unchecked((ulong)p) + 0x9E3779B97F4A7C15UL));
         }
 
         return x;
