@@ -13,6 +13,8 @@ fi
 # Debian packages the tests use; installed only when missing (needs root or sudo).
 packages=()
 command -v setsid >/dev/null 2>&1 || packages+=(util-linux)
+# The Redis store tests start their own redis-server (a free port, a temp dir); the package service is not used.
+command -v redis-server >/dev/null 2>&1 || packages+=(redis-server)
 if ((${#packages[@]})); then
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   echo "installing: ${packages[*]}"

@@ -10,6 +10,13 @@ public sealed class CoordinatorCrashTests
     [Fact]
     public async Task Coordinator_killed_mid_round_recovers_from_the_file_store() => await KillAndRecoverAsync(redis: null);
 
+    [Fact]
+    public async Task Coordinator_killed_mid_round_recovers_from_redis()
+    {
+        using var redis = await Fixtures.RedisServer.StartAsync();
+        await KillAndRecoverAsync(redis.Endpoint);
+    }
+
     internal static async Task KillAndRecoverAsync(string? redis)
     {
         var root = Directory.CreateTempSubdirectory("rmtc-crash-").FullName;

@@ -8,6 +8,7 @@ using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Coordinator.Scheduling;
 using RMTC.Farm.Coordinator.Services;
 using RMTC.Farm.Coordinator.Storage;
+using StackExchange.Redis;
 
 namespace RMTC.Farm.Coordinator.Hosting;
 
@@ -23,7 +24,7 @@ public static class CoordinatorServiceCollectionExtensions
             .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ArtifactStore>();
-        services.AddSingleton<IRunStore, FileRunStore>();
+        AddRunStore(services, configuration.GetSection(CoordinatorOptions.Section)[nameof(CoordinatorOptions.Redis)]);
         services.AddSingleton<RunJournal>();
         services.AddSingleton<LineageQueries>();
         services.AddSingleton<FarmScheduler>();
@@ -36,6 +37,26 @@ public static class CoordinatorServiceCollectionExtensions
             o.MaxReceiveMessageSize = 2 * 1024 * 1024;
         });
         return services;
+    }
+
+    /// <summary>Redis when configured (the farm), else the embedded file store (one machine).</summary>
+    private static void AddRunStore(IServiceCollection services, string? redis)
+    {
+        if (string.IsNullOrWhiteSpace(redis))
+        {
+            services.AddSingleton<IRunStore, FileRunStore>();
+            return;
+        }
+
+        services.AddSingleton<IConnectionMultiplexer>(_ =>
+        {
+            var options = ConfigurationOptions.Parse(redis);
+            // Keep trying in the background when Redis restarts; the journal retries writes meanwhile.
+            options.AbortOnConnectFail = false;
+            options.ClientName = "rmtc-coordinator";
+            return ConnectionMultiplexer.Connect(options);
+        });
+        services.AddSingleton<IRunStore, RedisRunStore>();
     }
 
     /// <summary>Maps the coordinator's gRPC services.</summary>

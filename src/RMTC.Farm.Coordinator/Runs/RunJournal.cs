@@ -54,6 +54,12 @@ public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHost
 
                 return;
             }
+            catch (Exception e) when (e is ArgumentException or InvalidDataException or System.Text.Json.JsonException)
+            {
+                // Not an outage: retrying cannot help. Say so loudly; later writes of the run still go through.
+                LogRejected(runId, what, e.Message);
+                return;
+            }
             catch (Exception e) when (e is not OperationCanceledException && !lifetime.ApplicationStopping.IsCancellationRequested)
             {
                 LogRetrying(runId, what, attempt, delay.TotalSeconds, e.Message);
@@ -65,6 +71,9 @@ public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHost
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: writing {What} failed (attempt {Attempt}), retrying in {Seconds:F1} s: {Reason}")]
     private partial void LogRetrying(string runId, string what, int attempt, double seconds, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Run {RunId}: the store refused {What}: {Reason}")]
+    private partial void LogRejected(string runId, string what, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId}: {What} written after {Attempt} attempts")]
     private partial void LogRecovered(string runId, string what, int attempt);

@@ -29,9 +29,9 @@ public sealed partial class FarmScheduler
                 continue;
             }
 
-            var events = await store.ReadEventsAsync(manifest.RunId, cancellationToken);
             try
             {
+                var events = await store.ReadEventsAsync(manifest.RunId, cancellationToken);
                 var run = Rebuild(manifest, events.Count > 0 ? events[^1] : null);
                 lock (_gate)
                 {
@@ -59,7 +59,7 @@ public sealed partial class FarmScheduler
 
                 recovered++;
             }
-            catch (Exception e) when (e is IOException or SafetensorsFormatException or WeightsRejectedException or ArgumentException or InvalidOperationException)
+            catch (Exception e) when (e is IOException or SafetensorsFormatException or WeightsRejectedException or ArgumentException or InvalidOperationException or System.Text.Json.JsonException)
             {
                 LogRecoveryFailed(manifest.RunId, e.Message);
                 lock (_gate)

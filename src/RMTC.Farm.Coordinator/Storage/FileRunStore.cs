@@ -1,68 +1,102 @@
 using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
 using Microsoft.Extensions.Options;
 using RMTC.Farm.Coordinator.Hosting;
+using RMTC.Farm.Core.Digests;
 using RMTC.Farm.Core.Lineage;
 
 namespace RMTC.Farm.Coordinator.Storage;
 
 /// <summary>
-/// The embedded store: one <c>runs/&lt;id&gt;/run.json</c> per run under the data directory, replaced atomically
-/// (write temp + rename), so a crash leaves either the old or the new manifest, never half of one.
+/// The embedded store, for one machine. Under the data directory:
+/// <list type="bullet">
+/// <item><c>runs/&lt;id&gt;/run.json</c>: the manifest, replaced atomically (write temp + rename), so a crash leaves
+/// either the old or the new manifest, never half of one.</item>
+/// <item><c>runs/&lt;id&gt;/version</c>: <c>{"version":N}</c>, the version of that manifest.</item>
+/// <item><c>runs/&lt;id&gt;/events.jsonl</c>: the event log, one <see cref="LineageEvent.ToJson"/> per line.</item>
+/// <item><c>index/&lt;kind&gt;/&lt;digest&gt;</c>: run ids, one per line.</item>
+/// </list>
 /// </summary>
+/// <remarks>
+/// Versions are compared with the stored one, not with what this instance wrote, so the rule "a lower or equal
+/// version never overwrites" holds across coordinator restarts: a restarted coordinator must number above every
+/// stored version (it uses <see cref="DateTimeOffset.UtcTicks"/>-based versions), otherwise its saves are skipped.
+/// One store instance owns a data directory: writes of one run are serialised in memory, not across processes.
+/// </remarks>
 public sealed class FileRunStore : IRunStore
 {
+    private const string ManifestFile = "run.json";
+    private const string VersionFile = "version";
+    private const string EventsFile = "events.jsonl";
+
     private readonly string _root;
     private readonly string _index;
-    private readonly ConcurrentDictionary<string, (SemaphoreSlim Gate, long Version)> _written = new();
+    private readonly SemaphoreSlim _indexGate = new(1, 1);
+    // One gate per run: a manifest save and event appends of the same run never interleave.
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _gates = new(StringComparer.Ordinal);
 
     public FileRunStore(IOptions<CoordinatorOptions> options)
     {
-        _root = Path.Combine(Path.GetFullPath(options.Value.DataDirectory), "runs");
-        _index = Path.Combine(Path.GetFullPath(options.Value.DataDirectory), "index");
+        var data = Path.GetFullPath(options.Value.DataDirectory);
+        _root = Path.Combine(data, "runs");
+        _index = Path.Combine(data, "index");
         Directory.CreateDirectory(_root);
     }
 
+    /// <summary>
+    /// Writes the manifest unless the stored version is greater than or equal to <paramref name="version"/>
+    /// (then the call does nothing: a newer state is already there).
+    /// </summary>
     public async Task SaveAsync(RunManifest manifest, long version, CancellationToken cancellationToken = default)
     {
+        var dir = RunDirectory(manifest.RunId);
         var json = manifest.ToJson();
-        var entry = _written.GetOrAdd(manifest.RunId, _ => (new SemaphoreSlim(1, 1), -1));
-        await entry.Gate.WaitAsync(cancellationToken);
+        var gate = GateOf(manifest.RunId);
+        await gate.WaitAsync(cancellationToken);
         try
         {
-            var current = _written[manifest.RunId].Version;
-            if (version <= current)
+            if (await StoredVersionAsync(dir, cancellationToken) is { } stored && version <= stored)
             {
                 return;
             }
 
-            var dir = Path.Combine(_root, manifest.RunId);
             Directory.CreateDirectory(dir);
-            var temp = Path.Combine(dir, $"run.json.{Guid.NewGuid():N}.tmp");
-            await File.WriteAllTextAsync(temp, json, cancellationToken);
-            File.Move(temp, Path.Combine(dir, "run.json"), overwrite: true);
-            _written[manifest.RunId] = (entry.Gate, version);
+            // Manifest first, then its version: a crash between leaves the version behind the manifest, which only
+            // lets a restarted coordinator (whose versions are larger anyway) write, never a stale writer win later.
+            await ReplaceAsync(Path.Combine(dir, ManifestFile), json, cancellationToken);
+            await ReplaceAsync(Path.Combine(dir, VersionFile), VersionJson(version), cancellationToken);
         }
         finally
         {
-            entry.Gate.Release();
+            gate.Release();
         }
     }
 
+    /// <summary>The stored manifest, or null (also for an id no run can have, e.g. with a path separator).</summary>
     public async Task<RunManifest?> GetAsync(string runId, CancellationToken cancellationToken = default)
     {
-        var path = Path.Combine(_root, runId, "run.json");
-        return File.Exists(path) ? RunManifest.FromJson(await File.ReadAllTextAsync(path, cancellationToken)) : null;
+        if (!IsRunId(runId))
+        {
+            return null;
+        }
+
+        var path = Path.Combine(_root, runId, ManifestFile);
+        return File.Exists(path) ? ParseManifest(path, await File.ReadAllTextAsync(path, cancellationToken)) : null;
     }
 
+    /// <summary>Every stored manifest, ordered by run id (ordinal).</summary>
     public async Task<IReadOnlyList<RunManifest>> ListAsync(CancellationToken cancellationToken = default)
     {
         var result = new List<RunManifest>();
-        foreach (var dir in Directory.EnumerateDirectories(_root))
+        foreach (var dir in Directory.EnumerateDirectories(_root).Order(StringComparer.Ordinal))
         {
-            var path = Path.Combine(dir, "run.json");
+            // A run whose events landed before its first manifest has no run.json yet: not a run to list.
+            var path = Path.Combine(dir, ManifestFile);
             if (File.Exists(path))
             {
-                result.Add(RunManifest.FromJson(await File.ReadAllTextAsync(path, cancellationToken)));
+                result.Add(ParseManifest(path, await File.ReadAllTextAsync(path, cancellationToken)));
             }
         }
 
@@ -71,16 +105,19 @@ public sealed class FileRunStore : IRunStore
 
     public async Task AppendEventsAsync(string runId, IReadOnlyList<LineageEvent> events, CancellationToken cancellationToken = default)
     {
-        var gate = _written.GetOrAdd(runId, _ => (new SemaphoreSlim(1, 1), -1)).Gate;
+        var dir = RunDirectory(runId);
+        if (events.Count == 0)
+        {
+            return;
+        }
+
+        var bytes = Encoding.UTF8.GetBytes(string.Concat(events.Select(e => e.ToJson() + "\n")));
+        var gate = GateOf(runId);
         await gate.WaitAsync(cancellationToken);
         try
         {
-            var dir = RunDirectory(runId);
             Directory.CreateDirectory(dir);
-            var text = string.Concat(events.Select(e => e.ToJson() + "\n"));
-            await using var file = new FileStream(Path.Combine(dir, "events.jsonl"), FileMode.Append, FileAccess.Write, FileShare.Read);
-            await file.WriteAsync(System.Text.Encoding.UTF8.GetBytes(text), cancellationToken);
-            await file.FlushAsync(cancellationToken);
+            await AppendLinesAsync(Path.Combine(dir, EventsFile), bytes, cancellationToken);
         }
         finally
         {
@@ -88,30 +125,53 @@ public sealed class FileRunStore : IRunStore
         }
     }
 
+    /// <summary>
+    /// The run's events in order. A torn last line (a crash mid-append) is ignored; any other unreadable line throws
+    /// <see cref="InvalidDataException"/>, because skipping it would hide a damaged or edited log.
+    /// </summary>
     public async Task<IReadOnlyList<LineageEvent>> ReadEventsAsync(string runId, CancellationToken cancellationToken = default)
     {
-        var path = Path.Combine(RunDirectory(runId), "events.jsonl");
+        if (!IsRunId(runId))
+        {
+            return [];
+        }
+
+        var path = Path.Combine(_root, runId, EventsFile);
         if (!File.Exists(path))
         {
             return [];
         }
 
-        var events = new List<LineageEvent>();
-        foreach (var line in await File.ReadAllLinesAsync(path, cancellationToken))
+        string text;
+        // ReadWrite sharing: an append may be in progress; its bytes past what we read are simply not seen yet.
+        await using (var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+        using (var reader = new StreamReader(file, Encoding.UTF8))
         {
-            if (line.Length == 0)
+            text = await reader.ReadToEndAsync(cancellationToken);
+        }
+
+        var lines = text.Split('\n');
+        var events = new List<LineageEvent>(lines.Length);
+        for (var i = 0; i < lines.Length; i++)
+        {
+            if (lines[i].Length == 0)
             {
                 continue;
             }
 
             try
             {
-                events.Add(LineageEvent.FromJson(line));
+                events.Add(LineageEvent.FromJson(lines[i]));
             }
-            catch (System.Text.Json.JsonException)
+            catch (JsonException e)
             {
-                // A crash mid-append leaves a torn last line; verification reports the gap, reading must not fail.
-                break;
+                // Only the last line can be torn: every complete append ends with a newline.
+                if (i == lines.Length - 1)
+                {
+                    break;
+                }
+
+                throw new InvalidDataException($"run {runId}: line {i + 1} of {path} is not a lineage event ({e.Message}); the log is damaged", e);
             }
         }
 
@@ -120,49 +180,194 @@ public sealed class FileRunStore : IRunStore
 
     public async Task IndexAsync(IReadOnlyList<LineageIndexEntry> entries, CancellationToken cancellationToken = default)
     {
-        foreach (var group in entries.GroupBy(e => (e.Kind, e.Digest)))
+        var groups = entries.GroupBy(e => IndexPath(e.Kind, e.Digest), StringComparer.Ordinal).ToList();
+        foreach (var e in entries)
         {
-            var path = IndexPath(group.Key.Kind, group.Key.Digest);
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            var existing = File.Exists(path) ? (await File.ReadAllLinesAsync(path, cancellationToken)).ToHashSet(StringComparer.Ordinal) : [];
-            var added = group.Select(e => e.RunId).Where(id => existing.Add(id)).ToList();
-            if (added.Count > 0)
+            RunDirectory(e.RunId);
+        }
+
+        // One gate for the whole index: two runs indexing the same digest must not both append the same id.
+        await _indexGate.WaitAsync(cancellationToken);
+        try
+        {
+            foreach (var group in groups)
             {
-                await File.AppendAllLinesAsync(path, added, cancellationToken);
+                Directory.CreateDirectory(Path.GetDirectoryName(group.Key)!);
+                var existing = await ReadIdsAsync(group.Key, cancellationToken);
+                var added = group.Select(e => e.RunId).Where(existing.Add).ToList();
+                if (added.Count > 0)
+                {
+                    await AppendLinesAsync(group.Key, Encoding.UTF8.GetBytes(string.Concat(added.Select(id => id + "\n"))), cancellationToken);
+                }
             }
+        }
+        finally
+        {
+            _indexGate.Release();
         }
     }
 
     public async Task<IReadOnlyList<string>> LookupAsync(string kind, string digest, CancellationToken cancellationToken = default)
     {
         var path = IndexPath(kind, digest);
-        return File.Exists(path)
-            ? (await File.ReadAllLinesAsync(path, cancellationToken)).Where(l => l.Length > 0).Distinct().Order(StringComparer.Ordinal).ToList()
-            : [];
+        await _indexGate.WaitAsync(cancellationToken);
+        try
+        {
+            return (await ReadIdsAsync(path, cancellationToken)).Order(StringComparer.Ordinal).ToList();
+        }
+        finally
+        {
+            _indexGate.Release();
+        }
     }
 
-    public Task ClearIndexAsync(CancellationToken cancellationToken = default)
+    public async Task ClearIndexAsync(CancellationToken cancellationToken = default)
     {
-        if (Directory.Exists(_index))
+        await _indexGate.WaitAsync(cancellationToken);
+        try
         {
-            Directory.Delete(_index, recursive: true);
+            if (Directory.Exists(_index))
+            {
+                Directory.Delete(_index, recursive: true);
+            }
+        }
+        finally
+        {
+            _indexGate.Release();
+        }
+    }
+
+    private SemaphoreSlim GateOf(string runId) => _gates.GetOrAdd(runId, _ => new SemaphoreSlim(1, 1));
+
+    private static async Task<long?> StoredVersionAsync(string dir, CancellationToken cancellationToken)
+    {
+        var path = Path.Combine(dir, VersionFile);
+        if (!File.Exists(path))
+        {
+            return null;
         }
 
-        return Task.CompletedTask;
+        var text = await File.ReadAllTextAsync(path, cancellationToken);
+        try
+        {
+            using var doc = JsonDocument.Parse(text);
+            return doc.RootElement.GetProperty("version").GetInt64();
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            throw new InvalidDataException($"{path} should hold {{\"version\":N}} but holds '{text}'", e);
+        }
     }
 
+    private static string VersionJson(long version) => "{\"version\":" + version.ToString(CultureInfo.InvariantCulture) + "}";
+
+    private static async Task ReplaceAsync(string path, string text, CancellationToken cancellationToken)
+    {
+        var temp = $"{path}.{Guid.NewGuid():N}.tmp";
+        await File.WriteAllTextAsync(temp, text, cancellationToken);
+        File.Move(temp, path, overwrite: true);
+    }
+
+    /// <summary>Appends complete lines, after cutting any torn line a crash left, and flushes.</summary>
+    private static async Task AppendLinesAsync(string path, byte[] lines, CancellationToken cancellationToken)
+    {
+        await using var file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
+        await DropTornTailAsync(file, cancellationToken);
+        file.Seek(0, SeekOrigin.End);
+        await file.WriteAsync(lines, cancellationToken);
+        await file.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>Cuts a partial last line left by a crash mid-append, so the next append does not glue onto it.</summary>
+    private static async Task DropTornTailAsync(FileStream file, CancellationToken cancellationToken)
+    {
+        if (file.Length == 0)
+        {
+            return;
+        }
+
+        var one = new byte[1];
+        file.Seek(-1, SeekOrigin.End);
+        await file.ReadExactlyAsync(one, cancellationToken);
+        if (one[0] == (byte)'\n')
+        {
+            return;
+        }
+
+        // Walk back to the previous newline; lines are small, so read backwards in modest blocks.
+        var end = file.Length;
+        var buffer = new byte[4096];
+        while (end > 0)
+        {
+            var start = Math.Max(0, end - buffer.Length);
+            file.Seek(start, SeekOrigin.Begin);
+            var count = (int)(end - start);
+            await file.ReadExactlyAsync(buffer.AsMemory(0, count), cancellationToken);
+            var newline = Array.LastIndexOf(buffer, (byte)'\n', count - 1, count);
+            if (newline >= 0)
+            {
+                file.SetLength(start + newline + 1);
+                return;
+            }
+
+            end = start;
+        }
+
+        file.SetLength(0);
+    }
+
+    /// <summary>The ids of an index file; a torn last line (crash mid-append) is ignored, so its id gets indexed again.</summary>
+    private static async Task<HashSet<string>> ReadIdsAsync(string path, CancellationToken cancellationToken)
+    {
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        if (!File.Exists(path))
+        {
+            return ids;
+        }
+
+        var lines = (await File.ReadAllTextAsync(path, cancellationToken)).Split('\n');
+        // Everything before the last newline is complete; what follows it (normally nothing) is a torn write.
+        foreach (var line in lines.AsSpan(0, lines.Length - 1))
+        {
+            if (line.Length > 0)
+            {
+                ids.Add(line);
+            }
+        }
+
+        return ids;
+    }
+
+    private static RunManifest ParseManifest(string path, string json)
+    {
+        try
+        {
+            return RunManifest.FromJson(json);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path} is not a run manifest: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Run ids are file names here: the characters a job name allows, never "." or "..".</summary>
+    internal static bool IsRunId(string runId) =>
+        runId.Length is > 0 and <= 200 && runId is not ("." or "..") && runId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
+
     private string RunDirectory(string runId) =>
-        runId.Length > 0 && runId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') && !runId.StartsWith('.')
+        IsRunId(runId)
             ? Path.Combine(_root, runId)
-            : throw new ArgumentException($"'{runId}' is not a run id", nameof(runId));
+            : throw new ArgumentException($"'{runId}' is not a run id (letters, digits, '.', '-', '_'; at most 200)", nameof(runId));
 
     private string IndexPath(string kind, string digest)
     {
-        if (kind.Length == 0 || !kind.All(c => c is >= 'a' and <= 'z' or '-') || !RMTC.Farm.Core.Digests.Sha256Digest.IsValid(digest))
+        if (!IsIndexKind(kind) || !Sha256Digest.IsValid(digest))
         {
-            throw new ArgumentException($"index key '{kind}:{digest}' must be a lowercase kind and a sha256 digest");
+            throw new ArgumentException($"index key '{kind}:{digest}' must be a kind of lowercase letters and '-' and a sha256 digest (64 lowercase hex)");
         }
 
         return Path.Combine(_index, kind, digest);
     }
+
+    internal static bool IsIndexKind(string kind) => kind.Length is > 0 and <= 64 && kind.All(c => c is (>= 'a' and <= 'z') or '-');
 }

@@ -1,0 +1,194 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using RMTC.Farm.Coordinator.Storage.Redis;
+using RMTC.Farm.Core.Lineage;
+using StackExchange.Redis;
+
+namespace RMTC.Farm.Coordinator.Storage;
+
+/// <summary>
+/// The farm's store, in Redis (standalone or Cluster). Keys, all under <c>rmtc:</c>:
+/// <list type="bullet">
+/// <item><c>rmtc:{run:&lt;id&gt;}:manifest</c>: hash, fields <c>version</c> and <c>json</c>.</item>
+/// <item><c>rmtc:{run:&lt;id&gt;}:events</c>: list of <see cref="LineageEvent.ToJson"/>, oldest first.</item>
+/// <item><c>rmtc:runs</c>: set of run ids.</item>
+/// <item><c>rmtc:idx:&lt;kind&gt;:&lt;digest&gt;</c>: set of run ids; <c>rmtc:idx:keys</c>: set of those key names.</item>
+/// </list>
+/// </summary>
+/// <remarks>
+/// <see cref="SaveAsync"/> is an atomic compare-and-set against the stored version, so "a lower or equal version
+/// never overwrites" holds across coordinators and restarts: a restarted coordinator must number above every stored
+/// version (it uses <see cref="DateTimeOffset.UtcTicks"/>-based versions). Connection and timeout errors
+/// (<see cref="RedisConnectionException"/>, <see cref="RedisTimeoutException"/>) propagate: the caller retries, and
+/// every write is idempotent.
+/// </remarks>
+public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<RedisRunStore> log) : IRunStore
+{
+    private IDatabase Db => redis.GetDatabase();
+
+    /// <summary>Writes the manifest unless the stored version is greater than or equal to <paramref name="version"/>.</summary>
+    public async Task SaveAsync(RunManifest manifest, long version, CancellationToken cancellationToken = default)
+    {
+        var key = RedisKeys.Manifest(manifest.RunId);
+        var json = manifest.ToJson();
+        cancellationToken.ThrowIfCancellationRequested();
+        var db = Db;
+        // Listed before written: a crash between leaves a listed id without manifest (skipped by ListAsync), never a
+        // manifest that recovery cannot find. The set lives in another Cluster slot, so it cannot join the script.
+        await db.SetAddAsync(RedisKeys.Runs, manifest.RunId);
+        var written = (long)await db.ScriptEvaluateAsync(SaveManifestScript.Lua, [key], [version.ToString(CultureInfo.InvariantCulture), json]);
+        if (written == 0)
+        {
+            LogStaleSave(manifest.RunId, version);
+        }
+    }
+
+    /// <summary>The stored manifest, or null (also for an id no run can have).</summary>
+    public async Task<RunManifest?> GetAsync(string runId, CancellationToken cancellationToken = default)
+    {
+        if (!FileRunStore.IsRunId(runId))
+        {
+            return null;
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        var key = RedisKeys.Manifest(runId);
+        var json = await Db.HashGetAsync(key, "json");
+        return json.IsNull ? null : ParseManifest(key, json!);
+    }
+
+    /// <summary>Every stored manifest, ordered by run id (ordinal).</summary>
+    public async Task<IReadOnlyList<RunManifest>> ListAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var db = Db;
+        var ids = (await db.SetMembersAsync(RedisKeys.Runs)).Select(v => (string)v!).Order(StringComparer.Ordinal).ToList();
+        // Pipelined: every HGET is sent before the first answer is awaited.
+        var gets = ids.Select(id => (Id: id, Json: db.HashGetAsync(RedisKeys.Manifest(id), "json"))).ToList();
+        await Task.WhenAll(gets.Select(g => g.Json));
+        var result = new List<RunManifest>(gets.Count);
+        foreach (var (id, get) in gets)
+        {
+            var json = await get;
+            if (json.IsNull)
+            {
+                // Listed by a save that crashed before its manifest landed; the next save of the run fills it in.
+                LogListedWithoutManifest(id);
+                continue;
+            }
+
+            result.Add(ParseManifest(RedisKeys.Manifest(id), json!));
+        }
+
+        return result;
+    }
+
+    public async Task AppendEventsAsync(string runId, IReadOnlyList<LineageEvent> events, CancellationToken cancellationToken = default)
+    {
+        var key = RedisKeys.Events(runId);
+        if (events.Count == 0)
+        {
+            return;
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        // One RPUSH: the batch lands whole and contiguous, even with other writers.
+        await Db.ListRightPushAsync(key, events.Select(e => (RedisValue)e.ToJson()).ToArray());
+    }
+
+    /// <summary>The run's events in order; an element that is not an event throws <see cref="InvalidDataException"/>.</summary>
+    public async Task<IReadOnlyList<LineageEvent>> ReadEventsAsync(string runId, CancellationToken cancellationToken = default)
+    {
+        if (!FileRunStore.IsRunId(runId))
+        {
+            return [];
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        var key = RedisKeys.Events(runId);
+        var values = await Db.ListRangeAsync(key, 0, -1);
+        var events = new List<LineageEvent>(values.Length);
+        for (var i = 0; i < values.Length; i++)
+        {
+            try
+            {
+                events.Add(LineageEvent.FromJson(values[i]!));
+            }
+            catch (JsonException e)
+            {
+                throw new InvalidDataException($"run {runId}: element {i} of Redis list {key} is not a lineage event ({e.Message}); the log is damaged", e);
+            }
+        }
+
+        return events;
+    }
+
+    public async Task IndexAsync(IReadOnlyList<LineageIndexEntry> entries, CancellationToken cancellationToken = default)
+    {
+        var groups = entries
+            .GroupBy(e => RedisKeys.Index(e.Kind, e.Digest), StringComparer.Ordinal)
+            .Select(g => (Key: g.Key, Ids: g.Select(e => (RedisValue)RedisKeys.RunId(e.RunId)).Distinct().ToArray()))
+            .ToList();
+        if (groups.Count == 0)
+        {
+            return;
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        var db = Db;
+        // Pipelined, key names first: an index set is never created without being registered for ClearIndexAsync.
+        var sends = new List<Task>(groups.Count + 1)
+        {
+            db.SetAddAsync(RedisKeys.IndexKeys, groups.Select(g => (RedisValue)g.Key).ToArray()),
+        };
+        sends.AddRange(groups.Select(g => db.SetAddAsync(g.Key, g.Ids)));
+        await Task.WhenAll(sends);
+    }
+
+    public async Task<IReadOnlyList<string>> LookupAsync(string kind, string digest, CancellationToken cancellationToken = default)
+    {
+        var key = RedisKeys.Index(kind, digest);
+        cancellationToken.ThrowIfCancellationRequested();
+        var ids = await Db.SetMembersAsync(key);
+        return ids.Select(v => (string)v!).Order(StringComparer.Ordinal).ToList();
+    }
+
+    public async Task ClearIndexAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var db = Db;
+        var keys = await db.SetMembersAsync(RedisKeys.IndexKeys);
+        // One DEL per key (they sit in different Cluster slots), pipelined; then unregister exactly those names, so a
+        // key registered meanwhile by a concurrent IndexAsync stays registered.
+        var sends = keys.Select(k => (Task)db.KeyDeleteAsync((string)k!)).ToList();
+        if (keys.Length > 0)
+        {
+            sends.Add(db.SetRemoveAsync(RedisKeys.IndexKeys, keys));
+        }
+
+        await Task.WhenAll(sends);
+        LogIndexCleared(keys.Length);
+    }
+
+    private static RunManifest ParseManifest(RedisKey key, string json)
+    {
+        try
+        {
+            return RunManifest.FromJson(json);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"Redis hash {key} field 'json' is not a run manifest: {e.Message}", e);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Run {RunId}: manifest version {Version} not saved, the stored one is newer or the same")]
+    private partial void LogStaleSave(string runId, long version);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId} is listed in rmtc:runs but has no manifest (a save was interrupted); skipped")]
+    private partial void LogListedWithoutManifest(string runId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Reverse indexes cleared: {Keys} keys deleted")]
+    private partial void LogIndexCleared(int keys);
+}
