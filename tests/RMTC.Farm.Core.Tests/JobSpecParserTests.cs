@@ -50,10 +50,31 @@ public sealed class JobSpecParserTests
     [InlineData("local: { learning_rate: 0 }", "`learning_rate` must be above 0")]
     [InlineData("resources: { memory: lots }", "`memory` must be a size such as 512m, 8g")]
     [InlineData("local: 3", "`local` must be a mapping")]
+    [InlineData("rights: { accept: [x] }", "job.yaml:4: rights.accept: unknown field 'accept': check its spelling (known: accept_constraints)")]
+    [InlineData("rights: { accept_constraints: internal only }", "rights.accept_constraints: `accept_constraints` must be a list of non-empty texts")]
+    [InlineData("rights: { accept_constraints: [ok, \"\"] }", "`accept_constraints` must be a list of non-empty texts")]
+    [InlineData("rights: yes", "`rights` must be a mapping")]
     public void Each_mistake_names_the_field_and_the_fix(string line, string expected)
     {
         var error = Assert.Throws<JobSpecException>(() => Parse($"name: a\nrecipe: classifier\ndataset: /d\n{line}\n"));
         Assert.Contains(expected, error.Message);
+    }
+
+    [Fact]
+    public void The_rights_section_lists_the_constraints_the_job_accepts_verbatim()
+    {
+        var spec = Parse("""
+            name: a
+            recipe: denoiser
+            dataset: /d
+            rights:
+              accept_constraints:
+                - "internal R&D only"
+                - "no likeness | no voice"
+            """);
+        Assert.Equal(["internal R&D only", "no likeness | no voice"], spec.Rights!.AcceptConstraints);
+        Assert.Null(Parse("name: a\nrecipe: denoiser\ndataset: /d\n").Rights);
+        Assert.Empty(Parse("name: a\nrecipe: denoiser\ndataset: /d\nrights: {}\n").Rights!.AcceptConstraints);
     }
 
     [Fact]

@@ -1,6 +1,8 @@
 using RMTC.Farm.Core.Datasets;
+using RMTC.Farm.Core.Rights;
 using RMTC.Farm.Core.Weights;
 using RMTC.Farm.Training.Datasets;
+using RMTC.Farm.Training.Recipes;
 
 namespace RMTC.Farm.Training.Tests;
 
@@ -73,7 +75,7 @@ public class DatasetTests
         Assert.Equal("3", d.Version);
         Assert.Equal("CC-BY-4.0", d.Licence);
         Assert.Equal("renders", d.Description);
-        Assert.Equal("notAllowed", d.Rights["cawg.ai_generative_training"]);
+        Assert.Equal("notAllowed", d.Rights["cawg.ai_generative_training"].Use);
         Assert.Equal([3, 8, 8], d.SampleShape);
     }
 
@@ -112,14 +114,45 @@ public class DatasetTests
         Assert.Equal("CC0-1.0", da.Descriptor.Licence);
         Assert.Equal([1, 16, 16], da.Descriptor.SampleShape);
         Assert.Equal(4, da.Descriptor.Classes.Count);
-        Assert.Equal(4, da.Descriptor.Rights.Count);
-        Assert.All(da.Descriptor.Rights.Values, v => Assert.Equal("allowed", v));
+        Assert.Equal(CawgAssertions.All.Order(StringComparer.Ordinal), da.Descriptor.Rights.Keys.Order(StringComparer.Ordinal));
+        Assert.All(da.Descriptor.Rights.Values, v => Assert.Equal(RightsAssertion.Allowed, v));
+        Assert.Empty(da.Descriptor.Assets);
 
         var (tensors, _) = Safetensors.ReadFile(Path.Combine(a.Path, da.Samples[3].RelativePath));
         var label = tensors.Single(t => t.Name == "label");
         Assert.Equal(TensorDType.I64, label.DType);
         Assert.Empty(label.Shape);
         Assert.Equal([1L, 16, 16], tensors.Single(t => t.Name == "input").Shape);
+    }
+
+    [Fact]
+    public void Synthesized_datasets_may_be_trained_on_by_their_recipe()
+    {
+        foreach (var recipe in RecipeCatalog.Names)
+        {
+            using var dir = new TempDirectory();
+            DatasetSynthesizer.Synthesize(recipe, dir.Path, 4, 1);
+            var decision = RightsPolicy.Evaluate(Dataset.Open(dir.Path), RecipeCatalog.RequiredAssertions(recipe), []);
+            Assert.True(decision.Allowed, decision.Message);
+        }
+    }
+
+    [Fact]
+    public void Generative_recipes_need_the_generative_training_assertion()
+    {
+        Assert.Equal([CawgAssertions.AiTraining, CawgAssertions.AiGenerativeTraining], RecipeCatalog.RequiredAssertions("denoiser"));
+        Assert.Equal([CawgAssertions.AiTraining], RecipeCatalog.RequiredAssertions("classifier"));
+        Assert.Throws<ArgumentException>(() => RecipeCatalog.RequiredAssertions("painter"));
+
+        // A dataset whose owner permits training but not generative training serves the classifier only.
+        using var dir = new TempDirectory();
+        DatasetSynthesizer.Synthesize("classifier", dir.Path, 4, 1);
+        var yaml = File.ReadAllText(dir.Combine("dataset.yaml"));
+        File.WriteAllText(dir.Combine("dataset.yaml"), yaml.Replace("\"cawg.ai_generative_training\": \"allowed\"", "\"cawg.ai_generative_training\": \"notAllowed\""));
+        var dataset = Dataset.Open(dir.Path);
+        Assert.True(RightsPolicy.Evaluate(dataset, RecipeCatalog.RequiredAssertions("classifier"), []).Allowed);
+        var refused = RightsPolicy.Evaluate(dataset, RecipeCatalog.RequiredAssertions("denoiser"), []);
+        Assert.Contains("all assets: cawg.ai_generative_training is notAllowed", refused.Message);
     }
 
     [Fact]

@@ -6,6 +6,7 @@ using RMTC.Farm.Core.Datasets;
 using RMTC.Farm.Core.Jobs;
 using RMTC.Farm.Core.Lineage;
 using RMTC.Farm.Core.Planning;
+using RMTC.Farm.Core.Rights;
 using RMTC.Farm.Core.Weights;
 using RMTC.Farm.Training.Recipes;
 
@@ -42,6 +43,15 @@ internal static class RunPreparation
             throw new JobSpecException([$"{sourceName}: shards: {spec.Shards} shards asked for but dataset '{d.Name}' has {dataset.Samples.Count} samples: use at most {dataset.Samples.Count} shards"]);
         }
 
+        // Before anything reaches the artifact store: a refused job must leave no trace of the data it may not use.
+        var rights = RightsPolicy.Evaluate(dataset, RecipeCatalog.RequiredAssertions(spec.Recipe), spec.Rights?.AcceptConstraints ?? []);
+        if (!rights.Allowed)
+        {
+            throw new JobSpecException([$"{sourceName}: {rights.Message}"]);
+        }
+
+        var closure = LicenceClosure.Of(RightsSource.FromDataset(dataset));
+
         var runId = $"{spec.Name}-{Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 3))}";
         var initSeed = SeedMixer.Derive(spec.Seed, 0x1417);
         var planSeed = SeedMixer.Derive(spec.Seed, 0x5A4D);
@@ -77,7 +87,7 @@ internal static class RunPreparation
                 Licence = d.Licence,
                 Owner = d.Owner,
                 Consent = d.Consent,
-                Rights = new Dictionary<string, string>(d.Rights),
+                Rights = new Dictionary<string, RightsAssertion>(d.Rights),
                 Digest = dataset.Digest,
                 Path = dataset.Directory,
                 Samples = dataset.Samples.Count,
@@ -92,6 +102,7 @@ internal static class RunPreparation
             },
             Seeds = new SeedRecord { Run = spec.Seed, Init = initSeed, ShardPlan = planSeed },
             InitialWeightsDigest = initDigest,
+            LicenceClosure = closure,
         };
         return (manifest, spec, plan, template, assets);
     }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using RMTC.Farm.Core.Digests;
+using RMTC.Farm.Core.Rights;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 using YamlDotNet.Serialization;
@@ -16,8 +17,10 @@ public sealed record DatasetAsset(string RelativePath, string Sha256);
 /// </summary>
 /// <remarks>
 /// <c>dataset.yaml</c> uses snake_case keys: <c>name</c>, <c>version</c>, <c>description</c>, <c>licence</c> (or
-/// <c>license</c>), <c>owner</c>, <c>consent</c>, <c>rights</c> (label -> allowed | notAllowed | constrained),
-/// <c>kind</c> (<see cref="DatasetKinds"/>), <c>sample_shape</c> [C, H, W] and <c>classes</c>. Unknown keys are errors.
+/// <c>license</c>), <c>owner</c>, <c>consent</c>, <c>rights</c> (CAWG label -> allowed | notAllowed | constrained, or
+/// <c>{ use: constrained, constraint_info: "..." }</c>), <c>assets</c> (per-asset overrides, see
+/// <see cref="AssetRightsOverride"/>), <c>kind</c> (<see cref="DatasetKinds"/>), <c>sample_shape</c> [C, H, W] and
+/// <c>classes</c>. Unknown keys are errors.
 /// Sample files live under <c>samples/</c> (subfolders allowed); see <see cref="DatasetKinds"/> for the tensors they hold.
 /// </remarks>
 public sealed class Dataset
@@ -38,10 +41,39 @@ public sealed class Dataset
     public required IReadOnlyList<DatasetAsset> Samples { get; init; }
     /// <summary>sha256 over the sorted asset digests (each as 64 hex chars + '\n'): a location-independent identity.</summary>
     public required string Digest { get; init; }
+    /// <summary>The <see cref="DatasetDescriptor.Assets"/> entry that applies to each overridden asset, by relative path.</summary>
+    public IReadOnlyDictionary<string, AssetRightsOverride> AssetOverrides { get; init; } =
+        new Dictionary<string, AssetRightsOverride>(StringComparer.Ordinal);
+
+    /// <summary>The override that applies to <paramref name="asset"/>, or null when it takes the dataset's terms.</summary>
+    public AssetRightsOverride? OverrideOf(DatasetAsset asset) =>
+        AssetOverrides.TryGetValue(asset.RelativePath, out var o) ? o : null;
+
+    /// <summary>The effective rights of <paramref name="asset"/>: the dataset's, overridden label by label by its override.</summary>
+    public IReadOnlyDictionary<string, RightsAssertion> RightsOf(DatasetAsset asset) =>
+        OverrideOf(asset) is { } o ? Combine(Descriptor.Rights, o.Rights) : Descriptor.Rights;
+
+    /// <summary><paramref name="baseRights"/> with every label of <paramref name="overrides"/> replaced.</summary>
+    public static Dictionary<string, RightsAssertion> Combine(
+        IReadOnlyDictionary<string, RightsAssertion> baseRights, IReadOnlyDictionary<string, RightsAssertion> overrides)
+    {
+        var combined = new Dictionary<string, RightsAssertion>(StringComparer.Ordinal);
+        foreach (var (label, value) in baseRights)
+        {
+            combined[label] = value;
+        }
+
+        foreach (var (label, value) in overrides)
+        {
+            combined[label] = value;
+        }
+
+        return combined;
+    }
 
     private static readonly string[] KnownKeys =
     [
-        "name", "version", "description", "licence", "license", "owner", "consent", "rights", "kind", "sample_shape", "classes",
+        "name", "version", "description", "licence", "license", "owner", "consent", "rights", "assets", "kind", "sample_shape", "classes",
     ];
 
     /// <summary>Opens and validates a dataset directory, hashing every asset. Throws <see cref="DatasetException"/>.</summary>
@@ -83,7 +115,62 @@ public sealed class Dataset
             Descriptor = descriptor,
             Samples = assets,
             Digest = Sha256Digest.OfBytes(Encoding.ASCII.GetBytes(all.ToString())),
+            AssetOverrides = MatchOverrides(descriptor, assets, full),
         };
+    }
+
+    /// <summary>
+    /// Finds the asset(s) each override applies to. An override that matches nothing is refused: it is almost always a
+    /// typo or a removed file, and silently ignoring it could train on data whose owner asked for different terms.
+    /// </summary>
+    private static Dictionary<string, AssetRightsOverride> MatchOverrides(DatasetDescriptor descriptor, DatasetAsset[] assets, string directory)
+    {
+        var byPath = new Dictionary<string, AssetRightsOverride>(StringComparer.Ordinal);
+        if (descriptor.Assets.Count == 0)
+        {
+            return byPath;
+        }
+
+        var source = Path.Combine(directory, DescriptorFileName);
+        var pathIndex = assets.Select(a => a.RelativePath).ToHashSet(StringComparer.Ordinal);
+        var digestIndex = assets.ToLookup(a => a.Sha256, a => a.RelativePath, StringComparer.Ordinal);
+        for (int i = 0; i < descriptor.Assets.Count; i++)
+        {
+            var o = descriptor.Assets[i];
+            IEnumerable<string> matched;
+            if (o.Path is not null)
+            {
+                if (!pathIndex.Contains(o.Path))
+                {
+                    throw new DatasetException(
+                        $"{source}: assets[{i}]: no asset at path {o.Path} in {directory} (paths are relative to the dataset directory, e.g. {assets[0].RelativePath})");
+                }
+
+                matched = [o.Path];
+            }
+            else
+            {
+                matched = digestIndex[o.Sha256 ?? ""].ToList();
+                if (!matched.Any())
+                {
+                    throw new DatasetException($"{source}: assets[{i}]: no asset in {directory} has sha256 {o.Sha256}");
+                }
+            }
+
+            foreach (var path in matched)
+            {
+                if (byPath.TryGetValue(path, out var earlier))
+                {
+                    // Two entries for one asset would make its terms depend on list order; say so instead.
+                    throw new DatasetException(
+                        $"{source}: assets[{i}] ({o.Target}) and assets[{descriptor.Assets.IndexOf(earlier)}] ({earlier.Target}) both apply to {path}; merge them into one entry");
+                }
+
+                byPath[path] = o;
+            }
+        }
+
+        return byPath;
     }
 
     /// <summary>Reads only <c>dataset.yaml</c>. Throws <see cref="DatasetException"/>.</summary>
@@ -120,13 +207,15 @@ public sealed class Dataset
     /// </summary>
     public static DatasetDescriptor ParseDescriptor(string text, string source = DescriptorFileName)
     {
-        CheckKeys(text, source);
+        var root = CheckKeys(text, source);
 
         DescriptorYaml raw;
         try
         {
+            // rights and assets are read from the node tree below (for line numbers); CheckKeys already refused unknown keys.
             raw = new DeserializerBuilder()
                 .WithNamingConvention(UnderscoredNamingConvention.Instance)
+                .IgnoreUnmatchedProperties()
                 .Build()
                 .Deserialize<DescriptorYaml?>(text) ?? new DescriptorYaml();
         }
@@ -171,18 +260,8 @@ public sealed class Dataset
             throw new DatasetException($"{source}: `licence` ({licence}) and `license` ({license}) disagree; keep one");
         }
 
-        var rights = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (label, value) in raw.Rights ?? new Dictionary<string, string?>())
-        {
-            var canonical = DatasetRights.All.FirstOrDefault(r => string.Equals(r, value?.Trim(), StringComparison.OrdinalIgnoreCase));
-            if (canonical is null)
-            {
-                throw new DatasetException(
-                    $"{source}: rights `{label}` has value '{value}'; use one of: {string.Join(", ", DatasetRights.All)}");
-            }
-
-            rights[label] = canonical;
-        }
+        var rights = DatasetRightsYaml.Rights(Child(root, "rights"), source, "rights");
+        var assetOverrides = DatasetRightsYaml.Assets(Child(root, "assets"), source);
 
         var classes = (raw.Classes ?? []).Select(c => c?.Trim() ?? "").ToList();
         if (classes.Any(string.IsNullOrEmpty))
@@ -210,6 +289,7 @@ public sealed class Dataset
             Owner = raw.Owner?.Trim() ?? "",
             Consent = raw.Consent?.Trim() ?? "",
             Rights = rights,
+            Assets = assetOverrides,
             Kind = kind,
             SampleShape = raw.SampleShape.ToArray(),
             Classes = classes,
@@ -232,16 +312,22 @@ public sealed class Dataset
         sb.Append("licence: ").Append(Quote(descriptor.Licence)).Append('\n');
         sb.Append("owner: ").Append(Quote(descriptor.Owner)).Append('\n');
         sb.Append("consent: ").Append(Quote(descriptor.Consent)).Append('\n');
-        if (descriptor.Rights.Count == 0)
+        AppendRights(sb, descriptor.Rights, "");
+        if (descriptor.Assets.Count > 0)
         {
-            sb.Append("rights: {}\n");
-        }
-        else
-        {
-            sb.Append("rights:\n");
-            foreach (var (label, value) in descriptor.Rights.OrderBy(r => r.Key, StringComparer.Ordinal))
+            sb.Append("assets:\n");
+            foreach (var o in descriptor.Assets)
             {
-                sb.Append("  ").Append(Quote(label)).Append(": ").Append(Quote(value)).Append('\n');
+                sb.Append(o.Path is not null ? "  - path: " + Quote(o.Path) : "  - sha256: " + Quote(o.Sha256 ?? "")).Append('\n');
+                foreach (var (key, value) in new[] { ("licence", o.Licence), ("owner", o.Owner), ("consent", o.Consent) })
+                {
+                    if (value is not null)
+                    {
+                        sb.Append("    ").Append(key).Append(": ").Append(Quote(value)).Append('\n');
+                    }
+                }
+
+                AppendRights(sb, o.Rights, "    ");
             }
         }
 
@@ -285,7 +371,35 @@ public sealed class Dataset
         return list;
     }
 
-    private static void CheckKeys(string text, string source)
+    private static void AppendRights(StringBuilder sb, IReadOnlyDictionary<string, RightsAssertion> rights, string indent)
+    {
+        if (rights.Count == 0)
+        {
+            sb.Append(indent).Append("rights: {}\n");
+            return;
+        }
+
+        sb.Append(indent).Append("rights:\n");
+        foreach (var (label, value) in rights.OrderBy(r => r.Key, StringComparer.Ordinal))
+        {
+            sb.Append(indent).Append("  ").Append(Quote(label)).Append(": ");
+            if (value.ConstraintInfo is null)
+            {
+                sb.Append(Quote(value.Use));
+            }
+            else
+            {
+                sb.Append("{ use: ").Append(Quote(value.Use)).Append(", constraint_info: ").Append(Quote(value.ConstraintInfo)).Append(" }");
+            }
+
+            sb.Append('\n');
+        }
+    }
+
+    private static YamlNode? Child(YamlMappingNode map, string key) =>
+        map.Children.TryGetValue(new YamlScalarNode(key), out var node) ? node : null;
+
+    private static YamlMappingNode CheckKeys(string text, string source)
     {
         var stream = new YamlStream();
         try
@@ -321,6 +435,8 @@ public sealed class Dataset
                     $"{source} line {key.Start.Line}: unknown key `{k}` (known keys: {string.Join(", ", KnownKeys)})");
             }
         }
+
+        return root;
     }
 
     private static string Quote(string value)
@@ -362,7 +478,6 @@ public sealed class Dataset
         public string? License { get; set; }
         public string? Owner { get; set; }
         public string? Consent { get; set; }
-        public Dictionary<string, string?>? Rights { get; set; }
         public string? Kind { get; set; }
         public List<int>? SampleShape { get; set; }
         public List<string?>? Classes { get; set; }

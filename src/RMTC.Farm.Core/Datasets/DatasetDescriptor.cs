@@ -1,3 +1,5 @@
+using RMTC.Farm.Core.Rights;
+
 namespace RMTC.Farm.Core.Datasets;
 
 /// <summary>The contents of a dataset's <c>dataset.yaml</c>: identity, kind, and the rights it is offered under.</summary>
@@ -10,8 +12,13 @@ public sealed class DatasetDescriptor
     public string Licence { get; set; } = "";
     public string Owner { get; set; } = "";
     public string Consent { get; set; } = "";
-    /// <summary>Rights assertions by label (e.g. <c>cawg.ai_training: allowed</c>); values are <see cref="DatasetRights"/> spellings.</summary>
-    public Dictionary<string, string> Rights { get; set; } = new();
+    /// <summary>
+    /// Rights assertions of every asset by <c>cawg.*</c> label (legacy <c>c2pa.*</c> spellings are normalised when read);
+    /// a label absent here is unspecified, which no training accepts.
+    /// </summary>
+    public Dictionary<string, RightsAssertion> Rights { get; set; } = new(StringComparer.Ordinal);
+    /// <summary>Per-asset terms that differ from the dataset's (<c>assets:</c> in the YAML); each must match an asset.</summary>
+    public List<AssetRightsOverride> Assets { get; set; } = new();
     /// <summary><c>image-pairs</c> (input + target images) or <c>labelled-images</c> (input + class label); see <see cref="DatasetKinds"/>.</summary>
     public string Kind { get; set; } = "";
     /// <summary>Shape of one sample's input, [channels, height, width].</summary>
@@ -42,7 +49,7 @@ public static class DatasetKinds
     public const string LabelTensor = "label";
 }
 
-/// <summary>Values of a rights assertion in <see cref="DatasetDescriptor.Rights"/>.</summary>
+/// <summary>Spellings of <see cref="RightsAssertion.Use"/>, as stored (YAML input is matched case-insensitively).</summary>
 public static class DatasetRights
 {
     public const string Allowed = "allowed";

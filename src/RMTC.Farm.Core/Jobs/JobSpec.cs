@@ -19,6 +19,21 @@ public sealed record JobSpec
     public ResourceSpec Resources { get; init; } = new();
     /// <summary>Failed attempts tolerated per shard before the run fails.</summary>
     public int MaxRetries { get; init; } = 3;
+    /// <summary>
+    /// What the job agrees to about its data's rights; null when the spec has no <c>rights</c> section (left null rather
+    /// than defaulted so a manifest sealed before this section existed re-serialises to the same bytes).
+    /// </summary>
+    public RightsSpec? Rights { get; init; }
+}
+
+/// <summary>The job's side of the data's rights.</summary>
+public sealed record RightsSpec
+{
+    /// <summary>
+    /// constraint_info texts of <c>constrained</c> assertions the job honours, word for word; data under any other
+    /// constraint is refused.
+    /// </summary>
+    public IReadOnlyList<string> AcceptConstraints { get; init; } = [];
 }
 
 /// <summary>What each shard does with its part of the data in one round.</summary>

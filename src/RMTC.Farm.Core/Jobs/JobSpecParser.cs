@@ -102,6 +102,13 @@ public static partial class JobSpecParser
             res.RejectUnknown();
         }
 
+        RightsSpec? rights = null;
+        if (reader.Mapping("rights") is { } rightsFields)
+        {
+            rights = new RightsSpec { AcceptConstraints = rightsFields.Texts("accept_constraints") };
+            rightsFields.RejectUnknown();
+        }
+
         reader.RejectUnknown();
 
         if (problems.Count > 0)
@@ -122,6 +129,7 @@ public static partial class JobSpecParser
             Local = local,
             Merge = merge,
             Resources = resources,
+            Rights = rights,
         };
     }
 
@@ -248,6 +256,24 @@ public static partial class JobSpecParser
             }
         }
 
+        /// <summary>A list of non-empty texts, kept verbatim apart from surrounding whitespace (no '|' splitting, unlike tags).</summary>
+        public IReadOnlyList<string> Texts(string key)
+        {
+            var node = Find(key);
+            if (node is null)
+            {
+                return [];
+            }
+
+            if (node is YamlSequenceNode seq && seq.Children.All(c => c is YamlScalarNode { Value: { } v } && v.Trim().Length > 0))
+            {
+                return seq.Children.Select(c => ((YamlScalarNode)c).Value!.Trim()).Distinct(StringComparer.Ordinal).ToArray();
+            }
+
+            Problem(key, $"`{key}` must be a list of non-empty texts, e.g. [\"internal R&D only\"]");
+            return [];
+        }
+
         public Fields? Mapping(string key)
         {
             var node = Find(key);
@@ -305,7 +331,8 @@ public static partial class JobSpecParser
             "local." => ["epochs", "batch_size", "learning_rate"],
             "merge." => ["strategy", "outer_learning_rate", "momentum"],
             "resources." => ["gpus", "gpu_memory", "memory", "cores", "tags"],
-            _ => ["name", "recipe", "dataset", "shards", "rounds", "seed", "max_retries", "local", "merge", "resources"],
+            "rights." => ["accept_constraints"],
+            _ => ["name", "recipe", "dataset", "shards", "rounds", "seed", "max_retries", "local", "merge", "resources", "rights"],
         };
     }
 }

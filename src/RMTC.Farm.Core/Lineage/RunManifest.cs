@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using RMTC.Farm.Core.Jobs;
+using RMTC.Farm.Core.Rights;
 
 namespace RMTC.Farm.Core.Lineage;
 
@@ -23,6 +24,11 @@ public sealed class RunManifest
     public string? Error { get; set; }
     public JobSpec? Spec { get; set; }
     public DatasetRecord Dataset { get; set; } = new();
+    /// <summary>
+    /// The licences, owners, consent and most restrictive rights of everything the model was trained from (the dataset
+    /// and each asset override), as checked at submission. Null in manifests written before closures were recorded.
+    /// </summary>
+    public LicenceClosure? LicenceClosure { get; set; }
     public string Recipe { get; set; } = "";
     public CodeRecord Code { get; set; } = new();
     public SeedRecord Seeds { get; set; } = new();
@@ -67,7 +73,8 @@ public sealed class DatasetRecord
     public string Licence { get; set; } = "";
     public string Owner { get; set; } = "";
     public string Consent { get; set; } = "";
-    public Dictionary<string, string> Rights { get; set; } = new();
+    /// <summary>The dataset-level rights as evaluated: <c>cawg.*</c> labels, canonical values, constraint_info included.</summary>
+    public Dictionary<string, RightsAssertion> Rights { get; set; } = new();
     /// <summary>sha256 over the sorted asset digests.</summary>
     public string Digest { get; set; } = "";
     public string Path { get; set; } = "";

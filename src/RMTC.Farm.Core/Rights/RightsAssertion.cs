@@ -23,6 +23,12 @@ public sealed record RightsAssertion(string Use, string? ConstraintInfo = null)
     /// <summary><c>constrained</c> with the text stating the constraint.</summary>
     public static RightsAssertion Constrained(string constraintInfo) => new(DatasetRights.Constrained, constraintInfo);
 
+    /// <summary>
+    /// A value with no constraint_info, from its spelling: the bare-string form manifests and older code use for
+    /// rights, so a <c>Dictionary&lt;string, RightsAssertion&gt;</c> can still be filled with <c>["label"] = "allowed"</c>.
+    /// </summary>
+    public static implicit operator RightsAssertion(string use) => new(use);
+
     /// <summary>As written in messages: <c>notAllowed</c>, or <c>constrained (constraint_info "...")</c>.</summary>
     public override string ToString() => ConstraintInfo is null ? Use : $"{Use} (constraint_info \"{ConstraintInfo}\")";
 }

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using RMTC.Farm.Core.Datasets;
+using RMTC.Farm.Core.Rights;
 using RMTC.Farm.Core.Weights;
 using RMTC.Farm.Training.Recipes;
 using RMTC.Farm.Core.Planning;
@@ -75,13 +76,7 @@ public static class DatasetSynthesizer
             Licence = "CC0-1.0",
             Owner = "RMTC.Farm synthesizer",
             Consent = "procedurally generated; no people or third-party works",
-            Rights = new Dictionary<string, string>
-            {
-                ["cawg.ai_training"] = DatasetRights.Allowed,
-                ["cawg.ai_generative_training"] = DatasetRights.Allowed,
-                ["cawg.data_mining"] = DatasetRights.Allowed,
-                ["cawg.ai_inference"] = DatasetRights.Allowed,
-            },
+            Rights = CawgAssertions.All.ToDictionary(label => label, _ => RightsAssertion.Allowed),
             Kind = r.DatasetKind,
             SampleShape = (denoiser ? DenoiserShape : ClassifierShape).ToArray(),
             Classes = denoiser ? [] : ClassifierClasses.ToList(),

@@ -1,3 +1,4 @@
+using RMTC.Farm.Core.Rights;
 using RMTC.Farm.Core.Weights;
 using RMTC.Farm.Training.Loop;
 
@@ -20,6 +21,20 @@ public static class RecipeCatalog
 
     /// <summary>The dataset kind a recipe trains on (<c>image-pairs</c> or <c>labelled-images</c>).</summary>
     public static string DatasetKind(string recipe) => Get(recipe).DatasetKind;
+
+    /// <summary>
+    /// The CAWG assertions a dataset must allow for this recipe to train on it: <c>cawg.ai_training</c> always, plus
+    /// <c>cawg.ai_generative_training</c> for recipes whose models generate content (the denoiser generates images;
+    /// the classifier only labels them).
+    /// </summary>
+    /// <remarks>
+    /// Only recipes known to be non-generative are spared the generative assertion, so a recipe added without thought
+    /// about its rights gets the stricter check rather than the looser one.
+    /// </remarks>
+    public static IReadOnlyList<string> RequiredAssertions(string recipe) =>
+        Get(recipe) is ClassifierRecipe
+            ? [CawgAssertions.AiTraining]
+            : [CawgAssertions.AiTraining, CawgAssertions.AiGenerativeTraining];
 
     /// <summary>
     /// Deterministic initial weights of the recipe's model for a dataset of the given sample shape and class count
