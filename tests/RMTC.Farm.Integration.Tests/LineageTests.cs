@@ -77,6 +77,27 @@ public sealed class LineageTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_retrain_spec_from_impact_trains_without_the_withdrawn_asset()
+    {
+        var asset = Dataset.Open(_dataB).Samples[7].Sha256;
+        var impact = Parse(await _lineage.ImpactAsync(new ImpactRequest { AssetDigest = asset }));
+        var spec = (string)Assert.Single(impact["affected"]!.AsArray())!["retrainSpec"]!;
+
+        var retrain = await _farm.SubmitAsync(spec);
+        var done = await _farm.WaitAsync(retrain.Id, TimeSpan.FromMinutes(2));
+        Assert.Equal(JobState.Succeeded, done.State);
+
+        var manifest = _farm.Scheduler.GetManifest(retrain.Id)!;
+        Assert.Equal(47, manifest.Dataset.Samples);
+        Assert.Equal(47, manifest.Rounds[0].Shards.Sum(s => s.Samples));
+        Assert.Contains(asset, manifest.Spec!.ExcludeAssets);
+
+        // The withdrawn asset leads to the old run only; the new model is free of it.
+        var down = Parse(await _lineage.TraceAsync(new TraceRequest { Digest = asset, Direction = TraceDirection.Down }));
+        Assert.Equal([_b1.Id], down["usedBy"]!.AsArray().Select(u => (string)u!["runId"]!));
+    }
+
+    [Fact]
     public async Task Verify_catches_an_edited_a_deleted_and_an_inserted_event_and_an_edited_manifest()
     {
         Assert.True((await _lineage.VerifyAsync(new LineageRunRequest { RunId = _a1.Id })).Ok);

@@ -77,7 +77,7 @@ public static class InTotoExport
                     ["internalParameters"] = new JsonObject
                     {
                         ["seeds"] = JsonSerializer.SerializeToNode(m.Seeds, options),
-                        // licence closure: added with the rights work
+                        ["licenceClosure"] = JsonSerializer.SerializeToNode(m.LicenceClosure, options),
                         ["rounds"] = new JsonArray(m.Rounds.Select(r => (JsonNode)new JsonObject
                         {
                             ["round"] = r.Round,

@@ -57,7 +57,7 @@ public sealed class LineageQueries(IRunStore store, ArtifactStore artifacts)
                 ["role"] = role,
                 ["recipe"] = m.Recipe,
                 ["dataset"] = JsonSerializer.SerializeToNode(m.Dataset, Json),
-                // licence closure: added with the rights work
+                ["licenceClosure"] = JsonSerializer.SerializeToNode(m.LicenceClosure, Json),
                 ["initialWeights"] = m.InitialWeightsDigest,
                 ["code"] = JsonSerializer.SerializeToNode(m.Code, Json),
                 ["seeds"] = JsonSerializer.SerializeToNode(m.Seeds, Json),

@@ -15,7 +15,7 @@ public static class RetrainSpec
         sb.AppendLine(inv, $"recipe: {spec.Recipe}");
         sb.AppendLine(inv, $"dataset: {datasetPath}");
         sb.AppendLine("exclude_assets:");
-        foreach (var a in excludeAssets.Distinct())
+        foreach (var a in spec.ExcludeAssets.Concat(excludeAssets).Distinct())
         {
             sb.AppendLine(inv, $"  - {a}");
         }

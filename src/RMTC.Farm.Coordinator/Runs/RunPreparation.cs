@@ -38,9 +38,28 @@ internal static class RunPreparation
             throw new JobSpecException([$"{sourceName}: dataset: '{d.Name}' holds {d.Kind} but recipe '{spec.Recipe}' trains on {wantKind}: pick a {wantKind} dataset (e.g. `rmtc dataset synth --recipe {spec.Recipe}`)"]);
         }
 
+        var unknown = spec.ExcludeAssets.Where(x => dataset.Samples.All(a => a.Sha256 != x)).ToList();
+        if (unknown.Count > 0)
+        {
+            throw new JobSpecException([$"{sourceName}: exclude_assets: {string.Join(", ", unknown)} {(unknown.Count == 1 ? "is not an asset" : "are not assets")} of dataset '{d.Name}' ({dataset.Directory}): check the digests against `rmtc lineage impact`"]);
+        }
+
+        if (spec.ExcludeAssets.Count > 0)
+        {
+            // The run trains on, is judged on the rights of, and records only the assets it keeps.
+            var excluded = spec.ExcludeAssets.ToHashSet(StringComparer.Ordinal);
+            dataset = new Dataset
+            {
+                Directory = dataset.Directory,
+                Descriptor = dataset.Descriptor,
+                Samples = dataset.Samples.Where(a => !excluded.Contains(a.Sha256)).ToList(),
+                Digest = dataset.Digest,
+            };
+        }
+
         if (spec.Shards > dataset.Samples.Count)
         {
-            throw new JobSpecException([$"{sourceName}: shards: {spec.Shards} shards asked for but dataset '{d.Name}' has {dataset.Samples.Count} samples: use at most {dataset.Samples.Count} shards"]);
+            throw new JobSpecException([$"{sourceName}: shards: {spec.Shards} shards asked for but dataset '{d.Name}' has {dataset.Samples.Count} samples{(spec.ExcludeAssets.Count > 0 ? " left after exclude_assets" : "")}: use at most {dataset.Samples.Count} shards"]);
         }
 
         // Before anything reaches the artifact store: a refused job must leave no trace of the data it may not use.
@@ -68,8 +87,8 @@ internal static class RunPreparation
             template = Safetensors.ReadHeader(file, file.Length);
         }
 
-        var plan = ShardPlanner.Plan(dataset.Samples.Count, spec.Shards, planSeed);
         var assets = dataset.Samples.Select(a => new AssetEntry(a.RelativePath, a.Sha256)).ToList();
+        var plan = ShardPlans.Build(Dataset.ListSamples(dataset.Directory), assets, spec.Shards, planSeed);
         var assetsDigest = artifacts.WriteJson(AssetList.ToJson(assets));
         var manifest = new RunManifest
         {

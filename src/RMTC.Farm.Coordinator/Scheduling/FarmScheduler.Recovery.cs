@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
+using RMTC.Farm.Coordinator.Lineage;
 using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Core.Lineage;
@@ -100,7 +101,10 @@ public sealed partial class FarmScheduler
     {
         var spec = m.Spec!;
         var round = m.Rounds[^1];
-        var plan = ShardPlanner.Plan(m.Dataset.Samples, spec.Shards, m.Seeds.ShardPlan);
+        var assetList = m.Dataset.AssetsDigest is { } listDigest && _artifacts.ReadJson(listDigest) is { } json
+            ? AssetList.FromJson(json)
+            : throw new InvalidOperationException($"the asset list of run {m.RunId} is missing from the artifact store");
+        var plan = ShardPlans.Build(Core.Datasets.Dataset.ListSamples(m.Dataset.Path), assetList, spec.Shards, m.Seeds.ShardPlan);
         SafetensorsHeader template;
         using (var file = File.OpenRead(_artifacts.PathOf(m.InitialWeightsDigest)))
         {

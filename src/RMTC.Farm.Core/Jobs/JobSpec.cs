@@ -24,6 +24,8 @@ public sealed record JobSpec
     /// than defaulted so a manifest sealed before this section existed re-serialises to the same bytes).
     /// </summary>
     public RightsSpec? Rights { get; init; }
+    /// <summary>Assets (sha256) left out of training, e.g. after consent was withdrawn (see <c>rmtc lineage impact</c>).</summary>
+    public IReadOnlyList<string> ExcludeAssets { get; init; } = [];
 }
 
 /// <summary>The job's side of the data's rights.</summary>

@@ -103,6 +103,20 @@ public static partial class JobSpecParser
         }
 
         RightsSpec? rights = null;
+        var exclude = new List<string>();
+        foreach (var text in reader.Tags("exclude_assets"))
+        {
+            var digest = text.StartsWith("sha256:", StringComparison.OrdinalIgnoreCase) ? text[7..].ToLowerInvariant() : text.ToLowerInvariant();
+            if (Digests.Sha256Digest.IsValid(digest))
+            {
+                exclude.Add(digest);
+            }
+            else
+            {
+                reader.Problem("exclude_assets", $"'{text}' is not an asset digest: list sha256 digests (64 hex characters), as `rmtc lineage impact` prints them");
+            }
+        }
+
         if (reader.Mapping("rights") is { } rightsFields)
         {
             rights = new RightsSpec { AcceptConstraints = rightsFields.Texts("accept_constraints") };
@@ -130,6 +144,7 @@ public static partial class JobSpecParser
             Merge = merge,
             Resources = resources,
             Rights = rights,
+            ExcludeAssets = exclude.Distinct().ToArray(),
         };
     }
 
@@ -332,7 +347,7 @@ public static partial class JobSpecParser
             "merge." => ["strategy", "outer_learning_rate", "momentum"],
             "resources." => ["gpus", "gpu_memory", "memory", "cores", "tags"],
             "rights." => ["accept_constraints"],
-            _ => ["name", "recipe", "dataset", "shards", "rounds", "seed", "max_retries", "local", "merge", "resources", "rights"],
+            _ => ["name", "recipe", "dataset", "exclude_assets", "shards", "rounds", "seed", "max_retries", "local", "merge", "resources", "rights"],
         };
     }
 }
