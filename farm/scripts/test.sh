@@ -27,7 +27,7 @@ dotnet build RMTC.Farm.sln -c Release --nologo -v quiet -clp:ErrorsOnly
 
 passed=0; failed=0; skipped=0; status=0
 log="$(mktemp)"
-for project in tests/*/*.csproj; do
+for project in tests/*.Tests/*.Tests.csproj; do
   echo "== test $(basename "$(dirname "$project")")"
   if ! dotnet test "$project" -c Release --no-build --nologo "$@" 2>&1 | tee "$log"; then status=1; fi
   # xunit's summary: "Passed!  - Failed:     0, Passed:    12, Skipped:     0, Total:    12, Duration: ..."

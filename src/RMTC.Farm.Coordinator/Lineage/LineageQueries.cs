@@ -36,11 +36,12 @@ public sealed class LineageQueries(IRunStore store, ArtifactStore artifacts)
     public async Task<JsonObject> TraceUpAsync(string digest, CancellationToken ct)
     {
         var runs = (await store.LookupAsync(LineageIndexKinds.Model, digest, ct))
-            .Union(await store.LookupAsync(LineageIndexKinds.Weights, digest, ct)).Distinct().Order(StringComparer.Ordinal);
+            .Union(await store.LookupAsync(LineageIndexKinds.Weights, digest, ct)).Distinct().Order(StringComparer.Ordinal).ToList();
         var producers = new JsonArray();
+        var manifests = await GetAllAsync(runs, ct);
         foreach (var id in runs)
         {
-            if (await store.GetAsync(id, ct) is not { } m)
+            if (manifests[id] is not { } m)
             {
                 continue;
             }
@@ -80,9 +81,11 @@ public sealed class LineageQueries(IRunStore store, ArtifactStore artifacts)
     public async Task<JsonObject> TraceDownAsync(string digest, CancellationToken ct)
     {
         var uses = new JsonArray();
-        foreach (var (kind, id) in await UsersAsync(digest, ct))
+        var users = await UsersAsync(digest, ct);
+        var manifests = await GetAllAsync(users.Select(u => u.RunId), ct);
+        foreach (var (kind, id) in users)
         {
-            if (await store.GetAsync(id, ct) is not { } m)
+            if (manifests[id] is not { } m)
             {
                 continue;
             }
@@ -107,9 +110,11 @@ public sealed class LineageQueries(IRunStore store, ArtifactStore artifacts)
     public async Task<JsonObject> ImpactAsync(string assetDigest, CancellationToken ct)
     {
         var affected = new JsonArray();
-        foreach (var id in await store.LookupAsync(LineageIndexKinds.Asset, assetDigest, ct))
+        var ids = await store.LookupAsync(LineageIndexKinds.Asset, assetDigest, ct);
+        var manifests = await GetAllAsync(ids, ct);
+        foreach (var id in ids)
         {
-            if (await store.GetAsync(id, ct) is not { } m || m.Spec is null)
+            if (manifests[id] is not { } m || m.Spec is null)
             {
                 continue;
             }
@@ -148,6 +153,14 @@ public sealed class LineageQueries(IRunStore store, ArtifactStore artifacts)
         }
 
         return (runs, entries);
+    }
+
+    /// <summary>Manifests fetched concurrently (Redis pipelines them: one round trip's worth of waiting, not one per run).</summary>
+    private async Task<Dictionary<string, RunManifest?>> GetAllAsync(IEnumerable<string> runIds, CancellationToken ct)
+    {
+        var ids = runIds.Distinct().ToList();
+        var manifests = await Task.WhenAll(ids.Select(id => store.GetAsync(id, ct)));
+        return ids.Zip(manifests).ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal);
     }
 
     private async Task<IReadOnlyList<(string Kind, string RunId)>> UsersAsync(string digest, CancellationToken ct)

@@ -1,0 +1,3 @@
+using RMTC.Farm.Benchmarks;
+
+return await BenchmarkMain.RunAsync(args);
