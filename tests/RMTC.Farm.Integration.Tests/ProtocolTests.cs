@@ -31,8 +31,10 @@ public sealed class ProtocolTests
             () => farm.Scheduler.GetManifest(job.Id)!.Rounds[0].Attempts.Any(a => a.Outcome == AttemptOutcomes.Expired),
             TimeSpan.FromSeconds(15), () => "the lease never expired");
 
-        // Second session: the shard is leased again with a higher epoch.
-        var second = await TakeLeaseAsync(agents, "silent-agent");
+        // Second session: the shard is leased again with a higher epoch, and this time the agent keeps heartbeating.
+        var (second, session) = await TakeLeaseWithSessionAsync(agents, "silent-agent");
+        using var alive = new CancellationTokenSource();
+        var heartbeats = KeepAliveAsync(session, second, alive.Token);
         Assert.True(second.LeaseEpoch > first.LeaseEpoch);
 
         // The late result of the first lease arrives: refused.
@@ -46,6 +48,26 @@ public sealed class ProtocolTests
         Assert.Equal(StatusCode.DataLoss, corrupt.StatusCode);
         var manifest = farm.Scheduler.GetManifest(job.Id)!;
         Assert.Contains(manifest.Rounds[0].Attempts, a => a.Outcome == AttemptOutcomes.Refused && a.Error!.Contains("corrupt"));
+        await alive.CancelAsync();
+        await heartbeats;
+    }
+
+    /// <summary>Heartbeats that report the lease as running, as a live agent's do.</summary>
+    private static async Task KeepAliveAsync(AsyncDuplexStreamingCall<AgentMessage, CoordinatorMessage> session, Assignment lease, CancellationToken ct)
+    {
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                var heartbeat = new Heartbeat();
+                heartbeat.Running.Add(new ShardProgress { LeaseId = lease.LeaseId, LeaseEpoch = lease.LeaseEpoch, Phase = "training" });
+                await session.RequestStream.WriteAsync(new AgentMessage { Heartbeat = heartbeat }, ct);
+                await Task.Delay(100, ct);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or RpcException or InvalidOperationException)
+        {
+        }
     }
 
     [Fact]
@@ -109,7 +131,10 @@ public sealed class ProtocolTests
         Assert.Empty((await farm.Jobs.ListJobsAsync(new ListJobsRequest())).Jobs);
     }
 
-    private static async Task<Assignment> TakeLeaseAsync(AgentService.AgentServiceClient agents, string id)
+    private static async Task<Assignment> TakeLeaseAsync(AgentService.AgentServiceClient agents, string id) =>
+        (await TakeLeaseWithSessionAsync(agents, id)).Lease;
+
+    private static async Task<(Assignment Lease, AsyncDuplexStreamingCall<AgentMessage, CoordinatorMessage> Session)> TakeLeaseWithSessionAsync(AgentService.AgentServiceClient agents, string id)
     {
         var registration = await agents.RegisterAsync(new RegisterRequest { AgentId = id, Hostname = "test", Slots = 1, Capacity = new Resources { Cores = 1, MemoryMib = 1024 } });
         var session = agents.Session();
@@ -117,7 +142,7 @@ public sealed class ProtocolTests
         await session.RequestStream.WriteAsync(new AgentMessage { Heartbeat = new Heartbeat() });
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
         Assert.True(await session.ResponseStream.MoveNext(timeout.Token));
-        return session.ResponseStream.Current.Assign;
+        return (session.ResponseStream.Current.Assign, session);
     }
 
     private static async Task UploadAsync(AgentService.AgentServiceClient agents, string agentId, Assignment lease, byte[] bytes, string? digestOverride = null)

@@ -156,7 +156,7 @@ public sealed class RedisServer : IAsyncLifetime, IDisposable
         foreach (var arg in new[]
         {
             "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--dir", DataDirectory,
+            "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", DataDirectory,
             "--daemonize", "no", "--loglevel", "notice",
         })
         {

@@ -64,7 +64,7 @@ public sealed class RedisRunStoreTests(RedisServer redis) : RunStoreContract, IC
         Assert.Equal(3, (await afterRestart.ReadEventsAsync(id)).Count);
         Assert.Equal([id], await afterRestart.LookupAsync(LineageIndexKinds.Model, digest));
 
-        // SIGKILL: acknowledged writes are already in the append-only file (write() before the reply), fsync or not.
+        // SIGKILL: with appendfsync always, every acknowledged write is in the append-only file (everysec may lose ~1 s under load).
         await afterRestart.AppendEventsAsync(id, chain[3..]);
         await afterRestart.SaveAsync(Manifest(id, "after"), 3);
         await redis.KillAsync();
