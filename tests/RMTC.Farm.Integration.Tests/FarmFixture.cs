@@ -43,14 +43,16 @@ public sealed class FarmFixture : IAsyncDisposable
     public ArtifactStore Artifacts => App.Services.GetRequiredService<ArtifactStore>();
     public IReadOnlyList<AgentProcess> Agents => _agents;
 
-    public static async Task<FarmFixture> StartAsync(int leaseTimeoutMs = 3000, int heartbeatMs = 250)
+    public static async Task<FarmFixture> StartAsync(int leaseTimeoutMs = 3000, int heartbeatMs = 250, string? redis = null)
     {
         var root = Directory.CreateTempSubdirectory("rmtc-it-").FullName;
-        var app = await StartCoordinatorAsync(root, 0, leaseTimeoutMs, heartbeatMs);
-        return new FarmFixture(app, root, leaseTimeoutMs, heartbeatMs);
+        var app = await StartCoordinatorAsync(root, 0, leaseTimeoutMs, heartbeatMs, redis);
+        return new FarmFixture(app, root, leaseTimeoutMs, heartbeatMs) { _redis = redis };
     }
 
-    private static async Task<WebApplication> StartCoordinatorAsync(string root, int port, int leaseTimeoutMs, int heartbeatMs)
+    private string? _redis;
+
+    private static async Task<WebApplication> StartCoordinatorAsync(string root, int port, int leaseTimeoutMs, int heartbeatMs, string? redis = null)
     {
         var app = CoordinatorHost.Create(c => c.AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -58,6 +60,7 @@ public sealed class FarmFixture : IAsyncDisposable
             ["Coordinator:Port"] = port.ToString(CultureInfo.InvariantCulture),
             ["Coordinator:LeaseTimeoutMs"] = leaseTimeoutMs.ToString(CultureInfo.InvariantCulture),
             ["Coordinator:HeartbeatIntervalMs"] = heartbeatMs.ToString(CultureInfo.InvariantCulture),
+            ["Coordinator:Redis"] = redis,
             ["Logging:LogLevel:Default"] = "Warning",
         }));
         await app.StartAsync();
@@ -71,7 +74,7 @@ public sealed class FarmFixture : IAsyncDisposable
         await App.StopAsync();
         await App.DisposeAsync();
         await Task.Delay(down);
-        App = await StartCoordinatorAsync(Root, port, _leaseTimeoutMs, _heartbeatMs);
+        App = await StartCoordinatorAsync(Root, port, _leaseTimeoutMs, _heartbeatMs, _redis);
     }
 
     /// <summary>Starts `rmtc agent` processes and waits until all of them hold a session.</summary>
