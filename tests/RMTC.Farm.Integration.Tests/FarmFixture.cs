@@ -167,83 +167,18 @@ public sealed class FarmFixture : IAsyncDisposable
     }
 }
 
-/// <summary>A real `rmtc agent` process with its output captured.</summary>
-public sealed class AgentProcess : IDisposable
+/// <summary>A real `rmtc agent` process.</summary>
+public sealed class AgentProcess : RmtcProcess
 {
-    private readonly StringBuilder _output = new();
-
-    private AgentProcess(string id, Process process)
-    {
-        Id = id;
-        Process = process;
-    }
+    private AgentProcess(string id, IEnumerable<string> arguments, IDictionary<string, string> environment)
+        : base(arguments, environment) => Id = id;
 
     public string Id { get; }
-    public Process Process { get; }
 
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
-
-    public static AgentProcess Start(string coordinator, string id, string workDir)
-    {
-        var info = new ProcessStartInfo(RmtcCli.Dotnet)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in new[] { RmtcCli.Dll, "agent", "--coordinator", coordinator, "--id", id, "--work-dir", workDir, "--threads", "1", "--exit-with-parent", Environment.ProcessId.ToString(CultureInfo.InvariantCulture) })
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        info.Environment["RMTC_Agent__CancelGraceMs"] = "2000";
-        var agent = new AgentProcess(id, Process.Start(info)!);
-        agent.Process.OutputDataReceived += (_, e) => agent.Append(e.Data);
-        agent.Process.ErrorDataReceived += (_, e) => agent.Append(e.Data);
-        agent.Process.BeginOutputReadLine();
-        agent.Process.BeginErrorReadLine();
-        return agent;
-    }
-
-    private void Append(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_output)
-        {
-            _output.AppendLine(line);
-        }
-    }
-
-    /// <summary>SIGKILL to the agent alone, as a crashed node would die (its shard process notices and stops).</summary>
-    public void Kill()
-    {
-        Process.Kill(entireProcessTree: false);
-        Process.WaitForExit();
-    }
-
-    public void Dispose()
-    {
-        if (!Process.HasExited)
-        {
-            Process.Kill(entireProcessTree: true);
-            Process.WaitForExit(10_000);
-        }
-
-        Process.Dispose();
-    }
+    public static AgentProcess Start(string coordinator, string id, string workDir) => new(
+        id,
+        ["agent", "--coordinator", coordinator, "--id", id, "--work-dir", workDir, "--threads", "1", "--exit-with-parent", Environment.ProcessId.ToString(CultureInfo.InvariantCulture)],
+        new Dictionary<string, string> { ["RMTC_Agent__CancelGraceMs"] = "2000" });
 }
 
 /// <summary>Where the built `rmtc` is: the test project references the CLI, so rmtc.dll sits beside the tests.</summary>
