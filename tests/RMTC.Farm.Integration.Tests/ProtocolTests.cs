@@ -71,6 +71,29 @@ public sealed class ProtocolTests
     }
 
     [Fact]
+    public async Task A_repeated_upload_of_the_same_result_is_answered_as_a_duplicate_and_merged_once()
+    {
+        await using var farm = await FarmFixture.StartAsync(leaseTimeoutMs: 5000, heartbeatMs: 100);
+        var data = farm.Synthesize("classifier", 40);
+        var agents = new AgentService.AgentServiceClient(farm.Channel);
+        var job = await farm.SubmitAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, Spec, data));
+        var lease = await TakeLeaseAsync(agents, "twice-agent");
+        var bytes = await File.ReadAllBytesAsync(farm.Artifacts.PathOf(lease.GlobalWeightsDigest));
+
+        var first = await UploadAsync(agents, "twice-agent", lease, bytes);
+        var second = await UploadAsync(agents, "twice-agent", lease, bytes);
+        Assert.False(first.Duplicate);
+        Assert.True(second.Duplicate);
+        Assert.Equal(first.Digest, second.Digest);
+
+        var done = await farm.WaitAsync(job.Id, TimeSpan.FromSeconds(30));
+        Assert.Equal(JobState.Succeeded, done.State);
+        var round = farm.Scheduler.GetManifest(job.Id)!.Rounds[0];
+        Assert.Single(round.MergedResults);
+        Assert.Single(round.Attempts, a => a.Outcome == AttemptOutcomes.Succeeded);
+    }
+
+    [Fact]
     public async Task Result_with_NaN_weights_is_refused_and_never_merged()
     {
         await using var farm = await FarmFixture.StartAsync(leaseTimeoutMs: 5000, heartbeatMs: 100);
@@ -145,7 +168,7 @@ public sealed class ProtocolTests
         return (session.ResponseStream.Current.Assign, session);
     }
 
-    private static async Task UploadAsync(AgentService.AgentServiceClient agents, string agentId, Assignment lease, byte[] bytes, string? digestOverride = null)
+    private static async Task<UploadResultResponse> UploadAsync(AgentService.AgentServiceClient agents, string agentId, Assignment lease, byte[] bytes, string? digestOverride = null)
     {
         using var call = agents.UploadResult();
         await call.RequestStream.WriteAsync(new UploadResultRequest
@@ -175,6 +198,6 @@ public sealed class ProtocolTests
             // The coordinator answered early (refusal); its status is in the response.
         }
 
-        await call.ResponseAsync;
+        return await call.ResponseAsync;
     }
 }

@@ -42,4 +42,32 @@ public sealed class RedisLineageTests : IClassFixture<RedisServer>
         Assert.True(code == 0, output);
         Assert.Contains(job.Id, output);
     }
+
+    [Fact]
+    public async Task Redis_killed_mid_run_loses_nothing_the_coordinator_retries_and_the_run_completes()
+    {
+        await using var farm = await FarmFixture.StartAsync(redis: _redis.Endpoint);
+        var data = farm.Synthesize("classifier", 200);
+        await farm.StartAgentsAsync(2);
+        var job = await farm.SubmitAsync($"name: redis-outage\nrecipe: classifier\ndataset: {data}\nshards: 4\nrounds: 2\nlocal: {{ epochs: 2, batch_size: 4 }}\n");
+        await FarmFixture.WaitUntilAsync(() => farm.Scheduler.GetJob(job.Id)!.ShardsDone >= 1, TimeSpan.FromSeconds(60), farm.AgentLogs);
+
+        // Redis dies (SIGKILL) and is back two seconds later; shards keep finishing meanwhile.
+        await _redis.KillAsync();
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        await _redis.RestartAsync();
+
+        var done = await farm.WaitAsync(job.Id, TimeSpan.FromMinutes(3));
+        Assert.True(done.State == JobState.Succeeded, done + "\n" + farm.AgentLogs());
+
+        // What Redis holds is the whole record: every attempt, both rounds, an intact sealed chain.
+        using var mux = await _redis.ConnectAsync();
+        var stored = Core.Lineage.RunManifest.FromJson((string)(await mux.GetDatabase().HashGetAsync($"rmtc:{{run:{job.Id}}}:manifest", "json"))!);
+        var live = farm.Scheduler.GetManifest(job.Id)!;
+        Assert.Equal(live.ToJson(), stored.ToJson());
+        Assert.Equal(2, stored.Rounds.Count);
+        Assert.All(stored.Rounds, r => Assert.Equal(4, r.MergedResults.Count));
+        var verify = await new LineageService.LineageServiceClient(farm.Channel).VerifyAsync(new LineageRunRequest { RunId = job.Id });
+        Assert.True(verify.Ok, string.Join("\n", verify.Problems));
+    }
 }
