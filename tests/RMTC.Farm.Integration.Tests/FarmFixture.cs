@@ -61,6 +61,7 @@ public sealed class FarmFixture : IAsyncDisposable
             ["Coordinator:LeaseTimeoutMs"] = leaseTimeoutMs.ToString(CultureInfo.InvariantCulture),
             ["Coordinator:HeartbeatIntervalMs"] = heartbeatMs.ToString(CultureInfo.InvariantCulture),
             ["Coordinator:Redis"] = redis,
+            ["Coordinator:MetricsPort"] = "0",
             ["Logging:LogLevel:Default"] = "Warning",
         }));
         await app.StartAsync();
@@ -78,14 +79,14 @@ public sealed class FarmFixture : IAsyncDisposable
     }
 
     /// <summary>Starts `rmtc agent` processes and waits until all of them hold a session.</summary>
-    public async Task<IReadOnlyList<AgentProcess>> StartAgentsAsync(int count, string prefix = "agent")
+    public async Task<IReadOnlyList<AgentProcess>> StartAgentsAsync(int count, string prefix = "agent", IDictionary<string, string>? environment = null)
     {
         var started = new List<AgentProcess>();
         var before = Scheduler.ConnectedAgents;
         for (var i = 0; i < count; i++)
         {
             var id = $"{prefix}-{_agents.Count + 1}";
-            var agent = AgentProcess.Start(Address, id, Path.Combine(Root, "agents", id));
+            var agent = AgentProcess.Start(Address, id, Path.Combine(Root, "agents", id), environment);
             _agents.Add(agent);
             started.Add(agent);
         }
@@ -175,10 +176,10 @@ public sealed class AgentProcess : RmtcProcess
 
     public string Id { get; }
 
-    public static AgentProcess Start(string coordinator, string id, string workDir) => new(
+    public static AgentProcess Start(string coordinator, string id, string workDir, IDictionary<string, string>? environment = null) => new(
         id,
         ["agent", "--coordinator", coordinator, "--id", id, "--work-dir", workDir, "--threads", "1", "--exit-with-parent", Environment.ProcessId.ToString(CultureInfo.InvariantCulture)],
-        new Dictionary<string, string> { ["RMTC_Agent__CancelGraceMs"] = "2000" });
+        new Dictionary<string, string>(environment ?? new Dictionary<string, string>()) { ["RMTC_Agent__CancelGraceMs"] = "2000" });
 }
 
 /// <summary>Where the built `rmtc` is: the test project references the CLI, so rmtc.dll sits beside the tests.</summary>

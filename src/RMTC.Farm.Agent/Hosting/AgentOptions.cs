@@ -59,6 +59,17 @@ public sealed class AgentOptions
     [Range(100, 600_000)]
     public int ReconnectMaxDelayMs { get; set; } = 10_000;
 
+    /// <summary>How often the agent samples its GPUs (utilization, memory, power, temperature) for heartbeats.</summary>
+    [Range(100, 600_000)]
+    public int GpuSampleIntervalMs { get; set; } = 5000;
+
+    /// <summary>
+    /// A simulation for machines without GPUs (tests, demos): &gt; 0 makes the agent report that many simulated GPUs,
+    /// samples marked as simulated, and (when <see cref="Gpus"/> is unset) offer them as capacity. 0 = off.
+    /// </summary>
+    [Range(0, 64)]
+    public int SimulatedGpus { get; set; }
+
     /// <summary>Bytes per uploaded chunk (at most 1 MiB).</summary>
     [Range(4096, 1024 * 1024)]
     public int ChunkBytes { get; set; } = 64 * 1024;

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using RMTC.Farm.Agent.Execution;
+using RMTC.Farm.Agent.Gpus;
 using RMTC.Farm.Agent.Session;
 using RMTC.Farm.Agent.Weights;
 
@@ -10,7 +11,7 @@ namespace RMTC.Farm.Agent.Hosting;
 /// <summary>Registration of the agent daemon in a host.</summary>
 public static class AgentServiceCollectionExtensions
 {
-    /// <summary>Adds the agent: options (validated on start), the weights cache, the shard executor and the session loop.</summary>
+    /// <summary>Adds the agent: options (validated on start), the weights cache, the shard executor, GPU sampling and the session loop.</summary>
     public static IServiceCollection AddRmtcAgent(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<AgentOptions>()
@@ -22,6 +23,10 @@ public static class AgentServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<WeightsCache>();
         services.AddSingleton<ShardExecutor>();
+        services.AddSingleton<NvmlGpuSampler>();
+        services.AddSingleton(_ => new NvidiaSmiGpuSampler());
+        services.AddSingleton<GpuSampling>();
+        services.AddHostedService(sp => sp.GetRequiredService<GpuSampling>());
         services.AddHostedService<AgentWorker>();
         return services;
     }

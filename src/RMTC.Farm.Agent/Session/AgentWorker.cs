@@ -17,7 +17,7 @@ namespace RMTC.Farm.Agent.Session;
 /// The daemon's main loop: register, hold the session (heartbeats up, assignments down), run shards, and
 /// reconnect with backoff whenever the coordinator goes away. Running shards survive a reconnect.
 /// </summary>
-public sealed partial class AgentWorker(ShardExecutor executor, IOptions<AgentOptions> options, TimeProvider time, ILogger<AgentWorker> log) : BackgroundService
+public sealed partial class AgentWorker(ShardExecutor executor, GpuSampling gpuSampling, IOptions<AgentOptions> options, TimeProvider time, ILogger<AgentWorker> log) : BackgroundService
 {
     private readonly ConcurrentDictionary<string, RunningShard> _running = new(StringComparer.Ordinal);
     private readonly Channel<AgentMessage> _outgoing = Channel.CreateUnbounded<AgentMessage>();
@@ -29,6 +29,8 @@ public sealed partial class AgentWorker(ShardExecutor executor, IOptions<AgentOp
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var o = options.Value;
+        // The GPU simulation follows what this agent runs; real GPUs ignore it.
+        gpuSampling.Busy = () => !_running.IsEmpty;
         using var channel = GrpcChannel.ForAddress(o.Coordinator, new GrpcChannelOptions
         {
             HttpHandler = new SocketsHttpHandler
@@ -78,13 +80,15 @@ public sealed partial class AgentWorker(ShardExecutor executor, IOptions<AgentOp
     private async Task RunSessionAsync(AgentService.AgentServiceClient client, CancellationToken ct)
     {
         var o = options.Value;
-        var gpus = _gpus ??= o.Gpus == 0 ? [] : GpuInventory.Detect(TimeSpan.FromSeconds(10));
-        var gpuCount = o.Gpus ?? gpus.Count;
+        // Simulated GPUs stand in for real ones only where the operator did not say how many GPUs to offer.
+        var simulated = o.Gpus is null ? o.SimulatedGpus : 0;
+        var gpus = _gpus ??= o.Gpus == 0 || simulated > 0 ? [] : GpuInventory.Detect(TimeSpan.FromSeconds(10));
+        var gpuCount = o.Gpus ?? (simulated > 0 ? simulated : gpus.Count);
         var slots = o.Slots > 0 ? o.Slots : Math.Max(1, gpuCount);
         var capacity = new Resources
         {
             Gpus = (uint)gpuCount,
-            GpuMemoryMib = (ulong)(o.GpuMemoryMiB ?? (gpus.Count > 0 ? (long)gpus.Min(g => g.MemoryTotalMib) : 0)),
+            GpuMemoryMib = (ulong)(o.GpuMemoryMiB ?? (simulated > 0 ? (long)SimulatedGpuSampler.MemoryTotalMib : gpus.Count > 0 ? (long)gpus.Min(g => g.MemoryTotalMib) : 0)),
             MemoryMib = (ulong)(o.MemoryMiB > 0 ? o.MemoryMiB : GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024 * 1024)),
             Cores = o.Cores > 0 ? o.Cores : Environment.ProcessorCount,
         };
@@ -161,6 +165,8 @@ public sealed partial class AgentWorker(ShardExecutor executor, IOptions<AgentOp
                 p.Phase = shard.Phase;
                 heartbeat.Running.Add(p);
             }
+
+            heartbeat.Gpus.AddRange(gpuSampling.Latest);
 
             await stream.WriteAsync(new AgentMessage { Heartbeat = heartbeat }, ct);
             using var wake = CancellationTokenSource.CreateLinkedTokenSource(ct);

@@ -28,16 +28,44 @@ public static class CoordinatorHost
             var address = options.ListenAddress is "localhost" ? IPAddress.Loopback
                 : IPAddress.TryParse(options.ListenAddress, out var parsed) ? parsed
                 : throw new InvalidOperationException($"Coordinator:ListenAddress '{options.ListenAddress}' is not an IP address: use e.g. 127.0.0.1 or 0.0.0.0");
-            kestrel.Listen(address, options.Port, listen => listen.Protocols = HttpProtocols.Http2);
+            var endpoints = kestrel.ApplicationServices.GetRequiredService<CoordinatorEndpoints>();
+            kestrel.Listen(address, options.Port, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http2;
+                endpoints.Grpc = listen;
+            });
+            if (options.MetricsPort >= 0)
+            {
+                // Prometheus scrapes HTTP/1.1; gRPC needs HTTP/2: each gets its own port.
+                kestrel.Listen(address, options.MetricsPort, listen =>
+                {
+                    listen.Protocols = HttpProtocols.Http1;
+                    endpoints.Metrics = listen;
+                });
+            }
         });
         var app = builder.Build();
+        app.UseOpenTelemetryPrometheusScrapingEndpoint(context =>
+            context.Request.Path == "/metrics" && context.Request.Protocol != "HTTP/2");
         app.MapRmtcCoordinator();
         return app;
     }
 
+    /// <summary>The Prometheus endpoint's address once started, or null when metrics are off.</summary>
+    public static Uri? MetricsAddress(this WebApplication app) =>
+        app.Services.GetRequiredService<CoordinatorEndpoints>().Metrics is { } listen
+            ? new Uri($"http://127.0.0.1:{listen.IPEndPoint!.Port}/metrics")
+            : null;
+
     /// <summary>The address agents and wranglers use, once the app has started (resolves port 0).</summary>
     public static Uri BoundAddress(this WebApplication app)
     {
+        if (app.Services.GetRequiredService<CoordinatorEndpoints>().Grpc is { IPEndPoint: { } grpc })
+        {
+            var host = grpc.Address.Equals(IPAddress.Any) || grpc.Address.Equals(IPAddress.IPv6Any) ? "127.0.0.1" : grpc.Address.ToString();
+            return new Uri($"http://{host}:{grpc.Port}");
+        }
+
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
         var first = addresses?.FirstOrDefault() ?? throw new InvalidOperationException("the coordinator is not listening yet");
         return new Uri(first.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal).Replace("[::]", "127.0.0.1", StringComparison.Ordinal));

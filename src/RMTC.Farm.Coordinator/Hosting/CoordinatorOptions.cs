@@ -25,6 +25,13 @@ public sealed class CoordinatorOptions
     [Range(0, 65535)]
     public int Port { get; set; } = 7460;
 
+    /// <summary>
+    /// Port of the Prometheus endpoint (<c>/metrics</c>, HTTP/1.1, separate from gRPC's HTTP/2); 0 picks a free one,
+    /// -1 turns it off.
+    /// </summary>
+    [Range(-1, 65535)]
+    public int MetricsPort { get; set; } = 9464;
+
     /// <summary>How often agents send heartbeats.</summary>
     [Range(50, 600_000)]
     public int HeartbeatIntervalMs { get; set; } = 1000;

@@ -3,7 +3,9 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using OpenTelemetry.Metrics;
 using RMTC.Farm.Coordinator.Lineage;
+using RMTC.Farm.Coordinator.Metrics;
 using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Coordinator.Scheduling;
 using RMTC.Farm.Coordinator.Services;
@@ -25,6 +27,13 @@ public static class CoordinatorServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ArtifactStore>();
         AddRunStore(services, configuration.GetSection(CoordinatorOptions.Section)[nameof(CoordinatorOptions.Redis)]);
+        services.AddSingleton<CoordinatorEndpoints>();
+        services.AddSingleton<FarmMetrics>();
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(FarmMetrics.MeterName)
+            .AddView("rmtc_round_duration", new ExplicitBucketHistogramConfiguration { Boundaries = FarmMetrics.DurationBuckets })
+            .AddView("rmtc_merge_duration", new ExplicitBucketHistogramConfiguration { Boundaries = FarmMetrics.DurationBuckets })
+            .AddPrometheusExporter());
         services.AddSingleton<RunJournal>();
         services.AddSingleton<LineageQueries>();
         services.AddSingleton<FarmScheduler>();

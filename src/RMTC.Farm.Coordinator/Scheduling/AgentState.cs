@@ -17,6 +17,8 @@ internal sealed class AgentState
     /// <summary>Messages for the agent's open session; null while it has none.</summary>
     public Channel<CoordinatorMessage>? Outbox { get; set; }
     public Dictionary<string, Lease> Leases { get; } = new(StringComparer.Ordinal);
+    /// <summary>The GPU samples of the agent's latest heartbeat (a snapshot; empty on CPU nodes).</summary>
+    public IReadOnlyList<GpuSample> Gpus { get; set; } = [];
 
     public bool Connected => Outbox is not null;
     public int FreeSlots => Slots - Leases.Count;

@@ -105,6 +105,7 @@ public sealed partial class FarmScheduler
             }
 
             agent.LastSeen = Now;
+            agent.Gpus = heartbeat.Gpus.ToArray();
             ReconcileLocked(agent, heartbeat);
             foreach (var p in heartbeat.Running)
             {
@@ -135,6 +136,7 @@ public sealed partial class FarmScheduler
                 continue;
             }
 
+            _metrics?.LeaseExpired(lease.Agent.Id);
             lease.Attempt.Outcome = AttemptOutcomes.Expired;
             lease.Attempt.EndedAt = Now;
             lease.Attempt.Error = $"{agent.Id} no longer runs this lease";
@@ -167,6 +169,7 @@ public sealed partial class FarmScheduler
                 return;
             }
 
+            _metrics?.ShardFailed(agentId);
             lease.Attempt.Outcome = AttemptOutcomes.Failed;
             lease.Attempt.EndedAt = Now;
             lease.Attempt.Error = failed.Reason;
@@ -196,6 +199,7 @@ public sealed partial class FarmScheduler
                         continue;
                     }
 
+                    _metrics?.LeaseExpired(lease.Agent.Id);
                     lease.Attempt.Outcome = AttemptOutcomes.Expired;
                     lease.Attempt.EndedAt = Now;
                     lease.Attempt.Error = $"no heartbeat from {agent.Id} for {_options.LeaseTimeoutMs} ms";

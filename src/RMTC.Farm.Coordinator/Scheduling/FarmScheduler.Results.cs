@@ -74,6 +74,7 @@ public sealed partial class FarmScheduler
 
     private void RefuseLocked(Lease lease, string reason)
     {
+        _metrics?.ResultRefused(lease.Agent.Id);
         lease.Attempt.Outcome = AttemptOutcomes.Refused;
         lease.Attempt.EndedAt = Now;
         lease.Attempt.Error = reason;
@@ -156,6 +157,7 @@ public sealed partial class FarmScheduler
                 run.LossSum += header.FinalLoss * weight;
                 run.SamplesMerged += weight;
                 _acceptedResults[lease.Id] = header.Digest;
+                _metrics?.ShardCompleted(lease.Agent.Id);
                 run.PendingIndex.Add(new LineageIndexEntry(LineageIndexKinds.Weights, header.Digest, run.Id));
                 ReleaseLocked(lease);
                 EventLocked(run, "shard-completed", $"round {lease.Round} shard {lease.Shard.Index} merged from {lease.Agent.Id}: loss {header.FinalLoss:G4}, {weight} samples, {header.TrainSeconds:F1} s on {header.Device}", lease.Shard.Index, lease.Agent.Id,
@@ -183,6 +185,7 @@ public sealed partial class FarmScheduler
     /// <summary>Finishes the round's average, applies the merge strategy, stores the merged weights, starts the next round. Caller holds the run's merge gate.</summary>
     private void CloseRound(RunState run)
     {
+        var mergeStarted = _time.GetTimestamp();
         var average = run.Accumulator!.Finish();
         var spec = run.Spec;
         IReadOnlyList<NamedTensor> merged = average;
@@ -218,6 +221,7 @@ public sealed partial class FarmScheduler
             round.MomentumDigest = momentumDigest;
             run.PendingIndex.Add(new LineageIndexEntry(LineageIndexKinds.Weights, digest, run.Id));
             round.EndedAt = Now;
+            _metrics?.RoundClosed((round.EndedAt.Value - round.StartedAt).TotalSeconds, _time.GetElapsedTime(mergeStarted).TotalSeconds, spec.Recipe);
             round.MeanLoss = run.SamplesMerged > 0 ? run.LossSum / run.SamplesMerged : null;
             LogRoundMerged(run.Id, run.Round, spec.Rounds, round.MergedResults.Count, round.MeanLoss ?? double.NaN, digest);
             EventLocked(run, "round-merged", $"round {run.Round}/{spec.Rounds} merged {round.MergedResults.Count} results ({spec.Merge.Strategy}): mean loss {round.MeanLoss:G4}, weights {Short(digest)}",

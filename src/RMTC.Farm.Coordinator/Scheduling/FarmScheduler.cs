@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RMTC.Farm.Coordinator.Hosting;
+using RMTC.Farm.Coordinator.Metrics;
 using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Core.Lineage;
@@ -27,8 +28,13 @@ public sealed partial class FarmScheduler
     private readonly CoordinatorOptions _options;
     private long _submitCounter;
 
-    public FarmScheduler(RunJournal journal, ArtifactStore artifacts, TimeProvider time, IOptions<CoordinatorOptions> options, ILogger<FarmScheduler> log)
+    private readonly FarmMetrics? _metrics;
+
+    public FarmScheduler(RunJournal journal, ArtifactStore artifacts, TimeProvider time, IOptions<CoordinatorOptions> options, ILogger<FarmScheduler> log, FarmMetrics? metrics = null)
     {
+        _metrics = metrics;
+        metrics?.ObserveFarm(Snapshot);
+        metrics?.ObserveGpus(GpuSamples);
         _journal = journal;
         _artifacts = artifacts;
         _time = time;
@@ -49,6 +55,30 @@ public sealed partial class FarmScheduler
     }
 
     private DateTimeOffset Now => _time.GetUtcNow();
+
+    /// <summary>The latest GPU samples of every connected agent, with its host name.</summary>
+    public IReadOnlyList<(string Hostname, GpuSample Sample)> GpuSamples()
+    {
+        lock (_gate)
+        {
+            return _agents.Values.Where(a => a.Connected).SelectMany(a => a.Gpus.Select(g => (a.Hostname, g))).ToList();
+        }
+    }
+
+    /// <summary>Counts for the gauges, taken under the lock at scrape time.</summary>
+    public FarmSnapshot Snapshot()
+    {
+        lock (_gate)
+        {
+            var live = _runs.Values.Where(r => !r.IsFinal).ToList();
+            return new FarmSnapshot(
+                _agents.Values.Count(a => a.Connected),
+                live.Sum(r => r.Shards.Count(s => s.Phase == ShardPhase.Queued)),
+                live.Sum(r => r.Shards.Count(s => s.Phase is ShardPhase.Leased or ShardPhase.Completing)),
+                live.Select(r => new RunProgress(r.Id, r.Manifest.Name,
+                    ((r.Round - 1) * r.Spec.Shards + r.Shards.Count(s => s.Phase == ShardPhase.Done)) / (double)(r.Spec.Rounds * r.Spec.Shards))).ToList());
+        }
+    }
 
     /// <summary>Grants leases on queued shards to agents with free slots that fit. Caller holds the lock.</summary>
     private void DispatchLocked()

@@ -5,6 +5,7 @@ using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RMTC.Farm.Coordinator.Hosting;
+using RMTC.Farm.Coordinator.Metrics;
 using RMTC.Farm.Coordinator.Scheduling;
 using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Core.Digests;
@@ -13,7 +14,7 @@ using RMTC.Farm.Protos.V1;
 namespace RMTC.Farm.Coordinator.Services;
 
 /// <summary>The agents' side of the wire: registration, sessions, and weights moving in chunks both ways.</summary>
-public sealed partial class AgentGrpcService(FarmScheduler scheduler, ArtifactStore artifacts, IOptions<CoordinatorOptions> options, ILogger<AgentGrpcService> log)
+public sealed partial class AgentGrpcService(FarmScheduler scheduler, ArtifactStore artifacts, FarmMetrics metrics, IOptions<CoordinatorOptions> options, ILogger<AgentGrpcService> log)
     : AgentService.AgentServiceBase
 {
     public override Task<RegisterResponse> Register(RegisterRequest request, ServerCallContext context)
@@ -140,6 +141,7 @@ public sealed partial class AgentGrpcService(FarmScheduler scheduler, ArtifactSt
                 }
 
                 await responseStream.WriteAsync(chunk, context.CancellationToken);
+                metrics.WeightsTransferred(read, "fetch");
             }
         }
         finally
@@ -193,6 +195,7 @@ public sealed partial class AgentGrpcService(FarmScheduler scheduler, ArtifactSt
             throw new RpcException(new Status(StatusCode.DataLoss, reason));
         }
 
+        metrics.WeightsTransferred(bytes, "upload");
         var path = artifacts.Adopt(tempPath, digest);
         decision = await scheduler.CompleteAsync(header, path);
         return decision.Verdict switch

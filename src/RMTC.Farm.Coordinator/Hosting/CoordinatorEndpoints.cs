@@ -1,0 +1,10 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace RMTC.Farm.Coordinator.Hosting;
+
+/// <summary>The coordinator's listeners, so their bound ports (port 0 in tests) can be read after start.</summary>
+public sealed class CoordinatorEndpoints
+{
+    public ListenOptions? Grpc { get; set; }
+    public ListenOptions? Metrics { get; set; }
+}
