@@ -15,10 +15,12 @@ packages=()
 command -v setsid >/dev/null 2>&1 || packages+=(util-linux)
 # The Redis store tests start their own redis-server (a free port, a temp dir); the package service is not used.
 command -v redis-server >/dev/null 2>&1 || packages+=(redis-server)
+# The metrics tests run a real Prometheus against a test coordinator, and promtool on farm/prometheus/.
+command -v prometheus >/dev/null 2>&1 || packages+=(prometheus)
 if ((${#packages[@]})); then
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   echo "installing: ${packages[*]}"
-  $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq "${packages[@]}" >/dev/null
+  $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1

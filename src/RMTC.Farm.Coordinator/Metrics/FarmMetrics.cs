@@ -35,17 +35,26 @@ public sealed class FarmMetrics : IDisposable
         _bytes = _meter.CreateCounter<long>("rmtc_weights_transferred", unit: "By", description: "Bytes of weights moved between coordinator and agents");
         _round = _meter.CreateHistogram<double>("rmtc_round_duration", unit: "s", description: "Wall time of a round, from its start to its merged weights");
         _merge = _meter.CreateHistogram<double>("rmtc_merge_duration", unit: "s", description: "Time to close a round: finish the average, apply the strategy, store the weights");
+
+        // Counters exist from the start at 0, so rates and alerts work before the first failure ever happens.
+        foreach (var counter in new[] { _completed, _failed, _refused, _preempted, _expired })
+        {
+            counter.Add(0);
+        }
     }
 
     /// <summary>Registers the gauges that read <paramref name="snapshot"/> at scrape time.</summary>
     public void ObserveFarm(Func<FarmSnapshot> snapshot)
     {
         _meter.CreateObservableGauge("rmtc_agents_connected", () => snapshot().AgentsConnected, description: "Agents with an open session");
+        _meter.CreateObservableGauge("rmtc_agent_connected", () => snapshot().Agents.Select(a =>
+            new Measurement<int>(a.Connected ? 1 : 0, new KeyValuePair<string, object?>("agent", a.AgentId), new KeyValuePair<string, object?>("Hostname", a.Hostname))),
+            description: "1 while the agent holds a session, 0 once it went away");
         _meter.CreateObservableGauge("rmtc_shards_queued", () => snapshot().ShardsQueued, description: "Shards waiting for an agent");
         _meter.CreateObservableGauge("rmtc_shards_running", () => snapshot().ShardsRunning, description: "Shards leased to an agent");
         _meter.CreateObservableGauge("rmtc_run_progress", () => snapshot().Runs.Select(r =>
             new Measurement<double>(r.Progress, new KeyValuePair<string, object?>("run", r.RunId), new KeyValuePair<string, object?>("name", r.Name))),
-            unit: "1", description: "Fraction of a live run's shard-rounds done");
+            description: "Fraction of a live run's shard-rounds done (0 to 1)");
     }
 
     /// <summary>Registers the DCGM-compatible per-GPU gauges over the agents' latest samples.</summary>
@@ -73,7 +82,10 @@ public sealed class FarmMetrics : IDisposable
 }
 
 /// <summary>The farm's state at one instant, for gauges.</summary>
-public sealed record FarmSnapshot(int AgentsConnected, int ShardsQueued, int ShardsRunning, IReadOnlyList<RunProgress> Runs);
+public sealed record FarmSnapshot(int AgentsConnected, int ShardsQueued, int ShardsRunning, IReadOnlyList<RunProgress> Runs, IReadOnlyList<AgentPresence> Agents);
+
+/// <summary>Whether a registered agent holds a session.</summary>
+public sealed record AgentPresence(string AgentId, string Hostname, bool Connected);
 
 /// <summary>How far a live run is.</summary>
 public sealed record RunProgress(string RunId, string Name, double Progress);

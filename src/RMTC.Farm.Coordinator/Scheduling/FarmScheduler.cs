@@ -76,7 +76,8 @@ public sealed partial class FarmScheduler
                 live.Sum(r => r.Shards.Count(s => s.Phase == ShardPhase.Queued)),
                 live.Sum(r => r.Shards.Count(s => s.Phase is ShardPhase.Leased or ShardPhase.Completing)),
                 live.Select(r => new RunProgress(r.Id, r.Manifest.Name,
-                    ((r.Round - 1) * r.Spec.Shards + r.Shards.Count(s => s.Phase == ShardPhase.Done)) / (double)(r.Spec.Rounds * r.Spec.Shards))).ToList());
+                    ((r.Round - 1) * r.Spec.Shards + r.Shards.Count(s => s.Phase == ShardPhase.Done)) / (double)(r.Spec.Rounds * r.Spec.Shards))).ToList(),
+                _agents.Values.Select(a => new AgentPresence(a.Id, a.Hostname, a.Connected)).ToList());
         }
     }
 
