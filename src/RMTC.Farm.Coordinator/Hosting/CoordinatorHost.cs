@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace RMTC.Farm.Coordinator.Hosting;
 
@@ -22,6 +23,8 @@ public static class CoordinatorHost
         builder.Configuration.AddEnvironmentVariables("RMTC_");
         configure?.Invoke(builder.Configuration);
         builder.Services.AddRmtcCoordinator(builder.Configuration);
+        // Under systemd (Type=notify) the unit becomes active once Kestrel listens, and SIGTERM stops gracefully.
+        builder.Services.AddSystemd();
         builder.WebHost.ConfigureKestrel((context, kestrel) =>
         {
             var options = context.Configuration.GetSection(CoordinatorOptions.Section).Get<CoordinatorOptions>() ?? new CoordinatorOptions();
