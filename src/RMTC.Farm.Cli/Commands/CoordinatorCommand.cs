@@ -16,11 +16,12 @@ internal static class CoordinatorCommand
         var listen = new Option<string?>("--listen") { Description = "Address to bind (default 127.0.0.1; 0.0.0.0 for the farm network)" };
         var port = new Option<int?>("--port") { Description = "gRPC port (default 7460; 0 picks a free one)" };
         var leaseTimeout = new Option<int?>("--lease-timeout-ms") { Description = "An agent silent this long loses its leases (default 10000)" };
+        var metricsPort = new Option<int?>("--metrics-port") { Description = "Prometheus /metrics port, HTTP/1.1 (default 9464; 0 picks a free one; -1 turns it off)" };
         var redis = new Option<string?>("--redis") { Description = "Keep manifests, event logs and indexes in Redis (host:port); default: the embedded file store" };
         var config = new Option<FileInfo?>("--config") { Description = "JSON file with a \"Coordinator\" section (see farm/config/coordinator.json)" };
         var command = new Command("coordinator", "Run the coordinator: accepts jobs, leases shards to agents, merges rounds, records lineage.")
         {
-            dataDir, listen, port, leaseTimeout, redis, config,
+            dataDir, listen, port, metricsPort, leaseTimeout, redis, config,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -31,6 +32,7 @@ internal static class CoordinatorCommand
                 ["Coordinator:Port"] = HostConfiguration.Text(parse.GetValue(port)),
                 ["Coordinator:LeaseTimeoutMs"] = HostConfiguration.Text(parse.GetValue(leaseTimeout)),
                 ["Coordinator:Redis"] = parse.GetValue(redis),
+                ["Coordinator:MetricsPort"] = HostConfiguration.Text(parse.GetValue(metricsPort)),
             };
             await using var app = CoordinatorHost.Create(c => HostConfiguration.Apply(c, parse.GetValue(config), flags));
             try
@@ -45,7 +47,7 @@ internal static class CoordinatorCommand
 
             var options = app.Services.GetRequiredService<IOptions<CoordinatorOptions>>().Value;
             var store = string.IsNullOrWhiteSpace(options.Redis) ? "embedded file store" : $"redis {options.Redis}";
-            Console.WriteLine($"rmtc coordinator listening on {app.BoundAddress()} (data: {Path.GetFullPath(options.DataDirectory)}, lineage: {store})");
+            Console.WriteLine($"rmtc coordinator listening on {app.BoundAddress()} (data: {Path.GetFullPath(options.DataDirectory)}, lineage: {store}, metrics: {app.MetricsAddress()?.ToString() ?? "off"})");
             await app.WaitForShutdownAsync(ct);
             return 0;
         });
