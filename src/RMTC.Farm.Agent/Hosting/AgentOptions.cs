@@ -70,6 +70,13 @@ public sealed class AgentOptions
     [Range(0, 64)]
     public int SimulatedGpus { get; set; }
 
+    /// <summary>Port of the agent's own Prometheus <c>/metrics</c> (its GPU samples, DCGM names); unset = off.</summary>
+    [Range(0, 65535)]
+    public int? MetricsPort { get; set; }
+
+    /// <summary>Address the agent's <c>/metrics</c> binds (e.g. <c>+</c> for every interface).</summary>
+    public string MetricsAddress { get; set; } = "127.0.0.1";
+
     /// <summary>Bytes per uploaded chunk (at most 1 MiB).</summary>
     [Range(4096, 1024 * 1024)]
     public int ChunkBytes { get; set; } = 64 * 1024;

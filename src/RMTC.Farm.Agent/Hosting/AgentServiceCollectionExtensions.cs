@@ -28,6 +28,8 @@ public static class AgentServiceCollectionExtensions
         services.AddSingleton<GpuSampling>();
         services.AddHostedService(sp => sp.GetRequiredService<GpuSampling>());
         services.AddHostedService<AgentWorker>();
+        services.AddSingleton<AgentMetricsEndpoint>();
+        services.AddHostedService(sp => sp.GetRequiredService<AgentMetricsEndpoint>());
         return services;
     }
 }

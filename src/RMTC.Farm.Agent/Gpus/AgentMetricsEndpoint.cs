@@ -1,0 +1,90 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RMTC.Farm.Agent.Hosting;
+using RMTC.Farm.Protos.V1;
+
+namespace RMTC.Farm.Agent.Gpus;
+
+/// <summary>
+/// The agent's own <c>/metrics</c> (off unless <see cref="AgentOptions.MetricsPort"/> is set): its latest GPU samples
+/// with the DCGM exporter's names and labels, for farms that scrape nodes directly. Serves cached samples only.
+/// </summary>
+public sealed partial class AgentMetricsEndpoint(GpuSampling sampling, IOptions<AgentOptions> options, ILogger<AgentMetricsEndpoint> log) : BackgroundService
+{
+    /// <summary>The bound address once listening (tests read it), else null.</summary>
+    public Uri? Address { get; private set; }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (options.Value.MetricsPort is not { } port)
+        {
+            return;
+        }
+
+        using var listener = new HttpListener();
+        var prefix = $"http://{options.Value.MetricsAddress}:{port}/";
+        listener.Prefixes.Add(prefix);
+        listener.Start();
+        Address = new Uri(prefix + "metrics");
+        LogListening(Address);
+        await using var stop = stoppingToken.Register(listener.Stop);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            HttpListenerContext context;
+            try
+            {
+                context = await listener.GetContextAsync();
+            }
+            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
+            {
+                break;
+            }
+
+            using var response = context.Response;
+            if (context.Request.Url?.AbsolutePath != "/metrics")
+            {
+                response.StatusCode = 404;
+                continue;
+            }
+
+            var body = Encoding.UTF8.GetBytes(Render(sampling.Latest, Environment.MachineName));
+            response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+            await response.OutputStream.WriteAsync(body, stoppingToken);
+        }
+    }
+
+    /// <summary>Prometheus text exposition of the samples; missing readings produce no line.</summary>
+    public static string Render(IReadOnlyList<GpuSample> gpus, string hostname)
+    {
+        var sb = new StringBuilder();
+        void Gauge(string name, string help, Func<GpuSample, double?> value)
+        {
+            sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
+            sb.Append("# TYPE ").Append(name).Append(" gauge\n");
+            foreach (var g in gpus)
+            {
+                if (value(g) is { } v)
+                {
+                    sb.Append(CultureInfo.InvariantCulture,
+                        $"{name}{{gpu=\"{g.Index}\",UUID=\"{Escape(g.Uuid)}\",device=\"nvidia{g.Index}\",modelName=\"{Escape(g.Name)}\",Hostname=\"{Escape(hostname)}\"}} {v}\n");
+                }
+            }
+        }
+
+        Gauge("DCGM_FI_DEV_GPU_UTIL", "GPU utilisation (%)", g => g.HasUtilizationPercent ? g.UtilizationPercent : null);
+        Gauge("DCGM_FI_DEV_FB_USED", "Framebuffer memory used (MiB)", g => g.HasMemoryUsedMib ? g.MemoryUsedMib : null);
+        Gauge("DCGM_FI_DEV_FB_FREE", "Framebuffer memory free (MiB)", g => g.HasMemoryUsedMib && g.HasMemoryTotalMib ? Math.Max(0, (double)g.MemoryTotalMib - g.MemoryUsedMib) : null);
+        Gauge("DCGM_FI_DEV_POWER_USAGE", "Power draw (W)", g => g.HasPowerWatts ? g.PowerWatts : null);
+        Gauge("DCGM_FI_DEV_GPU_TEMP", "GPU temperature (C)", g => g.HasTemperatureCelsius ? g.TemperatureCelsius : null);
+        return sb.ToString();
+    }
+
+    private static string Escape(string value) => value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Agent metrics at {Address}")]
+    private partial void LogListening(Uri address);
+}
