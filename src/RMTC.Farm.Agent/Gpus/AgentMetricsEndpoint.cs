@@ -61,7 +61,7 @@ public sealed partial class AgentMetricsEndpoint(GpuSampling sampling, IOptions<
     public static string Render(IReadOnlyList<GpuSample> gpus, string hostname)
     {
         var sb = new StringBuilder();
-        void Gauge(string name, string help, Func<GpuSample, double?> value)
+        foreach (var (name, help, value) in DcgmFields.All)
         {
             sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
             sb.Append("# TYPE ").Append(name).Append(" gauge\n");
@@ -69,17 +69,12 @@ public sealed partial class AgentMetricsEndpoint(GpuSampling sampling, IOptions<
             {
                 if (value(g) is { } v)
                 {
-                    sb.Append(CultureInfo.InvariantCulture,
-                        $"{name}{{gpu=\"{g.Index}\",UUID=\"{Escape(g.Uuid)}\",device=\"nvidia{g.Index}\",modelName=\"{Escape(g.Name)}\",Hostname=\"{Escape(hostname)}\"}} {v}\n");
+                    var labels = string.Join(',', DcgmFields.Labels(g, hostname).Select(l => $"{l.Key}=\"{Escape(l.Value)}\""));
+                    sb.Append(CultureInfo.InvariantCulture, $"{name}{{{labels}}} {v}\n");
                 }
             }
         }
 
-        Gauge("DCGM_FI_DEV_GPU_UTIL", "GPU utilisation (%)", g => g.HasUtilizationPercent ? g.UtilizationPercent : null);
-        Gauge("DCGM_FI_DEV_FB_USED", "Framebuffer memory used (MiB)", g => g.HasMemoryUsedMib ? g.MemoryUsedMib : null);
-        Gauge("DCGM_FI_DEV_FB_FREE", "Framebuffer memory free (MiB)", g => g.HasMemoryUsedMib && g.HasMemoryTotalMib ? Math.Max(0, (double)g.MemoryTotalMib - g.MemoryUsedMib) : null);
-        Gauge("DCGM_FI_DEV_POWER_USAGE", "Power draw (W)", g => g.HasPowerWatts ? g.PowerWatts : null);
-        Gauge("DCGM_FI_DEV_GPU_TEMP", "GPU temperature (C)", g => g.HasTemperatureCelsius ? g.TemperatureCelsius : null);
         return sb.ToString();
     }
 

@@ -11,16 +11,11 @@ internal static class DcgmGauges
 {
     public static void Register(Meter meter, Func<IReadOnlyList<(string Hostname, GpuSample Sample)>> samples)
     {
-        Gauge(meter, "DCGM_FI_DEV_GPU_UTIL", "GPU utilisation (%)", samples, g => g.HasUtilizationPercent ? g.UtilizationPercent : null);
-        Gauge(meter, "DCGM_FI_DEV_FB_USED", "Framebuffer memory used (MiB)", samples, g => g.HasMemoryUsedMib ? g.MemoryUsedMib : null);
-        Gauge(meter, "DCGM_FI_DEV_FB_FREE", "Framebuffer memory free (MiB)", samples,
-            g => g.HasMemoryUsedMib && g.HasMemoryTotalMib ? Math.Max(0, (double)g.MemoryTotalMib - g.MemoryUsedMib) : null);
-        Gauge(meter, "DCGM_FI_DEV_POWER_USAGE", "Power draw (W)", samples, g => g.HasPowerWatts ? g.PowerWatts : null);
-        Gauge(meter, "DCGM_FI_DEV_GPU_TEMP", "GPU temperature (C)", samples, g => g.HasTemperatureCelsius ? g.TemperatureCelsius : null);
+        foreach (var (name, help, value) in DcgmFields.All)
+        {
+            meter.CreateObservableGauge(name, () => Observe(samples(), value), description: help);
+        }
     }
-
-    private static void Gauge(Meter meter, string name, string description, Func<IReadOnlyList<(string Hostname, GpuSample Sample)>> samples, Func<GpuSample, double?> value) =>
-        meter.CreateObservableGauge(name, () => Observe(samples(), value), description: description);
 
     private static IEnumerable<Measurement<double>> Observe(IReadOnlyList<(string Hostname, GpuSample Sample)> samples, Func<GpuSample, double?> value)
     {
@@ -28,12 +23,7 @@ internal static class DcgmGauges
         {
             if (value(gpu) is { } v)
             {
-                yield return new Measurement<double>(v,
-                    new KeyValuePair<string, object?>("gpu", gpu.Index.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-                    new KeyValuePair<string, object?>("UUID", gpu.Uuid),
-                    new KeyValuePair<string, object?>("device", $"nvidia{gpu.Index}"),
-                    new KeyValuePair<string, object?>("modelName", gpu.Name),
-                    new KeyValuePair<string, object?>("Hostname", host));
+                yield return new Measurement<double>(v, DcgmFields.Labels(gpu, host).Select(l => new KeyValuePair<string, object?>(l.Key, l.Value)).ToArray());
             }
         }
     }
