@@ -68,6 +68,8 @@ public sealed class RedisLineageTests : IClassFixture<RedisServer>
         Assert.Equal(2, stored.Rounds.Count);
         Assert.All(stored.Rounds, r => Assert.Equal(4, r.MergedResults.Count));
         var verify = await new LineageService.LineageServiceClient(farm.Channel).VerifyAsync(new LineageRunRequest { RunId = job.Id });
-        Assert.True(verify.Ok, string.Join("\n", verify.Problems));
+        var chain = (await mux.GetDatabase().ListRangeAsync($"rmtc:{{run:{job.Id}}}:events")).Select(v => Core.Lineage.LineageEvent.FromJson(v!))
+            .Select((e, i) => $"{i + 1}: seq {e.Seq} {e.Kind} prev {e.PrevHash[..8]} hash {e.Hash[..8]}");
+        Assert.True(verify.Ok, string.Join("\n", verify.Problems.Take(3)) + "\n" + string.Join("\n", chain.Take(12)));
     }
 }

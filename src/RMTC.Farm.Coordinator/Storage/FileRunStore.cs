@@ -31,6 +31,9 @@ public sealed class FileRunStore : IRunStore
     private const string VersionFile = "version";
     private const string EventsFile = "events.jsonl";
 
+    // Entries in each run's log, known after its first append (writes of one run are serialised by its gate).
+    private readonly ConcurrentDictionary<string, long> _eventCounts = new(StringComparer.Ordinal);
+
     private readonly string _root;
     private readonly string _index;
     private readonly SemaphoreSlim _indexGate = new(1, 1);
@@ -111,13 +114,31 @@ public sealed class FileRunStore : IRunStore
             return;
         }
 
-        var bytes = Encoding.UTF8.GetBytes(string.Concat(events.Select(e => e.ToJson() + "\n")));
         var gate = GateOf(runId);
         await gate.WaitAsync(cancellationToken);
         try
         {
             Directory.CreateDirectory(dir);
-            await AppendLinesAsync(Path.Combine(dir, EventsFile), bytes, cancellationToken);
+            // Entries are placed by sequence number, as in Redis: a retried batch adds nothing twice, a gap is refused.
+            if (!_eventCounts.TryGetValue(runId, out var held))
+            {
+                held = (await ReadEventsAsync(runId, cancellationToken)).Count;
+            }
+
+            if (events[0].Seq > held + 1)
+            {
+                throw new InvalidDataException($"the event log of run {runId} holds {held} entries but the next batch starts at {events[0].Seq} (lost writes)");
+            }
+
+            var fresh = events.Where(e => e.Seq > held).ToList();
+            if (fresh.Count > 0)
+            {
+                var bytes = Encoding.UTF8.GetBytes(string.Concat(fresh.Select(e => e.ToJson() + "\n")));
+                await AppendLinesAsync(Path.Combine(dir, EventsFile), bytes, cancellationToken);
+                held = fresh[^1].Seq;
+            }
+
+            _eventCounts[runId] = held;
         }
         finally
         {

@@ -93,8 +93,22 @@ public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        // One RPUSH: the batch lands whole and contiguous, even with other writers.
-        await Db.ListRightPushAsync(key, events.Select(e => (RedisValue)e.ToJson()).ToArray());
+        // One script: the batch lands whole and contiguous, and a retry after a lost reply adds nothing twice.
+        var args = new RedisValue[events.Count + 1];
+        args[0] = events[0].Seq;
+        for (var i = 0; i < events.Count; i++)
+        {
+            args[i + 1] = events[i].ToJson();
+        }
+
+        try
+        {
+            await Db.ScriptEvaluateAsync(AppendEventsScript.Lua, [key], args);
+        }
+        catch (RedisServerException e) when (e.Message.Contains("RMTCGAP", StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"the event log of run {runId} in Redis is missing entries: {e.Message.Replace("RMTCGAP ", "", StringComparison.Ordinal)} (lost writes; `rmtc lineage verify` will report the gap)");
+        }
     }
 
     /// <summary>The run's events in order; an element that is not an event throws <see cref="InvalidDataException"/>.</summary>

@@ -141,6 +141,26 @@ public abstract class RunStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_retried_batch_is_not_written_twice_and_a_gap_is_refused()
+    {
+        var id = Id("retry");
+        var chain = Chain(6);
+        await Store.AppendEventsAsync(id, chain[..3]);
+
+        // The reply to this batch was lost, so it is sent again (at-least-once delivery): the log must not grow twice.
+        await Store.AppendEventsAsync(id, chain[3..5]);
+        await Store.AppendEventsAsync(id, chain[3..5]);
+        await Store.AppendEventsAsync(id, chain[2..6]);
+        var events = await Store.ReadEventsAsync(id);
+        Assert.Equal(chain.Select(e => e.Hash), events.Select(e => e.Hash));
+        Assert.Empty(ChainVerifier.Verify(events));
+
+        var later = Chain(9)[7..];
+        await Assert.ThrowsAsync<InvalidDataException>(() => Store.AppendEventsAsync(id, later));
+        Assert.Equal(6, (await Store.ReadEventsAsync(id)).Count);
+    }
+
+    [Fact]
     public async Task Events_append_in_order_and_read_back_equal()
     {
         var id = Id("events");
