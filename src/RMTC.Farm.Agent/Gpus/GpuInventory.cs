@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using RMTC.Farm.Protos.V1;
 
@@ -11,36 +10,8 @@ public static class GpuInventory
     public const string Query = "--query-gpu=index,uuid,name,memory.total --format=csv,noheader,nounits";
 
     /// <summary>Asks nvidia-smi (when installed) for the node's GPUs.</summary>
-    public static IReadOnlyList<GpuDevice> Detect(TimeSpan timeout)
-    {
-        try
-        {
-            using var process = Process.Start(new ProcessStartInfo("nvidia-smi", Query)
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            });
-            if (process is null)
-            {
-                return [];
-            }
-
-            var output = process.StandardOutput.ReadToEndAsync();
-            if (!process.WaitForExit(timeout))
-            {
-                process.Kill();
-                return [];
-            }
-
-            return process.ExitCode == 0 ? Parse(output.Result) : [];
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            // nvidia-smi is not installed: a CPU node.
-            return [];
-        }
-    }
+    public static IReadOnlyList<GpuDevice> Detect(TimeSpan timeout) =>
+        NvidiaSmi.Run(Query, timeout) is { } csv ? Parse(csv) : [];
 
     /// <summary>Parses nvidia-smi's CSV; rows it cannot read are skipped. "[N/A]" memory reads as unknown (0).</summary>
     public static IReadOnlyList<GpuDevice> Parse(string csv)

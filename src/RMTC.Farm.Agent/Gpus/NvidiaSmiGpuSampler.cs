@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using RMTC.Farm.Protos.V1;
 
@@ -78,35 +77,6 @@ public sealed class NvidiaSmiGpuSampler(TimeSpan timeout) : IGpuSampler
     private static double? ReadDouble(string field) =>
         double.TryParse(field, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value) ? value : null;
 
-    private IReadOnlyList<GpuSample>? Run()
-    {
-        try
-        {
-            using var process = Process.Start(new ProcessStartInfo("nvidia-smi", Query)
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            });
-            if (process is null)
-            {
-                return null;
-            }
-
-            var output = process.StandardOutput.ReadToEndAsync();
-            _ = process.StandardError.ReadToEndAsync();
-            if (!process.WaitForExit(timeout))
-            {
-                process.Kill();
-                return null;
-            }
-
-            return process.ExitCode == 0 ? Parse(output.Result) : null;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            // nvidia-smi is not installed: a CPU node.
-            return null;
-        }
-    }
+    private IReadOnlyList<GpuSample>? Run() =>
+        NvidiaSmi.Run(Query, timeout) is { } csv ? Parse(csv) : null;
 }
