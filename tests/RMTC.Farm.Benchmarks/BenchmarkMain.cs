@@ -5,12 +5,23 @@ internal static class BenchmarkMain
 {
     public static async Task<int> RunAsync(string[] args)
     {
+        if (args.Length > 0 && args[0] == "merge-child")
+        {
+            return MergeBenchmark.Child(args);
+        }
+
         var runs = args.SkipWhile(a => a != "--runs").Skip(1).Select(int.Parse).FirstOrDefault(100_000);
         var which = args.Where(a => !a.StartsWith("--", StringComparison.Ordinal) && !int.TryParse(a, out _)).ToHashSet();
         var table = new ResultTable();
         if (which.Count == 0 || which.Contains("lineage"))
         {
             await LineageBenchmark.RunAsync(table, runs);
+        }
+
+        if (which.Count == 0 || which.Contains("merge"))
+        {
+            var parameters = args.SkipWhile(a => a != "--params").Skip(1).Select(long.Parse).FirstOrDefault(100_000_000);
+            MergeBenchmark.Run(table, parameters, [4, 16]);
         }
 
         table.Print(Console.Out);

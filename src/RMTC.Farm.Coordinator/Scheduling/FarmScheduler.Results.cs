@@ -91,7 +91,13 @@ public sealed partial class FarmScheduler
     /// A stored, digest-verified result: claims the shard, folds the weights into the round's running sum
     /// (refusing invalid weights without touching the sum), and closes the round when it was the last shard.
     /// </summary>
-    public async Task<UploadDecision> CompleteAsync(UploadHeader header, string resultPath)
+    /// <param name="header">The upload's header (lease, epoch, digest, metrics).</param>
+    /// <param name="resultPath">The stored result file.</param>
+    /// <param name="valuesChecked">
+    /// Every value was found finite as the upload arrived (<see cref="SafetensorsFiniteCheck"/>): the merge reads the data
+    /// once. Otherwise it is validated in full first, which also words the refusal.
+    /// </param>
+    public async Task<UploadDecision> CompleteAsync(UploadHeader header, string resultPath, bool valuesChecked = false)
     {
         Lease lease;
         lock (_gate)
@@ -119,8 +125,15 @@ public sealed partial class FarmScheduler
             var weight = run.Plan[lease.Shard.Index].Length;
             try
             {
-                await using var file = new FileStream(resultPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-                run.Accumulator!.Add(file, weight);
+                if (valuesChecked)
+                {
+                    run.Accumulator!.AddPrechecked(resultPath, weight);
+                }
+                else
+                {
+                    await using var file = new FileStream(resultPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+                    run.Accumulator!.Add(file, weight);
+                }
             }
             catch (Exception e) when (e is WeightsRejectedException or SafetensorsFormatException)
             {
@@ -208,6 +221,8 @@ public sealed partial class FarmScheduler
             ["rmtc.recipe"] = spec.Recipe,
         });
         var bytes = new FileInfo(_artifacts.PathOf(digest)).Length;
+        // Written out and no longer needed (nesterov folded it into the global weights): the next round's sum reuses its arrays.
+        run.SpentAverage = average;
 
         lock (_gate)
         {

@@ -53,7 +53,8 @@ public sealed partial class FarmScheduler
         run.Round = round;
         run.GlobalDigest = inputDigest;
         run.GlobalBytes = inputBytes;
-        run.Accumulator = new FedAvgAccumulator(run.Template);
+        run.Accumulator = new FedAvgAccumulator(run.Template, run.SpentAverage);
+        run.SpentAverage = null;
         run.LossSum = 0;
         run.SamplesMerged = 0;
         var record = new RoundRecord

@@ -9,6 +9,7 @@ using RMTC.Farm.Coordinator.Metrics;
 using RMTC.Farm.Coordinator.Scheduling;
 using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Core.Digests;
+using RMTC.Farm.Core.Weights;
 using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Coordinator.Services;
@@ -177,9 +178,10 @@ public sealed partial class AgentGrpcService(FarmScheduler scheduler, ArtifactSt
         string tempPath;
         string digest;
         long bytes;
+        var check = new SafetensorsFiniteCheck((long)header.TotalBytes);
         try
         {
-            (tempPath, digest, bytes) = await artifacts.ReceiveAsync(Chunks(requestStream, ct), (long)header.TotalBytes, ct);
+            (tempPath, digest, bytes) = await artifacts.ReceiveAsync(Chunks(requestStream, ct), (long)header.TotalBytes, ct, check);
         }
         catch (InvalidDataException e)
         {
@@ -197,7 +199,7 @@ public sealed partial class AgentGrpcService(FarmScheduler scheduler, ArtifactSt
 
         metrics.WeightsTransferred(bytes, "upload");
         var path = artifacts.Adopt(tempPath, digest);
-        decision = await scheduler.CompleteAsync(header, path);
+        decision = await scheduler.CompleteAsync(header, path, valuesChecked: check.IsClean);
         return decision.Verdict switch
         {
             UploadVerdict.Accept => new UploadResultResponse { Digest = digest },

@@ -90,8 +90,11 @@ public sealed class ArtifactStore
         return File.Exists(path) ? File.ReadAllText(path) : null;
     }
 
-    /// <summary>Streams an upload to a temp file while hashing it; returns the temp path, digest and size.</summary>
-    public async Task<(string TempPath, string Digest, long Bytes)> ReceiveAsync(IAsyncEnumerable<ReadOnlyMemory<byte>> chunks, long maxBytes, CancellationToken cancellationToken)
+    /// <summary>
+    /// Streams an upload to a temp file while hashing it (and feeding <paramref name="check"/>, when given, while the
+    /// bytes are in cache); returns the temp path, digest and size.
+    /// </summary>
+    public async Task<(string TempPath, string Digest, long Bytes)> ReceiveAsync(IAsyncEnumerable<ReadOnlyMemory<byte>> chunks, long maxBytes, CancellationToken cancellationToken, SafetensorsFiniteCheck? check = null)
     {
         var temp = NewTempPath();
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -109,6 +112,7 @@ public sealed class ArtifactStore
                     }
 
                     hash.AppendData(chunk.Span);
+                    check?.Append(chunk.Span);
                     await file.WriteAsync(chunk, cancellationToken);
                 }
             }

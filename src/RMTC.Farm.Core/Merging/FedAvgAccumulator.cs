@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
 using System.Text;
 using RMTC.Farm.Core.Weights;
@@ -11,13 +12,16 @@ namespace RMTC.Farm.Core.Merging;
 /// </summary>
 /// <remarks>
 /// Not thread-safe: callers serialise <see cref="Add(Stream,double)"/> and <see cref="Finish"/>.
-/// Sums are float32, folded as sum + x·w (no fused multiply-add), so the average is bit-identical on every machine
-/// for the same inputs in the same order.
+/// Sums are float32, folded as sum + x·w (no fused multiply-add; the first result as 0 + x·w), so the average is
+/// bit-identical on every machine for the same inputs in the same order.
 /// </remarks>
 public sealed class FedAvgAccumulator
 {
     /// <summary>Bytes read from a stream per chunk (a multiple of 4; small enough to stay in L2).</summary>
     internal const int ChunkBytes = 256 * 1024;
+
+    /// <summary>Bytes of a stored result mapped at once by <see cref="AddPrechecked"/> (a multiple of 4).</summary>
+    internal const long MappedWindowBytes = 32L * 1024 * 1024;
 
     private readonly string[] _names;
     private readonly long[][] _shapes;
@@ -30,8 +34,14 @@ public sealed class FedAvgAccumulator
     private bool _broken;
 
     /// <summary>Creates an empty accumulator whose results must match <paramref name="template"/> (names, dtypes F32, shapes).</summary>
+    /// <param name="template">Names, dtypes and shapes every result must have.</param>
+    /// <param name="recycle">
+    /// Tensors whose arrays the caller no longer needs (the previous round's average): a tensor with a template name and
+    /// the same byte length lends its array to the sum. Touching fresh pages of a large model costs more than the
+    /// merge itself on many machines; the first result overwrites whatever the array held.
+    /// </param>
     /// <exception cref="ArgumentException">A template tensor is not F32 or too large for one array.</exception>
-    public FedAvgAccumulator(SafetensorsHeader template)
+    public FedAvgAccumulator(SafetensorsHeader template, IReadOnlyList<NamedTensor>? recycle = null)
     {
         ArgumentNullException.ThrowIfNull(template);
         var tensors = template.Tensors;
@@ -61,7 +71,19 @@ public sealed class FedAvgAccumulator
 
             _names[i] = t.Name;
             _shapes[i] = (long[])t.Shape.Clone();
-            _sums[i] = bytes == 0 ? Array.Empty<byte>() : new byte[bytes];
+            // The first fold assigns every element (results must hold every template tensor), so no zeroing is needed.
+            _sums[i] = bytes == 0 ? Array.Empty<byte>() : GC.AllocateUninitializedArray<byte>((int)bytes);
+        }
+
+        if (recycle is not null)
+        {
+            foreach (var old in recycle)
+            {
+                if (old is not null && _index.TryGetValue(old.Name, out int i) && old.Data.Length == _sums[i]!.Length && old.Data.Length > 0)
+                {
+                    _sums[i] = old.Data;
+                }
+            }
         }
     }
 
@@ -156,7 +178,7 @@ public sealed class FedAvgAccumulator
                     int n = (int)Math.Min(remaining, ChunkBytes);
                     seekableResult.ReadExactly(buffer, 0, n);
                     var values = MemoryMarshal.Cast<byte, float>(buffer.AsSpan(0, n));
-                    FloatKernels.MultiplyAdd(sum.Slice(element, values.Length), values, w);
+                    Fold(sum.Slice(element, values.Length), values, w);
                     element += values.Length;
                     remaining -= n;
                 }
@@ -171,6 +193,95 @@ public sealed class FedAvgAccumulator
 
         _count++;
         _totalWeight += weight;
+    }
+
+    /// <summary>
+    /// Folds in a stored result whose values were already found finite as it arrived (<see cref="SafetensorsFiniteCheck"/>):
+    /// one pass over its data, read through a memory map (no copy into a buffer). Names, dtypes and shapes are still
+    /// checked against the template from the header.
+    /// </summary>
+    /// <exception cref="WeightsRejectedException">The header is malformed or does not match the model.</exception>
+    public void AddPrechecked(string resultPath, double weight)
+    {
+        ArgumentNullException.ThrowIfNull(resultPath);
+        ThrowIfUnusable();
+        ValidateWeight(weight);
+        SafetensorsHeader header;
+        long length;
+        using (var file = new FileStream(resultPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1))
+        {
+            length = file.Length;
+            try
+            {
+                header = Safetensors.ReadHeader(file, length);
+            }
+            catch (SafetensorsFormatException e)
+            {
+                throw new WeightsRejectedException($"result is not a valid safetensors file: {e.Message}");
+            }
+        }
+
+        var entries = header.Tensors;
+        var map = new int[entries.Count];
+        ValidateSchema(entries.Count, i => (entries[i].Name, entries[i].DType, entries[i].Shape), map);
+        if (header.DataLength > 0)
+        {
+            FoldMapped(resultPath, header, map, (float)weight);
+        }
+
+        _count++;
+        _totalWeight += weight;
+    }
+
+    /// <summary>
+    /// Folds the data through read-only views of at most <see cref="MappedWindowBytes"/>, so the mapped pages resident
+    /// at once stay small beside the sum (a whole mapped result would count as another model in the process's memory).
+    /// </summary>
+    private unsafe void FoldMapped(string path, SafetensorsHeader header, int[] map, float w)
+    {
+        using var mapped = MemoryMappedFile.CreateFromFile(path, FileMode.Open, mapName: null, 0, MemoryMappedFileAccess.Read);
+        _broken = true;
+        var entries = header.Tensors;
+        for (int t = 0; t < entries.Count; t++)
+        {
+            var e = entries[t];
+            var sum = MemoryMarshal.Cast<byte, float>(_sums[map[t]].AsSpan());
+            long done = 0;
+            long total = e.End - e.Begin;
+            while (done < total)
+            {
+                long n = Math.Min(MappedWindowBytes, total - done);
+                using var view = mapped.CreateViewAccessor(header.DataStart + e.Begin + done, n, MemoryMappedFileAccess.Read);
+                byte* start = null;
+                view.SafeMemoryMappedViewHandle.AcquirePointer(ref start);
+                try
+                {
+                    var values = new ReadOnlySpan<float>(start + view.PointerOffset, (int)(n / sizeof(float)));
+                    Fold(sum.Slice((int)(done / sizeof(float)), values.Length), values, w);
+                }
+                finally
+                {
+                    view.SafeMemoryMappedViewHandle.ReleasePointer();
+                }
+
+                done += n;
+            }
+        }
+
+        _broken = false;
+    }
+
+    /// <summary>The first result is written as 0 + x·w (the same IEEE operations as folding into zeros, without reading the sum).</summary>
+    private void Fold(Span<float> sum, ReadOnlySpan<float> values, float w)
+    {
+        if (_count == 0)
+        {
+            FloatKernels.MultiplyAssign(sum, values, w);
+        }
+        else
+        {
+            FloatKernels.MultiplyAdd(sum, values, w);
+        }
     }
 
     /// <summary>Same as <see cref="Add(Stream,double)"/> for in-memory tensors.</summary>
@@ -203,7 +314,7 @@ public sealed class FedAvgAccumulator
         for (int t = 0; t < result.Count; t++)
         {
             var sum = MemoryMarshal.Cast<byte, float>(_sums[map[t]].AsSpan());
-            FloatKernels.MultiplyAdd(sum, MemoryMarshal.Cast<byte, float>(result[t].Data.AsSpan()), w);
+            Fold(sum, MemoryMarshal.Cast<byte, float>(result[t].Data.AsSpan()), w);
         }
 
         _count++;
@@ -252,7 +363,7 @@ public sealed class FedAvgAccumulator
         {
             var e = entries[t];
             var values = MemoryMarshal.Cast<byte, float>(file.Slice((int)(dataStart + e.Begin), (int)(e.End - e.Begin)));
-            FloatKernels.MultiplyAdd(MemoryMarshal.Cast<byte, float>(_sums[map[t]].AsSpan()), values, w);
+            Fold(MemoryMarshal.Cast<byte, float>(_sums[map[t]].AsSpan()), values, w);
         }
 
         _count++;

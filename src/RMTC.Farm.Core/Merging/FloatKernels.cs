@@ -125,6 +125,42 @@ internal static class FloatKernels
         }
     }
 
+    /// <summary>sum[i] = 0 + x[i] · w: what <see cref="MultiplyAdd"/> gives on a zeroed sum, without reading it.</summary>
+    public static void MultiplyAssign(Span<float> sum, ReadOnlySpan<float> x, float w)
+    {
+        if (sum.Length != x.Length)
+        {
+            throw new ArgumentException("length mismatch");
+        }
+
+        ref float s = ref MemoryMarshal.GetReference(sum);
+        ref float r = ref MemoryMarshal.GetReference(x);
+        int n = sum.Length;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && n >= Vector<float>.Count)
+        {
+            int vw = Vector<float>.Count;
+            var wv = new Vector<float>(w);
+            for (; i <= n - (4 * vw); i += 4 * vw)
+            {
+                (Vector<float>.Zero + (Vector.LoadUnsafe(ref r, (nuint)i) * wv)).StoreUnsafe(ref s, (nuint)i);
+                (Vector<float>.Zero + (Vector.LoadUnsafe(ref r, (nuint)(i + vw)) * wv)).StoreUnsafe(ref s, (nuint)(i + vw));
+                (Vector<float>.Zero + (Vector.LoadUnsafe(ref r, (nuint)(i + (2 * vw))) * wv)).StoreUnsafe(ref s, (nuint)(i + (2 * vw)));
+                (Vector<float>.Zero + (Vector.LoadUnsafe(ref r, (nuint)(i + (3 * vw))) * wv)).StoreUnsafe(ref s, (nuint)(i + (3 * vw)));
+            }
+
+            for (; i <= n - vw; i += vw)
+            {
+                (Vector<float>.Zero + (Vector.LoadUnsafe(ref r, (nuint)i) * wv)).StoreUnsafe(ref s, (nuint)i);
+            }
+        }
+
+        for (; i < n; i++)
+        {
+            Unsafe.Add(ref s, i) = 0f + (Unsafe.Add(ref r, i) * w);
+        }
+    }
+
     /// <summary>x[i] = x[i] / d.</summary>
     public static void Divide(Span<float> x, float d)
     {
