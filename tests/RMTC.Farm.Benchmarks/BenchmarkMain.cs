@@ -24,6 +24,25 @@ internal static class BenchmarkMain
             MergeBenchmark.Run(table, parameters, [4, 16]);
         }
 
+        if (which.Count == 0 || which.Contains("scheduling"))
+        {
+            var agents = args.SkipWhile(a => a != "--agents").Skip(1).Select(int.Parse).FirstOrDefault(1000);
+            var shards = args.SkipWhile(a => a != "--shards").Skip(1).Select(int.Parse).FirstOrDefault(100_000);
+            var trainMs = args.SkipWhile(a => a != "--train-ms").Skip(1).Select(int.Parse).FirstOrDefault(100);
+            await SchedulingBenchmark.RunLeasesAsync(table, agents, shards, trainMs);
+        }
+
+        if (which.Count == 0 || which.Contains("rounds"))
+        {
+            await SchedulingBenchmark.RunRoundOverheadAsync(table, 64, rounds: 3);
+        }
+
+        if (which.Count == 0 || which.Contains("transfer"))
+        {
+            var parameters = args.SkipWhile(a => a != "--params").Skip(1).Select(long.Parse).FirstOrDefault(100_000_000);
+            await TransferBenchmark.RunAsync(table, parameters);
+        }
+
         table.Print(Console.Out);
         return 0;
     }

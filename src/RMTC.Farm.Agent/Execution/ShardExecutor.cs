@@ -32,6 +32,11 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
         {
             shard.Phase = "fetching";
             var weights = await cache.GetAsync(client, a.GlobalWeightsDigest, ct);
+            if (o.SimulateTrainingMs > 0)
+            {
+                await SimulateAsync(client, agentId, shard, weights, ct);
+                return null;
+            }
 
             var task = new ShardTask
             {
@@ -84,6 +89,21 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
         {
             TryDeleteDirectory(dir);
         }
+    }
+
+    /// <summary>
+    /// The simulation of <see cref="AgentOptions.SimulateTrainingMs"/>: no trainer process, a fixed wait, and the global
+    /// weights handed back as the result (a valid model, so the coordinator merges it like any other).
+    /// </summary>
+    private async Task SimulateAsync(AgentService.AgentServiceClient client, string agentId, RunningShard shard, string weights, CancellationToken ct)
+    {
+        var a = shard.Assignment;
+        shard.Phase = "training (simulated)";
+        var wait = TimeSpan.FromMilliseconds(options.Value.SimulateTrainingMs);
+        await Task.Delay(wait, time, ct);
+        shard.Phase = "uploading";
+        var result = new ShardResult { Samples = a.SampleIndices.Count, FinalLoss = 0, EpochLosses = [], Seconds = wait.TotalSeconds, Device = "simulated" };
+        await UploadWithRetryAsync(client, agentId, a, weights, result, ct);
     }
 
     private async Task<ShardFailed?> TrainAsync(RunningShard shard, ShardTask task, string taskPath, string dir, CancellationToken ct)
@@ -200,7 +220,8 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
 
     private async Task UploadAsync(AgentService.AgentServiceClient client, string agentId, Assignment a, string path, ShardResult result, CancellationToken ct)
     {
-        var digest = Sha256Digest.OfFile(path);
+        // Cached weights are stored under their digest (simulated results are the cached global weights).
+        var digest = Path.GetFileNameWithoutExtension(path) is { } name && Sha256Digest.IsValid(name) && a.GlobalWeightsDigest == name ? name : Sha256Digest.OfFile(path);
         var length = new FileInfo(path).Length;
         var header = new UploadHeader
         {

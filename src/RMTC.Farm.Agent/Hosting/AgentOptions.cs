@@ -77,7 +77,18 @@ public sealed class AgentOptions
     /// <summary>Address the agent's <c>/metrics</c> binds (e.g. <c>+</c> for every interface).</summary>
     public string MetricsAddress { get; set; } = "127.0.0.1";
 
+    /// <summary>
+    /// A simulation for measuring the farm itself (benchmarks, scheduling tests): &gt; 0 replaces training with a wait of
+    /// this many milliseconds, after which the agent returns the round's global weights unchanged, reported with device
+    /// <c>simulated</c>. Everything else (leases, fetches, uploads, fencing, heartbeats) is the real agent. 0 = off.
+    /// </summary>
+    [Range(0, 86_400_000)]
+    public int SimulateTrainingMs { get; set; }
+
     /// <summary>Bytes per uploaded chunk (at most 1 MiB).</summary>
     [Range(4096, 1024 * 1024)]
-    public int ChunkBytes { get; set; } = 64 * 1024;
+    public int ChunkBytes { get; set; } = DefaultChunkBytes;
+
+    /// <summary>Default of <see cref="ChunkBytes"/>.</summary>
+    public const int DefaultChunkBytes = 64 * 1024;
 }

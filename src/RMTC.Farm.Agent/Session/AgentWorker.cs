@@ -31,17 +31,7 @@ public sealed partial class AgentWorker(ShardExecutor executor, GpuSampling gpuS
         var o = options.Value;
         // The GPU simulation follows what this agent runs; real GPUs ignore it.
         gpuSampling.Busy = () => !_running.IsEmpty;
-        using var channel = GrpcChannel.ForAddress(o.Coordinator, new GrpcChannelOptions
-        {
-            HttpHandler = new SocketsHttpHandler
-            {
-                EnableMultipleHttp2Connections = true,
-                KeepAlivePingDelay = TimeSpan.FromSeconds(20),
-                KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
-                ConnectTimeout = TimeSpan.FromSeconds(5),
-            },
-            MaxReceiveMessageSize = 8 * 1024 * 1024,
-        });
+        using var channel = AgentChannel.Open(o.Coordinator);
         var client = new AgentService.AgentServiceClient(channel);
         var delay = TimeSpan.FromMilliseconds(200);
         while (!stoppingToken.IsCancellationRequested)

@@ -22,10 +22,15 @@ internal static class AgentCommand
         var workDir = new Option<DirectoryInfo?>("--work-dir") { Description = "Scratch space for cached weights and shard work (default ~/.local/share/rmtc-agent)" };
         var threads = new Option<int?>("--threads") { Description = "Torch threads per shard (default: cores / slots)" };
         var config = new Option<FileInfo?>("--config") { Description = "JSON file with an \"Agent\" section (see farm/config/agent.json)" };
+        var simulate = new Option<TimeSpan?>("--simulate-training")
+        {
+            Description = "SIMULATION for measuring the farm: replace training with this wait (e.g. 1s, 00:00:00.250) and return the global weights unchanged (device \"simulated\")",
+            CustomParser = r => HostConfiguration.ParseDuration(r),
+        };
         var parentPid = new Option<int?>("--exit-with-parent") { Description = "Stop when this process ends (used by `rmtc demo`)", Hidden = true };
         var command = new Command("agent", "Run an agent: registers with the coordinator, trains the shards it is leased, streams results back.")
         {
-            coordinator, id, slots, gpus, tags, workDir, threads, config, parentPid,
+            coordinator, id, slots, gpus, tags, workDir, threads, config, simulate, parentPid,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -39,6 +44,7 @@ internal static class AgentCommand
                 ["Agent:WorkDirectory"] = parse.GetValue(workDir)?.FullName,
                 ["Agent:ThreadsPerShard"] = HostConfiguration.Text(parse.GetValue(threads)),
                 ["Agent:TrainerExecutable"] = exe,
+                ["Agent:SimulateTrainingMs"] = HostConfiguration.Text(parse.GetValue(simulate) is { } wait ? (int?)wait.TotalMilliseconds : null),
             };
             for (var i = 0; i < prefix.Count; i++)
             {

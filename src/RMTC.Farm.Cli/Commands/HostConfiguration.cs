@@ -1,3 +1,5 @@
+using System.CommandLine.Parsing;
+using System.Globalization;
 using Microsoft.Extensions.Configuration;
 
 namespace RMTC.Farm.Cli.Commands;
@@ -29,4 +31,27 @@ internal static class HostConfiguration
         IFormattable f => f.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
         _ => value.ToString(),
     };
+
+    /// <summary>Parses a duration flag: <c>250ms</c>, <c>1s</c>, <c>1.5s</c>, <c>2m</c>, or a TimeSpan (<c>00:00:01</c>).</summary>
+    public static TimeSpan? ParseDuration(ArgumentResult result)
+    {
+        var text = result.Tokens.Count > 0 ? result.Tokens[0].Value.Trim() : "";
+        (string Suffix, double Ms)[] units = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)];
+        foreach (var (suffix, ms) in units)
+        {
+            if (text.EndsWith(suffix, StringComparison.OrdinalIgnoreCase)
+                && double.TryParse(text[..^suffix.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && n >= 0)
+            {
+                return TimeSpan.FromMilliseconds(n * ms);
+            }
+        }
+
+        if (TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var span) && span >= TimeSpan.Zero)
+        {
+            return span;
+        }
+
+        result.AddError($"'{text}' is not a duration: write e.g. 250ms, 1s, 1.5s, 2m or 00:00:01");
+        return null;
+    }
 }

@@ -32,6 +32,11 @@ public static class CoordinatorHost
                 : IPAddress.TryParse(options.ListenAddress, out var parsed) ? parsed
                 : throw new InvalidOperationException($"Coordinator:ListenAddress '{options.ListenAddress}' is not an IP address: use e.g. 127.0.0.1 or 0.0.0.0");
             var endpoints = kestrel.ApplicationServices.GetRequiredService<CoordinatorEndpoints>();
+            // Weights stream through HTTP/2: default windows (1 MiB per connection, 768 KiB per stream) and 16 KiB frames
+            // stall a sender every few chunks waiting for WINDOW_UPDATEs. Larger ones keep loopback and LAN links busy.
+            kestrel.Limits.Http2.InitialConnectionWindowSize = 32 * 1024 * 1024;
+            kestrel.Limits.Http2.InitialStreamWindowSize = 16 * 1024 * 1024;
+            kestrel.Limits.Http2.MaxFrameSize = 1024 * 1024 - 1;
             kestrel.Listen(address, options.Port, listen =>
             {
                 listen.Protocols = HttpProtocols.Http2;

@@ -33,6 +33,8 @@ public static class CoordinatorServiceCollectionExtensions
             .AddMeter(FarmMetrics.MeterName)
             .AddView("rmtc_round_duration", new ExplicitBucketHistogramConfiguration { Boundaries = FarmMetrics.DurationBuckets })
             .AddView("rmtc_merge_duration", new ExplicitBucketHistogramConfiguration { Boundaries = FarmMetrics.DurationBuckets })
+            .AddView("rmtc_lease_wait", new ExplicitBucketHistogramConfiguration { Boundaries = FarmMetrics.WaitBuckets })
+            .AddView("rmtc_dispatch_latency", new ExplicitBucketHistogramConfiguration { Boundaries = FarmMetrics.WaitBuckets })
             .AddPrometheusExporter());
         services.AddSingleton<RunJournal>();
         services.AddSingleton<LineageQueries>();

@@ -14,6 +14,9 @@ public sealed class FarmMetrics : IDisposable
     /// <summary>Histogram buckets (seconds) that fit rounds and merges from sub-second to an hour.</summary>
     public static readonly double[] DurationBuckets = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600];
 
+    /// <summary>Buckets (seconds) for a shard's wait from ready to leased: milliseconds on an idle farm, hours on a busy one.</summary>
+    public static readonly double[] WaitBuckets = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 60, 300, 1800, 3600];
+
     private readonly Meter _meter;
     private readonly Counter<long> _completed;
     private readonly Counter<long> _failed;
@@ -23,6 +26,8 @@ public sealed class FarmMetrics : IDisposable
     private readonly Counter<long> _bytes;
     private readonly Histogram<double> _round;
     private readonly Histogram<double> _merge;
+    private readonly Histogram<double> _leaseWait;
+    private readonly Histogram<double> _dispatch;
 
     public FarmMetrics(IMeterFactory meters)
     {
@@ -35,6 +40,8 @@ public sealed class FarmMetrics : IDisposable
         _bytes = _meter.CreateCounter<long>("rmtc_weights_transferred", unit: "By", description: "Bytes of weights moved between coordinator and agents");
         _round = _meter.CreateHistogram<double>("rmtc_round_duration", unit: "s", description: "Wall time of a round, from its start to its merged weights");
         _merge = _meter.CreateHistogram<double>("rmtc_merge_duration", unit: "s", description: "Time to close a round: finish the average, apply the strategy, store the weights");
+        _leaseWait = _meter.CreateHistogram<double>("rmtc_lease_wait", unit: "s", description: "Time from a shard becoming ready (queued) to its lease being granted");
+        _dispatch = _meter.CreateHistogram<double>("rmtc_dispatch_latency", unit: "s", description: "Time from a queued shard and a free fitting slot both existing to the lease: the scheduler's own delay");
 
         // Counters exist from the start at 0, so rates and alerts work before the first failure ever happens.
         foreach (var counter in new[] { _completed, _failed, _refused, _preempted, _expired })
@@ -71,6 +78,13 @@ public sealed class FarmMetrics : IDisposable
     public void LeaseExpired(string agent) => _expired.Add(1, new KeyValuePair<string, object?>("agent", agent));
 
     public void WeightsTransferred(long bytes, string direction) => _bytes.Add(bytes, new KeyValuePair<string, object?>("direction", direction));
+
+    /// <summary>A lease was granted: <paramref name="waitSeconds"/> since its shard was queued, <paramref name="dispatchSeconds"/> since both it and a free slot existed.</summary>
+    public void LeaseGranted(double waitSeconds, double dispatchSeconds)
+    {
+        _leaseWait.Record(waitSeconds);
+        _dispatch.Record(dispatchSeconds);
+    }
 
     public void RoundClosed(double seconds, double mergeSeconds, string recipe)
     {

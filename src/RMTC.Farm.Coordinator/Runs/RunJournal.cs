@@ -8,34 +8,98 @@ namespace RMTC.Farm.Coordinator.Runs;
 /// <summary>
 /// Writes each run's events and manifest to the store in the order they happened, off the scheduler's lock and off
 /// the shard hot path. A write that fails (Redis restarting) is retried with backoff until it lands, so nothing
-/// recorded is lost; a manifest snapshot already superseded by a newer one queued behind it is skipped.
+/// recorded is lost.
 /// </summary>
+/// <remarks>
+/// Group commit: while one write of a run is in flight, later changes gather in one batch, written next as a single
+/// append of their events, one index call and one manifest. The manifest is serialised when its write comes up, not
+/// when it changed. A busy run costs a few writes per second of store latency, not one per event.
+/// </remarks>
 public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<RunJournal> log)
 {
-    /// <summary>Queues events then the manifest snapshot behind the run's previous writes; the task ends when both landed.</summary>
-    internal Task Enqueue(RunState run, RunManifest snapshot, long version, IReadOnlyList<LineageEvent> events, IReadOnlyList<LineageIndexEntry> index)
+    /// <summary>
+    /// Queues a change's events, then the manifest as of <paramref name="version"/> or later, behind the run's previous
+    /// writes; the task ends when they landed. Callers enqueue in the order the changes happened (under their lock).
+    /// </summary>
+    /// <param name="run">The run whose write queue this joins.</param>
+    /// <param name="version">The run's version after the change being recorded.</param>
+    /// <param name="events">Chained events of the change, appended in order.</param>
+    /// <param name="index">Reverse-index entries of the change.</param>
+    /// <param name="snapshot">
+    /// Takes the manifest under the owner's lock when its write comes up; returns null when the run changed after
+    /// the given version (the batch holding that newer change writes the manifest).
+    /// </param>
+    internal Task Enqueue(RunState run, long version, IReadOnlyList<LineageEvent> events, IReadOnlyList<LineageIndexEntry> index, Func<RunState, long, RunManifest?> snapshot)
     {
-        var task = WriteAfterAsync(run.WriteTail, run, snapshot, version, events, index);
-        run.WriteTail = task;
-        return task;
+        var journal = run.Journal;
+        lock (journal)
+        {
+            var batch = journal.Open ??= new JournalBatch();
+            batch.Events.AddRange(events);
+            batch.Index.AddRange(index);
+            batch.Version = version;
+            if (!journal.Writing)
+            {
+                journal.Writing = true;
+                _ = Task.Run(() => WriteLoopAsync(run, snapshot));
+            }
+
+            return batch.Done.Task;
+        }
     }
 
-    private async Task WriteAfterAsync(Task previous, RunState run, RunManifest snapshot, long version, IReadOnlyList<LineageEvent> events, IReadOnlyList<LineageIndexEntry> index)
+    private async Task WriteLoopAsync(RunState run, Func<RunState, long, RunManifest?> snapshot)
     {
-        await previous.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        if (events.Count > 0)
+        var journal = run.Journal;
+        while (true)
         {
-            await RetryAsync(run.Id, "events", ct => store.AppendEventsAsync(run.Id, events, ct));
-        }
+            JournalBatch batch;
+            lock (journal)
+            {
+                if (journal.Open is null)
+                {
+                    journal.Writing = false;
+                    return;
+                }
 
-        if (index.Count > 0)
-        {
-            await RetryAsync(run.Id, "index", ct => store.IndexAsync(index, ct));
-        }
+                batch = journal.Open;
+                journal.Open = null;
+            }
 
-        if (Volatile.Read(ref run.LatestVersion) == version)
-        {
-            await RetryAsync(run.Id, "manifest", ct => store.SaveAsync(snapshot, version, ct));
+            try
+            {
+                if (batch.Events.Count > 0)
+                {
+                    await RetryAsync(run.Id, "events", ct => store.AppendEventsAsync(run.Id, batch.Events, ct));
+                }
+
+                if (batch.Index.Count > 0)
+                {
+                    await RetryAsync(run.Id, "index", ct => store.IndexAsync(batch.Index, ct));
+                }
+
+                if (snapshot(run, batch.Version) is { } manifest)
+                {
+                    await RetryAsync(run.Id, "manifest", ct => store.SaveAsync(manifest, batch.Version, ct));
+                }
+
+                batch.Done.TrySetResult();
+            }
+            catch (Exception e)
+            {
+                // Only shutdown ends retrying: whoever waits hears why, and the next change starts a new writer.
+                JournalBatch? next;
+                lock (journal)
+                {
+                    next = journal.Open;
+                    journal.Open = null;
+                    journal.Writing = false;
+                }
+
+                batch.Done.TrySetException(e);
+                next?.Done.TrySetException(e);
+                return;
+            }
         }
     }
 

@@ -32,8 +32,8 @@ internal sealed class RunState
     public List<LineageIndexEntry> PendingIndex { get; } = new();
     /// <summary>Chained events not yet handed to the journal.</summary>
     public List<LineageEvent> PendingEvents { get; } = new();
-    /// <summary>The journal's last queued write for this run.</summary>
-    public Task WriteTail { get; set; } = Task.CompletedTask;
+    /// <summary>The journal's queue of writes for this run (its own lock).</summary>
+    public JournalQueue Journal { get; } = new();
 
     /// <summary>Serialises merges and round closing of this run (taken outside the scheduler lock).</summary>
     public SemaphoreSlim MergeGate { get; } = new(1, 1);
@@ -45,6 +45,42 @@ internal sealed class RunState
     public IReadOnlyList<NamedTensor>? Momentum { get; set; }
     public double LossSum { get; set; }
     public long SamplesMerged { get; set; }
+
+    /// <summary>
+    /// Shards waiting for a lease, oldest first, so dispatch never scans a run's whole shard list. Entries may be stale
+    /// (a shard since leased or done); dispatch skips any whose phase is no longer <see cref="ShardPhase.Queued"/>.
+    /// Guarded by the scheduler's lock.
+    /// </summary>
+    public Queue<ShardState> Ready { get; } = new();
+
+    /// <summary>Refills <see cref="Ready"/> from the current shards (a new round, a recovered run).</summary>
+    public void ResetReady()
+    {
+        Ready.Clear();
+        foreach (var shard in Shards)
+        {
+            if (shard.Phase == ShardPhase.Queued)
+            {
+                Ready.Enqueue(shard);
+            }
+        }
+    }
+
+    /// <summary>The next shard that is really waiting, or null; stale entries at the head are dropped.</summary>
+    public ShardState? PeekReady()
+    {
+        while (Ready.TryPeek(out var shard))
+        {
+            if (shard.Phase == ShardPhase.Queued && ReferenceEquals(Shards[shard.Index], shard))
+            {
+                return shard;
+            }
+
+            Ready.Dequeue();
+        }
+
+        return null;
+    }
 
     public bool IsFinal => RunStates.IsFinal(Manifest.State);
     public RoundRecord CurrentRound => Manifest.Rounds[^1];
@@ -72,4 +108,20 @@ internal sealed class ShardState
     public int Failures { get; set; }
     public DateTimeOffset QueuedAt { get; set; }
     public string? ResultDigest { get; set; }
+}
+
+/// <summary>A run's pending store writes: the batch gathering changes, and whether a write is in flight.</summary>
+internal sealed class JournalQueue
+{
+    internal JournalBatch? Open { get; set; }
+    internal bool Writing { get; set; }
+}
+
+/// <summary>Changes written to the store together: their events in order, index entries, and the manifest version they reach.</summary>
+internal sealed class JournalBatch
+{
+    public List<LineageEvent> Events { get; } = new();
+    public List<LineageIndexEntry> Index { get; } = new();
+    public long Version { get; set; }
+    public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }

@@ -14,6 +14,8 @@ internal sealed class AgentState
     public string Version { get; set; } = "";
     public DateTimeOffset LastSeen { get; set; }
     public DateTimeOffset LastAssigned { get; set; }
+    /// <summary>When a slot last became free (a lease ended, or the session opened): where dispatch latency starts.</summary>
+    public DateTimeOffset FreeSince { get; set; }
     /// <summary>Messages for the agent's open session; null while it has none.</summary>
     public Channel<CoordinatorMessage>? Outbox { get; set; }
     public Dictionary<string, Lease> Leases { get; } = new(StringComparer.Ordinal);

@@ -66,6 +66,7 @@ public sealed partial class FarmScheduler
             agent.Outbox?.Writer.TryComplete();
             var outbox = Channel.CreateUnbounded<CoordinatorMessage>(new UnboundedChannelOptions { SingleReader = true });
             agent.Outbox = outbox;
+            agent.FreeSince = Now;
             agent.LastSeen = Now;
             LogAgentConnected(agentId);
             DispatchLocked();

@@ -37,6 +37,8 @@ public sealed partial class FarmScheduler
                 lock (_gate)
                 {
                     _runs[run.Id] = run;
+                    _activeRuns[run.SubmitOrder] = run;
+                    run.ResetReady();
                     RestoreLeasesLocked(run);
                     var done = run.Shards.Count(s => s.Phase == ShardPhase.Done);
                     LogRunRecovered(run.Id, run.Round, done, run.Shards.Length);

@@ -30,6 +30,7 @@ public sealed partial class FarmScheduler
                 SubmitOrder = ++_submitCounter,
             };
             _runs[run.Id] = run;
+            _activeRuns[run.SubmitOrder] = run;
             run.PendingIndex.AddRange(LineageIndexer.EntriesOf(manifest, assets));
             LogRunSubmitted(run.Id, spec.Recipe, spec.Shards, spec.Rounds, manifest.Dataset.Name, manifest.Dataset.Digest);
             EventLocked(run, "submitted", $"run {run.Id}: {spec.Recipe} on {manifest.Dataset.Name} ({manifest.Dataset.Samples} samples), {spec.Shards} shards x {spec.Rounds} rounds, merge {spec.Merge.Strategy}",
@@ -76,6 +77,8 @@ public sealed partial class FarmScheduler
                 Seed = SeedMixer.Derive(run.Spec.Seed, round, i),
             });
         }
+
+        run.ResetReady();
 
         run.Manifest.Rounds.Add(record);
         EventLocked(run, "round-started", $"round {round}/{run.Spec.Rounds} started from {Short(inputDigest)}");

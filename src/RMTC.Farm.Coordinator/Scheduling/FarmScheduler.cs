@@ -20,6 +20,8 @@ public sealed partial class FarmScheduler
     private readonly object _gate = new();
     private readonly Dictionary<string, AgentState> _agents = new(StringComparer.Ordinal);
     private readonly Dictionary<string, RunState> _runs = new(StringComparer.Ordinal);
+    // Runs not yet ended, in submission order: what dispatch walks (ended ones are dropped lazily).
+    private readonly SortedDictionary<long, RunState> _activeRuns = new();
     private readonly Dictionary<string, Lease> _leases = new(StringComparer.Ordinal);
     private readonly RunJournal _journal;
     private readonly ArtifactStore _artifacts;
@@ -81,38 +83,87 @@ public sealed partial class FarmScheduler
         }
     }
 
-    /// <summary>Grants leases on queued shards to agents with free slots that fit. Caller holds the lock.</summary>
+    /// <summary>
+    /// Grants leases on queued shards to agents with free slots that fit. Caller holds the lock.
+    /// Runs in submission order, each run's shards oldest-ready first, each to the least-loaded free agent that fits:
+    /// the cost is the free agents plus the grants, never the farm's whole queue (it runs after every result).
+    /// </summary>
     private void DispatchLocked()
     {
-        var queued = _runs.Values
-            .Where(r => !r.IsFinal)
-            .OrderBy(r => r.SubmitOrder)
-            .SelectMany(r => r.Shards.Where(s => s.Phase == ShardPhase.Queued).Select(s => (Run: r, Shard: s)))
-            .ToList();
-        if (queued.Count == 0)
+        List<AgentState>? free = null;
+        foreach (var agent in _agents.Values)
+        {
+            if (agent.Connected && agent.FreeSlots > 0)
+            {
+                (free ??= new()).Add(agent);
+            }
+        }
+
+        if (free is null || _activeRuns.Count == 0)
         {
             return;
         }
 
-        var granted = new HashSet<ShardState>();
-        while (true)
+        // Least-loaded agent first, so a round spreads across the wall rather than piling onto one node.
+        free.Sort(ByLoad);
+        List<long>? ended = null;
+        foreach (var (order, run) in _activeRuns)
         {
-            // Least-loaded agent first, so a round spreads across the wall rather than piling onto one node.
-            var agent = _agents.Values
-                .Where(a => a.Connected && a.FreeSlots > 0)
-                .OrderBy(a => a.Leases.Count)
-                .ThenBy(a => a.LastAssigned)
-                .FirstOrDefault(a => queued.Any(q => !granted.Contains(q.Shard) && Fits(a, q.Run)));
-            if (agent is null)
+            if (run.IsFinal)
+            {
+                (ended ??= new()).Add(order);
+                continue;
+            }
+
+            while (free.Count > 0 && run.PeekReady() is { } shard)
+            {
+                int pick = -1;
+                for (int i = 0; i < free.Count; i++)
+                {
+                    if (Fits(free[i], run))
+                    {
+                        pick = i;
+                        break;
+                    }
+                }
+
+                if (pick < 0)
+                {
+                    break; // no free agent fits this run; its other shards need the same
+                }
+
+                var agent = free[pick];
+                free.RemoveAt(pick);
+                run.Ready.Dequeue();
+                GrantLocked(agent, run, shard);
+                if (agent.FreeSlots > 0)
+                {
+                    // A multi-slot agent goes back in load order.
+                    int at = free.BinarySearch(agent, ByLoad);
+                    free.Insert(at < 0 ? ~at : at, agent);
+                }
+            }
+
+            if (free.Count == 0)
             {
                 break;
             }
+        }
 
-            var (run, shard) = queued.First(q => !granted.Contains(q.Shard) && Fits(agent, q.Run));
-            granted.Add(shard);
-            GrantLocked(agent, run, shard);
+        if (ended is not null)
+        {
+            foreach (var order in ended)
+            {
+                _activeRuns.Remove(order);
+            }
         }
     }
+
+    private static readonly Comparer<AgentState> ByLoad = Comparer<AgentState>.Create((a, b) =>
+    {
+        int c = a.Leases.Count.CompareTo(b.Leases.Count);
+        return c != 0 ? c : a.LastAssigned.CompareTo(b.LastAssigned);
+    });
 
     private static bool Fits(AgentState agent, RunState run)
     {
@@ -174,6 +225,8 @@ public sealed partial class FarmScheduler
             GrantedAt = now,
         };
         run.CurrentRound.Attempts.Add(attempt);
+        var ready = shard.QueuedAt > agent.FreeSince ? shard.QueuedAt : agent.FreeSince;
+        _metrics?.LeaseGranted((now - shard.QueuedAt).TotalSeconds, (now - ready).TotalSeconds);
         shard.Phase = ShardPhase.Leased;
         shard.Lease = lease;
         agent.Leases[lease.Id] = lease;
@@ -215,6 +268,7 @@ public sealed partial class FarmScheduler
     private void ReleaseLocked(Lease lease)
     {
         lease.Agent.Leases.Remove(lease.Id);
+        lease.Agent.FreeSince = Now;
         _leases.Remove(lease.Id);
         if (ReferenceEquals(lease.Shard.Lease, lease))
         {
@@ -237,6 +291,7 @@ public sealed partial class FarmScheduler
 
         shard.Phase = ShardPhase.Queued;
         shard.QueuedAt = Now;
+        run.Ready.Enqueue(shard);
     }
 
     private void FinishRunLocked(RunState run, string state, string? error)
@@ -344,18 +399,34 @@ public sealed partial class FarmScheduler
         // Versions continue across coordinator restarts: never below the clock, always above the last one.
         var version = Math.Max(run.LatestVersion + 1, Now.UtcTicks);
         Volatile.Write(ref run.LatestVersion, version);
-        var snapshot = RunManifest.FromJson(run.Manifest.ToJson());
         var events = run.PendingEvents.ToArray();
         run.PendingEvents.Clear();
         var index = run.PendingIndex.ToArray();
         run.PendingIndex.Clear();
-        var task = _journal.Enqueue(run, snapshot, version, events, index);
+        var task = _journal.Enqueue(run, version, events, index, SnapshotOf);
         _pendingSaves.RemoveAll(t => t.IsCompleted);
         _pendingSaves.Add(task);
         return task;
     }
 
     private readonly List<Task> _pendingSaves = new();
+
+    /// <summary>The journal's view of a run's manifest when its write comes up: null if the run changed after <paramref name="version"/>.</summary>
+    private RunManifest? SnapshotOf(RunState run, long version)
+    {
+        string json;
+        lock (_gate)
+        {
+            if (Volatile.Read(ref run.LatestVersion) != version)
+            {
+                return null;
+            }
+
+            json = run.Manifest.ToJson();
+        }
+
+        return RunManifest.FromJson(json);
+    }
 
     /// <summary>Waits until every manifest write started so far is on disk.</summary>
     public async Task FlushAsync()

@@ -1,0 +1,170 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
+using RMTC.Farm.Core.Weights;
+using RMTC.Farm.Integration.Tests;
+using RMTC.Farm.Protos.V1;
+
+namespace RMTC.Farm.Benchmarks;
+
+/// <summary>
+/// Weights on the wire: FetchWeights and UploadResult of a P-parameter model over gRPC on loopback, through a real
+/// coordinator (Kestrel, the artifact store, the scheduler's fencing), against a plain TCP socket moving the same bytes.
+/// </summary>
+/// <remarks>
+/// The upload goes through the whole receive path (sha256, finite check, temp file, rename). Its bytes are not the
+/// run's model, so the scheduler refuses it once received: the figure is the transfer, not the merge (measured apart).
+/// </remarks>
+internal static class TransferBenchmark
+{
+    private const int Repeats = 3;
+
+    public static async Task RunAsync(ResultTable table, long parameters)
+    {
+        long modelBytes = parameters * sizeof(float);
+        Console.WriteLine($"transfer: {modelBytes / 1e6:N0} MB over loopback");
+        var socket = await SocketCopyAsync(modelBytes);
+        Console.WriteLine($"  plain TCP socket: {socket / 1e9:F2} GB/s");
+
+        await using var farm = await FarmFixture.StartAsync(leaseTimeoutMs: 3_600_000, heartbeatMs: 1000);
+        var payload = Path.Combine(farm.Root, "payload.safetensors");
+        var digest = WriteModel(payload, parameters);
+        File.Copy(payload, farm.Artifacts.PathOf(digest));
+        using var channel = RMTC.Farm.Agent.Session.AgentChannel.Open(farm.Address);
+        var client = new AgentService.AgentServiceClient(channel);
+
+        double fetch = 0;
+        long fetchPeak = 0;
+        for (var i = 0; i < Repeats; i++)
+        {
+            var baseline = ProcessMemory.ResetPeak();
+            var sw = Stopwatch.StartNew();
+            long received = 0;
+            using (var call = client.FetchWeights(new FetchWeightsRequest { Digest = digest }))
+            {
+                await foreach (var chunk in call.ResponseStream.ReadAllAsync())
+                {
+                    received += chunk.Data.Length;
+                }
+            }
+
+            fetch = Math.Max(fetch, received / sw.Elapsed.TotalSeconds);
+            fetchPeak = Math.Max(fetchPeak, ProcessMemory.Peak - baseline);
+        }
+
+        Console.WriteLine($"  FetchWeights: {fetch / 1e9:F2} GB/s, peak +{fetchPeak / 1e6:N0} MB (server and client in this process)");
+        table.Add($"FetchWeights ({modelBytes / 1e6:N0} MB, gRPC loopback)", fetch / 1e9, "GB/s", socket / 1e9, "plain TCP socket, same bytes", ">= 0.5");
+        table.Add("  FetchWeights peak memory", fetchPeak / 1e6, "MB", modelBytes / 1e6, "model size", "no full copy (ratio > 1)", higherIsBetter: false);
+
+        // A lease to upload against: one agent, a small run that tolerates every refusal.
+        var agent = farm.Scheduler.Register(new RegisterRequest { AgentId = "bench", Hostname = "bench", Slots = 1, Capacity = new Resources { MemoryMib = 65536, Cores = 16 } });
+        var inbox = farm.Scheduler.Connect("bench", agent.SessionToken);
+        var data = Path.Combine(farm.Root, "data");
+        RMTC.Farm.Training.Datasets.DatasetSynthesizer.Synthesize("classifier", data, 8, seed: 1);
+        farm.Scheduler.Submit(new SubmitJobRequest { SpecYaml = $"name: transfer\nrecipe: classifier\ndataset: {data}\nshards: 1\nrounds: 1\nmax_retries: 100\n", SourceName = "bench.yaml" });
+
+        double upload = 0;
+        long uploadPeak = 0;
+        for (var i = 0; i < Repeats; i++)
+        {
+            var assign = (await inbox.ReadAsync()).Assign;
+            var baseline = ProcessMemory.ResetPeak();
+            var sw = Stopwatch.StartNew();
+            await UploadAsync(client, assign, digest, payload);
+            upload = Math.Max(upload, modelBytes / sw.Elapsed.TotalSeconds);
+            uploadPeak = Math.Max(uploadPeak, ProcessMemory.Peak - baseline);
+        }
+
+        Console.WriteLine($"  UploadResult: {upload / 1e9:F2} GB/s, peak +{uploadPeak / 1e6:N0} MB (server and client in this process)");
+        table.Add($"UploadResult ({modelBytes / 1e6:N0} MB, gRPC loopback)", upload / 1e9, "GB/s", socket / 1e9, "plain TCP socket, same bytes", ">= 0.5");
+        table.Add("  UploadResult peak memory", uploadPeak / 1e6, "MB", modelBytes / 1e6, "model size", "no full copy (ratio > 1)", higherIsBetter: false);
+    }
+
+    /// <summary>What the agent's shard executor does: header, then the file in chunks.</summary>
+    private static async Task UploadAsync(AgentService.AgentServiceClient client, Assignment assign, string digest, string path)
+    {
+        var length = new FileInfo(path).Length;
+        using var call = client.UploadResult();
+        await call.RequestStream.WriteAsync(new UploadResultRequest
+        {
+            Header = new UploadHeader { LeaseId = assign.LeaseId, LeaseEpoch = assign.LeaseEpoch, AgentId = "bench", Digest = digest, TotalBytes = (ulong)length, Samples = 8 },
+        });
+        var buffer = new byte[int.Parse(Environment.GetEnvironmentVariable("RMTC_Coordinator__ChunkBytes") ?? "65536")];
+        await using (var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan))
+        {
+            int read;
+            while ((read = await file.ReadAsync(buffer)) > 0)
+            {
+                await call.RequestStream.WriteAsync(new UploadResultRequest { Chunk = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, read)) });
+            }
+        }
+
+        await call.RequestStream.CompleteAsync();
+        try
+        {
+            await call.ResponseAsync;
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.InvalidArgument)
+        {
+            // Refused after it was received in full: not this run's model (expected, see the remarks).
+        }
+    }
+
+    /// <summary>Bytes per second moved over a loopback TCP connection, 1 MiB writes, best of three.</summary>
+    private static async Task<double> SocketCopyAsync(long bytes)
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        double best = 0;
+        for (var i = 0; i < Repeats; i++)
+        {
+            var accept = listener.AcceptSocketAsync();
+            using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await sender.ConnectAsync(IPAddress.Loopback, port);
+            using var receiver = await accept;
+            var sw = Stopwatch.StartNew();
+            var send = Task.Run(async () =>
+            {
+                var buffer = new byte[1 << 20];
+                for (long sent = 0; sent < bytes;)
+                {
+                    var n = (int)Math.Min(buffer.Length, bytes - sent);
+                    sent += await sender.SendAsync(buffer.AsMemory(0, n));
+                }
+
+                sender.Shutdown(SocketShutdown.Send);
+            });
+            var into = new byte[1 << 20];
+            long got = 0;
+            int r;
+            while ((r = await receiver.ReceiveAsync(into)) > 0)
+            {
+                got += r;
+            }
+
+            await send;
+            best = Math.Max(best, got / sw.Elapsed.TotalSeconds);
+        }
+
+        return best;
+    }
+
+    private static string WriteModel(string path, long parameters)
+    {
+        var data = new byte[parameters * sizeof(float)];
+        var values = MemoryMarshal.Cast<byte, float>(data.AsSpan());
+        var random = new Random(3);
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = (float)random.NextDouble();
+        }
+
+        return Safetensors.WriteFile(path, [new NamedTensor("w", TensorDType.F32, [parameters], data)]);
+    }
+}
