@@ -85,7 +85,7 @@ public sealed partial class FarmScheduler
     private void DispatchLocked()
     {
         var queued = _runs.Values
-            .Where(r => !r.IsFinal)
+            .Where(r => !r.IsFinal && !r.Paused)
             .OrderBy(r => r.SubmitOrder)
             .SelectMany(r => r.Shards.Where(s => s.Phase == ShardPhase.Queued).Select(s => (Run: r, Shard: s)))
             .ToList();
@@ -131,6 +131,11 @@ public sealed partial class FarmScheduler
         if (!run.Shards.Any(s => s.Phase == ShardPhase.Queued))
         {
             return null;
+        }
+
+        if (run.Paused)
+        {
+            return "paused: resume it from an OpenCue tool (pycue's job.resume())";
         }
 
         var connected = _agents.Values.Where(a => a.Connected).ToList();

@@ -22,9 +22,10 @@ public static class CjslTraining
 
     /// <summary>
     /// One <see cref="JobSpec"/> per job of the spec, in order. <paramref name="baseDirectory"/> resolves a relative
-    /// dataset path. Throws <see cref="JobSpecException"/> naming every layer or setting that cannot be trained.
+    /// dataset path; when null (a spec sent over the wire has no directory) the dataset path must be absolute.
+    /// Throws <see cref="JobSpecException"/> naming every layer or setting that cannot be trained.
     /// </summary>
-    public static IReadOnlyList<JobSpec> ToJobSpecs(CjslSpec spec, string sourceName, string baseDirectory, IReadOnlyCollection<string>? knownRecipes = null)
+    public static IReadOnlyList<JobSpec> ToJobSpecs(CjslSpec spec, string sourceName, string? baseDirectory, IReadOnlyCollection<string>? knownRecipes = null)
     {
         var problems = new List<string>();
         if (spec.Depends.Count > 0)
@@ -68,7 +69,7 @@ public static class CjslTraining
         return words.Count >= 2 && Path.GetFileName(words[0]) is "rmtc" or "rmtc.exe" && words[1] == "train";
     }
 
-    private static JobSpec? ToJobSpec(CjslSpec spec, CjslJob job, CjslLayer layer, string source, string baseDirectory, IReadOnlyCollection<string>? knownRecipes, List<string> problems)
+    private static JobSpec? ToJobSpec(CjslSpec spec, CjslJob job, CjslLayer layer, string source, string? baseDirectory, IReadOnlyCollection<string>? knownRecipes, List<string> problems)
     {
         var before = problems.Count;
         var where = $"{source}:{layer.CommandLine}: layer '{layer.Name}'";
@@ -206,6 +207,11 @@ public static class CjslTraining
         }
 
         var dataset = One("dataset", required: true);
+        if (dataset is not null && baseDirectory is null && !Path.IsPathRooted(dataset))
+        {
+            problems.Add($"{where}: --dataset '{dataset}' must be an absolute path (a path every node reads, e.g. /farm/datasets/patches): a spec sent to the coordinator has no directory to resolve it against");
+        }
+
         var defaults = new JobSpec { Name = "x", Recipe = "x", Dataset = "x" };
         var rounds = (int)Whole("rounds", defaults.Rounds, 1, JobSpecParser.MaxRounds);
         var seed = Whole("seed", defaults.Seed, long.MinValue, long.MaxValue);
@@ -261,7 +267,7 @@ public static class CjslTraining
         {
             Name = job.Name,
             Recipe = recipe!,
-            Dataset = Path.GetFullPath(Path.Combine(baseDirectory, dataset!)),
+            Dataset = Path.GetFullPath(baseDirectory is null ? dataset! : Path.Combine(baseDirectory, dataset!)),
             Shards = layer.Frames.Count,
             Rounds = rounds,
             Seed = seed,
