@@ -504,6 +504,7 @@ public static partial class CjslParser
     {
         var pos = 0;
         var seen = new HashSet<string>(StringComparer.Ordinal);
+        var reported = new HashSet<string>(StringComparer.Ordinal);
         var order = string.Join(", ", model.Select(s => s.Name));
         foreach (var child in parent.Elements())
         {
@@ -525,15 +526,15 @@ public static partial class CjslParser
                     p.Add(child, $"<{name}> is out of order in <{parent.Name.LocalName}>: the order is {order}");
                 }
 
+                seen.Add(name);
                 continue;
             }
 
             for (var k = pos; k < at; k++)
             {
-                if (model[k].Required && !seen.Contains(model[k].Name))
+                if (model[k].Required && !seen.Contains(model[k].Name) && reported.Add(model[k].Name))
                 {
                     p.Add(child, $"<{parent.Name.LocalName}> needs <{model[k].Name}> before <{name}>");
-                    seen.Add(model[k].Name);
                 }
             }
 
@@ -551,7 +552,7 @@ public static partial class CjslParser
             pos = model[at].Many ? at : at + 1;
         }
 
-        foreach (var slot in model.Where(s => s.Required && !seen.Contains(s.Name)))
+        foreach (var slot in model.Where(s => s.Required && !seen.Contains(s.Name) && !reported.Contains(s.Name)))
         {
             p.Add(parent, $"<{parent.Name.LocalName}> needs <{slot.Name}>");
         }
