@@ -108,3 +108,22 @@ public sealed class CjslTrainingTests
         Assert.True(Map(xml)[0].OpenCue!.Paused);
     }
 }
+
+public sealed class CjslExampleTests
+{
+    [Fact]
+    public void The_example_spec_in_farm_examples_maps_to_a_four_shard_denoiser_run()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "RMTC.Farm.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        var file = Path.Combine(dir!.FullName, "farm", "examples", "opencue", "train-denoiser.xml");
+        var spec = CjslTraining.ToJobSpecs(CjslParser.Parse(File.ReadAllText(file), "train-denoiser.xml"), "train-denoiser.xml", Path.GetDirectoryName(file), ["denoiser"]).Single();
+        Assert.Equal(("rnd-denoise-wrangler_train_denoiser", "denoiser", 4, 3), (spec.Name, spec.Recipe, spec.Shards, spec.Rounds));
+        Assert.Equal(Path.Combine(dir.FullName, "farm", "datasets", "patches"), spec.Dataset);
+        Assert.Equal(0.02, spec.Local.LearningRate);
+    }
+}
