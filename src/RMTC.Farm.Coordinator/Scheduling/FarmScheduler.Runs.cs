@@ -28,6 +28,11 @@ public sealed partial class FarmScheduler
         var (manifest, spec, plan, template, assets) = prepared;
         lock (_gate)
         {
+            if (spec.OpenCue is { } origin && FindPendingByOpenCueNameLocked(origin.JobName) is not null)
+            {
+                throw new JobSpecException([$"the job {origin.JobName} is already pending: wait for it to finish, kill it, or give the new job another name"]);
+            }
+
             var run = new RunState
             {
                 Manifest = manifest,

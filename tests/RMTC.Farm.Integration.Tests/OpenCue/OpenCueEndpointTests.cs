@@ -172,6 +172,41 @@ public sealed class OpenCueEndpointTests
         Assert.Equal(data, farm.Scheduler.GetManifest(submitted.Id)!.Dataset.Path);
     }
 
+    [Fact]
+    public async Task Grpcio_the_library_pycue_is_built_on_talks_to_the_opencue_port()
+    {
+        await using var farm = await FarmFixture.StartAsync();
+        var data = farm.Synthesize("denoiser", 12);
+        var spec = Path.Combine(farm.Root, "probe.xml");
+        var root = Path.Combine(farm.Root, "root.xml");
+        await File.WriteAllTextAsync(spec, Spec(data, range: "1-2", paused: true));
+        await File.WriteAllTextAsync(root, Spec(data, user: "root"));
+        var address = farm.App.OpenCueAddress()!;
+
+        // Debian's python3-grpcio (farm/scripts/test.sh installs it) lives with the system interpreter.
+        var python = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+        var info = new System.Diagnostics.ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "OpenCue", "pycue_probe.py"), $"{address.Host}:{address.Port}", spec, root })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(90)).Token);
+        var output = await stdout + await stderr;
+
+        Assert.True(process.ExitCode == 0, output);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Equal("probe ok", lines[0]);
+        Assert.StartsWith("launched rnd-denoise-alice_train_denoiser rnd-denoise-alice_train_denoiser-", lines[1]);
+        Assert.EndsWith("state=0", lines[1]);
+        Assert.Equal(["pending=1", "search=1", "after kill state=1"], lines[3..6]);
+        Assert.StartsWith("refused INTERNAL Failed to launch and add job: ", lines[6]);
+        Assert.Equal("missing NOT_FOUND", lines[7]);
+    }
+
     private static async Task<IReadOnlyList<Frame>> FramesAsync(JobInterface.JobInterfaceClient jobs, OpenCueJob job) =>
         (await jobs.GetFramesAsync(new JobGetFramesRequest { Job = job, Req = new FrameSearchCriteria() })).Frames.Frames;
 }
