@@ -17,6 +17,8 @@ command -v setsid >/dev/null 2>&1 || packages+=(util-linux)
 command -v redis-server >/dev/null 2>&1 || packages+=(redis-server)
 # The metrics tests run a real Prometheus against a test coordinator, and promtool on farm/prometheus/.
 command -v prometheus >/dev/null 2>&1 || packages+=(prometheus)
+# The OpenCue endpoint tests run a pycue-style client on grpcio, the library pycue is built on.
+/usr/bin/python3 -c 'import grpc' >/dev/null 2>&1 || packages+=(python3-grpcio)
 if ((${#packages[@]})); then
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   echo "installing: ${packages[*]}"

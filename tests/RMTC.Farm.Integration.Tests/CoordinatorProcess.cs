@@ -8,7 +8,7 @@ namespace RMTC.Farm.Integration.Tests;
 public sealed class CoordinatorProcess : RmtcProcess
 {
     private CoordinatorProcess(IEnumerable<string> arguments, string address)
-        : base(arguments, new Dictionary<string, string> { ["RMTC_Coordinator__HeartbeatIntervalMs"] = "250", ["RMTC_Coordinator__MetricsPort"] = "0" }) => Address = address;
+        : base(arguments, new Dictionary<string, string> { ["RMTC_Coordinator__HeartbeatIntervalMs"] = "250", ["RMTC_Coordinator__MetricsPort"] = "0", ["RMTC_Coordinator__OpenCuePort"] = "-1" }) => Address = address;
 
     public string Address { get; }
 

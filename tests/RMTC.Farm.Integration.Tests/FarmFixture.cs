@@ -62,6 +62,7 @@ public sealed class FarmFixture : IAsyncDisposable
             ["Coordinator:HeartbeatIntervalMs"] = heartbeatMs.ToString(CultureInfo.InvariantCulture),
             ["Coordinator:Redis"] = redis,
             ["Coordinator:MetricsPort"] = "0",
+            ["Coordinator:OpenCuePort"] = "0",
             ["Logging:LogLevel:Default"] = "Warning",
         }));
         await app.StartAsync();

@@ -17,11 +17,13 @@ internal static class CoordinatorCommand
         var port = new Option<int?>("--port") { Description = "gRPC port (default 7460; 0 picks a free one)" };
         var leaseTimeout = new Option<int?>("--lease-timeout-ms") { Description = "An agent silent this long loses its leases (default 10000)" };
         var metricsPort = new Option<int?>("--metrics-port") { Description = "Prometheus /metrics port, HTTP/1.1 (default 9464; 0 picks a free one; -1 turns it off)" };
+        var openCuePort = new Option<int?>("--opencue-port") { Description = "Port for OpenCue tools (pycue, pyoutline, cuesubmit: CUEBOT_HOSTS=host:PORT), plaintext gRPC (default 8443 as Cuebot; 0 picks a free one; -1 turns it off)" };
+        var openCueListen = new Option<string?>("--opencue-listen") { Description = "Address the OpenCue port binds (default: as --listen)" };
         var redis = new Option<string?>("--redis") { Description = "Keep manifests, event logs and indexes in Redis (host:port); default: the embedded file store" };
         var config = new Option<FileInfo?>("--config") { Description = "JSON file with a \"Coordinator\" section (see farm/config/coordinator.json)" };
         var command = new Command("coordinator", "Run the coordinator: accepts jobs, leases shards to agents, merges rounds, records lineage.")
         {
-            dataDir, listen, port, metricsPort, leaseTimeout, redis, config,
+            dataDir, listen, port, metricsPort, openCuePort, openCueListen, leaseTimeout, redis, config,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -33,6 +35,8 @@ internal static class CoordinatorCommand
                 ["Coordinator:LeaseTimeoutMs"] = HostConfiguration.Text(parse.GetValue(leaseTimeout)),
                 ["Coordinator:Redis"] = parse.GetValue(redis),
                 ["Coordinator:MetricsPort"] = HostConfiguration.Text(parse.GetValue(metricsPort)),
+                ["Coordinator:OpenCuePort"] = HostConfiguration.Text(parse.GetValue(openCuePort)),
+                ["Coordinator:OpenCueListenAddress"] = parse.GetValue(openCueListen),
             };
             await using var app = CoordinatorHost.Create(c => HostConfiguration.Apply(c, parse.GetValue(config), flags));
             try
@@ -47,7 +51,7 @@ internal static class CoordinatorCommand
 
             var options = app.Services.GetRequiredService<IOptions<CoordinatorOptions>>().Value;
             var store = string.IsNullOrWhiteSpace(options.Redis) ? "embedded file store" : $"redis {options.Redis}";
-            Console.WriteLine($"rmtc coordinator listening on {app.BoundAddress()} (data: {Path.GetFullPath(options.DataDirectory)}, lineage: {store}, metrics: {app.MetricsAddress()?.ToString() ?? "off"})");
+            Console.WriteLine($"rmtc coordinator listening on {app.BoundAddress()} (data: {Path.GetFullPath(options.DataDirectory)}, lineage: {store}, metrics: {app.MetricsAddress()?.ToString() ?? "off"}, OpenCue: {app.OpenCueAddress()?.ToString() ?? "off"})");
             await app.WaitForShutdownAsync(ct);
             return 0;
         });

@@ -4,12 +4,12 @@ using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Cli.Commands;
 
-/// <summary><c>rmtc submit job.yaml</c>: hand a training job to the coordinator.</summary>
+/// <summary><c>rmtc submit job.yaml</c> (or an OpenCue <c>.xml</c> spec): hand a training job to the coordinator.</summary>
 internal static class SubmitCommand
 {
     public static Command Create()
     {
-        var spec = new Argument<FileInfo>("JOB") { Description = "Job spec (YAML), e.g. farm/jobs/denoiser.yaml" };
+        var spec = new Argument<FileInfo>("JOB") { Description = "Job spec: our YAML (farm/jobs/denoiser.yaml) or an OpenCue spec with one training job (.xml, farm/examples/opencue/train-denoiser.xml)" };
         var coordinator = FarmClient.CoordinatorOption();
         var wait = new Option<bool>("--wait", "-w") { Description = "Follow the job until it ends; exit 0 only if it succeeded" };
         var json = FarmClient.JsonOption();

@@ -51,6 +51,7 @@ internal sealed class DemoRunner(DemoSettings settings)
             ["Coordinator:DataDirectory"] = farmDir,
             ["Coordinator:Port"] = "0",
             ["Coordinator:MetricsPort"] = "0",
+            ["Coordinator:OpenCuePort"] = "-1",
             ["Coordinator:LeaseTimeoutMs"] = "5000",
             ["Coordinator:HeartbeatIntervalMs"] = "500",
             ["Logging:LogLevel:Default"] = "Warning",

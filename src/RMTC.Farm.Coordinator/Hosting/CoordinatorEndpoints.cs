@@ -7,4 +7,6 @@ public sealed class CoordinatorEndpoints
 {
     public ListenOptions? Grpc { get; set; }
     public ListenOptions? Metrics { get; set; }
+    /// <summary>The OpenCue-compatible endpoint; null when off.</summary>
+    public ListenOptions? OpenCue { get; set; }
 }

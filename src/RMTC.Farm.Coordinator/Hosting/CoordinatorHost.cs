@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using RMTC.Farm.Coordinator.OpenCue;
 
 namespace RMTC.Farm.Coordinator.Hosting;
 
@@ -28,9 +29,7 @@ public static class CoordinatorHost
         builder.WebHost.ConfigureKestrel((context, kestrel) =>
         {
             var options = context.Configuration.GetSection(CoordinatorOptions.Section).Get<CoordinatorOptions>() ?? new CoordinatorOptions();
-            var address = options.ListenAddress is "localhost" ? IPAddress.Loopback
-                : IPAddress.TryParse(options.ListenAddress, out var parsed) ? parsed
-                : throw new InvalidOperationException($"Coordinator:ListenAddress '{options.ListenAddress}' is not an IP address: use e.g. 127.0.0.1 or 0.0.0.0");
+            var address = ParseAddress(options.ListenAddress, nameof(CoordinatorOptions.ListenAddress));
             var endpoints = kestrel.ApplicationServices.GetRequiredService<CoordinatorEndpoints>();
             // Weights stream through HTTP/2: default windows (1 MiB per connection, 768 KiB per stream) and 16 KiB frames
             // stall a sender every few chunks waiting for WINDOW_UPDATEs. Larger ones keep loopback and LAN links busy.
@@ -51,13 +50,36 @@ public static class CoordinatorHost
                     endpoints.Metrics = listen;
                 });
             }
+
+            if (options.OpenCuePort >= 0)
+            {
+                // pycue speaks plaintext HTTP/2 with prior knowledge, like our own clients, but to its own port.
+                var openCueAddress = options.OpenCueListenAddress is { Length: > 0 } a ? ParseAddress(a, nameof(CoordinatorOptions.OpenCueListenAddress)) : address;
+                kestrel.Listen(openCueAddress, options.OpenCuePort, listen =>
+                {
+                    listen.Protocols = HttpProtocols.Http2;
+                    endpoints.OpenCue = listen;
+                });
+            }
         });
         var app = builder.Build();
         app.UseOpenTelemetryPrometheusScrapingEndpoint(context =>
             context.Request.Path == "/metrics" && context.Request.Protocol != "HTTP/2");
+        app.UseOpenCuePortSeparation();
         app.MapRmtcCoordinator();
         return app;
     }
+
+    private static IPAddress ParseAddress(string text, string option) =>
+        text is "localhost" ? IPAddress.Loopback
+        : IPAddress.TryParse(text, out var parsed) ? parsed
+        : throw new InvalidOperationException($"Coordinator:{option} '{text}' is not an IP address: use e.g. 127.0.0.1 or 0.0.0.0");
+
+    /// <summary>The OpenCue endpoint's address (for <c>CUEBOT_HOSTS</c>) once started, or null when it is off.</summary>
+    public static Uri? OpenCueAddress(this WebApplication app) =>
+        app.Services.GetRequiredService<CoordinatorEndpoints>().OpenCue is { IPEndPoint: { } ep }
+            ? new Uri($"http://{(ep.Address.Equals(IPAddress.Any) || ep.Address.Equals(IPAddress.IPv6Any) ? "127.0.0.1" : ep.Address.ToString())}:{ep.Port}")
+            : null;
 
     /// <summary>The Prometheus endpoint's address once started, or null when metrics are off.</summary>
     public static Uri? MetricsAddress(this WebApplication app) =>

@@ -43,4 +43,14 @@ public sealed class CoordinatorOptions
     /// <summary>Bytes per weights chunk on the wire (at most 1 MiB; 64 KiB keeps buffers off the large-object heap).</summary>
     [Range(4096, 1024 * 1024)]
     public int ChunkBytes { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// Port of the OpenCue-compatible endpoint (pycue, pyoutline, cuesubmit: plaintext gRPC, HTTP/2), 8443 as Cuebot's;
+    /// 0 picks a free one, -1 turns it off. Only OpenCue's services answer there, and only there.
+    /// </summary>
+    [Range(-1, 65535)]
+    public int OpenCuePort { get; set; } = 8443;
+
+    /// <summary>Address the OpenCue endpoint binds; unset: <see cref="ListenAddress"/>.</summary>
+    public string? OpenCueListenAddress { get; set; }
 }

@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using OpenTelemetry.Metrics;
 using RMTC.Farm.Coordinator.Lineage;
 using RMTC.Farm.Coordinator.Metrics;
+using RMTC.Farm.Coordinator.OpenCue;
 using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Coordinator.Scheduling;
 using RMTC.Farm.Coordinator.Services;
@@ -76,6 +77,7 @@ public static class CoordinatorServiceCollectionExtensions
         endpoints.MapGrpcService<AgentGrpcService>();
         endpoints.MapGrpcService<JobGrpcService>();
         endpoints.MapGrpcService<LineageGrpcService>();
+        endpoints.MapOpenCue();
         return endpoints;
     }
 }

@@ -5,6 +5,7 @@ using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Core.Datasets;
 using RMTC.Farm.Core.Jobs;
 using RMTC.Farm.Core.Lineage;
+using RMTC.Farm.Core.OpenCue;
 using RMTC.Farm.Core.Planning;
 using RMTC.Farm.Core.Rights;
 using RMTC.Farm.Core.Weights;
@@ -19,8 +20,29 @@ internal static class RunPreparation
     public static (RunManifest Manifest, JobSpec Spec, int[][] Plan, SafetensorsHeader Template, IReadOnlyList<AssetEntry> Assets) Prepare(
         string specYaml, string sourceName, string baseDirectory, string submittedBy, ArtifactStore artifacts, DateTimeOffset now)
     {
-        var spec = JobSpecParser.Parse(specYaml, sourceName, baseDirectory, RecipeCatalog.Names);
+        var spec = CjslParser.LooksLikeCjsl(specYaml)
+            ? OneCjslJob(specYaml, sourceName, baseDirectory)
+            : JobSpecParser.Parse(specYaml, sourceName, baseDirectory, RecipeCatalog.Names);
+        return Prepare(spec, sourceName, submittedBy, artifacts, now);
+    }
 
+    /// <summary>An OpenCue spec (CJSL) given where our YAML is expected: it must hold exactly one job.</summary>
+    private static JobSpec OneCjslJob(string xml, string sourceName, string baseDirectory)
+    {
+        var specs = ParseCjsl(xml, sourceName, baseDirectory);
+        return specs.Count == 1
+            ? specs[0]
+            : throw new JobSpecException([$"{sourceName}: this OpenCue spec holds {specs.Count} jobs; `rmtc submit` takes one: split it, or launch it with pycue (opencue.api.launchSpec) on the OpenCue port"]);
+    }
+
+    /// <summary>Parses an OpenCue spec into one training spec per job (null <paramref name="baseDirectory"/>: dataset paths must be absolute). Throws <see cref="JobSpecException"/>.</summary>
+    public static IReadOnlyList<JobSpec> ParseCjsl(string xml, string sourceName, string? baseDirectory) =>
+        CjslTraining.ToJobSpecs(CjslParser.Parse(xml, sourceName), sourceName, baseDirectory, RecipeCatalog.Names);
+
+    /// <summary>Everything a new run of a parsed spec needs before it is scheduled. Throws <see cref="JobSpecException"/> on any problem.</summary>
+    public static (RunManifest Manifest, JobSpec Spec, int[][] Plan, SafetensorsHeader Template, IReadOnlyList<AssetEntry> Assets) Prepare(
+        JobSpec spec, string sourceName, string submittedBy, ArtifactStore artifacts, DateTimeOffset now)
+    {
         Dataset dataset;
         try
         {

@@ -24,6 +24,8 @@ internal sealed class RunState
     /// <summary>Size of the global weights file (sent with assignments so agents can plan the fetch).</summary>
     public long GlobalBytes { get; set; }
     public ShardState[] Shards { get; set; } = [];
+    /// <summary>Paused runs get no new leases; running attempts finish (OpenCue's Pause).</summary>
+    public bool Paused { get; set; }
     /// <summary>Version of the newest manifest snapshot queued for the store (read by the journal without the lock).</summary>
     public long LatestVersion;
     /// <summary>The last entry of the run's event chain.</summary>

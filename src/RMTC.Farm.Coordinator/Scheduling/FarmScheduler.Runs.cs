@@ -6,6 +6,7 @@ using RMTC.Farm.Core.Jobs;
 using RMTC.Farm.Core.Lineage;
 using RMTC.Farm.Core.Merging;
 using RMTC.Farm.Core.Planning;
+using RMTC.Farm.Core.Weights;
 using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Coordinator.Scheduling;
@@ -18,9 +19,20 @@ public sealed partial class FarmScheduler
     {
         var source = string.IsNullOrWhiteSpace(request.SourceName) ? "job spec" : request.SourceName;
         var baseDir = string.IsNullOrWhiteSpace(request.BaseDirectory) ? Environment.CurrentDirectory : request.BaseDirectory;
-        var (manifest, spec, plan, template, assets) = RunPreparation.Prepare(request.SpecYaml, source, baseDir, request.SubmittedBy, _artifacts, Now);
+        return Enqueue(RunPreparation.Prepare(request.SpecYaml, source, baseDir, request.SubmittedBy, _artifacts, Now));
+    }
+
+    /// <summary>Schedules a prepared run.</summary>
+    private Job Enqueue((RunManifest Manifest, JobSpec Spec, int[][] Plan, SafetensorsHeader Template, IReadOnlyList<AssetEntry> Assets) prepared)
+    {
+        var (manifest, spec, plan, template, assets) = prepared;
         lock (_gate)
         {
+            if (spec.OpenCue is { } origin && FindPendingByOpenCueNameLocked(origin.JobName) is not null)
+            {
+                throw new JobSpecException([$"the job {origin.JobName} is already pending: wait for it to finish, kill it, or give the new job another name"]);
+            }
+
             var run = new RunState
             {
                 Manifest = manifest,
@@ -28,6 +40,7 @@ public sealed partial class FarmScheduler
                 Plan = plan,
                 Template = template,
                 SubmitOrder = ++_submitCounter,
+                Paused = spec.OpenCue?.Paused ?? false,
             };
             _runs[run.Id] = run;
             _activeRuns[run.SubmitOrder] = run;

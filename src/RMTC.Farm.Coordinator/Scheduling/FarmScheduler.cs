@@ -115,6 +115,11 @@ public sealed partial class FarmScheduler
                 continue;
             }
 
+            if (run.Paused)
+            {
+                continue;
+            }
+
             while (free.Count > 0 && run.PeekReady() is { } shard)
             {
                 int pick = -1;
@@ -182,6 +187,11 @@ public sealed partial class FarmScheduler
         if (!run.Shards.Any(s => s.Phase == ShardPhase.Queued))
         {
             return null;
+        }
+
+        if (run.Paused)
+        {
+            return "paused: resume it from an OpenCue tool (pycue's job.resume())";
         }
 
         var connected = _agents.Values.Where(a => a.Connected).ToList();

@@ -26,6 +26,8 @@ public sealed record JobSpec
     public RightsSpec? Rights { get; init; }
     /// <summary>Assets (sha256) left out of training, e.g. after consent was withdrawn (see <c>rmtc lineage impact</c>).</summary>
     public IReadOnlyList<string> ExcludeAssets { get; init; } = [];
+    /// <summary>Set when the job came as an OpenCue job spec (CJSL); null otherwise, so older manifests keep their bytes.</summary>
+    public OpenCueOrigin? OpenCue { get; init; }
 }
 
 /// <summary>The job's side of the data's rights.</summary>

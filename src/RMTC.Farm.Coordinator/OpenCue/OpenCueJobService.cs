@@ -1,0 +1,187 @@
+using System.Text.RegularExpressions;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using RMTC.Farm.Coordinator.Runs;
+using RMTC.Farm.Coordinator.Scheduling;
+using RMTC.Farm.Core.Jobs;
+using RMTC.Farm.Core.OpenCue;
+using RMTC.Farm.Protos.OpenCue;
+
+namespace RMTC.Farm.Coordinator.OpenCue;
+
+/// <summary>
+/// <c>job.JobInterface</c> as pycue and pyoutline use it: launch CJSL specs as training runs, look jobs up by name or
+/// id, follow their frames (the current round's shards), kill, pause and resume. Errors carry Cuebot's status codes.
+/// </summary>
+public sealed partial class OpenCueJobService(FarmScheduler scheduler, ILogger<OpenCueJobService> log) : JobInterface.JobInterfaceBase
+{
+    /// <summary>Cuebot returns at most this many finished jobs from a search.</summary>
+    private const int FinishedSearchLimit = 200;
+
+    public override Task<JobLaunchSpecResponse> LaunchSpec(JobLaunchSpecRequest request, ServerCallContext context)
+    {
+        var response = new JobLaunchSpecResponse();
+        response.Names.AddRange(Launch(request.Spec).Select(OpenCueMessages.NameOf));
+        return Task.FromResult(response);
+    }
+
+    public override Task<JobLaunchSpecAndWaitResponse> LaunchSpecAndWait(JobLaunchSpecAndWaitRequest request, ServerCallContext context)
+    {
+        var response = new JobLaunchSpecAndWaitResponse { Jobs = new JobSeq() };
+        response.Jobs.Jobs.AddRange(Launch(request.Spec).Select(OpenCueMessages.ToJob));
+        return Task.FromResult(response);
+    }
+
+    public override Task<JobFindJobResponse> FindJob(JobFindJobRequest request, ServerCallContext context) =>
+        Task.FromResult(new JobFindJobResponse { Job = OpenCueMessages.ToJob(ByName(request.Name)) });
+
+    public override Task<JobGetJobResponse> GetJob(JobGetJobRequest request, ServerCallContext context) =>
+        Task.FromResult(new JobGetJobResponse { Job = OpenCueMessages.ToJob(ById(request.Id)) });
+
+    public override Task<JobGetJobsResponse> GetJobs(JobGetJobsRequest request, ServerCallContext context)
+    {
+        var r = request.R ?? new JobSearchCriteria();
+        List<Regex> regexes;
+        try
+        {
+            regexes = r.Regex.Select(p => new Regex(p, RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100))).ToList();
+        }
+        catch (ArgumentException e)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"regex: {e.Message}"));
+        }
+
+        var matches = scheduler.ViewRuns().Where(run =>
+        {
+            var job = OpenCueMessages.ToJob(run);
+            return (r.Ids.Count == 0 || r.Ids.Contains(run.Id))
+                && (r.Jobs.Count == 0 || r.Jobs.Contains(job.Name))
+                && (regexes.Count == 0 || regexes.Any(x => x.IsMatch(job.Name)))
+                && (r.Substr.Count == 0 || r.Substr.Any(s => job.Name.Contains(s, StringComparison.Ordinal)))
+                && (r.Users.Count == 0 || r.Users.Contains(job.User))
+                && (r.Shots.Count == 0 || r.Shots.Contains(job.Shot))
+                && (r.Shows.Count == 0 || r.Shows.Contains(job.Show))
+                && (r.IncludeFinished || !run.IsFinal);
+        });
+        var finished = 0;
+        var response = new JobGetJobsResponse { Jobs = new JobSeq() };
+        foreach (var run in matches)
+        {
+            if (run.IsFinal && ++finished > FinishedSearchLimit)
+            {
+                continue;
+            }
+
+            response.Jobs.Jobs.Add(OpenCueMessages.ToJob(run));
+        }
+
+        return Task.FromResult(response);
+    }
+
+    public override Task<JobIsJobPendingResponse> IsJobPending(JobIsJobPendingRequest request, ServerCallContext context) =>
+        Task.FromResult(new JobIsJobPendingResponse
+        {
+            Value = scheduler.ViewRuns().Any(r => !r.IsFinal && OpenCueMessages.NameOf(r) == request.Name),
+        });
+
+    public override Task<JobGetLayersResponse> GetLayers(JobGetLayersRequest request, ServerCallContext context)
+    {
+        var response = new JobGetLayersResponse { Layers = new LayerSeq() };
+        response.Layers.Layers.Add(OpenCueMessages.ToLayer(Resolve(request.Job)));
+        return Task.FromResult(response);
+    }
+
+    public override Task<JobGetFramesResponse> GetFrames(JobGetFramesRequest request, ServerCallContext context)
+    {
+        var run = Resolve(request.Job);
+        var r = request.Req ?? new FrameSearchCriteria();
+        IReadOnlyList<int>? range = null;
+        if (r.FrameRange.Length > 0 && !FrameSet.TryParse(r.FrameRange, out range, out var error))
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"frame_range: {error}"));
+        }
+
+        var states = r.States?.FrameStates.ToHashSet() ?? [];
+        IEnumerable<Frame> frames = OpenCueMessages.ToFrames(run).Where(f =>
+            (r.Ids.Count == 0 || r.Ids.Contains(f.Id))
+            && (r.Frames.Count == 0 || r.Frames.Contains(f.Name))
+            && (r.Layers.Count == 0 || r.Layers.Contains(f.LayerName))
+            && (states.Count == 0 || states.Contains(f.State))
+            && (range is null || range.Contains(f.Number)));
+        if (r.Limit > 0)
+        {
+            frames = frames.Skip(Math.Max(0, r.Page - 1) * r.Limit).Take(r.Limit);
+        }
+
+        var response = new JobGetFramesResponse { Frames = new FrameSeq() };
+        response.Frames.Frames.AddRange(frames);
+        return Task.FromResult(response);
+    }
+
+    public override Task<JobKillResponse> Kill(JobKillRequest request, ServerCallContext context)
+    {
+        var run = Resolve(request.Job);
+        var who = request.Username.Length > 0 ? request.Username : "an OpenCue client";
+        var reason = $"killed by {who} via OpenCue{(request.Reason.Length > 0 ? ": " + request.Reason : "")}";
+        scheduler.Cancel(run.Id, reason);
+        return Task.FromResult(new JobKillResponse());
+    }
+
+    public override Task<JobPauseResponse> Pause(JobPauseRequest request, ServerCallContext context)
+    {
+        scheduler.SetPaused(Resolve(request.Job).Id, paused: true);
+        return Task.FromResult(new JobPauseResponse());
+    }
+
+    public override Task<JobResumeResponse> Resume(JobResumeRequest request, ServerCallContext context)
+    {
+        scheduler.SetPaused(Resolve(request.Job).Id, paused: false);
+        return Task.FromResult(new JobResumeResponse());
+    }
+
+    /// <summary>Parses, checks and schedules every job of a spec; nothing is scheduled when anything is wrong.</summary>
+    private IReadOnlyList<RunView> Launch(string spec)
+    {
+        try
+        {
+            var specs = RunPreparation.ParseCjsl(spec, "spec", baseDirectory: null);
+            var user = specs.Count > 0 ? specs[0].OpenCue?.User ?? "" : "";
+            var jobs = scheduler.SubmitAll(specs, "spec", user);
+            LogLaunched(jobs.Count, string.Join(", ", jobs.Select(j => j.Id)));
+            return jobs.Select(j => scheduler.ViewRun(j.Id)!).ToList();
+        }
+        catch (JobSpecException e)
+        {
+            LogRefused(e.Message);
+            // Cuebot's wording, which pycue shows the wrangler as is.
+            throw new RpcException(new Status(StatusCode.Internal, "Failed to launch and add job: " + e.Message));
+        }
+    }
+
+    /// <summary>A job reference as pycue sends it: a Job message with at least its id or its name.</summary>
+    private RunView Resolve(Job? job) =>
+        job is null ? throw NotFound("no job given")
+        : job.Id.Length > 0 ? ById(job.Id)
+        : ByName(job.Name);
+
+    private RunView ById(string id) =>
+        (id.Length > 0 ? scheduler.ViewRun(id) : null) is { } run && run.Id == id
+            ? run
+            : throw NotFound($"Failed to find job data: no job with id '{id}'");
+
+    /// <summary>The pending job of that name or, unlike Cuebot, the newest finished one, so a finished run can still be found.</summary>
+    private RunView ByName(string name)
+    {
+        var runs = scheduler.ViewRuns().Where(r => OpenCueMessages.NameOf(r) == name).ToList();
+        return runs.FirstOrDefault(r => !r.IsFinal) ?? runs.FirstOrDefault()
+            ?? throw NotFound($"Failed to find job data: no job named '{name}' (names are conformed: show-shot-user_name, lower case)");
+    }
+
+    private static RpcException NotFound(string message) => new(new Status(StatusCode.NotFound, message));
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "OpenCue spec launched {Count} run(s): {RunIds}")]
+    private partial void LogLaunched(int count, string runIds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "OpenCue spec refused: {Reason}")]
+    private partial void LogRefused(string reason);
+}

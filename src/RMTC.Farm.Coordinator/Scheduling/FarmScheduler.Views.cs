@@ -1,0 +1,150 @@
+using RMTC.Farm.Coordinator.Runs;
+using RMTC.Farm.Core.Jobs;
+using RMTC.Farm.Core.Lineage;
+using RMTC.Farm.Protos.V1;
+
+namespace RMTC.Farm.Coordinator.Scheduling;
+
+/// <summary>Read-only snapshots of runs and their shards, and pausing: what other front ends (the OpenCue endpoint) need.</summary>
+public sealed partial class FarmScheduler
+{
+    /// <summary>
+    /// Prepares every spec, then schedules them all: if any spec is refused, none is scheduled. A spec whose OpenCue job
+    /// name is already pending is refused, as Cuebot refuses it, so a name finds one pending job.
+    /// </summary>
+    public IReadOnlyList<Job> SubmitAll(IReadOnlyList<JobSpec> specs, string sourceName, string submittedBy)
+    {
+        lock (_gate)
+        {
+            var pending = specs.Select(s => s.OpenCue?.JobName).Where(n => n is not null && FindPendingByOpenCueNameLocked(n) is not null).ToList();
+            if (pending.Count > 0)
+            {
+                throw new JobSpecException([$"{sourceName}: the job {pending[0]} is already pending: wait for it to finish, kill it, or give the new job another name"]);
+            }
+        }
+
+        var prepared = specs.Select(s => RunPreparation.Prepare(s, sourceName, submittedBy, _artifacts, Now)).ToList();
+        return prepared.Select(Enqueue).ToList();
+    }
+
+    /// <summary>A snapshot of one run by id or unique prefix; null when unknown.</summary>
+    public RunView? ViewRun(string idOrPrefix)
+    {
+        lock (_gate)
+        {
+            return Find(idOrPrefix) is { } run ? ViewLocked(run) : null;
+        }
+    }
+
+    /// <summary>Snapshots of every run, newest first.</summary>
+    public IReadOnlyList<RunView> ViewRuns()
+    {
+        lock (_gate)
+        {
+            return _runs.Values.OrderByDescending(r => r.SubmitOrder).Select(ViewLocked).ToList();
+        }
+    }
+
+    /// <summary>Stops (or, with false, resumes) new leases for a run; attempts already running finish. Null when unknown.</summary>
+    public RunView? SetPaused(string idOrPrefix, bool paused)
+    {
+        lock (_gate)
+        {
+            if (Find(idOrPrefix) is not { } run)
+            {
+                return null;
+            }
+
+            if (run.Paused != paused && !run.IsFinal)
+            {
+                run.Paused = paused;
+                EventLocked(run, paused ? "paused" : "resumed", paused ? "paused: no new shard attempts start" : "resumed");
+                SaveLocked(run);
+                if (!paused)
+                {
+                    DispatchLocked();
+                }
+            }
+
+            return ViewLocked(run);
+        }
+    }
+
+    private RunState? FindPendingByOpenCueNameLocked(string name) =>
+        _runs.Values.FirstOrDefault(r => !r.IsFinal && r.Spec.OpenCue?.JobName == name);
+
+    private RunView ViewLocked(RunState run)
+    {
+        var round = run.Manifest.Rounds.Count > 0 ? run.CurrentRound : null;
+        var shards = new ShardView[run.Spec.Shards];
+        for (var i = 0; i < shards.Length; i++)
+        {
+            var attempts = round?.Attempts.Where(a => a.Shard == i).ToList() ?? [];
+            var last = attempts.LastOrDefault();
+            var live = !run.IsFinal && i < run.Shards.Length ? run.Shards[i] : null;
+            var failures = attempts.Count(a => a.Outcome is AttemptOutcomes.Failed or AttemptOutcomes.Refused);
+            ShardStatus status;
+            if (attempts.Any(a => a.Outcome == AttemptOutcomes.Succeeded) || (live?.Phase == ShardPhase.Done))
+            {
+                status = ShardStatus.Succeeded;
+            }
+            else if (live is not null)
+            {
+                status = live.Phase == ShardPhase.Queued ? ShardStatus.Waiting : ShardStatus.Running;
+            }
+            else if (run.Manifest.State == RunStates.Failed && failures > run.Spec.MaxRetries)
+            {
+                status = ShardStatus.Dead;
+            }
+            else
+            {
+                status = ShardStatus.Eaten;
+            }
+
+            shards[i] = new ShardView(
+                i,
+                status,
+                Math.Max(0, attempts.Count - 1),
+                failures,
+                last?.StartedAt,
+                status == ShardStatus.Running ? null : last?.EndedAt,
+                last?.AgentId);
+        }
+
+        var m = run.Manifest;
+        return new RunView(run.Id, m.Name, m.State, run.Spec, m.SubmittedBy, m.SubmittedAt, m.FinishedAt, m.Error, run.Paused, run.Round, shards);
+    }
+}
+
+/// <summary>Where one shard of a run's current round stands, in the terms render-farm tools use.</summary>
+public enum ShardStatus
+{
+    Waiting,
+    Running,
+    Succeeded,
+    /// <summary>Failed more often than the run's max_retries allow.</summary>
+    Dead,
+    /// <summary>Never finished because the run was cancelled or failed elsewhere.</summary>
+    Eaten,
+}
+
+/// <summary>A shard of the current round: state, retries, and its latest attempt's times and agent.</summary>
+public sealed record ShardView(int Index, ShardStatus Status, int Retries, int Failures, DateTimeOffset? StartedAt, DateTimeOffset? StoppedAt, string? AgentId);
+
+/// <summary>A run as it stands: its spec, state and the current round's shards.</summary>
+public sealed record RunView(
+    string Id,
+    string Name,
+    string State,
+    JobSpec Spec,
+    string SubmittedBy,
+    DateTimeOffset SubmittedAt,
+    DateTimeOffset? FinishedAt,
+    string? Error,
+    bool Paused,
+    int Round,
+    IReadOnlyList<ShardView> Shards)
+{
+    /// <summary>True once the run ended (succeeded, failed or cancelled).</summary>
+    public bool IsFinal => RunStates.IsFinal(State);
+}
