@@ -36,6 +36,8 @@ public static class CoordinatorServiceCollectionExtensions
             .AddPrometheusExporter());
         services.AddSingleton<RunJournal>();
         services.AddSingleton<LineageQueries>();
+        services.AddSingleton<DerivationLog>();
+        services.AddSingleton<Models.OnnxExports>();
         services.AddSingleton<FarmScheduler>();
         services.AddHostedService<RunRecoveryService>();
         services.AddHostedService<LeaseReaper>();
@@ -74,6 +76,7 @@ public static class CoordinatorServiceCollectionExtensions
         endpoints.MapGrpcService<AgentGrpcService>();
         endpoints.MapGrpcService<JobGrpcService>();
         endpoints.MapGrpcService<LineageGrpcService>();
+        endpoints.MapGrpcService<ModelGrpcService>();
         return endpoints;
     }
 }
