@@ -105,7 +105,7 @@ public static class PngCodec
         var pixels = Unfilter(raw, height, stride, bytesPerPixel, source);
         var planes = new float[channels * width * height];
         var plane = width * height;
-        var scale = depth == 8 ? 1f / 255f : 1f / 65535f;
+        var max = depth == 8 ? 255f : 65535f;
         for (var y = 0; y < height; y++)
         {
             for (var x = 0; x < width; x++)
@@ -114,7 +114,7 @@ public static class PngCodec
                 {
                     var at = y * stride + (x * channels + c) * (depth / 8);
                     var sample = depth == 8 ? pixels[at] : (pixels[at] << 8) | pixels[at + 1];
-                    planes[c * plane + y * width + x] = sample * scale;
+                    planes[c * plane + y * width + x] = sample / max;
                 }
             }
         }

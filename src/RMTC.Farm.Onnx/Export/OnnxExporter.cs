@@ -19,8 +19,13 @@ public static class OnnxExporter
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     /// <summary>The ONNX model of <paramref name="weights"/> for <paramref name="provenance"/>'s recipe and sample shape.</summary>
-    public static ModelProto Build(IReadOnlyList<NamedTensor> weights, OnnxProvenance provenance)
+    public static ModelProto Build(IReadOnlyList<NamedTensor> weights, OnnxProvenance provenance) =>
+        Build(RecipeGraphs.Get(provenance?.Recipe ?? throw new ArgumentNullException(nameof(provenance))), weights, provenance);
+
+    /// <summary>The ONNX model of <paramref name="weights"/> described by <paramref name="recipeGraph"/> (a recipe not yet listed in <see cref="RecipeGraphs"/>).</summary>
+    public static ModelProto Build(IRecipeGraph recipeGraph, IReadOnlyList<NamedTensor> weights, OnnxProvenance provenance)
     {
+        ArgumentNullException.ThrowIfNull(recipeGraph);
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(provenance);
         if (provenance.SampleShape is not { Length: 3 } shape || shape.Any(d => d <= 0))
@@ -28,7 +33,6 @@ public static class OnnxExporter
             throw new OnnxExportException($"sample shape must be [channels, height, width] with positive sizes, got [{string.Join(", ", provenance.SampleShape ?? [])}]");
         }
 
-        var recipeGraph = RecipeGraphs.Get(provenance.Recipe);
         var builder = new OnnxGraphBuilder(provenance.Recipe, weights);
         recipeGraph.Describe(builder, shape, provenance.Classes.Count);
         var graph = builder.Build();
@@ -53,7 +57,7 @@ public static class OnnxExporter
         return model;
     }
 
-    /// <summary>The file's bytes (see <see cref="Build"/>).</summary>
+    /// <summary>The file's bytes (see <see cref="Build(IReadOnlyList{NamedTensor}, OnnxProvenance)"/>).</summary>
     public static byte[] Export(IReadOnlyList<NamedTensor> weights, OnnxProvenance provenance) => Build(weights, provenance).ToByteArray();
 
     /// <summary>Writes the file to <paramref name="path"/> and returns its sha256.</summary>
