@@ -17,6 +17,8 @@ command -v setsid >/dev/null 2>&1 || packages+=(util-linux)
 command -v redis-server >/dev/null 2>&1 || packages+=(redis-server)
 # The metrics tests run a real Prometheus against a test coordinator, and promtool on farm/prometheus/.
 command -v prometheus >/dev/null 2>&1 || packages+=(prometheus)
+# The ONNX export tests run the reference checker (onnx.checker, full_check) with Debian's python3, not a pyenv one.
+/usr/bin/python3 -c 'import onnx' >/dev/null 2>&1 || packages+=(python3-onnx)
 if ((${#packages[@]})); then
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   echo "installing: ${packages[*]}"
