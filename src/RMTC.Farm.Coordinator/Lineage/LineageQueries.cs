@@ -122,6 +122,10 @@ public sealed class LineageQueries(IRunStore store, ArtifactStore artifacts)
         var uses = new JsonArray();
         var users = await UsersAsync(digest, ct);
         var manifests = await GetAllAsync(users.Select(u => u.RunId), ct);
+        // Fetched concurrently, like the manifests: one round trip's worth of waiting, not one per run.
+        var ids = users.Select(u => u.RunId).Distinct().ToList();
+        var derivations = ids.Zip(await Task.WhenAll(ids.Select(id => store.ReadDerivationsAsync(id, ct))))
+            .ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal);
         foreach (var (kind, id) in users)
         {
             if (manifests[id] is not { } m)
@@ -129,7 +133,7 @@ public sealed class LineageQueries(IRunStore store, ArtifactStore artifacts)
                 continue;
             }
 
-            var derived = await store.ReadDerivationsAsync(m.RunId, ct);
+            var derived = derivations[id];
             uses.Add(new JsonObject
             {
                 ["runId"] = m.RunId,
