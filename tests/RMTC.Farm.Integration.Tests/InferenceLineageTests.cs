@@ -17,7 +17,8 @@ public sealed class InferenceLineageTests : IAsyncLifetime
     private FarmFixture _farm = null!;
     private LineageService.LineageServiceClient _lineage = null!;
     private string _classifierData = "", _denoiserData = "";
-    private Job _classifier = null!, _denoiser = null!;
+    private string _openDenoiserData = "";
+    private Job _classifier = null!, _denoiser = null!, _openDenoiser = null!;
 
     public async Task InitializeAsync()
     {
@@ -29,9 +30,11 @@ public sealed class InferenceLineageTests : IAsyncLifetime
         var descriptor = Dataset.ReadDescriptor(_denoiserData);
         descriptor.Rights[CawgAssertions.AiInference] = RightsAssertion.NotAllowed;
         Dataset.WriteDescriptor(_denoiserData, descriptor);
+        _openDenoiserData = _farm.Synthesize("denoiser", 24, seed: 5);
         await _farm.StartAgentsAsync(2);
         _classifier = await RunAsync("tagger", "classifier", _classifierData);
         _denoiser = await RunAsync("cleaner", "denoiser", _denoiserData);
+        _openDenoiser = await RunAsync("restorer", "denoiser", _openDenoiserData);
     }
 
     public async Task DisposeAsync() => await _farm.DisposeAsync();
@@ -131,5 +134,31 @@ public sealed class InferenceLineageTests : IAsyncLifetime
         var (code, output) = await Rmtc("infer", onnx, "--input", sample);
         Assert.NotEqual(0, code);
         Assert.Contains("rmtc export", output);
+    }
+
+    [Fact]
+    public async Task The_denoiser_reads_and_writes_png_and_its_output_is_traced_to_the_dataset()
+    {
+        var onnx = Path.Combine(_farm.Root, "restorer.onnx");
+        Assert.Equal(0, (await Rmtc("export", _openDenoiser.Id, "--onnx", onnx)).ExitCode);
+        var noisy = Path.Combine(_farm.Root, "noisy.png");
+        var pixels = new float[3 * 20 * 28];
+        var random = new Random(4);
+        for (var i = 0; i < pixels.Length; i++)
+        {
+            pixels[i] = random.NextSingle();
+        }
+
+        Inference.Images.PngCodec.Write(noisy, pixels, 3, 20, 28);
+        var clean = Path.Combine(_farm.Root, "clean.png");
+        var (code, output) = await Rmtc("infer", onnx, "--input", noisy, "--output", clean);
+        Assert.True(code == 0, output);
+        var image = Inference.Images.PngCodec.Read(clean);
+        Assert.Equal((28, 20, 3), (image.Width, image.Height, image.Channels));
+
+        var up = JsonNode.Parse((await _lineage.TraceAsync(new TraceRequest { Digest = Sha256Digest.OfFile(clean), Direction = TraceDirection.Up })).Json)!;
+        var producer = Assert.Single(up["producedBy"]!.AsArray())!;
+        Assert.Equal(_openDenoiser.DatasetDigest, (string)producer["dataset"]!["digest"]!);
+        Assert.Equal(Sha256Digest.OfFile(noisy), (string)producer["derivation"]!["inputs"]![0]!);
     }
 }
