@@ -12,13 +12,22 @@ public sealed class DerivationLog(IRunStore store)
     // One writer at a time keeps each run's Previous links a single chain (derivations are rare; one gate is enough).
     private readonly SemaphoreSlim _gate = new(1, 1);
 
-    /// <summary>Appends <paramref name="record"/> (its <see cref="DerivationRecord.Previous"/> is set here) and returns its digest.</summary>
+    /// <summary>
+    /// Appends <paramref name="record"/> (its <see cref="DerivationRecord.Previous"/> is set here) and returns its digest.
+    /// An export of a file already recorded for the run is not recorded twice: the earlier record's digest is returned.
+    /// </summary>
     public async Task<string> AppendAsync(DerivationRecord record, CancellationToken ct)
     {
         await _gate.WaitAsync(ct);
         try
         {
             var existing = await store.ReadDerivationsAsync(record.RunId, ct);
+            if (record.Kind == DerivationKinds.Export
+                && existing.FirstOrDefault(d => d.Kind == DerivationKinds.Export && d.VariantDigest == record.VariantDigest) is { } earlier)
+            {
+                return earlier.Digest();
+            }
+
             record.Previous = existing.Count == 0 ? null : existing[^1].Digest();
             await store.AppendDerivationAsync(record.RunId, record, ct);
             await store.IndexAsync(LineageIndexer.EntriesOf(record), ct);

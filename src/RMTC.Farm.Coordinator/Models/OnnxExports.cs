@@ -73,8 +73,8 @@ public sealed class OnnxExports(LineageQueries queries, IRunStore store, Artifac
         }
 
         var onnxDigest = artifacts.WriteBlob(bytes, ".onnx");
-        var existing = (await derivations.ReadAsync(m.RunId, ct)).FirstOrDefault(d => d.Kind == DerivationKinds.Export && d.VariantDigest == onnxDigest);
-        var recordDigest = existing?.Digest() ?? await derivations.AppendAsync(new DerivationRecord
+        // Recorded once per file: exporting the same model again returns the first record.
+        var recordDigest = await derivations.AppendAsync(new DerivationRecord
         {
             Kind = DerivationKinds.Export,
             RunId = m.RunId,
