@@ -19,6 +19,8 @@ command -v redis-server >/dev/null 2>&1 || packages+=(redis-server)
 command -v prometheus >/dev/null 2>&1 || packages+=(prometheus)
 # The OpenCue endpoint tests run a pycue-style client on grpcio, the library pycue is built on.
 /usr/bin/python3 -c 'import grpc' >/dev/null 2>&1 || packages+=(python3-grpcio)
+# The ONNX export tests run the reference checker (onnx.checker, full_check) with Debian's python3, not a pyenv one.
+/usr/bin/python3 -c 'import onnx' >/dev/null 2>&1 || packages+=(python3-onnx)
 if ((${#packages[@]})); then
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   echo "installing: ${packages[*]}"

@@ -32,6 +32,8 @@ internal static class RmtcCommand
         root.Subcommands.Add(DatasetCommand.Create());
         root.Subcommands.Add(LineageCommand.Create());
         root.Subcommands.Add(ShardCommand.Create());
+        root.Subcommands.Add(ExportCommand.Create());
+        root.Subcommands.Add(InferCommand.Create());
         return root;
     }
 }

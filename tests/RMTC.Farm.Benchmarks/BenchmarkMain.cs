@@ -1,6 +1,9 @@
 namespace RMTC.Farm.Benchmarks;
 
-/// <summary>Entry point: `dotnet run --project tests/RMTC.Farm.Benchmarks -c Release -- [lineage] [--runs N]`.</summary>
+/// <summary>
+/// Entry point: `dotnet run --project tests/RMTC.Farm.Benchmarks -c Release -- [lineage] [merge] [transfer] [scheduling] [rounds] [onnx]`
+/// (none named: all), with `--runs N` (lineage), `--params N` (merge, transfer), `--agents N --shards N --train-ms N` (scheduling), `--iterations N` (onnx).
+/// </summary>
 internal static class BenchmarkMain
 {
     public static async Task<int> RunAsync(string[] args)
@@ -11,6 +14,7 @@ internal static class BenchmarkMain
         }
 
         var runs = args.SkipWhile(a => a != "--runs").Skip(1).Select(int.Parse).FirstOrDefault(100_000);
+        var iterations = args.SkipWhile(a => a != "--iterations").Skip(1).Select(int.Parse).FirstOrDefault(50);
         var which = args.Where(a => !a.StartsWith("--", StringComparison.Ordinal) && !int.TryParse(a, out _)).ToHashSet();
         var table = new ResultTable();
         if (which.Count == 0 || which.Contains("lineage"))
@@ -41,6 +45,11 @@ internal static class BenchmarkMain
         {
             var parameters = args.SkipWhile(a => a != "--params").Skip(1).Select(long.Parse).FirstOrDefault(100_000_000);
             await TransferBenchmark.RunAsync(table, parameters);
+        }
+
+        if (which.Count == 0 || which.Contains("onnx"))
+        {
+            OnnxBenchmark.Run(table, iterations);
         }
 
         table.Print(Console.Out);

@@ -39,6 +39,8 @@ public static class CoordinatorServiceCollectionExtensions
             .AddPrometheusExporter());
         services.AddSingleton<RunJournal>();
         services.AddSingleton<LineageQueries>();
+        services.AddSingleton<DerivationLog>();
+        services.AddSingleton<Models.OnnxExports>();
         services.AddSingleton<FarmScheduler>();
         services.AddHostedService<RunRecoveryService>();
         services.AddHostedService<LeaseReaper>();
@@ -78,6 +80,7 @@ public static class CoordinatorServiceCollectionExtensions
         endpoints.MapGrpcService<JobGrpcService>();
         endpoints.MapGrpcService<LineageGrpcService>();
         endpoints.MapOpenCue();
+        endpoints.MapGrpcService<ModelGrpcService>();
         return endpoints;
     }
 }

@@ -37,4 +37,11 @@ public static class LineageIndexer
         Add(LineageIndexKinds.Model, m.FinalModelDigest);
         return entries.Distinct().ToList();
     }
+
+    /// <summary>Index entries of an export or inference: every file it made or used, as <see cref="LineageIndexKinds.Derived"/>.</summary>
+    public static IReadOnlyList<LineageIndexEntry> EntriesOf(DerivationRecord d) =>
+        new[] { d.VariantDigest }.Concat(d.Inputs).Concat(d.Outputs)
+            .Where(digest => !string.IsNullOrEmpty(digest))
+            .Select(digest => new LineageIndexEntry(LineageIndexKinds.Derived, digest, d.RunId))
+            .Distinct().ToList();
 }

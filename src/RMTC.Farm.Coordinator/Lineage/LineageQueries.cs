@@ -50,31 +50,70 @@ public sealed class LineageQueries(IRunStore store, ArtifactStore artifacts)
                 : m.InitialWeightsDigest == digest ? "initial weights"
                 : m.Rounds.FirstOrDefault(r => r.OutputDigest == digest) is { } r ? $"round {r.Round} merged weights"
                 : "shard result";
-            producers.Add(new JsonObject
+            producers.Add(Producer(m, role));
+        }
+
+        // A file made from a run's model after the run: an export (a variant of the model) or an inference's output.
+        var derivations = (await DerivationsInvolvingAsync(digest, ct))
+            .Where(d => d.Record.VariantDigest == digest && d.Record.Kind == DerivationKinds.Export || d.Record.Outputs.Contains(digest)).ToList();
+        var derivedManifests = await GetAllAsync(derivations.Select(d => d.Record.RunId), ct);
+        foreach (var (record, all) in derivations)
+        {
+            if (derivedManifests[record.RunId] is not { } m)
             {
-                ["runId"] = m.RunId,
-                ["name"] = m.Name,
-                ["state"] = m.State,
-                ["role"] = role,
-                ["recipe"] = m.Recipe,
-                ["dataset"] = JsonSerializer.SerializeToNode(m.Dataset, Json),
-                ["licenceClosure"] = JsonSerializer.SerializeToNode(m.LicenceClosure, Json),
-                ["initialWeights"] = m.InitialWeightsDigest,
-                ["code"] = JsonSerializer.SerializeToNode(m.Code, Json),
-                ["seeds"] = JsonSerializer.SerializeToNode(m.Seeds, Json),
-                ["spec"] = JsonSerializer.SerializeToNode(m.Spec, Json),
-                ["rounds"] = new JsonArray(m.Rounds.Select(r => (JsonNode)new JsonObject
-                {
-                    ["round"] = r.Round,
-                    ["input"] = r.InputDigest,
-                    ["output"] = r.OutputDigest,
-                    ["merged"] = new JsonArray(r.Attempts.Where(a => a.Outcome == AttemptOutcomes.Succeeded)
-                        .Select(a => (JsonNode)new JsonObject { ["shard"] = a.Shard, ["agent"] = a.AgentId, ["result"] = a.ResultDigest }).ToArray()),
-                }).ToArray()),
-            });
+                continue;
+            }
+
+            var producer = Producer(m, record.Kind == DerivationKinds.Export ? $"{record.Format} export of the model" : "inference output");
+            producer["model"] = m.FinalModelDigest;
+            producer["derivation"] = JsonNode.Parse(record.ToJson());
+            if (record.Kind == DerivationKinds.Inference
+                && all.FirstOrDefault(e => e.Kind == DerivationKinds.Export && e.VariantDigest == record.VariantDigest) is { } export)
+            {
+                producer["export"] = JsonNode.Parse(export.ToJson());
+            }
+
+            producers.Add(producer);
         }
 
         return new JsonObject { ["digest"] = digest, ["direction"] = "up", ["producedBy"] = producers };
+    }
+
+    /// <summary>What a run contributed to <paramref name="role"/>: its data, licence, code, seeds and rounds.</summary>
+    private static JsonObject Producer(RunManifest m, string role) => new()
+    {
+        ["runId"] = m.RunId,
+        ["name"] = m.Name,
+        ["state"] = m.State,
+        ["role"] = role,
+        ["recipe"] = m.Recipe,
+        ["dataset"] = JsonSerializer.SerializeToNode(m.Dataset, Json),
+        ["licenceClosure"] = JsonSerializer.SerializeToNode(m.LicenceClosure, Json),
+        ["initialWeights"] = m.InitialWeightsDigest,
+        ["code"] = JsonSerializer.SerializeToNode(m.Code, Json),
+        ["seeds"] = JsonSerializer.SerializeToNode(m.Seeds, Json),
+        ["spec"] = JsonSerializer.SerializeToNode(m.Spec, Json),
+        ["rounds"] = new JsonArray(m.Rounds.Select(r => (JsonNode)new JsonObject
+        {
+            ["round"] = r.Round,
+            ["input"] = r.InputDigest,
+            ["output"] = r.OutputDigest,
+            ["merged"] = new JsonArray(r.Attempts.Where(a => a.Outcome == AttemptOutcomes.Succeeded)
+                .Select(a => (JsonNode)new JsonObject { ["shard"] = a.Shard, ["agent"] = a.AgentId, ["result"] = a.ResultDigest }).ToArray()),
+        }).ToArray()),
+    };
+
+    /// <summary>Derivation records that made or used <paramref name="digest"/>, each with all records of its run.</summary>
+    private async Task<IReadOnlyList<(DerivationRecord Record, IReadOnlyList<DerivationRecord> All)>> DerivationsInvolvingAsync(string digest, CancellationToken ct)
+    {
+        var found = new List<(DerivationRecord, IReadOnlyList<DerivationRecord>)>();
+        foreach (var runId in await store.LookupAsync(LineageIndexKinds.Derived, digest, ct))
+        {
+            var all = await store.ReadDerivationsAsync(runId, ct);
+            found.AddRange(all.Where(r => r.VariantDigest == digest || r.Inputs.Contains(digest) || r.Outputs.Contains(digest)).Select(r => (r, all)));
+        }
+
+        return found;
     }
 
     /// <summary>Every run, model and weights made from the dataset, asset or weights <paramref name="digest"/>.</summary>
@@ -83,6 +122,10 @@ public sealed class LineageQueries(IRunStore store, ArtifactStore artifacts)
         var uses = new JsonArray();
         var users = await UsersAsync(digest, ct);
         var manifests = await GetAllAsync(users.Select(u => u.RunId), ct);
+        // Fetched concurrently, like the manifests: one round trip's worth of waiting, not one per run.
+        var ids = users.Select(u => u.RunId).Distinct().ToList();
+        var derivations = ids.Zip(await Task.WhenAll(ids.Select(id => store.ReadDerivationsAsync(id, ct))))
+            .ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal);
         foreach (var (kind, id) in users)
         {
             if (manifests[id] is not { } m)
@@ -90,6 +133,7 @@ public sealed class LineageQueries(IRunStore store, ArtifactStore artifacts)
                 continue;
             }
 
+            var derived = derivations[id];
             uses.Add(new JsonObject
             {
                 ["runId"] = m.RunId,
@@ -99,7 +143,21 @@ public sealed class LineageQueries(IRunStore store, ArtifactStore artifacts)
                 ["dataset"] = m.Dataset.Name + " " + m.Dataset.Version,
                 ["model"] = m.FinalModelDigest,
                 ["roundOutputs"] = new JsonArray(m.Rounds.Where(r => r.OutputDigest is not null).Select(r => (JsonNode)JsonValue.Create(r.OutputDigest)!).ToArray()),
-                ["exports"] = new JsonArray(),
+                ["exports"] = new JsonArray(derived.Where(d => d.Kind == DerivationKinds.Export).Select(d => (JsonNode)new JsonObject
+                {
+                    ["format"] = d.Format,
+                    ["digest"] = d.VariantDigest,
+                    ["at"] = d.At,
+                    ["by"] = d.By,
+                }).ToArray()),
+                ["inferences"] = new JsonArray(derived.Where(d => d.Kind == DerivationKinds.Inference).Select(d => (JsonNode)new JsonObject
+                {
+                    ["model"] = d.VariantDigest,
+                    ["inputs"] = new JsonArray(d.Inputs.Select(i => (JsonNode)JsonValue.Create(i)).ToArray()),
+                    ["outputs"] = new JsonArray(d.Outputs.Select(o => (JsonNode)JsonValue.Create(o)).ToArray()),
+                    ["at"] = d.At,
+                    ["by"] = d.By,
+                }).ToArray()),
             });
         }
 
@@ -146,7 +204,8 @@ public sealed class LineageQueries(IRunStore store, ArtifactStore artifacts)
         foreach (var m in await store.ListAsync(ct))
         {
             var assets = m.Dataset.AssetsDigest is { } d && artifacts.ReadJson(d) is { } json ? AssetList.FromJson(json) : null;
-            var e = LineageIndexer.EntriesOf(m, assets);
+            var e = LineageIndexer.EntriesOf(m, assets)
+                .Concat((await store.ReadDerivationsAsync(m.RunId, ct)).SelectMany(LineageIndexer.EntriesOf)).Distinct().ToList();
             await store.IndexAsync(e, ct);
             runs++;
             entries += e.Count;
@@ -166,7 +225,7 @@ public sealed class LineageQueries(IRunStore store, ArtifactStore artifacts)
     private async Task<IReadOnlyList<(string Kind, string RunId)>> UsersAsync(string digest, CancellationToken ct)
     {
         var found = new List<(string, string)>();
-        foreach (var kind in new[] { LineageIndexKinds.Dataset, LineageIndexKinds.Asset, LineageIndexKinds.Weights })
+        foreach (var kind in new[] { LineageIndexKinds.Dataset, LineageIndexKinds.Asset, LineageIndexKinds.Weights, LineageIndexKinds.Derived })
         {
             foreach (var id in await store.LookupAsync(kind, digest, ct))
             {

@@ -83,6 +83,30 @@ public sealed class ArtifactStore
         return digest;
     }
 
+    /// <summary>
+    /// Stores a file of another format (e.g. an ONNX export) by content as <c>sha256/&lt;hex&gt;&lt;extension&gt;</c> and
+    /// returns its digest.
+    /// </summary>
+    public string WriteBlob(ReadOnlySpan<byte> bytes, string extension)
+    {
+        var digest = Sha256Digest.OfBytes(bytes);
+        var target = BlobPath(digest, extension);
+        if (!File.Exists(target))
+        {
+            var temp = NewTempPath();
+            File.WriteAllBytes(temp, bytes);
+            File.Move(temp, target, overwrite: true);
+        }
+
+        return digest;
+    }
+
+    /// <summary>Path of a file stored with <see cref="WriteBlob"/> (it may not exist).</summary>
+    public string BlobPath(string digest, string extension) =>
+        Sha256Digest.IsValid(digest) && extension is ['.', ..] && extension.Skip(1).All(char.IsAsciiLetterOrDigit)
+            ? Path.Combine(_root, digest + extension)
+            : throw new ArgumentException($"'{digest}' / '{extension}' is not a sha256 digest and a file extension like .onnx");
+
     /// <summary>A JSON document stored with <see cref="WriteJson"/>, or null when absent.</summary>
     public string? ReadJson(string digest)
     {

@@ -16,6 +16,7 @@ namespace RMTC.Farm.Coordinator.Storage;
 /// either the old or the new manifest, never half of one.</item>
 /// <item><c>runs/&lt;id&gt;/version</c>: <c>{"version":N}</c>, the version of that manifest.</item>
 /// <item><c>runs/&lt;id&gt;/events.jsonl</c>: the event log, one <see cref="LineageEvent.ToJson"/> per line.</item>
+/// <item><c>runs/&lt;id&gt;/derivations.jsonl</c>: exports and inferences of the run's model, one <see cref="DerivationRecord.ToJson"/> per line.</item>
 /// <item><c>index/&lt;kind&gt;/&lt;digest&gt;</c>: run ids, one per line.</item>
 /// </list>
 /// </summary>
@@ -30,6 +31,7 @@ public sealed class FileRunStore : IRunStore
     private const string ManifestFile = "run.json";
     private const string VersionFile = "version";
     private const string EventsFile = "events.jsonl";
+    private const string DerivationsFile = "derivations.jsonl";
 
     // Entries in each run's log, known after its first append (writes of one run are serialised by its gate).
     private readonly ConcurrentDictionary<string, long> _eventCounts = new(StringComparer.Ordinal);
@@ -256,6 +258,49 @@ public sealed class FileRunStore : IRunStore
         {
             _indexGate.Release();
         }
+    }
+
+    public async Task AppendDerivationAsync(string runId, DerivationRecord record, CancellationToken cancellationToken = default)
+    {
+        var dir = RunDirectory(runId);
+        var gate = GateOf(runId);
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            Directory.CreateDirectory(dir);
+            await AppendLinesAsync(Path.Combine(dir, DerivationsFile), Encoding.UTF8.GetBytes(record.ToJson() + "\n"), cancellationToken);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>The run's derivations in order; a torn last line is ignored, any other unreadable line throws <see cref="InvalidDataException"/>.</summary>
+    public async Task<IReadOnlyList<DerivationRecord>> ReadDerivationsAsync(string runId, CancellationToken cancellationToken = default)
+    {
+        var path = IsRunId(runId) ? Path.Combine(_root, runId, DerivationsFile) : null;
+        if (path is null || !File.Exists(path))
+        {
+            return [];
+        }
+
+        var lines = (await File.ReadAllTextAsync(path, cancellationToken)).Split('\n');
+        var records = new List<DerivationRecord>();
+        // Everything before the last newline is complete; what follows it (normally nothing) is a torn write.
+        for (var i = 0; i < lines.Length - 1; i++)
+        {
+            try
+            {
+                records.Add(DerivationRecord.FromJson(lines[i]));
+            }
+            catch (JsonException e)
+            {
+                throw new InvalidDataException($"run {runId}: line {i + 1} of {path} is not a derivation record ({e.Message})", e);
+            }
+        }
+
+        return records;
     }
 
     private SemaphoreSlim GateOf(string runId) => _gates.GetOrAdd(runId, _ => new SemaphoreSlim(1, 1));

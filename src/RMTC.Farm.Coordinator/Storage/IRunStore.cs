@@ -32,6 +32,12 @@ public interface IRunStore
 
     /// <summary>Drops every reverse-index entry (before a rebuild from manifests).</summary>
     Task ClearIndexAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Appends an export or inference record to the run's derivations (beside its sealed manifest, which stays as sealed).</summary>
+    Task AppendDerivationAsync(string runId, DerivationRecord record, CancellationToken cancellationToken = default);
+
+    /// <summary>The run's derivation records, oldest first (empty when none).</summary>
+    Task<IReadOnlyList<DerivationRecord>> ReadDerivationsAsync(string runId, CancellationToken cancellationToken = default);
 }
 
 /// <summary>One reverse-index entry: the run <see cref="RunId"/> involves <see cref="Digest"/> as <see cref="Kind"/>.</summary>
@@ -48,4 +54,6 @@ public static class LineageIndexKinds
     public const string Weights = "weights";
     /// <summary>The run's final model.</summary>
     public const string Model = "model";
+    /// <summary>A file derived from the run's model: an export (ONNX), or an inference's input or output.</summary>
+    public const string Derived = "derived";
 }

@@ -12,6 +12,7 @@ namespace RMTC.Farm.Coordinator.Storage;
 /// <list type="bullet">
 /// <item><c>rmtc:{run:&lt;id&gt;}:manifest</c>: hash, fields <c>version</c> and <c>json</c>.</item>
 /// <item><c>rmtc:{run:&lt;id&gt;}:events</c>: list of <see cref="LineageEvent.ToJson"/>, oldest first.</item>
+/// <item><c>rmtc:{run:&lt;id&gt;}:derivations</c>: list of <see cref="DerivationRecord.ToJson"/> (exports, inferences).</item>
 /// <item><c>rmtc:runs</c>: set of run ids.</item>
 /// <item><c>rmtc:idx:&lt;kind&gt;:&lt;digest&gt;</c>: set of run ids; <c>rmtc:idx:keys</c>: set of those key names.</item>
 /// </list>
@@ -183,6 +184,40 @@ public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<
 
         await Task.WhenAll(sends);
         LogIndexCleared(keys.Length);
+    }
+
+    public async Task AppendDerivationAsync(string runId, DerivationRecord record, CancellationToken cancellationToken = default)
+    {
+        var key = RedisKeys.Derivations(runId);
+        cancellationToken.ThrowIfCancellationRequested();
+        await Db.ListRightPushAsync(key, record.ToJson());
+    }
+
+    /// <summary>The run's derivations in order; an element that is not a record throws <see cref="InvalidDataException"/>.</summary>
+    public async Task<IReadOnlyList<DerivationRecord>> ReadDerivationsAsync(string runId, CancellationToken cancellationToken = default)
+    {
+        if (!FileRunStore.IsRunId(runId))
+        {
+            return [];
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        var key = RedisKeys.Derivations(runId);
+        var values = await Db.ListRangeAsync(key, 0, -1);
+        var records = new List<DerivationRecord>(values.Length);
+        for (var i = 0; i < values.Length; i++)
+        {
+            try
+            {
+                records.Add(DerivationRecord.FromJson(values[i]!));
+            }
+            catch (JsonException e)
+            {
+                throw new InvalidDataException($"run {runId}: element {i} of Redis list {key} is not a derivation record ({e.Message})", e);
+            }
+        }
+
+        return records;
     }
 
     private static RunManifest ParseManifest(RedisKey key, string json)

@@ -263,4 +263,20 @@ public abstract class RunStoreContract : IAsyncLifetime
         Assert.Null(await Store.GetAsync("../escape"));
         Assert.Empty(await Store.ReadEventsAsync("a/b"));
     }
+
+    [Fact]
+    public async Task Derivations_are_kept_per_run_in_order_and_survive_a_restart()
+    {
+        var run = Id("derived");
+        Assert.Empty(await Store.ReadDerivationsAsync(run));
+        var export = new DerivationRecord { Kind = DerivationKinds.Export, RunId = run, ModelDigest = Digest("m"), Format = "onnx", VariantDigest = Digest("onnx") };
+        var inference = new DerivationRecord { Kind = DerivationKinds.Inference, RunId = run, VariantDigest = Digest("onnx"), Inputs = [Digest("in")], Outputs = [Digest("out")], Previous = export.Digest() };
+        await Store.AppendDerivationAsync(run, export);
+        await Store.AppendDerivationAsync(run, inference);
+
+        var reopened = await OpenAsync();
+        var read = await reopened.ReadDerivationsAsync(run);
+        Assert.Equal([export.Digest(), inference.Digest()], read.Select(r => r.Digest()));
+        Assert.Empty(await reopened.ReadDerivationsAsync(Id("other")));
+    }
 }

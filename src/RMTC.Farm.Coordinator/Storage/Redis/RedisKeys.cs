@@ -21,6 +21,9 @@ internal static class RedisKeys
     /// <summary>List of <see cref="Core.Lineage.LineageEvent.ToJson"/>, oldest first.</summary>
     public static RedisKey Events(string runId) => $"rmtc:{{run:{RunId(runId)}}}:events";
 
+    /// <summary>List of <see cref="Core.Lineage.DerivationRecord.ToJson"/> (exports, inferences), oldest first.</summary>
+    public static RedisKey Derivations(string runId) => $"rmtc:{{run:{RunId(runId)}}}:derivations";
+
     /// <summary>Set of the run ids indexed under <paramref name="kind"/> and <paramref name="digest"/>.</summary>
     public static string Index(string kind, string digest) =>
         FileRunStore.IsIndexKind(kind) && Sha256Digest.IsValid(digest)

@@ -1,0 +1,39 @@
+using Grpc.Core;
+using RMTC.Farm.Coordinator.Models;
+using RMTC.Farm.Protos.V1;
+
+namespace RMTC.Farm.Coordinator.Services;
+
+/// <summary>ONNX export of run models, and the permission and lineage of inferences made with them, over gRPC.</summary>
+public sealed class ModelGrpcService(OnnxExports exports) : ModelService.ModelServiceBase
+{
+    // 64 KiB: chunks stay off the large-object heap, as for weights.
+    private const int ChunkBytes = 64 * 1024;
+
+    public override async Task ExportOnnx(ExportOnnxRequest request, IServerStreamWriter<OnnxChunk> responseStream, ServerCallContext context)
+    {
+        var by = request.User.Length > 0 ? request.User : context.Peer;
+        var (header, path) = await exports.ExportAsync(request.RunOrDigest, by, context.CancellationToken);
+        await using var file = File.OpenRead(path);
+        var buffer = new byte[ChunkBytes];
+        var first = true;
+        int read;
+        while ((read = await file.ReadAsync(buffer, context.CancellationToken)) > 0 || first)
+        {
+            var chunk = new OnnxChunk { Data = Google.Protobuf.ByteString.CopyFrom(buffer, 0, read) };
+            if (first)
+            {
+                chunk.Header = header;
+                first = false;
+            }
+
+            await responseStream.WriteAsync(chunk, context.CancellationToken);
+        }
+    }
+
+    public override Task<InferencePermit> CheckInference(InferenceModelRequest request, ServerCallContext context) =>
+        exports.CheckAsync(request.OnnxDigest, context.CancellationToken);
+
+    public override Task<RecordInferenceResponse> RecordInference(RecordInferenceRequest request, ServerCallContext context) =>
+        exports.RecordAsync(request, context.CancellationToken);
+}

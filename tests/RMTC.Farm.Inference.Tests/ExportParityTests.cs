@@ -1,0 +1,138 @@
+using Google.Protobuf;
+using RMTC.Farm.Core.Rights;
+using RMTC.Farm.Core.Weights;
+using RMTC.Farm.Inference.Runtime;
+using RMTC.Farm.Onnx;
+using RMTC.Farm.Onnx.Export;
+using RMTC.Farm.Onnx.Protos;
+using RMTC.Farm.Training.Loop;
+using RMTC.Farm.Training.Recipes;
+
+namespace RMTC.Farm.Inference.Tests;
+
+/// <summary>Every trainable recipe exports, passes the reference checker, and runs in ONNX Runtime exactly like TorchSharp.</summary>
+public class ExportParityTests
+{
+    private const double Tolerance = 1e-5;
+    private static readonly int[] SampleShape = [3, 32, 32];
+    private static readonly List<string> Classes = ["stripes-horizontal", "stripes-vertical", "checker", "blob"];
+
+    /// <summary>Every recipe the catalog can train: a new recipe without a graph fails here.</summary>
+    public static TheoryData<string> Recipes() => new(RecipeCatalog.Names);
+
+    [Theory]
+    [MemberData(nameof(Recipes))]
+    public void OnnxRuntime_matches_TorchSharp_eval_on_random_inputs(string recipe)
+    {
+        var classes = RecipeCatalog.DatasetKind(recipe) == "labelled-images" ? Classes : [];
+        var weights = RecipeCatalog.CreateInitialWeights(recipe, SampleShape, classes.Count, seed: 7);
+        var model = OnnxExporter.Build(weights, Provenance(recipe, classes));
+        using var session = new OnnxModelSession(model.ToByteArray(), cpuOnly: true);
+        using var torch = new ModelEvaluator(recipe, SampleShape, classes.Count, weights);
+
+        // The training size, and (where the graph lets height and width vary) odd sizes that exercise floor pooling.
+        List<long[]> sizes = [[4, 3, 32, 32], [1, 3, 32, 32]];
+        var input = model.Graph.Input[0].Type.TensorType.Shape.Dim;
+        if (input[2].ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimParam)
+        {
+            sizes.Add([2, 3, 17, 23]);
+            sizes.Add([3, 3, 64, 48]);
+        }
+
+        var random = new Random(11);
+        foreach (var shape in sizes)
+        {
+            var x = new float[shape.Aggregate(1L, (p, d) => p * d)];
+            for (var i = 0; i < x.Length; i++)
+            {
+                x[i] = random.NextSingle() * 2f - 0.5f;
+            }
+
+            var (ort, ortShape) = session.Run(x, shape);
+            var (reference, referenceShape) = torch.Forward(x, shape);
+            Assert.Equal(referenceShape, ortShape);
+            var error = RelativeError(ort, reference);
+            Assert.True(error <= Tolerance, $"{recipe} [{string.Join(", ", shape)}]: ONNX Runtime differs from TorchSharp by {error:E2} (relative, max-norm); limit {Tolerance:E0}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Recipes))]
+    public void Exported_files_pass_the_reference_onnx_checker(string recipe)
+    {
+        using var dir = new TempDirectory();
+        var classes = RecipeCatalog.DatasetKind(recipe) == "labelled-images" ? Classes : [];
+        var path = dir.Combine(recipe + ".onnx");
+        OnnxExporter.ExportFile(path, RecipeCatalog.CreateInitialWeights(recipe, SampleShape, classes.Count, seed: 3), Provenance(recipe, classes));
+        Assert.Null(OnnxChecker.Check(path));
+    }
+
+    [Theory]
+    [MemberData(nameof(Recipes))]
+    public void Provenance_round_trips_through_metadata_props_and_the_bytes_are_reproducible(string recipe)
+    {
+        var classes = RecipeCatalog.DatasetKind(recipe) == "labelled-images" ? Classes : [];
+        var weights = RecipeCatalog.CreateInitialWeights(recipe, SampleShape, classes.Count, seed: 5);
+        var provenance = Provenance(recipe, classes);
+        var bytes = OnnxExporter.Export(weights, provenance);
+        Assert.Equal(bytes, OnnxExporter.Export(weights, provenance));
+
+        var read = OnnxExporter.ReadProvenance(bytes);
+        Assert.Equal(provenance.RunId, read.RunId);
+        Assert.Equal(provenance.ModelDigest, read.ModelDigest);
+        Assert.Equal(provenance.DatasetDigests, read.DatasetDigests);
+        Assert.Equal(provenance.SampleShape, read.SampleShape);
+        Assert.Equal(provenance.Classes, read.Classes);
+        Assert.Equal(recipe, read.Recipe);
+        Assert.Equal(DatasetRightsNotAllowed, read.LicenceClosure.Rights[CawgAssertions.AiInference].Use);
+        Assert.Equal(["CC-BY-4.0"], read.LicenceClosure.Licences);
+
+        var model = ModelProto.Parser.ParseFrom(bytes);
+        Assert.Equal(OnnxFormat.Opset, model.OpsetImport.Single().Version);
+        Assert.Equal("batch", model.Graph.Input[0].Type.TensorType.Shape.Dim[0].DimParam);
+        Assert.Equal(weights.Select(w => w.Name).Order(StringComparer.Ordinal), model.Graph.Initializer.Select(i => i.Name).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void A_file_without_rmtc_provenance_is_refused_with_the_reason()
+    {
+        var bytes = new ModelProto { IrVersion = 8 }.ToByteArray();
+        var e = Assert.Throws<InvalidDataException>(() => OnnxExporter.ReadProvenance(bytes, "plain.onnx"));
+        Assert.Contains("plain.onnx", e.Message);
+        Assert.Contains(OnnxMetadataKeys.Schema, e.Message);
+    }
+
+    private const string DatasetRightsNotAllowed = "notAllowed";
+
+    internal static OnnxProvenance Provenance(string recipe, List<string> classes) => new()
+    {
+        RunId = "test-run-abc123",
+        ModelDigest = new string('a', 64),
+        DatasetDigests = [new string('b', 64)],
+        Datasets = ["patches 1"],
+        LicenceClosure = new LicenceClosure
+        {
+            Licences = ["CC-BY-4.0"],
+            Owners = ["Studio A"],
+            Rights = new(StringComparer.Ordinal) { [CawgAssertions.AiInference] = new LicenceClosureRight { Use = DatasetRightsNotAllowed } },
+        },
+        Recipe = recipe,
+        SampleShape = SampleShape,
+        Classes = classes,
+        RmtcVersion = "test",
+    };
+
+    /// <summary>max |a − b| / max |b|: relative to the output's scale, so values near zero do not blow it up.</summary>
+    internal static double RelativeError(float[] actual, float[] expected)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        double diff = 0, scale = 0;
+        for (var i = 0; i < expected.Length; i++)
+        {
+            diff = Math.Max(diff, Math.Abs((double)actual[i] - expected[i]));
+            scale = Math.Max(scale, Math.Abs((double)expected[i]));
+        }
+
+        return scale == 0 ? diff : diff / scale;
+    }
+}
