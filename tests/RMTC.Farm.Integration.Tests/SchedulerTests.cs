@@ -27,17 +27,19 @@ public sealed class SchedulerTests : IAsyncLifetime
         RMTC.Farm.Training.Datasets.DatasetSynthesizer.Synthesize("classifier", _data, 30, seed: 1);
     }
 
-    private (string Id, System.Threading.Channels.ChannelReader<CoordinatorMessage> Inbox) Agent(string id, uint gpus = 0, params string[] tags)
+    private (string Id, System.Threading.Channels.ChannelReader<CoordinatorMessage> Inbox) Agent(string id, uint gpus = 0, params string[] tags) => Agent(id, 1, gpus, tags);
+
+    private (string Id, System.Threading.Channels.ChannelReader<CoordinatorMessage> Inbox) Agent(string id, uint slots, uint gpus, params string[] tags)
     {
         var capacity = new Resources { Gpus = gpus, GpuMemoryMib = gpus * 16384UL, MemoryMib = 65536, Cores = 16 };
         capacity.Tags.AddRange(tags);
-        var registration = _scheduler.Register(new RegisterRequest { AgentId = id, Hostname = id, Slots = 1, Capacity = capacity });
+        var registration = _scheduler.Register(new RegisterRequest { AgentId = id, Hostname = id, Slots = slots, Capacity = capacity });
         return (id, _scheduler.Connect(id, registration.SessionToken));
     }
 
-    private Job Submit(string extra = "") => _scheduler.Submit(new SubmitJobRequest
+    private Job Submit(string extra = "", int shards = 2) => _scheduler.Submit(new SubmitJobRequest
     {
-        SpecYaml = $"name: s\nrecipe: classifier\ndataset: {_data}\nshards: 2\nrounds: 1\n{extra}",
+        SpecYaml = $"name: s\nrecipe: classifier\ndataset: {_data}\nshards: {shards}\nrounds: 1\n{extra}",
         SourceName = "test.yaml",
     });
 
@@ -89,6 +91,54 @@ public sealed class SchedulerTests : IAsyncLifetime
         Assert.Equal(UploadVerdict.Accept, _scheduler.CheckUpload(header).Verdict);
         header.AgentId = "impostor";
         Assert.Equal(UploadVerdict.Stale, _scheduler.CheckUpload(header).Verdict);
+    }
+
+    private static List<Assignment> Drain(System.Threading.Channels.ChannelReader<CoordinatorMessage> inbox)
+    {
+        var leases = new List<Assignment>();
+        while (inbox.TryRead(out var message))
+        {
+            if (message.KindCase == CoordinatorMessage.KindOneofCase.Assign)
+            {
+                leases.Add(message.Assign);
+            }
+        }
+
+        return leases;
+    }
+
+    [Fact]
+    public void Free_slots_fill_in_submission_order_and_the_least_loaded_agent_goes_first()
+    {
+        var first = Submit(shards: 3);
+        var second = Submit(shards: 3);
+        var big = Agent("big", slots: 3, gpus: 0);
+        var small = Agent("small", slots: 1, gpus: 0);
+
+        // "big" connected first and took the whole first run; "small" then takes the second run's first shard.
+        var bigLeases = Drain(big.Inbox);
+        var smallLeases = Drain(small.Inbox);
+        Assert.Equal([first.Id, first.Id, first.Id], bigLeases.Select(l => l.RunId));
+        Assert.Equal([0u, 1u, 2u], bigLeases.Select(l => l.Shard));
+        Assert.Equal(second.Id, Assert.Single(smallLeases).RunId);
+        Assert.Equal(2u, _scheduler.GetJob(second.Id)!.ShardsQueued);
+
+        // A failed attempt goes to the back of its run's queue; the freed slot takes the oldest waiting shard first.
+        _scheduler.ShardFailed("big", new ShardFailed { LeaseId = bigLeases[1].LeaseId, LeaseEpoch = bigLeases[1].LeaseEpoch, Reason = "test" });
+        var next = Assert.Single(Drain(big.Inbox));
+        Assert.Equal((first.Id, 1u), (next.RunId, next.Shard));
+        Assert.Equal(2u, next.Attempt);
+    }
+
+    [Fact]
+    public void Every_free_slot_of_many_agents_gets_one_shard_and_none_gets_two()
+    {
+        var agents = Enumerable.Range(0, 12).Select(i => Agent($"n{i:D2}")).ToList();
+        var job = Submit(shards: 20);
+
+        var counts = agents.Select(a => Drain(a.Inbox).Count).ToList();
+        Assert.All(counts, c => Assert.Equal(1, c));
+        Assert.Equal(8u, _scheduler.GetJob(job.Id)!.ShardsQueued);
     }
 
     public Task InitializeAsync() => Task.CompletedTask;

@@ -118,6 +118,7 @@ public sealed partial class FarmScheduler
         }
 
         var run = lease.Run;
+        Task saved;
         await run.MergeGate.WaitAsync();
         try
         {
@@ -147,7 +148,6 @@ public sealed partial class FarmScheduler
             }
 
             bool roundDone;
-            Task saved;
             lock (_gate)
             {
                 if (run.IsFinal)
@@ -184,15 +184,16 @@ public sealed partial class FarmScheduler
             {
                 CloseRound(run);
             }
-
-            // The agent hears "accepted" only once the record of it is durable.
-            await saved;
-            return new UploadDecision(UploadVerdict.Accept, "");
         }
         finally
         {
             run.MergeGate.Release();
         }
+
+        // The agent hears "accepted" only once the record of it is durable. The merge gate is already free: the next
+        // result folds while this one's record is written, and the journal writes their records together.
+        await saved;
+        return new UploadDecision(UploadVerdict.Accept, "");
     }
 
     /// <summary>Finishes the round's average, applies the merge strategy, stores the merged weights, starts the next round. Caller holds the run's merge gate.</summary>
