@@ -1,7 +1,7 @@
 namespace RMTC.Farm.Benchmarks;
 
 /// <summary>
-/// Entry point: `dotnet run --project tests/RMTC.Farm.Benchmarks -c Release -- [lineage] [merge] [transfer] [scheduling] [rounds] [onnx]`
+/// Entry point: `dotnet run --project tests/RMTC.Farm.Benchmarks -c Release -- [lineage] [merge] [transfer] [scheduling] [rounds] [demo] [onnx]`
 /// (none named: all), with `--runs N` (lineage), `--params N` (merge, transfer), `--agents N --shards N --train-ms N` (scheduling), `--iterations N` (onnx).
 /// </summary>
 internal static class BenchmarkMain
@@ -45,6 +45,11 @@ internal static class BenchmarkMain
         {
             var parameters = args.SkipWhile(a => a != "--params").Skip(1).Select(long.Parse).FirstOrDefault(100_000_000);
             await TransferBenchmark.RunAsync(table, parameters);
+        }
+
+        if (which.Count == 0 || which.Contains("demo"))
+        {
+            await DemoBenchmark.RunAsync(table);
         }
 
         if (which.Count == 0 || which.Contains("onnx"))
