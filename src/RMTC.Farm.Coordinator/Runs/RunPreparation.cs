@@ -72,8 +72,8 @@ internal static class RunPreparation
         var closure = LicenceClosure.Of(RightsSource.FromDataset(dataset));
 
         var runId = $"{spec.Name}-{Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 3))}";
-        var initSeed = SeedMixer.Derive(spec.Seed, 0x1417);
-        var planSeed = SeedMixer.Derive(spec.Seed, 0x5A4D);
+        var initSeed = RunSeeds.Init(spec.Seed);
+        var planSeed = RunSeeds.ShardPlan(spec.Seed);
         var init = RecipeCatalog.CreateInitialWeights(spec.Recipe, d.SampleShape, d.Classes.Count, initSeed);
         var initDigest = artifacts.Write(init, new Dictionary<string, string>
         {
