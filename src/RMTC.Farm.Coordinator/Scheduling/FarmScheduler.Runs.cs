@@ -18,7 +18,7 @@ public sealed partial class FarmScheduler
     {
         var source = string.IsNullOrWhiteSpace(request.SourceName) ? "job spec" : request.SourceName;
         var baseDir = string.IsNullOrWhiteSpace(request.BaseDirectory) ? Environment.CurrentDirectory : request.BaseDirectory;
-        var (manifest, spec, plan, template, assets) = RunPreparation.Prepare(request.SpecYaml, source, baseDir, request.SubmittedBy, _artifacts, Now);
+        var (manifest, spec, plan, template, assets, evaluationIndices) = RunPreparation.Prepare(request.SpecYaml, source, baseDir, request.SubmittedBy, _artifacts, Now);
         lock (_gate)
         {
             var run = new RunState
@@ -28,11 +28,12 @@ public sealed partial class FarmScheduler
                 Plan = plan,
                 Template = template,
                 SubmitOrder = ++_submitCounter,
+                EvaluationIndices = evaluationIndices,
             };
             _runs[run.Id] = run;
             run.PendingIndex.AddRange(LineageIndexer.EntriesOf(manifest, assets));
             LogRunSubmitted(run.Id, spec.Recipe, spec.Shards, spec.Rounds, manifest.Dataset.Name, manifest.Dataset.Digest);
-            EventLocked(run, "submitted", $"run {run.Id}: {spec.Recipe} on {manifest.Dataset.Name} ({manifest.Dataset.Samples} samples), {spec.Shards} shards x {spec.Rounds} rounds, merge {spec.Merge.Strategy}",
+            EventLocked(run, "submitted", $"run {run.Id}: {spec.Recipe} on {manifest.Dataset.Name} ({manifest.Dataset.Samples} samples), {spec.Shards} {spec.EffectiveSharding} shards x {spec.Rounds} rounds, merge {spec.Merge.Strategy}{(manifest.Evaluation is { } ev ? $", evaluated on {ev.Split} ({ev.Samples} samples)" : "")}",
                 facts: new JsonObject
                 {
                     ["dataset"] = manifest.Dataset.Digest,
