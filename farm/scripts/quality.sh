@@ -23,7 +23,9 @@ command -v jq >/dev/null 2>&1 || { echo "error: jq is needed (apt-get install jq
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build src/RMTC.Farm.Cli -c Release --nologo -v quiet -clp:ErrorsOnly
-rmtc=(dotnet "$PWD/src/RMTC.Farm.Cli/bin/Release/net10.0/rmtc.dll")
+# Run from a copy, so a rebuild in the tree cannot swap the binaries under running agents.
+rm -rf "$work/bin" && cp -r src/RMTC.Farm.Cli/bin/Release/net10.0 "$work/bin"
+rmtc=(dotnet "$work/bin/rmtc.dll")
 
 data="$work/fashion-mnist"
 if [ ! -f "$data/dataset.yaml" ]; then
