@@ -83,17 +83,17 @@ public static class IdxImport
         {
             progress?.Report($"writing {images.Count} {split} samples");
             Directory.CreateDirectory(Path.Combine(output, Dataset.SamplesFolder, split));
-            Parallel.For(0, images.Count, () => new float[per], (i, _, buffer) =>
+            SampleFiles.WriteAll(output, images.Count, i =>
             {
                 var pixels = images.Data.AsSpan(i * per, per);
+                var values = new float[per];
                 for (var p = 0; p < per; p++)
                 {
-                    buffer[p] = pixels[p] / 255f;
+                    values[p] = pixels[p] / 255f;
                 }
 
-                SampleFiles.WriteLabelled(Path.Combine(output, SampleFiles.PathOf(split, i)), shape, buffer, labels.Data[i]);
-                return buffer;
-            }, _ => { });
+                SampleFiles.WriteLabelled(Path.Combine(output, SampleFiles.PathOf(split, i)), shape, values, labels.Data[i]);
+            });
             counts[split] = images.Count;
             splits[split] = $"{Dataset.SamplesFolder}/{split}";
         }

@@ -70,7 +70,7 @@ public static class ImageFolderImport
         {
             progress?.Report($"writing {items.Count} {split ?? "all"} samples");
             Directory.CreateDirectory(Path.Combine(output, Dataset.SamplesFolder, split ?? ""));
-            Parallel.For(0, items.Count, i =>
+            SampleFiles.WriteAll(output, items.Count, i =>
             {
                 var (input, target, label) = items[i];
                 var path = Path.Combine(output, SampleFiles.PathOf(split, i));

@@ -41,4 +41,22 @@ internal static class SampleFiles
 
         Directory.CreateDirectory(Path.Combine(directory, Dataset.SamplesFolder));
     }
+
+    /// <summary>
+    /// Runs <paramref name="write"/> for samples 0..count-1 in parallel. On the first failure the new
+    /// <c>samples/</c> folder is removed (it did not exist before the import, and no half-imported dataset is left to be
+    /// mistaken for a whole one; <c>dataset.yaml</c> is only written at the end) and the failure is rethrown as itself.
+    /// </summary>
+    public static void WriteAll(string outputDirectory, int count, Action<int> write)
+    {
+        try
+        {
+            Parallel.For(0, count, write);
+        }
+        catch (AggregateException e)
+        {
+            Directory.Delete(Path.Combine(outputDirectory, Dataset.SamplesFolder), recursive: true);
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+        }
+    }
 }
