@@ -17,6 +17,8 @@ command -v setsid >/dev/null 2>&1 || packages+=(util-linux)
 command -v redis-server >/dev/null 2>&1 || packages+=(redis-server)
 # The metrics tests run a real Prometheus against a test coordinator, and promtool on farm/prometheus/.
 command -v prometheus >/dev/null 2>&1 || packages+=(prometheus)
+# The import tests read real Fashion-MNIST IDX files (farm/scripts/quality.sh trains on them).
+[ -d /usr/share/datasets/fashion-mnist ] || packages+=(dataset-fashion-mnist)
 if ((${#packages[@]})); then
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   echo "installing: ${packages[*]}"
