@@ -34,7 +34,8 @@ public sealed record JobSpec
     /// <summary>What the global model is evaluated on after each round; null when the spec does not say (the dataset's test split, if any).</summary>
     public EvaluationSpec? Evaluation { get; init; }
 
-    /// <summary>The sharding in effect: <see cref="Sharding"/> or <c>iid</c>.</summary>
+    /// <summary>The sharding in effect: <see cref="Sharding"/> or <c>iid</c> (not serialised: the spec records what was written).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public string EffectiveSharding => Sharding ?? ShardingStrategies.Iid;
 }
 
