@@ -6,7 +6,9 @@
 #   by-label  the same with shards dealt by class (non-IID; no target, the gap is the known cost)
 # and prints a Markdown table of test accuracy (held-out t10k split, 10,000 images), rounds and wall times.
 # Not part of the test suite (minutes of CPU training).
-# Usage: farm/scripts/quality.sh [ROUNDS (default 2)] ; WORK=dir to keep the data and runs elsewhere (default /tmp/rmtc-quality)
+# Usage: farm/scripts/quality.sh [ROUNDS (default 2)]
+#   WORK=dir keeps the data and runs elsewhere (default /tmp/rmtc-quality); LOCAL_THREADS=n torch threads of the
+#   local run (default 4: the farm's 4 agents x 1 thread, so both get the same CPU share on a busy machine)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds="${1:-2}"
@@ -52,7 +54,7 @@ job by-label by-label
 
 echo "== local baseline ($rounds epochs)"
 start=$(date +%s.%N)
-"${rmtc[@]}" train --local "$work/iid.yaml" --threads 2 --json > "$work/local.json"
+"${rmtc[@]}" train --local "$work/iid.yaml" --threads "${LOCAL_THREADS:-4}" --json > "$work/local.json"
 local_wall=$(awk "BEGIN { print $(date +%s.%N) - $start }")
 local_acc=$(jq '.rounds[-1].evaluation.accuracy' "$work/local.json")
 
@@ -85,7 +87,7 @@ read -r label_acc label_wall < <(farm_run by-label)
 
 pct() { awk "BEGIN { printf \"%.2f\", ($1) * 100 }"; }
 echo
-echo "Fashion-MNIST, convnet, $rounds rounds x 1 local epoch (= $rounds epochs), batch 64, Adam lr 0.002, test split 10,000 images"
+echo "Fashion-MNIST, convnet, $rounds rounds x 1 local epoch (= $rounds epochs), batch 64, Adam lr 0.002, test split 10,000 images; local run ${LOCAL_THREADS:-4} torch threads, farm 4 agents x 1"
 echo
 echo "| run | shards | rounds | test accuracy | gap to local | wall time |"
 echo "|---|---|---|---|---|---|"
