@@ -8,7 +8,8 @@
 # Not part of the test suite (minutes of CPU training).
 # Usage: farm/scripts/quality.sh [ROUNDS (default 2)]
 #   WORK=dir keeps the data and runs elsewhere (default /tmp/rmtc-quality); LOCAL_THREADS=n torch threads of the
-#   local run (default 4: the farm's 4 agents x 1 thread, so both get the same CPU share on a busy machine)
+#   local run (default 4: the farm's 4 agents x 1 thread, so both get the same CPU share on a busy machine);
+#   BATCH (default 64) and LR (Adam, default 0.002) of the job spec, the same for every run
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds="${1:-2}"
@@ -45,7 +46,7 @@ shards: $shards
 rounds: $rounds
 seed: 42
 sharding: $2
-local: { epochs: 1, batch_size: 64, learning_rate: 0.002 }
+local: { epochs: 1, batch_size: ${BATCH:-64}, learning_rate: ${LR:-0.002} }
 evaluation: { split: test }
 YAML
 }
@@ -87,7 +88,7 @@ read -r label_acc label_wall < <(farm_run by-label)
 
 pct() { awk "BEGIN { printf \"%.2f\", ($1) * 100 }"; }
 echo
-echo "Fashion-MNIST, convnet, $rounds rounds x 1 local epoch (= $rounds epochs), batch 64, Adam lr 0.002, test split 10,000 images; local run ${LOCAL_THREADS:-4} torch threads, farm 4 agents x 1"
+echo "Fashion-MNIST, convnet, $rounds rounds x 1 local epoch (= $rounds epochs), batch ${BATCH:-64}, Adam lr ${LR:-0.002}, test split 10,000 images; local run ${LOCAL_THREADS:-4} torch threads, farm 4 agents x 1"
 echo
 echo "| run | shards | rounds | test accuracy | gap to local | wall time |"
 echo "|---|---|---|---|---|---|"
