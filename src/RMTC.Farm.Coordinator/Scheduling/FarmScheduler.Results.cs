@@ -275,8 +275,10 @@ public sealed partial class FarmScheduler
             LogRoundEvaluated(run.Id, run.Round, r.Loss, r.Accuracy ?? double.NaN, r.Psnr ?? double.NaN, r.Samples, r.Seconds);
             return new RoundEvaluation { Loss = r.Loss, Accuracy = r.Accuracy, Psnr = r.Psnr, Samples = r.Samples, Seconds = r.Seconds };
         }
-        catch (Exception e) when (e is Core.Datasets.DatasetException or Training.Loop.WeightsMismatchException or IOException or ArgumentException or InvalidOperationException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
+            // Any failure (a moved dataset, a native torch error) only costs this round its figures: the merge is
+            // already stored, and an evaluation is never a reason to fail or stall a run.
             LogEvaluationFailed(run.Id, run.Round, e.Message);
             return null;
         }
