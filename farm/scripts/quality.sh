@@ -6,13 +6,13 @@
 #   by-label  the same with shards dealt by class (non-IID; no target, the gap is the known cost)
 # and prints a Markdown table of test accuracy (held-out t10k split, 10,000 images), rounds and wall times.
 # Not part of the test suite (minutes of CPU training).
-# Usage: farm/scripts/quality.sh [ROUNDS (default 2)]
+# Usage: farm/scripts/quality.sh [ROUNDS (default 8)]
 #   WORK=dir keeps the data and runs elsewhere (default /tmp/rmtc-quality); LOCAL_THREADS=n torch threads of the
 #   local run (default 4: the farm's 4 agents x 1 thread, so both get the same CPU share on a busy machine);
-#   BATCH (default 64) and LR (Adam, default 0.002) of the job spec, the same for every run
+#   BATCH (default 32) and LR (Adam, default 0.003) of the job spec, the same for every run
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-rounds="${1:-2}"
+rounds="${1:-8}"
 shards=4
 work="${WORK:-/tmp/rmtc-quality}"
 source_dir=/usr/share/datasets/fashion-mnist
@@ -46,7 +46,7 @@ shards: $shards
 rounds: $rounds
 seed: 42
 sharding: $2
-local: { epochs: 1, batch_size: ${BATCH:-64}, learning_rate: ${LR:-0.002} }
+local: { epochs: 1, batch_size: ${BATCH:-32}, learning_rate: ${LR:-0.003} }
 evaluation: { split: test }
 YAML
 }
@@ -88,7 +88,7 @@ read -r label_acc label_wall < <(farm_run by-label)
 
 pct() { awk "BEGIN { printf \"%.2f\", ($1) * 100 }"; }
 echo
-echo "Fashion-MNIST, convnet, $rounds rounds x 1 local epoch (= $rounds epochs), batch ${BATCH:-64}, Adam lr ${LR:-0.002}, test split 10,000 images; local run ${LOCAL_THREADS:-4} torch threads, farm 4 agents x 1"
+echo "Fashion-MNIST, convnet, $rounds rounds x 1 local epoch (= $rounds epochs), batch ${BATCH:-32}, Adam lr ${LR:-0.003}, test split 10,000 images; local run ${LOCAL_THREADS:-4} torch threads, farm 4 agents x 1"
 echo
 echo "| run | shards | rounds | test accuracy | gap to local | wall time |"
 echo "|---|---|---|---|---|---|"
