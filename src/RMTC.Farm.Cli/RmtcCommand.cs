@@ -34,6 +34,7 @@ internal static class RmtcCommand
         root.Subcommands.Add(ShardCommand.Create());
         root.Subcommands.Add(ExportCommand.Create());
         root.Subcommands.Add(InferCommand.Create());
+        root.Subcommands.Add(TrainCommand.Create());
         return root;
     }
 }

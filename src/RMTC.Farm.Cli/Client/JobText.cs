@@ -40,7 +40,9 @@ internal static class JobText
 
         foreach (var r in j.CompletedRounds)
         {
-            sb.AppendLine(CultureInfo.InvariantCulture, $"  round {r.Round}: loss {r.MeanLoss:G5}  {r.Seconds:F1} s  -> sha256:{r.OutputDigest}");
+            var eval = !r.HasEvalLoss ? "" : string.Create(CultureInfo.InvariantCulture,
+                $"  eval loss {r.EvalLoss:G4}{(r.HasEvalAccuracy ? $", accuracy {r.EvalAccuracy * 100:F2} %" : "")}{(r.HasEvalPsnr ? $", PSNR {r.EvalPsnr:F2} dB" : "")}");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  round {r.Round}: loss {r.MeanLoss:G5}{eval}  {r.Seconds:F1} s  -> sha256:{r.OutputDigest}");
         }
 
         if (j.FinalModelDigest.Length > 0)

@@ -56,6 +56,6 @@ internal static class DatasetCommand
                 return 2;
             }
         });
-        return new Command("dataset", "Make and inspect datasets.") { synth, show };
+        return new Command("dataset", "Make, import and inspect datasets.") { synth, show, DatasetImportCommand.Create() };
     }
 }

@@ -62,7 +62,18 @@ public sealed class FarmMetrics : IDisposable
         _meter.CreateObservableGauge("rmtc_run_progress", () => snapshot().Runs.Select(r =>
             new Measurement<double>(r.Progress, new KeyValuePair<string, object?>("run", r.RunId), new KeyValuePair<string, object?>("name", r.Name))),
             description: "Fraction of a live run's shard-rounds done (0 to 1)");
+        _meter.CreateObservableGauge("rmtc_run_eval_loss", () => EvaluationGauge(snapshot, e => e.Loss),
+            description: "Loss of a live run's latest merged model on its held-out evaluation split");
+        _meter.CreateObservableGauge("rmtc_run_eval_accuracy", () => EvaluationGauge(snapshot, e => e.Accuracy),
+            description: "Accuracy (0 to 1) of a live classifier run's latest merged model on its held-out split");
+        _meter.CreateObservableGauge("rmtc_run_eval_psnr", () => EvaluationGauge(snapshot, e => e.Psnr), unit: "dB",
+            description: "PSNR of a live image-pairs run's latest merged model on its held-out split");
     }
+
+    private static IEnumerable<Measurement<double>> EvaluationGauge(Func<FarmSnapshot> snapshot, Func<Core.Lineage.RoundEvaluation, double?> value) =>
+        snapshot().Runs
+            .Where(r => r.Evaluation is not null && value(r.Evaluation) is not null)
+            .Select(r => new Measurement<double>(value(r.Evaluation!)!.Value, new KeyValuePair<string, object?>("run", r.RunId), new KeyValuePair<string, object?>("name", r.Name)));
 
     /// <summary>Registers the DCGM-compatible per-GPU gauges over the agents' latest samples.</summary>
     public void ObserveGpus(Func<IReadOnlyList<(string Hostname, Protos.V1.GpuSample Sample)>> samples) => DcgmGauges.Register(_meter, samples);
@@ -102,4 +113,4 @@ public sealed record FarmSnapshot(int AgentsConnected, int ShardsQueued, int Sha
 public sealed record AgentPresence(string AgentId, string Hostname, bool Connected);
 
 /// <summary>How far a live run is.</summary>
-public sealed record RunProgress(string RunId, string Name, double Progress);
+public sealed record RunProgress(string RunId, string Name, double Progress, Core.Lineage.RoundEvaluation? Evaluation = null);

@@ -17,7 +17,7 @@ namespace RMTC.Farm.Coordinator.Runs;
 internal static class RunPreparation
 {
     /// <summary>Everything a new run needs before it is scheduled. Throws <see cref="JobSpecException"/> on any problem.</summary>
-    public static (RunManifest Manifest, JobSpec Spec, int[][] Plan, SafetensorsHeader Template, IReadOnlyList<AssetEntry> Assets) Prepare(
+    public static (RunManifest Manifest, JobSpec Spec, int[][] Plan, SafetensorsHeader Template, IReadOnlyList<AssetEntry> Assets, int[] EvaluationIndices) Prepare(
         string specYaml, string sourceName, string baseDirectory, string submittedBy, ArtifactStore artifacts, DateTimeOffset now)
     {
         var spec = CjslParser.LooksLikeCjsl(specYaml)
@@ -40,7 +40,7 @@ internal static class RunPreparation
         CjslTraining.ToJobSpecs(CjslParser.Parse(xml, sourceName), sourceName, baseDirectory, RecipeCatalog.Names);
 
     /// <summary>Everything a new run of a parsed spec needs before it is scheduled. Throws <see cref="JobSpecException"/> on any problem.</summary>
-    public static (RunManifest Manifest, JobSpec Spec, int[][] Plan, SafetensorsHeader Template, IReadOnlyList<AssetEntry> Assets) Prepare(
+    public static (RunManifest Manifest, JobSpec Spec, int[][] Plan, SafetensorsHeader Template, IReadOnlyList<AssetEntry> Assets, int[] EvaluationIndices) Prepare(
         JobSpec spec, string sourceName, string submittedBy, ArtifactStore artifacts, DateTimeOffset now)
     {
         Dataset dataset;
@@ -79,9 +79,24 @@ internal static class RunPreparation
             };
         }
 
-        if (spec.Shards > dataset.Samples.Count)
+        TrainingData data;
+        try
         {
-            throw new JobSpecException([$"{sourceName}: shards: {spec.Shards} shards asked for but dataset '{d.Name}' has {dataset.Samples.Count} samples{(spec.ExcludeAssets.Count > 0 ? " left after exclude_assets" : "")}: use at most {dataset.Samples.Count} shards"]);
+            data = TrainingData.Select(dataset, spec.Evaluation?.Split);
+        }
+        catch (DatasetException e)
+        {
+            throw new JobSpecException([$"{sourceName}: evaluation.split: {e.Message}"]);
+        }
+
+        if (spec.Shards > data.Train.Count)
+        {
+            throw new JobSpecException([$"{sourceName}: shards: {spec.Shards} shards asked for but dataset '{d.Name}' has {data.Train.Count} samples to train on{(spec.ExcludeAssets.Count > 0 ? " left after exclude_assets" : "")}{(data.HeldOut.Count > 0 ? " outside its held-out splits" : "")}: use at most {data.Train.Count} shards"]);
+        }
+
+        if (spec.EffectiveSharding == ShardingStrategies.ByLabel && d.Kind != DatasetKinds.LabelledImages)
+        {
+            throw new JobSpecException([$"{sourceName}: sharding: by-label needs a labelled-images dataset, '{d.Name}' holds {d.Kind}: use sharding: iid"]);
         }
 
         // Before anything reaches the artifact store: a refused job must leave no trace of the data it may not use.
@@ -94,8 +109,8 @@ internal static class RunPreparation
         var closure = LicenceClosure.Of(RightsSource.FromDataset(dataset));
 
         var runId = $"{spec.Name}-{Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 3))}";
-        var initSeed = SeedMixer.Derive(spec.Seed, 0x1417);
-        var planSeed = SeedMixer.Derive(spec.Seed, 0x5A4D);
+        var initSeed = RunSeeds.Init(spec.Seed);
+        var planSeed = RunSeeds.ShardPlan(spec.Seed);
         var init = RecipeCatalog.CreateInitialWeights(spec.Recipe, d.SampleShape, d.Classes.Count, initSeed);
         var initDigest = artifacts.Write(init, new Dictionary<string, string>
         {
@@ -109,9 +124,36 @@ internal static class RunPreparation
             template = Safetensors.ReadHeader(file, file.Length);
         }
 
-        var assets = dataset.Samples.Select(a => new AssetEntry(a.RelativePath, a.Sha256)).ToList();
-        var plan = ShardPlans.Build(Dataset.ListSamples(dataset.Directory), assets, spec.Shards, planSeed);
+        var assets = data.Train.Select(a => new AssetEntry(a.RelativePath, a.Sha256)).ToList();
+        var allPaths = Dataset.ListSamples(dataset.Directory);
+        int[][] plan;
+        try
+        {
+            plan = ShardPlans.Build(allPaths, assets, spec.Shards, planSeed, spec.EffectiveSharding, dataset.Directory);
+        }
+        catch (DatasetException e)
+        {
+            throw new JobSpecException([$"{sourceName}: sharding: {e.Message}"]);
+        }
+
         var assetsDigest = artifacts.WriteJson(AssetList.ToJson(assets));
+        var planDigest = artifacts.WriteJson(ShardPlans.ToJson(plan));
+        EvaluationRecord? evaluation = null;
+        var evaluationIndices = Array.Empty<int>();
+        if (data.EvaluationSplit is { } split && data.Evaluation.Count > 0)
+        {
+            var evalAssets = data.Evaluation.Select(a => new AssetEntry(a.RelativePath, a.Sha256)).ToList();
+            evaluation = new EvaluationRecord
+            {
+                Split = split,
+                Samples = evalAssets.Count,
+                Digest = TrainingData.DigestOf(data.Evaluation),
+                AssetsDigest = artifacts.WriteJson(AssetList.ToJson(evalAssets)),
+                Metric = d.Kind == DatasetKinds.LabelledImages ? "accuracy" : "psnr",
+            };
+            evaluationIndices = ShardPlans.IndicesOf(allPaths, evalAssets);
+        }
+
         var manifest = new RunManifest
         {
             RunId = runId,
@@ -131,8 +173,13 @@ internal static class RunPreparation
                 Rights = new Dictionary<string, RightsAssertion>(d.Rights),
                 Digest = dataset.Digest,
                 Path = dataset.Directory,
-                Samples = dataset.Samples.Count,
+                Samples = data.Train.Count,
                 AssetsDigest = assetsDigest,
+                HeldOut = data.HeldOut.Count == 0 ? null : data.HeldOut
+                    .OrderBy(h => h.Key, StringComparer.Ordinal)
+                    .Select(h => new SplitRecord { Name = h.Key, Samples = h.Value.Count, Digest = TrainingData.DigestOf(h.Value) })
+                    .ToList(),
+                DroppedDuplicates = data.DroppedDuplicates > 0 ? data.DroppedDuplicates : null,
             },
             Code = new CodeRecord
             {
@@ -144,7 +191,9 @@ internal static class RunPreparation
             Seeds = new SeedRecord { Run = spec.Seed, Init = initSeed, ShardPlan = planSeed },
             InitialWeightsDigest = initDigest,
             LicenceClosure = closure,
+            ShardPlan = new ShardPlanRecord { Strategy = spec.EffectiveSharding, Digest = planDigest },
+            Evaluation = evaluation,
         };
-        return (manifest, spec, plan, template, assets);
+        return (manifest, spec, plan, template, assets, evaluationIndices);
     }
 }

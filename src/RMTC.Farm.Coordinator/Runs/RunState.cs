@@ -16,6 +16,10 @@ internal sealed class RunState
     /// <summary>Names, shapes and dtypes every result must match.</summary>
     public required SafetensorsHeader Template { get; init; }
     public required long SubmitOrder { get; init; }
+    /// <summary>Indices of the evaluation split's samples (empty: no evaluation).</summary>
+    public int[] EvaluationIndices { get; init; } = [];
+    /// <summary>The evaluation split loaded once per run, on first use. Guarded by <see cref="MergeGate"/>.</summary>
+    public Training.Loop.EvaluationSet? EvaluationSet { get; set; }
     public RunEventLog Events { get; } = new();
 
     public string Id => Manifest.RunId;

@@ -106,7 +106,13 @@ public sealed partial class FarmScheduler
         var assetList = m.Dataset.AssetsDigest is { } listDigest && _artifacts.ReadJson(listDigest) is { } json
             ? AssetList.FromJson(json)
             : throw new InvalidOperationException($"the asset list of run {m.RunId} is missing from the artifact store");
-        var plan = ShardPlans.Build(Core.Datasets.Dataset.ListSamples(m.Dataset.Path), assetList, spec.Shards, m.Seeds.ShardPlan);
+        var allPaths = Core.Datasets.Dataset.ListSamples(m.Dataset.Path);
+        var plan = m.ShardPlan is { } planRecord
+            ? ShardPlans.FromJson(_artifacts.ReadJson(planRecord.Digest) ?? throw new InvalidOperationException($"the shard plan of run {m.RunId} is missing from the artifact store"))
+            : ShardPlans.Build(allPaths, assetList, spec.Shards, m.Seeds.ShardPlan);
+        var evaluationIndices = m.Evaluation is { } evaluation
+            ? ShardPlans.IndicesOf(allPaths, AssetList.FromJson(_artifacts.ReadJson(evaluation.AssetsDigest) ?? throw new InvalidOperationException($"the evaluation assets of run {m.RunId} are missing from the artifact store")))
+            : [];
         SafetensorsHeader template;
         using (var file = File.OpenRead(_artifacts.PathOf(m.InitialWeightsDigest)))
         {
@@ -120,6 +126,7 @@ public sealed partial class FarmScheduler
             Plan = plan,
             Template = template,
             SubmitOrder = ++_submitCounter,
+            EvaluationIndices = evaluationIndices,
             Round = round.Round,
             GlobalDigest = round.InputDigest,
             GlobalBytes = new FileInfo(_artifacts.PathOf(round.InputDigest)).Length,

@@ -224,11 +224,13 @@ public sealed partial class FarmScheduler
         var bytes = new FileInfo(_artifacts.PathOf(digest)).Length;
         // Written out and no longer needed (nesterov folded it into the global weights): the next round's sum reuses its arrays.
         run.SpentAverage = average;
+        var evaluation = EvaluateRound(run, merged);
 
         lock (_gate)
         {
             if (run.IsFinal)
             {
+                ReleaseEvaluationSet(run);
                 return;
             }
 
@@ -239,15 +241,23 @@ public sealed partial class FarmScheduler
             round.EndedAt = Now;
             _metrics?.RoundClosed((round.EndedAt.Value - round.StartedAt).TotalSeconds, _time.GetElapsedTime(mergeStarted).TotalSeconds, spec.Recipe);
             round.MeanLoss = run.SamplesMerged > 0 ? run.LossSum / run.SamplesMerged : null;
+            round.Evaluation = evaluation;
             LogRoundMerged(run.Id, run.Round, spec.Rounds, round.MergedResults.Count, round.MeanLoss ?? double.NaN, digest);
-            EventLocked(run, "round-merged", $"round {run.Round}/{spec.Rounds} merged {round.MergedResults.Count} results ({spec.Merge.Strategy}): mean loss {round.MeanLoss:G4}, weights {Short(digest)}",
-                facts: new JsonObject
-                {
-                    ["input"] = round.InputDigest,
-                    ["output"] = digest,
-                    ["strategy"] = spec.Merge.Strategy,
-                    ["merged"] = new JsonArray(round.MergedResults.Select(d => (JsonNode)JsonValue.Create(d)!).ToArray()),
-                });
+            var facts = new JsonObject
+            {
+                ["input"] = round.InputDigest,
+                ["output"] = digest,
+                ["strategy"] = spec.Merge.Strategy,
+                ["merged"] = new JsonArray(round.MergedResults.Select(d => (JsonNode)JsonValue.Create(d)!).ToArray()),
+            };
+            if (evaluation is not null)
+            {
+                // Only present when evaluated, so the chain entries of runs without evaluation keep their old shape.
+                facts["evaluation"] = new JsonObject { ["loss"] = evaluation.Loss, ["accuracy"] = evaluation.Accuracy, ["psnr"] = evaluation.Psnr, ["samples"] = evaluation.Samples };
+            }
+
+            EventLocked(run, "round-merged", $"round {run.Round}/{spec.Rounds} merged {round.MergedResults.Count} results ({spec.Merge.Strategy}): mean loss {round.MeanLoss:G4}{DescribeEvaluation(run, evaluation)}, weights {Short(digest)}",
+                facts: facts);
             if (run.Round < spec.Rounds)
             {
                 StartRoundLocked(run, run.Round + 1, digest, bytes);
@@ -257,9 +267,55 @@ public sealed partial class FarmScheduler
             {
                 run.Manifest.FinalModelDigest = digest;
                 FinishRunLocked(run, RunStates.Succeeded, null);
+                ReleaseEvaluationSet(run);
             }
         }
     }
+
+    /// <summary>
+    /// The merged model on the run's evaluation split, in this process (the split is loaded once per run and kept in
+    /// memory; a forward pass over a test split of thousands of small images takes seconds). Runs outside the
+    /// scheduler lock, under the run's merge gate. A failure is logged and leaves the round unevaluated: it never fails the run.
+    /// </summary>
+    private RoundEvaluation? EvaluateRound(RunState run, IReadOnlyList<NamedTensor> merged)
+    {
+        if (run.EvaluationIndices.Length == 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            run.EvaluationSet ??= Training.Loop.EvaluationSet.Load(run.Spec.Recipe, run.Manifest.Dataset.Path, run.EvaluationIndices, "cpu");
+            var r = run.EvaluationSet.Evaluate(merged);
+            LogRoundEvaluated(run.Id, run.Round, r.Loss, r.Accuracy ?? double.NaN, r.Psnr ?? double.NaN, r.Samples, r.Seconds);
+            return new RoundEvaluation { Loss = r.Loss, Accuracy = r.Accuracy, Psnr = r.Psnr, Samples = r.Samples, Seconds = r.Seconds };
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Any failure (a moved dataset, a native torch error) only costs this round its figures: the merge is
+            // already stored, and an evaluation is never a reason to fail or stall a run.
+            LogEvaluationFailed(run.Id, run.Round, e.Message);
+            return null;
+        }
+    }
+
+    private static void ReleaseEvaluationSet(RunState run)
+    {
+        run.EvaluationSet?.Dispose();
+        run.EvaluationSet = null;
+    }
+
+    private static string DescribeEvaluation(RunState run, RoundEvaluation? e) => e is null
+        ? ""
+        : string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"; {run.Manifest.Evaluation?.Split ?? "eval"} loss {e.Loss:G4}{(e.Accuracy is { } a ? $", accuracy {a * 100:F2} %" : "")}{(e.Psnr is { } p ? $", PSNR {p:F2} dB" : "")}");
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} round {Round}: evaluation loss {Loss:G4}, accuracy {Accuracy:G4}, PSNR {Psnr:G4} on {Samples} samples in {Seconds:F1} s")]
+    private partial void LogRoundEvaluated(string runId, int round, double loss, double accuracy, double psnr, int samples, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId} round {Round}: evaluation failed, the round stays unevaluated: {Reason}")]
+    private partial void LogEvaluationFailed(string runId, int round, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId} round {Round} shard {Shard}: result from {AgentId} refused: {Reason}")]
     private partial void LogResultRefused(string runId, int round, int shard, string agentId, string reason);

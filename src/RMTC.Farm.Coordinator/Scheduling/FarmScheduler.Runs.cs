@@ -23,9 +23,9 @@ public sealed partial class FarmScheduler
     }
 
     /// <summary>Schedules a prepared run.</summary>
-    private Job Enqueue((RunManifest Manifest, JobSpec Spec, int[][] Plan, SafetensorsHeader Template, IReadOnlyList<AssetEntry> Assets) prepared)
+    private Job Enqueue((RunManifest Manifest, JobSpec Spec, int[][] Plan, SafetensorsHeader Template, IReadOnlyList<AssetEntry> Assets, int[] EvaluationIndices) prepared)
     {
-        var (manifest, spec, plan, template, assets) = prepared;
+        var (manifest, spec, plan, template, assets, evaluationIndices) = prepared;
         lock (_gate)
         {
             if (spec.OpenCue is { } origin && FindPendingByOpenCueNameLocked(origin.JobName) is not null)
@@ -41,12 +41,13 @@ public sealed partial class FarmScheduler
                 Template = template,
                 SubmitOrder = ++_submitCounter,
                 Paused = spec.OpenCue?.Paused ?? false,
+                EvaluationIndices = evaluationIndices,
             };
             _runs[run.Id] = run;
             _activeRuns[run.SubmitOrder] = run;
             run.PendingIndex.AddRange(LineageIndexer.EntriesOf(manifest, assets));
             LogRunSubmitted(run.Id, spec.Recipe, spec.Shards, spec.Rounds, manifest.Dataset.Name, manifest.Dataset.Digest);
-            EventLocked(run, "submitted", $"run {run.Id}: {spec.Recipe} on {manifest.Dataset.Name} ({manifest.Dataset.Samples} samples), {spec.Shards} shards x {spec.Rounds} rounds, merge {spec.Merge.Strategy}",
+            EventLocked(run, "submitted", $"run {run.Id}: {spec.Recipe} on {manifest.Dataset.Name} ({manifest.Dataset.Samples} samples), {spec.Shards} {spec.EffectiveSharding} shards x {spec.Rounds} rounds, merge {spec.Merge.Strategy}{(manifest.Evaluation is { } ev ? $", evaluated on {ev.Split} ({ev.Samples} samples)" : "")}",
                 facts: new JsonObject
                 {
                     ["dataset"] = manifest.Dataset.Digest,

@@ -78,7 +78,8 @@ public sealed partial class FarmScheduler
                 live.Sum(r => r.Shards.Count(s => s.Phase == ShardPhase.Queued)),
                 live.Sum(r => r.Shards.Count(s => s.Phase is ShardPhase.Leased or ShardPhase.Completing)),
                 live.Select(r => new RunProgress(r.Id, r.Manifest.Name,
-                    ((r.Round - 1) * r.Spec.Shards + r.Shards.Count(s => s.Phase == ShardPhase.Done)) / (double)(r.Spec.Rounds * r.Spec.Shards))).ToList(),
+                    ((r.Round - 1) * r.Spec.Shards + r.Shards.Count(s => s.Phase == ShardPhase.Done)) / (double)(r.Spec.Rounds * r.Spec.Shards),
+                    r.Manifest.Rounds.LastOrDefault(x => x.Evaluation is not null)?.Evaluation)).ToList(),
                 _agents.Values.Select(a => new AgentPresence(a.Id, a.Hostname, a.Connected)).ToList());
         }
     }
@@ -496,7 +497,7 @@ public sealed partial class FarmScheduler
 
         foreach (var r in m.Rounds.Where(r => r.OutputDigest is not null))
         {
-            job.CompletedRounds.Add(new RoundSummary
+            var summary = new RoundSummary
             {
                 Round = (uint)r.Round,
                 InputDigest = r.InputDigest,
@@ -504,7 +505,23 @@ public sealed partial class FarmScheduler
                 MeanLoss = r.MeanLoss ?? double.NaN,
                 Samples = (ulong)r.Shards.Sum(s => s.Samples),
                 Seconds = r.EndedAt is { } end ? (end - r.StartedAt).TotalSeconds : 0,
-            });
+            };
+            if (r.Evaluation is { } e)
+            {
+                summary.EvalLoss = e.Loss;
+                summary.EvalSamples = (uint)e.Samples;
+                if (e.Accuracy is { } accuracy)
+                {
+                    summary.EvalAccuracy = accuracy;
+                }
+
+                if (e.Psnr is { } psnr)
+                {
+                    summary.EvalPsnr = psnr;
+                }
+            }
+
+            job.CompletedRounds.Add(summary);
         }
 
         return job;

@@ -73,7 +73,7 @@ public sealed class Dataset
 
     private static readonly string[] KnownKeys =
     [
-        "name", "version", "description", "licence", "license", "owner", "consent", "rights", "assets", "kind", "sample_shape", "classes",
+        "name", "version", "description", "licence", "license", "owner", "consent", "rights", "assets", "kind", "sample_shape", "classes", "splits",
     ];
 
     /// <summary>Opens and validates a dataset directory, hashing every asset. Throws <see cref="DatasetException"/>.</summary>
@@ -261,6 +261,7 @@ public sealed class Dataset
         }
 
         var rights = DatasetRightsYaml.Rights(Child(root, "rights"), source, "rights");
+        var splits = DatasetSplits.Parse(Child(root, "splits"), source);
         var assetOverrides = DatasetRightsYaml.Assets(Child(root, "assets"), source);
 
         var classes = (raw.Classes ?? []).Select(c => c?.Trim() ?? "").ToList();
@@ -293,6 +294,7 @@ public sealed class Dataset
             Kind = kind,
             SampleShape = raw.SampleShape.ToArray(),
             Classes = classes,
+            Splits = splits,
         };
     }
 
@@ -336,6 +338,14 @@ public sealed class Dataset
             .Append(string.Join(", ", descriptor.SampleShape.Select(d => d.ToString(CultureInfo.InvariantCulture))))
             .Append("]\n");
         sb.Append("classes: [").Append(string.Join(", ", descriptor.Classes.Select(Quote))).Append("]\n");
+        if (descriptor.Splits.Count > 0)
+        {
+            sb.Append("splits:\n");
+            foreach (var (split, folder) in descriptor.Splits.OrderBy(s => s.Key, StringComparer.Ordinal))
+            {
+                sb.Append("  ").Append(Quote(split)).Append(": ").Append(Quote(folder)).Append('\n');
+            }
+        }
 
         System.IO.Directory.CreateDirectory(directory);
         File.WriteAllText(Path.Combine(directory, DescriptorFileName), sb.ToString(), new UTF8Encoding(false));

@@ -25,6 +25,11 @@ public sealed class DatasetDescriptor
     public int[] SampleShape { get; set; } = [];
     /// <summary>Class names for <c>labelled-images</c>; empty otherwise.</summary>
     public List<string> Classes { get; set; } = new();
+    /// <summary>
+    /// Named splits (<c>splits:</c> in the YAML): split name -> folder of samples, e.g. <c>test: samples/test</c>. Every
+    /// split but <c>train</c> is held out: no run trains on it (see <see cref="DatasetSplits"/>).
+    /// </summary>
+    public Dictionary<string, string> Splits { get; set; } = new(StringComparer.Ordinal);
 }
 
 /// <summary>The dataset kinds and the tensors each sample file holds.</summary>

@@ -28,6 +28,34 @@ public sealed record JobSpec
     public IReadOnlyList<string> ExcludeAssets { get; init; } = [];
     /// <summary>Set when the job came as an OpenCue job spec (CJSL); null otherwise, so older manifests keep their bytes.</summary>
     public OpenCueOrigin? OpenCue { get; init; }
+    /// <summary>
+    /// How samples are dealt to shards: <c>iid</c> (seeded shuffle) or <c>by-label</c> (sorted by class, the classic
+    /// non-IID case). Null when the spec does not say (iid), so manifests written before this field re-serialise the same.
+    /// </summary>
+    public string? Sharding { get; init; }
+    /// <summary>What the global model is evaluated on after each round; null when the spec does not say (the dataset's test split, if any).</summary>
+    public EvaluationSpec? Evaluation { get; init; }
+
+    /// <summary>The sharding in effect: <see cref="Sharding"/> or <c>iid</c> (not serialised: the spec records what was written).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string EffectiveSharding => Sharding ?? ShardingStrategies.Iid;
+}
+
+/// <summary>Evaluation of the global model after every round.</summary>
+public sealed record EvaluationSpec
+{
+    /// <summary>A held-out split of the dataset, or <c>none</c>; null for the dataset's <c>test</c> split when it has one.</summary>
+    public string? Split { get; init; }
+}
+
+/// <summary>Names of the sharding strategies.</summary>
+public static class ShardingStrategies
+{
+    /// <summary>Seeded shuffle, then balanced parts: every shard sees every class (independent, identically distributed).</summary>
+    public const string Iid = "iid";
+    /// <summary>Sorted by label, then balanced contiguous parts: each shard sees few classes (non-IID).</summary>
+    public const string ByLabel = "by-label";
+    public static readonly IReadOnlyList<string> All = [Iid, ByLabel];
 }
 
 /// <summary>The job's side of the data's rights.</summary>

@@ -123,6 +123,20 @@ public static partial class JobSpecParser
             rightsFields.RejectUnknown();
         }
 
+        var sharding = reader.String("sharding");
+        if (sharding is not null && !ShardingStrategies.All.Contains(sharding))
+        {
+            reader.Problem("sharding", $"unknown sharding '{sharding}': use {string.Join(" or ", ShardingStrategies.All)} (iid deals shuffled samples, by-label sorts them by class first)");
+            sharding = null;
+        }
+
+        EvaluationSpec? evaluation = null;
+        if (reader.Mapping("evaluation") is { } evalFields)
+        {
+            evaluation = new EvaluationSpec { Split = evalFields.String("split") };
+            evalFields.RejectUnknown();
+        }
+
         reader.RejectUnknown();
 
         if (problems.Count > 0)
@@ -145,6 +159,8 @@ public static partial class JobSpecParser
             Resources = resources,
             Rights = rights,
             ExcludeAssets = exclude.Distinct().ToArray(),
+            Sharding = sharding,
+            Evaluation = evaluation,
         };
     }
 
@@ -347,7 +363,8 @@ public static partial class JobSpecParser
             "merge." => ["strategy", "outer_learning_rate", "momentum"],
             "resources." => ["gpus", "gpu_memory", "memory", "cores", "tags"],
             "rights." => ["accept_constraints"],
-            _ => ["name", "recipe", "dataset", "exclude_assets", "shards", "rounds", "seed", "max_retries", "local", "merge", "resources", "rights"],
+            "evaluation." => ["split"],
+            _ => ["name", "recipe", "dataset", "exclude_assets", "shards", "rounds", "seed", "max_retries", "local", "merge", "resources", "rights", "sharding", "evaluation"],
         };
     }
 }

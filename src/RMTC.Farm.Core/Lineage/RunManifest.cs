@@ -39,6 +39,10 @@ public sealed class RunManifest
     public string? FinalModelDigest { get; set; }
     /// <summary>Set when the run ended: ties this document to the run's event chain.</summary>
     public ManifestSeal? Seal { get; set; }
+    /// <summary>How samples were dealt to shards and the exact plan; null in manifests written before plans were recorded.</summary>
+    public ShardPlanRecord? ShardPlan { get; set; }
+    /// <summary>The held-out split the global model is evaluated on after every round; null when none.</summary>
+    public EvaluationRecord? Evaluation { get; set; }
 
     /// <summary>Options used for every manifest written or read.</summary>
     public static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)
@@ -83,6 +87,10 @@ public sealed class DatasetRecord
     public int Samples { get; set; }
     /// <summary>Digest of the JSON list of every asset (path and sha256) in the artifact store: what "the exact data" was.</summary>
     public string? AssetsDigest { get; set; }
+    /// <summary>Held-out splits of the dataset (never trained on); null when it has none.</summary>
+    public List<SplitRecord>? HeldOut { get; set; }
+    /// <summary>Training assets left out because their bytes equal a held-out asset's; null when none.</summary>
+    public int? DroppedDuplicates { get; set; }
 }
 
 /// <summary>The software that produced the run.</summary>
@@ -123,6 +131,8 @@ public sealed class RoundRecord
     public string? MomentumDigest { get; set; }
     /// <summary>Sample-weighted mean of the merged results' final losses.</summary>
     public double? MeanLoss { get; set; }
+    /// <summary>The merged model on the evaluation split; null when the run evaluates nothing.</summary>
+    public RoundEvaluation? Evaluation { get; set; }
 }
 
 /// <summary>One shard of a round: the part of the data it covers and the seed it trains with.</summary>

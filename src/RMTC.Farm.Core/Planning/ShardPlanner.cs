@@ -62,4 +62,36 @@ public static class ShardPlanner
 
         return plan;
     }
+
+    /// <summary>
+    /// The classic non-IID partition: samples sorted by label (ties in a seeded shuffle), then cut into
+    /// <paramref name="shards"/> contiguous parts whose sizes differ by at most one, so each shard holds few classes.
+    /// Each part sorted ascending. Same inputs, same plan.
+    /// </summary>
+    /// <exception cref="ArgumentException">shards &lt; 1 or &gt; the sample count.</exception>
+    public static int[][] PlanByLabel(IReadOnlyList<long> labels, int shards, long seed)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        var rng = new SplitMix64(unchecked((ulong)seed));
+        var order = Enumerable.Range(0, labels.Count).ToArray();
+        for (int i = order.Length - 1; i > 0; i--)
+        {
+            int j = (int)rng.NextBelow((ulong)i + 1);
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+
+        var sorted = order.OrderBy(i => labels[i]).ToArray(); // stable: ties keep the shuffled order
+        var plan = Plan(labels.Count, shards, seed); // validates the counts and gives the part sizes
+        var start = 0;
+        for (int s = 0; s < shards; s++)
+        {
+            var size = plan[s].Length;
+            var part = sorted.AsSpan(start, size).ToArray();
+            Array.Sort(part);
+            plan[s] = part;
+            start += size;
+        }
+
+        return plan;
+    }
 }

@@ -82,52 +82,12 @@ public static class ShardTrainer
             order[i] = i;
         }
 
-        var batches = (n + task.BatchSize - 1) / task.BatchSize;
-        var reportEvery = Math.Max(1, (batches + ReportsPerEpoch - 1) / ReportsPerEpoch);
         var epochLosses = new double[task.Epochs];
-        long seenTotal = 0;
         long samplesTotal = (long)n * task.Epochs;
-
         for (int epoch = 0; epoch < task.Epochs; epoch++)
         {
-            SplitMix64.For(task.Seed, epoch).Shuffle(order.AsSpan());
-            double lossSum = 0;
-            long seen = 0;
-            for (int b = 0; b < batches; b++)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                var start = b * task.BatchSize;
-                var count = Math.Min(task.BatchSize, n - start);
-                float loss;
-                using (NewDisposeScope())
-                {
-                    var index = tensor(order.AsSpan(start, count).ToArray(), device: device);
-                    var x = inputs.index_select(0, index);
-                    var y = targets.index_select(0, index);
-                    optimizer.zero_grad();
-                    var output = model.forward(x);
-                    var batchLoss = recipe.Loss(output, y);
-                    batchLoss.backward();
-                    optimizer.step();
-                    loss = batchLoss.item<float>();
-                }
-
-                if (!float.IsFinite(loss))
-                {
-                    throw new InvalidOperationException(
-                        $"recipe {recipe.Name}: loss became {loss} in epoch {epoch + 1}, batch {b + 1}; lower the learning rate (now {task.LearningRate.ToString(CultureInfo.InvariantCulture)})");
-                }
-
-                lossSum += (double)loss * count;
-                seen += count;
-                seenTotal += count;
-                if (progress is not null && ((b + 1) % reportEvery == 0 || b == batches - 1))
-                {
-                    progress.Report(new TrainingProgress(epoch + 1, task.Epochs, seenTotal, samplesTotal, lossSum / seen));
-                }
-            }
-
-            epochLosses[epoch] = lossSum / seen;
+            epochLosses[epoch] = TrainEpoch(model, recipe, optimizer, inputs, targets, order, task.BatchSize, task.Seed, epoch, device, cancellationToken,
+                progress is null ? null : (seen, loss) => progress.Report(new TrainingProgress(epoch + 1, task.Epochs, (long)n * epoch + seen, samplesTotal, loss)));
         }
 
         cancellationToken.ThrowIfCancellationRequested();
@@ -151,6 +111,56 @@ public static class ShardTrainer
         };
         WriteJsonAtomically(task.ResultPath, result);
         return result;
+    }
+
+    /// <summary>
+    /// One epoch over <paramref name="inputs"/> in a SplitMix64 shuffle seeded by (<paramref name="seed"/>,
+    /// <paramref name="epoch"/>), in mini-batches of <paramref name="batchSize"/>; returns the sample-weighted mean loss.
+    /// <paramref name="report"/> gets (samples seen this epoch, mean loss so far) about <see cref="ReportsPerEpoch"/> times.
+    /// </summary>
+    internal static double TrainEpoch(nn.Module<Tensor, Tensor> model, Recipe recipe, optim.Optimizer optimizer, Tensor inputs, Tensor targets, long[] order,
+        int batchSize, long seed, int epoch, Device device, CancellationToken cancellationToken, Action<long, double>? report = null)
+    {
+        var n = order.Length;
+        var batches = (n + batchSize - 1) / batchSize;
+        var reportEvery = Math.Max(1, (batches + ReportsPerEpoch - 1) / ReportsPerEpoch);
+        SplitMix64.For(seed, epoch).Shuffle(order.AsSpan());
+        double lossSum = 0;
+        long seen = 0;
+        for (int b = 0; b < batches; b++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var start = b * batchSize;
+            var count = Math.Min(batchSize, n - start);
+            float loss;
+            using (NewDisposeScope())
+            {
+                var index = tensor(order.AsSpan(start, count).ToArray(), device: device);
+                var x = inputs.index_select(0, index);
+                var y = targets.index_select(0, index);
+                optimizer.zero_grad();
+                var output = model.forward(x);
+                var batchLoss = recipe.Loss(output, y);
+                batchLoss.backward();
+                optimizer.step();
+                loss = batchLoss.item<float>();
+            }
+
+            if (!float.IsFinite(loss))
+            {
+                throw new InvalidOperationException(
+                    $"recipe {recipe.Name}: loss became {loss} in epoch {epoch + 1}, batch {b + 1}; lower the learning rate");
+            }
+
+            lossSum += (double)loss * count;
+            seen += count;
+            if (report is not null && ((b + 1) % reportEvery == 0 || b == batches - 1))
+            {
+                report(seen, lossSum / seen);
+            }
+        }
+
+        return lossSum / seen;
     }
 
     /// <summary>
@@ -212,7 +222,7 @@ public static class ShardTrainer
         throw new ArgumentException($"unknown device '{requested}' (use auto, cpu, cuda or cuda:N)", nameof(requested));
     }
 
-    private static (DatasetDescriptor Descriptor, SampleBatchSource Data) LoadShard(Recipe recipe, string datasetPath, IReadOnlyList<int> indices, CancellationToken cancellationToken)
+    internal static (DatasetDescriptor Descriptor, SampleBatchSource Data) LoadShard(Recipe recipe, string datasetPath, IReadOnlyList<int> indices, CancellationToken cancellationToken)
     {
         var descriptor = Dataset.ReadDescriptor(datasetPath);
         if (descriptor.Kind != recipe.DatasetKind)
@@ -246,7 +256,7 @@ public static class ShardTrainer
         return (descriptor, SampleLoader.Load(Path.GetFullPath(datasetPath), descriptor, relative, cancellationToken));
     }
 
-    private static IReadOnlyList<NamedTensor> ReadWeights(string path)
+    internal static IReadOnlyList<NamedTensor> ReadWeights(string path)
     {
         try
         {
@@ -258,13 +268,13 @@ public static class ShardTrainer
         }
     }
 
-    private static Tensor InputsTensor(SampleBatchSource data, Device device)
+    internal static Tensor InputsTensor(SampleBatchSource data, Device device)
     {
         var s = data.SampleShape;
         return tensor(data.Inputs, [data.Count, s[0], s[1], s[2]], ScalarType.Float32, device);
     }
 
-    private static Tensor TargetsTensor(SampleBatchSource data, Device device)
+    internal static Tensor TargetsTensor(SampleBatchSource data, Device device)
     {
         var s = data.SampleShape;
         return data.Targets is not null

@@ -11,9 +11,9 @@ namespace RMTC.Farm.Training.Recipes;
 /// </remarks>
 public static class RecipeCatalog
 {
-    private static readonly Recipe[] All = [new DenoiserRecipe(), new ClassifierRecipe()];
+    private static readonly Recipe[] All = [new DenoiserRecipe(), new ClassifierRecipe(), new ConvNetRecipe()];
 
-    /// <summary>Known recipe names, e.g. <c>denoiser</c>, <c>classifier</c>.</summary>
+    /// <summary>Known recipe names, e.g. <c>denoiser</c>, <c>classifier</c>, <c>convnet</c>.</summary>
     public static IReadOnlyList<string> Names { get; } = All.Select(r => r.Name).ToArray();
 
     /// <summary>One-line description of a recipe, for --help and errors.</summary>
@@ -32,7 +32,7 @@ public static class RecipeCatalog
     /// about its rights gets the stricter check rather than the looser one.
     /// </remarks>
     public static IReadOnlyList<string> RequiredAssertions(string recipe) =>
-        Get(recipe) is ClassifierRecipe
+        Get(recipe) is ClassifierRecipe or ConvNetRecipe
             ? [CawgAssertions.AiTraining]
             : [CawgAssertions.AiTraining, CawgAssertions.AiGenerativeTraining];
 
