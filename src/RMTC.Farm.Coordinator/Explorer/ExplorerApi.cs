@@ -149,7 +149,7 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
     public JsonObject Farm(HttpContext context)
     {
         var snapshot = scheduler.Snapshot();
-        var gpus = scheduler.GpuSamples().ToLookup(g => g.Hostname, g => g.Sample, StringComparer.Ordinal);
+        var gpus = scheduler.GpusByAgent();
         var live = scheduler.ViewRuns().Where(r => !r.IsFinal && scheduler.GetManifest(r.Id) is { } m && scope.MaySee(context, m)).ToList();
         var running = live.SelectMany(r => r.Shards.Where(s => s.Status == ShardStatus.Running && s.AgentId is not null)
             .Select(s => (Agent: s.AgentId!, Text: $"{r.Name} r{r.Round} shard {s.Index}"))).ToLookup(x => x.Agent, x => x.Text, StringComparer.Ordinal);
@@ -165,7 +165,7 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
                 ["hostname"] = a.Hostname,
                 ["connected"] = a.Connected,
                 ["running"] = ExplorerJson.Strings(running[a.AgentId]),
-                ["gpus"] = new JsonArray(gpus[a.Hostname].Select(g => (JsonNode)new JsonObject
+                ["gpus"] = new JsonArray(gpus.GetValueOrDefault(a.AgentId, []).Select(g => (JsonNode)new JsonObject
                 {
                     ["index"] = g.Index,
                     ["name"] = g.Name,

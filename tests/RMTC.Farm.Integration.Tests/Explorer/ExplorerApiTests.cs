@@ -108,8 +108,10 @@ public sealed class ExplorerApiTests(ExplorerFarm fixture)
     {
         foreach (var page in new[] { "", "run.html", "lineage.html", "impact.html", "report.html", "farm.html", "app.js", "app.css" })
         {
-            var (status, body) = await fixture.GetAsync(page);
-            Assert.Equal(HttpStatusCode.OK, status);
+            using var response = await fixture.Http.GetAsync(new Uri(fixture.Explorer, page));
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.StartsWith("default-src 'self'", response.Headers.GetValues("Content-Security-Policy").Single());
             Assert.DoesNotContain("http://", body.Replace("http://www.w3.org/2000/svg", "", StringComparison.Ordinal));
             Assert.DoesNotContain("https://", body);
         }
@@ -143,6 +145,9 @@ public sealed class ExplorerApiTests(ExplorerFarm fixture)
 
         Assert.Equal(2, snapshots.Count);
         Assert.All(snapshots, s => Assert.Equal(2, (int)s["agentsConnected"]!));
-        Assert.Equal(["agent-1", "agent-2"], snapshots[1]["agents"]!.AsArray().Select(a => (string)a!["id"]!));
+        var agents = snapshots[1]["agents"]!.AsArray();
+        Assert.Equal(["agent-1", "agent-2"], agents.Select(a => (string)a!["id"]!));
+        // Each agent shows its own GPU, even though both run on this host.
+        Assert.All(agents, a => Assert.True((bool)Assert.Single(a!["gpus"]!.AsArray())!["simulated"]!, a.ToJsonString()));
     }
 }

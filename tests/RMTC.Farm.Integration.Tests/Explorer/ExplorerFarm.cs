@@ -21,7 +21,8 @@ public sealed class ExplorerFarm : IAsyncLifetime
         Farm = await FarmFixture.StartAsync();
         Explorer = new Uri(Farm.App.MetricsAddress()!, "/explorer/");
         DatasetDir = Farm.Synthesize("classifier", 48);
-        await Farm.StartAgentsAsync(2);
+        // Simulated GPUs report samples with each heartbeat, so the farm view has GPUs to show.
+        await Farm.StartAgentsAsync(2, environment: new Dictionary<string, string> { ["RMTC_Agent__SimulatedGpus"] = "1", ["RMTC_Agent__GpuSampleIntervalMs"] = "200" });
         var job = await Farm.SubmitAsync($"name: explored\nrecipe: classifier\ndataset: {DatasetDir}\nshards: 2\nrounds: 2\n");
         var done = await Farm.WaitAsync(job.Id, TimeSpan.FromMinutes(3));
         Assert.True(done.State == JobState.Succeeded, $"{done}\n{Farm.AgentLogs()}");

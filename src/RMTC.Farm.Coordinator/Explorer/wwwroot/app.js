@@ -154,7 +154,7 @@ async function lineagePage() {
   for (const n of g.nodes) all[column(n.kind)].push(n);
   // Only columns that hold nodes: a model with no exports starts at the model.
   const names = COLUMNS.filter((_, i) => all[i].length), cols = all.filter(c => c.length);
-  const NW = 190, NH = 30, GX = 44, GY = 12, pos = {};
+  const NW = 172, NH = 30, GX = 34, GY = 12, pos = {};
   const rows = Math.max(1, ...cols.map(c => c.length));
   const W = cols.length * (NW + GX), H = rows * (NH + GY) + 40;
   const fill = { inference: "#fbefff", export: "#fff8c5", model: "#dafbe1", round: "#ddf4ff", shard: "#eef1f4", weights: "#eef1f4", dataset: "#ffebe9", licence: "#fff1e5", asset: "#f6f8fa" };
