@@ -21,6 +21,8 @@ command -v prometheus >/dev/null 2>&1 || packages+=(prometheus)
 /usr/bin/python3 -c 'import grpc' >/dev/null 2>&1 || packages+=(python3-grpcio)
 # The ONNX export tests run the reference checker (onnx.checker, full_check) with Debian's python3, not a pyenv one.
 /usr/bin/python3 -c 'import onnx' >/dev/null 2>&1 || packages+=(python3-onnx)
+# The Explorer's browser tests drive Debian's headless chromium over the DevTools protocol (no browser download).
+[ -x /usr/bin/chromium ] || packages+=(chromium)
 if ((${#packages[@]})); then
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   echo "installing: ${packages[*]}"
