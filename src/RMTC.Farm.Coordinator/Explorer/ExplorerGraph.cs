@@ -84,7 +84,8 @@ internal sealed class ExplorerGraph(ArtifactStore artifacts)
                 ["licences"] = m.LicenceClosure is { } c ? string.Join(" + ", c.Licences) : m.Dataset.Licence,
             });
             Edge(modelNode, previous);
-            foreach (var d in derivations)
+            // Exports first: an inference hangs off the export it ran.
+            foreach (var d in derivations.OrderBy(d => d.Kind == DerivationKinds.Export ? 0 : 1))
             {
                 if (d.Kind == DerivationKinds.Export)
                 {

@@ -1,5 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using RMTC.Farm.Coordinator.Explorer;
 
 namespace RMTC.Farm.Integration.Tests.Explorer;
@@ -72,6 +74,54 @@ public sealed class ExplorerApiTests(ExplorerFarm fixture)
         // Down from the dataset: the same run's graph, focused on the dataset.
         var down = Parse((await fixture.GetAsync("api/lineage/" + m.Dataset.Digest)).Body);
         Assert.Contains(down["nodes"]!.AsArray(), n => (string)n!["id"]! == dataset && (bool)n["focus"]!);
+    }
+
+    [Fact]
+    public async Task Lineage_graph_of_an_inference_output_leads_through_the_onnx_export_to_the_model()
+    {
+        var graph = Parse((await fixture.GetAsync("api/lineage/" + fixture.InferenceOutput)).Body);
+        var edges = graph["edges"]!.AsArray().Select(e => ((string)e!["from"]!, (string)e["to"]!)).ToHashSet();
+        var inference = "inference:" + fixture.InferenceOutput;
+        var export = "export:" + fixture.OnnxDigest;
+        Assert.Contains((inference, export), edges);
+        Assert.Contains((export, "model:" + fixture.Run.FinalModelDigest), edges);
+        Assert.Contains(graph["nodes"]!.AsArray(), n => (string)n!["id"]! == inference && (bool)n["focus"]!);
+        Assert.Equal(fixture.Run.RunId, (string)Assert.Single(graph["runs"]!.AsArray())!["runId"]!);
+    }
+
+    [Fact]
+    public async Task A_scope_that_refuses_the_run_hides_it_from_every_answer()
+    {
+        // The one place show scoping will go: a scope that refuses this run must leave no trace of it.
+        var services = fixture.Farm.App.Services;
+        var api = new ExplorerApi(
+            services.GetRequiredService<RMTC.Farm.Coordinator.Storage.IRunStore>(),
+            services.GetRequiredService<RMTC.Farm.Coordinator.Lineage.LineageQueries>(),
+            fixture.Farm.Scheduler,
+            fixture.Farm.Artifacts,
+            new RefuseAll());
+        var m = fixture.Run;
+        Assert.Equal(200, (await ExecuteAsync(api, (a, c) => a.RunsAsync(c, null, null, null, null))).Status);
+        Assert.DoesNotContain(m.RunId, (await ExecuteAsync(api, (a, c) => a.RunsAsync(c, null, null, null, null))).Body);
+        Assert.Equal(404, (await ExecuteAsync(api, (a, c) => a.RunAsync(c, m.RunId))).Status);
+        Assert.Equal(404, (await ExecuteAsync(api, (a, c) => a.AssetsAsync(c, m.RunId))).Status);
+        Assert.Equal(404, (await ExecuteAsync(api, (a, c) => a.LineageAsync(c, m.FinalModelDigest!))).Status);
+        Assert.Equal(404, (await ExecuteAsync(api, (a, c) => a.ImpactAsync(c, fixture.AnAsset))).Status);
+        Assert.Equal(404, (await ExecuteAsync(api, (a, c) => a.RetrainSpecAsync(c, fixture.AnAsset, m.RunId))).Status);
+    }
+
+    private async Task<(int Status, string Body)> ExecuteAsync(ExplorerApi api, Func<ExplorerApi, HttpContext, Task<IResult>> call)
+    {
+        var context = new DefaultHttpContext { RequestServices = fixture.Farm.App.Services };
+        using var body = new MemoryStream();
+        context.Response.Body = body;
+        await (await call(api, context)).ExecuteAsync(context);
+        return (context.Response.StatusCode, System.Text.Encoding.UTF8.GetString(body.ToArray()));
+    }
+
+    private sealed class RefuseAll : IExplorerScope
+    {
+        public bool MaySee(HttpContext context, RMTC.Farm.Core.Lineage.RunManifest run) => false;
     }
 
     [Fact]

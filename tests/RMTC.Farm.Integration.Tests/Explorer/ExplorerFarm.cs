@@ -1,6 +1,7 @@
 using System.Net;
 using RMTC.Farm.Coordinator.Hosting;
 using RMTC.Farm.Core.Datasets;
+using RMTC.Farm.Core.Digests;
 using RMTC.Farm.Core.Lineage;
 using RMTC.Farm.Protos.V1;
 
@@ -27,7 +28,24 @@ public sealed class ExplorerFarm : IAsyncLifetime
         var done = await Farm.WaitAsync(job.Id, TimeSpan.FromMinutes(3));
         Assert.True(done.State == JobState.Succeeded, $"{done}\n{Farm.AgentLogs()}");
         Run = Farm.Scheduler.GetManifest(job.Id)!;
+
+        // The model leaves the farm: an ONNX export, and an inference with it, both recorded in lineage.
+        var onnx = Path.Combine(Farm.Root, "explored.onnx");
+        var (code, output) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(2), "export", job.Id, "--onnx", onnx, "--coordinator", Farm.Address);
+        Assert.True(code == 0, output);
+        OnnxDigest = Sha256Digest.OfFile(onnx);
+        var scores = Path.Combine(Farm.Root, "scores.json");
+        var sample = Path.Combine(DatasetDir, Dataset.Open(DatasetDir).Samples[0].RelativePath);
+        (code, output) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(2), "infer", onnx, "--input", sample, "--output", scores, "--coordinator", Farm.Address);
+        Assert.True(code == 0, output);
+        InferenceOutput = Sha256Digest.OfFile(scores);
     }
+
+    /// <summary>sha256 of the run's model exported as ONNX.</summary>
+    public string OnnxDigest { get; private set; } = "";
+
+    /// <summary>sha256 of the output of one inference with the ONNX export.</summary>
+    public string InferenceOutput { get; private set; } = "";
 
     /// <summary>An asset the run trained on.</summary>
     public string AnAsset => Dataset.Open(DatasetDir).Samples[3].Sha256;
