@@ -154,7 +154,7 @@ async function lineagePage() {
   for (const n of g.nodes) all[column(n.kind)].push(n);
   // Only columns that hold nodes: a model with no exports starts at the model.
   const names = COLUMNS.filter((_, i) => all[i].length), cols = all.filter(c => c.length);
-  const NW = 172, NH = 30, GX = 34, GY = 12, pos = {};
+  const NW = 160, NH = 30, GX = 28, GY = 12, pos = {};
   const rows = Math.max(1, ...cols.map(c => c.length));
   const W = cols.length * (NW + GX), H = rows * (NH + GY) + 40;
   const fill = { inference: "#fbefff", export: "#fff8c5", model: "#dafbe1", round: "#ddf4ff", shard: "#eef1f4", weights: "#eef1f4", dataset: "#ffebe9", licence: "#fff1e5", asset: "#f6f8fa" };
@@ -170,7 +170,7 @@ async function lineagePage() {
   const side = h("div", {}, h("p", { class: "muted" }, "Select a node to see its digest, licence and CAWG decisions."));
   for (const n of g.nodes) {
     const p = pos[n.id];
-    const label = n.label.length > 30 ? n.label.slice(0, 29) + "…" : n.label;
+    const label = n.label.length > 26 ? n.label.slice(0, 25) + "…" : n.label;
     const node = s("g", { class: "node" + (n.focus ? " focus" : ""), "data-kind": n.kind, "data-id": n.id, transform: `translate(${p.x},${p.y})`, tabindex: 0 },
       s("rect", { width: NW, height: NH, fill: fill[n.kind] || "#fff" }), s("text", { x: 6, y: 19 }, label), s("title", {}, n.label + (n.digest ? "\n" + n.digest : "")));
     node.addEventListener("click", () => { svg.querySelectorAll(".selected").forEach(x => x.classList.remove("selected")); node.classList.add("selected"); side.replaceChildren(detailCard(n)); });
