@@ -193,8 +193,9 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
     {
         // The scheduler's copy is the freshest for live runs; the store also holds runs from before a restart.
         var stored = await store.ListAsync(context.RequestAborted);
+        var ids = stored.Select(m => m.RunId).ToHashSet(StringComparer.Ordinal);
         return stored.Select(m => scheduler.GetManifest(m.RunId) ?? m)
-            .Concat(scheduler.ListJobs().Where(j => stored.All(s => s.RunId != j.Id)).Select(j => scheduler.GetManifest(j.Id)).OfType<RunManifest>())
+            .Concat(scheduler.ListJobs().Where(j => !ids.Contains(j.Id)).Select(j => scheduler.GetManifest(j.Id)).OfType<RunManifest>())
             .Where(m => scope.MaySee(context, m)).ToList();
     }
 
@@ -217,7 +218,7 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
     private static IResult BadDigest(string digest) => Problem(StatusCodes.Status400BadRequest,
         $"'{digest}' is not a sha256 digest: give 64 hex characters (optionally prefixed 'sha256:'), as `rmtc lineage` and the run page print them");
 
-    private static IResult NotFound(string message) => Problem(StatusCodes.Status404NotFound, message);
+    internal static IResult NotFound(string message) => Problem(StatusCodes.Status404NotFound, message);
 
     private static IResult Problem(int status, string message) =>
         Results.Text(Text(new JsonObject { ["error"] = message, ["status"] = status }), "application/json; charset=utf-8", statusCode: status);

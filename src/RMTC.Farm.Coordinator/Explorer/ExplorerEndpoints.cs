@@ -16,8 +16,8 @@ public static class ExplorerEndpoints
     private const string ResourcePrefix = "Explorer/";
     private static readonly Assembly Assembly = typeof(ExplorerEndpoints).Assembly;
 
-    /// <summary>How often the farm view's event stream sends a fresh snapshot.</summary>
-    public static TimeSpan FarmUpdateInterval { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>How often the farm view's event stream sends a fresh snapshot (heartbeats come about as often).</summary>
+    private static readonly TimeSpan FarmUpdateInterval = TimeSpan.FromSeconds(1);
 
     /// <summary>Maps the Explorer's pages, assets, JSON API and farm event stream.</summary>
     public static IEndpointRouteBuilder MapExplorer(this IEndpointRouteBuilder endpoints)
@@ -39,9 +39,7 @@ public static class ExplorerEndpoints
         api.MapGet("/impact/{asset}/retrain/{runId}", (HttpContext c, ExplorerApi a, string asset, string runId) => a.RetrainSpecAsync(c, asset, runId));
         api.MapGet("/farm", (HttpContext c, ExplorerApi a) => ExplorerApi.Json(a.Farm(c)));
         api.MapGet("/farm/events", StreamFarmAsync);
-        api.MapGet("/{**rest}", (string rest) => Results.Text(
-            $$"""{"error":"no Explorer API at /explorer/api/{{rest.Replace("\"", "", StringComparison.Ordinal)}}: see README, Explorer","status":404}""",
-            "application/json; charset=utf-8", statusCode: 404));
+        api.MapGet("/{**rest}", (string rest) => ExplorerApi.NotFound($"no Explorer API at /explorer/api/{rest}: see README, Explorer"));
         return endpoints;
     }
 
@@ -74,7 +72,7 @@ public static class ExplorerEndpoints
         var stream = Assembly.GetManifestResourceStream(ResourcePrefix + file);
         if (stream is null)
         {
-            return Results.NotFound($"no Explorer page '{file}': start at /explorer/");
+            return ExplorerApi.NotFound($"no Explorer page '{file}': start at /explorer/");
         }
 
         var type = Path.GetExtension(file) switch

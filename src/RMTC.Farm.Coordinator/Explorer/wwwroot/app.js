@@ -213,7 +213,8 @@ async function reportPage() {
     h("h2", {}, "Licence closure (everything the model was trained from)"), closureTable(r.licenceClosure),
     h("h2", {}, "Rounds"), h("table", {}, h("tr", {}, ["Round", "Mean loss", "Input", "Merged results", "Output"].map(t => h("th", {}, t))),
       r.rounds.map(x => h("tr", {}, h("td", {}, x.round), h("td", {}, x.meanLoss?.toFixed(6) ?? "—"), h("td", {}, full(x.input)), h("td", {}, x.merged.map(m => h("div", {}, full(m)))), h("td", {}, full(x.output))))),
-    r.derivations.length ? [h("h2", {}, "Exports and inferences"), h("table", {}, r.derivations.map(d => h("tr", {}, h("td", {}, d.kind + " " + d.format), h("td", {}, full(d.variant)), h("td", {}, d.by), h("td", {}, when(d.at)))))] : null,
+    r.derivations.length ? [h("h2", {}, "Exports and inferences"), h("table", {}, h("tr", {}, ["Kind", "Variant", "Inputs", "Outputs", "By", "At"].map(t => h("th", {}, t))),
+      r.derivations.map(d => h("tr", {}, h("td", {}, d.kind + " " + d.format), h("td", {}, full(d.variant)), h("td", {}, d.inputs.map(i => h("div", {}, full(i)))), h("td", {}, d.outputs.map(o => h("div", {}, full(o)))), h("td", {}, d.by), h("td", {}, when(d.at)))))] : null,
     h("h2", {}, `Sources: ${assets.length} assets`), h("table", { id: "assets" }, h("tr", {}, h("th", {}, "Path"), h("th", {}, "sha256")),
       assets.map(x => h("tr", {}, h("td", {}, x.path), h("td", {}, h("a", { class: "digest", href: "impact.html?asset=" + x.sha256 }, x.sha256))))),
     h("div", { class: "print-only" }, h("h2", {}, "Review"), h("p", {}, "Reviewed by: ______________________   Date: ____________   Decision: ____________")));
