@@ -23,6 +23,8 @@ command -v prometheus >/dev/null 2>&1 || packages+=(prometheus)
 /usr/bin/python3 -c 'import onnx' >/dev/null 2>&1 || packages+=(python3-onnx)
 # The import tests read real Fashion-MNIST IDX files (farm/scripts/quality.sh trains on them).
 [ -d /usr/share/datasets/fashion-mnist ] || packages+=(dataset-fashion-mnist)
+# The Explorer's browser tests drive Debian's headless chromium over the DevTools protocol (no browser download).
+[ -x /usr/bin/chromium ] || packages+=(chromium)
 if ((${#packages[@]})); then
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   echo "installing: ${packages[*]}"

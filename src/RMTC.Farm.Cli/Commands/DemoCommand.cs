@@ -19,14 +19,16 @@ internal static class DemoCommand
         merge.AcceptOnlyFromAmong("fedavg", "nesterov");
         var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Where the model, manifest, dataset and logs go", DefaultValueFactory = _ => new DirectoryInfo("rmtc-demo") };
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON" };
+        var explore = new Option<bool>("--explore") { Description = "After the run, keep the coordinator serving the Explorer (runs, lineage graph, farm view in a browser) until Ctrl+C" };
         var command = new Command("demo",
             """
             Run a real training job on this machine: an embedded coordinator (file store, no server), N agent
             processes, a synthesized dataset, R rounds of federated averaging. Writes OUT/model.safetensors and
-            OUT/run.json (the lineage manifest) and prints the loss per round.
+            OUT/run.json (the lineage manifest) and prints the loss per round. The Explorer (a browser page of the
+            run, its lineage and the farm) is served while it runs; --explore keeps it serving afterwards.
             """)
         {
-            agents, rounds, shards, recipe, samples, merge, output, json,
+            agents, rounds, shards, recipe, samples, merge, output, json, explore,
         };
         command.SetAction((parse, ct) => new DemoRunner(new DemoSettings
         {
@@ -38,6 +40,7 @@ internal static class DemoCommand
             Merge = parse.GetRequiredValue(merge),
             Output = parse.GetRequiredValue(output).FullName,
             Json = parse.GetValue(json),
+            Explore = parse.GetValue(explore),
         }).RunAsync(ct));
         return command;
     }

@@ -59,6 +59,8 @@ internal sealed class DemoRunner(DemoSettings settings)
         await app.StartAsync(ct);
         var address = app.BoundAddress().ToString().TrimEnd('/');
         var scheduler = app.Services.GetRequiredService<FarmScheduler>();
+        var explorer = app.ExplorerAddress();
+        Step($"Explorer: {explorer} (runs, lineage graph, farm view){(settings.Explore ? "" : "; add --explore to keep it serving after the run")}");
 
         Step($"starting {settings.Agents} agent processes against {address} (logs in {logDir})");
         var agents = new List<Process>();
@@ -102,6 +104,7 @@ internal sealed class DemoRunner(DemoSettings settings)
             if (final?.State != JobState.Succeeded || manifest.FinalModelDigest is null)
             {
                 await Console.Error.WriteLineAsync($"error: run {runId} ended {JobText.State(final?.State ?? JobState.Unspecified)}: {manifest.Error}; manifest in {runJson}");
+                await ExploreAsync(explorer, runId, ct);
                 return 1;
             }
 
@@ -109,6 +112,7 @@ internal sealed class DemoRunner(DemoSettings settings)
             var modelPath = Path.Combine(output, "model.safetensors");
             File.Copy(artifacts.PathOf(manifest.FinalModelDigest), modelPath, overwrite: true);
             PrintSummary(manifest, modelPath, runJson, artifacts.Root);
+            await ExploreAsync(explorer, runId, ct);
             return 0;
         }
         finally
@@ -190,6 +194,33 @@ internal sealed class DemoRunner(DemoSettings settings)
             }
 
             a.Dispose();
+        }
+    }
+
+    /// <summary>With --explore, keeps the coordinator and agents up (the farm view stays live) until Ctrl+C.</summary>
+    private async Task ExploreAsync(Uri? explorer, string runId, CancellationToken ct)
+    {
+        if (!settings.Explore)
+        {
+            return;
+        }
+
+        // With --json the summary on standard output stays one JSON document.
+        var to = settings.Json ? Console.Error : Console.Out;
+        if (explorer is null)
+        {
+            await to.WriteLineAsync("--explore: the Explorer is off (it needs the metrics port)");
+            return;
+        }
+
+        await to.WriteLineAsync($"Explorer serving at {explorer} (this run: {explorer}run.html?id={runId}); press Ctrl+C to stop");
+        await to.FlushAsync(CancellationToken.None);
+        try
+        {
+            await Task.Delay(Timeout.Infinite, ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
         }
     }
 

@@ -11,4 +11,6 @@ internal sealed record DemoSettings
     public string Merge { get; init; } = "fedavg";
     public required string Output { get; init; }
     public bool Json { get; init; }
+    /// <summary>Keep the coordinator (and its Explorer) serving after the run until Ctrl+C.</summary>
+    public bool Explore { get; init; }
 }

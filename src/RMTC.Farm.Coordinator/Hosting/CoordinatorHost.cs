@@ -87,6 +87,10 @@ public static class CoordinatorHost
             ? new Uri($"http://127.0.0.1:{listen.IPEndPoint!.Port}/metrics")
             : null;
 
+    /// <summary>The Explorer's address (beside /metrics, on its port) once started, or null when metrics are off.</summary>
+    public static Uri? ExplorerAddress(this WebApplication app) =>
+        app.MetricsAddress() is { } metrics ? new Uri(metrics, "/explorer/") : null;
+
     /// <summary>The address agents and wranglers use, once the app has started (resolves port 0).</summary>
     public static Uri BoundAddress(this WebApplication app)
     {

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using OpenTelemetry.Metrics;
+using RMTC.Farm.Coordinator.Explorer;
 using RMTC.Farm.Coordinator.Lineage;
 using RMTC.Farm.Coordinator.Metrics;
 using RMTC.Farm.Coordinator.OpenCue;
@@ -42,6 +43,8 @@ public static class CoordinatorServiceCollectionExtensions
         services.AddSingleton<DerivationLog>();
         services.AddSingleton<Models.OnnxExports>();
         services.AddSingleton<FarmScheduler>();
+        services.TryAddSingleton<Explorer.IExplorerScope, Explorer.OpenExplorerScope>();
+        services.AddSingleton<Explorer.ExplorerApi>();
         services.AddHostedService<RunRecoveryService>();
         services.AddHostedService<LeaseReaper>();
         services.AddGrpc(o =>
@@ -81,6 +84,7 @@ public static class CoordinatorServiceCollectionExtensions
         endpoints.MapGrpcService<LineageGrpcService>();
         endpoints.MapOpenCue();
         endpoints.MapGrpcService<ModelGrpcService>();
+        endpoints.MapExplorer();
         return endpoints;
     }
 }

@@ -1,0 +1,238 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Http;
+using RMTC.Farm.Coordinator.Lineage;
+using RMTC.Farm.Coordinator.Scheduling;
+using RMTC.Farm.Coordinator.Storage;
+using RMTC.Farm.Core.Lineage;
+
+namespace RMTC.Farm.Coordinator.Explorer;
+
+/// <summary>
+/// The Explorer's JSON answers. Every run passes through <see cref="IExplorerScope"/> before anything about it is
+/// returned, so adding show scoping means changing the scope, not these handlers.
+/// </summary>
+internal sealed partial class ExplorerApi(IRunStore store, LineageQueries queries, FarmScheduler scheduler, ArtifactStore artifacts, IExplorerScope scope)
+{
+    private static readonly string[] RelatedKinds =
+        [LineageIndexKinds.Model, LineageIndexKinds.Weights, LineageIndexKinds.Dataset, LineageIndexKinds.Asset, LineageIndexKinds.Derived];
+
+    /// <summary>Runs, newest first, filtered by user, state, dataset (name or digest) and name text.</summary>
+    public async Task<IResult> RunsAsync(HttpContext context, string? user, string? state, string? dataset, string? q)
+    {
+        var runs = (await VisibleRunsAsync(context))
+            .Where(m => string.IsNullOrEmpty(user) || m.SubmittedBy.Equals(user, StringComparison.OrdinalIgnoreCase))
+            .Where(m => string.IsNullOrEmpty(state) || m.State.Equals(state, StringComparison.OrdinalIgnoreCase))
+            .Where(m => string.IsNullOrEmpty(dataset) || m.Dataset.Name.Contains(dataset, StringComparison.OrdinalIgnoreCase) || m.Dataset.Digest == dataset)
+            .Where(m => string.IsNullOrEmpty(q) || m.Name.Contains(q, StringComparison.OrdinalIgnoreCase) || m.RunId.StartsWith(q, StringComparison.Ordinal))
+            .OrderByDescending(m => m.SubmittedAt)
+            .Select(m => (JsonNode)ExplorerJson.Summary(m))
+            .ToArray();
+        return Json(new JsonObject { ["runs"] = new JsonArray(runs) });
+    }
+
+    /// <summary>One run with its rounds, attempts, closure and chain verification.</summary>
+    public async Task<IResult> RunAsync(HttpContext context, string id)
+    {
+        if (await FindVisibleRunAsync(context, id) is not { } m)
+        {
+            return NotFound($"no run has the id or unique id prefix '{id}': pick one from the runs list (/explorer/)");
+        }
+
+        var (_, events, problems) = await queries.VerifyAsync(m, context.RequestAborted);
+        var derivations = await store.ReadDerivationsAsync(m.RunId, context.RequestAborted);
+        return Json(ExplorerJson.Run(m, problems, events.Count, derivations));
+    }
+
+    /// <summary>Every asset of a run's dataset (path and sha256), for the provenance report.</summary>
+    public async Task<IResult> AssetsAsync(HttpContext context, string id)
+    {
+        if (await FindVisibleRunAsync(context, id) is not { } m)
+        {
+            return NotFound($"no run has the id or unique id prefix '{id}': pick one from the runs list (/explorer/)");
+        }
+
+        var assets = m.Dataset.AssetsDigest is { } d && artifacts.ReadJson(d) is { } json ? AssetList.FromJson(json) : [];
+        return Json(new JsonObject
+        {
+            ["runId"] = m.RunId,
+            ["assets"] = new JsonArray(assets.Select(a => (JsonNode)new JsonObject { ["path"] = a.Path, ["sha256"] = a.Sha256 }).ToArray()),
+        });
+    }
+
+    /// <summary>The graph of every run that made, used or was made from <paramref name="digest"/>.</summary>
+    public async Task<IResult> LineageAsync(HttpContext context, string digest)
+    {
+        if (Normalise(digest) is not { } d)
+        {
+            return BadDigest(digest);
+        }
+
+        var ids = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var kind in RelatedKinds)
+        {
+            ids.UnionWith(await store.LookupAsync(kind, d, context.RequestAborted));
+        }
+
+        var graph = new ExplorerGraph(artifacts);
+        var runs = new JsonArray();
+        foreach (var id in ids)
+        {
+            if (await ManifestAsync(id, context.RequestAborted) is { } m && scope.MaySee(context, m))
+            {
+                graph.AddRun(m, await store.ReadDerivationsAsync(m.RunId, context.RequestAborted));
+                runs.Add(ExplorerJson.Summary(m));
+            }
+        }
+
+        if (runs.Count == 0)
+        {
+            return NotFound($"no model, weights, dataset, asset, export or inference output with sha256 {d} is in the lineage store: check the digest (e.g. with `rmtc lineage trace {d[..12]}...`)");
+        }
+
+        var o = graph.ToJson(d);
+        o["digest"] = d;
+        o["runs"] = runs;
+        return Json(o);
+    }
+
+    /// <summary>Models affected by withdrawing <paramref name="asset"/>, each with the spec and command that retrain without it.</summary>
+    public async Task<IResult> ImpactAsync(HttpContext context, string asset)
+    {
+        if (Normalise(asset) is not { } d)
+        {
+            return BadDigest(asset);
+        }
+
+        var impact = await queries.ImpactAsync(d, context.RequestAborted);
+        var visible = new JsonArray();
+        foreach (var a in impact["affected"]!.AsArray().Select(n => n!.AsObject()))
+        {
+            var runId = (string)a["runId"]!;
+            if (await ManifestAsync(runId, context.RequestAborted) is { } m && scope.MaySee(context, m))
+            {
+                var file = RetrainFileName(runId);
+                var copy = a.DeepClone().AsObject();
+                copy["specFile"] = file;
+                copy["specHref"] = $"api/impact/{d}/retrain/{runId}";
+                copy["command"] = $"rmtc submit {file} --wait";
+                visible.Add(copy);
+            }
+        }
+
+        if (visible.Count == 0)
+        {
+            return NotFound($"no run trained on an asset with sha256 {d}: check the digest (asset digests are listed on a run's provenance report)");
+        }
+
+        return Json(new JsonObject { ["asset"] = d, ["affected"] = visible });
+    }
+
+    /// <summary>The retrain spec of one affected run, as a file to save and pass to <c>rmtc submit</c>.</summary>
+    public async Task<IResult> RetrainSpecAsync(HttpContext context, string asset, string runId)
+    {
+        if (Normalise(asset) is not { } d)
+        {
+            return BadDigest(asset);
+        }
+
+        if (await FindVisibleRunAsync(context, runId) is not { Spec: { } spec } m)
+        {
+            return NotFound($"no run with id '{runId}' and a job spec: open the impact view of the asset for the affected runs");
+        }
+
+        context.Response.Headers.ContentDisposition = $"attachment; filename=\"{RetrainFileName(m.RunId)}\"";
+        return Results.Text(RetrainSpec.Yaml(spec, m.Dataset.Path, d), "application/yaml; charset=utf-8");
+    }
+
+    /// <summary>Agents, their GPUs (latest heartbeat samples), queued and running shards.</summary>
+    public JsonObject Farm(HttpContext context)
+    {
+        var snapshot = scheduler.Snapshot();
+        var gpus = scheduler.GpusByAgent();
+        var live = scheduler.ViewRuns().Where(r => !r.IsFinal && scheduler.GetManifest(r.Id) is { } m && scope.MaySee(context, m)).ToList();
+        var running = live.SelectMany(r => r.Shards.Where(s => s.Status == ShardStatus.Running && s.AgentId is not null)
+            .Select(s => (Agent: s.AgentId!, Text: $"{r.Name} r{r.Round} shard {s.Index}"))).ToLookup(x => x.Agent, x => x.Text, StringComparer.Ordinal);
+        return new JsonObject
+        {
+            ["at"] = DateTimeOffset.UtcNow,
+            ["agentsConnected"] = snapshot.AgentsConnected,
+            ["shardsQueued"] = live.Sum(r => r.Shards.Count(s => s.Status == ShardStatus.Waiting)),
+            ["shardsRunning"] = live.Sum(r => r.Shards.Count(s => s.Status == ShardStatus.Running)),
+            ["agents"] = new JsonArray(snapshot.Agents.OrderBy(a => a.AgentId, StringComparer.Ordinal).Select(a => (JsonNode)new JsonObject
+            {
+                ["id"] = a.AgentId,
+                ["hostname"] = a.Hostname,
+                ["connected"] = a.Connected,
+                ["running"] = ExplorerJson.Strings(running[a.AgentId]),
+                ["gpus"] = new JsonArray(gpus.GetValueOrDefault(a.AgentId, []).Select(g => (JsonNode)new JsonObject
+                {
+                    ["index"] = g.Index,
+                    ["name"] = g.Name,
+                    ["utilisation"] = g.HasUtilizationPercent ? g.UtilizationPercent : null,
+                    ["memoryUsedMiB"] = g.HasMemoryUsedMib ? g.MemoryUsedMib : null,
+                    ["memoryTotalMiB"] = g.HasMemoryTotalMib ? g.MemoryTotalMib : null,
+                    ["simulated"] = g.Simulated,
+                }).ToArray()),
+            }).ToArray()),
+            ["runs"] = new JsonArray(live.Select(r => (JsonNode)new JsonObject
+            {
+                ["runId"] = r.Id,
+                ["name"] = r.Name,
+                ["state"] = r.State,
+                ["round"] = r.Round,
+                ["rounds"] = r.Spec.Rounds,
+                ["queued"] = r.Shards.Count(s => s.Status == ShardStatus.Waiting),
+                ["running"] = r.Shards.Count(s => s.Status == ShardStatus.Running),
+                ["done"] = r.Shards.Count(s => s.Status == ShardStatus.Succeeded),
+            }).ToArray()),
+        };
+    }
+
+    private async Task<IReadOnlyList<RunManifest>> VisibleRunsAsync(HttpContext context)
+    {
+        // The scheduler's copy is the freshest for live runs; the store also holds runs from before a restart.
+        var stored = await store.ListAsync(context.RequestAborted);
+        var ids = stored.Select(m => m.RunId).ToHashSet(StringComparer.Ordinal);
+        return stored.Select(m => scheduler.GetManifest(m.RunId) ?? m)
+            .Concat(scheduler.ListJobs().Where(j => !ids.Contains(j.Id)).Select(j => scheduler.GetManifest(j.Id)).OfType<RunManifest>())
+            .Where(m => scope.MaySee(context, m)).ToList();
+    }
+
+    private async Task<RunManifest?> FindVisibleRunAsync(HttpContext context, string id) =>
+        (scheduler.GetManifest(id) ?? await queries.FindRunAsync(id, context.RequestAborted)) is { } m && scope.MaySee(context, m) ? m : null;
+
+    private async Task<RunManifest?> ManifestAsync(string runId, CancellationToken ct) =>
+        scheduler.GetManifest(runId) ?? await store.GetAsync(runId, ct);
+
+    private static string RetrainFileName(string runId) => $"retrain-{runId[..Math.Min(8, runId.Length)]}.yaml";
+
+    /// <summary>A sha256 as the stores key it (64 lower-case hex), from a digest written with or without "sha256:".</summary>
+    internal static string? Normalise(string digest)
+    {
+        var d = digest.Trim().ToLowerInvariant();
+        d = d.StartsWith("sha256:", StringComparison.Ordinal) ? d[7..] : d;
+        return Sha256Hex().IsMatch(d) ? d : null;
+    }
+
+    private static IResult BadDigest(string digest) => Problem(StatusCodes.Status400BadRequest,
+        $"'{digest}' is not a sha256 digest: give 64 hex characters (optionally prefixed 'sha256:'), as `rmtc lineage` and the run page print them");
+
+    internal static IResult NotFound(string message) => Problem(StatusCodes.Status404NotFound, message);
+
+    private static IResult Problem(int status, string message) =>
+        Results.Text(Text(new JsonObject { ["error"] = message, ["status"] = status }), "application/json; charset=utf-8", statusCode: status);
+
+    internal static IResult Json(JsonObject o) => Results.Text(Text(o), "application/json; charset=utf-8");
+
+    /// <summary>Compact JSON that keeps quotes and non-ASCII readable: it is served as application/json, never inlined into HTML.</summary>
+    private static readonly System.Text.Json.JsonSerializerOptions Compact = new()
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    internal static string Text(JsonNode o) => o.ToJsonString(Compact);
+
+    [GeneratedRegex("^[0-9a-f]{64}$")]
+    private static partial Regex Sha256Hex();
+}

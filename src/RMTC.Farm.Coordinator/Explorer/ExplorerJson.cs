@@ -1,0 +1,127 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using RMTC.Farm.Core.Lineage;
+using RMTC.Farm.Core.Rights;
+
+namespace RMTC.Farm.Coordinator.Explorer;
+
+/// <summary>JSON shapes the Explorer's pages read (built as nodes: no reflection-based serialisation in the slim host).</summary>
+internal static class ExplorerJson
+{
+    public static JsonObject Rights(IReadOnlyDictionary<string, RightsAssertion> rights)
+    {
+        var o = new JsonObject();
+        foreach (var (label, a) in rights.OrderBy(r => r.Key, StringComparer.Ordinal))
+        {
+            o[label] = a.ToString();
+        }
+
+        return o;
+    }
+
+    public static JsonObject Closure(LicenceClosure c)
+    {
+        var rights = new JsonObject();
+        foreach (var (label, r) in c.Rights.OrderBy(r => r.Key, StringComparer.Ordinal))
+        {
+            rights[label] = r.ConstraintInfo.Count == 0 ? r.Use : $"{r.Use} ({string.Join("; ", r.ConstraintInfo)})";
+        }
+
+        return new JsonObject
+        {
+            ["licences"] = Strings(c.Licences),
+            ["owners"] = Strings(c.Owners),
+            ["consents"] = Strings(c.Consents),
+            ["sources"] = Strings(c.Sources),
+            ["rights"] = rights,
+        };
+    }
+
+    public static JsonArray Strings(IEnumerable<string> values) => new(values.Select(v => (JsonNode)JsonValue.Create(v)).ToArray());
+
+    /// <summary>One line of the runs list.</summary>
+    public static JsonObject Summary(RunManifest m) => new()
+    {
+        ["runId"] = m.RunId,
+        ["name"] = m.Name,
+        ["state"] = m.State,
+        ["submittedBy"] = m.SubmittedBy,
+        ["submittedAt"] = m.SubmittedAt,
+        ["finishedAt"] = m.FinishedAt,
+        ["recipe"] = m.Recipe,
+        ["dataset"] = $"{m.Dataset.Name} {m.Dataset.Version}".Trim(),
+        ["datasetDigest"] = m.Dataset.Digest,
+        ["licence"] = m.LicenceClosure is { } c ? string.Join(" + ", c.Licences) : m.Dataset.Licence,
+        ["rounds"] = m.Rounds.Count,
+        ["plannedRounds"] = m.Spec?.Rounds,
+        ["model"] = m.FinalModelDigest,
+    };
+
+    /// <summary>A whole run: rounds (loss), attempts (timeline), merged digests, licence closure and the chain's verification.</summary>
+    public static JsonObject Run(RunManifest m, IReadOnlyList<string> problems, int events, IReadOnlyList<DerivationRecord> derivations)
+    {
+        var o = Summary(m);
+        o["error"] = m.Error;
+        o["initialWeights"] = m.InitialWeightsDigest;
+        o["datasetOwner"] = m.Dataset.Owner;
+        o["datasetConsent"] = m.Dataset.Consent;
+        o["datasetLicence"] = m.Dataset.Licence;
+        o["datasetPath"] = m.Dataset.Path;
+        o["datasetSamples"] = m.Dataset.Samples;
+        o["datasetRights"] = Rights(m.Dataset.Rights);
+        o["licenceClosure"] = m.LicenceClosure is { } c ? Closure(c) : null;
+        o["code"] = JsonSerializer.SerializeToNode(m.Code, RunManifest.JsonOptions);
+        o["seeds"] = JsonSerializer.SerializeToNode(m.Seeds, RunManifest.JsonOptions);
+        o["spec"] = m.Spec is { } s ? new JsonObject
+        {
+            ["shards"] = s.Shards,
+            ["rounds"] = s.Rounds,
+            ["seed"] = s.Seed,
+            ["merge"] = s.Merge.Strategy,
+            ["excludeAssets"] = Strings(s.ExcludeAssets),
+        } : null;
+        o["rounds"] = new JsonArray(m.Rounds.Select(r => (JsonNode)new JsonObject
+        {
+            ["round"] = r.Round,
+            ["startedAt"] = r.StartedAt,
+            ["endedAt"] = r.EndedAt,
+            ["input"] = r.InputDigest,
+            ["output"] = r.OutputDigest,
+            ["meanLoss"] = r.MeanLoss,
+            ["strategy"] = r.MergeStrategy,
+            ["merged"] = Strings(r.MergedResults),
+            ["attempts"] = new JsonArray(r.Attempts.Select(a => (JsonNode)new JsonObject
+            {
+                ["shard"] = a.Shard,
+                ["attempt"] = a.Attempt,
+                ["agent"] = a.AgentId,
+                ["startedAt"] = a.StartedAt,
+                ["endedAt"] = a.EndedAt,
+                ["outcome"] = a.Outcome,
+                ["result"] = a.ResultDigest,
+                ["finalLoss"] = a.FinalLoss,
+                ["samples"] = a.Samples,
+                ["device"] = a.Device,
+                ["error"] = a.Error,
+            }).ToArray()),
+        }).ToArray());
+        o["verification"] = new JsonObject
+        {
+            ["intact"] = problems.Count == 0,
+            ["events"] = events,
+            ["sealed"] = m.Seal is not null,
+            ["problems"] = Strings(problems),
+        };
+        o["derivations"] = new JsonArray(derivations.Select(d => (JsonNode)new JsonObject
+        {
+            ["kind"] = d.Kind,
+            ["format"] = d.Format,
+            ["variant"] = d.VariantDigest,
+            ["inputs"] = Strings(d.Inputs),
+            ["outputs"] = Strings(d.Outputs),
+            ["at"] = d.At,
+            ["by"] = d.By,
+        }).ToArray());
+        return o;
+    }
+}

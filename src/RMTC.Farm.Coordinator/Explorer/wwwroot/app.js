@@ -1,0 +1,244 @@
+// RMTC Explorer: plain DOM, no framework, nothing fetched but this coordinator's own /explorer/api.
+// Text from runs (names, paths, users) is only ever set as text nodes, never as HTML.
+"use strict";
+
+const SVG = "http://www.w3.org/2000/svg";
+const main = document.getElementById("main");
+const params = new URLSearchParams(location.search);
+
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") el.className = v; else if (k.startsWith("on")) el.addEventListener(k.slice(2), v); else el.setAttribute(k, v);
+  }
+  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : String(c));
+  return el;
+}
+function s(tag, attrs, ...children) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) if (v !== null && v !== undefined) el.setAttribute(k, v);
+  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined) el.append(c instanceof Node ? c : String(c));
+  return el;
+}
+const short = d => d ? d.slice(0, 12) + "…" : "";
+const digest = (d, href) => d ? h("a", { class: "digest", href: href || "lineage.html?digest=" + d, title: d }, short(d)) : h("span", { class: "muted" }, "—");
+const when = t => t ? new Date(t).toLocaleString() : "—";
+const stateEl = st => h("span", { class: "state-" + st }, st);
+function kv(pairs) { return h("dl", { class: "kv" }, pairs.filter(p => p).flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v ?? "—")])); }
+
+async function api(path) {
+  const r = await fetch("api/" + path);
+  const body = await r.json().catch(() => ({ error: r.status + " " + r.statusText }));
+  if (!r.ok) throw new Error(body.error || r.statusText);
+  return body;
+}
+function fail(e) { main.replaceChildren(h("p", { class: "error", id: "error" }, e.message)); }
+function done(...nodes) { main.replaceChildren(...nodes.flat(Infinity).filter(n => n !== null && n !== undefined && n !== false)); document.body.dataset.ready = "true"; }
+
+// ---- runs list
+async function runsPage() {
+  const f = ["q", "user", "state", "dataset"].reduce((o, k) => (o[k] = params.get(k) || "", o), {});
+  const query = new URLSearchParams(Object.entries(f).filter(([, v]) => v)).toString();
+  const { runs } = await api("runs" + (query ? "?" + query : ""));
+  const form = h("form", { class: "filters" },
+    h("input", { name: "q", placeholder: "run name or id", value: f.q }),
+    h("input", { name: "user", placeholder: "submitted by", value: f.user }),
+    h("select", { name: "state" }, ["", "queued", "running", "succeeded", "failed", "cancelled"].map(v => h("option", { value: v, selected: v === f.state }, v || "any state"))),
+    h("input", { name: "dataset", placeholder: "dataset", value: f.dataset }),
+    h("button", { type: "submit" }, "Filter"));
+  const rows = runs.map(r => h("tr", { "data-run": r.runId },
+    h("td", {}, h("a", { class: "run-link", href: "run.html?id=" + r.runId }, r.name), h("div", { class: "digest muted" }, r.runId)),
+    h("td", {}, stateEl(r.state)), h("td", {}, r.submittedBy), h("td", {}, when(r.submittedAt)),
+    h("td", {}, r.recipe), h("td", {}, r.dataset), h("td", {}, r.licence), h("td", {}, `${r.rounds}/${r.plannedRounds ?? "?"}`), h("td", {}, digest(r.model))));
+  done(h("h1", {}, "Runs"), form,
+    runs.length ? h("table", { id: "runs" }, h("tr", {}, ["Run", "State", "By", "Submitted", "Recipe", "Dataset", "Licence", "Rounds", "Model"].map(t => h("th", {}, t))), rows)
+      : h("p", { class: "muted" }, "No runs match. Submit one with `rmtc submit JOB.yaml`, or run `rmtc demo --explore`."));
+}
+
+// ---- run page
+function lossChart(rounds) {
+  const pts = rounds.filter(r => r.meanLoss !== null && r.meanLoss !== undefined);
+  if (!pts.length) return h("p", { class: "muted" }, "No merged round yet.");
+  const W = 520, H = 200, L = 60, B = 30, T = 10, R = 10;
+  // The axis spans the data (padded), not zero to max: late rounds often differ in the third digit.
+  const hi = Math.max(...pts.map(p => p.meanLoss)), lo = Math.min(...pts.map(p => p.meanLoss)), pad = (hi - lo) * 0.1 || Math.abs(hi) * 0.05 || 1;
+  const max = hi + pad, min = lo - pad;
+  const n = Math.max(...rounds.map(r => r.round), 1);
+  const x = r => L + (n === 1 ? (W - L - R) / 2 : (r - 1) * (W - L - R) / (n - 1));
+  const y = v => T + (H - T - B) * (1 - (v - min) / ((max - min) || 1));
+  const svg = s("svg", { width: W, height: H, id: "loss-chart", role: "img", "aria-label": "mean loss per round" },
+    s("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, stroke: "#999" }), s("line", { x1: L, y1: T, x2: L, y2: H - B, stroke: "#999" }),
+    s("text", { x: 4, y: y(max) + 4 }, max.toPrecision(4)), s("text", { x: 4, y: y(min) + 4 }, min.toPrecision(4)),
+    s("polyline", { points: pts.map(p => `${x(p.round)},${y(p.meanLoss)}`).join(" "), fill: "none", stroke: "#0b62c4", "stroke-width": 2 }));
+  for (const p of pts) svg.append(s("circle", { cx: x(p.round), cy: y(p.meanLoss), r: 4, fill: "#0b62c4" }, s("title", {}, `round ${p.round}: ${p.meanLoss}`)),
+    s("text", { x: x(p.round) - 4, y: H - B + 16 }, "r" + p.round));
+  return svg;
+}
+
+function timeline(rounds) {
+  const attempts = rounds.flatMap(r => r.attempts.map(a => ({ ...a, round: r.round })));
+  if (!attempts.length) return h("p", { class: "muted" }, "No shard attempts yet.");
+  const agents = [...new Set(attempts.map(a => a.agent))].sort();
+  const t0 = Math.min(...attempts.map(a => Date.parse(a.startedAt)));
+  const t1 = Math.max(...attempts.map(a => Date.parse(a.endedAt || a.startedAt)), t0 + 1);
+  const W = 900, L = 130, row = 26, H = agents.length * row + 30;
+  const x = t => L + (W - L - 10) * (t - t0) / (t1 - t0);
+  const colour = { succeeded: "#2da44e", failed: "#cf222e", expired: "#bf8700", refused: "#8250df", cancelled: "#8c959f", running: "#0b62c4" };
+  const svg = s("svg", { width: W, height: H, id: "timeline", role: "img", "aria-label": "shard attempts per agent" });
+  agents.forEach((ag, i) => svg.append(s("text", { x: 4, y: i * row + 18 }, ag)));
+  for (const a of attempts) {
+    const i = agents.indexOf(a.agent), x0 = x(Date.parse(a.startedAt)), x1 = x(Date.parse(a.endedAt || a.startedAt));
+    svg.append(s("g", {}, s("rect", { x: x0, y: i * row + 5, width: Math.max(3, x1 - x0), height: row - 8, fill: colour[a.outcome] || "#999" }),
+      s("title", {}, `round ${a.round} shard ${a.shard} attempt ${a.attempt}: ${a.outcome}${a.error ? " (" + a.error + ")" : ""}, ${((Date.parse(a.endedAt || a.startedAt) - Date.parse(a.startedAt)) / 1000).toFixed(1)} s`),
+      x1 - x0 > 40 ? s("text", { x: x0 + 3, y: i * row + 18, fill: "#fff" }, `r${a.round}s${a.shard}`) : null));
+  }
+  svg.append(s("text", { x: L, y: H - 6 }, "0 s"), s("text", { x: W - 60, y: H - 6 }, ((t1 - t0) / 1000).toFixed(1) + " s"));
+  return svg;
+}
+
+function closureTable(c) {
+  if (!c) return h("p", { class: "muted" }, "No licence closure recorded (manifest from before closures).");
+  return h("div", { id: "closure" }, kv([["Licences", c.licences.join(", ")], ["Owners", c.owners.join(", ")], ["Consent", c.consents.join(", ")], ["Sources", c.sources.join(", ")]]),
+    Object.keys(c.rights).length ? h("table", {}, h("tr", {}, h("th", {}, "CAWG assertion"), h("th", {}, "Decision (most restrictive)")),
+      Object.entries(c.rights).map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", {}, v)))) : null);
+}
+
+function verification(v) {
+  return h("span", { id: "verification", class: v.intact ? "ok" : "bad" },
+    v.intact ? `chain intact (${v.events} events${v.sealed ? ", sealed" : ", not sealed yet"})` : "chain BROKEN: " + v.problems.join("; "));
+}
+
+async function runPage() {
+  const id = params.get("id");
+  if (!id) throw new Error("no run given: open a run from the runs list");
+  const r = await api("runs/" + encodeURIComponent(id));
+  done(h("h1", {}, "Run ", r.name, " ", stateEl(r.state)),
+    h("div", { class: "card" }, kv([["Run id", h("code", {}, r.runId)], ["Submitted", `${when(r.submittedAt)} by ${r.submittedBy}`], ["Finished", when(r.finishedAt)],
+      r.error ? ["Error", h("span", { class: "error" }, r.error)] : null,
+      ["Recipe", r.recipe], ["Dataset", h("span", {}, `${r.dataset} (${r.datasetSamples} samples, ${r.datasetLicence}) `, digest(r.datasetDigest))],
+      ["Initial weights", digest(r.initialWeights)],
+      ["Model", r.model ? h("span", {}, h("a", { id: "model-lineage", class: "digest", href: "lineage.html?digest=" + r.model, title: r.model }, r.model), " · ", h("a", { id: "report-link", href: "report.html?run=" + r.runId }, "provenance report")) : "not yet"],
+      ["Verification", verification(r.verification)]])),
+    h("h2", {}, "Mean loss per round"), lossChart(r.rounds),
+    h("h2", {}, "Shard attempts per agent"), h("div", { class: "graph" }, timeline(r.rounds)),
+    h("h2", {}, "Rounds and merged digests"),
+    h("table", { id: "rounds" }, h("tr", {}, ["Round", "Mean loss", "Merge", "Input", "Merged results", "Output"].map(t => h("th", {}, t))),
+      r.rounds.map(x => h("tr", {}, h("td", {}, x.round), h("td", {}, x.meanLoss?.toFixed(5) ?? "—"), h("td", {}, x.strategy), h("td", {}, digest(x.input)),
+        h("td", {}, x.merged.map(m => h("div", {}, digest(m)))), h("td", {}, digest(x.output))))),
+    h("h2", {}, "Licence closure"), closureTable(r.licenceClosure),
+    r.derivations.length ? [h("h2", {}, "Exports and inferences"), h("table", {}, h("tr", {}, ["Kind", "Format", "Variant", "Outputs", "By", "At"].map(t => h("th", {}, t))),
+      r.derivations.map(d => h("tr", {}, h("td", {}, d.kind), h("td", {}, d.format), h("td", {}, digest(d.variant)), h("td", {}, d.outputs.map(o => h("div", {}, digest(o)))), h("td", {}, d.by), h("td", {}, when(d.at)))))] : null);
+}
+
+// ---- lineage graph
+const COLUMNS = ["inference", "export", "model", "round", "shard", "dataset", "licence"];
+function column(kind) { return kind === "weights" ? 4 : kind === "asset" ? 6 : COLUMNS.indexOf(kind); }
+
+function detailCard(n) {
+  const d = n.detail || {};
+  const rows = Object.entries(d).filter(([k]) => k !== "rights" && k !== "runId").map(([k, v]) => [k, Array.isArray(v) ? v.join(", ") : typeof v === "object" && v !== null ? JSON.stringify(v) : String(v ?? "—")]);
+  const rights = d.rights && Object.keys(d.rights).length ? h("table", {}, h("tr", {}, h("th", {}, "CAWG"), h("th", {}, "decision")), Object.entries(d.rights).map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", {}, v)))) : null;
+  return h("div", { class: "card detail", id: "detail", "data-kind": n.kind },
+    h("h2", {}, n.label), n.digest ? h("div", { class: "digest" }, n.digest) : null, kv(rows), rights,
+    h("p", {}, n.href ? h("a", { id: "detail-open", href: n.href }, n.kind === "asset" ? "impact of withdrawing this asset" : "lineage of this node") : null,
+      d.runId ? [" · ", h("a", { href: "report.html?run=" + d.runId }, "provenance report")] : null,
+      n.kind === "dataset" && n.digest ? [" · ", h("a", { href: "./?dataset=" + encodeURIComponent(n.label.replace(/^dataset /, "").split(" ")[0]) }, "runs on this dataset")] : null));
+}
+
+async function lineagePage() {
+  const d = params.get("digest");
+  if (!d) throw new Error("no digest given: open a model, dataset or asset from a run page");
+  const g = await api("lineage/" + encodeURIComponent(d));
+  const all = COLUMNS.map(() => []);
+  for (const n of g.nodes) all[column(n.kind)].push(n);
+  // Only columns that hold nodes: a model with no exports starts at the model.
+  const names = COLUMNS.filter((_, i) => all[i].length), cols = all.filter(c => c.length);
+  const NW = 160, NH = 30, GX = 28, GY = 12, pos = {};
+  const rows = Math.max(1, ...cols.map(c => c.length));
+  const W = cols.length * (NW + GX), H = rows * (NH + GY) + 40;
+  const fill = { inference: "#fbefff", export: "#fff8c5", model: "#dafbe1", round: "#ddf4ff", shard: "#eef1f4", weights: "#eef1f4", dataset: "#ffebe9", licence: "#fff1e5", asset: "#f6f8fa" };
+  const svg = s("svg", { width: W, height: H, id: "lineage-graph", role: "img", "aria-label": "lineage graph" });
+  names.forEach((c, i) => svg.append(s("text", { x: i * (NW + GX) + 4, y: 14, fill: "#667" }, c === "shard" ? "shard results / initial weights" : c === "licence" ? "licence / assets" : c)));
+  cols.forEach((c, i) => c.forEach((n, j) => pos[n.id] = { x: i * (NW + GX) + 2, y: 24 + j * (NH + GY) + (rows - c.length) * (NH + GY) / 2 }));
+  for (const e of g.edges) {
+    const a = pos[e.from], b = pos[e.to]; if (!a || !b) continue;
+    const path = a.x === b.x ? `M${a.x + NW},${a.y + NH / 2} C${a.x + NW + 30},${a.y + NH / 2} ${b.x + NW + 30},${b.y + NH / 2} ${b.x + NW},${b.y + NH / 2}`
+      : `M${a.x + NW},${a.y + NH / 2} C${a.x + NW + GX / 2},${a.y + NH / 2} ${b.x - GX / 2},${b.y + NH / 2} ${b.x},${b.y + NH / 2}`;
+    svg.append(s("path", { class: "edge", d: path }));
+  }
+  const side = h("div", {}, h("p", { class: "muted" }, "Select a node to see its digest, licence and CAWG decisions."));
+  for (const n of g.nodes) {
+    const p = pos[n.id];
+    const label = n.label.length > 26 ? n.label.slice(0, 25) + "…" : n.label;
+    const node = s("g", { class: "node" + (n.focus ? " focus" : ""), "data-kind": n.kind, "data-id": n.id, transform: `translate(${p.x},${p.y})`, tabindex: 0 },
+      s("rect", { width: NW, height: NH, fill: fill[n.kind] || "#fff" }), s("text", { x: 6, y: 19 }, label), s("title", {}, n.label + (n.digest ? "\n" + n.digest : "")));
+    node.addEventListener("click", () => { svg.querySelectorAll(".selected").forEach(x => x.classList.remove("selected")); node.classList.add("selected"); side.replaceChildren(detailCard(n)); });
+    svg.append(node);
+  }
+  done(h("h1", {}, "Lineage of ", h("code", {}, g.digest)),
+    h("p", {}, "Runs: ", g.runs.map((r, i) => [i ? ", " : "", h("a", { href: "run.html?id=" + r.runId }, r.name), " (", stateEl(r.state), ")"])),
+    h("div", { class: "layout" }, h("div", { class: "graph" }, svg), side));
+  const focus = g.nodes.find(n => n.focus); if (focus) svg.querySelector(`[data-id="${CSS.escape(focus.id)}"]`)?.dispatchEvent(new Event("click"));
+}
+
+// ---- impact view
+async function impactPage() {
+  const a = params.get("asset");
+  if (!a) throw new Error("no asset given: open an asset from a lineage graph or a provenance report");
+  const r = await api("impact/" + encodeURIComponent(a));
+  done(h("h1", {}, "Impact of withdrawing asset ", h("code", {}, short(r.asset))),
+    h("p", {}, h("span", { class: "digest" }, r.asset), " — ", h("strong", { id: "affected-count" }, `${r.affected.length} model${r.affected.length === 1 ? "" : "s"} affected`)),
+    r.affected.map(x => h("div", { class: "card affected", "data-run": x.runId },
+      h("h2", {}, h("a", { href: "run.html?id=" + x.runId }, x.name), " ", stateEl(x.state)),
+      kv([["Asset path", x.assetPath], ["Dataset", x.dataset], ["Model", digest(x.model)]]),
+      h("p", {}, "Retrain without this asset: save the spec as ", h("code", {}, x.specFile), " (", h("a", { href: x.specHref, download: x.specFile }, "download"), "), then run"),
+      h("pre", { class: "command" }, x.command), h("details", {}, h("summary", {}, "retrain spec"), h("pre", {}, x.retrainSpec)))));
+}
+
+// ---- provenance report (prints cleanly: see @media print in app.css)
+async function reportPage() {
+  const id = params.get("run");
+  if (!id) throw new Error("no run given: open the report from a run page");
+  const [r, { assets }] = await Promise.all([api("runs/" + encodeURIComponent(id)), api("runs/" + encodeURIComponent(id) + "/assets")]);
+  const full = x => h("code", {}, x ?? "—");
+  done(h("h1", {}, "Provenance report: ", r.name),
+    h("p", { class: "no-print" }, h("button", { onclick: () => print() }, "Print / save as PDF")),
+    h("p", { class: "muted" }, `Generated ${new Date().toLocaleString()} from the coordinator's lineage store.`),
+    h("h2", {}, "Model"), kv([["Model sha256", full(r.model)], ["Run", full(r.runId)], ["State", r.state], ["Submitted", `${when(r.submittedAt)} by ${r.submittedBy}`], ["Finished", when(r.finishedAt)],
+      ["Recipe", r.recipe], ["Initial weights", full(r.initialWeights)], ["Seeds", JSON.stringify(r.seeds)], ["Code", JSON.stringify(r.code)], ["Event chain", verification(r.verification)]]),
+    h("h2", {}, "Dataset"), kv([["Name", r.dataset], ["Path", r.datasetPath], ["sha256", full(r.datasetDigest)], ["Samples", r.datasetSamples], ["Licence", r.datasetLicence], ["Owner", r.datasetOwner], ["Consent", r.datasetConsent],
+      ["Excluded assets", r.spec?.excludeAssets?.length ? r.spec.excludeAssets.join(", ") : "none"]]),
+    Object.keys(r.datasetRights).length ? h("table", {}, h("tr", {}, h("th", {}, "CAWG assertion"), h("th", {}, "Dataset decision")), Object.entries(r.datasetRights).map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", {}, v)))) : null,
+    h("h2", {}, "Licence closure (everything the model was trained from)"), closureTable(r.licenceClosure),
+    h("h2", {}, "Rounds"), h("table", {}, h("tr", {}, ["Round", "Mean loss", "Input", "Merged results", "Output"].map(t => h("th", {}, t))),
+      r.rounds.map(x => h("tr", {}, h("td", {}, x.round), h("td", {}, x.meanLoss?.toFixed(6) ?? "—"), h("td", {}, full(x.input)), h("td", {}, x.merged.map(m => h("div", {}, full(m)))), h("td", {}, full(x.output))))),
+    r.derivations.length ? [h("h2", {}, "Exports and inferences"), h("table", {}, h("tr", {}, ["Kind", "Variant", "Inputs", "Outputs", "By", "At"].map(t => h("th", {}, t))),
+      r.derivations.map(d => h("tr", {}, h("td", {}, d.kind + " " + d.format), h("td", {}, full(d.variant)), h("td", {}, d.inputs.map(i => h("div", {}, full(i)))), h("td", {}, d.outputs.map(o => h("div", {}, full(o)))), h("td", {}, d.by), h("td", {}, when(d.at)))))] : null,
+    h("h2", {}, `Sources: ${assets.length} assets`), h("table", { id: "assets" }, h("tr", {}, h("th", {}, "Path"), h("th", {}, "sha256")),
+      assets.map(x => h("tr", {}, h("td", {}, x.path), h("td", {}, h("a", { class: "digest", href: "impact.html?asset=" + x.sha256 }, x.sha256))))),
+    h("div", { class: "print-only" }, h("h2", {}, "Review"), h("p", {}, "Reviewed by: ______________________   Date: ____________   Decision: ____________")));
+}
+
+// ---- farm view: server-sent events, no reload
+function farmView(f) {
+  return h("div", { id: "farm" },
+    h("p", {}, `${f.agentsConnected} agents connected · ${f.shardsQueued} shards queued · ${f.shardsRunning} running · updated ${new Date(f.at).toLocaleTimeString()}`),
+    h("table", { id: "agents" }, h("tr", {}, ["Agent", "Host", "Connected", "GPUs", "Running"].map(t => h("th", {}, t))),
+      f.agents.map(a => h("tr", { "data-agent": a.id }, h("td", {}, a.id), h("td", {}, a.hostname), h("td", { class: a.connected ? "ok" : "bad" }, a.connected ? "yes" : "no"),
+        h("td", {}, a.gpus.length ? a.gpus.map(g => h("span", { class: "gpu" }, `${g.index}: ${g.name}${g.simulated ? " (simulated)" : ""} `,
+          h("span", { class: "meter", title: `${g.utilisation ?? "?"} %` }, h("span", { style: `width:${g.utilisation ?? 0}%` })), ` ${g.utilisation ?? "?"} % · ${g.memoryUsedMiB ?? "?"}/${g.memoryTotalMiB ?? "?"} MiB`)) : h("span", { class: "muted" }, "none reported")),
+        h("td", {}, a.running.join(", ") || h("span", { class: "muted" }, "idle"))))),
+    h("h2", {}, "Live runs"), f.runs.length ? h("table", {}, h("tr", {}, ["Run", "Round", "Queued", "Running", "Done"].map(t => h("th", {}, t))),
+      f.runs.map(r => h("tr", {}, h("td", {}, h("a", { href: "run.html?id=" + r.runId }, r.name)), h("td", {}, `${r.round}/${r.rounds}`), h("td", {}, r.queued), h("td", {}, r.running), h("td", {}, r.done))))
+      : h("p", { class: "muted" }, "No run is queued or running."));
+}
+
+async function farmPage() {
+  done(h("h1", {}, "Farm"), farmView(await api("farm")));
+  const events = new EventSource("api/farm/events");
+  events.addEventListener("farm", e => { document.getElementById("farm").replaceWith(farmView(JSON.parse(e.data))); document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1); });
+}
+
+const pages = { runs: runsPage, run: runPage, lineage: lineagePage, impact: impactPage, report: reportPage, farm: farmPage };
+(pages[document.body.dataset.page] || runsPage)().catch(e => { fail(e); document.body.dataset.ready = "error"; });

@@ -1,0 +1,76 @@
+namespace RMTC.Farm.Integration.Tests.Explorer;
+
+/// <summary>
+/// The Explorer in headless Chromium, the way a supervisor or a rights reviewer uses it: runs list → run → the model's
+/// lineage graph → the dataset and its licence; an asset's impact; the report and the live farm view. A screenshot of
+/// each page lands in TestResults/explorer/ beside the test project.
+/// </summary>
+[Collection(ExplorerCollection.Name)]
+public sealed class ExplorerBrowserTests(ExplorerFarm fixture)
+{
+    private static readonly string Screenshots = Path.Combine(ProjectDirectory(), "TestResults", "explorer");
+
+    [Fact]
+    public async Task A_reviewer_clicks_from_the_runs_list_to_the_models_lineage_and_reaches_the_dataset_and_its_licence()
+    {
+        var m = fixture.Run;
+        await using var browser = await HeadlessChromium.StartAsync();
+
+        await browser.OpenAsync(fixture.Explorer.ToString());
+        Assert.Contains("explored", await browser.TextAsync("#runs"));
+        await browser.ScreenshotAsync(Path.Combine(Screenshots, "1-runs.png"));
+
+        await browser.ClickAsync($"tr[data-run='{m.RunId}'] a.run-link");
+        await browser.WaitForPageAsync(new Uri(fixture.Explorer, "run.html?id=" + m.RunId).ToString());
+        Assert.Contains("chain intact", await browser.TextAsync("#verification"));
+        await browser.WaitForAsync("document.querySelectorAll('#loss-chart circle').length === 2 && document.querySelectorAll('#timeline rect').length >= 4");
+        await browser.ScreenshotAsync(Path.Combine(Screenshots, "2-run.png"));
+
+        await browser.ClickAsync("#model-lineage");
+        await browser.WaitForPageAsync(new Uri(fixture.Explorer, "lineage.html?digest=" + m.FinalModelDigest).ToString());
+        // The model's node is selected on arrival; then the reviewer follows the graph to the dataset node.
+        Assert.Contains(m.FinalModelDigest!, await browser.TextAsync("#detail"));
+        await browser.ClickAsync("#lineage-graph .node[data-kind='dataset']");
+        await browser.WaitForAsync("document.querySelector('#detail')?.dataset.kind === 'dataset'");
+        var dataset = await browser.TextAsync("#detail");
+        Assert.Contains(m.Dataset.Digest, dataset);
+        Assert.Contains("CC0-1.0", dataset);
+        Assert.Contains("CC0-1.0", await browser.TextAsync("#lineage-graph .node[data-kind='licence']"));
+        await browser.ScreenshotAsync(Path.Combine(Screenshots, "3-lineage.png"));
+
+        // From an asset node of the same graph to its impact view.
+        await browser.ClickAsync("#lineage-graph .node[data-kind='asset']");
+        await browser.ClickAsync("#detail-open");
+        await browser.WaitForAsync("location.pathname.endsWith('/impact.html')");
+        await browser.WaitForPageAsync();
+        Assert.Contains("1 model affected", await browser.TextAsync("#affected-count"));
+        Assert.Contains($"rmtc submit retrain-{m.RunId[..8]}.yaml --wait", await browser.TextAsync("pre.command"));
+        await browser.ScreenshotAsync(Path.Combine(Screenshots, "4-impact.png"));
+
+        await browser.OpenAsync(new Uri(fixture.Explorer, "report.html?run=" + m.RunId).ToString());
+        Assert.Contains(fixture.AnAsset, await browser.TextAsync("#assets"));
+        await browser.ScreenshotAsync(Path.Combine(Screenshots, "5-report.png"));
+        var pdf = await browser.PrintToPdfAsync();
+        Assert.Equal("%PDF"u8.ToArray(), pdf[..4]);
+        await File.WriteAllBytesAsync(Path.Combine(Screenshots, "5-report.pdf"), pdf);
+
+        await browser.OpenAsync(new Uri(fixture.Explorer, "farm.html").ToString());
+        // Updates arrive over server-sent events without a reload.
+        await browser.WaitForAsync("Number(document.body.dataset.updates || 0) >= 2");
+        Assert.Contains("agent-1", await browser.TextAsync("#agents"));
+        await browser.ScreenshotAsync(Path.Combine(Screenshots, "6-farm.png"));
+    }
+
+    private static string ProjectDirectory()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "RMTC.Farm.Integration.Tests.csproj")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        return AppContext.BaseDirectory;
+    }
+}
