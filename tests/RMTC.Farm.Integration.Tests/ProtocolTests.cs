@@ -20,7 +20,8 @@ public sealed class ProtocolTests
     [Fact]
     public async Task Upload_with_a_stale_lease_epoch_is_refused_and_recorded()
     {
-        await using var farm = await FarmFixture.StartAsync(leaseTimeoutMs: 600, heartbeatMs: 100);
+        // The lease timeout leaves room for a loaded 2-core machine: at 600 ms the second lease once expired too before its first heartbeat.
+        await using var farm = await FarmFixture.StartAsync(leaseTimeoutMs: 1500, heartbeatMs: 100);
         var data = farm.Synthesize("classifier", 40);
         var agents = new AgentService.AgentServiceClient(farm.Channel);
         var job = await farm.SubmitAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, Spec, data));
