@@ -36,19 +36,9 @@ internal static class HostConfiguration
     public static TimeSpan? ParseDuration(ArgumentResult result)
     {
         var text = result.Tokens.Count > 0 ? result.Tokens[0].Value.Trim() : "";
-        (string Suffix, double Ms)[] units = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)];
-        foreach (var (suffix, ms) in units)
+        if (Core.Jobs.DurationText.TryParse(text, out var duration))
         {
-            if (text.EndsWith(suffix, StringComparison.OrdinalIgnoreCase)
-                && double.TryParse(text[..^suffix.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && n >= 0)
-            {
-                return TimeSpan.FromMilliseconds(n * ms);
-            }
-        }
-
-        if (TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var span) && span >= TimeSpan.Zero)
-        {
-            return span;
+            return duration;
         }
 
         result.AddError($"'{text}' is not a duration: write e.g. 250ms, 1s, 1.5s, 2m or 00:00:01");

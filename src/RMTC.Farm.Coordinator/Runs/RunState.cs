@@ -109,11 +109,17 @@ internal sealed class ShardState
     public ShardPhase Phase { get; set; } = ShardPhase.Queued;
     /// <summary>Fencing token: increases with every lease of this shard, across rounds.</summary>
     public long LeaseEpoch { get; set; }
+    /// <summary>The attempt whose result the shard waits for; while one is being merged, the one completing.</summary>
     public Lease? Lease { get; set; }
+    /// <summary>A second, speculative attempt of a straggling shard (round policy <c>straggler_after</c>); the first valid result wins.</summary>
+    public Lease? Backup { get; set; }
     public int Attempts { get; set; }
     public int Failures { get; set; }
     public DateTimeOffset QueuedAt { get; set; }
     public string? ResultDigest { get; set; }
+
+    /// <summary>True when <paramref name="lease"/> is one of this shard's live attempts.</summary>
+    public bool Holds(Lease lease) => ReferenceEquals(Lease, lease) || ReferenceEquals(Backup, lease);
 }
 
 /// <summary>A run's pending store writes: the batch gathering changes, and whether a write is in flight.</summary>

@@ -164,7 +164,7 @@ public sealed partial class FarmScheduler
                 return;
             }
 
-            if (lease.Shard.Phase != ShardPhase.Leased || !ReferenceEquals(lease.Shard.Lease, lease))
+            if (lease.Shard.Phase != ShardPhase.Leased || !lease.Shard.Holds(lease))
             {
                 ReleaseLocked(lease);
                 return;
@@ -204,7 +204,7 @@ public sealed partial class FarmScheduler
                     lease.Attempt.Outcome = AttemptOutcomes.Expired;
                     lease.Attempt.EndedAt = Now;
                     lease.Attempt.Error = $"no heartbeat from {agent.Id} for {_options.LeaseTimeoutMs} ms";
-                    var current = ReferenceEquals(lease.Shard.Lease, lease) && lease.Shard.Phase == ShardPhase.Leased;
+                    var current = lease.Shard.Holds(lease) && lease.Shard.Phase == ShardPhase.Leased;
                     ReleaseLocked(lease);
                     expired++;
                     LogLeaseExpired(lease.Run.Id, lease.Round, lease.Shard.Index, lease.Epoch, agent.Id);

@@ -181,43 +181,54 @@ public sealed partial class FarmScheduler
         var round = run.CurrentRound;
         foreach (var shard in run.Shards.Where(s => s.Phase == ShardPhase.Queued))
         {
-            var attempt = round.Attempts.LastOrDefault(a => a.Shard == shard.Index);
-            if (attempt is null || attempt.Outcome != AttemptOutcomes.Running || attempt.LeaseEpoch != shard.LeaseEpoch)
+            // At most two attempts run at once (a straggler and its speculative twin); the older is the one the shard waits on.
+            foreach (var attempt in round.Attempts.Where(a => a.Shard == shard.Index && a.Outcome == AttemptOutcomes.Running).OrderBy(a => a.LeaseEpoch).TakeLast(2))
             {
-                continue;
+                RestoreLeaseLocked(run, shard, attempt);
             }
-
-            if (!_agents.TryGetValue(attempt.AgentId, out var agent))
-            {
-                // A placeholder until the agent registers again; if it never does, the lease expires as usual.
-                agent = new AgentState
-                {
-                    Id = attempt.AgentId,
-                    Hostname = attempt.AgentId,
-                    Slots = 1,
-                    Capacity = new Protos.V1.Resources(),
-                    SessionToken = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)),
-                    LastSeen = Now,
-                };
-                _agents[agent.Id] = agent;
-            }
-
-            var lease = new Lease
-            {
-                Id = attempt.LeaseId,
-                Epoch = attempt.LeaseEpoch,
-                Run = run,
-                Round = run.Round,
-                Shard = shard,
-                Agent = agent,
-                Attempt = attempt,
-                GrantedAt = Now,
-            };
-            shard.Phase = ShardPhase.Leased;
-            shard.Lease = lease;
-            agent.Leases[lease.Id] = lease;
-            _leases[lease.Id] = lease;
         }
+    }
+
+    private void RestoreLeaseLocked(RunState run, ShardState shard, AttemptRecord attempt)
+    {
+        if (!_agents.TryGetValue(attempt.AgentId, out var agent))
+        {
+            // A placeholder until the agent registers again; if it never does, the lease expires as usual.
+            agent = new AgentState
+            {
+                Id = attempt.AgentId,
+                Hostname = attempt.AgentId,
+                Slots = 1,
+                Capacity = new Protos.V1.Resources(),
+                SessionToken = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)),
+                LastSeen = Now,
+            };
+            _agents[agent.Id] = agent;
+        }
+
+        var lease = new Lease
+        {
+            Id = attempt.LeaseId,
+            Epoch = attempt.LeaseEpoch,
+            Run = run,
+            Round = run.Round,
+            Shard = shard,
+            Agent = agent,
+            Attempt = attempt,
+            GrantedAt = Now,
+        };
+        shard.Phase = ShardPhase.Leased;
+        if (shard.Lease is null)
+        {
+            shard.Lease = lease;
+        }
+        else
+        {
+            shard.Backup = lease;
+        }
+
+        agent.Leases[lease.Id] = lease;
+        _leases[lease.Id] = lease;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} recovered at round {Round}: {Done}/{Shards} shards done")]

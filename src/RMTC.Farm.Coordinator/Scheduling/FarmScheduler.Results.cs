@@ -50,7 +50,7 @@ public sealed partial class FarmScheduler
             return new UploadDecision(UploadVerdict.Stale, $"lease {header.LeaseId} belongs to agent {lease.Agent.Id}, not {header.AgentId}");
         }
 
-        if (!ReferenceEquals(lease.Shard.Lease, lease) || lease.Shard.Phase != ShardPhase.Leased || lease.Run.IsFinal)
+        if (!lease.Shard.Holds(lease) || lease.Shard.Phase != ShardPhase.Leased || lease.Run.IsFinal)
         {
             return new UploadDecision(UploadVerdict.Stale, $"shard {lease.Shard.Index} of round {lease.Round} is no longer waiting for lease {header.LeaseId}");
         }
@@ -115,6 +115,11 @@ public sealed partial class FarmScheduler
 
             lease = found;
             lease.Shard.Phase = ShardPhase.Completing;
+            if (ReferenceEquals(lease.Shard.Backup, lease))
+            {
+                // The speculative attempt finished first: it is the one the shard now waits on (a refusal hands it back).
+                (lease.Shard.Lease, lease.Shard.Backup) = (lease, lease.Shard.Lease);
+            }
         }
 
         var run = lease.Run;
@@ -173,9 +178,23 @@ public sealed partial class FarmScheduler
                 _metrics?.ShardCompleted(lease.Agent.Id);
                 run.PendingIndex.Add(new LineageIndexEntry(LineageIndexKinds.Weights, header.Digest, run.Id));
                 ReleaseLocked(lease);
+                if (lease.Shard.Lease is { } other)
+                {
+                    // A straggler and its speculative twin: the first valid result won; the other stops.
+                    CancelLeaseLocked(other, $"round {lease.Round} shard {lease.Shard.Index}: the result of epoch {lease.Epoch} on {lease.Agent.Id} was merged first");
+                    EventLocked(run, "lease-cancelled", $"round {lease.Round} shard {lease.Shard.Index}: epoch {other.Epoch} on {other.Agent.Id} cancelled, epoch {lease.Epoch} on {lease.Agent.Id} delivered first", lease.Shard.Index, other.Agent.Id,
+                        facts: new JsonObject { ["lease"] = other.Id, ["epoch"] = other.Epoch, ["winner"] = lease.Id });
+                }
+
                 EventLocked(run, "shard-completed", $"round {lease.Round} shard {lease.Shard.Index} merged from {lease.Agent.Id}: loss {header.FinalLoss:G4}, {weight} samples, {header.TrainSeconds:F1} s on {header.Device}", lease.Shard.Index, lease.Agent.Id,
                     facts: new JsonObject { ["lease"] = lease.Id, ["epoch"] = lease.Epoch, ["result"] = header.Digest, ["samples"] = weight, ["loss"] = header.FinalLoss, ["trainSeconds"] = header.TrainSeconds, ["device"] = header.Device });
                 roundDone = !run.IsFinal && run.Shards.All(s => s.Phase == ShardPhase.Done);
+                if (!roundDone && QuorumDueLocked(run))
+                {
+                    // Past its deadline, this result completed the quorum: the round closes without the shards still out.
+                    roundDone = CloseAtQuorumLocked(run);
+                }
+
                 saved = SaveLocked(run);
                 DispatchLocked();
             }

@@ -210,7 +210,7 @@ public sealed partial class FarmScheduler
         return $"no connected agent fits the job's resources (gpus {need.Gpus}, gpu_memory {need.GpuMemoryMiB} MiB, memory {need.MemoryMiB} MiB, cores {need.Cores}, tags [{string.Join(", ", need.Tags)}])";
     }
 
-    private void GrantLocked(AgentState agent, RunState run, ShardState shard)
+    private void GrantLocked(AgentState agent, RunState run, ShardState shard, bool speculative = false)
     {
         shard.LeaseEpoch++;
         shard.Attempts++;
@@ -234,12 +234,21 @@ public sealed partial class FarmScheduler
             Agent = agent,
             Attempt = attempt,
             GrantedAt = now,
+            Speculative = speculative,
         };
         run.CurrentRound.Attempts.Add(attempt);
         var ready = shard.QueuedAt > agent.FreeSince ? shard.QueuedAt : agent.FreeSince;
         _metrics?.LeaseGranted((now - shard.QueuedAt).TotalSeconds, (now - ready).TotalSeconds);
         shard.Phase = ShardPhase.Leased;
-        shard.Lease = lease;
+        if (speculative)
+        {
+            shard.Backup = lease;
+        }
+        else
+        {
+            shard.Lease = lease;
+        }
+
         agent.Leases[lease.Id] = lease;
         agent.LastAssigned = now;
         _leases[lease.Id] = lease;
@@ -270,8 +279,17 @@ public sealed partial class FarmScheduler
         assignment.SampleIndices.AddRange(run.Plan[shard.Index].Select(i => (uint)i));
         agent.Outbox!.Writer.TryWrite(new CoordinatorMessage { Assign = assignment });
         LogLeaseGranted(run.Id, run.Round, shard.Index, lease.Epoch, agent.Id);
-        EventLocked(run, "shard-leased", $"round {run.Round} shard {shard.Index} leased to {agent.Id} (attempt {shard.Attempts}, epoch {lease.Epoch})", shard.Index, agent.Id,
-            facts: new JsonObject { ["lease"] = lease.Id, ["epoch"] = lease.Epoch, ["input"] = run.GlobalDigest, ["seed"] = shardRecord.Seed });
+        var facts = new JsonObject { ["lease"] = lease.Id, ["epoch"] = lease.Epoch, ["input"] = run.GlobalDigest, ["seed"] = shardRecord.Seed };
+        var why = "";
+        if (speculative && shard.Lease is { } first)
+        {
+            // Only present on speculative leases, so the chain entries of ordinary leases keep their old shape.
+            facts["speculative"] = true;
+            why = $"; speculative: epoch {first.Epoch} on {first.Agent.Id} has run {(now - first.GrantedAt).TotalSeconds:F0} s";
+        }
+
+        EventLocked(run, "shard-leased", $"round {run.Round} shard {shard.Index} leased to {agent.Id} (attempt {shard.Attempts}, epoch {lease.Epoch}{why})", shard.Index, agent.Id,
+            facts: facts);
         SaveLocked(run);
     }
 
@@ -281,15 +299,52 @@ public sealed partial class FarmScheduler
         lease.Agent.Leases.Remove(lease.Id);
         lease.Agent.FreeSince = Now;
         _leases.Remove(lease.Id);
-        if (ReferenceEquals(lease.Shard.Lease, lease))
+        var shard = lease.Shard;
+        if (ReferenceEquals(shard.Lease, lease))
         {
-            lease.Shard.Lease = null;
+            // A speculative attempt, if any, becomes the one the shard waits for.
+            shard.Lease = shard.Backup;
+            shard.Backup = null;
         }
+        else if (ReferenceEquals(shard.Backup, lease))
+        {
+            shard.Backup = null;
+        }
+    }
+
+    /// <summary>Ends a live attempt the shard no longer needs (another attempt won, or its round closed without it) and tells its agent to stop.</summary>
+    private void CancelLeaseLocked(Lease lease, string why)
+    {
+        lease.Attempt.Outcome = AttemptOutcomes.Cancelled;
+        lease.Attempt.EndedAt = Now;
+        lease.Attempt.Error = why;
+        lease.Agent.Outbox?.Writer.TryWrite(new CoordinatorMessage
+        {
+            Cancel = new Cancel { LeaseId = lease.Id, LeaseEpoch = (ulong)lease.Epoch, Reason = why },
+        });
+        ReleaseLocked(lease);
     }
 
     /// <summary>Queues a run's shard again after a lost or failed attempt, or fails the run when retries are spent.</summary>
     private void RequeueLocked(RunState run, ShardState shard, bool countsAsFailure, string why)
     {
+        if (shard.Lease is not null && countsAsFailure)
+        {
+            // The other attempt of a speculated shard still runs: this failure counts, but the shard waits for that one.
+            shard.Failures++;
+            if (shard.Failures > run.Spec.MaxRetries)
+            {
+                FinishRunLocked(run, RunStates.Failed, $"round {run.Round} shard {shard.Index} failed {shard.Failures} times (max_retries {run.Spec.MaxRetries}); last error: {why}");
+            }
+
+            return;
+        }
+
+        if (shard.Lease is not null)
+        {
+            return;
+        }
+
         if (countsAsFailure)
         {
             shard.Failures++;
@@ -317,16 +372,10 @@ public sealed partial class FarmScheduler
         run.Manifest.FinishedAt = Now;
         foreach (var shard in run.Shards)
         {
-            if (shard.Lease is { } lease)
+            // Releasing the first attempt promotes a speculative one, so this takes both.
+            while (shard.Lease is { } lease)
             {
-                lease.Attempt.Outcome = AttemptOutcomes.Cancelled;
-                lease.Attempt.EndedAt = Now;
-                lease.Attempt.Error = $"run {state}";
-                lease.Agent.Outbox?.Writer.TryWrite(new CoordinatorMessage
-                {
-                    Cancel = new Cancel { LeaseId = lease.Id, LeaseEpoch = (ulong)lease.Epoch, Reason = $"run {run.Id} {state}" },
-                });
-                ReleaseLocked(lease);
+                CancelLeaseLocked(lease, $"run {run.Id} {state}");
             }
 
             if (shard.Phase != ShardPhase.Done)

@@ -16,4 +16,6 @@ internal sealed class Lease
     public required AttemptRecord Attempt { get; init; }
     public required DateTimeOffset GrantedAt { get; init; }
     public ShardProgress? Progress { get; set; }
+    /// <summary>A second attempt of a straggling shard, started while the first still runs.</summary>
+    public bool Speculative { get; init; }
 }

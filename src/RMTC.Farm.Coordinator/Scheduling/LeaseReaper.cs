@@ -4,7 +4,10 @@ using RMTC.Farm.Coordinator.Hosting;
 
 namespace RMTC.Farm.Coordinator.Scheduling;
 
-/// <summary>Expires the leases of silent agents on a timer, so their shards go back to the queue.</summary>
+/// <summary>
+/// The scheduler's clock: expires the leases of silent agents, so their shards go back to the queue, and applies round
+/// policies (speculative leases for stragglers, closing rounds at their quorum deadline).
+/// </summary>
 public sealed class LeaseReaper(FarmScheduler scheduler, TimeProvider time, IOptions<CoordinatorOptions> options) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -16,6 +19,7 @@ public sealed class LeaseReaper(FarmScheduler scheduler, TimeProvider time, IOpt
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
                 scheduler.ExpireSilentAgents();
+                await scheduler.EnforceRoundPoliciesAsync();
             }
         }
         catch (OperationCanceledException)

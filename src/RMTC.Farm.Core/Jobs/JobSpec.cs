@@ -35,6 +35,8 @@ public sealed record JobSpec
     public string? Sharding { get; init; }
     /// <summary>What the global model is evaluated on after each round; null when the spec does not say (the dataset's test split, if any).</summary>
     public EvaluationSpec? Evaluation { get; init; }
+    /// <summary>When a round closes and when a slow shard is also leased elsewhere; null when the spec does not say (wait for every shard, never speculate).</summary>
+    public RoundPolicySpec? RoundPolicy { get; init; }
 
     /// <summary>The sharding in effect: <see cref="Sharding"/> or <c>iid</c> (not serialised: the spec records what was written).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
@@ -46,6 +48,34 @@ public sealed record EvaluationSpec
 {
     /// <summary>A held-out split of the dataset, or <c>none</c>; null for the dataset's <c>test</c> split when it has one.</summary>
     public string? Split { get; init; }
+}
+
+/// <summary>
+/// How a round closes: with every shard's result (<c>all</c>), or, once <see cref="Deadline"/> has passed since the round
+/// started, with at least <see cref="Quorum"/> results (<c>quorum</c>); the shards still running are then cancelled and the
+/// manifest lists exactly what was merged. Independently, a shard whose attempt has run for <see cref="StragglerAfter"/> is
+/// also leased to another free agent; the first valid result wins and the other attempt is cancelled.
+/// </summary>
+public sealed record RoundPolicySpec
+{
+    /// <summary><c>all</c> or <c>quorum</c>.</summary>
+    public string Close { get; init; } = RoundClosePolicies.All;
+    /// <summary>Results that suffice after the deadline (quorum only): 1 to the shard count.</summary>
+    public int? Quorum { get; init; }
+    /// <summary>Time from a round's start after which a quorum closes it (quorum only).</summary>
+    public TimeSpan? Deadline { get; init; }
+    /// <summary>An attempt running longer than this gets a second, speculative lease on another agent; null: never.</summary>
+    public TimeSpan? StragglerAfter { get; init; }
+}
+
+/// <summary>Names of the round-closing policies.</summary>
+public static class RoundClosePolicies
+{
+    /// <summary>The round waits for every shard's result.</summary>
+    public const string All = "all";
+    /// <summary>After the deadline, the round closes as soon as it has a quorum of results.</summary>
+    public const string Quorum = "quorum";
+    public static readonly IReadOnlyList<string> Names = [All, Quorum];
 }
 
 /// <summary>Names of the sharding strategies.</summary>

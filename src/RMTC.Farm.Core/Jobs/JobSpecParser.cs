@@ -137,6 +137,12 @@ public static partial class JobSpecParser
             evalFields.RejectUnknown();
         }
 
+        RoundPolicySpec? roundPolicy = null;
+        if (reader.Mapping("round_policy") is { } policyFields)
+        {
+            roundPolicy = ReadRoundPolicy(policyFields, shards);
+        }
+
         reader.RejectUnknown();
 
         if (problems.Count > 0)
@@ -161,7 +167,34 @@ public static partial class JobSpecParser
             ExcludeAssets = exclude.Distinct().ToArray(),
             Sharding = sharding,
             Evaluation = evaluation,
+            RoundPolicy = roundPolicy,
         };
+    }
+
+    private static RoundPolicySpec ReadRoundPolicy(Fields fields, int shards)
+    {
+        var close = fields.String("close") ?? RoundClosePolicies.All;
+        if (!RoundClosePolicies.Names.Contains(close))
+        {
+            fields.Problem("close", $"unknown close policy '{close}': use all (wait for every shard) or quorum (after `deadline`, close with `quorum` results)");
+            close = RoundClosePolicies.All;
+        }
+
+        int? quorum = fields.Has("quorum") ? fields.Int("quorum", shards, 1, shards) : null;
+        var deadline = fields.Duration("deadline");
+        var straggler = fields.Duration("straggler_after");
+        if (close == RoundClosePolicies.Quorum && (quorum is null || deadline is null))
+        {
+            fields.Problem("close", "`close: quorum` needs both `quorum` (results that suffice, 1 to the shard count) and `deadline` (e.g. 30m, from the round's start)");
+        }
+
+        if (close == RoundClosePolicies.All && (quorum is not null || deadline is not null))
+        {
+            fields.Problem(quorum is not null ? "quorum" : "deadline", "`quorum` and `deadline` only apply with `close: quorum`: add it, or remove them to wait for every shard");
+        }
+
+        fields.RejectUnknown();
+        return new RoundPolicySpec { Close = close, Quorum = quorum, Deadline = deadline, StragglerAfter = straggler };
     }
 
     [GeneratedRegex("^[A-Za-z0-9._-]{1,100}$")]
@@ -248,6 +281,26 @@ public static partial class JobSpecParser
                 var hi = exclusiveMax ? "below" : "at most";
                 Problem(key, $"`{key}` must be {lo} {min.ToString(CultureInfo.InvariantCulture)} and {hi} {max.ToString(CultureInfo.InvariantCulture)} (got {text})");
                 return fallback;
+            }
+
+            return value;
+        }
+
+        public bool Has(string key) => Find(key) is not null;
+
+        /// <summary>A duration such as 90s, 30m or 2h; null when absent. Zero is refused: it would fire at once.</summary>
+        public TimeSpan? Duration(string key)
+        {
+            var text = Scalar(key);
+            if (text is null)
+            {
+                return null;
+            }
+
+            if (!DurationText.TryParse(text, out var value) || value <= TimeSpan.Zero)
+            {
+                Problem(key, $"`{key}` must be a positive duration such as 90s, 30m or 2h (got '{text}')");
+                return null;
             }
 
             return value;
@@ -364,7 +417,8 @@ public static partial class JobSpecParser
             "resources." => ["gpus", "gpu_memory", "memory", "cores", "tags"],
             "rights." => ["accept_constraints"],
             "evaluation." => ["split"],
-            _ => ["name", "recipe", "dataset", "exclude_assets", "shards", "rounds", "seed", "max_retries", "local", "merge", "resources", "rights", "sharding", "evaluation"],
+            "round_policy." => ["close", "quorum", "deadline", "straggler_after"],
+            _ => ["name", "recipe", "dataset", "exclude_assets", "shards", "rounds", "seed", "max_retries", "local", "merge", "resources", "rights", "sharding", "evaluation", "round_policy"],
         };
     }
 }

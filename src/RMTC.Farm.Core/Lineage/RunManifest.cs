@@ -133,6 +133,21 @@ public sealed class RoundRecord
     public double? MeanLoss { get; set; }
     /// <summary>The merged model on the evaluation split; null when the run evaluates nothing.</summary>
     public RoundEvaluation? Evaluation { get; set; }
+    /// <summary>Set when the round closed without every shard (a quorum at its deadline); null when every shard was merged.</summary>
+    public QuorumClosure? Quorum { get; set; }
+}
+
+/// <summary>A round closed by its quorum: what was left out of the merge and why.</summary>
+public sealed class QuorumClosure
+{
+    /// <summary>Results the policy asked for.</summary>
+    public int Quorum { get; set; }
+    /// <summary>Results merged when the round closed.</summary>
+    public int Merged { get; set; }
+    /// <summary>Shards whose results are not in the merge (their running attempts were cancelled).</summary>
+    public List<int> UnmergedShards { get; set; } = new();
+    /// <summary>When the deadline fell.</summary>
+    public DateTimeOffset Deadline { get; set; }
 }
 
 /// <summary>One shard of a round: the part of the data it covers and the seed it trains with.</summary>
