@@ -121,6 +121,52 @@ public sealed class ProtocolTests
         Assert.Empty(farm.Scheduler.GetManifest(job.Id)!.Rounds[0].MergedResults);
     }
 
+    [Theory]
+    [InlineData("name", "conv1")]
+    [InlineData("shape", "shape")]
+    [InlineData("dtype", "dtype")]
+    [InlineData("missing", "missing")]
+    public async Task A_result_with_wrong_tensor_names_shapes_or_dtypes_is_refused_naming_the_tensor_and_the_run_carries_on(string fault, string named)
+    {
+        await using var farm = await FarmFixture.StartAsync(leaseTimeoutMs: 5000, heartbeatMs: 100);
+        var data = farm.Synthesize("classifier", 40);
+        var agents = new AgentService.AgentServiceClient(farm.Channel);
+        var job = await farm.SubmitAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, Spec, data));
+        var (lease, session) = await TakeLeaseWithSessionAsync(agents, "odd-agent");
+
+        var global = RMTC.Farm.Core.Weights.Safetensors.ReadFile(farm.Artifacts.PathOf(lease.GlobalWeightsDigest)).Tensors.ToList();
+        var first = global[0];
+        global[0] = fault switch
+        {
+            "name" => new RMTC.Farm.Core.Weights.NamedTensor(first.Name + "_renamed", first.DType, first.Shape, first.Data),
+            "shape" => new RMTC.Farm.Core.Weights.NamedTensor(first.Name, first.DType, [1, first.ElementCount], first.Data),
+            "dtype" => new RMTC.Farm.Core.Weights.NamedTensor(first.Name, RMTC.Farm.Core.Weights.TensorDType.I32, first.Shape, first.Data),
+            _ => global[0],
+        };
+        if (fault == "missing")
+        {
+            global.RemoveAt(0);
+        }
+
+        using var odd = new MemoryStream();
+        RMTC.Farm.Core.Weights.Safetensors.Write(odd, global);
+        var error = await Assert.ThrowsAsync<RpcException>(() => UploadAsync(agents, "odd-agent", lease, odd.ToArray()));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains(named, error.Status.Detail, StringComparison.OrdinalIgnoreCase);
+
+        // Recorded as refused, never merged; the shard is leased again and a good result still completes the run.
+        var round = farm.Scheduler.GetManifest(job.Id)!.Rounds[0];
+        Assert.Equal(AttemptOutcomes.Refused, round.Attempts[0].Outcome);
+        Assert.Empty(round.MergedResults);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        Assert.True(await session.ResponseStream.MoveNext(timeout.Token));
+        var again = session.ResponseStream.Current.Assign;
+        Assert.Equal(lease.Shard, again.Shard);
+        await UploadAsync(agents, "odd-agent", again, await File.ReadAllBytesAsync(farm.Artifacts.PathOf(again.GlobalWeightsDigest)));
+        Assert.Equal(JobState.Succeeded, (await farm.WaitAsync(job.Id, TimeSpan.FromSeconds(30))).State);
+        session.Dispose();
+    }
+
     [Fact]
     public async Task Invalid_job_spec_is_refused_with_the_field_named_and_nothing_is_scheduled()
     {
