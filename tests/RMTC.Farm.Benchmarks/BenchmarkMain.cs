@@ -3,6 +3,7 @@ namespace RMTC.Farm.Benchmarks;
 /// <summary>
 /// Entry point: `dotnet run --project tests/RMTC.Farm.Benchmarks -c Release -- [lineage] [merge] [transfer] [scheduling] [rounds] [demo] [onnx]`
 /// (none named: all), with `--runs N` (lineage), `--params N` (merge, transfer), `--agents N --shards N --train-ms N` (scheduling), `--iterations N` (onnx).
+/// `soak [--runs 20] [--agents 3] [--seed 1]` runs the fault soak instead (issue 6): real processes, one fault per run.
 /// </summary>
 internal static class BenchmarkMain
 {
@@ -11,6 +12,15 @@ internal static class BenchmarkMain
         if (args.Length > 0 && args[0] == "merge-child")
         {
             return MergeBenchmark.Child(args);
+        }
+
+        if (args.Length > 0 && args[0] == "soak")
+        {
+            // Not a benchmark: the fault soak, with its own figures and exit code.
+            return await SoakTest.RunAsync(
+                args.SkipWhile(a => a != "--runs").Skip(1).Select(int.Parse).FirstOrDefault(20),
+                args.SkipWhile(a => a != "--agents").Skip(1).Select(int.Parse).FirstOrDefault(3),
+                args.SkipWhile(a => a != "--seed").Skip(1).Select(int.Parse).FirstOrDefault(1));
         }
 
         var runs = args.SkipWhile(a => a != "--runs").Skip(1).Select(int.Parse).FirstOrDefault(100_000);

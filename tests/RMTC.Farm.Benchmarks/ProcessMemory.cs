@@ -22,9 +22,22 @@ internal static class ProcessMemory
         return Resident;
     }
 
-    private static long Read(string field)
+    /// <summary>Another process's resident set (VmRSS) and peak (VmHWM) in bytes; 0 when it has gone.</summary>
+    public static (long Resident, long Peak) Of(int pid)
     {
-        foreach (var line in File.ReadLines("/proc/self/status"))
+        try
+        {
+            return (Read("VmRSS:", $"/proc/{pid}/status"), Read("VmHWM:", $"/proc/{pid}/status"));
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException)
+        {
+            return (0, 0);
+        }
+    }
+
+    private static long Read(string field, string status = "/proc/self/status")
+    {
+        foreach (var line in File.ReadLines(status))
         {
             if (line.StartsWith(field, StringComparison.Ordinal))
             {
@@ -34,6 +47,6 @@ internal static class ProcessMemory
             }
         }
 
-        throw new InvalidOperationException($"/proc/self/status has no {field} line");
+        throw new InvalidOperationException($"{status} has no {field} line");
     }
 }

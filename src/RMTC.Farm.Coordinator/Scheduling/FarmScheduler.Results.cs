@@ -129,16 +129,22 @@ public sealed partial class FarmScheduler
         {
             // The planned shard size is the merge weight: an agent cannot inflate its own influence.
             var weight = run.Plan[lease.Shard.Index].Length;
+            if (run.Accumulator is not { } accumulator)
+            {
+                // The run ended while this result waited for the gate, and its merge state is gone.
+                return new UploadDecision(UploadVerdict.Stale, $"run {run.Id} is {run.Manifest.State}");
+            }
+
             try
             {
                 if (valuesChecked)
                 {
-                    run.Accumulator!.AddPrechecked(resultPath, weight);
+                    accumulator.AddPrechecked(resultPath, weight);
                 }
                 else
                 {
                     await using var file = new FileStream(resultPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-                    run.Accumulator!.Add(file, weight);
+                    accumulator.Add(file, weight);
                 }
             }
             catch (Exception e) when (e is WeightsRejectedException or SafetensorsFormatException)
@@ -323,6 +329,26 @@ public sealed partial class FarmScheduler
     {
         run.EvaluationSet?.Dispose();
         run.EvaluationSet = null;
+    }
+
+    /// <summary>
+    /// Drops an ended run's merge state (running sum, spare arrays, momentum, evaluation split) once no merge holds it:
+    /// a coordinator serves for months and must not keep a model's worth of arrays for every run it has finished.
+    /// </summary>
+    private static async Task ReleaseMergeStateAsync(RunState run)
+    {
+        await run.MergeGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            run.Accumulator = null;
+            run.SpentAverage = null;
+            run.Momentum = null;
+            ReleaseEvaluationSet(run);
+        }
+        finally
+        {
+            run.MergeGate.Release();
+        }
     }
 
     private static string DescribeEvaluation(RunState run, RoundEvaluation? e) => e is null

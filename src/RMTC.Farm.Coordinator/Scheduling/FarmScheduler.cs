@@ -395,6 +395,8 @@ public sealed partial class FarmScheduler
         EventLocked(run, state, error ?? $"run {state}", final: true, facts: facts);
         SealLocked(run);
         SaveLocked(run);
+        // Waits for the merge gate, which the caller may hold (a last round closing): never inline under the lock.
+        _ = ReleaseMergeStateAsync(run);
     }
 
     /// <summary>Seals an ended run: the manifest's digest and the chain head go into both the manifest and a last chain entry.</summary>

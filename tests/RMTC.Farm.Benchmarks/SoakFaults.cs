@@ -1,0 +1,24 @@
+namespace RMTC.Farm.Benchmarks;
+
+/// <summary>The faults the soak injects, one per run, drawn so that every kind occurs.</summary>
+internal static class SoakFaults
+{
+    public const string AgentKill = "agent SIGKILL mid-shard";
+    public const string AgentCutOff = "agent cut off (SIGSTOP past the lease timeout)";
+    public const string CoordinatorKill = "coordinator SIGKILL mid-round";
+    public const string RedisRestart = "redis-server SIGKILL and restart mid-run";
+    public const string CorruptUpload = "corrupt upload (digest mismatch)";
+    public const string NaNWeights = "NaN weights";
+    public const string WrongShape = "wrong tensor shape";
+    public const string DuplicateUpload = "duplicate upload";
+    public const string StaleUpload = "stale result after the lease expired";
+    public const string Straggler = "straggler (speculative lease)";
+
+    public static readonly string[] All =
+    [
+        AgentKill, AgentCutOff, CoordinatorKill, RedisRestart, CorruptUpload, NaNWeights, WrongShape, DuplicateUpload, StaleUpload, Straggler,
+    ];
+
+    /// <summary>Faults a rogue agent in the soak process commits over the wire.</summary>
+    public static bool IsRogue(string fault) => fault is CorruptUpload or NaNWeights or WrongShape or DuplicateUpload or StaleUpload;
+}

@@ -1,0 +1,289 @@
+using System.Diagnostics;
+using System.Globalization;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.Extensions.Options;
+using RMTC.Farm.Coordinator.Hosting;
+using RMTC.Farm.Coordinator.Storage;
+using RMTC.Farm.Core.Lineage;
+using RMTC.Farm.Integration.Tests;
+using RMTC.Farm.Integration.Tests.Fixtures;
+using RMTC.Farm.Protos.V1;
+
+namespace RMTC.Farm.Benchmarks;
+
+/// <summary>
+/// The soak: a real coordinator on a real redis-server, real agent processes training for real, runs back to back with
+/// one fault each from the failure table. Every run must succeed and verify; at the end nothing may be left running and
+/// the coordinator's memory and open files must not have grown without bound. Prints its figures; exits 1 on any miss.
+/// </summary>
+internal static class SoakTest
+{
+    private const int LeaseTimeoutMs = 3000;
+
+    public static async Task<int> RunAsync(int runs, int agentCount, int seed)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var root = Directory.CreateTempSubdirectory("rmtc-soak-").FullName;
+        Console.WriteLine($"soak: {runs} runs, {agentCount} agents, seed {seed}, work in {root}");
+        var wall = Stopwatch.StartNew();
+        using var redis = await RedisServer.StartAsync();
+        var data = Path.Combine(root, "data");
+        RMTC.Farm.Training.Datasets.DatasetSynthesizer.Synthesize("classifier", data, 240, seed: 5);
+        var port = CoordinatorProcess.FreePort();
+        var farmDir = Path.Combine(root, "farm");
+        var artifacts = new ArtifactStore(Options.Create(new CoordinatorOptions { DataDirectory = farmDir }));
+        var coordinator = await CoordinatorProcess.StartAsync(farmDir, port, redis.Endpoint, LeaseTimeoutMs);
+        var agents = Enumerable.Range(1, agentCount).Select(i => StartAgent(coordinator.Address, root, i)).ToArray();
+
+        // Every kind at least once (runs permitting), in a seeded order.
+        var random = new Random(seed);
+        var plan = Enumerable.Range(0, runs).Select(i => SoakFaults.All[i % SoakFaults.All.Length]).OrderBy(_ => random.Next()).ToList();
+        var injected = new Dictionary<string, int>();
+        var answers = new List<string>();
+        var outcomes = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        var overtaken = 0;
+        int completed = 0, verified = 0;
+        long peakCoordinator = 0, residentAfterFirst = 0, residentAfterLast = 0;
+        int filesAfterFirst = 0, filesAfterLast = 0;
+        var failures = new List<string>();
+        try
+        {
+            for (var i = 0; i < runs; i++)
+            {
+                var fault = plan[i];
+                var started = Stopwatch.StartNew();
+                using var channel = GrpcChannel.ForAddress(coordinator.Address);
+                var jobs = new JobService.JobServiceClient(channel);
+                var rogue = SoakFaults.IsRogue(fault) ? new RogueAgent(channel, $"rogue-{i + 1}") : null;
+                using var rogueSession = rogue is null ? null : await rogue.ConnectAsync();
+                var policy = fault == SoakFaults.Straggler ? "round_policy:\n  straggler_after: 1s\n" : "";
+                var job = (await jobs.SubmitJobAsync(new SubmitJobRequest
+                {
+                    SpecYaml = $"name: soak-{i + 1}\nrecipe: classifier\ndataset: {data}\nshards: 4\nrounds: 2\nmax_retries: 8\nlocal: {{ epochs: 1, batch_size: 8 }}\n{policy}",
+                    SourceName = "soak.yaml",
+                })).Job;
+
+                string answer = "";
+                switch (fault)
+                {
+                    case SoakFaults.AgentKill:
+                    {
+                        var k = await BusyAgentAsync(jobs, job.Id, agents);
+                        agents[k].Kill();
+                        agents[k].Dispose();
+                        await Task.Delay(1000);
+                        agents[k] = StartAgent(coordinator.Address, root, k + 1);
+                        break;
+                    }
+
+                    case SoakFaults.AgentCutOff:
+                    case SoakFaults.Straggler:
+                    {
+                        var k = await BusyAgentAsync(jobs, job.Id, agents);
+                        Signal("STOP", agents[k].Process.Id);
+                        await Task.Delay(fault == SoakFaults.AgentCutOff ? LeaseTimeoutMs + 2000 : LeaseTimeoutMs - 1000);
+                        Signal("CONT", agents[k].Process.Id);
+                        break;
+                    }
+
+                    case SoakFaults.CoordinatorKill:
+                        await WaitAsync(() => MergedShards(jobs, job.Id) >= 1, "a shard of round 1 merged");
+                        peakCoordinator = Math.Max(peakCoordinator, ProcessMemory.Of(coordinator.Process.Id).Peak);
+                        coordinator.Kill();
+                        coordinator.Dispose();
+                        coordinator = await CoordinatorProcess.StartAsync(farmDir, port, redis.Endpoint, LeaseTimeoutMs);
+                        break;
+                    case SoakFaults.RedisRestart:
+                        await BusyAgentAsync(jobs, job.Id, agents);
+                        await redis.KillAsync();
+                        await Task.Delay(1000);
+                        await redis.RestartAsync();
+                        break;
+                    default:
+                        answer = await rogue!.MisbehaveAsync(rogueSession!, fault, artifacts.PathOf, TimeSpan.FromMilliseconds(LeaseTimeoutMs));
+                        answers.Add($"{fault}: {answer}");
+                        break;
+                }
+
+                injected[fault] = injected.GetValueOrDefault(fault) + 1;
+                rogueSession?.Dispose();
+
+                // A fresh channel: the coordinator may have been restarted above.
+                using var after = GrpcChannel.ForAddress(coordinator.Address);
+                var jobsAfter = new JobService.JobServiceClient(after);
+                var state = await FinalStateAsync(jobsAfter, job.Id);
+                var ok = state == JobState.Succeeded;
+                completed += ok ? 1 : 0;
+                var check = await RmtcCli.RunAsync(TimeSpan.FromMinutes(2), "lineage", "verify", job.Id, "--coordinator", coordinator.Address);
+                verified += check.ExitCode == 0 ? 1 : 0;
+                var attempts = RunManifest.FromJson((await jobsAfter.GetManifestAsync(new GetJobRequest { JobId = job.Id })).Json).Rounds.SelectMany(r => r.Attempts).ToList();
+                foreach (var attempt in attempts)
+                {
+                    outcomes[attempt.Outcome] = outcomes.GetValueOrDefault(attempt.Outcome) + 1;
+                }
+
+                overtaken += attempts.Count(a => a.Error?.Contains("merged first", StringComparison.Ordinal) == true);
+                if (!ok || check.ExitCode != 0)
+                {
+                    failures.Add($"run {i + 1} ({fault}): {state}; verify exit {check.ExitCode}\n{check.Output}");
+                }
+
+                var memory = ProcessMemory.Of(coordinator.Process.Id);
+                peakCoordinator = Math.Max(peakCoordinator, memory.Peak);
+                var files = OpenFiles(coordinator.Process.Id);
+                if (i == 0)
+                {
+                    (residentAfterFirst, filesAfterFirst) = (memory.Resident, files);
+                }
+
+                (residentAfterLast, filesAfterLast) = (memory.Resident, files);
+                Console.WriteLine(string.Create(inv, $"  run {i + 1,2}/{runs} {fault,-48} {state,-10} verify {(check.ExitCode == 0 ? "ok" : "FAILED")}  {started.Elapsed.TotalSeconds,5:F1} s  coordinator {memory.Resident / 1048576.0:F0} MiB, {files} fds{(answer.Length > 0 ? $"  answered {answer}" : "")}"));
+            }
+        }
+        finally
+        {
+            foreach (var agent in agents)
+            {
+                agent.Dispose();
+            }
+
+            coordinator.Dispose();
+        }
+
+        // Nothing of the farm may outlive it: agents and coordinator are gone, so any trainer left is a leak.
+        var leftover = 0;
+        for (var wait = 0; wait < 40 && (leftover = Trainers()) > 0; wait++)
+        {
+            await Task.Delay(250);
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"runs                         {runs}");
+        foreach (var (kind, count) in injected.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            Console.WriteLine($"  fault: {kind,-48} {count}");
+        }
+
+        Console.WriteLine($"shard attempts by outcome    {string.Join(", ", outcomes.Select(p => $"{p.Key} {p.Value}"))}");
+        Console.WriteLine($"stragglers overtaken         {overtaken} (attempts cancelled because a speculative twin delivered first)");
+        Console.WriteLine($"runs completed               {completed}/{runs}");
+        Console.WriteLine($"manifests verified           {verified}/{runs}");
+        Console.WriteLine(string.Create(inv, $"peak coordinator memory      {peakCoordinator / 1048576.0:F0} MiB (VmHWM, across restarts)"));
+        Console.WriteLine(string.Create(inv, $"coordinator resident         {residentAfterFirst / 1048576.0:F0} MiB after run 1, {residentAfterLast / 1048576.0:F0} MiB after run {runs}"));
+        Console.WriteLine($"coordinator open files       {filesAfterFirst} after run 1, {filesAfterLast} after run {runs}");
+        Console.WriteLine($"trainer processes left       {leftover}");
+        Console.WriteLine(string.Create(inv, $"wall time                    {wall.Elapsed.TotalMinutes:F1} min"));
+        foreach (var failure in failures)
+        {
+            Console.WriteLine("FAILED " + failure);
+        }
+
+        var good = completed == runs && verified == runs && leftover == 0 && answers.All(a => !a.Contains("OK (accepted", StringComparison.Ordinal) && !a.Contains("not recognised", StringComparison.Ordinal));
+        Console.WriteLine(good ? "soak: PASSED" : "soak: FAILED");
+        if (good)
+        {
+            Directory.Delete(root, recursive: true);
+        }
+
+        return good ? 0 : 1;
+    }
+
+    private static AgentProcess StartAgent(string coordinator, string root, int n) =>
+        AgentProcess.Start(coordinator, $"soak-{n}", Path.Combine(root, "agents", $"a{n}"));
+
+    /// <summary>Index of an agent that holds a running lease of the run (waits until one does).</summary>
+    private static async Task<int> BusyAgentAsync(JobService.JobServiceClient jobs, string jobId, AgentProcess[] agents)
+    {
+        var index = -1;
+        await WaitAsync(() =>
+        {
+            var manifest = RunManifest.FromJson(jobs.GetManifest(new GetJobRequest { JobId = jobId }).Json);
+            var running = manifest.Rounds.LastOrDefault()?.Attempts.FirstOrDefault(a => a.Outcome == AttemptOutcomes.Running && agents.Any(p => p.Id == a.AgentId));
+            index = running is null ? -1 : Array.FindIndex(agents, p => p.Id == running.AgentId);
+            return index >= 0;
+        }, "an agent running a shard");
+        return index;
+    }
+
+    private static int MergedShards(JobService.JobServiceClient jobs, string jobId) =>
+        RunManifest.FromJson(jobs.GetManifest(new GetJobRequest { JobId = jobId }).Json).Rounds.Sum(r => r.MergedResults.Count);
+
+    private static async Task WaitAsync(Func<bool> condition, string what)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (deadline.Elapsed > TimeSpan.FromMinutes(2))
+            {
+                throw new TimeoutException($"soak: waited 2 minutes for {what}");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>The run's end state, riding out a coordinator that is still starting.</summary>
+    private static async Task<JobState> FinalStateAsync(JobService.JobServiceClient jobs, string jobId)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromMinutes(5))
+        {
+            try
+            {
+                var state = (await jobs.GetJobAsync(new GetJobRequest { JobId = jobId })).State;
+                if (state is JobState.Succeeded or JobState.Failed or JobState.Cancelled)
+                {
+                    return state;
+                }
+            }
+            catch (RpcException)
+            {
+            }
+
+            await Task.Delay(250);
+        }
+
+        return JobState.Unspecified;
+    }
+
+    private static void Signal(string signal, int pid)
+    {
+        using var kill = Process.Start("kill", $"-{signal} {pid.ToString(CultureInfo.InvariantCulture)}");
+        kill.WaitForExit();
+    }
+
+    private static int OpenFiles(int pid)
+    {
+        try
+        {
+            return Directory.GetFiles($"/proc/{pid}/fd").Length;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>`rmtc shard run` processes alive on this machine.</summary>
+    private static int Trainers()
+    {
+        var count = 0;
+        foreach (var dir in Directory.GetDirectories("/proc"))
+        {
+            try
+            {
+                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline"));
+                if (cmdline.Contains("rmtc.dll\0shard\0run", StringComparison.Ordinal))
+                {
+                    count++;
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+
+        return count;
+    }
+}
