@@ -122,9 +122,9 @@ internal sealed class RogueAgent(GrpcChannel channel, string id)
 
             await call.RequestStream.CompleteAsync();
         }
-        catch (InvalidOperationException)
+        catch (Exception e) when (e is InvalidOperationException || e is RpcException { StatusCode: StatusCode.OK })
         {
-            // Refused before the last chunk: the status is in the response.
+            // Answered before the last chunk (a refusal, or OK for a duplicate): the status is in the response.
         }
 
         return await call.ResponseAsync;

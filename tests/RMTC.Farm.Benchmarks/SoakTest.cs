@@ -46,6 +46,9 @@ internal static class SoakTest
         int completed = 0, verified = 0;
         long peakCoordinator = 0, residentAfterFirst = 0, residentAfterLast = 0;
         int filesAfterFirst = 0, filesAfterLast = 0;
+        // The managed heap after a full collection (dotnet-gcdump induces one), per coordinator process: growth across
+        // runs of one process is what a leak looks like; RSS alone also moves with the collector's own sizing.
+        var heaps = new List<(int Run, int Pid, long Bytes)>();
         var failures = new List<string>();
         try
         {
@@ -138,7 +141,13 @@ internal static class SoakTest
                 }
 
                 (residentAfterLast, filesAfterLast) = (memory.Resident, files);
-                Console.WriteLine(string.Create(inv, $"  run {i + 1,2}/{runs} {fault,-48} {state,-10} verify {(check.ExitCode == 0 ? "ok" : "FAILED")}  {started.Elapsed.TotalSeconds,5:F1} s  coordinator {memory.Resident / 1048576.0:F0} MiB, {files} fds{(answer.Length > 0 ? $"  answered {answer}" : "")}"));
+                var heap = LiveHeap(coordinator.Process.Id);
+                if (heap is { } bytes)
+                {
+                    heaps.Add((i + 1, coordinator.Process.Id, bytes));
+                }
+
+                Console.WriteLine(string.Create(inv, $"  run {i + 1,2}/{runs} {fault,-48} {state,-10} verify {(check.ExitCode == 0 ? "ok" : "FAILED")}  {started.Elapsed.TotalSeconds,5:F1} s  coordinator {memory.Resident / 1048576.0:F0} MiB{(heap is { } h ? $" (heap {h / 1048576.0:F1} MiB)" : "")}, {files} fds{(answer.Length > 0 ? $"  answered {answer}" : "")}"));
             }
         }
         finally
@@ -172,6 +181,22 @@ internal static class SoakTest
         Console.WriteLine(string.Create(inv, $"peak coordinator memory      {peakCoordinator / 1048576.0:F0} MiB (VmHWM, across restarts)"));
         Console.WriteLine(string.Create(inv, $"coordinator resident         {residentAfterFirst / 1048576.0:F0} MiB after run 1, {residentAfterLast / 1048576.0:F0} MiB after run {runs}"));
         Console.WriteLine($"coordinator open files       {filesAfterFirst} after run 1, {filesAfterLast} after run {runs}");
+        var heapGrowthPerRun = 0.0;
+        if (heaps.Count == 0)
+        {
+            Console.WriteLine("coordinator live heap        not measured: `dotnet tool install -g dotnet-gcdump` for it");
+        }
+        else
+        {
+            // The longest stretch of runs served by one coordinator process, from its second run (the first warms caches).
+            var stretch = heaps.GroupBy(h => h.Pid).Select(g => g.Skip(1).ToList()).Where(g => g.Count >= 2).MaxBy(g => g.Count);
+            if (stretch is not null)
+            {
+                heapGrowthPerRun = (stretch[^1].Bytes - stretch[0].Bytes) / (double)(stretch[^1].Run - stretch[0].Run);
+                Console.WriteLine(string.Create(inv, $"coordinator live heap        {stretch[0].Bytes / 1048576.0:F1} MiB after run {stretch[0].Run}, {stretch[^1].Bytes / 1048576.0:F1} MiB after run {stretch[^1].Run} (same process): {heapGrowthPerRun / 1024:F0} KiB per run"));
+            }
+        }
+
         Console.WriteLine($"trainer processes left       {leftover}");
         Console.WriteLine(string.Create(inv, $"wall time                    {wall.Elapsed.TotalMinutes:F1} min"));
         foreach (var failure in failures)
@@ -187,6 +212,30 @@ internal static class SoakTest
         }
 
         return good ? 0 : 1;
+    }
+
+    /// <summary>The live managed heap of a process after a full collection, via dotnet-gcdump when it is installed; null otherwise.</summary>
+    private static long? LiveHeap(int pid)
+    {
+        var home = Environment.GetEnvironmentVariable("HOME") ?? "";
+        var tool = new[] { Path.Combine(home, ".dotnet", "tools", "dotnet-gcdump") }
+            .Concat((Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(d => Path.Combine(d, "dotnet-gcdump")))
+            .FirstOrDefault(File.Exists);
+        if (tool is null)
+        {
+            return null;
+        }
+
+        var info = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add("report");
+        info.ArgumentList.Add("-p");
+        info.ArgumentList.Add(pid.ToString(CultureInfo.InvariantCulture));
+        using var report = Process.Start(info)!;
+        var output = report.StandardOutput.ReadToEnd();
+        report.WaitForExit();
+        // "      5,431,778  GC Heap bytes"
+        var line = output.Split('\n').FirstOrDefault(l => l.Contains("GC Heap bytes", StringComparison.Ordinal));
+        return line is not null && long.TryParse(line.Trim().Split(' ')[0], NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out var bytes) ? bytes : null;
     }
 
     private static AgentProcess StartAgent(string coordinator, string root, int n) =>

@@ -252,9 +252,10 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
 
             await call.RequestStream.CompleteAsync();
         }
-        catch (InvalidOperationException)
+        catch (Exception e) when (e is InvalidOperationException || e is RpcException { StatusCode: StatusCode.OK })
         {
-            // The coordinator answered before taking every chunk (duplicate or refusal): its answer says which.
+            // The coordinator answered before taking every chunk (duplicate or refusal): its answer says which. A write
+            // racing that answer fails with the call's own status, which is OK for a duplicate.
         }
         finally
         {
