@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using YamlDotNet.Core;
+using RMTC.Farm.Core.Yaml;
 using YamlDotNet.RepresentationModel;
 
 namespace RMTC.Farm.Core.Jobs;
@@ -25,6 +26,11 @@ public static partial class JobSpecParser
         YamlMappingNode root;
         try
         {
+            if (YamlGuard.Check(yaml) is { } refused)
+            {
+                throw new JobSpecException([$"{sourceName}:{refused.Line}: {refused.Message}"]);
+            }
+
             var stream = new YamlStream();
             stream.Load(new StringReader(yaml));
             if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode map)
@@ -53,6 +59,11 @@ public static partial class JobSpecParser
         }
 
         var dataset = reader.String("dataset", required: true);
+        if (dataset is not null && dataset.Contains('\0', StringComparison.Ordinal))
+        {
+            // Path APIs throw on NUL; a path with one cannot name a directory anyway.
+            reader.Problem("dataset", "`dataset` holds a NUL character (\\0): write the dataset directory's path as plain text");
+        }
         var shards = reader.Int("shards", 3, 1, MaxShards);
         var rounds = reader.Int("rounds", 2, 1, MaxRounds);
         var seed = reader.Long("seed", 1);
@@ -264,6 +275,11 @@ public static partial class JobSpecParser
             if (!ByteSize.TryParseMiB(text, out var mib))
             {
                 Problem(key, $"`{key}` must be a size such as 512m, 8g or 8GiB; a bare number means MiB (got '{text}')");
+            }
+            else if (mib > ByteSize.MaxMiB)
+            {
+                Problem(key, $"`{key}` is {text}, more than any node has: the limit is {ByteSize.MaxMiB / (1024 * 1024)} TiB; check the unit (512m, 8g)");
+                mib = 0;
             }
 
             return mib;

@@ -50,6 +50,11 @@ public static partial class CjslParser
                 MaxCharactersInDocument = 64L * 1024 * 1024,
                 IgnoreComments = true,
             };
+            if (TooDeep(xml, settings) is { } deep)
+            {
+                throw new JobSpecException([$"{sourceName}:{deep.Line}: <{deep.Element}> is nested more than {MaxDepth} elements deep: a spec needs 6 (spec, job, layers, layer, env, key); remove the extra nesting"]);
+            }
+
             using var reader = XmlReader.Create(new StringReader(xml), settings);
             doc = XDocument.Load(reader, LoadOptions.SetLineInfo);
         }
@@ -155,6 +160,24 @@ public static partial class CjslParser
         };
     }
 
+    /// <summary>Deepest element nesting accepted; deeper documents take time quadratic in their depth to load.</summary>
+    public const int MaxDepth = 64;
+
+    /// <summary>Where the document first nests deeper than <see cref="MaxDepth"/>, read as a stream (nothing kept), or null.</summary>
+    private static (int Line, string Element)? TooDeep(string xml, XmlReaderSettings settings)
+    {
+        using var reader = XmlReader.Create(new StringReader(xml), settings);
+        while (reader.Read())
+        {
+            if (reader.NodeType == XmlNodeType.Element && reader.Depth >= MaxDepth)
+            {
+                return (((IXmlLineInfo)reader).LineNumber, reader.LocalName);
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Cuebot's job name: <c>show-shot-user_suffix</c>, lower case, the suffix's '-' turned into '_'.</summary>
     public static string ConformJobName(string show, string shot, string user, string name, out string? error)
     {
@@ -196,7 +219,14 @@ public static partial class CjslParser
             throw p.Exception();
         }
 
-        var version = new Version(int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture));
+        if (!int.TryParse(m.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var major)
+            || !int.TryParse(m.Groups[2].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var minor))
+        {
+            p.Add(null, $"CJSL version {m.Groups[1].Value}.{m.Groups[2].Value} in the DOCTYPE's system id is not understood: versions 1.0 to {NewestVersion} are (set pyoutline's spec_version to {NewestVersion} or lower)");
+            throw p.Exception();
+        }
+
+        var version = new Version(major, minor);
         if (version.Major != 1 || version > NewestVersion)
         {
             p.Add(null, $"CJSL version {version} is not understood: versions 1.0 to {NewestVersion} are (set pyoutline's spec_version to {NewestVersion} or lower)");
@@ -492,7 +522,14 @@ public static partial class CjslParser
         if (m.Success && double.TryParse(m.Groups["n"].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var n))
         {
             var unit = m.Groups["u"].Value;
-            return (long)Math.Ceiling(unit.StartsWith('m') ? n : n * 1024);
+            var mib = Math.Ceiling(unit.StartsWith('m') ? n : n * 1024);
+            if (mib <= ByteSize.MaxMiB)
+            {
+                return (long)mib;
+            }
+
+            p.Add(parent.Element(name)!, $"<{name}> is {text}, more than any host has: the limit is {ByteSize.MaxMiB / (1024 * 1024)} TiB; check the unit (512m, 8g)");
+            return null;
         }
 
         p.Add(parent.Element(name)!, $"<{name}> must be a size such as 512m or 8g; a bare number means GB, as in Cuebot (got '{text}')");
@@ -605,10 +642,10 @@ public static partial class CjslParser
     [GeneratedRegex("_{2,}")]
     private static partial Regex RepeatedUnderscores();
 
-    [GeneratedRegex(@"cjsl-(\d+)\.(\d+)\.dtd$")]
+    [GeneratedRegex(@"cjsl-([0-9]+)\.([0-9]+)\.dtd$")]
     private static partial Regex VersionPattern();
 
-    [GeneratedRegex(@"^(?<n>\d+(?:\.\d+)?)\s*(?<u>mb?|gb?)?$")]
+    [GeneratedRegex(@"^(?<n>[0-9]+(?:\.[0-9]+)?)\s*(?<u>mb?|gb?)?$")]
     private static partial Regex MemoryPattern();
 
     /// <summary>Problems found so far, each prefixed with the source, line and element.</summary>

@@ -13,6 +13,9 @@ public static partial class FrameSet
     /// <summary>Most frames one range may expand to (Cuebot caps a job's frames too).</summary>
     public const int MaxFrames = 100_000;
 
+    /// <summary>Most frames all parts together may walk over, repeats and left-out frames included.</summary>
+    private const long MaxWalk = 10L * MaxFrames;
+
     /// <summary>Expands <paramref name="text"/>; false with a reason naming the bad part when it is not a frame range.</summary>
     public static bool TryParse(string text, out IReadOnlyList<int> frames, out string error)
     {
@@ -20,6 +23,7 @@ public static partial class FrameSet
         error = "";
         var seen = new HashSet<int>();
         var list = new List<int>();
+        long walked = 0;
         var parts = text.Split(',', StringSplitOptions.TrimEntries);
         if (text.Trim().Length == 0)
         {
@@ -52,12 +56,36 @@ public static partial class FrameSet
 
             var inverted = m.Groups["op"].Value == "y";
             var direction = end >= start ? 1 : -1;
-            for (long f = start, i = 0; direction > 0 ? f <= end : f >= end; f += direction, i++)
+            var span = Math.Abs((long)end - start) + 1;
+
+            // Count first: a range such as 1-2000000000y1 selects nothing but would take seconds to walk.
+            var onStepCount = ((span - 1) / step) + 1;
+            var selected = inverted ? span - onStepCount : onStepCount;
+            walked += inverted ? span : selected;
+            if (selected > MaxFrames)
             {
-                var onStep = i % step == 0;
-                if (onStep != inverted && seen.Add((int)f))
+                error = $"'{text}' expands to more than {MaxFrames} frames";
+                return false;
+            }
+
+            // Parts that repeat the same frames add nothing but still cost a walk each; bound the total.
+            if (walked > MaxWalk)
+            {
+                error = $"'{text}' lists more than {MaxWalk} frames counting repeats: list each frame once";
+                return false;
+            }
+
+            for (long i = 0; i < span; i += inverted ? 1 : step)
+            {
+                if (inverted && i % step == 0)
                 {
-                    list.Add((int)f);
+                    continue;
+                }
+
+                var f = (int)(start + (direction * i));
+                if (seen.Add(f))
+                {
+                    list.Add(f);
                     if (list.Count > MaxFrames)
                     {
                         error = $"'{text}' expands to more than {MaxFrames} frames";
@@ -67,10 +95,16 @@ public static partial class FrameSet
             }
         }
 
+        if (list.Count == 0)
+        {
+            error = $"'{text}' selects no frames (an inverted step of 1 leaves none out of the range): write e.g. 1-10y2 or 1-10x2";
+            return false;
+        }
+
         frames = list;
         return true;
     }
 
-    [GeneratedRegex(@"^(?<a>-?\d+)(?:-(?<b>-?\d+)(?:(?<op>[xy])(?<n>\d+))?)?$")]
+    [GeneratedRegex(@"^(?<a>-?[0-9]+)(?:-(?<b>-?[0-9]+)(?:(?<op>[xy])(?<n>[0-9]+))?)?$")]
     private static partial Regex PartPattern();
 }

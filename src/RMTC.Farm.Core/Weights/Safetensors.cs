@@ -133,7 +133,18 @@ public static class Safetensors
     {
         ArgumentNullException.ThrowIfNull(path);
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16, FileOptions.SequentialScan);
-        var header = ReadHeader(fs, fs.Length);
+        return Read(fs);
+    }
+
+    /// <summary>
+    /// Reads a whole safetensors stream (seekable, positioned at its start) into memory. Nothing is allocated for data
+    /// the stream does not hold: the header's sizes are checked against the stream's length first.
+    /// Throws <see cref="SafetensorsFormatException"/> when the bytes are malformed.
+    /// </summary>
+    public static (IReadOnlyList<NamedTensor> Tensors, IReadOnlyDictionary<string, string> Metadata) Read(Stream fs)
+    {
+        ArgumentNullException.ThrowIfNull(fs);
+        var header = ReadHeader(fs, fs.Length - fs.Position);
         var result = new NamedTensor[header.Tensors.Count];
         for (int i = 0; i < result.Length; i++)
         {
@@ -319,7 +330,7 @@ public static class Safetensors
                     break;
                 }
 
-                string name = reader.GetString()!;
+                string name = ReadString(ref reader, "a tensor name");
                 Next(ref reader);
                 if (name == MetadataKey)
                 {
@@ -353,6 +364,20 @@ public static class Safetensors
         return (tensors, metadata ?? new Dictionary<string, string>(StringComparer.Ordinal));
     }
 
+    /// <summary>A JSON string as text; an escaped lone surrogate (<c>\ud800</c>) is valid JSON but no valid text.</summary>
+    private static string ReadString(ref Utf8JsonReader reader, string what)
+    {
+        try
+        {
+            return reader.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw new SafetensorsFormatException(
+                $"header is not valid: {what} escapes half of a UTF-16 surrogate pair (such as \\ud800 alone), which is no character; write names and values as plain UTF-8");
+        }
+    }
+
     private static void Next(ref Utf8JsonReader reader)
     {
         if (!reader.Read())
@@ -382,14 +407,14 @@ public static class Safetensors
                 return metadata;
             }
 
-            string key = reader.GetString()!;
+            string key = ReadString(ref reader, $"a '{MetadataKey}' key");
             Next(ref reader);
             if (reader.TokenType != JsonTokenType.String)
             {
                 throw new SafetensorsFormatException($"'{MetadataKey}' value for key '{key}' must be a string, found {Describe(reader.TokenType)}");
             }
 
-            if (!metadata.TryAdd(key, reader.GetString()!))
+            if (!metadata.TryAdd(key, ReadString(ref reader, $"'{MetadataKey}' value of '{key}'")))
             {
                 throw new SafetensorsFormatException($"'{MetadataKey}' has duplicate key '{key}'");
             }
@@ -415,7 +440,7 @@ public static class Safetensors
                 break;
             }
 
-            string field = reader.GetString()!;
+            string field = ReadString(ref reader, $"a field name of tensor '{name}'");
             Next(ref reader);
             switch (field)
             {
@@ -430,7 +455,7 @@ public static class Safetensors
                         throw new SafetensorsFormatException($"tensor '{name}': dtype must be a string, found {Describe(reader.TokenType)}");
                     }
 
-                    string text = reader.GetString()!;
+                    string text = ReadString(ref reader, $"the dtype of tensor '{name}'");
                     if (!TensorDTypeExtensions.TryParseHeaderString(text, out var parsed))
                     {
                         throw new SafetensorsFormatException(

@@ -1,0 +1,75 @@
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
+
+namespace RMTC.Farm.Core.Yaml;
+
+/// <summary>
+/// Screens YAML from outside (job specs, dataset.yaml) before a node tree is built from it. YamlDotNet's tree is built
+/// recursively, so thousands of nested brackets overflow the stack (which kills the process); and an alias of a list or
+/// mapping shares a subtree that hashing or printing walks once per alias, so ten aliases of ten aliases ... (a
+/// "billion laughs") cost exponential time. Neither has a use in these files, so both are refused with the line.
+/// </summary>
+internal static class YamlGuard
+{
+    /// <summary>Deepest nesting of lists and mappings accepted (the files need 5).</summary>
+    public const int MaxDepth = 64;
+
+    /// <summary>
+    /// The first problem as (line, message), or null when the text is safe to load. Reads events only (no tree), so
+    /// it is linear in the text. Throws <see cref="YamlException"/> when the text is not YAML, as loading would.
+    /// </summary>
+    public static (long Line, string Message)? Check(string text)
+    {
+        var parser = new Parser(new StringReader(text));
+        var collectionAnchors = new HashSet<string>(StringComparer.Ordinal);
+        var depth = 0;
+        long line = 1;
+        while (MoveNext(parser, line))
+        {
+            line = parser.Current!.End.Line;
+            switch (parser.Current)
+            {
+                case NodeEvent start and (MappingStart or SequenceStart):
+                    if (++depth > MaxDepth)
+                    {
+                        return (start.Start.Line, $"lists and mappings are nested more than {MaxDepth} levels deep here: these files need only a few levels; remove the extra brackets or indentation");
+                    }
+
+                    if (!start.Anchor.IsEmpty)
+                    {
+                        collectionAnchors.Add(start.Anchor.Value);
+                    }
+
+                    break;
+                case MappingEnd or SequenceEnd:
+                    depth--;
+                    break;
+                case Scalar { Anchor.IsEmpty: false } scalar:
+                    // An anchor name may be reused; the latest definition is the one an alias means.
+                    collectionAnchors.Remove(scalar.Anchor.Value);
+                    break;
+                case AnchorAlias alias when collectionAnchors.Contains(alias.Value.Value):
+                    return (alias.Start.Line, $"the alias *{alias.Value.Value} repeats a list or mapping: aliases may repeat only plain values (aliases of lists and mappings are how YAML bombs are built); write the list or mapping out in full");
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// YamlDotNet's scanner lets a few malformed escapes escape as other exceptions (e.g. "\uD800\U0010FFFF" throws
+    /// ArgumentOutOfRangeException); they are YAML errors like any other, so they are reported as one.
+    /// </summary>
+    private static bool MoveNext(Parser parser, long line)
+    {
+        try
+        {
+            return parser.MoveNext();
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or OverflowException or InvalidOperationException)
+        {
+            var mark = new Mark(0, line, 1);
+            throw new YamlException(mark, mark, $"after line {line}: {e.Message} (check the escapes in quoted text: \\u and \\U escapes must name whole characters)", e);
+        }
+    }
+}
