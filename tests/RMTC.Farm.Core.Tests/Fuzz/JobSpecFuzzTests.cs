@@ -91,7 +91,7 @@ public sealed class JobSpecFuzzTests(ITestOutputHelper output)
         {
             0 => Mutate.YamlBomb(r.Next(2, 10)),
             1 => "local: " + Mutate.DeepYaml(r, r.Next(1, 5000)),
-            _ => "name: " + new string('n', r.Next(1, 200_000)),
+            _ => "name: " + new string('n', r.Next(1, r.Next(8) == 0 ? 200_000 : 5_000)),
         }, "sample with a bomb, deep nesting or a long value appended"),
     ];
 
@@ -138,14 +138,17 @@ public sealed class JobSpecFuzzTests(ITestOutputHelper output)
         Assert.Contains("job.yaml:21:", error.Message, StringComparison.Ordinal);
     }
 
-    private static YSchema Schema(params (string Key, Func<Random, YNode> Gen)[] keys)
+    [Theory]
+    [InlineData("dataset: \"/d\\0x\"", "job.yaml:3: dataset: `dataset` holds a NUL character")]
+    [InlineData("resources: { memory: nan }", "`memory` must be a size such as 512m")]
+    [InlineData("resources: { gpu_memory: 1e300t }", "`gpu_memory` is 1e300t, more than any node has: the limit is 1024 TiB")]
+    [InlineData("max_retries: \"\\uD800\\U0010FFFF\"", "job.yaml:4: not valid YAML")]
+    public void Inputs_that_crashed_the_parser_are_refused_with_the_field_and_the_fix(string line, string expected)
     {
-        var schema = new YSchema();
-        foreach (var (key, gen) in keys)
-        {
-            schema.Keys[key] = gen;
-        }
-
-        return schema;
+        // Found by fuzzing: a NUL in the dataset path threw ArgumentException from Path.GetFullPath, "nan" was accepted
+        // as 0 MiB, 1e300t saturated to long.MaxValue MiB, and a lone \uD800 escape threw ArgumentOutOfRangeException
+        // out of YamlDotNet's scanner.
+        var error = Assert.Throws<JobSpecException>(() => JobSpecParser.Parse($"name: a\nrecipe: denoiser\ndataset: /d\n{line}\n".Replace("dataset: /d\ndataset", "dataset", StringComparison.Ordinal), "job.yaml", "/farm/jobs", Recipes));
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
 }

@@ -18,7 +18,7 @@ internal static class Mutate
         7 => r.Next(2) == 0 ? "NaN" : ".nan",
         8 => r.Next(2) == 0 ? "Infinity" : ".inf",
         9 => "",
-        10 => new string('x', r.Next(1000, 70_000)),
+        10 => new string('x', r.Next(1000, 20_000)),
         11 => "\u202Eevil\u0301\uFEFF名前🎞️",
         12 => "a\0b",
         13 => "\uD800",

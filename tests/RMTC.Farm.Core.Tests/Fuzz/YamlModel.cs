@@ -41,6 +41,17 @@ internal static class YamlModel
 
     public static YSeq Seq(params YNode[] items) => new([.. items]);
 
+    public static YSchema Schema(params (string Key, Func<Random, YNode> Gen)[] keys)
+    {
+        var schema = new YSchema();
+        foreach (var (key, gen) in keys)
+        {
+            schema.Keys[key] = gen;
+        }
+
+        return schema;
+    }
+
     /// <summary>Structure-aware edits of a mapping (recursing into nested mappings sometimes).</summary>
     public static YMap MutateMap(Random r, YMap map, IReadOnlyList<string> knownKeys)
     {
