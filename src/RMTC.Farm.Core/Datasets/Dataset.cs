@@ -494,7 +494,7 @@ public sealed class Dataset
 
     private static YamlMappingNode CheckKeys(string text, string source)
     {
-        var stream = new YamlStream();
+        YamlStream stream;
         try
         {
             if (YamlGuard.Check(text) is { } refused)
@@ -502,7 +502,7 @@ public sealed class Dataset
                 throw new DatasetException($"{source} line {refused.Line}: {refused.Message}");
             }
 
-            stream.Load(new StringReader(text));
+            stream = YamlGuard.Load(text);
         }
         catch (YamlException e)
         {

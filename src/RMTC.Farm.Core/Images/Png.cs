@@ -115,10 +115,11 @@ public static class Png
         idat.Position = 0;
         try
         {
+            // Damaged data surfaces as InvalidDataException, EndOfStreamException or (from zlib itself) ZLibException, an IOException.
             using var z = new ZLibStream(idat, CompressionMode.Decompress);
             z.ReadExactly(raw);
         }
-        catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
+        catch (Exception e) when (e is InvalidDataException or IOException)
         {
             throw new PngFormatException($"image data is damaged or short for {width}x{height} with {channels} channels: {e.Message}");
         }

@@ -31,8 +31,7 @@ public static partial class JobSpecParser
                 throw new JobSpecException([$"{sourceName}:{refused.Line}: {refused.Message}"]);
             }
 
-            var stream = new YamlStream();
-            stream.Load(new StringReader(yaml));
+            var stream = YamlGuard.Load(yaml);
             if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode map)
             {
                 throw new JobSpecException([$"{sourceName}: a job spec is a YAML mapping with at least `name`, `recipe` and `dataset` (see farm/jobs/ for examples)"]);

@@ -1,5 +1,6 @@
 using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
+using YamlDotNet.RepresentationModel;
 
 namespace RMTC.Farm.Core.Yaml;
 
@@ -22,15 +23,23 @@ internal static class YamlGuard
     {
         var parser = new Parser(new StringReader(text));
         var collectionAnchors = new HashSet<string>(StringComparer.Ordinal);
-        var depth = 0;
+        // Per open list or mapping: whether it is a mapping, and how many nodes it holds so far.
+        var open = new Stack<(bool Mapping, int Nodes)>();
         long line = 1;
         while (MoveNext(parser, line))
         {
             line = parser.Current!.End.Line;
+            if (parser.Current is NodeEvent && open.Count > 0)
+            {
+                var (mapping, nodes) = open.Pop();
+                open.Push((mapping, nodes + 1));
+            }
+
             switch (parser.Current)
             {
                 case NodeEvent start and (MappingStart or SequenceStart):
-                    if (++depth > MaxDepth)
+                    open.Push((start is MappingStart, 0));
+                    if (open.Count > MaxDepth)
                     {
                         return (start.Start.Line, $"lists and mappings are nested more than {MaxDepth} levels deep here: these files need only a few levels; remove the extra brackets or indentation");
                     }
@@ -42,7 +51,13 @@ internal static class YamlGuard
 
                     break;
                 case MappingEnd or SequenceEnd:
-                    depth--;
+                    // YamlDotNet's parser can end a mapping after a key with no value (e.g. "  : x" under a key), which
+                    // its own loader then fails on with ArgumentException.
+                    if (open.Pop() is { Mapping: true, Nodes: var n } && n % 2 == 1)
+                    {
+                        return (parser.Current.Start.Line, "a key in the mapping that ends here has no value: write `key: value`, one per line, at the same indentation");
+                    }
+
                     break;
                 case Scalar { Anchor.IsEmpty: false } scalar:
                     // An anchor name may be reused; the latest definition is the one an alias means.
@@ -54,6 +69,22 @@ internal static class YamlGuard
         }
 
         return null;
+    }
+
+    /// <summary>Loads text that <see cref="Check"/> passed; YamlDotNet's own non-YAML exceptions become <see cref="YamlException"/>.</summary>
+    public static YamlStream Load(string text)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(text));
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or OverflowException or InvalidOperationException)
+        {
+            throw new YamlException(Mark.Empty, Mark.Empty, $"{e.Message} (the YAML is malformed in a way the reader does not locate; check indentation and quoting)", e);
+        }
+
+        return stream;
     }
 
     /// <summary>

@@ -139,6 +139,7 @@ public sealed class DatasetYamlFuzzTests(ITestOutputHelper output)
     [InlineData("sample_shape: [1, 2, 3]\nclasses: [a, [b]]", "line 4: `classes` must be a list of class names, e.g. [cat, dog]; a class name is text")]
     [InlineData("sample_shape: [1, 2, 3]\nowner: [a]", "line 4: `owner` must be a text value, not a list or mapping")]
     [InlineData("sample_shape: [1, 2, 3]\nrights: &r { cawg.ai_training: *r }", "line 4: the alias *r repeats a list or mapping")]
+    [InlineData("sample_shape: [1, 2, 3]\nrights:\n  : allowed\nowner: x", "line 6: a key in the mapping that ends here has no value")]
     public void Wrong_types_name_the_key_and_line_instead_of_a_deserializer_message(string tail, string expected)
     {
         // Found by fuzzing: the deserializer answered "Arithmetic operation resulted in an overflow." and

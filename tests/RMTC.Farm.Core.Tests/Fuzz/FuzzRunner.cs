@@ -55,17 +55,18 @@ internal static class FuzzRunner
     /// </summary>
     public static FuzzStats Run(
         ITestOutputHelper output, string parser, int seed, IEnumerable<Func<Random, FuzzInput>> generators, int count,
-        Func<FuzzInput, bool> parse, Func<Exception, bool> isValidation, long allocBase, long allocPerByte)
+        Func<FuzzInput, bool> parse, Func<Exception, bool> isValidation, long allocBase, long allocPerByte, TimeSpan? budget = null)
     {
         var inputs = InputsFrom(seed, generators.ToArray(), count);
-        return Check(output, parser, seed, inputs, parse, isValidation, allocBase, allocPerByte);
+        return Check(output, parser, seed, inputs, parse, isValidation, allocBase, allocPerByte, budget);
     }
 
     /// <summary>Checks a fixed list of inputs (e.g. every truncation of a valid file) with the same guarantee.</summary>
     public static FuzzStats Check(
         ITestOutputHelper output, string parser, int seed, IEnumerable<FuzzInput> inputs,
-        Func<FuzzInput, bool> parse, Func<Exception, bool> isValidation, long allocBase, long allocPerByte)
+        Func<FuzzInput, bool> parse, Func<Exception, bool> isValidation, long allocBase, long allocPerByte, TimeSpan? budget = null)
     {
+        var limit = budget ?? Budget;
         var stats = new FuzzStats(parser);
         long current = -1;
         long startedAt = 0;
@@ -162,10 +163,10 @@ internal static class FuzzRunner
             }
 
             var elapsed = TimeSpan.FromSeconds((clock.ElapsedTicks - Volatile.Read(ref startedAt)) / (double)Stopwatch.Frequency);
-            if (elapsed > Budget && Volatile.Read(ref current) == index)
+            if (elapsed > limit && Volatile.Read(ref current) == index)
             {
                 // The worker cannot be stopped; it is a background thread, so the test process can still exit.
-                Assert.Fail(Describe(parser, seed, index, Volatile.Read(ref running)!, $"still running after {elapsed.TotalSeconds:F1} s (budget {Budget.TotalSeconds} s): a hang"));
+                Assert.Fail(Describe(parser, seed, index, Volatile.Read(ref running)!, $"still running after {elapsed.TotalSeconds:F1} s (budget {limit.TotalSeconds} s): a hang"));
             }
         }
 

@@ -143,11 +143,13 @@ public sealed class JobSpecFuzzTests(ITestOutputHelper output)
     [InlineData("resources: { memory: nan }", "`memory` must be a size such as 512m")]
     [InlineData("resources: { gpu_memory: 1e300t }", "`gpu_memory` is 1e300t, more than any node has: the limit is 1024 TiB")]
     [InlineData("max_retries: \"\\uD800\\U0010FFFF\"", "job.yaml:4: not valid YAML")]
+    [InlineData("merge:\n  : fedavg\nshards: 2", "job.yaml:6: a key in the mapping that ends here has no value")]
     public void Inputs_that_crashed_the_parser_are_refused_with_the_field_and_the_fix(string line, string expected)
     {
         // Found by fuzzing: a NUL in the dataset path threw ArgumentException from Path.GetFullPath, "nan" was accepted
-        // as 0 MiB, 1e300t saturated to long.MaxValue MiB, and a lone \uD800 escape threw ArgumentOutOfRangeException
-        // out of YamlDotNet's scanner.
+        // as 0 MiB, 1e300t saturated to long.MaxValue MiB, a lone \uD800 escape threw ArgumentOutOfRangeException
+        // out of YamlDotNet's scanner, and "  : fedavg" under a key made its parser end a mapping after a key with no
+        // value, on which its loader threw ArgumentException (seed 777, input 12332).
         var error = Assert.Throws<JobSpecException>(() => JobSpecParser.Parse($"name: a\nrecipe: denoiser\ndataset: /d\n{line}\n".Replace("dataset: /d\ndataset", "dataset", StringComparison.Ordinal), "job.yaml", "/farm/jobs", Recipes));
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }

@@ -277,4 +277,14 @@ public sealed class PngFuzzTests(ITestOutputHelper output)
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
         FuzzRunner.Check(output, "png huge claim", 0, [new FuzzInput(png, "huge claim")], Parse, e => e is PngFormatException, 256 << 10, 0);
     }
+
+    [Fact]
+    public void Image_data_that_asks_for_a_preset_dictionary_is_a_format_error_not_a_ZLibException()
+    {
+        // Found by fuzzing (seed 777, input 29490): zlib header 78 F9 sets FDICT; zlib answers "need dictionary",
+        // which .NET throws as ZLibException (an IOException), not InvalidDataException.
+        var png = Write([new Chunk("IHDR", Ihdr(1, 1, colour: 0)), new Chunk("IDAT", [0x78, 0xF9, 0, 0, 0, 1, 0x63, 0, 0]), new Chunk("IEND", [])]);
+        var error = Assert.Throws<PngFormatException>(() => Png.Decode(png));
+        Assert.Contains("image data is damaged or short for 1x1 with 1 channels", error.Message, StringComparison.Ordinal);
+    }
 }
