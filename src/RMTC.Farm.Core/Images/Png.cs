@@ -15,7 +15,7 @@ public static class Png
     /// <summary>Largest width or height accepted (a guard against absurd headers).</summary>
     public const int MaxSide = 1 << 15;
 
-    /// <summary>The most a deflate stream can expand (RFC 1951: 258 bytes per 2-bit code, with margin).</summary>
+    /// <summary>The most a deflate stream can expand (RFC 1951: at best one 258-byte match per two bits of code).</summary>
     private const long MaxDeflateRatio = 1032;
 
     /// <summary>Reads a PNG file. Throws <see cref="PngFormatException"/> (or IOException when unreadable).</summary>

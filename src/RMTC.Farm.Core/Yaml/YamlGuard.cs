@@ -23,22 +23,22 @@ internal static class YamlGuard
     {
         var parser = new Parser(new StringReader(text));
         var collectionAnchors = new HashSet<string>(StringComparer.Ordinal);
-        // Per open list or mapping: whether it is a mapping, and how many nodes it holds so far.
-        var open = new Stack<(bool Mapping, int Nodes)>();
+        // Per open list or mapping: whether it is a mapping, how many nodes it holds so far, and the last one's line.
+        var open = new Stack<(bool Mapping, int Nodes, long LastLine)>();
         long line = 1;
         while (MoveNext(parser, line))
         {
             line = parser.Current!.End.Line;
-            if (parser.Current is NodeEvent && open.Count > 0)
+            if (parser.Current is NodeEvent node && open.Count > 0)
             {
-                var (mapping, nodes) = open.Pop();
-                open.Push((mapping, nodes + 1));
+                var (mapping, nodes, _) = open.Pop();
+                open.Push((mapping, nodes + 1, node.Start.Line));
             }
 
             switch (parser.Current)
             {
                 case NodeEvent start and (MappingStart or SequenceStart):
-                    open.Push((start is MappingStart, 0));
+                    open.Push((start is MappingStart, 0, start.Start.Line));
                     if (open.Count > MaxDepth)
                     {
                         return (start.Start.Line, $"lists and mappings are nested more than {MaxDepth} levels deep here: these files need only a few levels; remove the extra brackets or indentation");
@@ -53,9 +53,9 @@ internal static class YamlGuard
                 case MappingEnd or SequenceEnd:
                     // YamlDotNet's parser can end a mapping after a key with no value (e.g. "  : x" under a key), which
                     // its own loader then fails on with ArgumentException.
-                    if (open.Pop() is { Mapping: true, Nodes: var n } && n % 2 == 1)
+                    if (open.Pop() is { Mapping: true, Nodes: var n, LastLine: var keyLine } && n % 2 == 1)
                     {
-                        return (parser.Current.Start.Line, "a key in the mapping that ends here has no value: write `key: value`, one per line, at the same indentation");
+                        return (keyLine, "this key has no value (or this value has no key): write `key: value`, one per line, at the same indentation");
                     }
 
                     break;

@@ -219,7 +219,7 @@ public sealed class CjslFuzzTests(ITestOutputHelper output)
     [Fact]
     public void Generated_cjsl_ends_in_job_specs_or_a_clear_JobSpecException()
     {
-        var stats = FuzzRunner.Run(output, "cjsl", FuzzRunner.Seed(6003), Generators, FuzzRunner.Iterations(4000),
+        var stats = FuzzRunner.Run(output, "cjsl", FuzzRunner.Seed(6003), Generators, FuzzRunner.Iterations(3000),
             Parse, e => e is JobSpecException, AllocBase, AllocPerByte);
         Assert.True(stats.Valid > 0 && stats.Rejected > 0, $"the generators should make both valid and invalid specs: {stats}");
     }

@@ -112,7 +112,7 @@ public sealed class DatasetYamlFuzzTests(ITestOutputHelper output)
     [Fact]
     public void Generated_dataset_yaml_ends_in_a_descriptor_or_a_clear_DatasetException()
     {
-        var stats = FuzzRunner.Run(output, "dataset.yaml", FuzzRunner.Seed(6002), Generators, FuzzRunner.Iterations(4000),
+        var stats = FuzzRunner.Run(output, "dataset.yaml", FuzzRunner.Seed(6002), Generators, FuzzRunner.Iterations(3000),
             Parse, e => e is DatasetException, AllocBase, AllocPerByte);
         Assert.True(stats.Valid > 0 && stats.Rejected > 0, $"the generators should make both valid and invalid descriptors: {stats}");
     }
@@ -139,7 +139,7 @@ public sealed class DatasetYamlFuzzTests(ITestOutputHelper output)
     [InlineData("sample_shape: [1, 2, 3]\nclasses: [a, [b]]", "line 4: `classes` must be a list of class names, e.g. [cat, dog]; a class name is text")]
     [InlineData("sample_shape: [1, 2, 3]\nowner: [a]", "line 4: `owner` must be a text value, not a list or mapping")]
     [InlineData("sample_shape: [1, 2, 3]\nrights: &r { cawg.ai_training: *r }", "line 4: the alias *r repeats a list or mapping")]
-    [InlineData("sample_shape: [1, 2, 3]\nrights:\n  : allowed\nowner: x", "line 6: a key in the mapping that ends here has no value")]
+    [InlineData("sample_shape: [1, 2, 3]\nrights:\n  : allowed\nowner: x", "line 5: this key has no value (or this value has no key)")]
     public void Wrong_types_name_the_key_and_line_instead_of_a_deserializer_message(string tail, string expected)
     {
         // Found by fuzzing: the deserializer answered "Arithmetic operation resulted in an overflow." and
