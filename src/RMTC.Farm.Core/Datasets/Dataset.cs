@@ -238,7 +238,7 @@ public sealed class Dataset
         var kind = Required(raw.Kind, "kind", "one of: " + string.Join(", ", DatasetKinds.All));
         if (!DatasetKinds.All.Contains(kind, StringComparer.Ordinal))
         {
-            throw new DatasetException($"{source}: unknown kind '{kind}' (known kinds: {string.Join(", ", DatasetKinds.All)})");
+            throw new DatasetException($"{source}: unknown kind '{Echo.Of(kind)}' (known kinds: {string.Join(", ", DatasetKinds.All)})");
         }
 
         if (raw.SampleShape is null || raw.SampleShape.Count == 0)
@@ -256,7 +256,7 @@ public sealed class Dataset
         var license = raw.License?.Trim();
         if (!string.IsNullOrEmpty(licence) && !string.IsNullOrEmpty(license) && licence != license)
         {
-            throw new DatasetException($"{source}: `licence` ({licence}) and `license` ({license}) disagree; keep one");
+            throw new DatasetException($"{source}: `licence` ({Echo.Of(licence)}) and `license` ({Echo.Of(license)}) disagree; keep one");
         }
 
         var rights = DatasetRightsYaml.Rights(Child(root, "rights"), source, "rights");
@@ -272,7 +272,7 @@ public sealed class Dataset
         var duplicate = classes.GroupBy(c => c, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
         {
-            throw new DatasetException($"{source}: class '{duplicate.Key}' is listed twice in `classes`");
+            throw new DatasetException($"{source}: class '{Echo.Of(duplicate.Key)}' is listed twice in `classes`");
         }
 
         if (kind == DatasetKinds.LabelledImages && classes.Count < 2)
@@ -530,7 +530,7 @@ public sealed class Dataset
             if (!KnownKeys.Contains(k, StringComparer.Ordinal))
             {
                 throw new DatasetException(
-                    $"{source} line {key.Start.Line}: unknown key `{k}` (known keys: {string.Join(", ", KnownKeys)})");
+                    $"{source} line {key.Start.Line}: unknown key `{Echo.Of(k)}` (known keys: {string.Join(", ", KnownKeys)})");
             }
         }
 

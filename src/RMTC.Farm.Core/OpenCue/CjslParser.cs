@@ -86,13 +86,13 @@ public static partial class CjslParser
             }
             else
             {
-                p.Add(root.Element("uid")!, $"<uid> must be a user id, a whole number (got '{uidText}')");
+                p.Add(root.Element("uid")!, $"<uid> must be a user id, a whole number (got '{Echo.Of(uidText)}')");
             }
         }
 
         if (show is { Length: > 0 } && !NamePattern().IsMatch(show))
         {
-            p.Add(root.Element("show")!, $"the show name '{show}' is not in the proper format: show names are at least 3 letters, digits, '_' or '.'");
+            p.Add(root.Element("show")!, $"the show name '{Echo.Of(show)}' is not in the proper format: show names are at least 3 letters, digits, '_' or '.'");
         }
 
         var shot = shotRaw is null ? null : ConformName("shot", shotRaw, root.Element("shot")!, p);
@@ -115,7 +115,7 @@ public static partial class CjslParser
             {
                 if (!jobNames.Add(job.Name))
                 {
-                    p.Add(jobElement, $"job '{job.Name}' is defined twice in this spec: give each <job> its own name");
+                    p.Add(jobElement, $"job '{Echo.Of(job.Name)}' is defined twice in this spec: give each <job> its own name");
                 }
 
                 jobs.Add(job);
@@ -192,7 +192,7 @@ public static partial class CjslParser
         suffix = RepeatedUnderscores().Replace(suffix.ToLowerInvariant(), "_").Replace('-', '_');
         if (!NamePattern().IsMatch(suffix))
         {
-            error = $"the job name suffix '{suffix}' must be at least 3 letters, digits, periods or underscores";
+            error = $"the job name suffix '{Echo.Of(suffix)}' must be at least 3 letters, digits, periods or underscores";
         }
 
         return $"{prefix.TrimEnd('_')}_{suffix.TrimStart('_')}".ToLowerInvariant();
@@ -209,20 +209,20 @@ public static partial class CjslParser
 
         if (type.Name != "spec" || type.PublicId is null || !PublicIds.Contains(type.PublicId))
         {
-            p.Add(null, $"the DOCTYPE must be spec PUBLIC \"SPI Cue Specification Language\" (got {type.Name} PUBLIC \"{type.PublicId}\")");
+            p.Add(null, $"the DOCTYPE must be spec PUBLIC \"SPI Cue Specification Language\" (got {Echo.Of(type.Name)} PUBLIC \"{Echo.Of(type.PublicId)}\")");
         }
 
         var m = VersionPattern().Match(type.SystemId ?? "");
         if (!m.Success)
         {
-            p.Add(null, $"the DOCTYPE's system id must end in cjsl-1.N.dtd, naming the spec version (got \"{type.SystemId}\")");
+            p.Add(null, $"the DOCTYPE's system id must end in cjsl-1.N.dtd, naming the spec version (got \"{Echo.Of(type.SystemId)}\")");
             throw p.Exception();
         }
 
         if (!int.TryParse(m.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var major)
             || !int.TryParse(m.Groups[2].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var minor))
         {
-            p.Add(null, $"CJSL version {m.Groups[1].Value}.{m.Groups[2].Value} in the DOCTYPE's system id is not understood: versions 1.0 to {NewestVersion} are (set pyoutline's spec_version to {NewestVersion} or lower)");
+            p.Add(null, $"CJSL version {Echo.Of(m.Groups[1].Value)}.{Echo.Of(m.Groups[2].Value)} in the DOCTYPE's system id is not understood: versions 1.0 to {NewestVersion} are (set pyoutline's spec_version to {NewestVersion} or lower)");
             throw p.Exception();
         }
 
@@ -268,7 +268,7 @@ public static partial class CjslParser
                 {
                     if (!layerNames.Add(layer.Name))
                     {
-                        p.Add(l, $"the layer '{layer.Name}' was already defined in job '{name}': give each layer its own name");
+                        p.Add(l, $"the layer '{Echo.Of(layer.Name)}' was already defined in job '{Echo.Of(name)}': give each layer its own name");
                     }
 
                     layers.Add(layer);
@@ -278,7 +278,7 @@ public static partial class CjslParser
 
         if (layers.Count == 0 && p.Count == before)
         {
-            p.Add(e, $"the job '{name}' has no layers: add <layers><layer name=\"...\" type=\"Render\">...</layer></layers>");
+            p.Add(e, $"the job '{Echo.Of(name)}' has no layers: add <layers><layer name=\"...\" type=\"Render\">...</layer></layers>");
         }
 
         return p.Count > before ? null : new CjslJob
@@ -313,7 +313,7 @@ public static partial class CjslParser
         var type = LayerTypes.FirstOrDefault(t => string.Equals(t, typeText, StringComparison.OrdinalIgnoreCase));
         if (type is null)
         {
-            p.Add(e, $"<layer> needs type=\"Render\", \"Util\" or \"Post\" (got '{typeText}')");
+            p.Add(e, $"<layer> needs type=\"Render\", \"Util\" or \"Post\" (got '{Echo.Of(typeText)}')");
         }
 
         var cmd = Text(e, "cmd");
@@ -341,7 +341,7 @@ public static partial class CjslParser
             }
             else
             {
-                p.Add(e.Element("cores")!, $"<cores> must be a number of cores such as 2.0, or whole hundredths of a core such as 200 (got '{coresText}')");
+                p.Add(e.Element("cores")!, $"<cores> must be a number of cores such as 2.0, or whole hundredths of a core such as 200 (got '{Echo.Of(coresText)}')");
             }
         }
 
@@ -399,14 +399,14 @@ public static partial class CjslParser
         var type = (string?)e.Attribute("type");
         if (type is null || !DependTypes.Contains(type))
         {
-            p.Add(e, $"<depend> needs a type attribute, one of {string.Join(", ", DependTypes)} (got '{type}')");
+            p.Add(e, $"<depend> needs a type attribute, one of {string.Join(", ", DependTypes)} (got '{Echo.Of(type)}')");
         }
 
         var anyFrame = (string?)e.Attribute("anyframe");
         bool? any = anyFrame is null ? false : ParseBool(anyFrame);
         if (any is null)
         {
-            p.Add(e, $"<depend anyframe> must be True or False (got '{anyFrame}')");
+            p.Add(e, $"<depend anyframe> must be True or False (got '{Echo.Of(anyFrame)}')");
         }
 
         return p.Count > before ? null : new CjslDepend
@@ -445,7 +445,7 @@ public static partial class CjslParser
         var conformed = name.Trim().Replace('-', '_').ToLowerInvariant();
         if (!NamePattern().IsMatch(conformed))
         {
-            p.Add(at, $"the {kind} name '{name}' is not in the proper format: {kind} names are at least 3 letters, digits, '_' or '.'");
+            p.Add(at, $"the {kind} name '{Echo.Of(name)}' is not in the proper format: {kind} names are at least 3 letters, digits, '_' or '.'");
             return null;
         }
 
@@ -467,7 +467,7 @@ public static partial class CjslParser
             return value;
         }
 
-        p.Add(parent.Element(name)!, $"<{name}> must be a whole number from {min} to {max} (got '{text}')");
+        p.Add(parent.Element(name)!, $"<{name}> must be a whole number from {min} to {max} (got '{Echo.Of(text)}')");
         return null;
     }
 
@@ -483,7 +483,7 @@ public static partial class CjslParser
             return value;
         }
 
-        p.Add(parent.Element(name)!, $"<{name}> must be a number of at least 0 (got '{text}')");
+        p.Add(parent.Element(name)!, $"<{name}> must be a number of at least 0 (got '{Echo.Of(text)}')");
         return null;
     }
 
@@ -497,7 +497,7 @@ public static partial class CjslParser
         var value = ParseBool(text);
         if (value is null)
         {
-            p.Add(parent.Element(name)!, $"<{name}> must be True or False (got '{text}')");
+            p.Add(parent.Element(name)!, $"<{name}> must be True or False (got '{Echo.Of(text)}')");
         }
 
         return value;
@@ -528,11 +528,11 @@ public static partial class CjslParser
                 return (long)mib;
             }
 
-            p.Add(parent.Element(name)!, $"<{name}> is {text}, more than any host has: the limit is {ByteSize.MaxMiB / (1024 * 1024)} TiB; check the unit (512m, 8g)");
+            p.Add(parent.Element(name)!, $"<{name}> is {Echo.Of(text)}, more than any host has: the limit is {ByteSize.MaxMiB / (1024 * 1024)} TiB; check the unit (512m, 8g)");
             return null;
         }
 
-        p.Add(parent.Element(name)!, $"<{name}> must be a size such as 512m or 8g; a bare number means GB, as in Cuebot (got '{text}')");
+        p.Add(parent.Element(name)!, $"<{name}> must be a size such as 512m or 8g; a bare number means GB, as in Cuebot (got '{Echo.Of(text)}')");
         return null;
     }
 

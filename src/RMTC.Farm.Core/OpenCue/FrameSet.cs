@@ -36,21 +36,21 @@ public static partial class FrameSet
             var m = PartPattern().Match(part);
             if (!m.Success)
             {
-                error = $"'{part}' is not a frame range part: write a frame (5), a range (1-8), a step (1-10x2) or an inverted step (1-10y2)";
+                error = $"'{Echo.Of(part)}' is not a frame range part: write a frame (5), a range (1-8), a step (1-10x2) or an inverted step (1-10y2)";
                 return false;
             }
 
             if (!int.TryParse(m.Groups["a"].Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var start)
                 || !int.TryParse(m.Groups["b"].Success ? m.Groups["b"].Value : m.Groups["a"].Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var end))
             {
-                error = $"'{part}': frame numbers must fit in 32 bits";
+                error = $"'{Echo.Of(part)}': frame numbers must fit in 32 bits";
                 return false;
             }
 
             var step = 1;
             if (m.Groups["n"].Success && (!int.TryParse(m.Groups["n"].Value, NumberStyles.None, CultureInfo.InvariantCulture, out step) || step == 0))
             {
-                error = $"'{part}': the step must be a positive whole number";
+                error = $"'{Echo.Of(part)}': the step must be a positive whole number";
                 return false;
             }
 
@@ -64,14 +64,14 @@ public static partial class FrameSet
             walked += inverted ? span : selected;
             if (selected > MaxFrames)
             {
-                error = $"'{text}' expands to more than {MaxFrames} frames";
+                error = $"'{Echo.Of(text)}' expands to more than {MaxFrames} frames";
                 return false;
             }
 
             // Parts that repeat the same frames add nothing but still cost a walk each; bound the total.
             if (walked > MaxWalk)
             {
-                error = $"'{text}' lists more than {MaxWalk} frames counting repeats: list each frame once";
+                error = $"'{Echo.Of(text)}' lists more than {MaxWalk} frames counting repeats: list each frame once";
                 return false;
             }
 
@@ -88,7 +88,7 @@ public static partial class FrameSet
                     list.Add(f);
                     if (list.Count > MaxFrames)
                     {
-                        error = $"'{text}' expands to more than {MaxFrames} frames";
+                        error = $"'{Echo.Of(text)}' expands to more than {MaxFrames} frames";
                         return false;
                     }
                 }
@@ -97,7 +97,7 @@ public static partial class FrameSet
 
         if (list.Count == 0)
         {
-            error = $"'{text}' selects no frames (an inverted step of 1 leaves none out of the range): write e.g. 1-10y2 or 1-10x2";
+            error = $"'{Echo.Of(text)}' selects no frames (an inverted step of 1 leaves none out of the range): write e.g. 1-10y2 or 1-10x2";
             return false;
         }
 

@@ -288,4 +288,17 @@ public sealed class CjslFuzzTests(ITestOutputHelper output)
         var error = Assert.Throws<JobSpecException>(() => Parse(FuzzInput.Text(xml, "deep")));
         Assert.Contains("<a> is nested more than 64 elements deep", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_very_long_value_is_quoted_short_in_the_error()
+    {
+        // Found in the fuzz figures: a long <uid> or frame range came back whole in the message (twice for a range).
+        var xml = Sample.Replace("<uid>1000</uid>", "<uid>" + new string('u', 100_000) + "</uid>", StringComparison.Ordinal)
+            .Replace("<range>1-4</range>", "<range>" + string.Join(",", Enumerable.Repeat("1-99999", 20_000)) + "</range>", StringComparison.Ordinal);
+        var error = Assert.Throws<JobSpecException>(() => Parse(FuzzInput.Text(xml, "long")));
+        Assert.Contains("(got 'uuuuuuuuuu", error.Message, StringComparison.Ordinal);
+        Assert.Contains("... (100000 characters)')", error.Message, StringComparison.Ordinal);
+        Assert.Contains("lists more than 1000000 frames counting repeats", error.Message, StringComparison.Ordinal);
+        Assert.InRange(error.Message.Length, 1, 2000);
+    }
 }

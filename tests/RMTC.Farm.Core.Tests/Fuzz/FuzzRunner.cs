@@ -101,6 +101,12 @@ internal static class FuzzRunner
                     catch (Exception e) when (isValidation(e))
                     {
                         stats.Rejected++;
+                        if (e.Message.Length > stats.LongestMessage)
+                        {
+                            stats.LongestMessage = e.Message.Length;
+                            stats.LongestMessageStart = e.Message[..Math.Min(300, e.Message.Length)];
+                        }
+
                         if (string.IsNullOrWhiteSpace(e.Message))
                         {
                             problem = $"{e.GetType().Name} with an empty message";
@@ -172,6 +178,11 @@ internal static class FuzzRunner
 
         stats.Seconds = clock.Elapsed.TotalSeconds;
         output.WriteLine(stats.ToString());
+        if (stats.LongestMessage > 0)
+        {
+            output.WriteLine("longest error message begins: " + stats.LongestMessageStart);
+        }
+
         if (failure is not null)
         {
             Assert.Fail(failure);
@@ -185,7 +196,8 @@ internal static class FuzzRunner
     {
         for (var i = 0; i < count; i++)
         {
-            var random = new Random(HashCode.Combine(seed, i));
+            // Not HashCode.Combine: it is seeded per process, and input i of seed S must be the same in every run.
+            var random = new Random(unchecked((seed * 1_000_003) + i));
             yield return generators[i % generators.Length](random);
         }
     }
@@ -219,9 +231,11 @@ internal sealed class FuzzStats(string parser)
     public long MaxAllocated { get; set; }
     public double MaxAllocationRatio { get; set; }
     public double SlowestMs { get; set; }
+    public int LongestMessage { get; set; }
+    public string LongestMessageStart { get; set; } = "";
     public double Seconds { get; set; }
 
     public override string ToString() =>
         $"{Parser}: {Inputs} inputs ({Valid} valid, {Rejected} rejected), {Bytes / 1024.0:F0} KiB in {Seconds:F2} s; "
-        + $"slowest input {SlowestMs:F1} ms; most allocated {MaxAllocated / 1024.0:F0} KiB; max allocated per input byte (inputs of 1 KiB or more) {MaxAllocationRatio:F1}";
+        + $"slowest input {SlowestMs:F1} ms; most allocated {MaxAllocated / 1024.0:F0} KiB; max allocated per input byte (inputs of 1 KiB or more) {MaxAllocationRatio:F1}; longest error message {LongestMessage} characters";
 }

@@ -153,4 +153,16 @@ public sealed class JobSpecFuzzTests(ITestOutputHelper output)
         var error = Assert.Throws<JobSpecException>(() => JobSpecParser.Parse($"name: a\nrecipe: denoiser\ndataset: /d\n{line}\n".Replace("dataset: /d\ndataset", "dataset", StringComparison.Ordinal), "job.yaml", "/farm/jobs", Recipes));
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_very_long_value_or_key_is_quoted_short_in_the_error()
+    {
+        // Found in the fuzz figures: a 200,000-character value or key came back whole in the message.
+        var error = Assert.Throws<JobSpecException>(() => JobSpecParser.Parse(
+            $"name: {new string('n', 200_000)}\nrecipe: denoiser\ndataset: /d\n{new string('k', 1000)}: 1\n", "job.yaml", "/farm/jobs", Recipes));
+        Assert.Contains("(got 'nnnnnnnnnn", error.Message, StringComparison.Ordinal);
+        Assert.Contains("... (200000 characters)')", error.Message, StringComparison.Ordinal);
+        Assert.Contains("unknown field 'kkkkkkkkkk", error.Message, StringComparison.Ordinal);
+        Assert.InRange(error.Message.Length, 1, 2000);
+    }
 }
