@@ -29,10 +29,11 @@ internal static class YamlGuard
         while (MoveNext(parser, line))
         {
             line = parser.Current!.End.Line;
-            if (parser.Current is NodeEvent node && open.Count > 0)
+            // An alias is a node too, though not a NodeEvent.
+            if (parser.Current is NodeEvent or AnchorAlias && open.Count > 0)
             {
                 var (mapping, nodes, _) = open.Pop();
-                open.Push((mapping, nodes + 1, node.Start.Line));
+                open.Push((mapping, nodes + 1, parser.Current.Start.Line));
             }
 
             switch (parser.Current)

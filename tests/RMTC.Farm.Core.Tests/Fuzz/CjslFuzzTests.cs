@@ -301,4 +301,15 @@ public sealed class CjslFuzzTests(ITestOutputHelper output)
         Assert.Contains("lists more than 1000000 frames counting repeats", error.Message, StringComparison.Ordinal);
         Assert.InRange(error.Message.Length, 1, 2000);
     }
+
+    [Fact]
+    public void Every_spec_written_from_the_model_is_accepted()
+    {
+        // Hardening must not refuse valid input.
+        for (var i = 0; i < 200; i++)
+        {
+            var xml = "<?xml version=\"1.0\"?>\n" + DocType + "\n" + ValidSpec(new Random(i));
+            Assert.True(Parse(FuzzInput.Text(xml, "model")), xml);
+        }
+    }
 }

@@ -165,4 +165,26 @@ public sealed class JobSpecFuzzTests(ITestOutputHelper output)
         Assert.Contains("unknown field 'kkkkkkkkkk", error.Message, StringComparison.Ordinal);
         Assert.InRange(error.Message.Length, 1, 2000);
     }
+
+    [Fact]
+    public void Every_spec_written_from_the_schema_is_accepted()
+    {
+        // The other half of the guarantee: hardening must not refuse valid input (an alias of a plain value included).
+        for (var i = 0; i < 300; i++)
+        {
+            var input = Generators[0](new Random(i));
+            try
+            {
+                Parse(input);
+            }
+            catch (JobSpecException e)
+            {
+                Assert.Fail(e.Message + "\n" + input.AsText());
+            }
+        }
+
+        var spec = JobSpecParser.Parse("name: &n abc\nrecipe: denoiser\ndataset: /d\nevaluation: { split: *n }\nresources: { tags: [*n, b] }\n", "job.yaml", "/farm/jobs", Recipes);
+        Assert.Equal("abc", spec.Evaluation!.Split);
+        Assert.Equal(["abc", "b"], spec.Resources.Tags);
+    }
 }

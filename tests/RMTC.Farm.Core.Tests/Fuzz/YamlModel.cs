@@ -189,16 +189,9 @@ internal static class YamlModel
                     }
 
                     first = false;
-                    sb.Append(Scalar(key, r)).Append(':');
-                    if (value is YMap or YSeq)
-                    {
-                        WriteNode(sb, value, r, flow: false, indent + 2);
-                    }
-                    else
-                    {
-                        sb.Append(' ');
-                        WriteNode(sb, value, r, flow: false, indent + 2);
-                    }
+                    // "key: " then the value: a block value starts on the next line, a flow one right here.
+                    sb.Append(Scalar(key, r)).Append(": ");
+                    WriteNode(sb, value, r, flow: false, indent + 2);
                 }
 
                 break;
