@@ -2,10 +2,9 @@ using System.Globalization;
 using System.Text;
 using RMTC.Farm.Core.Digests;
 using RMTC.Farm.Core.Rights;
+using RMTC.Farm.Core.Yaml;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
-using YamlDotNet.Serialization;
-using YamlDotNet.Serialization.NamingConventions;
 
 namespace RMTC.Farm.Core.Datasets;
 
@@ -209,21 +208,21 @@ public sealed class Dataset
     {
         var root = CheckKeys(text, source);
 
-        DescriptorYaml raw;
-        try
+        // Read from the node tree rather than deserialized, so a wrong type names its key and line (and no YAML tag can
+        // pick a .NET type).
+        var raw = new DescriptorYaml
         {
-            // rights and assets are read from the node tree below (for line numbers); CheckKeys already refused unknown keys.
-            raw = new DeserializerBuilder()
-                .WithNamingConvention(UnderscoredNamingConvention.Instance)
-                .IgnoreUnmatchedProperties()
-                .Build()
-                .Deserialize<DescriptorYaml?>(text) ?? new DescriptorYaml();
-        }
-        catch (YamlException e)
-        {
-            var detail = e.InnerException?.Message ?? e.Message;
-            throw new DatasetException($"{source} line {e.Start.Line}: {detail}");
-        }
+            Name = TextOf(root, "name", source),
+            Version = TextOf(root, "version", source),
+            Description = TextOf(root, "description", source),
+            Licence = TextOf(root, "licence", source),
+            License = TextOf(root, "license", source),
+            Owner = TextOf(root, "owner", source),
+            Consent = TextOf(root, "consent", source),
+            Kind = TextOf(root, "kind", source),
+            SampleShape = SampleShapeOf(root, source),
+            Classes = ClassesOf(root, source),
+        };
 
         string Required(string? value, string key, string hint)
         {
@@ -239,7 +238,7 @@ public sealed class Dataset
         var kind = Required(raw.Kind, "kind", "one of: " + string.Join(", ", DatasetKinds.All));
         if (!DatasetKinds.All.Contains(kind, StringComparer.Ordinal))
         {
-            throw new DatasetException($"{source}: unknown kind '{kind}' (known kinds: {string.Join(", ", DatasetKinds.All)})");
+            throw new DatasetException($"{source}: unknown kind '{Echo.Of(kind)}' (known kinds: {string.Join(", ", DatasetKinds.All)})");
         }
 
         if (raw.SampleShape is null || raw.SampleShape.Count == 0)
@@ -257,7 +256,7 @@ public sealed class Dataset
         var license = raw.License?.Trim();
         if (!string.IsNullOrEmpty(licence) && !string.IsNullOrEmpty(license) && licence != license)
         {
-            throw new DatasetException($"{source}: `licence` ({licence}) and `license` ({license}) disagree; keep one");
+            throw new DatasetException($"{source}: `licence` ({Echo.Of(licence)}) and `license` ({Echo.Of(license)}) disagree; keep one");
         }
 
         var rights = DatasetRightsYaml.Rights(Child(root, "rights"), source, "rights");
@@ -273,7 +272,7 @@ public sealed class Dataset
         var duplicate = classes.GroupBy(c => c, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
         {
-            throw new DatasetException($"{source}: class '{duplicate.Key}' is listed twice in `classes`");
+            throw new DatasetException($"{source}: class '{Echo.Of(duplicate.Key)}' is listed twice in `classes`");
         }
 
         if (kind == DatasetKinds.LabelledImages && classes.Count < 2)
@@ -409,12 +408,101 @@ public sealed class Dataset
     private static YamlNode? Child(YamlMappingNode map, string key) =>
         map.Children.TryGetValue(new YamlScalarNode(key), out var node) ? node : null;
 
+    /// <summary>A plain or quoted text value; null when absent or written as ~/null/nothing.</summary>
+    private static string? TextOf(YamlMappingNode root, string key, string source)
+    {
+        var node = Child(root, key);
+        if (node is null || IsNull(node))
+        {
+            return null;
+        }
+
+        if (node is YamlScalarNode { Value: { } value })
+        {
+            return value;
+        }
+
+        throw new DatasetException($"{source} line {node.Start.Line}: `{key}` must be a text value, not a list or mapping");
+    }
+
+    private static List<int>? SampleShapeOf(YamlMappingNode root, string source)
+    {
+        var node = Child(root, "sample_shape");
+        if (node is null || IsNull(node))
+        {
+            return null;
+        }
+
+        var hint = "`sample_shape` must be a list of three positive whole numbers [channels, height, width], e.g. [3, 32, 32]";
+        if (node is not YamlSequenceNode seq)
+        {
+            throw new DatasetException($"{source} line {node.Start.Line}: {hint}");
+        }
+
+        var shape = new List<int>(seq.Children.Count);
+        foreach (var item in seq.Children)
+        {
+            if (item is not YamlScalarNode { Value: { } text } || !int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var size))
+            {
+                throw new DatasetException($"{source} line {item.Start.Line}: {hint} (got '{Shorten(item)}')");
+            }
+
+            shape.Add(size);
+        }
+
+        return shape;
+    }
+
+    private static List<string?>? ClassesOf(YamlMappingNode root, string source)
+    {
+        var node = Child(root, "classes");
+        if (node is null || IsNull(node))
+        {
+            return null;
+        }
+
+        var hint = "`classes` must be a list of class names, e.g. [cat, dog]";
+        if (node is not YamlSequenceNode seq)
+        {
+            throw new DatasetException($"{source} line {node.Start.Line}: {hint}");
+        }
+
+        var classes = new List<string?>(seq.Children.Count);
+        foreach (var item in seq.Children)
+        {
+            if (item is not YamlScalarNode scalar)
+            {
+                throw new DatasetException($"{source} line {item.Start.Line}: {hint}; a class name is text, not a list or mapping");
+            }
+
+            classes.Add(IsNull(scalar) ? null : scalar.Value);
+        }
+
+        return classes;
+    }
+
+    private static string Shorten(YamlNode node)
+    {
+        var text = (node as YamlScalarNode)?.Value ?? (node is YamlSequenceNode ? "a list" : "a mapping");
+        return text.Length <= 40 ? text : text[..37] + "...";
+    }
+
+    /// <summary>As YAML reads it: nothing, ~ or null, unquoted.</summary>
+    private static bool IsNull(YamlNode node) =>
+        node is YamlScalarNode { Style: not (ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted) } s
+        && (s.Value is null or "" or "~" or "null" or "Null" or "NULL");
+
     private static YamlMappingNode CheckKeys(string text, string source)
     {
-        var stream = new YamlStream();
+        YamlStream stream;
         try
         {
-            stream.Load(new StringReader(text));
+            if (YamlGuard.Check(text) is { } refused)
+            {
+                throw new DatasetException($"{source} line {refused.Line}: {refused.Message}");
+            }
+
+            stream = YamlGuard.Load(text);
         }
         catch (YamlException e)
         {
@@ -442,7 +530,7 @@ public sealed class Dataset
             if (!KnownKeys.Contains(k, StringComparer.Ordinal))
             {
                 throw new DatasetException(
-                    $"{source} line {key.Start.Line}: unknown key `{k}` (known keys: {string.Join(", ", KnownKeys)})");
+                    $"{source} line {key.Start.Line}: unknown key `{Echo.Of(k)}` (known keys: {string.Join(", ", KnownKeys)})");
             }
         }
 

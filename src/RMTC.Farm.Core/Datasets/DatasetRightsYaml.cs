@@ -48,7 +48,7 @@ internal static partial class DatasetRightsYaml
                 if (other != value)
                 {
                     throw Error(source, keyNode,
-                        $"`{where}`: `{spelledAs[cawg]}` ({other}) and `{label}` ({value}) are the same assertion and disagree; keep only `{cawg}`");
+                        $"`{where}`: `{Echo.Of(spelledAs[cawg])}` ({other}) and `{Echo.Of(label)}` ({value}) are the same assertion and disagree; keep only `{cawg}`");
                 }
 
                 continue;
@@ -61,7 +61,7 @@ internal static partial class DatasetRightsYaml
         if (unknown.Count > 0)
         {
             throw Error(source, map,
-                $"`{where}`: unknown label{(unknown.Count == 1 ? "" : "s")} {string.Join(", ", unknown.Select(u => $"`{u}`"))} " +
+                $"`{where}`: unknown label{(unknown.Count == 1 ? "" : "s")} {string.Join(", ", unknown.Select(u => $"`{Echo.Of(u)}`"))} " +
                 $"(known: {string.Join(", ", CawgAssertions.All)}; the legacy c2pa.* spellings of these are accepted too)");
         }
 
@@ -95,7 +95,7 @@ internal static partial class DatasetRightsYaml
                 var k = Scalar(key) ?? key.ToString();
                 if (!AssetKeys.Contains(k, StringComparer.Ordinal))
                 {
-                    throw Error(source, key, $"`{where}`: unknown key `{k}` (known keys: {string.Join(", ", AssetKeys)})");
+                    throw Error(source, key, $"`{where}`: unknown key `{Echo.Of(k)}` (known keys: {string.Join(", ", AssetKeys)})");
                 }
             }
 
@@ -122,7 +122,7 @@ internal static partial class DatasetRightsYaml
                 sha = sha.ToLowerInvariant();
                 if (!HexDigest().IsMatch(sha))
                 {
-                    throw Error(source, entry, $"`{where}.sha256` must be 64 hex digits (the asset's sha256), got '{sha}'");
+                    throw Error(source, entry, $"`{where}.sha256` must be 64 hex digits (the asset's sha256), got '{Echo.Of(sha)}'");
                 }
             }
 
@@ -130,7 +130,7 @@ internal static partial class DatasetRightsYaml
             var license = Text(entry, "license", source, where);
             if (licence is not null && license is not null && licence != license)
             {
-                throw Error(source, entry, $"`{where}`: `licence` ({licence}) and `license` ({license}) disagree; keep one");
+                throw Error(source, entry, $"`{where}`: `licence` ({Echo.Of(licence)}) and `license` ({Echo.Of(license)}) disagree; keep one");
             }
 
             list.Add(new AssetRightsOverride
@@ -163,7 +163,7 @@ internal static partial class DatasetRightsYaml
                 var k = Scalar(key) ?? key.ToString();
                 if (!AssertionKeys.Contains(k, StringComparer.Ordinal))
                 {
-                    throw Error(source, key, $"`{where}`: unknown key `{k}` (known keys: {string.Join(", ", AssertionKeys)})");
+                    throw Error(source, key, $"`{where}`: unknown key `{Echo.Of(k)}` (known keys: {string.Join(", ", AssertionKeys)})");
                 }
             }
 
@@ -182,7 +182,7 @@ internal static partial class DatasetRightsYaml
         var canonical = DatasetRights.All.FirstOrDefault(r => string.Equals(r, use?.Trim(), StringComparison.OrdinalIgnoreCase));
         if (canonical is null)
         {
-            throw Error(source, node, $"`{where}` has value '{use}'; use one of: {string.Join(", ", DatasetRights.All)}");
+            throw Error(source, node, $"`{where}` has value '{Echo.Of(use)}'; use one of: {string.Join(", ", DatasetRights.All)}");
         }
 
         if (canonical == DatasetRights.Constrained)

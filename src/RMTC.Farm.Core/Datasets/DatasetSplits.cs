@@ -54,13 +54,13 @@ public static partial class DatasetSplits
             var line = keyNode.Start.Line;
             if (!NamePattern().IsMatch(name))
             {
-                throw new DatasetException($"{source} line {line}: split name '{name}' must be lower-case letters, digits, '-' or '_' (e.g. train, test)");
+                throw new DatasetException($"{source} line {line}: split name '{Echo.Of(name)}' must be lower-case letters, digits, '-' or '_' (e.g. train, test)");
             }
 
             var folder = ((valueNode as YamlScalarNode)?.Value ?? "").Trim().TrimEnd('/');
             if (!folder.StartsWith(Dataset.SamplesFolder + "/", StringComparison.Ordinal) || folder.Contains("..", StringComparison.Ordinal) || folder.Contains('\\', StringComparison.Ordinal))
             {
-                throw new DatasetException($"{source} line {line}: split {name}: folder '{folder}' must be a folder under {Dataset.SamplesFolder}/, e.g. {Dataset.SamplesFolder}/{name}");
+                throw new DatasetException($"{source} line {line}: split {name}: folder '{Echo.Of(folder)}' must be a folder under {Dataset.SamplesFolder}/, e.g. {Dataset.SamplesFolder}/{name}");
             }
 
             foreach (var (other, otherFolder) in splits)

@@ -15,6 +15,9 @@ public static class Png
     /// <summary>Largest width or height accepted (a guard against absurd headers).</summary>
     public const int MaxSide = 1 << 15;
 
+    /// <summary>The most a deflate stream can expand (RFC 1951: at best one 258-byte match per two bits of code).</summary>
+    private const long MaxDeflateRatio = 1032;
+
     /// <summary>Reads a PNG file. Throws <see cref="PngFormatException"/> (or IOException when unreadable).</summary>
     public static Image8 ReadFile(string path) => Decode(File.ReadAllBytes(path));
 
@@ -95,14 +98,28 @@ public static class Png
         }
 
         var stride = width * channels;
-        var raw = new byte[checked((long)(stride + 1) * height)];
+        var rawLength = (long)(stride + 1) * height;
+        if (rawLength > Array.MaxLength)
+        {
+            throw new PngFormatException($"{width}x{height} with {channels} channels is too large to decode ({rawLength} bytes): split it into tiles");
+        }
+
+        // Deflate expands at most ~1032:1, so image data shorter than that bound cannot fill the rows: refuse before
+        // allocating them (a 100-byte file claiming 32768x32768 would otherwise allocate 4 GiB).
+        if (rawLength > (idat.Length * MaxDeflateRatio) + 1024)
+        {
+            throw new PngFormatException($"image data is short: {idat.Length} compressed bytes cannot hold {width}x{height} with {channels} channels; the file is truncated or its IHDR size is wrong");
+        }
+
+        var raw = new byte[rawLength];
         idat.Position = 0;
         try
         {
+            // Damaged data surfaces as InvalidDataException, EndOfStreamException or (from zlib itself) ZLibException, an IOException.
             using var z = new ZLibStream(idat, CompressionMode.Decompress);
             z.ReadExactly(raw);
         }
-        catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
+        catch (Exception e) when (e is InvalidDataException or IOException)
         {
             throw new PngFormatException($"image data is damaged or short for {width}x{height} with {channels} channels: {e.Message}");
         }

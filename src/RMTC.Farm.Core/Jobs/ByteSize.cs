@@ -5,7 +5,10 @@ namespace RMTC.Farm.Core.Jobs;
 /// <summary>Memory sizes as wranglers write them: <c>512m</c>, <c>8g</c>, <c>8GiB</c>, or a bare number of MiB.</summary>
 public static class ByteSize
 {
-    /// <summary>Parses to MiB; false when the text is not a size.</summary>
+    /// <summary>Largest size a spec may ask for, in MiB (1 PiB): beyond any node, and far from overflowing sums of sizes.</summary>
+    public const long MaxMiB = 1L << 30;
+
+    /// <summary>Parses to MiB; false when the text is not a size (NaN and infinities are not). Callers check <see cref="MaxMiB"/>.</summary>
     public static bool TryParseMiB(string text, out long mib)
     {
         mib = 0;
@@ -21,12 +24,13 @@ public static class ByteSize
             }
         }
 
-        if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || value < 0 || double.IsInfinity(value))
+        if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || value < 0 || !double.IsFinite(value * factor))
         {
             return false;
         }
 
-        mib = (long)Math.Ceiling(value * factor);
+        // Saturates rather than wraps for absurd values, so the caller's limit check sees them.
+        mib = (long)Math.Min(Math.Ceiling(value * factor), long.MaxValue);
         return true;
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using YamlDotNet.Core;
+using RMTC.Farm.Core.Yaml;
 using YamlDotNet.RepresentationModel;
 
 namespace RMTC.Farm.Core.Jobs;
@@ -25,8 +26,12 @@ public static partial class JobSpecParser
         YamlMappingNode root;
         try
         {
-            var stream = new YamlStream();
-            stream.Load(new StringReader(yaml));
+            if (YamlGuard.Check(yaml) is { } refused)
+            {
+                throw new JobSpecException([$"{sourceName}:{refused.Line}: {refused.Message}"]);
+            }
+
+            var stream = YamlGuard.Load(yaml);
             if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode map)
             {
                 throw new JobSpecException([$"{sourceName}: a job spec is a YAML mapping with at least `name`, `recipe` and `dataset` (see farm/jobs/ for examples)"]);
@@ -43,16 +48,21 @@ public static partial class JobSpecParser
         var name = reader.String("name", required: true);
         if (name is not null && !NamePattern().IsMatch(name))
         {
-            reader.Problem("name", $"`name` must be 1-100 letters, digits, '-', '_' or '.' (got '{name}')");
+            reader.Problem("name", $"`name` must be 1-100 letters, digits, '-', '_' or '.' (got '{Echo.Of(name)}')");
         }
 
         var recipe = reader.String("recipe", required: true);
         if (recipe is not null && knownRecipes is not null && !knownRecipes.Contains(recipe))
         {
-            reader.Problem("recipe", $"unknown recipe '{recipe}': use one of {string.Join(", ", knownRecipes)}");
+            reader.Problem("recipe", $"unknown recipe '{Echo.Of(recipe)}': use one of {string.Join(", ", knownRecipes)}");
         }
 
         var dataset = reader.String("dataset", required: true);
+        if (dataset is not null && dataset.Contains('\0', StringComparison.Ordinal))
+        {
+            // Path APIs throw on NUL; a path with one cannot name a directory anyway.
+            reader.Problem("dataset", "`dataset` holds a NUL character (\\0): write the dataset directory's path as plain text");
+        }
         var shards = reader.Int("shards", 3, 1, MaxShards);
         var rounds = reader.Int("rounds", 2, 1, MaxRounds);
         var seed = reader.Long("seed", 1);
@@ -76,7 +86,7 @@ public static partial class JobSpecParser
             var strategy = mergeFields.String("strategy") ?? merge.Strategy;
             if (!MergeStrategies.All.Contains(strategy))
             {
-                mergeFields.Problem("strategy", $"unknown merge strategy '{strategy}': use {string.Join(" or ", MergeStrategies.All)}");
+                mergeFields.Problem("strategy", $"unknown merge strategy '{Echo.Of(strategy)}': use {string.Join(" or ", MergeStrategies.All)}");
             }
 
             merge = new MergeSpec
@@ -113,7 +123,7 @@ public static partial class JobSpecParser
             }
             else
             {
-                reader.Problem("exclude_assets", $"'{text}' is not an asset digest: list sha256 digests (64 hex characters), as `rmtc lineage impact` prints them");
+                reader.Problem("exclude_assets", $"'{Echo.Of(text)}' is not an asset digest: list sha256 digests (64 hex characters), as `rmtc lineage impact` prints them");
             }
         }
 
@@ -126,7 +136,7 @@ public static partial class JobSpecParser
         var sharding = reader.String("sharding");
         if (sharding is not null && !ShardingStrategies.All.Contains(sharding))
         {
-            reader.Problem("sharding", $"unknown sharding '{sharding}': use {string.Join(" or ", ShardingStrategies.All)} (iid deals shuffled samples, by-label sorts them by class first)");
+            reader.Problem("sharding", $"unknown sharding '{Echo.Of(sharding)}': use {string.Join(" or ", ShardingStrategies.All)} (iid deals shuffled samples, by-label sorts them by class first)");
             sharding = null;
         }
 
@@ -246,7 +256,7 @@ public static partial class JobSpecParser
 
             if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value))
             {
-                Problem(key, $"`{key}` must be a whole number (got '{text}')");
+                Problem(key, $"`{key}` must be a whole number (got '{Echo.Of(text)}')");
                 return fallback;
             }
 
@@ -269,7 +279,7 @@ public static partial class JobSpecParser
 
             if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !double.IsFinite(value))
             {
-                Problem(key, $"`{key}` must be a number (got '{text}')");
+                Problem(key, $"`{key}` must be a number (got '{Echo.Of(text)}')");
                 return fallback;
             }
 
@@ -316,7 +326,12 @@ public static partial class JobSpecParser
 
             if (!ByteSize.TryParseMiB(text, out var mib))
             {
-                Problem(key, $"`{key}` must be a size such as 512m, 8g or 8GiB; a bare number means MiB (got '{text}')");
+                Problem(key, $"`{key}` must be a size such as 512m, 8g or 8GiB; a bare number means MiB (got '{Echo.Of(text)}')");
+            }
+            else if (mib > ByteSize.MaxMiB)
+            {
+                Problem(key, $"`{key}` is {Echo.Of(text)}, more than any node has: the limit is {ByteSize.MaxMiB / (1024 * 1024)} TiB; check the unit (512m, 8g)");
+                mib = 0;
             }
 
             return mib;
@@ -379,7 +394,7 @@ public static partial class JobSpecParser
         {
             foreach (var entry in map.Children)
             {
-                var key = (entry.Key as YamlScalarNode)?.Value ?? "?";
+                var key = Echo.Of((entry.Key as YamlScalarNode)?.Value ?? "?");
                 if (!_seen.Contains(key))
                 {
                     problems.Add($"{source}:{entry.Key.Start.Line}: {prefix}{key}: unknown field '{key}': check its spelling (known: {string.Join(", ", KnownKeys(prefix))})");

@@ -50,6 +50,11 @@ public static partial class CjslParser
                 MaxCharactersInDocument = 64L * 1024 * 1024,
                 IgnoreComments = true,
             };
+            if (TooDeep(xml, settings) is { } deep)
+            {
+                throw new JobSpecException([$"{sourceName}:{deep.Line}: <{deep.Element}> is nested more than {MaxDepth} elements deep: a spec needs 6 (spec, job, layers, layer, env, key); remove the extra nesting"]);
+            }
+
             using var reader = XmlReader.Create(new StringReader(xml), settings);
             doc = XDocument.Load(reader, LoadOptions.SetLineInfo);
         }
@@ -81,13 +86,13 @@ public static partial class CjslParser
             }
             else
             {
-                p.Add(root.Element("uid")!, $"<uid> must be a user id, a whole number (got '{uidText}')");
+                p.Add(root.Element("uid")!, $"<uid> must be a user id, a whole number (got '{Echo.Of(uidText)}')");
             }
         }
 
         if (show is { Length: > 0 } && !NamePattern().IsMatch(show))
         {
-            p.Add(root.Element("show")!, $"the show name '{show}' is not in the proper format: show names are at least 3 letters, digits, '_' or '.'");
+            p.Add(root.Element("show")!, $"the show name '{Echo.Of(show)}' is not in the proper format: show names are at least 3 letters, digits, '_' or '.'");
         }
 
         var shot = shotRaw is null ? null : ConformName("shot", shotRaw, root.Element("shot")!, p);
@@ -110,7 +115,7 @@ public static partial class CjslParser
             {
                 if (!jobNames.Add(job.Name))
                 {
-                    p.Add(jobElement, $"job '{job.Name}' is defined twice in this spec: give each <job> its own name");
+                    p.Add(jobElement, $"job '{Echo.Of(job.Name)}' is defined twice in this spec: give each <job> its own name");
                 }
 
                 jobs.Add(job);
@@ -155,6 +160,24 @@ public static partial class CjslParser
         };
     }
 
+    /// <summary>Deepest element nesting accepted; deeper documents take time quadratic in their depth to load.</summary>
+    public const int MaxDepth = 64;
+
+    /// <summary>Where the document first nests deeper than <see cref="MaxDepth"/>, read as a stream (nothing kept), or null.</summary>
+    private static (int Line, string Element)? TooDeep(string xml, XmlReaderSettings settings)
+    {
+        using var reader = XmlReader.Create(new StringReader(xml), settings);
+        while (reader.Read())
+        {
+            if (reader.NodeType == XmlNodeType.Element && reader.Depth >= MaxDepth)
+            {
+                return (((IXmlLineInfo)reader).LineNumber, reader.LocalName);
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Cuebot's job name: <c>show-shot-user_suffix</c>, lower case, the suffix's '-' turned into '_'.</summary>
     public static string ConformJobName(string show, string shot, string user, string name, out string? error)
     {
@@ -169,7 +192,7 @@ public static partial class CjslParser
         suffix = RepeatedUnderscores().Replace(suffix.ToLowerInvariant(), "_").Replace('-', '_');
         if (!NamePattern().IsMatch(suffix))
         {
-            error = $"the job name suffix '{suffix}' must be at least 3 letters, digits, periods or underscores";
+            error = $"the job name suffix '{Echo.Of(suffix)}' must be at least 3 letters, digits, periods or underscores";
         }
 
         return $"{prefix.TrimEnd('_')}_{suffix.TrimStart('_')}".ToLowerInvariant();
@@ -186,17 +209,24 @@ public static partial class CjslParser
 
         if (type.Name != "spec" || type.PublicId is null || !PublicIds.Contains(type.PublicId))
         {
-            p.Add(null, $"the DOCTYPE must be spec PUBLIC \"SPI Cue Specification Language\" (got {type.Name} PUBLIC \"{type.PublicId}\")");
+            p.Add(null, $"the DOCTYPE must be spec PUBLIC \"SPI Cue Specification Language\" (got {Echo.Of(type.Name)} PUBLIC \"{Echo.Of(type.PublicId)}\")");
         }
 
         var m = VersionPattern().Match(type.SystemId ?? "");
         if (!m.Success)
         {
-            p.Add(null, $"the DOCTYPE's system id must end in cjsl-1.N.dtd, naming the spec version (got \"{type.SystemId}\")");
+            p.Add(null, $"the DOCTYPE's system id must end in cjsl-1.N.dtd, naming the spec version (got \"{Echo.Of(type.SystemId)}\")");
             throw p.Exception();
         }
 
-        var version = new Version(int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture));
+        if (!int.TryParse(m.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var major)
+            || !int.TryParse(m.Groups[2].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var minor))
+        {
+            p.Add(null, $"CJSL version {Echo.Of(m.Groups[1].Value)}.{Echo.Of(m.Groups[2].Value)} in the DOCTYPE's system id is not understood: versions 1.0 to {NewestVersion} are (set pyoutline's spec_version to {NewestVersion} or lower)");
+            throw p.Exception();
+        }
+
+        var version = new Version(major, minor);
         if (version.Major != 1 || version > NewestVersion)
         {
             p.Add(null, $"CJSL version {version} is not understood: versions 1.0 to {NewestVersion} are (set pyoutline's spec_version to {NewestVersion} or lower)");
@@ -238,7 +268,7 @@ public static partial class CjslParser
                 {
                     if (!layerNames.Add(layer.Name))
                     {
-                        p.Add(l, $"the layer '{layer.Name}' was already defined in job '{name}': give each layer its own name");
+                        p.Add(l, $"the layer '{Echo.Of(layer.Name)}' was already defined in job '{Echo.Of(name)}': give each layer its own name");
                     }
 
                     layers.Add(layer);
@@ -248,7 +278,7 @@ public static partial class CjslParser
 
         if (layers.Count == 0 && p.Count == before)
         {
-            p.Add(e, $"the job '{name}' has no layers: add <layers><layer name=\"...\" type=\"Render\">...</layer></layers>");
+            p.Add(e, $"the job '{Echo.Of(name)}' has no layers: add <layers><layer name=\"...\" type=\"Render\">...</layer></layers>");
         }
 
         return p.Count > before ? null : new CjslJob
@@ -283,7 +313,7 @@ public static partial class CjslParser
         var type = LayerTypes.FirstOrDefault(t => string.Equals(t, typeText, StringComparison.OrdinalIgnoreCase));
         if (type is null)
         {
-            p.Add(e, $"<layer> needs type=\"Render\", \"Util\" or \"Post\" (got '{typeText}')");
+            p.Add(e, $"<layer> needs type=\"Render\", \"Util\" or \"Post\" (got '{Echo.Of(typeText)}')");
         }
 
         var cmd = Text(e, "cmd");
@@ -311,7 +341,7 @@ public static partial class CjslParser
             }
             else
             {
-                p.Add(e.Element("cores")!, $"<cores> must be a number of cores such as 2.0, or whole hundredths of a core such as 200 (got '{coresText}')");
+                p.Add(e.Element("cores")!, $"<cores> must be a number of cores such as 2.0, or whole hundredths of a core such as 200 (got '{Echo.Of(coresText)}')");
             }
         }
 
@@ -369,14 +399,14 @@ public static partial class CjslParser
         var type = (string?)e.Attribute("type");
         if (type is null || !DependTypes.Contains(type))
         {
-            p.Add(e, $"<depend> needs a type attribute, one of {string.Join(", ", DependTypes)} (got '{type}')");
+            p.Add(e, $"<depend> needs a type attribute, one of {string.Join(", ", DependTypes)} (got '{Echo.Of(type)}')");
         }
 
         var anyFrame = (string?)e.Attribute("anyframe");
         bool? any = anyFrame is null ? false : ParseBool(anyFrame);
         if (any is null)
         {
-            p.Add(e, $"<depend anyframe> must be True or False (got '{anyFrame}')");
+            p.Add(e, $"<depend anyframe> must be True or False (got '{Echo.Of(anyFrame)}')");
         }
 
         return p.Count > before ? null : new CjslDepend
@@ -415,7 +445,7 @@ public static partial class CjslParser
         var conformed = name.Trim().Replace('-', '_').ToLowerInvariant();
         if (!NamePattern().IsMatch(conformed))
         {
-            p.Add(at, $"the {kind} name '{name}' is not in the proper format: {kind} names are at least 3 letters, digits, '_' or '.'");
+            p.Add(at, $"the {kind} name '{Echo.Of(name)}' is not in the proper format: {kind} names are at least 3 letters, digits, '_' or '.'");
             return null;
         }
 
@@ -437,7 +467,7 @@ public static partial class CjslParser
             return value;
         }
 
-        p.Add(parent.Element(name)!, $"<{name}> must be a whole number from {min} to {max} (got '{text}')");
+        p.Add(parent.Element(name)!, $"<{name}> must be a whole number from {min} to {max} (got '{Echo.Of(text)}')");
         return null;
     }
 
@@ -453,7 +483,7 @@ public static partial class CjslParser
             return value;
         }
 
-        p.Add(parent.Element(name)!, $"<{name}> must be a number of at least 0 (got '{text}')");
+        p.Add(parent.Element(name)!, $"<{name}> must be a number of at least 0 (got '{Echo.Of(text)}')");
         return null;
     }
 
@@ -467,7 +497,7 @@ public static partial class CjslParser
         var value = ParseBool(text);
         if (value is null)
         {
-            p.Add(parent.Element(name)!, $"<{name}> must be True or False (got '{text}')");
+            p.Add(parent.Element(name)!, $"<{name}> must be True or False (got '{Echo.Of(text)}')");
         }
 
         return value;
@@ -492,10 +522,17 @@ public static partial class CjslParser
         if (m.Success && double.TryParse(m.Groups["n"].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var n))
         {
             var unit = m.Groups["u"].Value;
-            return (long)Math.Ceiling(unit.StartsWith('m') ? n : n * 1024);
+            var mib = Math.Ceiling(unit.StartsWith('m') ? n : n * 1024);
+            if (mib <= ByteSize.MaxMiB)
+            {
+                return (long)mib;
+            }
+
+            p.Add(parent.Element(name)!, $"<{name}> is {Echo.Of(text)}, more than any host has: the limit is {ByteSize.MaxMiB / (1024 * 1024)} TiB; check the unit (512m, 8g)");
+            return null;
         }
 
-        p.Add(parent.Element(name)!, $"<{name}> must be a size such as 512m or 8g; a bare number means GB, as in Cuebot (got '{text}')");
+        p.Add(parent.Element(name)!, $"<{name}> must be a size such as 512m or 8g; a bare number means GB, as in Cuebot (got '{Echo.Of(text)}')");
         return null;
     }
 
@@ -605,10 +642,10 @@ public static partial class CjslParser
     [GeneratedRegex("_{2,}")]
     private static partial Regex RepeatedUnderscores();
 
-    [GeneratedRegex(@"cjsl-(\d+)\.(\d+)\.dtd$")]
+    [GeneratedRegex(@"cjsl-([0-9]+)\.([0-9]+)\.dtd$")]
     private static partial Regex VersionPattern();
 
-    [GeneratedRegex(@"^(?<n>\d+(?:\.\d+)?)\s*(?<u>mb?|gb?)?$")]
+    [GeneratedRegex(@"^(?<n>[0-9]+(?:\.[0-9]+)?)\s*(?<u>mb?|gb?)?$")]
     private static partial Regex MemoryPattern();
 
     /// <summary>Problems found so far, each prefixed with the source, line and element.</summary>

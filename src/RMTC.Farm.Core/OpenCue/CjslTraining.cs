@@ -40,12 +40,12 @@ public static class CjslTraining
             var training = job.Layers.Where(IsTrainingLayer).ToList();
             foreach (var other in job.Layers.Where(l => !IsTrainingLayer(l)))
             {
-                problems.Add($"{sourceName}:{other.CommandLine}: layer '{other.Name}': only training layers run on this farm: its <cmd> must be `rmtc train --recipe R --dataset D ...` (got '{Shorten(other.Command)}')");
+                problems.Add($"{sourceName}:{other.CommandLine}: layer '{Echo.Of(other.Name)}': only training layers run on this farm: its <cmd> must be `rmtc train --recipe R --dataset D ...` (got '{Shorten(other.Command)}')");
             }
 
             if (training.Count > 1)
             {
-                problems.Add($"{sourceName}:{training[1].Line}: job '{job.Name}': a job holds one training layer, this one has {training.Count} ({string.Join(", ", training.Select(l => l.Name))}): put each in its own <job>");
+                problems.Add($"{sourceName}:{training[1].Line}: job '{Echo.Of(job.Name)}': a job holds one training layer, this one has {training.Count} ({string.Join(", ", training.Select(l => l.Name))}): put each in its own <job>");
             }
 
             if (training.Count == 1 && training[0] is var layer && ToJobSpec(spec, job, layer, sourceName, baseDirectory, knownRecipes, problems) is { } jobSpec)
@@ -72,10 +72,10 @@ public static class CjslTraining
     private static JobSpec? ToJobSpec(CjslSpec spec, CjslJob job, CjslLayer layer, string source, string? baseDirectory, IReadOnlyCollection<string>? knownRecipes, List<string> problems)
     {
         var before = problems.Count;
-        var where = $"{source}:{layer.CommandLine}: layer '{layer.Name}'";
+        var where = $"{source}:{layer.CommandLine}: layer '{Echo.Of(layer.Name)}'";
         if (layer.Chunk != 1)
         {
-            problems.Add($"{source}:{layer.Line}: layer '{layer.Name}': <chunk> must be 1 for a training layer: each frame is one shard (got {layer.Chunk})");
+            problems.Add($"{source}:{layer.Line}: layer '{Echo.Of(layer.Name)}': <chunk> must be 1 for a training layer: each frame is one shard (got {layer.Chunk})");
         }
 
         // Settings are the same for every shard: a token such as #IFRAME# in a training flag would make them differ.
@@ -105,7 +105,7 @@ public static class CjslTraining
             var word = words[i];
             if (!word.StartsWith("--", StringComparison.Ordinal))
             {
-                problems.Add($"{where}: '{word}' in <cmd> is not a flag: write `rmtc train --recipe R --dataset D [--rounds N ...]`");
+                problems.Add($"{where}: '{Echo.Of(word)}' in <cmd> is not a flag: write `rmtc train --recipe R --dataset D [--rounds N ...]`");
                 continue;
             }
 
@@ -177,7 +177,7 @@ public static class CjslTraining
                 return v;
             }
 
-            problems.Add($"{where}: --{flag} must be a whole number from {min} to {max} (got '{text}')");
+            problems.Add($"{where}: --{flag} must be a whole number from {min} to {max} (got '{Echo.Of(text)}')");
             return fallback;
         }
 
@@ -196,20 +196,20 @@ public static class CjslTraining
 
             var low = exclusiveMin ? "above" : "at least";
             var high = exclusiveMax ? "below" : "at most";
-            problems.Add($"{where}: --{flag} must be a number {low} {min.ToString(CultureInfo.InvariantCulture)} and {high} {max.ToString(CultureInfo.InvariantCulture)} (got '{text}')");
+            problems.Add($"{where}: --{flag} must be a number {low} {min.ToString(CultureInfo.InvariantCulture)} and {high} {max.ToString(CultureInfo.InvariantCulture)} (got '{Echo.Of(text)}')");
             return fallback;
         }
 
         var recipe = One("recipe", required: true);
         if (recipe is not null && knownRecipes is not null && !knownRecipes.Contains(recipe))
         {
-            problems.Add($"{where}: unknown recipe '{recipe}': use one of {string.Join(", ", knownRecipes)}");
+            problems.Add($"{where}: unknown recipe '{Echo.Of(recipe)}': use one of {string.Join(", ", knownRecipes)}");
         }
 
         var dataset = One("dataset", required: true);
         if (dataset is not null && baseDirectory is null && !Path.IsPathRooted(dataset))
         {
-            problems.Add($"{where}: --dataset '{dataset}' must be an absolute path (a path every node reads, e.g. /farm/datasets/patches): a spec sent to the coordinator has no directory to resolve it against");
+            problems.Add($"{where}: --dataset '{Echo.Of(dataset)}' must be an absolute path (a path every node reads, e.g. /farm/datasets/patches): a spec sent to the coordinator has no directory to resolve it against");
         }
 
         var defaults = new JobSpec { Name = "x", Recipe = "x", Dataset = "x" };
@@ -224,7 +224,7 @@ public static class CjslTraining
         var strategy = One("merge") ?? defaults.Merge.Strategy;
         if (!MergeStrategies.All.Contains(strategy))
         {
-            problems.Add($"{where}: unknown merge strategy '{strategy}': use {string.Join(" or ", MergeStrategies.All)}");
+            problems.Add($"{where}: unknown merge strategy '{Echo.Of(strategy)}': use {string.Join(" or ", MergeStrategies.All)}");
         }
 
         var merge = new MergeSpec
@@ -243,19 +243,19 @@ public static class CjslTraining
             }
             else
             {
-                problems.Add($"{where}: --exclude-asset '{text}' is not an asset digest: give a sha256 digest as `rmtc lineage impact` prints it");
+                problems.Add($"{where}: --exclude-asset '{Echo.Of(text)}' is not an asset digest: give a sha256 digest as `rmtc lineage impact` prints it");
             }
         }
 
         var accept = (settings.GetValueOrDefault("accept-constraint") ?? []).Select(t => t.Trim()).Where(t => t.Length > 0).Distinct(StringComparer.Ordinal).ToArray();
         if (layer.Frames.Count > JobSpecParser.MaxShards)
         {
-            problems.Add($"{source}:{layer.Line}: layer '{layer.Name}': the range '{layer.Range}' has {layer.Frames.Count} frames; at most {JobSpecParser.MaxShards} shards are allowed");
+            problems.Add($"{source}:{layer.Line}: layer '{Echo.Of(layer.Name)}': the range '{Echo.Of(layer.Range)}' has {layer.Frames.Count} frames; at most {JobSpecParser.MaxShards} shards are allowed");
         }
 
         if (job.Name.Length > 100)
         {
-            problems.Add($"{source}:{job.Line}: job '{job.Name}': the conformed job name is {job.Name.Length} characters; keep show, shot, user and job name under 100 together");
+            problems.Add($"{source}:{job.Line}: job '{Echo.Of(job.Name)}': the conformed job name is {job.Name.Length} characters; keep show, shot, user and job name under 100 together");
         }
 
         if (problems.Count > before)

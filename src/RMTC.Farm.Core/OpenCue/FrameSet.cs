@@ -13,6 +13,9 @@ public static partial class FrameSet
     /// <summary>Most frames one range may expand to (Cuebot caps a job's frames too).</summary>
     public const int MaxFrames = 100_000;
 
+    /// <summary>Most frames all parts together may walk over, repeats and left-out frames included.</summary>
+    private const long MaxWalk = 10L * MaxFrames;
+
     /// <summary>Expands <paramref name="text"/>; false with a reason naming the bad part when it is not a frame range.</summary>
     public static bool TryParse(string text, out IReadOnlyList<int> frames, out string error)
     {
@@ -20,6 +23,7 @@ public static partial class FrameSet
         error = "";
         var seen = new HashSet<int>();
         var list = new List<int>();
+        long walked = 0;
         var parts = text.Split(',', StringSplitOptions.TrimEntries);
         if (text.Trim().Length == 0)
         {
@@ -32,45 +36,75 @@ public static partial class FrameSet
             var m = PartPattern().Match(part);
             if (!m.Success)
             {
-                error = $"'{part}' is not a frame range part: write a frame (5), a range (1-8), a step (1-10x2) or an inverted step (1-10y2)";
+                error = $"'{Echo.Of(part)}' is not a frame range part: write a frame (5), a range (1-8), a step (1-10x2) or an inverted step (1-10y2)";
                 return false;
             }
 
             if (!int.TryParse(m.Groups["a"].Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var start)
                 || !int.TryParse(m.Groups["b"].Success ? m.Groups["b"].Value : m.Groups["a"].Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var end))
             {
-                error = $"'{part}': frame numbers must fit in 32 bits";
+                error = $"'{Echo.Of(part)}': frame numbers must fit in 32 bits";
                 return false;
             }
 
             var step = 1;
             if (m.Groups["n"].Success && (!int.TryParse(m.Groups["n"].Value, NumberStyles.None, CultureInfo.InvariantCulture, out step) || step == 0))
             {
-                error = $"'{part}': the step must be a positive whole number";
+                error = $"'{Echo.Of(part)}': the step must be a positive whole number";
                 return false;
             }
 
             var inverted = m.Groups["op"].Value == "y";
             var direction = end >= start ? 1 : -1;
-            for (long f = start, i = 0; direction > 0 ? f <= end : f >= end; f += direction, i++)
+            var span = Math.Abs((long)end - start) + 1;
+
+            // Count first: a range such as 1-2000000000y1 selects nothing but would take seconds to walk.
+            var onStepCount = ((span - 1) / step) + 1;
+            var selected = inverted ? span - onStepCount : onStepCount;
+            walked += inverted ? span : selected;
+            if (selected > MaxFrames)
             {
-                var onStep = i % step == 0;
-                if (onStep != inverted && seen.Add((int)f))
+                error = $"'{Echo.Of(text)}' expands to more than {MaxFrames} frames";
+                return false;
+            }
+
+            // Parts that repeat the same frames add nothing but still cost a walk each; bound the total.
+            if (walked > MaxWalk)
+            {
+                error = $"'{Echo.Of(text)}' lists more than {MaxWalk} frames counting repeats: list each frame once";
+                return false;
+            }
+
+            for (long i = 0; i < span; i += inverted ? 1 : step)
+            {
+                if (inverted && i % step == 0)
                 {
-                    list.Add((int)f);
+                    continue;
+                }
+
+                var f = (int)(start + (direction * i));
+                if (seen.Add(f))
+                {
+                    list.Add(f);
                     if (list.Count > MaxFrames)
                     {
-                        error = $"'{text}' expands to more than {MaxFrames} frames";
+                        error = $"'{Echo.Of(text)}' expands to more than {MaxFrames} frames";
                         return false;
                     }
                 }
             }
         }
 
+        if (list.Count == 0)
+        {
+            error = $"'{Echo.Of(text)}' selects no frames (an inverted step of 1 leaves none out of the range): write e.g. 1-10y2 or 1-10x2";
+            return false;
+        }
+
         frames = list;
         return true;
     }
 
-    [GeneratedRegex(@"^(?<a>-?\d+)(?:-(?<b>-?\d+)(?:(?<op>[xy])(?<n>\d+))?)?$")]
+    [GeneratedRegex(@"^(?<a>-?[0-9]+)(?:-(?<b>-?[0-9]+)(?:(?<op>[xy])(?<n>[0-9]+))?)?$")]
     private static partial Regex PartPattern();
 }

@@ -93,14 +93,14 @@ public static class Safetensors
             {
                 var prev = sorted[i - 1];
                 throw new SafetensorsFormatException(
-                    $"tensor '{t.Name}': data_offsets [{t.Begin}, {t.End}] overlap tensor '{prev.Name}' [{prev.Begin}, {prev.End}]");
+                    $"tensor '{Echo.Of(t.Name)}': data_offsets [{t.Begin}, {t.End}] overlap tensor '{Echo.Of(prev.Name)}' [{prev.Begin}, {prev.End}]");
             }
 
             if (t.Begin > expected)
             {
-                string after = i == 0 ? "the start of the data section" : $"tensor '{sorted[i - 1].Name}' (ends at {expected})";
+                string after = i == 0 ? "the start of the data section" : $"tensor '{Echo.Of(sorted[i - 1].Name)}' (ends at {expected})";
                 throw new SafetensorsFormatException(
-                    $"tensor '{t.Name}': data_offsets [{t.Begin}, {t.End}] leave a gap of {t.Begin - expected} bytes after {after}");
+                    $"tensor '{Echo.Of(t.Name)}': data_offsets [{t.Begin}, {t.End}] leave a gap of {t.Begin - expected} bytes after {after}");
             }
 
             sorted[i] = t;
@@ -133,7 +133,18 @@ public static class Safetensors
     {
         ArgumentNullException.ThrowIfNull(path);
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16, FileOptions.SequentialScan);
-        var header = ReadHeader(fs, fs.Length);
+        return Read(fs);
+    }
+
+    /// <summary>
+    /// Reads a whole safetensors stream (seekable, positioned at its start) into memory. Nothing is allocated for data
+    /// the stream does not hold: the header's sizes are checked against the stream's length first.
+    /// Throws <see cref="SafetensorsFormatException"/> when the bytes are malformed.
+    /// </summary>
+    public static (IReadOnlyList<NamedTensor> Tensors, IReadOnlyDictionary<string, string> Metadata) Read(Stream fs)
+    {
+        ArgumentNullException.ThrowIfNull(fs);
+        var header = ReadHeader(fs, fs.Length - fs.Position);
         var result = new NamedTensor[header.Tensors.Count];
         for (int i = 0; i < result.Length; i++)
         {
@@ -141,11 +152,11 @@ public static class Safetensors
             long len = t.End - t.Begin;
             if (len > Array.MaxLength)
             {
-                throw new SafetensorsFormatException($"tensor '{t.Name}': {len} bytes is too large to load into memory");
+                throw new SafetensorsFormatException($"tensor '{Echo.Of(t.Name)}': {len} bytes is too large to load into memory");
             }
 
             var data = len == 0 ? Array.Empty<byte>() : GC.AllocateUninitializedArray<byte>((int)len);
-            ReadExactlyOrThrow(fs, data, $"data of tensor '{t.Name}'");
+            ReadExactlyOrThrow(fs, data, $"data of tensor '{Echo.Of(t.Name)}'");
             result[i] = new NamedTensor(t.Name, t.DType, t.Shape, data);
         }
 
@@ -262,7 +273,7 @@ public static class Safetensors
 
                 if (!names.Add(t.Name))
                 {
-                    throw new ArgumentException($"duplicate tensor name '{t.Name}'", nameof(tensors));
+                    throw new ArgumentException($"duplicate tensor name '{Echo.Of(t.Name)}'", nameof(tensors));
                 }
 
                 w.WriteStartObject(t.Name);
@@ -319,7 +330,7 @@ public static class Safetensors
                     break;
                 }
 
-                string name = reader.GetString()!;
+                string name = ReadString(ref reader, "a tensor name");
                 Next(ref reader);
                 if (name == MetadataKey)
                 {
@@ -334,7 +345,7 @@ public static class Safetensors
 
                 if (!names.Add(name))
                 {
-                    throw new SafetensorsFormatException($"duplicate tensor name '{name}' in header");
+                    throw new SafetensorsFormatException($"duplicate tensor name '{Echo.Of(name)}' in header");
                 }
 
                 tensors.Add(ParseTensor(ref reader, name));
@@ -351,6 +362,20 @@ public static class Safetensors
         }
 
         return (tensors, metadata ?? new Dictionary<string, string>(StringComparer.Ordinal));
+    }
+
+    /// <summary>A JSON string as text; an escaped lone surrogate (<c>\ud800</c>) is valid JSON but no valid text.</summary>
+    private static string ReadString(ref Utf8JsonReader reader, string what)
+    {
+        try
+        {
+            return reader.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw new SafetensorsFormatException(
+                $"header is not valid: {what} escapes half of a UTF-16 surrogate pair (such as \\ud800 alone), which is no character; write names and values as plain UTF-8");
+        }
     }
 
     private static void Next(ref Utf8JsonReader reader)
@@ -382,16 +407,16 @@ public static class Safetensors
                 return metadata;
             }
 
-            string key = reader.GetString()!;
+            string key = ReadString(ref reader, $"a '{MetadataKey}' key");
             Next(ref reader);
             if (reader.TokenType != JsonTokenType.String)
             {
-                throw new SafetensorsFormatException($"'{MetadataKey}' value for key '{key}' must be a string, found {Describe(reader.TokenType)}");
+                throw new SafetensorsFormatException($"'{MetadataKey}' value for key '{Echo.Of(key)}' must be a string, found {Describe(reader.TokenType)}");
             }
 
-            if (!metadata.TryAdd(key, reader.GetString()!))
+            if (!metadata.TryAdd(key, ReadString(ref reader, $"'{MetadataKey}' value of '{Echo.Of(key)}'")))
             {
-                throw new SafetensorsFormatException($"'{MetadataKey}' has duplicate key '{key}'");
+                throw new SafetensorsFormatException($"'{MetadataKey}' has duplicate key '{Echo.Of(key)}'");
             }
         }
     }
@@ -400,7 +425,7 @@ public static class Safetensors
     {
         if (reader.TokenType != JsonTokenType.StartObject)
         {
-            throw new SafetensorsFormatException($"tensor '{name}': entry must be an object, found {Describe(reader.TokenType)}");
+            throw new SafetensorsFormatException($"tensor '{Echo.Of(name)}': entry must be an object, found {Describe(reader.TokenType)}");
         }
 
         TensorDType? dtype = null;
@@ -415,26 +440,26 @@ public static class Safetensors
                 break;
             }
 
-            string field = reader.GetString()!;
+            string field = ReadString(ref reader, $"a field name of tensor '{Echo.Of(name)}'");
             Next(ref reader);
             switch (field)
             {
                 case "dtype":
                     if (dtype is not null)
                     {
-                        throw new SafetensorsFormatException($"tensor '{name}': duplicate field 'dtype'");
+                        throw new SafetensorsFormatException($"tensor '{Echo.Of(name)}': duplicate field 'dtype'");
                     }
 
                     if (reader.TokenType != JsonTokenType.String)
                     {
-                        throw new SafetensorsFormatException($"tensor '{name}': dtype must be a string, found {Describe(reader.TokenType)}");
+                        throw new SafetensorsFormatException($"tensor '{Echo.Of(name)}': dtype must be a string, found {Describe(reader.TokenType)}");
                     }
 
-                    string text = reader.GetString()!;
+                    string text = ReadString(ref reader, $"the dtype of tensor '{Echo.Of(name)}'");
                     if (!TensorDTypeExtensions.TryParseHeaderString(text, out var parsed))
                     {
                         throw new SafetensorsFormatException(
-                            $"tensor '{name}': unknown dtype '{text}' (supported: F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
+                            $"tensor '{Echo.Of(name)}': unknown dtype '{Echo.Of(text)}' (supported: F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
                     }
 
                     dtype = parsed;
@@ -443,12 +468,12 @@ public static class Safetensors
                 case "shape":
                     if (shape is not null)
                     {
-                        throw new SafetensorsFormatException($"tensor '{name}': duplicate field 'shape'");
+                        throw new SafetensorsFormatException($"tensor '{Echo.Of(name)}': duplicate field 'shape'");
                     }
 
                     if (reader.TokenType != JsonTokenType.StartArray)
                     {
-                        throw new SafetensorsFormatException($"tensor '{name}': shape must be an array of integers, found {Describe(reader.TokenType)}");
+                        throw new SafetensorsFormatException($"tensor '{Echo.Of(name)}': shape must be an array of integers, found {Describe(reader.TokenType)}");
                     }
 
                     shape = new List<long>(4);
@@ -462,12 +487,12 @@ public static class Safetensors
 
                         if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out long dim))
                         {
-                            throw new SafetensorsFormatException($"tensor '{name}': shape dimension {shape.Count} is not an integer");
+                            throw new SafetensorsFormatException($"tensor '{Echo.Of(name)}': shape dimension {shape.Count} is not an integer");
                         }
 
                         if (dim < 0)
                         {
-                            throw new SafetensorsFormatException($"tensor '{name}': shape dimension {shape.Count} is negative ({dim})");
+                            throw new SafetensorsFormatException($"tensor '{Echo.Of(name)}': shape dimension {shape.Count} is negative ({dim})");
                         }
 
                         shape.Add(dim);
@@ -478,13 +503,13 @@ public static class Safetensors
                 case "data_offsets":
                     if (haveOffsets)
                     {
-                        throw new SafetensorsFormatException($"tensor '{name}': duplicate field 'data_offsets'");
+                        throw new SafetensorsFormatException($"tensor '{Echo.Of(name)}': duplicate field 'data_offsets'");
                     }
 
                     haveOffsets = true;
                     if (reader.TokenType != JsonTokenType.StartArray)
                     {
-                        throw new SafetensorsFormatException($"tensor '{name}': data_offsets must be [begin, end], found {Describe(reader.TokenType)}");
+                        throw new SafetensorsFormatException($"tensor '{Echo.Of(name)}': data_offsets must be [begin, end], found {Describe(reader.TokenType)}");
                     }
 
                     int count = 0;
@@ -498,7 +523,7 @@ public static class Safetensors
 
                         if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out long v) || v < 0)
                         {
-                            throw new SafetensorsFormatException($"tensor '{name}': data_offsets must be two non-negative integers [begin, end]");
+                            throw new SafetensorsFormatException($"tensor '{Echo.Of(name)}': data_offsets must be two non-negative integers [begin, end]");
                         }
 
                         if (count == 0)
@@ -515,12 +540,12 @@ public static class Safetensors
 
                     if (count != 2)
                     {
-                        throw new SafetensorsFormatException($"tensor '{name}': data_offsets must be [begin, end], found {count} values");
+                        throw new SafetensorsFormatException($"tensor '{Echo.Of(name)}': data_offsets must be [begin, end], found {count} values");
                     }
 
                     if (begin > end)
                     {
-                        throw new SafetensorsFormatException($"tensor '{name}': data_offsets [{begin}, {end}] have begin > end");
+                        throw new SafetensorsFormatException($"tensor '{Echo.Of(name)}': data_offsets [{begin}, {end}] have begin > end");
                     }
 
                     break;
@@ -534,17 +559,17 @@ public static class Safetensors
 
         if (dtype is null)
         {
-            throw new SafetensorsFormatException($"tensor '{name}': missing field 'dtype'");
+            throw new SafetensorsFormatException($"tensor '{Echo.Of(name)}': missing field 'dtype'");
         }
 
         if (shape is null)
         {
-            throw new SafetensorsFormatException($"tensor '{name}': missing field 'shape'");
+            throw new SafetensorsFormatException($"tensor '{Echo.Of(name)}': missing field 'shape'");
         }
 
         if (!haveOffsets)
         {
-            throw new SafetensorsFormatException($"tensor '{name}': missing field 'data_offsets'");
+            throw new SafetensorsFormatException($"tensor '{Echo.Of(name)}': missing field 'data_offsets'");
         }
 
         long[] dims = shape.ToArray();
@@ -561,13 +586,13 @@ public static class Safetensors
         }
         catch (OverflowException)
         {
-            throw new SafetensorsFormatException($"tensor '{name}': shape {NamedTensor.FormatShape(dims)} is too large");
+            throw new SafetensorsFormatException($"tensor '{Echo.Of(name)}': shape {NamedTensor.FormatShape(dims)} is too large");
         }
 
         if (end - begin != expectedBytes)
         {
             throw new SafetensorsFormatException(
-                $"tensor '{name}': data_offsets [{begin}, {end}] span {end - begin} bytes but {dtype.Value.ToHeaderString()} shape {NamedTensor.FormatShape(dims)} needs {expectedBytes} bytes (size mismatch)");
+                $"tensor '{Echo.Of(name)}': data_offsets [{begin}, {end}] span {end - begin} bytes but {dtype.Value.ToHeaderString()} shape {NamedTensor.FormatShape(dims)} needs {expectedBytes} bytes (size mismatch)");
         }
 
         return new TensorEntry(name, dtype.Value, dims, begin, end);

@@ -12,13 +12,14 @@ namespace RMTC.Farm.Core.Weights;
 /// <remarks>
 /// It only answers "clean or not": anything unclean (bad header, a NaN, a short or long file) is left for the full
 /// validation of <see cref="FedAvgAccumulator.Add(Stream,double)"/> to reject with its precise message. Memory is the
-/// header plus three bytes, whatever the file size.
+/// header received so far plus three bytes, whatever the file (or the header length it claims).
 /// </remarks>
 public sealed class SafetensorsFiniteCheck
 {
     private readonly long _declaredLength;
     private byte[]? _header;
     private int _headerFilled;
+    private int _headerTarget = 8;
     private SafetensorsHeader? _parsed;
     private long _position;
     private int _tensor;
@@ -64,17 +65,23 @@ public sealed class SafetensorsFiniteCheck
         // The 8-byte length prefix first; it stays at the start of the buffer so ReadHeader sees the whole file head.
         _header ??= new byte[8];
 
-        int want = _header.Length - _headerFilled;
-        int take = Math.Min(want, bytes.Length);
+        int take = Math.Min(_headerTarget - _headerFilled, bytes.Length);
+        if (_headerFilled + take > _header.Length)
+        {
+            // Grow with the bytes that arrive, not with the length the prefix claims: an upload that declares a
+            // 100 MB header and sends 16 bytes costs 16 bytes.
+            Array.Resize(ref _header, (int)Math.Min(_headerTarget, Math.Max(_headerFilled + take, 2L * _header.Length)));
+        }
+
         bytes[..take].CopyTo(_header.AsSpan(_headerFilled));
         _headerFilled += take;
         _position += take;
-        if (_headerFilled < _header.Length)
+        if (_headerFilled < _headerTarget)
         {
             return take;
         }
 
-        if (_header.Length == 8)
+        if (_headerTarget == 8)
         {
             ulong length = BinaryPrimitives.ReadUInt64LittleEndian(_header);
             if (length == 0 || length > Safetensors.MaxHeaderLength || (long)length > _declaredLength - 8)
@@ -83,9 +90,7 @@ public sealed class SafetensorsFiniteCheck
                 return take;
             }
 
-            var grown = new byte[8 + (int)length];
-            _header.CopyTo(grown, 0);
-            _header = grown;
+            _headerTarget = 8 + (int)length;
             return take;
         }
 
