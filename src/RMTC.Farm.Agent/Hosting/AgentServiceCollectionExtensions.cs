@@ -19,6 +19,10 @@ public static class AgentServiceCollectionExtensions
             .ValidateDataAnnotations()
             .Validate(o => Uri.TryCreate(o.Coordinator, UriKind.Absolute, out var u) && (u.Scheme == "http" || u.Scheme == "https"),
                 "Agent:Coordinator must be an address such as http://127.0.0.1:7460")
+            .Validate(o => string.IsNullOrWhiteSpace(o.TokenFile) || File.Exists(o.TokenFile),
+                "Agent:TokenFile (--token-file) names no readable file: write the farm token (the coordinator's Coordinator:AgentTokenFile) there")
+            .Validate(o => string.IsNullOrWhiteSpace(o.CaFile) || File.Exists(o.CaFile),
+                "Agent:CaFile (--ca) names no readable file: give the farm CA's PEM certificate that signed the coordinator's TLS certificate")
             .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<WeightsCache>();

@@ -26,7 +26,8 @@ public static class ExplorerEndpoints
         var group = endpoints.MapGroup("/explorer").AddEndpointFilter(async (context, next) =>
             listeners.Metrics?.IPEndPoint?.Port is { } port && context.HttpContext.Connection.LocalPort == port
                 ? await next(context)
-                : Results.NotFound());
+                : Results.NotFound())
+            .AddEndpointFilter(ExplorerAuthentication.Filter);
 
         group.MapGet("/", (HttpContext c) => Asset(c, "index.html"));
         group.MapGet("/{file}", (HttpContext c, string file) => Asset(c, file));

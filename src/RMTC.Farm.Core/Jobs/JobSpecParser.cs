@@ -137,6 +137,12 @@ public static partial class JobSpecParser
             evalFields.RejectUnknown();
         }
 
+        var show = reader.String("show");
+        if (show is not null && !NamePattern().IsMatch(show))
+        {
+            reader.Problem("show", $"`show` must be 1-100 letters, digits, '-', '_' or '.' (got '{show}')");
+        }
+
         reader.RejectUnknown();
 
         if (problems.Count > 0)
@@ -161,6 +167,7 @@ public static partial class JobSpecParser
             ExcludeAssets = exclude.Distinct().ToArray(),
             Sharding = sharding,
             Evaluation = evaluation,
+            Show = show,
         };
     }
 
@@ -364,7 +371,7 @@ public static partial class JobSpecParser
             "resources." => ["gpus", "gpu_memory", "memory", "cores", "tags"],
             "rights." => ["accept_constraints"],
             "evaluation." => ["split"],
-            _ => ["name", "recipe", "dataset", "exclude_assets", "shards", "rounds", "seed", "max_retries", "local", "merge", "resources", "rights", "sharding", "evaluation"],
+            _ => ["name", "recipe", "dataset", "exclude_assets", "shards", "rounds", "seed", "max_retries", "local", "merge", "resources", "rights", "sharding", "evaluation", "show"],
         };
     }
 }
