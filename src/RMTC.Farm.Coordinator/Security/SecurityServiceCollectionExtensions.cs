@@ -27,10 +27,12 @@ public static class SecurityServiceCollectionExtensions
         services.AddSingleton<FarmAuthInterceptor>();
         services.AddSingleton<IExplorerScope, ShowExplorerScope>();
         services.AddHostedService<SecurityStartupReport>();
-        // PostConfigure: AddGrpc's own defaults are configured after this registration and must not win.
-        services.AddOptions<GrpcServiceOptions>().PostConfigure<IOptions<SecurityOptions>>((grpc, security) =>
+        // PostConfigure: AddGrpc's own defaults are configured after this registration and must not win. Read unvalidated:
+        // the endpoints are mapped before validation on start, which then reports every bad setting at once.
+        var maxMessageBytes = configuration.GetSection(CoordinatorOptions.Section).Get<SecurityOptions>()?.MaxMessageBytes ?? new SecurityOptions().MaxMessageBytes;
+        services.AddOptions<GrpcServiceOptions>().PostConfigure(grpc =>
         {
-            grpc.MaxReceiveMessageSize = security.Value.MaxMessageBytes;
+            grpc.MaxReceiveMessageSize = maxMessageBytes;
             grpc.Interceptors.Add<FarmAuthInterceptor>();
         });
         return services;
