@@ -57,6 +57,11 @@ internal static class FarmClient
                 return await action(channel);
             }
         }
+        catch (RpcException e) when (e.Status.DebugException is HttpRequestException { InnerException: System.Security.Authentication.AuthenticationException tls })
+        {
+            await Console.Error.WriteLineAsync($"error: the coordinator at {address} has a TLS certificate this host does not trust ({tls.Message}): pass the farm CA with --ca FILE or RMTC_CA_FILE");
+            return 1;
+        }
         catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable)
         {
             await Console.Error.WriteLineAsync($"error: no coordinator answers at {address} ({e.Status.Detail}). Start one with `rmtc coordinator`, or point --coordinator / RMTC_COORDINATOR at yours.");
