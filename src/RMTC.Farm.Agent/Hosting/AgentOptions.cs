@@ -23,6 +23,15 @@ public sealed class AgentOptions
     /// </summary>
     public string? CaFile { get; set; }
 
+    /// <summary>
+    /// PEM client certificate for mutual TLS (the coordinator's <c>Coordinator:Tls:AgentCaPath</c> signed it), with its key
+    /// in <see cref="ClientKeyPath"/> or the same file: authenticates the agent instead of the farm token. Unset = none.
+    /// </summary>
+    public string? ClientCertificatePath { get; set; }
+
+    /// <summary>PEM private key of <see cref="ClientCertificatePath"/>, when it is not in the same file.</summary>
+    public string? ClientKeyPath { get; set; }
+
     /// <summary>Stable id of this agent; defaults to the host name (one agent per host, like RQD).</summary>
     public string? Id { get; set; }
 

@@ -23,6 +23,8 @@ public static class AgentServiceCollectionExtensions
                 "Agent:TokenFile (--token-file) names no readable file: write the farm token (the coordinator's Coordinator:AgentTokenFile) there")
             .Validate(o => string.IsNullOrWhiteSpace(o.CaFile) || File.Exists(o.CaFile),
                 "Agent:CaFile (--ca) names no readable file: give the farm CA's PEM certificate that signed the coordinator's TLS certificate")
+            .Validate(o => string.IsNullOrWhiteSpace(o.ClientCertificatePath) || (File.Exists(o.ClientCertificatePath) && (string.IsNullOrWhiteSpace(o.ClientKeyPath) || File.Exists(o.ClientKeyPath))),
+                "Agent:ClientCertificatePath / Agent:ClientKeyPath name no readable file: give the agent's PEM client certificate and key (signed by the coordinator's Coordinator:Tls:AgentCaPath)")
             .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<WeightsCache>();

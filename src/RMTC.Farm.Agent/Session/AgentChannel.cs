@@ -22,11 +22,14 @@ public static class AgentChannel
 
     /// <summary>
     /// The agent's credentials: the farm token from <see cref="AgentOptions.TokenFile"/>, else <c>RMTC_FARM_TOKEN</c>;
-    /// the farm CA from <see cref="AgentOptions.CaFile"/>, else <c>RMTC_CA_FILE</c>. Throws naming an unreadable file.
+    /// the farm CA from <see cref="AgentOptions.CaFile"/>, else <c>RMTC_CA_FILE</c>; the client certificate for mutual TLS
+    /// from <see cref="AgentOptions.ClientCertificatePath"/>. Throws naming an unreadable file.
     /// </summary>
     public static FarmCredentials Credentials(AgentOptions options) => new(
         FarmCredentials.ResolveToken(Environment.GetEnvironmentVariable(TokenVariable) is { Length: > 0 } env && string.IsNullOrWhiteSpace(options.TokenFile) ? env : null, options.TokenFile, "Agent:TokenFile"),
-        string.IsNullOrWhiteSpace(options.CaFile) ? Environment.GetEnvironmentVariable(CaVariable) : options.CaFile);
+        string.IsNullOrWhiteSpace(options.CaFile) ? Environment.GetEnvironmentVariable(CaVariable) : options.CaFile,
+        string.IsNullOrWhiteSpace(options.ClientCertificatePath) ? null : options.ClientCertificatePath,
+        string.IsNullOrWhiteSpace(options.ClientKeyPath) ? null : options.ClientKeyPath);
 
     /// <summary>The HTTP handler agents use (keep-alive pings detect a dead coordinator; several connections avoid one stream limit).</summary>
     public static SocketsHttpHandler CreateHandler() => new()

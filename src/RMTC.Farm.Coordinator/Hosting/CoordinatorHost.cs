@@ -43,10 +43,7 @@ public static class CoordinatorHost
                 listen.Protocols = HttpProtocols.Http2;
                 if (tls.Enabled)
                 {
-                    // Loaded on first use, not here: this runs while the app is built, before validation on start can
-                    // report a bad path with the other settings' problems (and the validation loads it once already).
-                    var certificate = new Lazy<System.Security.Cryptography.X509Certificates.X509Certificate2>(() => CoordinatorTls.Load(tls));
-                    listen.UseHttps(https => https.ServerCertificateSelector = (_, _) => certificate.Value);
+                    listen.UseHttps(https => CoordinatorTls.Configure(https, tls));
                     endpoints.GrpcTls = true;
                 }
 

@@ -1,11 +1,33 @@
+using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using RMTC.Farm.Protos.Client;
 
 namespace RMTC.Farm.Coordinator.Security;
 
 /// <summary>Loads the coordinator's TLS certificate (PEM or PKCS#12) with errors that name the file and the setting.</summary>
 public static class CoordinatorTls
 {
+    /// <summary>
+    /// Sets up the gRPC listener's TLS: the certificate, loaded on first handshake (this runs while the app is built,
+    /// before validation on start reports a bad path with the other settings' problems; the validation loads it once
+    /// already), and, with <see cref="TlsOptions.AgentCaPath"/>, optional client certificates that must chain to that CA.
+    /// </summary>
+    public static void Configure(HttpsConnectionAdapterOptions https, TlsOptions tls)
+    {
+        var certificate = new Lazy<X509Certificate2>(() => Load(tls));
+        https.ServerCertificateSelector = (_, _) => certificate.Value;
+        if (!string.IsNullOrWhiteSpace(tls.AgentCaPath))
+        {
+            var roots = new Lazy<X509Certificate2Collection>(() => FarmCredentials.LoadCa(tls.AgentCaPath));
+            // Allowed, not required: wranglers' clients and token-carrying agents present none.
+            https.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
+            https.ClientCertificateValidation = (client, chain, errors) =>
+                FarmCredentials.TrustedByFarmCa(roots.Value, client, chain, errors & ~SslPolicyErrors.RemoteCertificateNameMismatch, FarmCredentials.ClientAuthentication);
+        }
+    }
+
     /// <summary>The certificate with its private key. Throws <see cref="InvalidOperationException"/> naming what is wrong.</summary>
     public static X509Certificate2 Load(TlsOptions tls)
     {

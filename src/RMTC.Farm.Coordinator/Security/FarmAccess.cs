@@ -24,10 +24,14 @@ public sealed class FarmAccess
         var agentToken = AgentToken(o, configuration);
         _agentTokenDigest = agentToken is null ? null : SHA256.HashData(Encoding.UTF8.GetBytes(agentToken));
         _wranglers = string.IsNullOrWhiteSpace(o.WranglerTokensFile) ? null : WranglerTokensFile.Load(o.WranglerTokensFile);
+        AgentCertificates = o.Tls.Enabled && !string.IsNullOrWhiteSpace(o.Tls.AgentCaPath);
     }
 
-    /// <summary>True when agents must present the farm token.</summary>
-    public bool AgentsAuthenticated => _agentTokenDigest is not null;
+    /// <summary>True when agents must authenticate: with the farm token, or a client certificate of the agents' CA.</summary>
+    public bool AgentsAuthenticated => _agentTokenDigest is not null || AgentCertificates;
+
+    /// <summary>True when a client certificate chained to <see cref="TlsOptions.AgentCaPath"/> authenticates an agent (mutual TLS).</summary>
+    public bool AgentCertificates { get; }
 
     /// <summary>True when wranglers must present a token (and see only their shows' jobs).</summary>
     public bool WranglersAuthenticated => _wranglers is not null;

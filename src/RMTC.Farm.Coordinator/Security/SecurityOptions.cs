@@ -58,6 +58,12 @@ public sealed class TlsOptions
     /// <summary>Password of a PKCS#12 file or an encrypted PEM key.</summary>
     public string? Password { get; set; }
 
+    /// <summary>
+    /// Farm CA (PEM) whose client certificates authenticate agents (mutual TLS), beside or instead of the farm token:
+    /// an AgentService call over a connection with such a certificate needs no token. Unset = no client certificates.
+    /// </summary>
+    public string? AgentCaPath { get; set; }
+
     /// <summary>True when a certificate is configured.</summary>
     public bool Enabled => !string.IsNullOrWhiteSpace(CertificatePath);
 }

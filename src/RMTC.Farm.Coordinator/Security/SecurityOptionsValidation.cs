@@ -31,6 +31,16 @@ public sealed class SecurityOptionsValidation(IConfiguration configuration) : IV
             failures.Add("Coordinator:Tls:KeyPath is set without Coordinator:Tls:CertificatePath: set both (PEM) or neither");
         }
 
+        if (!string.IsNullOrWhiteSpace(options.Tls.AgentCaPath))
+        {
+            if (!options.Tls.Enabled)
+            {
+                failures.Add("Coordinator:Tls:AgentCaPath (mutual TLS for agents) needs TLS: set Coordinator:Tls:CertificatePath too");
+            }
+
+            Try(failures, () => RMTC.Farm.Protos.Client.FarmCredentials.LoadCa(options.Tls.AgentCaPath).Count);
+        }
+
         foreach (var root in options.DatasetRoots.Where(r => !string.IsNullOrWhiteSpace(r)))
         {
             if (!Path.IsPathRooted(root) || !Directory.Exists(root))

@@ -9,8 +9,14 @@ namespace RMTC.Farm.Protos.Client;
 /// <c>authorization: Bearer TOKEN</c> on every call, and a farm CA that the coordinator's TLS certificate must chain to.
 /// Both are optional: without them the channel is what it always was.
 /// </summary>
-public sealed record FarmCredentials(string? Token, string? CaFile)
+public sealed record FarmCredentials(string? Token, string? CaFile, string? CertificateFile = null, string? KeyFile = null)
 {
+    /// <summary>Extended key usage of a TLS server certificate.</summary>
+    public static readonly System.Security.Cryptography.Oid ServerAuthentication = new("1.3.6.1.5.5.7.3.1");
+
+    /// <summary>Extended key usage of a TLS client certificate.</summary>
+    public static readonly System.Security.Cryptography.Oid ClientAuthentication = new("1.3.6.1.5.5.7.3.2");
+
     /// <summary>No token, the system's trusted roots.</summary>
     public static FarmCredentials None { get; } = new(null, null);
 
@@ -80,17 +86,35 @@ public sealed record FarmCredentials(string? Token, string? CaFile)
         if (CaFile is { Length: > 0 } caFile)
         {
             var roots = LoadCa(caFile);
-            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, chain, errors) => TrustedByFarmCa(roots, certificate, chain, errors);
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, chain, errors) => TrustedByFarmCa(roots, certificate, chain, errors, ServerAuthentication);
+        }
+
+        if (CertificateFile is { Length: > 0 } certificateFile)
+        {
+            handler.SslOptions.ClientCertificates = [LoadClientCertificate(certificateFile, KeyFile)];
         }
 
         return Token is { Length: > 0 } token ? new BearerTokenHandler(token) { InnerHandler = handler } : handler;
+    }
+
+    /// <summary>A PEM client certificate with its PEM key (in <paramref name="keyFile"/>, or in the same file). Throws naming the file.</summary>
+    public static X509Certificate2 LoadClientCertificate(string certificateFile, string? keyFile)
+    {
+        try
+        {
+            return X509Certificate2.CreateFromPemFile(certificateFile, string.IsNullOrWhiteSpace(keyFile) ? certificateFile : keyFile);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+            throw new InvalidOperationException($"client certificate {certificateFile}{(string.IsNullOrWhiteSpace(keyFile) ? "" : $" with key {keyFile}")}: cannot load it as PEM certificate and key ({e.Message})");
+        }
     }
 
     /// <summary>
     /// True when the server's certificate names the host we dialled and chains to one of <paramref name="roots"/> —
     /// only those: a farm CA file means the farm's certificates, not any public CA's.
     /// </summary>
-    public static bool TrustedByFarmCa(X509Certificate2Collection roots, System.Security.Cryptography.X509Certificates.X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+    public static bool TrustedByFarmCa(X509Certificate2Collection roots, System.Security.Cryptography.X509Certificates.X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors, System.Security.Cryptography.Oid? purpose = null)
     {
         if (certificate is null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != SslPolicyErrors.None)
         {
@@ -103,6 +127,7 @@ public sealed record FarmCredentials(string? Token, string? CaFile)
         farm.ChainPolicy.CustomTrustStore.AddRange(roots);
         // A farm CA rarely runs a revocation service; rotation is by reissuing certificates.
         farm.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        farm.ChainPolicy.ApplicationPolicy.Add(purpose ?? ServerAuthentication);
         if (chain is not null)
         {
             foreach (var element in chain.ChainElements)

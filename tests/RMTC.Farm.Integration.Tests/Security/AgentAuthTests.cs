@@ -22,13 +22,18 @@ public sealed class AgentAuthTests
             Assert.Equal(StatusCode.Unauthenticated, register.StatusCode);
 
             using var upload = agents.UploadResult();
-            var refused = await Assert.ThrowsAsync<RpcException>(async () =>
+            try
             {
                 await upload.RequestStream.WriteAsync(new UploadResultRequest { Header = new UploadHeader { LeaseId = "l", AgentId = "intruder", Digest = Sha256Digest.OfBytes([1]), TotalBytes = 1 } });
                 await upload.RequestStream.WriteAsync(new UploadResultRequest { Chunk = ByteString.CopyFrom([1]) });
                 await upload.RequestStream.CompleteAsync();
-                await upload.ResponseAsync;
-            });
+            }
+            catch (Exception e) when (e is InvalidOperationException or RpcException)
+            {
+                // The coordinator answered before the stream was written out; its status is the response's.
+            }
+
+            var refused = await Assert.ThrowsAsync<RpcException>(() => upload.ResponseAsync);
             Assert.Equal(StatusCode.Unauthenticated, refused.StatusCode);
 
             var fetch = agents.FetchWeights(new FetchWeightsRequest { Digest = new string('a', 64) });
@@ -39,6 +44,32 @@ public sealed class AgentAuthTests
         Assert.Equal(0, farm.Scheduler.ConnectedAgents);
         var good = new AgentService.AgentServiceClient(farm.Channel(SecureFarm.FarmToken));
         Assert.NotEmpty((await good.RegisterAsync(Registration("good-agent"))).SessionToken);
+    }
+
+    [Fact]
+    public async Task With_mutual_tls_an_agent_certificate_of_the_farm_ca_replaces_the_token_and_another_cas_is_refused()
+    {
+        // No farm token: agents authenticate by certificates the farm CA signed (here the same CA as the server's).
+        await using var secured = await SecureFarm.StartAsync(new Dictionary<string, string?> { ["Coordinator:AgentTokenFile"] = null, ["Coordinator:Tls:AgentCaPath"] = SecureFarm.CaPlaceholder });
+        var certificates = secured.Certificates;
+        var other = TestCertificates.Create(Path.Combine(secured.Root, "other"), "other");
+
+        var withCertificate = new AgentService.AgentServiceClient(secured.Channel(new Protos.Client.FarmCredentials(null, certificates.CaFile, certificates.AgentCertificateFile, certificates.AgentKeyFile)));
+        Assert.NotEmpty((await withCertificate.RegisterAsync(Registration("mtls-agent"))).SessionToken);
+
+        var withoutCertificate = new AgentService.AgentServiceClient(secured.Channel(token: null));
+        var refused = await Assert.ThrowsAsync<RpcException>(() => withoutCertificate.RegisterAsync(Registration("anonymous")).ResponseAsync);
+        Assert.Equal(StatusCode.Unauthenticated, refused.StatusCode);
+        Assert.Contains("client certificate", refused.Status.Detail);
+
+        var otherCa = new AgentService.AgentServiceClient(secured.Channel(new Protos.Client.FarmCredentials(null, certificates.CaFile, other.AgentCertificateFile, other.AgentKeyFile)));
+        var handshake = await Assert.ThrowsAsync<RpcException>(() => otherCa.RegisterAsync(Registration("impostor")).ResponseAsync);
+        Assert.NotEqual(StatusCode.OK, handshake.StatusCode);
+
+        // A client certificate is an agent's credential only: wranglers still need their tokens.
+        var asWrangler = new JobService.JobServiceClient(secured.Channel(new Protos.Client.FarmCredentials(null, certificates.CaFile, certificates.AgentCertificateFile, certificates.AgentKeyFile)));
+        var wrangler = await Assert.ThrowsAsync<RpcException>(() => asWrangler.ListJobsAsync(new ListJobsRequest()).ResponseAsync);
+        Assert.Equal(StatusCode.Unauthenticated, wrangler.StatusCode);
     }
 
     [Fact]

@@ -21,6 +21,9 @@ public sealed class SecureFarm : IAsyncDisposable
     public const string BobToken = "bob-token-0123456789abcdef";
     public const string AdminToken = "root-token-0123456789abcdef";
 
+    /// <summary>An override value replaced by the farm CA's file.</summary>
+    public const string CaPlaceholder = "{farm-ca}";
+
     private readonly List<GrpcChannel> _channels = new();
     private readonly List<AgentProcess> _agents = new();
 
@@ -59,7 +62,7 @@ public sealed class SecureFarm : IAsyncDisposable
         var settings = Settings(root, certificates);
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
         {
-            settings[key] = value;
+            settings[key] = value == CaPlaceholder ? certificates.CaFile : value;
         }
 
         var app = CoordinatorHost.Create(c => c.AddInMemoryCollection(settings));
@@ -84,9 +87,12 @@ public sealed class SecureFarm : IAsyncDisposable
     };
 
     /// <summary>A channel presenting <paramref name="token"/> (none when null), trusting the farm CA unless told otherwise.</summary>
-    public GrpcChannel Channel(string? token, bool trustFarmCa = true, string? caFile = null)
+    public GrpcChannel Channel(string? token, bool trustFarmCa = true, string? caFile = null) =>
+        Channel(new FarmCredentials(token, caFile ?? (trustFarmCa ? Certificates.CaFile : null)));
+
+    /// <summary>A channel with these credentials.</summary>
+    public GrpcChannel Channel(FarmCredentials credentials)
     {
-        var credentials = new FarmCredentials(token, caFile ?? (trustFarmCa ? Certificates.CaFile : null));
         var channel = GrpcChannel.ForAddress(Address, new GrpcChannelOptions { HttpHandler = credentials.Apply(new SocketsHttpHandler()) });
         _channels.Add(channel);
         return channel;

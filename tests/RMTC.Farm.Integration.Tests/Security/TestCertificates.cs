@@ -4,8 +4,11 @@ using System.Security.Cryptography.X509Certificates;
 
 namespace RMTC.Farm.Integration.Tests.Security;
 
-/// <summary>A farm CA and a server certificate for 127.0.0.1 signed by it, made in-process and written as PEM files.</summary>
-public sealed record TestCertificates(string CaFile, string CertificateFile, string KeyFile)
+/// <summary>
+/// A farm CA, a server certificate for 127.0.0.1 and an agent's client certificate signed by it, made in-process and
+/// written as PEM files.
+/// </summary>
+public sealed record TestCertificates(string CaFile, string CertificateFile, string KeyFile, string AgentCertificateFile, string AgentKeyFile)
 {
     public static TestCertificates Create(string directory, string name = "farm")
     {
@@ -30,7 +33,19 @@ public sealed record TestCertificates(string CaFile, string CertificateFile, str
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, true, false));
         using var server = request.Create(ca, now.AddDays(-1), now.AddDays(29), RandomNumberGenerator.GetBytes(8));
 
-        var certificates = new TestCertificates(Path.Combine(directory, $"{name}-ca.pem"), Path.Combine(directory, $"{name}-server.pem"), Path.Combine(directory, $"{name}-server.key"));
+        using var agentKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var agentRequest = new CertificateRequest("CN=render-node-042", agentKey, HashAlgorithmName.SHA256);
+        agentRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
+        agentRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
+        agentRequest.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.2")], false));
+        agentRequest.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, true, false));
+        using var agent = agentRequest.Create(ca, now.AddDays(-1), now.AddDays(29), RandomNumberGenerator.GetBytes(8));
+
+        var certificates = new TestCertificates(
+            Path.Combine(directory, $"{name}-ca.pem"), Path.Combine(directory, $"{name}-server.pem"), Path.Combine(directory, $"{name}-server.key"),
+            Path.Combine(directory, $"{name}-agent.pem"), Path.Combine(directory, $"{name}-agent.key"));
+        File.WriteAllText(certificates.AgentCertificateFile, agent.ExportCertificatePem());
+        File.WriteAllText(certificates.AgentKeyFile, agentKey.ExportPkcs8PrivateKeyPem());
         File.WriteAllText(certificates.CaFile, ca.ExportCertificatePem());
         File.WriteAllText(certificates.CertificateFile, server.ExportCertificatePem());
         File.WriteAllText(certificates.KeyFile, serverKey.ExportPkcs8PrivateKeyPem());
