@@ -10,24 +10,31 @@ public sealed partial class SecurityStartupReport(FarmAccess access, DatasetConf
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        // One line for everything left open: the embedded demo shows it once, a farm's log makes it a finding.
+        var open = new List<string>();
         if (!access.AgentsAuthenticated)
         {
-            LogAgentsOpen();
+            open.Add("agents are not authenticated (anyone who reaches the gRPC port can register and upload weights: set Coordinator:AgentTokenFile)");
         }
 
         if (!access.WranglersAuthenticated)
         {
-            LogWranglersOpen();
+            open.Add("wranglers are not authenticated (anyone can submit, see and cancel every job: set Coordinator:WranglerTokensFile)");
+        }
+
+        if (!confinement.Enabled)
+        {
+            open.Add("datasets are not confined (a job may name any directory the coordinator can read: set Coordinator:DatasetRoots)");
+        }
+
+        if (open.Count > 0)
+        {
+            LogOpen(string.Join("; ", open));
         }
 
         if (!security.Value.Tls.Enabled && (access.AgentsAuthenticated || access.WranglersAuthenticated))
         {
             LogTokensInClear();
-        }
-
-        if (!confinement.Enabled)
-        {
-            LogDatasetsUnconfined();
         }
 
         var c = coordinator.Value;
@@ -42,17 +49,11 @@ public sealed partial class SecurityStartupReport(FarmAccess access, DatasetConf
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Agents are not authenticated: anyone who reaches the gRPC port can register as an agent and upload weights. On a farm set Coordinator:AgentTokenFile (README, Security)")]
-    private partial void LogAgentsOpen();
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Wranglers are not authenticated: anyone who reaches the gRPC port can submit, see and cancel every job. On a farm set Coordinator:WranglerTokensFile (README, Security)")]
-    private partial void LogWranglersOpen();
+    [LoggerMessage(Level = LogLevel.Warning, Message = "This coordinator is open, as suits one machine; on a farm close it (README, Security): {What}")]
+    private partial void LogOpen(string what);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Tokens are required but the gRPC port has no TLS: they cross the network in clear. Set Coordinator:Tls:CertificatePath (README, Security)")]
     private partial void LogTokensInClear();
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Datasets are not confined: a job may name any directory this coordinator can read. On a farm set Coordinator:DatasetRoots (README, Security)")]
-    private partial void LogDatasetsUnconfined();
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The OpenCue port {Address}:{Port} takes unauthenticated plaintext submissions (pycue cannot do TLS or tokens): bind it to a private interface with Coordinator:OpenCueListenAddress, or turn it off with Coordinator:OpenCuePort=-1")]
     private partial void LogOpenCueExposed(string address, int port);

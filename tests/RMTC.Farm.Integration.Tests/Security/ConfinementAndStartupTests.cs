@@ -74,6 +74,24 @@ public sealed class ConfinementAndStartupTests
     }
 
     [Fact]
+    public async Task An_open_coordinator_says_at_start_what_is_open_and_which_setting_closes_it()
+    {
+        var dir = Directory.CreateTempSubdirectory("rmtc-sec-open-").FullName;
+        try
+        {
+            using var coordinator = await CoordinatorProcess.StartAsync(dir, CoordinatorProcess.FreePort());
+            await FarmFixture.WaitUntilAsync(() => coordinator.Output.Contains("This coordinator is open"), TimeSpan.FromSeconds(10), () => coordinator.Output);
+            Assert.Contains("set Coordinator:AgentTokenFile", coordinator.Output);
+            Assert.Contains("set Coordinator:WranglerTokensFile", coordinator.Output);
+            Assert.Contains("set Coordinator:DatasetRoots", coordinator.Output);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task The_explorer_needs_a_wrangler_token_and_shows_only_the_callers_shows()
     {
         await using var farm = await SecureFarm.StartAsync();
