@@ -155,5 +155,21 @@ public sealed class AgentAuthTests
         var done = await alice.GetJobAsync(new GetJobRequest { JobId = job.Id });
         Assert.True(done.State == JobState.Succeeded, $"{done}\n{agent.Output}");
         Assert.Equal("alice", done.SubmittedBy);
+
+        // The model is the show's too: bob (show beta) may not export it; alice may, recorded as hers.
+        var bobModels = new ModelService.ModelServiceClient(farm.Channel(SecureFarm.BobToken));
+        using (var refused = bobModels.ExportOnnx(new ExportOnnxRequest { RunOrDigest = job.Id, User = "alice" }))
+        {
+            var error = await Assert.ThrowsAsync<RpcException>(() => refused.ResponseStream.MoveNext(CancellationToken.None));
+            Assert.Equal(StatusCode.PermissionDenied, error.StatusCode);
+        }
+
+        var aliceModels = new ModelService.ModelServiceClient(farm.Channel(SecureFarm.AliceToken));
+        using var export = aliceModels.ExportOnnx(new ExportOnnxRequest { RunOrDigest = job.Id, User = "mallory" });
+        Assert.True(await export.ResponseStream.MoveNext(CancellationToken.None));
+        Assert.Equal(job.Id, export.ResponseStream.Current.Header.RunId);
+        var onnxDigest = export.ResponseStream.Current.Header.OnnxDigest;
+        var permitDenied = await Assert.ThrowsAsync<RpcException>(() => bobModels.CheckInferenceAsync(new InferenceModelRequest { OnnxDigest = onnxDigest }).ResponseAsync);
+        Assert.Equal(StatusCode.PermissionDenied, permitDenied.StatusCode);
     }
 }
