@@ -40,13 +40,13 @@ public static class ShowScope
         }
     }
 
-    /// <summary>Refuses a farm-wide query to anyone but an admin.</summary>
+    /// <summary>Refuses a farm-wide operation to anyone but an admin.</summary>
     public static void CheckAdmin(WranglerIdentity? wrangler, string what)
     {
         if (wrangler is { IsAdmin: false })
         {
             throw new RpcException(new Status(StatusCode.PermissionDenied,
-                $"{what} spans every show's runs: only an admin token may ask it (ask the farm admin, or use `rmtc lineage show RUN` for your shows' runs)"));
+                $"{what} works on every show's runs: only an admin token may run it (ask the farm admin)"));
         }
     }
 }

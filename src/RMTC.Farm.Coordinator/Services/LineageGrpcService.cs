@@ -8,7 +8,7 @@ namespace RMTC.Farm.Coordinator.Services;
 
 /// <summary>
 /// Lineage queries over gRPC: show, verify, trace, impact, export, reindex. With wrangler tokens, a run's lineage is
-/// its show's; trace, impact and reindex span every show and are an admin's.
+/// its show's; trace and impact leave out runs of other shows; reindex is an admin's.
 /// </summary>
 public sealed class LineageGrpcService(LineageQueries queries) : LineageService.LineageServiceBase
 {
@@ -31,12 +31,11 @@ public sealed class LineageGrpcService(LineageQueries queries) : LineageService.
 
     public override async Task<LineageDocument> Trace(TraceRequest request, ServerCallContext context)
     {
-        ShowScope.CheckAdmin(context.Wrangler(), "lineage trace");
         var digest = Digest(request.Digest);
         var document = request.Direction switch
         {
-            TraceDirection.Up => await queries.TraceUpAsync(digest, context.CancellationToken),
-            TraceDirection.Down => await queries.TraceDownAsync(digest, context.CancellationToken),
+            TraceDirection.Up => await queries.TraceUpAsync(digest, context.CancellationToken, MaySee(context)),
+            TraceDirection.Down => await queries.TraceDownAsync(digest, context.CancellationToken, MaySee(context)),
             _ => throw new RpcException(new Status(StatusCode.InvalidArgument, "direction must be up (what went into it) or down (what was made from it)")),
         };
         return new LineageDocument { Json = document.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) };
@@ -44,8 +43,7 @@ public sealed class LineageGrpcService(LineageQueries queries) : LineageService.
 
     public override async Task<LineageDocument> Impact(ImpactRequest request, ServerCallContext context)
     {
-        ShowScope.CheckAdmin(context.Wrangler(), "lineage impact");
-        return new() { Json = (await queries.ImpactAsync(Digest(request.AssetDigest), context.CancellationToken)).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) };
+        return new() { Json = (await queries.ImpactAsync(Digest(request.AssetDigest), context.CancellationToken, MaySee(context))).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) };
     }
 
     public override async Task<LineageDocument> Export(ExportRequest request, ServerCallContext context)
@@ -80,6 +78,10 @@ public sealed class LineageGrpcService(LineageQueries queries) : LineageService.
         ShowScope.CheckAccess(context.Wrangler(), manifest.Spec?.EffectiveShow, $"run '{manifest.RunId}'");
         return manifest;
     }
+
+    /// <summary>Runs a wrangler may see in farm-wide answers (others are left out); null: every run.</summary>
+    private static Func<Core.Lineage.RunManifest, bool>? MaySee(ServerCallContext context) =>
+        context.Wrangler() is { IsAdmin: false } wrangler ? m => wrangler.MayAccess(m.Spec?.EffectiveShow) : null;
 
     private static string Digest(string text)
     {
