@@ -9,7 +9,8 @@ namespace RMTC.Farm.Coordinator.Explorer;
 
 /// <summary>
 /// Maps the Explorer (pages under <c>/explorer/</c>, JSON under <c>/explorer/api/</c>) on the metrics port only:
-/// the page has no authentication yet, so it answers exactly where <c>/metrics</c> already does and nowhere else.
+/// it answers exactly where <c>/metrics</c> already does and nowhere else, and asks for a wrangler token when the
+/// coordinator has them (<see cref="ExplorerAuthentication"/>).
 /// </summary>
 public static class ExplorerEndpoints
 {

@@ -52,7 +52,7 @@ public static class CoordinatorServiceCollectionExtensions
         services.AddGrpc(o =>
         {
             o.EnableDetailedErrors = true;
-            // Weights travel in chunks of at most 1 MiB; anything bigger is a client bug.
+            // Weights travel in chunks of at most 1 MiB; anything bigger is a client bug (Coordinator:MaxMessageBytes overrides).
             o.MaxReceiveMessageSize = 2 * 1024 * 1024;
         });
         return services;
