@@ -1,3 +1,6 @@
 using RMTC.Farm.Cli;
+using RMTC.Farm.Cli.Client;
 
-return await RmtcCommand.Create().Parse(args).InvokeAsync();
+var parse = RmtcCommand.Create().Parse(args);
+ClientAuth.Use(parse);
+return await parse.InvokeAsync();

@@ -35,6 +35,7 @@ internal static class RmtcCommand
         root.Subcommands.Add(ExportCommand.Create());
         root.Subcommands.Add(InferCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
+        Client.ClientAuth.AddTo(root);
         return root;
     }
 }

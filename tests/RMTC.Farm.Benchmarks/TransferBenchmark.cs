@@ -31,7 +31,11 @@ internal static class TransferBenchmark
         var socket = await SocketCopyAsync(modelBytes);
         Console.WriteLine($"  plain TCP socket: {socket / 1e9:F2} GB/s");
 
+        // The payload is not the run's model: let its size through the check that refuses uploads larger than the run's
+        // weights (Coordinator:UploadHeadroomBytes, README Security), so the whole receive path is measured.
+        Environment.SetEnvironmentVariable("RMTC_Coordinator__UploadHeadroomBytes", (2 * modelBytes).ToString(System.Globalization.CultureInfo.InvariantCulture));
         await using var farm = await FarmFixture.StartAsync(leaseTimeoutMs: 3_600_000, heartbeatMs: 1000);
+        Environment.SetEnvironmentVariable("RMTC_Coordinator__UploadHeadroomBytes", null);
         var payload = Path.Combine(farm.Root, "payload.safetensors");
         var digest = WriteModel(payload, parameters);
         File.Copy(payload, farm.Artifacts.PathOf(digest));

@@ -11,6 +11,27 @@ public sealed class AgentOptions
     [Required]
     public string Coordinator { get; set; } = "http://127.0.0.1:7460";
 
+    /// <summary>
+    /// File holding the farm token the coordinator asks agents for (<c>Coordinator:AgentTokenFile</c>); unset: the
+    /// <c>RMTC_FARM_TOKEN</c> environment variable, else no token.
+    /// </summary>
+    public string? TokenFile { get; set; }
+
+    /// <summary>
+    /// PEM (or DER) file of the farm CA that signed the coordinator's TLS certificate, for an <c>https://</c> address;
+    /// unset: <c>RMTC_CA_FILE</c>, else the system's trusted roots.
+    /// </summary>
+    public string? CaFile { get; set; }
+
+    /// <summary>
+    /// PEM client certificate for mutual TLS (the coordinator's <c>Coordinator:Tls:AgentCaPath</c> signed it), with its key
+    /// in <see cref="ClientKeyPath"/> or the same file: authenticates the agent instead of the farm token. Unset = none.
+    /// </summary>
+    public string? ClientCertificatePath { get; set; }
+
+    /// <summary>PEM private key of <see cref="ClientCertificatePath"/>, when it is not in the same file.</summary>
+    public string? ClientKeyPath { get; set; }
+
     /// <summary>Stable id of this agent; defaults to the host name (one agent per host, like RQD).</summary>
     public string? Id { get; set; }
 

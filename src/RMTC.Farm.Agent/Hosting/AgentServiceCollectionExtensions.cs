@@ -19,6 +19,12 @@ public static class AgentServiceCollectionExtensions
             .ValidateDataAnnotations()
             .Validate(o => Uri.TryCreate(o.Coordinator, UriKind.Absolute, out var u) && (u.Scheme == "http" || u.Scheme == "https"),
                 "Agent:Coordinator must be an address such as http://127.0.0.1:7460")
+            .Validate(o => string.IsNullOrWhiteSpace(o.TokenFile) || File.Exists(o.TokenFile),
+                "Agent:TokenFile (--token-file) names no readable file: write the farm token (the coordinator's Coordinator:AgentTokenFile) there")
+            .Validate(o => string.IsNullOrWhiteSpace(o.CaFile) || File.Exists(o.CaFile),
+                "Agent:CaFile (--ca) names no readable file: give the farm CA's PEM certificate that signed the coordinator's TLS certificate")
+            .Validate(o => string.IsNullOrWhiteSpace(o.ClientCertificatePath) || (File.Exists(o.ClientCertificatePath) && (string.IsNullOrWhiteSpace(o.ClientKeyPath) || File.Exists(o.ClientKeyPath))),
+                "Agent:ClientCertificatePath / Agent:ClientKeyPath name no readable file: give the agent's PEM client certificate and key (signed by the coordinator's Coordinator:Tls:AgentCaPath)")
             .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<WeightsCache>();

@@ -1,16 +1,35 @@
 using Grpc.Net.Client;
+using RMTC.Farm.Agent.Hosting;
+using RMTC.Farm.Protos.Client;
 
 namespace RMTC.Farm.Agent.Session;
 
-/// <summary>The agent's connection to the coordinator: one place for its HTTP/2 settings.</summary>
+/// <summary>The agent's connection to the coordinator: one place for its HTTP/2 settings and its credentials.</summary>
 public static class AgentChannel
 {
-    /// <summary>Opens a channel to the coordinator at <paramref name="address"/>.</summary>
-    public static GrpcChannel Open(string address) => GrpcChannel.ForAddress(address, new GrpcChannelOptions
+    /// <summary>Environment variable holding the farm token (used when <see cref="AgentOptions.TokenFile"/> is unset).</summary>
+    public const string TokenVariable = "RMTC_FARM_TOKEN";
+
+    /// <summary>Environment variable naming the farm CA file (used when <see cref="AgentOptions.CaFile"/> is unset).</summary>
+    public const string CaVariable = "RMTC_CA_FILE";
+
+    /// <summary>Opens a channel to the coordinator at <paramref name="address"/>, presenting <paramref name="credentials"/>.</summary>
+    public static GrpcChannel Open(string address, FarmCredentials? credentials = null) => GrpcChannel.ForAddress(address, new GrpcChannelOptions
     {
-        HttpHandler = CreateHandler(),
+        HttpHandler = (credentials ?? FarmCredentials.None).Apply(CreateHandler()),
         MaxReceiveMessageSize = 8 * 1024 * 1024,
     });
+
+    /// <summary>
+    /// The agent's credentials: the farm token from <see cref="AgentOptions.TokenFile"/>, else <c>RMTC_FARM_TOKEN</c>;
+    /// the farm CA from <see cref="AgentOptions.CaFile"/>, else <c>RMTC_CA_FILE</c>; the client certificate for mutual TLS
+    /// from <see cref="AgentOptions.ClientCertificatePath"/>. Throws naming an unreadable file.
+    /// </summary>
+    public static FarmCredentials Credentials(AgentOptions options) => new(
+        FarmCredentials.ResolveToken(Environment.GetEnvironmentVariable(TokenVariable) is { Length: > 0 } env && string.IsNullOrWhiteSpace(options.TokenFile) ? env : null, options.TokenFile, "Agent:TokenFile"),
+        string.IsNullOrWhiteSpace(options.CaFile) ? Environment.GetEnvironmentVariable(CaVariable) : options.CaFile,
+        string.IsNullOrWhiteSpace(options.ClientCertificatePath) ? null : options.ClientCertificatePath,
+        string.IsNullOrWhiteSpace(options.ClientKeyPath) ? null : options.ClientKeyPath);
 
     /// <summary>The HTTP handler agents use (keep-alive pings detect a dead coordinator; several connections avoid one stream limit).</summary>
     public static SocketsHttpHandler CreateHandler() => new()

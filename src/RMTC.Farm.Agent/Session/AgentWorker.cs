@@ -31,7 +31,7 @@ public sealed partial class AgentWorker(ShardExecutor executor, GpuSampling gpuS
         var o = options.Value;
         // The GPU simulation follows what this agent runs; real GPUs ignore it.
         gpuSampling.Busy = () => !_running.IsEmpty;
-        using var channel = AgentChannel.Open(o.Coordinator);
+        using var channel = AgentChannel.Open(o.Coordinator, AgentChannel.Credentials(o));
         var client = new AgentService.AgentServiceClient(channel);
         var delay = TimeSpan.FromMilliseconds(200);
         while (!stoppingToken.IsCancellationRequested)

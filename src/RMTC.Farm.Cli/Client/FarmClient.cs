@@ -26,7 +26,11 @@ internal static class FarmClient
             address = "http://" + address;
         }
 
-        return GrpcChannel.ForAddress(address, new GrpcChannelOptions { MaxReceiveMessageSize = 64 * 1024 * 1024 });
+        return GrpcChannel.ForAddress(address, new GrpcChannelOptions
+        {
+            MaxReceiveMessageSize = 64 * 1024 * 1024,
+            HttpHandler = ClientAuth.Current().Apply(new SocketsHttpHandler { EnableMultipleHttp2Connections = true }),
+        });
     }
 
     public static JobService.JobServiceClient Jobs(GrpcChannel channel) => new(channel);
@@ -34,17 +38,41 @@ internal static class FarmClient
     /// <summary>Runs a client action, turning transport errors into one clear line and exit code 1 (2 for invalid input).</summary>
     public static async Task<int> RunAsync(string address, Func<GrpcChannel, Task<int>> action)
     {
+        GrpcChannel channel;
         try
         {
-            using var channel = Channel(address);
-            return await action(channel);
+            channel = Channel(address);
+        }
+        catch (InvalidOperationException e)
+        {
+            // An unreadable token or CA file.
+            await Console.Error.WriteLineAsync($"error: {e.Message}");
+            return 2;
+        }
+
+        try
+        {
+            using (channel)
+            {
+                return await action(channel);
+            }
+        }
+        catch (RpcException e) when (e.Status.DebugException is HttpRequestException { InnerException: System.Security.Authentication.AuthenticationException tls })
+        {
+            await Console.Error.WriteLineAsync($"error: the coordinator at {address} has a TLS certificate this host does not trust ({tls.Message}): pass the farm CA with --ca FILE or RMTC_CA_FILE");
+            return 1;
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable)
         {
             await Console.Error.WriteLineAsync($"error: no coordinator answers at {address} ({e.Status.Detail}). Start one with `rmtc coordinator`, or point --coordinator / RMTC_COORDINATOR at yours.");
             return 1;
         }
-        catch (RpcException e) when (e.StatusCode is StatusCode.InvalidArgument or StatusCode.NotFound or StatusCode.FailedPrecondition)
+        catch (RpcException e) when (e.StatusCode == StatusCode.Unauthenticated)
+        {
+            await Console.Error.WriteLineAsync($"error: the coordinator at {address} refused the call: {e.Status.Detail}");
+            return 1;
+        }
+        catch (RpcException e) when (e.StatusCode is StatusCode.InvalidArgument or StatusCode.NotFound or StatusCode.FailedPrecondition or StatusCode.PermissionDenied)
         {
             await Console.Error.WriteLineAsync($"error: {e.Status.Detail}");
             return 2;

@@ -27,10 +27,12 @@ internal static class AgentCommand
             Description = "SIMULATION for measuring the farm: replace training with this wait (e.g. 1s, 00:00:00.250) and return the global weights unchanged (device \"simulated\")",
             CustomParser = r => HostConfiguration.ParseDuration(r),
         };
+        var tokenFile = new Option<FileInfo?>("--token-file") { Description = "File holding the farm token the coordinator requires (default: $RMTC_FARM_TOKEN; see README, Security)" };
+        var ca = new Option<FileInfo?>("--ca") { Description = "Farm CA (PEM) that signed the coordinator's TLS certificate, for an https:// coordinator (default: $RMTC_CA_FILE)" };
         var parentPid = new Option<int?>("--exit-with-parent") { Description = "Stop when this process ends (used by `rmtc demo`)", Hidden = true };
         var command = new Command("agent", "Run an agent: registers with the coordinator, trains the shards it is leased, streams results back.")
         {
-            coordinator, id, slots, gpus, tags, workDir, threads, config, simulate, parentPid,
+            coordinator, id, slots, gpus, tags, workDir, threads, config, simulate, parentPid, tokenFile, ca,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -44,6 +46,8 @@ internal static class AgentCommand
                 ["Agent:WorkDirectory"] = parse.GetValue(workDir)?.FullName,
                 ["Agent:ThreadsPerShard"] = HostConfiguration.Text(parse.GetValue(threads)),
                 ["Agent:TrainerExecutable"] = exe,
+                ["Agent:TokenFile"] = parse.GetValue(tokenFile)?.FullName,
+                ["Agent:CaFile"] = parse.GetValue(ca)?.FullName,
                 ["Agent:SimulateTrainingMs"] = HostConfiguration.Text(parse.GetValue(simulate) is { } wait ? (int?)wait.TotalMilliseconds : null),
             };
             for (var i = 0; i < prefix.Count; i++)

@@ -9,7 +9,8 @@ namespace RMTC.Farm.Coordinator.Explorer;
 
 /// <summary>
 /// Maps the Explorer (pages under <c>/explorer/</c>, JSON under <c>/explorer/api/</c>) on the metrics port only:
-/// the page has no authentication yet, so it answers exactly where <c>/metrics</c> already does and nowhere else.
+/// it answers exactly where <c>/metrics</c> already does and nowhere else, and asks for a wrangler token when the
+/// coordinator has them (<see cref="ExplorerAuthentication"/>).
 /// </summary>
 public static class ExplorerEndpoints
 {
@@ -26,7 +27,8 @@ public static class ExplorerEndpoints
         var group = endpoints.MapGroup("/explorer").AddEndpointFilter(async (context, next) =>
             listeners.Metrics?.IPEndPoint?.Port is { } port && context.HttpContext.Connection.LocalPort == port
                 ? await next(context)
-                : Results.NotFound());
+                : Results.NotFound())
+            .AddEndpointFilter(ExplorerAuthentication.Filter);
 
         group.MapGet("/", (HttpContext c) => Asset(c, "index.html"));
         group.MapGet("/{file}", (HttpContext c, string file) => Asset(c, file));

@@ -14,8 +14,8 @@ public interface IExplorerScope
 }
 
 /// <summary>
-/// No scoping: the gRPC API has no authentication yet, so the Explorer shows every run, and is bound only where
-/// the metrics endpoint binds (Coordinator:MetricsPort on Coordinator:ListenAddress).
+/// No scoping: every run is shown. The coordinator registers <see cref="ShowExplorerScope"/> (show scoping when wrangler
+/// tokens are configured); this one remains for hosts that map the Explorer without the security registration.
 /// </summary>
 public sealed class OpenExplorerScope : IExplorerScope
 {

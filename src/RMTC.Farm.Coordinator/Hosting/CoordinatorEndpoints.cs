@@ -6,6 +6,8 @@ namespace RMTC.Farm.Coordinator.Hosting;
 public sealed class CoordinatorEndpoints
 {
     public ListenOptions? Grpc { get; set; }
+    /// <summary>True when the gRPC listener has TLS (Coordinator:Tls).</summary>
+    public bool GrpcTls { get; set; }
     public ListenOptions? Metrics { get; set; }
     /// <summary>The OpenCue-compatible endpoint; null when off.</summary>
     public ListenOptions? OpenCue { get; set; }

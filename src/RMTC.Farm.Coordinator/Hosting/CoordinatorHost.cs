@@ -8,10 +8,11 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using RMTC.Farm.Coordinator.OpenCue;
+using RMTC.Farm.Coordinator.Security;
 
 namespace RMTC.Farm.Coordinator.Hosting;
 
-/// <summary>Builds the coordinator's web host (Kestrel, HTTP/2 cleartext gRPC).</summary>
+/// <summary>Builds the coordinator's web host (Kestrel, HTTP/2 gRPC: cleartext, or TLS with Coordinator:Tls).</summary>
 public static class CoordinatorHost
 {
     /// <summary>
@@ -31,6 +32,7 @@ public static class CoordinatorHost
             var options = context.Configuration.GetSection(CoordinatorOptions.Section).Get<CoordinatorOptions>() ?? new CoordinatorOptions();
             var address = ParseAddress(options.ListenAddress, nameof(CoordinatorOptions.ListenAddress));
             var endpoints = kestrel.ApplicationServices.GetRequiredService<CoordinatorEndpoints>();
+            var tls = context.Configuration.GetSection(CoordinatorOptions.Section).Get<SecurityOptions>()?.Tls ?? new TlsOptions();
             // Weights stream through HTTP/2: default windows (1 MiB per connection, 768 KiB per stream) and 16 KiB frames
             // stall a sender every few chunks waiting for WINDOW_UPDATEs. Larger ones keep loopback and LAN links busy.
             kestrel.Limits.Http2.InitialConnectionWindowSize = 32 * 1024 * 1024;
@@ -39,6 +41,12 @@ public static class CoordinatorHost
             kestrel.Listen(address, options.Port, listen =>
             {
                 listen.Protocols = HttpProtocols.Http2;
+                if (tls.Enabled)
+                {
+                    listen.UseHttps(https => CoordinatorTls.Configure(https, tls));
+                    endpoints.GrpcTls = true;
+                }
+
                 endpoints.Grpc = listen;
             });
             if (options.MetricsPort >= 0)
@@ -97,7 +105,7 @@ public static class CoordinatorHost
         if (app.Services.GetRequiredService<CoordinatorEndpoints>().Grpc is { IPEndPoint: { } grpc })
         {
             var host = grpc.Address.Equals(IPAddress.Any) || grpc.Address.Equals(IPAddress.IPv6Any) ? "127.0.0.1" : grpc.Address.ToString();
-            return new Uri($"http://{host}:{grpc.Port}");
+            return new Uri($"{(app.Services.GetRequiredService<CoordinatorEndpoints>().GrpcTls ? "https" : "http")}://{host}:{grpc.Port}");
         }
 
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;

@@ -10,6 +10,7 @@ using RMTC.Farm.Coordinator.Metrics;
 using RMTC.Farm.Coordinator.OpenCue;
 using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Coordinator.Scheduling;
+using RMTC.Farm.Coordinator.Security;
 using RMTC.Farm.Coordinator.Services;
 using RMTC.Farm.Coordinator.Storage;
 using StackExchange.Redis;
@@ -26,6 +27,7 @@ public static class CoordinatorServiceCollectionExtensions
             .Bind(configuration.GetSection(CoordinatorOptions.Section))
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        services.AddRmtcCoordinatorSecurity(configuration);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ArtifactStore>();
         AddRunStore(services, configuration.GetSection(CoordinatorOptions.Section)[nameof(CoordinatorOptions.Redis)]);
@@ -50,7 +52,7 @@ public static class CoordinatorServiceCollectionExtensions
         services.AddGrpc(o =>
         {
             o.EnableDetailedErrors = true;
-            // Weights travel in chunks of at most 1 MiB; anything bigger is a client bug.
+            // Weights travel in chunks of at most 1 MiB; anything bigger is a client bug (Coordinator:MaxMessageBytes overrides).
             o.MaxReceiveMessageSize = 2 * 1024 * 1024;
         });
         return services;

@@ -33,7 +33,7 @@ public sealed class LineageQueries(IRunStore store, ArtifactStore artifacts)
     }
 
     /// <summary>Everything that went into the model or weights <paramref name="digest"/>.</summary>
-    public async Task<JsonObject> TraceUpAsync(string digest, CancellationToken ct)
+    public async Task<JsonObject> TraceUpAsync(string digest, CancellationToken ct, Func<RunManifest, bool>? maySee = null)
     {
         var runs = (await store.LookupAsync(LineageIndexKinds.Model, digest, ct))
             .Union(await store.LookupAsync(LineageIndexKinds.Weights, digest, ct)).Distinct().Order(StringComparer.Ordinal).ToList();
@@ -41,7 +41,7 @@ public sealed class LineageQueries(IRunStore store, ArtifactStore artifacts)
         var manifests = await GetAllAsync(runs, ct);
         foreach (var id in runs)
         {
-            if (manifests[id] is not { } m)
+            if (manifests[id] is not { } m || maySee?.Invoke(m) == false)
             {
                 continue;
             }
@@ -59,7 +59,7 @@ public sealed class LineageQueries(IRunStore store, ArtifactStore artifacts)
         var derivedManifests = await GetAllAsync(derivations.Select(d => d.Record.RunId), ct);
         foreach (var (record, all) in derivations)
         {
-            if (derivedManifests[record.RunId] is not { } m)
+            if (derivedManifests[record.RunId] is not { } m || maySee?.Invoke(m) == false)
             {
                 continue;
             }
@@ -117,7 +117,7 @@ public sealed class LineageQueries(IRunStore store, ArtifactStore artifacts)
     }
 
     /// <summary>Every run, model and weights made from the dataset, asset or weights <paramref name="digest"/>.</summary>
-    public async Task<JsonObject> TraceDownAsync(string digest, CancellationToken ct)
+    public async Task<JsonObject> TraceDownAsync(string digest, CancellationToken ct, Func<RunManifest, bool>? maySee = null)
     {
         var uses = new JsonArray();
         var users = await UsersAsync(digest, ct);
@@ -128,7 +128,7 @@ public sealed class LineageQueries(IRunStore store, ArtifactStore artifacts)
             .ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal);
         foreach (var (kind, id) in users)
         {
-            if (manifests[id] is not { } m)
+            if (manifests[id] is not { } m || maySee?.Invoke(m) == false)
             {
                 continue;
             }
@@ -165,14 +165,14 @@ public sealed class LineageQueries(IRunStore store, ArtifactStore artifacts)
     }
 
     /// <summary>Models affected by withdrawing an asset, each with a spec that retrains without it.</summary>
-    public async Task<JsonObject> ImpactAsync(string assetDigest, CancellationToken ct)
+    public async Task<JsonObject> ImpactAsync(string assetDigest, CancellationToken ct, Func<RunManifest, bool>? maySee = null)
     {
         var affected = new JsonArray();
         var ids = await store.LookupAsync(LineageIndexKinds.Asset, assetDigest, ct);
         var manifests = await GetAllAsync(ids, ct);
         foreach (var id in ids)
         {
-            if (manifests[id] is not { } m || m.Spec is null)
+            if (manifests[id] is not { } m || m.Spec is null || maySee?.Invoke(m) == false)
             {
                 continue;
             }

@@ -154,6 +154,12 @@ public sealed class OnnxExports(LineageQueries queries, IRunStore store, Artifac
     }
 
     /// <summary>A run by id or prefix, or the run that made a model (or an export) with this digest.</summary>
+    /// <summary>The run a run id, model digest or ONNX export digest names (NotFound otherwise): for show scoping.</summary>
+    public Task<RunManifest> RunOfAsync(string runOrDigest, CancellationToken ct) => ResolveAsync(runOrDigest, ct);
+
+    /// <summary>The run an ONNX export digest was made from (NotFound otherwise): for show scoping.</summary>
+    public async Task<RunManifest> RunOfExportAsync(string onnxDigest, CancellationToken ct) => (await FindExportAsync(onnxDigest, ct)).Manifest;
+
     private async Task<RunManifest> ResolveAsync(string runOrDigest, CancellationToken ct)
     {
         var text = runOrDigest.StartsWith("sha256:", StringComparison.Ordinal) ? runOrDigest[7..] : runOrDigest;

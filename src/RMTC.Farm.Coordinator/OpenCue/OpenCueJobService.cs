@@ -13,7 +13,7 @@ namespace RMTC.Farm.Coordinator.OpenCue;
 /// <c>job.JobInterface</c> as pycue and pyoutline use it: launch CJSL specs as training runs, look jobs up by name or
 /// id, follow their frames (the current round's shards), kill, pause and resume. Errors carry Cuebot's status codes.
 /// </summary>
-public sealed partial class OpenCueJobService(FarmScheduler scheduler, ILogger<OpenCueJobService> log) : JobInterface.JobInterfaceBase
+public sealed partial class OpenCueJobService(FarmScheduler scheduler, Security.DatasetConfinement confinement, Microsoft.Extensions.Options.IOptions<Security.SecurityOptions> security, ILogger<OpenCueJobService> log) : JobInterface.JobInterfaceBase
 {
     /// <summary>Cuebot returns at most this many finished jobs from a search.</summary>
     private const int FinishedSearchLimit = 200;
@@ -144,7 +144,19 @@ public sealed partial class OpenCueJobService(FarmScheduler scheduler, ILogger<O
     {
         try
         {
+            var bytes = System.Text.Encoding.UTF8.GetByteCount(spec);
+            if (bytes > security.Value.MaxJobSpecBytes)
+            {
+                throw new JobSpecException([$"spec is {bytes} bytes, over the limit of {security.Value.MaxJobSpecBytes} (Coordinator:MaxJobSpecBytes)"]);
+            }
+
             var specs = RunPreparation.ParseCjsl(spec, "spec", baseDirectory: null);
+            var outside = specs.Select(s => confinement.Check(s.Dataset)).OfType<string>().ToList();
+            if (outside.Count > 0)
+            {
+                throw new JobSpecException(outside);
+            }
+
             var user = specs.Count > 0 ? specs[0].OpenCue?.User ?? "" : "";
             var jobs = scheduler.SubmitAll(specs, "spec", user);
             LogLaunched(jobs.Count, string.Join(", ", jobs.Select(j => j.Id)));

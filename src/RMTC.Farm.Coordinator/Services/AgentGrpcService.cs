@@ -15,7 +15,7 @@ using RMTC.Farm.Protos.V1;
 namespace RMTC.Farm.Coordinator.Services;
 
 /// <summary>The agents' side of the wire: registration, sessions, and weights moving in chunks both ways.</summary>
-public sealed partial class AgentGrpcService(FarmScheduler scheduler, ArtifactStore artifacts, FarmMetrics metrics, IOptions<CoordinatorOptions> options, ILogger<AgentGrpcService> log)
+public sealed partial class AgentGrpcService(FarmScheduler scheduler, ArtifactStore artifacts, FarmMetrics metrics, IOptions<CoordinatorOptions> options, IOptions<Security.SecurityOptions> security, ILogger<AgentGrpcService> log)
     : AgentService.AgentServiceBase
 {
     public override Task<RegisterResponse> Register(RegisterRequest request, ServerCallContext context)
@@ -173,6 +173,15 @@ public sealed partial class AgentGrpcService(FarmScheduler scheduler, ArtifactSt
             case UploadVerdict.Stale:
                 LogUploadRefused(header.LeaseId, header.AgentId, decision.Reason);
                 throw new RpcException(new Status(StatusCode.FailedPrecondition, decision.Reason));
+        }
+
+        // Before any chunk is read: a header claiming far more than the run's weights would fill the disk.
+        if (scheduler.ExpectedUploadBytes(header.LeaseId) is { } expected
+            && Security.JobLimits.UploadTooLarge(header.TotalBytes, expected, security.Value.UploadHeadroomBytes) is { } tooLarge)
+        {
+            LogUploadRefused(header.LeaseId, header.AgentId, tooLarge);
+            scheduler.RefuseUpload(header, tooLarge);
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, tooLarge));
         }
 
         string tempPath;

@@ -1,17 +1,48 @@
 using Grpc.Core;
+using Microsoft.Extensions.Options;
+using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Coordinator.Scheduling;
+using RMTC.Farm.Coordinator.Security;
 using RMTC.Farm.Core.Jobs;
+using RMTC.Farm.Core.OpenCue;
 using RMTC.Farm.Protos.V1;
+using RMTC.Farm.Training.Recipes;
 
 namespace RMTC.Farm.Coordinator.Services;
 
-/// <summary>The wranglers' side of the wire: submit, look up, follow and cancel training jobs.</summary>
-public sealed class JobGrpcService(FarmScheduler scheduler) : JobService.JobServiceBase
+/// <summary>
+/// The wranglers' side of the wire: submit, look up, follow and cancel training jobs. With wrangler tokens configured,
+/// a wrangler reaches only their shows' jobs (another show's: PermissionDenied), an admin every job.
+/// </summary>
+public sealed class JobGrpcService(FarmScheduler scheduler, DatasetConfinement confinement, IOptions<SecurityOptions> security) : JobService.JobServiceBase
 {
     public override Task<SubmitJobResponse> SubmitJob(SubmitJobRequest request, ServerCallContext context)
     {
         try
         {
+            JobLimits.CheckSpecSize(request.SpecYaml, security.Value.MaxJobSpecBytes);
+            var source = string.IsNullOrWhiteSpace(request.SourceName) ? "job spec" : request.SourceName;
+            var baseDir = string.IsNullOrWhiteSpace(request.BaseDirectory) ? Environment.CurrentDirectory : request.BaseDirectory;
+            var wrangler = context.Wrangler();
+            if (wrangler is not null || confinement.Enabled)
+            {
+                // Parsed here too so the show and the dataset are judged before anything is prepared or stored.
+                foreach (var spec in Parse(request.SpecYaml, source, baseDir))
+                {
+                    ShowScope.CheckSubmit(wrangler, spec.EffectiveShow, source);
+                    if (confinement.Check(spec.Dataset) is { } refusal)
+                    {
+                        throw new RpcException(new Status(StatusCode.PermissionDenied, $"{source}: {refusal}"));
+                    }
+                }
+            }
+
+            if (wrangler is not null)
+            {
+                // Who submitted is who the token says, not what the client claims.
+                request = new SubmitJobRequest(request) { SubmittedBy = wrangler.User };
+            }
+
             return Task.FromResult(new SubmitJobResponse { Job = scheduler.Submit(request) });
         }
         catch (JobSpecException e)
@@ -20,18 +51,29 @@ public sealed class JobGrpcService(FarmScheduler scheduler) : JobService.JobServ
         }
     }
 
-    public override Task<Job> GetJob(GetJobRequest request, ServerCallContext context) =>
-        Task.FromResult(scheduler.GetJob(request.JobId) ?? throw NotFound(request.JobId));
+    public override Task<Job> GetJob(GetJobRequest request, ServerCallContext context)
+    {
+        Scope(request.JobId, context);
+        return Task.FromResult(scheduler.GetJob(request.JobId) ?? throw NotFound(request.JobId));
+    }
 
     public override Task<ListJobsResponse> ListJobs(ListJobsRequest request, ServerCallContext context)
     {
         var response = new ListJobsResponse();
-        response.Jobs.AddRange(scheduler.ListJobs().Where(j => request.States.Count == 0 || request.States.Contains(j.State)));
+        var jobs = scheduler.ListJobs().Where(j => request.States.Count == 0 || request.States.Contains(j.State));
+        if (context.Wrangler() is { IsAdmin: false } wrangler)
+        {
+            var shows = scheduler.ShowsOfRuns();
+            jobs = jobs.Where(j => wrangler.MayAccess(shows.GetValueOrDefault(j.Id)));
+        }
+
+        response.Jobs.AddRange(jobs);
         return Task.FromResult(response);
     }
 
     public override async Task WatchJob(WatchJobRequest request, IServerStreamWriter<JobEvent> responseStream, ServerCallContext context)
     {
+        Scope(request.JobId, context);
         var events = scheduler.Watch(request.JobId, context.CancellationToken) ?? throw NotFound(request.JobId);
         await foreach (var e in events)
         {
@@ -39,11 +81,34 @@ public sealed class JobGrpcService(FarmScheduler scheduler) : JobService.JobServ
         }
     }
 
-    public override Task<Job> CancelJob(CancelJobRequest request, ServerCallContext context) =>
-        Task.FromResult(scheduler.Cancel(request.JobId, request.Reason) ?? throw NotFound(request.JobId));
+    public override Task<Job> CancelJob(CancelJobRequest request, ServerCallContext context)
+    {
+        Scope(request.JobId, context);
+        var reason = context.Wrangler() is { } wrangler
+            ? $"{(string.IsNullOrWhiteSpace(request.Reason) ? "cancelled by request" : request.Reason)} (by {wrangler.User})"
+            : request.Reason;
+        return Task.FromResult(scheduler.Cancel(request.JobId, reason) ?? throw NotFound(request.JobId));
+    }
 
-    public override Task<ManifestDocument> GetManifest(GetJobRequest request, ServerCallContext context) =>
-        Task.FromResult(new ManifestDocument { Json = (scheduler.GetManifest(request.JobId) ?? throw NotFound(request.JobId)).ToJson() });
+    public override Task<ManifestDocument> GetManifest(GetJobRequest request, ServerCallContext context)
+    {
+        Scope(request.JobId, context);
+        return Task.FromResult(new ManifestDocument { Json = (scheduler.GetManifest(request.JobId) ?? throw NotFound(request.JobId)).ToJson() });
+    }
+
+    /// <summary>Refuses a wrangler a job of another show (unknown jobs fall through to NotFound).</summary>
+    private void Scope(string jobId, ServerCallContext context)
+    {
+        if (context.Wrangler() is { IsAdmin: false } wrangler && scheduler.TryGetShow(jobId, out var show))
+        {
+            ShowScope.CheckAccess(wrangler, show, $"job '{jobId}'");
+        }
+    }
+
+    private static IReadOnlyList<JobSpec> Parse(string text, string source, string baseDir) =>
+        CjslParser.LooksLikeCjsl(text)
+            ? RunPreparation.ParseCjsl(text, source, baseDir)
+            : [JobSpecParser.Parse(text, source, baseDir, RecipeCatalog.Names)];
 
     private static RpcException NotFound(string id) =>
         new(new Status(StatusCode.NotFound, $"no job '{id}' on this coordinator: `rmtc status` lists the jobs it knows"));

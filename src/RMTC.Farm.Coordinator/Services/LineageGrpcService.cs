@@ -1,11 +1,15 @@
 using Grpc.Core;
 using RMTC.Farm.Coordinator.Lineage;
+using RMTC.Farm.Coordinator.Security;
 using RMTC.Farm.Core.Digests;
 using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Coordinator.Services;
 
-/// <summary>Lineage queries over gRPC: show, verify, trace, impact, export, reindex.</summary>
+/// <summary>
+/// Lineage queries over gRPC: show, verify, trace, impact, export, reindex. With wrangler tokens, a run's lineage is
+/// its show's; trace and impact leave out runs of other shows; reindex is an admin's.
+/// </summary>
 public sealed class LineageGrpcService(LineageQueries queries) : LineageService.LineageServiceBase
 {
     public override async Task<LineageDocument> Show(LineageRunRequest request, ServerCallContext context) =>
@@ -30,15 +34,17 @@ public sealed class LineageGrpcService(LineageQueries queries) : LineageService.
         var digest = Digest(request.Digest);
         var document = request.Direction switch
         {
-            TraceDirection.Up => await queries.TraceUpAsync(digest, context.CancellationToken),
-            TraceDirection.Down => await queries.TraceDownAsync(digest, context.CancellationToken),
+            TraceDirection.Up => await queries.TraceUpAsync(digest, context.CancellationToken, MaySee(context)),
+            TraceDirection.Down => await queries.TraceDownAsync(digest, context.CancellationToken, MaySee(context)),
             _ => throw new RpcException(new Status(StatusCode.InvalidArgument, "direction must be up (what went into it) or down (what was made from it)")),
         };
         return new LineageDocument { Json = document.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) };
     }
 
-    public override async Task<LineageDocument> Impact(ImpactRequest request, ServerCallContext context) =>
-        new() { Json = (await queries.ImpactAsync(Digest(request.AssetDigest), context.CancellationToken)).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) };
+    public override async Task<LineageDocument> Impact(ImpactRequest request, ServerCallContext context)
+    {
+        return new() { Json = (await queries.ImpactAsync(Digest(request.AssetDigest), context.CancellationToken, MaySee(context))).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) };
+    }
 
     public override async Task<LineageDocument> Export(ExportRequest request, ServerCallContext context)
     {
@@ -60,13 +66,22 @@ public sealed class LineageGrpcService(LineageQueries queries) : LineageService.
 
     public override async Task<ReindexResponse> Reindex(ReindexRequest request, ServerCallContext context)
     {
+        ShowScope.CheckAdmin(context.Wrangler(), "lineage reindex");
         var (runs, entries) = await queries.ReindexAsync(context.CancellationToken);
         return new ReindexResponse { Runs = (uint)runs, Entries = (ulong)entries };
     }
 
-    private async Task<Core.Lineage.RunManifest> FindAsync(string runId, ServerCallContext context) =>
-        await queries.FindRunAsync(runId, context.CancellationToken)
+    private async Task<Core.Lineage.RunManifest> FindAsync(string runId, ServerCallContext context)
+    {
+        var manifest = await queries.FindRunAsync(runId, context.CancellationToken)
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"no run '{runId}' in the lineage store: `rmtc status` lists runs"));
+        ShowScope.CheckAccess(context.Wrangler(), manifest.Spec?.EffectiveShow, $"run '{manifest.RunId}'");
+        return manifest;
+    }
+
+    /// <summary>Runs a wrangler may see in farm-wide answers (others are left out); null: every run.</summary>
+    private static Func<Core.Lineage.RunManifest, bool>? MaySee(ServerCallContext context) =>
+        context.Wrangler() is { IsAdmin: false } wrangler ? m => wrangler.MayAccess(m.Spec?.EffectiveShow) : null;
 
     private static string Digest(string text)
     {

@@ -38,6 +38,16 @@ public sealed record JobSpec
     /// <summary>When a round closes and when a slow shard is also leased elsewhere; null when the spec does not say (wait for every shard, never speculate).</summary>
     public RoundPolicySpec? RoundPolicy { get; init; }
 
+    /// <summary>
+    /// The show the job belongs to (wranglers see and cancel only their shows' jobs when the coordinator authenticates);
+    /// null when the spec does not say, so manifests written before this field re-serialise the same.
+    /// </summary>
+    public string? Show { get; init; }
+
+    /// <summary>The show in effect: <see cref="Show"/>, else the OpenCue spec's show (not serialised).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string? EffectiveShow => Show ?? OpenCue?.Show;
+
     /// <summary>The sharding in effect: <see cref="Sharding"/> or <c>iid</c> (not serialised: the spec records what was written).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public string EffectiveSharding => Sharding ?? ShardingStrategies.Iid;

@@ -153,6 +153,12 @@ public static partial class JobSpecParser
             roundPolicy = ReadRoundPolicy(policyFields, shards);
         }
 
+        var show = reader.String("show");
+        if (show is not null && !NamePattern().IsMatch(show))
+        {
+            reader.Problem("show", $"`show` must be 1-100 letters, digits, '-', '_' or '.' (got '{show}')");
+        }
+
         reader.RejectUnknown();
 
         if (problems.Count > 0)
@@ -178,6 +184,7 @@ public static partial class JobSpecParser
             Sharding = sharding,
             Evaluation = evaluation,
             RoundPolicy = roundPolicy,
+            Show = show,
         };
     }
 
@@ -433,7 +440,7 @@ public static partial class JobSpecParser
             "rights." => ["accept_constraints"],
             "evaluation." => ["split"],
             "round_policy." => ["close", "quorum", "deadline", "straggler_after"],
-            _ => ["name", "recipe", "dataset", "exclude_assets", "shards", "rounds", "seed", "max_retries", "local", "merge", "resources", "rights", "sharding", "evaluation", "round_policy"],
+            _ => ["name", "recipe", "dataset", "exclude_assets", "shards", "rounds", "seed", "max_retries", "local", "merge", "resources", "rights", "sharding", "evaluation", "round_policy", "show"],
         };
     }
 }

@@ -33,10 +33,17 @@ public sealed class JobSpecFuzzTests(ITestOutputHelper output)
         ("rights", r => new YMap([("accept_constraints", Seq(S("internal R&D only")))])),
         ("exclude_assets", r => Seq(S(new string('a', 64)), S("sha256:" + new string('b', 64)))),
         ("sharding", r => S(r.Next(2) == 0 ? "iid" : "by-label")),
-        ("evaluation", r => new YMap([("split", S("test"))])));
+        ("evaluation", r => new YMap([("split", S("test"))])),
+        ("show", r => S($"show-{r.Next(100)}")),
+        ("round_policy", RoundPolicy));
+
+    // Written whole: its fields depend on each other (quorum and deadline only with close: quorum).
+    private static YNode RoundPolicy(Random r) => r.Next(2) == 0
+        ? new YMap([("close", S("all")), ("straggler_after", S($"{r.Next(1, 120)}s"))])
+        : new YMap([("close", S("quorum")), ("quorum", S(1)), ("deadline", S($"{r.Next(1, 60)}m")), ("straggler_after", S("90s"))]);
 
     private static readonly string[] AllKeys =
-        [.. Spec.Keys.Keys, .. Local.Keys.Keys, .. Merge.Keys.Keys, .. Resources.Keys.Keys, "accept_constraints", "split"];
+        [.. Spec.Keys.Keys, .. Local.Keys.Keys, .. Merge.Keys.Keys, .. Resources.Keys.Keys, "accept_constraints", "split", "close", "quorum", "deadline", "straggler_after"];
 
     private static readonly HashSet<string> Required = ["name", "recipe", "dataset"];
 

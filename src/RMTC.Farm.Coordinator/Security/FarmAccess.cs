@@ -1,0 +1,50 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+using RMTC.Farm.Protos.Client;
+
+namespace RMTC.Farm.Coordinator.Security;
+
+/// <summary>
+/// The tokens the coordinator accepts, loaded once at start: the farm token agents present, and the wranglers' tokens.
+/// Either may be absent (that side is then open).
+/// </summary>
+public sealed class FarmAccess
+{
+    /// <summary>Configuration key of the environment variable <c>RMTC_FARM_TOKEN</c> (the host reads <c>RMTC_*</c> variables).</summary>
+    public const string FarmTokenKey = "FARM_TOKEN";
+
+    private readonly byte[]? _agentTokenDigest;
+    private readonly IReadOnlyDictionary<string, WranglerIdentity>? _wranglers;
+
+    public FarmAccess(IOptions<SecurityOptions> options, IConfiguration configuration)
+    {
+        var o = options.Value;
+        var agentToken = AgentToken(o, configuration);
+        _agentTokenDigest = agentToken is null ? null : SHA256.HashData(Encoding.UTF8.GetBytes(agentToken));
+        _wranglers = string.IsNullOrWhiteSpace(o.WranglerTokensFile) ? null : WranglerTokensFile.Load(o.WranglerTokensFile);
+        AgentCertificates = o.Tls.Enabled && !string.IsNullOrWhiteSpace(o.Tls.AgentCaPath);
+    }
+
+    /// <summary>True when agents must authenticate: with the farm token, or a client certificate of the agents' CA.</summary>
+    public bool AgentsAuthenticated => _agentTokenDigest is not null || AgentCertificates;
+
+    /// <summary>True when a client certificate chained to <see cref="TlsOptions.AgentCaPath"/> authenticates an agent (mutual TLS).</summary>
+    public bool AgentCertificates { get; }
+
+    /// <summary>True when wranglers must present a token (and see only their shows' jobs).</summary>
+    public bool WranglersAuthenticated => _wranglers is not null;
+
+    /// <summary>The farm token from <see cref="SecurityOptions.AgentTokenFile"/>, else <c>RMTC_FARM_TOKEN</c>, else null.</summary>
+    public static string? AgentToken(SecurityOptions options, IConfiguration configuration) =>
+        FarmCredentials.ResolveToken(string.IsNullOrWhiteSpace(options.AgentTokenFile) ? configuration[FarmTokenKey] : null, options.AgentTokenFile, "Coordinator:AgentTokenFile");
+
+    /// <summary>True when <paramref name="token"/> is the farm token (constant time).</summary>
+    public bool IsFarmToken(string token) =>
+        _agentTokenDigest is { } expected && CryptographicOperations.FixedTimeEquals(expected, SHA256.HashData(Encoding.UTF8.GetBytes(token)));
+
+    /// <summary>The wrangler a token stands for, or null when it is no wrangler's.</summary>
+    public WranglerIdentity? Wrangler(string token) =>
+        _wranglers is not null && _wranglers.TryGetValue(WranglerTokensFile.Digest(token), out var identity) ? identity : null;
+}

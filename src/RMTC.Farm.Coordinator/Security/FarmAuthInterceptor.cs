@@ -1,0 +1,113 @@
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Microsoft.Extensions.Logging;
+using RMTC.Farm.Protos.V1;
+
+namespace RMTC.Farm.Coordinator.Security;
+
+/// <summary>
+/// Checks the bearer token of every call before it reaches a service: AgentService calls need the farm token,
+/// JobService, LineageService and ModelService calls a wrangler's token (whose identity the services then read with
+/// <see cref="CallerContext.Wrangler"/>). A side with no tokens configured stays open. OpenCue's services are not
+/// checked: pycue sends no credentials (see README, Security).
+/// </summary>
+public sealed partial class FarmAuthInterceptor(FarmAccess access, ILogger<FarmAuthInterceptor> log) : Interceptor
+{
+    private static readonly string AgentPrefix = $"/{AgentService.Descriptor.FullName}/";
+    private static readonly string[] WranglerPrefixes =
+    [
+        $"/{JobService.Descriptor.FullName}/",
+        $"/{LineageService.Descriptor.FullName}/",
+        $"/{ModelService.Descriptor.FullName}/",
+    ];
+
+    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        Authenticate(context);
+        return continuation(request, context);
+    }
+
+    public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        Authenticate(context);
+        return continuation(requestStream, context);
+    }
+
+    public override Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        Authenticate(context);
+        return continuation(request, responseStream, context);
+    }
+
+    public override Task DuplexStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        Authenticate(context);
+        return continuation(requestStream, responseStream, context);
+    }
+
+    private void Authenticate(ServerCallContext context)
+    {
+        var method = context.Method;
+        if (method.StartsWith(AgentPrefix, StringComparison.Ordinal))
+        {
+            // Kestrel accepted the handshake only if the certificate chains to the agents' CA (Coordinator:Tls:AgentCaPath).
+            if (!access.AgentsAuthenticated || (access.AgentCertificates && context.GetHttpContext().Connection.ClientCertificate is not null))
+            {
+                return;
+            }
+
+            var token = BearerToken(context)
+                ?? throw Refuse(context, access.AgentCertificates
+                    ? "this coordinator requires agents to present a client certificate of the farm's agent CA (Agent:ClientCertificatePath, Coordinator:Tls:AgentCaPath) or the farm token (--token-file / RMTC_FARM_TOKEN)"
+                    : "this coordinator requires the farm token from agents: give the agent --token-file FILE (Agent:TokenFile) or RMTC_FARM_TOKEN, holding the coordinator's Coordinator:AgentTokenFile");
+            if (!access.IsFarmToken(token))
+            {
+                throw Refuse(context, "the token presented is not this farm's token: check the agent's --token-file / RMTC_FARM_TOKEN against the coordinator's Coordinator:AgentTokenFile");
+            }
+
+            return;
+        }
+
+        if (!access.WranglersAuthenticated || !WranglerPrefixes.Any(p => method.StartsWith(p, StringComparison.Ordinal)))
+        {
+            return;
+        }
+
+        var wranglerToken = BearerToken(context)
+            ?? throw Refuse(context, "this coordinator requires a wrangler token: pass --token TOKEN, --token-file FILE or set RMTC_TOKEN (ask the farm admin for one)");
+        var identity = access.Wrangler(wranglerToken)
+            ?? throw Refuse(context, "the token presented is not a wrangler token of this farm (not in Coordinator:WranglerTokensFile): check --token / RMTC_TOKEN");
+        context.UserState[CallerContext.Key] = identity;
+    }
+
+    private static string? BearerToken(ServerCallContext context)
+    {
+        var header = context.RequestHeaders.GetValue("authorization");
+        if (header is null)
+        {
+            return null;
+        }
+
+        const string scheme = "Bearer ";
+        return header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) && header.Length > scheme.Length ? header[scheme.Length..].Trim() : null;
+    }
+
+    private RpcException Refuse(ServerCallContext context, string message)
+    {
+        LogRefused(context.Method, context.Peer, message);
+        return new RpcException(new Status(StatusCode.Unauthenticated, message));
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused {Method} from {Peer}: {Reason}")]
+    private partial void LogRefused(string method, string peer, string reason);
+}
+
+/// <summary>The authenticated wrangler of a call.</summary>
+public static class CallerContext
+{
+    internal const string Key = "rmtc.wrangler";
+
+    /// <summary>The wrangler the call's token stands for; null when wranglers are not authenticated (everything open).</summary>
+    public static WranglerIdentity? Wrangler(this ServerCallContext context) =>
+        context.UserState.TryGetValue(Key, out var value) ? value as WranglerIdentity : null;
+}

@@ -1,0 +1,25 @@
+using System.Text;
+using Grpc.Core;
+
+namespace RMTC.Farm.Coordinator.Security;
+
+/// <summary>Size limits on what wranglers and agents send, each answered with ResourceExhausted naming the limit.</summary>
+public static class JobLimits
+{
+    /// <summary>Refuses a job spec longer than <paramref name="maxBytes"/> UTF-8 bytes.</summary>
+    public static void CheckSpecSize(string spec, int maxBytes)
+    {
+        var bytes = Encoding.UTF8.GetByteCount(spec);
+        if (bytes > maxBytes)
+        {
+            throw new RpcException(new Status(StatusCode.ResourceExhausted,
+                $"job spec is {bytes} bytes, over the limit of {maxBytes} (Coordinator:MaxJobSpecBytes): a spec names its dataset, it does not carry it"));
+        }
+    }
+
+    /// <summary>The refusal of an upload declaring more than its run's weights plus headroom; null when it fits.</summary>
+    public static string? UploadTooLarge(ulong declared, long expected, long headroom) =>
+        declared > (ulong)(expected + headroom)
+            ? $"upload declares {declared} bytes; this run's weights are {expected} bytes and at most {expected + headroom} are accepted (Coordinator:UploadHeadroomBytes = {headroom})"
+            : null;
+}

@@ -1,0 +1,60 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RMTC.Farm.Coordinator.Hosting;
+
+namespace RMTC.Farm.Coordinator.Security;
+
+/// <summary>Says at start what is open: fine for the embedded demo, a finding on a real farm (see README, Security).</summary>
+public sealed partial class SecurityStartupReport(FarmAccess access, DatasetConfinement confinement, IOptions<SecurityOptions> security, IOptions<CoordinatorOptions> coordinator, ILogger<SecurityStartupReport> log) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        // One line for everything left open: the embedded demo shows it once, a farm's log makes it a finding.
+        var open = new List<string>();
+        if (!access.AgentsAuthenticated)
+        {
+            open.Add("agents are not authenticated (anyone who reaches the gRPC port can register and upload weights: set Coordinator:AgentTokenFile)");
+        }
+
+        if (!access.WranglersAuthenticated)
+        {
+            open.Add("wranglers are not authenticated (anyone can submit, see and cancel every job: set Coordinator:WranglerTokensFile)");
+        }
+
+        if (!confinement.Enabled)
+        {
+            open.Add("datasets are not confined (a job may name any directory the coordinator can read: set Coordinator:DatasetRoots)");
+        }
+
+        if (open.Count > 0)
+        {
+            LogOpen(string.Join("; ", open));
+        }
+
+        if (!security.Value.Tls.Enabled && (access.AgentsAuthenticated || access.WranglersAuthenticated))
+        {
+            LogTokensInClear();
+        }
+
+        var c = coordinator.Value;
+        var openCueAddress = string.IsNullOrWhiteSpace(c.OpenCueListenAddress) ? c.ListenAddress : c.OpenCueListenAddress;
+        if (c.OpenCuePort >= 0 && openCueAddress is not ("127.0.0.1" or "localhost" or "::1"))
+        {
+            LogOpenCueExposed(openCueAddress, c.OpenCuePort);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "This coordinator is open, as suits one machine; on a farm close it (README, Security): {What}")]
+    private partial void LogOpen(string what);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Tokens are required but the gRPC port has no TLS: they cross the network in clear. Set Coordinator:Tls:CertificatePath (README, Security)")]
+    private partial void LogTokensInClear();
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The OpenCue port {Address}:{Port} takes unauthenticated plaintext submissions (pycue cannot do TLS or tokens): bind it to a private interface with Coordinator:OpenCueListenAddress, or turn it off with Coordinator:OpenCuePort=-1")]
+    private partial void LogOpenCueExposed(string address, int port);
+}
