@@ -114,6 +114,8 @@ internal sealed class ShardState
     public int Failures { get; set; }
     public DateTimeOffset QueuedAt { get; set; }
     public string? ResultDigest { get; set; }
+    /// <summary>Checkpoint of this shard's latest preempted attempt (this round): its next lease resumes from it.</summary>
+    public string? ResumeCheckpointDigest { get; set; }
 }
 
 /// <summary>A run's pending store writes: the batch gathering changes, and whether a write is in flight.</summary>

@@ -97,6 +97,9 @@ public sealed partial class AgentGrpcService(FarmScheduler scheduler, ArtifactSt
                     case AgentMessage.KindOneofCase.Failed:
                         scheduler.ShardFailed(agentId, message.Failed);
                         break;
+                    case AgentMessage.KindOneofCase.Yielded:
+                        scheduler.ShardYielded(agentId, message.Yielded);
+                        break;
                 }
             }
         }
@@ -173,6 +176,11 @@ public sealed partial class AgentGrpcService(FarmScheduler scheduler, ArtifactSt
             case UploadVerdict.Stale:
                 LogUploadRefused(header.LeaseId, header.AgentId, decision.Reason);
                 throw new RpcException(new Status(StatusCode.FailedPrecondition, decision.Reason));
+        }
+
+        if (header.Checkpoint)
+        {
+            return await ReceiveCheckpointAsync(header, requestStream, ct);
         }
 
         string tempPath;
