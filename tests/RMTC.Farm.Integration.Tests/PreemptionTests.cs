@@ -216,6 +216,18 @@ public sealed class PreemptionTests
         await session.RequestStream.CompleteAsync();
     }
 
+    [Fact]
+    public async Task Agent_help_documents_the_yield_sources_and_signals()
+    {
+        var (code, help) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(1), "agent", "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("--yield-flag", help);
+        Assert.Contains("--yield-probe", help);
+        Assert.Contains("--yield-poll", help);
+        Assert.Contains("SIGUSR1", help);
+        Assert.Contains("SIGUSR2", help);
+    }
+
     private static async Task<Assignment> NextAssignmentAsync(AsyncDuplexStreamingCall<AgentMessage, CoordinatorMessage> session)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
