@@ -213,6 +213,11 @@ public sealed class PreemptionTests
         await session.RequestStream.WriteAsync(new AgentMessage { Yielded = new ShardYielded { LeaseId = lease.LeaseId, LeaseEpoch = lease.LeaseEpoch, Reason = "late" } });
         await Task.Delay(300);
         Assert.Equal(AttemptOutcomes.Running, farm.Scheduler.GetManifest(job.Id)!.Rounds[0].Attempts[1].Outcome);
+
+        // Handed back again before it stored a checkpoint of its own: the earlier checkpoint still holds, and is resumed.
+        await session.RequestStream.WriteAsync(new AgentMessage { Yielded = new ShardYielded { LeaseId = again.LeaseId, LeaseEpoch = again.LeaseEpoch, Reason = "another frame" } });
+        var third = await NextAssignmentAsync(session);
+        Assert.Equal(stored.Digest, third.ResumeCheckpointDigest);
         await session.RequestStream.CompleteAsync();
     }
 

@@ -85,9 +85,16 @@ public sealed partial class ProcessGroup : IDisposable
     /// </summary>
     public void RequestYield()
     {
-        if (!_process.HasExited && !OperatingSystem.IsWindows())
+        try
         {
-            _ = Kill(_process.Id, SIGUSR1);
+            if (!_process.HasExited && !OperatingSystem.IsWindows())
+            {
+                _ = Kill(_process.Id, SIGUSR1);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Already ended and released: nothing to stop.
         }
     }
 

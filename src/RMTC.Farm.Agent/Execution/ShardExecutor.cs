@@ -209,7 +209,8 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
         var trainer = new TrainerLines();
         var stdout = PumpProgressAsync(group.Process.StandardOutput, shard, trainer);
         // SIGUSR1 only once the trainer handles it (it says "ready"): before that the signal's default action would kill it.
-        using var onYield = shard.YieldRequested.Token.Register(() => trainer.Ready.Task.ContinueWith(_ => group.RequestYield(), TaskScheduler.Default));
+        using var onYield = shard.YieldRequested.Token.Register(() => trainer.Ready.Task.ContinueWith(_ => group.RequestYield(),
+            CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default));
         var stderr = Task.Run(async () =>
         {
             await using var logFile = new StreamWriter(Path.Combine(dir, "trainer.log"));

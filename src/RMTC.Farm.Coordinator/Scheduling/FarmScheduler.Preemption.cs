@@ -45,11 +45,14 @@ public sealed partial class FarmScheduler
             attempt.CheckpointDigest = stored ? digest : null;
             attempt.Progress = yielded.SamplesTotal > 0 ? $"epoch {yielded.TrainingEpoch}, batch {yielded.BatchesDone}, {yielded.SamplesSeen}/{yielded.SamplesTotal} samples" : null;
             ReleaseLocked(lease);
-            // A newer checkpoint supersedes an older one; without one the shard keeps none and restarts.
-            shard.ResumeCheckpointDigest = stored ? digest : null;
+            // A newer checkpoint supersedes an older one. Without a new one, an earlier checkpoint of this shard (if any)
+            // still holds exact progress: this attempt never got past it or could not store its own.
+            var previous = shard.ResumeCheckpointDigest;
+            shard.ResumeCheckpointDigest = stored ? digest : previous;
+            var lost = digest.Length > 0 && !stored ? $"checkpoint {digest[..12]} is not in the artifact store; " : digest.Length == 0 ? "no checkpoint; " : "";
             var outcome = stored
                 ? $"checkpoint {digest[..12]} stored; the next lease resumes from it"
-                : digest.Length > 0 ? $"checkpoint {digest[..12]} is not in the artifact store; the shard restarts from scratch" : "no checkpoint; the shard restarts from scratch";
+                : previous is not null ? $"{lost}the next lease resumes from the earlier checkpoint {previous[..12]}" : $"{lost}the shard restarts from scratch";
             LogShardPreempted(run.Id, lease.Round, shard.Index, agentId, yielded.Reason, outcome);
             EventLocked(run, "shard-preempted",
                 $"round {lease.Round} shard {shard.Index} handed back by {agentId} (yielded to rendering: {yielded.Reason}) at {attempt.Progress ?? "the start"}; {outcome}",
@@ -128,9 +131,9 @@ public sealed partial class FarmScheduler
             shard.Index, attempt.AgentId, facts: new JsonObject { ["checkpoint"] = digest, ["lease"] = attempt.LeaseId });
     }
 
-    /// <summary>After a coordinator restart: the checkpoint a queued shard resumes from, if its latest attempt was preempted with one.</summary>
+    /// <summary>After a coordinator restart: the checkpoint a queued shard resumes from (its latest stored one this round), as before the restart.</summary>
     private static string? ResumeCheckpointOf(IReadOnlyList<AttemptRecord> attempts) =>
-        attempts.Count > 0 && attempts[^1] is { Outcome: AttemptOutcomes.Preempted, CheckpointDigest: { } digest } ? digest : null;
+        attempts.LastOrDefault(a => a.CheckpointDigest is not null)?.CheckpointDigest;
 
     /// <summary>Why each agent that yields its node does so (agents with a free node are absent).</summary>
     public IReadOnlyDictionary<string, string> YieldingAgents()
