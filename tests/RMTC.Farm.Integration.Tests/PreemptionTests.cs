@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Google.Protobuf;
 using Grpc.Core;
+using RMTC.Farm.Coordinator.Hosting;
 using RMTC.Farm.Core.Digests;
 using RMTC.Farm.Core.Lineage;
 using RMTC.Farm.Protos.V1;
@@ -219,6 +220,12 @@ public sealed class PreemptionTests
         var third = await NextAssignmentAsync(session);
         Assert.Equal(stored.Digest, third.ResumeCheckpointDigest);
         await session.RequestStream.CompleteAsync();
+
+        // Each handing back counts as a preemption, on the coordinator's Prometheus port.
+        using var http = new HttpClient();
+        var metrics = await http.GetStringAsync(farm.App.MetricsAddress()!);
+        Assert.Matches(@"rmtc_shards_preempted_total\{[^}]*agent=""wire""[^}]*\} 2", metrics);
+        Assert.Matches(@"rmtc_shards_failed_total\S* 0", metrics);
     }
 
     [Fact]
