@@ -229,6 +229,39 @@ public sealed class PreemptionTests
     }
 
     [Fact]
+    public async Task A_coordinator_restarted_after_a_preemption_still_resumes_the_shard_from_its_checkpoint()
+    {
+        await using var farm = await FarmFixture.StartAsync(leaseTimeoutMs: 5000, heartbeatMs: 100);
+        var data = farm.Synthesize("classifier", 40);
+        var job = await farm.SubmitAsync($"name: restart\nrecipe: classifier\ndataset: {data}\nshards: 1\nrounds: 1\n");
+        var bytes = "checkpoint before the restart"u8.ToArray();
+        string digest;
+        {
+            var agents = new AgentService.AgentServiceClient(farm.Channel);
+            var registration = await agents.RegisterAsync(new RegisterRequest { AgentId = "wire", Hostname = "test", Slots = 1, Capacity = new Resources { Cores = 1, MemoryMib = 1024 } });
+            using var session = agents.Session();
+            await session.RequestStream.WriteAsync(new AgentMessage { Hello = new Hello { AgentId = "wire", SessionToken = registration.SessionToken } });
+            var lease = await NextAssignmentAsync(session);
+            digest = (await UploadCheckpointAsync(agents, lease, lease.LeaseEpoch, bytes)).Digest;
+            await session.RequestStream.WriteAsync(new AgentMessage { Heartbeat = new Heartbeat { Yielding = true, YieldReason = "render" } });
+            await session.RequestStream.WriteAsync(new AgentMessage { Yielded = new ShardYielded { LeaseId = lease.LeaseId, LeaseEpoch = lease.LeaseEpoch, Reason = "render", CheckpointDigest = digest } });
+            await FarmFixture.WaitUntilAsync(() => farm.Scheduler.GetManifest(job.Id)!.Rounds[0].Attempts[0].Outcome == AttemptOutcomes.Preempted, TimeSpan.FromSeconds(10), () => "not preempted");
+            await farm.Scheduler.FlushAsync();
+            await session.RequestStream.CompleteAsync();
+        }
+
+        await farm.RestartCoordinatorAsync(TimeSpan.FromMilliseconds(200));
+        var again = new AgentService.AgentServiceClient(farm.Channel);
+        var second = await again.RegisterAsync(new RegisterRequest { AgentId = "after", Hostname = "test", Slots = 1, Capacity = new Resources { Cores = 1, MemoryMib = 1024 } });
+        using var next = again.Session();
+        await next.RequestStream.WriteAsync(new AgentMessage { Hello = new Hello { AgentId = "after", SessionToken = second.SessionToken } });
+        await next.RequestStream.WriteAsync(new AgentMessage { Heartbeat = new Heartbeat() });
+        var resumed = await NextAssignmentAsync(next);
+        Assert.Equal(digest, resumed.ResumeCheckpointDigest);
+        await next.RequestStream.CompleteAsync();
+    }
+
+    [Fact]
     public async Task Agent_help_documents_the_yield_sources_and_signals()
     {
         var (code, help) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(1), "agent", "--help");
