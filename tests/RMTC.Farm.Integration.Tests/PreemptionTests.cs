@@ -14,7 +14,7 @@ namespace RMTC.Farm.Integration.Tests;
 /// render runs, or it gets SIGUSR1; the shard is handed back with a checkpoint, resumes from it (or restarts when the
 /// store lost it), and the run completes with a verifiable record.
 /// </summary>
-public sealed class PreemptionTests
+public sealed class PreemptionTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     [Fact]
     public async Task A_flag_file_preempts_a_real_trainer_which_resumes_from_its_checkpoint_on_another_agent()
@@ -35,7 +35,9 @@ public sealed class PreemptionTests
 
         await events.WaitForAsync(e => e.Kind == "shard-progress" && e.Message.Contains("samples", StringComparison.Ordinal), TimeSpan.FromMinutes(1), farm);
         await File.WriteAllTextAsync(flag, "frame 1001 of lighting_v3");
+        var clock = Stopwatch.StartNew();
         var preempted = await events.WaitForAsync(e => e.Kind == "shard-preempted", TimeSpan.FromMinutes(1), farm);
+        var yieldLatency = clock.Elapsed;
         Assert.Equal(renderNode.Id, preempted.AgentId);
         Assert.Contains("flag file", preempted.Message);
         Assert.Contains("checkpoint", preempted.Message);
@@ -62,6 +64,9 @@ public sealed class PreemptionTests
 
         // The checkpoint is in the store, the record is intact, and the preemption is in its hash chain.
         Assert.True(farm.Artifacts.Exists(first.CheckpointDigest!));
+        output.WriteLine($"flag file -> shard-preempted recorded: {yieldLatency.TotalMilliseconds:F0} ms (poll 100 ms, stop before the next batch, "
+            + $"checkpoint {new FileInfo(farm.Artifacts.PathOf(first.CheckpointDigest!)).Length} bytes written and uploaded); preempted at {first.Progress}; "
+            + $"resumed attempt on {resumed.AgentId}: {(resumed.EndedAt!.Value - resumed.StartedAt).TotalSeconds:F1} s");
         var lineage = new LineageService.LineageServiceClient(farm.Channel);
         var verified = await lineage.VerifyAsync(new LineageRunRequest { RunId = job.Id });
         Assert.True(verified.Ok, string.Join("; ", verified.Problems));
