@@ -11,6 +11,7 @@ public sealed partial class ProcessGroup : IDisposable
 {
     private const int SIGKILL = 9;
     private const int SIGTERM = 15;
+    private const int SIGUSR1 = 10;
     private readonly Process _process;
 
     private ProcessGroup(Process process) => _process = process;
@@ -75,6 +76,25 @@ public sealed partial class ProcessGroup : IDisposable
         {
             Signal(SIGKILL);
             await _process.WaitForExitAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// SIGUSR1 to the trainer alone (not its group: a helper it started would die of the signal's default action): it
+    /// writes a checkpoint before its next batch and exits with the yielded code.
+    /// </summary>
+    public void RequestYield()
+    {
+        try
+        {
+            if (!_process.HasExited && !OperatingSystem.IsWindows())
+            {
+                _ = Kill(_process.Id, SIGUSR1);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Already ended and released: nothing to stop.
         }
     }
 

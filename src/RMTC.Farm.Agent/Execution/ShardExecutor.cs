@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RMTC.Farm.Agent.Hosting;
 using RMTC.Farm.Agent.Weights;
+using RMTC.Farm.Agent.Yielding;
 using RMTC.Farm.Core.Digests;
 using RMTC.Farm.Core.Training;
 using RMTC.Farm.Protos.V1;
@@ -30,11 +31,25 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
         Directory.CreateDirectory(dir);
         try
         {
+            if (shard.YieldRequested.IsCancellationRequested)
+            {
+                shard.Yielded = Preemption.Yielded(a, shard.YieldReason, "", null);
+                return null;
+            }
+
             shard.Phase = "fetching";
             var weights = await cache.GetAsync(client, a.GlobalWeightsDigest, ct);
+            var resume = await FetchCheckpointAsync(client, a, ct);
+            if (shard.YieldRequested.IsCancellationRequested)
+            {
+                // Rendering claimed the node before training began: nothing to keep, hand the shard straight back.
+                shard.Yielded = Preemption.Yielded(a, shard.YieldReason, "", null);
+                return null;
+            }
+
             if (o.SimulateTrainingMs > 0)
             {
-                await SimulateAsync(client, agentId, shard, weights, ct);
+                await SimulateAsync(client, agentId, shard, weights, resume, dir, ct);
                 return null;
             }
 
@@ -54,15 +69,24 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
                 OutputPath = Path.Combine(dir, "result.safetensors"),
                 ResultPath = Path.Combine(dir, "result.json"),
                 Threads = o.ThreadsPerShard > 0 ? o.ThreadsPerShard : Math.Max(1, Environment.ProcessorCount / Math.Max(1, o.Slots)),
+                CheckpointPath = Path.Combine(dir, "checkpoint.safetensors"),
+                ResumeCheckpointPath = resume,
             };
             var taskPath = Path.Combine(dir, "task.json");
             await File.WriteAllTextAsync(taskPath, JsonSerializer.Serialize(task, Json), ct);
 
             shard.Phase = "training";
-            var failure = await TrainAsync(shard, task, taskPath, dir, ct);
+            var (failure, yielded) = await TrainAsync(shard, task, taskPath, dir, ct);
             if (failure is not null)
             {
                 return failure;
+            }
+
+            if (yielded is not null)
+            {
+                var checkpoint = yielded.Value.Checkpoint && File.Exists(task.CheckpointPath) ? task.CheckpointPath : null;
+                await HandBackAsync(client, agentId, shard, checkpoint, yielded.Value.Report, ct);
+                return null;
             }
 
             shard.Phase = "uploading";
@@ -95,25 +119,98 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
     /// The simulation of <see cref="AgentOptions.SimulateTrainingMs"/>: no trainer process, a fixed wait, and the global
     /// weights handed back as the result (a valid model, so the coordinator merges it like any other).
     /// </summary>
-    private async Task SimulateAsync(AgentService.AgentServiceClient client, string agentId, RunningShard shard, string weights, CancellationToken ct)
+    private async Task SimulateAsync(AgentService.AgentServiceClient client, string agentId, RunningShard shard, string weights, string? resume, string dir, CancellationToken ct)
     {
         var a = shard.Assignment;
         shard.Phase = "training (simulated)";
-        var wait = TimeSpan.FromMilliseconds(options.Value.SimulateTrainingMs);
-        await Task.Delay(wait, time, ct);
+        var total = TimeSpan.FromMilliseconds(options.Value.SimulateTrainingMs);
+        // A simulated shard is preemptible too: its checkpoint is how long it has "trained", so a resumed one waits the rest.
+        var done = resume is not null ? Preemption.ReadSimulatedCheckpoint(resume) : TimeSpan.Zero;
+        var started = time.GetTimestamp();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, shard.YieldRequested.Token);
+        try
+        {
+            var rest = total - done;
+            if (rest > TimeSpan.Zero)
+            {
+                await Task.Delay(rest, time, stop.Token);
+            }
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            var trained = done + time.GetElapsedTime(started);
+            var checkpoint = Path.Combine(dir, "checkpoint.json");
+            Preemption.WriteSimulatedCheckpoint(checkpoint, trained, total);
+            var samples = a.SampleIndices.Count;
+            var seen = (long)Math.Min(samples, samples * trained.TotalMilliseconds / Math.Max(1, total.TotalMilliseconds));
+            await HandBackAsync(client, agentId, shard, checkpoint, new ShardYieldReport(1, 0, seen, samples), ct);
+            return;
+        }
+
         shard.Phase = "uploading";
-        var result = new ShardResult { Samples = a.SampleIndices.Count, FinalLoss = 0, EpochLosses = [], Seconds = wait.TotalSeconds, Device = "simulated" };
+        var result = new ShardResult { Samples = a.SampleIndices.Count, FinalLoss = 0, EpochLosses = [], Seconds = total.TotalSeconds, Device = "simulated" };
         await UploadWithRetryAsync(client, agentId, a, weights, result, ct);
     }
 
-    private async Task<ShardFailed?> TrainAsync(RunningShard shard, ShardTask task, string taskPath, string dir, CancellationToken ct)
+    /// <summary>The checkpoint of the attempt this assignment resumes, fetched by digest; null when none, or when the store lost it (then training restarts).</summary>
+    private async Task<string?> FetchCheckpointAsync(AgentService.AgentServiceClient client, Assignment a, CancellationToken ct)
+    {
+        if (a.ResumeCheckpointDigest.Length == 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            var path = await cache.GetAsync(client, a.ResumeCheckpointDigest, ct);
+            LogResuming(a.LeaseId, a.ResumeCheckpointDigest);
+            return path;
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
+        {
+            LogCheckpointGone(a.LeaseId, a.ResumeCheckpointDigest);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Hands a yielded attempt back: uploads its checkpoint (lease-fenced, flagged as a checkpoint) and records the
+    /// <see cref="ShardYielded"/> the worker sends. Without a stored checkpoint the next attempt restarts the shard.
+    /// </summary>
+    private async Task HandBackAsync(AgentService.AgentServiceClient client, string agentId, RunningShard shard, string? checkpoint, ShardYieldReport? report, CancellationToken ct)
+    {
+        var a = shard.Assignment;
+        var digest = "";
+        if (checkpoint is not null)
+        {
+            shard.Phase = "checkpointing";
+            try
+            {
+                var summary = new ShardResult { Samples = report?.SamplesSeen ?? 0, FinalLoss = 0, EpochLosses = [], Seconds = 0, Device = "checkpoint" };
+                digest = await UploadWithRetryAsync(client, agentId, a, checkpoint, summary, ct, isCheckpoint: true);
+            }
+            catch (RpcException e) when (e.StatusCode is not StatusCode.FailedPrecondition and not StatusCode.Cancelled)
+            {
+                LogCheckpointUploadFailed(a.LeaseId, $"{e.StatusCode}: {e.Status.Detail}");
+            }
+        }
+
+        LogYielded(a.LeaseId, shard.YieldReason, digest.Length > 0 ? digest : "none");
+        shard.Yielded = Preemption.Yielded(a, shard.YieldReason, digest, report);
+    }
+
+    private async Task<(ShardFailed? Failure, (ShardYieldReport? Report, bool Checkpoint)? Yielded)> TrainAsync(RunningShard shard, ShardTask task, string taskPath, string dir, CancellationToken ct)
     {
         var o = options.Value;
         var exe = o.TrainerExecutable ?? throw new InvalidOperationException("Agent:TrainerExecutable is not set: the rmtc CLI sets it to itself");
         using var group = ProcessGroup.Start(exe, [.. o.TrainerArguments, "--task", taskPath], dir);
         LogTrainerStarted(shard.Assignment.LeaseId, group.Id);
         var errors = new Queue<string>();
-        var stdout = PumpProgressAsync(group.Process.StandardOutput, shard);
+        var trainer = new TrainerLines();
+        var stdout = PumpProgressAsync(group.Process.StandardOutput, shard, trainer);
+        // SIGUSR1 only once the trainer handles it (it says "ready"): before that the signal's default action would kill it.
+        using var onYield = shard.YieldRequested.Token.Register(() => trainer.Ready.Task.ContinueWith(_ => group.RequestYield(),
+            CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default));
         var stderr = Task.Run(async () =>
         {
             await using var logFile = new StreamWriter(Path.Combine(dir, "trainer.log"));
@@ -146,7 +243,14 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
         var code = group.Process.ExitCode;
         if (code == 0 && File.Exists(task.OutputPath) && File.Exists(task.ResultPath))
         {
-            return null;
+            // Finished before the yield reached it: a whole result beats a checkpoint.
+            return (null, null);
+        }
+
+        if (shard.YieldRequested.IsCancellationRequested)
+        {
+            // Asked to yield: whatever the trainer managed, this is not a failure of the shard.
+            return (null, (trainer.Yielded, code == Preemption.YieldedExitCode));
         }
 
         string tail;
@@ -155,13 +259,46 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
             tail = string.Join(" | ", errors);
         }
 
-        return Failed(shard.Assignment, $"trainer exited with code {code}: {(tail.Length > 0 ? tail : "no error output")}");
+        return (Failed(shard.Assignment, $"trainer exited with code {code}: {(tail.Length > 0 ? tail : "no error output")}"), null);
     }
 
-    private static async Task PumpProgressAsync(StreamReader output, RunningShard shard)
+    private static async Task PumpProgressAsync(StreamReader output, RunningShard shard, TrainerLines trainer)
+    {
+        try
+        {
+            await PumpLinesAsync(output, shard, trainer);
+        }
+        finally
+        {
+            // A trainer that ended without saying "ready" gets no signal.
+            trainer.Ready.TrySetCanceled();
+        }
+    }
+
+    private static async Task PumpLinesAsync(StreamReader output, RunningShard shard, TrainerLines trainer)
     {
         while (await output.ReadLineAsync(CancellationToken.None) is { } line)
         {
+            if (line.StartsWith("{\"ready\"", StringComparison.Ordinal))
+            {
+                trainer.Ready.TrySetResult();
+                continue;
+            }
+
+            if (line.StartsWith("{\"yielded\"", StringComparison.Ordinal))
+            {
+                try
+                {
+                    trainer.Yielded = JsonSerializer.Deserialize<YieldedLine>(line, Json)?.Yielded;
+                }
+                catch (JsonException)
+                {
+                    // The checkpoint itself still says where training stood.
+                }
+
+                continue;
+            }
+
             if (!line.StartsWith("{\"progress\"", StringComparison.Ordinal))
             {
                 continue;
@@ -194,11 +331,20 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
 
     private sealed record ProgressLine(TrainingProgress? Progress);
 
+    private sealed record YieldedLine(ShardYieldReport? Yielded);
+
+    /// <summary>What the trainer said on stdout besides progress: that it handles SIGUSR1, and where it yielded.</summary>
+    private sealed class TrainerLines
+    {
+        public TaskCompletionSource Ready { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public ShardYieldReport? Yielded { get; set; }
+    }
+
     /// <summary>
     /// Keeps trying while the coordinator is unreachable (a restart): it restores the lease from its store and takes
     /// the result then. Refusals (stale lease, bad weights) are answers, not outages, and are not retried.
     /// </summary>
-    private async Task UploadWithRetryAsync(AgentService.AgentServiceClient client, string agentId, Assignment a, string path, ShardResult result, CancellationToken ct)
+    private async Task<string> UploadWithRetryAsync(AgentService.AgentServiceClient client, string agentId, Assignment a, string path, ShardResult result, CancellationToken ct, bool isCheckpoint = false)
     {
         var deadline = time.GetUtcNow() + TimeSpan.FromMinutes(5);
         var delay = TimeSpan.FromMilliseconds(500);
@@ -206,8 +352,7 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
         {
             try
             {
-                await UploadAsync(client, agentId, a, path, result, ct);
-                return;
+                return await UploadAsync(client, agentId, a, path, result, ct, isCheckpoint);
             }
             catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Unknown && time.GetUtcNow() < deadline)
             {
@@ -218,7 +363,7 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
         }
     }
 
-    private async Task UploadAsync(AgentService.AgentServiceClient client, string agentId, Assignment a, string path, ShardResult result, CancellationToken ct)
+    private async Task<string> UploadAsync(AgentService.AgentServiceClient client, string agentId, Assignment a, string path, ShardResult result, CancellationToken ct, bool isCheckpoint)
     {
         // Cached weights are stored under their digest (simulated results are the cached global weights).
         var digest = Path.GetFileNameWithoutExtension(path) is { } name && Sha256Digest.IsValid(name) && a.GlobalWeightsDigest == name ? name : Sha256Digest.OfFile(path);
@@ -234,6 +379,7 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
             FinalLoss = result.FinalLoss,
             TrainSeconds = result.Seconds,
             Device = result.Device,
+            Checkpoint = isCheckpoint,
         };
         header.EpochLosses.AddRange(result.EpochLosses);
 
@@ -264,6 +410,7 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
 
         var response = await call.ResponseAsync;
         LogUploaded(a.LeaseId, digest, length, response.Duplicate);
+        return digest;
     }
 
     private static ShardFailed Failed(Assignment a, string reason) => new()
@@ -295,6 +442,18 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Lease {LeaseId}: coordinator unreachable for the upload, retrying in {Seconds:F1} s ({Detail})")]
     private partial void LogUploadRetry(string leaseId, double seconds, string detail);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Lease {LeaseId}: resuming from checkpoint {Digest}")]
+    private partial void LogResuming(string leaseId, string digest);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Lease {LeaseId}: checkpoint {Digest} is gone from the coordinator's store; the shard restarts from the global weights")]
+    private partial void LogCheckpointGone(string leaseId, string digest);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Lease {LeaseId}: the checkpoint could not be uploaded ({Detail}); the shard will restart from scratch")]
+    private partial void LogCheckpointUploadFailed(string leaseId, string detail);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Lease {LeaseId} yielded to rendering ({Reason}); checkpoint {Digest}")]
+    private partial void LogYielded(string leaseId, string reason, string digest);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Lease {LeaseId} is stale, result dropped: {Detail}")]
     private partial void LogStale(string leaseId, string detail);

@@ -10,4 +10,10 @@ public sealed class RunningShard
     public string Phase { get; set; } = "starting";
     public ShardProgress Progress { get; set; } = new();
     public Task? Task { get; set; }
+    /// <summary>Fires when the node yields to rendering: the attempt stops with a checkpoint and is handed back.</summary>
+    public CancellationTokenSource YieldRequested { get; } = new();
+    /// <summary>Why the node yields (flag file, probe, signal), once <see cref="YieldRequested"/> fired.</summary>
+    public string YieldReason { get; set; } = "";
+    /// <summary>Set when the attempt ended by yielding: what the agent reports on the session instead of a result.</summary>
+    public ShardYielded? Yielded { get; set; }
 }

@@ -5,6 +5,7 @@ using RMTC.Farm.Agent.Execution;
 using RMTC.Farm.Agent.Gpus;
 using RMTC.Farm.Agent.Session;
 using RMTC.Farm.Agent.Weights;
+using RMTC.Farm.Agent.Yielding;
 
 namespace RMTC.Farm.Agent.Hosting;
 
@@ -33,6 +34,12 @@ public static class AgentServiceCollectionExtensions
         services.AddSingleton(_ => new NvidiaSmiGpuSampler());
         services.AddSingleton<GpuSampling>();
         services.AddHostedService(sp => sp.GetRequiredService<GpuSampling>());
+        services.AddOptions<YieldOptions>()
+            .Bind(configuration.GetSection(YieldOptions.Section))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddSingleton<YieldMonitor>();
+        services.AddHostedService(sp => sp.GetRequiredService<YieldMonitor>());
         services.AddHostedService<AgentWorker>();
         services.AddSingleton<AgentMetricsEndpoint>();
         services.AddHostedService(sp => sp.GetRequiredService<AgentMetricsEndpoint>());

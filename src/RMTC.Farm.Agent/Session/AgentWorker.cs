@@ -9,6 +9,7 @@ using Microsoft.Extensions.Options;
 using RMTC.Farm.Agent.Execution;
 using RMTC.Farm.Agent.Gpus;
 using RMTC.Farm.Agent.Hosting;
+using RMTC.Farm.Agent.Yielding;
 using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Agent.Session;
@@ -17,7 +18,7 @@ namespace RMTC.Farm.Agent.Session;
 /// The daemon's main loop: register, hold the session (heartbeats up, assignments down), run shards, and
 /// reconnect with backoff whenever the coordinator goes away. Running shards survive a reconnect.
 /// </summary>
-public sealed partial class AgentWorker(ShardExecutor executor, GpuSampling gpuSampling, IOptions<AgentOptions> options, TimeProvider time, ILogger<AgentWorker> log) : BackgroundService
+public sealed partial class AgentWorker(ShardExecutor executor, GpuSampling gpuSampling, IOptions<AgentOptions> options, TimeProvider time, ILogger<AgentWorker> log, YieldMonitor yielding) : BackgroundService
 {
     private readonly ConcurrentDictionary<string, RunningShard> _running = new(StringComparer.Ordinal);
     private readonly Channel<AgentMessage> _outgoing = Channel.CreateUnbounded<AgentMessage>();
@@ -31,6 +32,7 @@ public sealed partial class AgentWorker(ShardExecutor executor, GpuSampling gpuS
         var o = options.Value;
         // The GPU simulation follows what this agent runs; real GPUs ignore it.
         gpuSampling.Busy = () => !_running.IsEmpty;
+        yielding.Changed += OnYieldChanged;
         using var channel = AgentChannel.Open(o.Coordinator, AgentChannel.Credentials(o));
         var client = new AgentService.AgentServiceClient(channel);
         var delay = TimeSpan.FromMilliseconds(200);
@@ -146,19 +148,7 @@ public sealed partial class AgentWorker(ShardExecutor executor, GpuSampling gpuS
                 _outgoing.Reader.TryRead(out _);
             }
 
-            var heartbeat = new Heartbeat { SentAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()) };
-            foreach (var shard in _running.Values)
-            {
-                var p = shard.Progress.Clone();
-                p.LeaseId = shard.Assignment.LeaseId;
-                p.LeaseEpoch = shard.Assignment.LeaseEpoch;
-                p.Phase = shard.Phase;
-                heartbeat.Running.Add(p);
-            }
-
-            heartbeat.Gpus.AddRange(gpuSampling.Latest);
-
-            await stream.WriteAsync(new AgentMessage { Heartbeat = heartbeat }, ct);
+            await stream.WriteAsync(new AgentMessage { Heartbeat = BuildHeartbeat() }, ct);
             using var wake = CancellationTokenSource.CreateLinkedTokenSource(ct);
             var timer = Task.Delay(interval, time, wake.Token);
             var message = _outgoing.Reader.WaitToReadAsync(wake.Token).AsTask();
@@ -167,12 +157,66 @@ public sealed partial class AgentWorker(ShardExecutor executor, GpuSampling gpuS
         }
     }
 
+    private Heartbeat BuildHeartbeat()
+    {
+        var heartbeat = new Heartbeat { SentAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()) };
+        foreach (var shard in _running.Values)
+        {
+            var p = shard.Progress.Clone();
+            p.LeaseId = shard.Assignment.LeaseId;
+            p.LeaseEpoch = shard.Assignment.LeaseEpoch;
+            p.Phase = shard.Phase;
+            heartbeat.Running.Add(p);
+        }
+
+        heartbeat.Gpus.AddRange(gpuSampling.Latest);
+        if (yielding.Reason is { } reason)
+        {
+            heartbeat.Yielding = true;
+            heartbeat.YieldReason = reason;
+        }
+
+        return heartbeat;
+    }
+
+    /// <summary>Rendering needs the node (or no longer does): stop running shards with a checkpoint, and tell the coordinator now.</summary>
+    private void OnYieldChanged(string? reason)
+    {
+        if (reason is not null)
+        {
+            foreach (var shard in _running.Values)
+            {
+                RequestYield(shard, reason);
+            }
+        }
+
+        // An extra heartbeat carries the new state at once instead of at the next interval.
+        _outgoing.Writer.TryWrite(new AgentMessage { Heartbeat = BuildHeartbeat() });
+    }
+
+    private static void RequestYield(RunningShard shard, string reason)
+    {
+        if (shard.YieldRequested.IsCancellationRequested)
+        {
+            return;
+        }
+
+        shard.YieldReason = reason;
+        shard.YieldRequested.Cancel();
+    }
+
     private void Start(AgentService.AgentServiceClient client, Assignment assignment)
     {
         var shard = new RunningShard { Assignment = assignment, Cancellation = new CancellationTokenSource() };
         if (!_running.TryAdd(assignment.LeaseId, shard))
         {
             return;
+        }
+
+        if (yielding.Reason is { } yieldReason)
+        {
+            // Granted before the coordinator heard that this node yields: hand it straight back.
+            RequestYield(shard, yieldReason);
         }
 
         LogAssigned(assignment.LeaseId, assignment.RunId, assignment.Round, assignment.Shard, assignment.SampleIndices.Count);
@@ -185,6 +229,10 @@ public sealed partial class AgentWorker(ShardExecutor executor, GpuSampling gpuS
                 {
                     LogShardFailed(assignment.LeaseId, failure.Reason);
                     _outgoing.Writer.TryWrite(new AgentMessage { Failed = failure });
+                }
+                else if (shard.Yielded is { } yielded)
+                {
+                    _outgoing.Writer.TryWrite(new AgentMessage { Yielded = yielded });
                 }
             }
             finally

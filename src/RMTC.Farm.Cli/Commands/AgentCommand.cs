@@ -29,10 +29,25 @@ internal static class AgentCommand
         };
         var tokenFile = new Option<FileInfo?>("--token-file") { Description = "File holding the farm token the coordinator requires (default: $RMTC_FARM_TOKEN; see README, Security)" };
         var ca = new Option<FileInfo?>("--ca") { Description = "Farm CA (PEM) that signed the coordinator's TLS certificate, for an https:// coordinator (default: $RMTC_CA_FILE)" };
-        var parentPid = new Option<int?>("--exit-with-parent") { Description = "Stop when this process ends (used by `rmtc demo`)", Hidden = true };
-        var command = new Command("agent", "Run an agent: registers with the coordinator, trains the shards it is leased, streams results back.")
+        var yieldFlag = new Option<string?>("--yield-flag")
         {
-            coordinator, id, slots, gpus, tags, workDir, threads, config, simulate, parentPid, tokenFile, ca,
+            Description = "Render-first: yield the node while this file exists (a render manager's pre-frame script writes it, its post-frame script removes it). Running shards stop with a checkpoint and resume elsewhere; no shards are taken meanwhile. Config: Agent:Yield:FlagFile",
+        };
+        var yieldProbe = new Option<string?>("--yield-probe")
+        {
+            Description = "Render-first: a shell command that exits 0 while a render runs here, e.g. \"pgrep -f 'rqd.*render'\"; non-zero frees the node. Config: Agent:Yield:ProbeCommand",
+        };
+        var yieldPoll = new Option<TimeSpan?>("--yield-poll")
+        {
+            Description = "How often the flag file and probe are checked (default 1s). SIGUSR1 to the agent also forces a yield, until SIGUSR2 (Agent:Yield:Signals)",
+            CustomParser = r => HostConfiguration.ParseDuration(r),
+        };
+        var parentPid = new Option<int?>("--exit-with-parent") { Description = "Stop when this process ends (used by `rmtc demo`)", Hidden = true };
+        var command = new Command("agent", "Run an agent: registers with the coordinator, trains the shards it is leased, streams results back. " +
+            "Renders come first: while --yield-flag exists, --yield-probe exits 0, or after SIGUSR1 (until SIGUSR2), the node yields: " +
+            "running shards stop with a checkpoint that another agent resumes, and no shard is taken until the node is free.")
+        {
+            coordinator, id, slots, gpus, tags, workDir, threads, config, simulate, yieldFlag, yieldProbe, yieldPoll, parentPid, tokenFile, ca,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -49,6 +64,9 @@ internal static class AgentCommand
                 ["Agent:TokenFile"] = parse.GetValue(tokenFile)?.FullName,
                 ["Agent:CaFile"] = parse.GetValue(ca)?.FullName,
                 ["Agent:SimulateTrainingMs"] = HostConfiguration.Text(parse.GetValue(simulate) is { } wait ? (int?)wait.TotalMilliseconds : null),
+                ["Agent:Yield:FlagFile"] = parse.GetValue(yieldFlag),
+                ["Agent:Yield:ProbeCommand"] = parse.GetValue(yieldProbe),
+                ["Agent:Yield:PollIntervalMs"] = HostConfiguration.Text(parse.GetValue(yieldPoll) is { } poll ? (int?)poll.TotalMilliseconds : null),
             };
             for (var i = 0; i < prefix.Count; i++)
             {

@@ -14,6 +14,9 @@ internal static class ShardCommand
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
+    /// <summary>SIGUSR1 (10 on Linux): .NET takes raw signal numbers cast to <see cref="PosixSignal"/>.</summary>
+    private const PosixSignal YieldSignal = (PosixSignal)10;
+
     public static Command Create()
     {
         var task = new Option<FileInfo>("--task") { Description = "task.json written by the agent", Required = true };
@@ -50,14 +53,32 @@ internal static class ShardCommand
             c.Cancel = true;
             stop.Cancel();
         });
+        // SIGUSR1 from the agent (its node yields to rendering) stops before the next batch and writes a checkpoint.
+        using var yieldRequested = new CancellationTokenSource();
+        using var sigusr1 = PosixSignalRegistration.Create(YieldSignal, c =>
+        {
+            c.Cancel = true;
+            yieldRequested.Cancel();
+        });
         _ = WatchParentAsync(stop);
+        // Tells the agent that SIGUSR1 is handled from now on (before this, its default action would end the process).
+        Console.Out.WriteLine("{\"ready\":true}");
+        Console.Out.Flush();
 
         try
         {
-            var result = ShardTrainer.Run(task, new SyncProgress(p => Console.Out.WriteLine(JsonSerializer.Serialize(new { progress = p }, Json))), stop.Token);
+            var result = ShardTrainer.Run(task, new SyncProgress(p => Console.Out.WriteLine(JsonSerializer.Serialize(new { progress = p }, Json))), stop.Token, yieldRequested.Token);
             Console.Out.Flush();
             Console.Error.WriteLine($"shard {task.Shard} of round {task.Round}: {result.Samples} samples, loss {result.FinalLoss:G5}, {result.Seconds:F1} s on {result.Device}");
             return 0;
+        }
+        catch (ShardYieldedException e)
+        {
+            // The agent reads this line for the ShardYielded message; the exit code tells it a checkpoint (may) exist.
+            Console.Out.WriteLine(JsonSerializer.Serialize(new { yielded = e.Report }, Json));
+            Console.Out.Flush();
+            Console.Error.WriteLine($"yielded to rendering: {e.Message}{(e.CheckpointPath is null ? ", no checkpoint asked for" : $", checkpoint {e.CheckpointPath}")}");
+            return RMTC.Farm.Agent.Yielding.Preemption.YieldedExitCode;
         }
         catch (OperationCanceledException)
         {

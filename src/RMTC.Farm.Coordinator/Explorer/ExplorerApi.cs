@@ -150,6 +150,7 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
     {
         var snapshot = scheduler.Snapshot();
         var gpus = scheduler.GpusByAgent();
+        var yielding = scheduler.YieldingAgents();
         var live = scheduler.ViewRuns().Where(r => !r.IsFinal && scheduler.GetManifest(r.Id) is { } m && scope.MaySee(context, m)).ToList();
         var running = live.SelectMany(r => r.Shards.Where(s => s.Status == ShardStatus.Running && s.AgentId is not null)
             .Select(s => (Agent: s.AgentId!, Text: $"{r.Name} r{r.Round} shard {s.Index}"))).ToLookup(x => x.Agent, x => x.Text, StringComparer.Ordinal);
@@ -164,6 +165,7 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
                 ["id"] = a.AgentId,
                 ["hostname"] = a.Hostname,
                 ["connected"] = a.Connected,
+                ["yielded"] = yielding.GetValueOrDefault(a.AgentId),
                 ["running"] = ExplorerJson.Strings(running[a.AgentId]),
                 ["gpus"] = new JsonArray(gpus.GetValueOrDefault(a.AgentId, []).Select(g => (JsonNode)new JsonObject
                 {

@@ -120,6 +120,9 @@ internal sealed class ShardState
 
     /// <summary>True when <paramref name="lease"/> is one of this shard's live attempts.</summary>
     public bool Holds(Lease lease) => ReferenceEquals(Lease, lease) || ReferenceEquals(Backup, lease);
+
+    /// <summary>Checkpoint of this shard's latest preempted attempt (this round): its next lease resumes from it.</summary>
+    public string? ResumeCheckpointDigest { get; set; }
 }
 
 /// <summary>A run's pending store writes: the batch gathering changes, and whether a write is in flight.</summary>

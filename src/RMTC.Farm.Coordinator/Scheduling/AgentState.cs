@@ -21,6 +21,8 @@ internal sealed class AgentState
     public Dictionary<string, Lease> Leases { get; } = new(StringComparer.Ordinal);
     /// <summary>The GPU samples of the agent's latest heartbeat (a snapshot; empty on CPU nodes).</summary>
     public IReadOnlyList<GpuSample> Gpus { get; set; } = [];
+    /// <summary>Why the agent's node yields to rendering (its heartbeat says so); null while free. A yielding agent gets no leases.</summary>
+    public string? YieldReason { get; set; }
 
     public bool Connected => Outbox is not null;
     public int FreeSlots => Slots - Leases.Count;

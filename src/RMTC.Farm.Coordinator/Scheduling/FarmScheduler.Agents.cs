@@ -108,6 +108,7 @@ public sealed partial class FarmScheduler
             agent.LastSeen = Now;
             agent.Gpus = heartbeat.Gpus.ToArray();
             ReconcileLocked(agent, heartbeat);
+            ObserveYieldLocked(agent, heartbeat);
             foreach (var p in heartbeat.Running)
             {
                 if (agent.Leases.TryGetValue(p.LeaseId, out var lease) && (ulong)lease.Epoch == p.LeaseEpoch)

@@ -148,6 +148,7 @@ public sealed partial class FarmScheduler
                 Failures = mine.Count(a => a.Outcome is AttemptOutcomes.Failed or AttemptOutcomes.Refused),
                 Phase = round.Shards[i].ResultDigest is null ? ShardPhase.Queued : ShardPhase.Done,
                 ResultDigest = round.Shards[i].ResultDigest,
+                ResumeCheckpointDigest = ResumeCheckpointOf(mine),
             };
         }
 

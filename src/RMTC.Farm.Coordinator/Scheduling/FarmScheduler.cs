@@ -94,7 +94,7 @@ public sealed partial class FarmScheduler
         List<AgentState>? free = null;
         foreach (var agent in _agents.Values)
         {
-            if (agent.Connected && agent.FreeSlots > 0)
+            if (agent.Connected && agent.FreeSlots > 0 && agent.YieldReason is null)
             {
                 (free ??= new()).Add(agent);
             }
@@ -203,7 +203,13 @@ public sealed partial class FarmScheduler
 
         if (connected.Any(a => Fits(a, run)))
         {
-            return connected.Where(a => Fits(a, run)).All(a => a.FreeSlots <= 0) ? "every fitting agent is busy" : null;
+            var fitting = connected.Where(a => Fits(a, run)).ToList();
+            if (fitting.All(a => a.YieldReason is not null))
+            {
+                return "every fitting agent has yielded its node to rendering (render-first); shards resume when a node is free";
+            }
+
+            return fitting.All(a => a.FreeSlots <= 0 || a.YieldReason is not null) ? "every fitting agent is busy" : null;
         }
 
         var need = run.Spec.Resources;
@@ -277,6 +283,7 @@ public sealed partial class FarmScheduler
             LearningRate = run.Spec.Local.LearningRate,
         };
         assignment.SampleIndices.AddRange(run.Plan[shard.Index].Select(i => (uint)i));
+        ApplyResumeLocked(run, shard, attempt, assignment);
         agent.Outbox!.Writer.TryWrite(new CoordinatorMessage { Assign = assignment });
         LogLeaseGranted(run.Id, run.Round, shard.Index, lease.Epoch, agent.Id);
         var facts = new JsonObject { ["lease"] = lease.Id, ["epoch"] = lease.Epoch, ["input"] = run.GlobalDigest, ["seed"] = shardRecord.Seed };

@@ -22,4 +22,13 @@ public static class JobLimits
         declared > (ulong)(expected + headroom)
             ? $"upload declares {declared} bytes; this run's weights are {expected} bytes and at most {expected + headroom} are accepted (Coordinator:UploadHeadroomBytes = {headroom})"
             : null;
+
+    /// <summary>
+    /// The refusal of a checkpoint declaring more than its run's weights four times over (the weights and Adam's two
+    /// moments, with room for the optimiser's own framing) plus headroom; null when it fits.
+    /// </summary>
+    public static string? CheckpointTooLarge(ulong declared, long expected, long headroom) =>
+        declared > (ulong)(4 * expected + headroom)
+            ? $"checkpoint declares {declared} bytes; this run's weights are {expected} bytes and a checkpoint may be at most {4 * expected + headroom} (four times the weights plus Coordinator:UploadHeadroomBytes = {headroom})"
+            : null;
 }

@@ -97,6 +97,9 @@ public sealed partial class AgentGrpcService(FarmScheduler scheduler, ArtifactSt
                     case AgentMessage.KindOneofCase.Failed:
                         scheduler.ShardFailed(agentId, message.Failed);
                         break;
+                    case AgentMessage.KindOneofCase.Yielded:
+                        scheduler.ShardYielded(agentId, message.Yielded);
+                        break;
                 }
             }
         }
@@ -176,8 +179,14 @@ public sealed partial class AgentGrpcService(FarmScheduler scheduler, ArtifactSt
         }
 
         // Before any chunk is read: a header claiming far more than the run's weights would fill the disk.
-        if (scheduler.ExpectedUploadBytes(header.LeaseId) is { } expected
-            && Security.JobLimits.UploadTooLarge(header.TotalBytes, expected, security.Value.UploadHeadroomBytes) is { } tooLarge)
+        var expected = scheduler.ExpectedUploadBytes(header.LeaseId);
+        if (header.Checkpoint)
+        {
+            return await ReceiveCheckpointAsync(header, expected, requestStream, ct);
+        }
+
+        if (expected is { } weightBytes
+            && Security.JobLimits.UploadTooLarge(header.TotalBytes, weightBytes, security.Value.UploadHeadroomBytes) is { } tooLarge)
         {
             LogUploadRefused(header.LeaseId, header.AgentId, tooLarge);
             scheduler.RefuseUpload(header, tooLarge);

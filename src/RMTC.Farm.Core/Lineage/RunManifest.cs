@@ -176,9 +176,15 @@ public sealed class AttemptRecord
     public string? ResultDigest { get; set; }
     public double? FinalLoss { get; set; }
     public string? Device { get; set; }
-    /// <summary>running, succeeded, failed, expired, refused, cancelled.</summary>
+    /// <summary>running, succeeded, failed, expired, refused, cancelled, preempted.</summary>
     public string Outcome { get; set; } = AttemptOutcomes.Running;
     public string? Error { get; set; }
+    /// <summary>Preempted attempts: the checkpoint stored when the node yielded to rendering (null when none was kept).</summary>
+    public string? CheckpointDigest { get; set; }
+    /// <summary>Preempted attempts: where training stood (epoch, batch, samples).</summary>
+    public string? Progress { get; set; }
+    /// <summary>The checkpoint this attempt resumed from (a preempted attempt's); null when it started from the round's input.</summary>
+    public string? ResumedFrom { get; set; }
 }
 
 /// <summary>How an attempt ended.</summary>
@@ -190,4 +196,6 @@ public static class AttemptOutcomes
     public const string Expired = "expired";
     public const string Refused = "refused";
     public const string Cancelled = "cancelled";
+    /// <summary>Handed back because the node yielded to rendering; not a failure.</summary>
+    public const string Preempted = "preempted";
 }

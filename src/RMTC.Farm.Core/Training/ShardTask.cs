@@ -28,7 +28,18 @@ public sealed record ShardTask
     public string Device { get; init; } = "auto";
     /// <summary>Torch intra-op threads; 0 = library default.</summary>
     public int Threads { get; init; }
+    /// <summary>Where to write a checkpoint when asked to yield (SIGUSR1 to <c>rmtc shard run</c>); null = yielding stops without one.</summary>
+    public string? CheckpointPath { get; init; }
+    /// <summary>A checkpoint of an earlier, preempted attempt of this shard to resume from; null = start from the initial weights.</summary>
+    public string? ResumeCheckpointPath { get; init; }
 }
+
+/// <summary>Where a yielded shard stood when it wrote its checkpoint (the trainer's <c>yield.json</c>).</summary>
+/// <param name="Epoch">1-based epoch in progress (the next batch belongs to it).</param>
+/// <param name="BatchesDone">Batches of that epoch already trained.</param>
+/// <param name="SamplesSeen">Samples trained so far, over all epochs.</param>
+/// <param name="SamplesTotal">Samples the whole attempt trains (samples × epochs).</param>
+public sealed record ShardYieldReport(int Epoch, int BatchesDone, long SamplesSeen, long SamplesTotal);
 
 /// <summary>What a finished shard reports.</summary>
 public sealed record ShardResult

@@ -30,7 +30,17 @@ public static class ShardTrainer
     /// <exception cref="DatasetException">The dataset or a sample does not fit the recipe.</exception>
     /// <exception cref="WeightsMismatchException">The initial weights do not fit the recipe's model.</exception>
     /// <exception cref="OperationCanceledException">Cancelled; nothing is written.</exception>
-    public static ShardResult Run(ShardTask task, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+    public static ShardResult Run(ShardTask task, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken) =>
+        Run(task, progress, cancellationToken, CancellationToken.None);
+
+    /// <summary>
+    /// As <see cref="Run(ShardTask, IProgress{TrainingProgress}?, CancellationToken)"/>, resuming from
+    /// <see cref="ShardTask.ResumeCheckpointPath"/> when set; when <paramref name="yieldRequested"/> fires, training stops
+    /// before the next batch, writes <see cref="ShardTask.CheckpointPath"/> (weights, optimiser state, position) and throws
+    /// <see cref="ShardYieldedException"/>.
+    /// </summary>
+    /// <exception cref="ShardYieldedException">Yielded; the checkpoint is written.</exception>
+    public static ShardResult Run(ShardTask task, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken, CancellationToken yieldRequested)
     {
         ArgumentNullException.ThrowIfNull(task);
         if (task.Epochs <= 0)
@@ -76,18 +86,43 @@ public static class ShardTrainer
         using var optimizer = optim.Adam(model.parameters(), task.LearningRate);
 
         var n = data.Count;
+        var position = task.ResumeCheckpointPath is { } resume
+            ? ShardCheckpoint.Restore(resume, task, recipe.Name, n, model, optimizer)
+            : new TrainingPosition(0, 0, 0, 0, []);
         var order = new long[n];
         for (int i = 0; i < n; i++)
         {
             order[i] = i;
         }
 
-        var epochLosses = new double[task.Epochs];
-        long samplesTotal = (long)n * task.Epochs;
-        for (int epoch = 0; epoch < task.Epochs; epoch++)
+        // Each epoch shuffles the previous epoch's order in place: replay the finished epochs' shuffles to stand where they left it.
+        for (int e = 0; e < position.Epoch; e++)
         {
-            epochLosses[epoch] = TrainEpoch(model, recipe, optimizer, inputs, targets, order, task.BatchSize, task.Seed, epoch, device, cancellationToken,
+            SplitMix64.For(task.Seed, e).Shuffle(order.AsSpan());
+        }
+
+        var epochLosses = new double[task.Epochs];
+        position.EpochLosses.CopyTo(epochLosses, 0);
+        long samplesTotal = (long)n * task.Epochs;
+        var cursor = new EpochCursor { Batch = position.Batch, LossSum = position.LossSum, Seen = position.Seen };
+        for (int epoch = position.Epoch; epoch < task.Epochs; epoch++)
+        {
+            var finished = TrainEpochFrom(model, recipe, optimizer, inputs, targets, order, task.BatchSize, task.Seed, epoch, device, cancellationToken, cursor,
+                () => yieldRequested.IsCancellationRequested,
                 progress is null ? null : (seen, loss) => progress.Report(new TrainingProgress(epoch + 1, task.Epochs, (long)n * epoch + seen, samplesTotal, loss)));
+            if (!finished)
+            {
+                var stoppedAt = new TrainingPosition(epoch, cursor.Batch, cursor.LossSum, cursor.Seen, epochLosses[..epoch]);
+                if (task.CheckpointPath is { } checkpoint)
+                {
+                    ShardCheckpoint.Write(checkpoint, task, recipe.Name, n, model, optimizer, stoppedAt);
+                }
+
+                throw new ShardYieldedException(new ShardYieldReport(epoch + 1, cursor.Batch, (long)n * epoch + cursor.Seen, samplesTotal), task.CheckpointPath);
+            }
+
+            epochLosses[epoch] = cursor.LossSum / cursor.Seen;
+            cursor = new EpochCursor();
         }
 
         cancellationToken.ThrowIfCancellationRequested();
@@ -121,15 +156,31 @@ public static class ShardTrainer
     internal static double TrainEpoch(nn.Module<Tensor, Tensor> model, Recipe recipe, optim.Optimizer optimizer, Tensor inputs, Tensor targets, long[] order,
         int batchSize, long seed, int epoch, Device device, CancellationToken cancellationToken, Action<long, double>? report = null)
     {
+        var cursor = new EpochCursor();
+        TrainEpochFrom(model, recipe, optimizer, inputs, targets, order, batchSize, seed, epoch, device, cancellationToken, cursor, null, report);
+        return cursor.LossSum / cursor.Seen;
+    }
+
+    /// <summary>
+    /// <see cref="TrainEpoch"/> from <paramref name="cursor"/>'s batch on (the shuffle is always applied, so a resumed
+    /// epoch visits the same batches), advancing the cursor after every batch. Returns false when
+    /// <paramref name="shouldYield"/> said so before a batch: the cursor then says exactly where training stands.
+    /// </summary>
+    internal static bool TrainEpochFrom(nn.Module<Tensor, Tensor> model, Recipe recipe, optim.Optimizer optimizer, Tensor inputs, Tensor targets, long[] order,
+        int batchSize, long seed, int epoch, Device device, CancellationToken cancellationToken, EpochCursor cursor, Func<bool>? shouldYield, Action<long, double>? report)
+    {
         var n = order.Length;
         var batches = (n + batchSize - 1) / batchSize;
         var reportEvery = Math.Max(1, (batches + ReportsPerEpoch - 1) / ReportsPerEpoch);
         SplitMix64.For(seed, epoch).Shuffle(order.AsSpan());
-        double lossSum = 0;
-        long seen = 0;
-        for (int b = 0; b < batches; b++)
+        for (int b = cursor.Batch; b < batches; b++)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            if (shouldYield?.Invoke() == true)
+            {
+                return false;
+            }
+
             var start = b * batchSize;
             var count = Math.Min(batchSize, n - start);
             float loss;
@@ -152,15 +203,24 @@ public static class ShardTrainer
                     $"recipe {recipe.Name}: loss became {loss} in epoch {epoch + 1}, batch {b + 1}; lower the learning rate");
             }
 
-            lossSum += (double)loss * count;
-            seen += count;
+            cursor.LossSum += (double)loss * count;
+            cursor.Seen += count;
+            cursor.Batch = b + 1;
             if (report is not null && ((b + 1) % reportEvery == 0 || b == batches - 1))
             {
-                report(seen, lossSum / seen);
+                report(cursor.Seen, cursor.LossSum / cursor.Seen);
             }
         }
 
-        return lossSum / seen;
+        return true;
+    }
+
+    /// <summary>Where an epoch stands: batches done and their loss sum and sample count.</summary>
+    internal sealed class EpochCursor
+    {
+        public int Batch;
+        public double LossSum;
+        public long Seen;
     }
 
     /// <summary>

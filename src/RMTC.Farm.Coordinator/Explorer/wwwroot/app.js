@@ -84,7 +84,7 @@ function timeline(rounds) {
   const t1 = Math.max(...attempts.map(a => Date.parse(a.endedAt || a.startedAt)), t0 + 1);
   const W = 900, L = 130, row = 26, H = agents.length * row + 30;
   const x = t => L + (W - L - 10) * (t - t0) / (t1 - t0);
-  const colour = { succeeded: "#2da44e", failed: "#cf222e", expired: "#bf8700", refused: "#8250df", cancelled: "#8c959f", running: "#0b62c4" };
+  const colour = { succeeded: "#2da44e", failed: "#cf222e", expired: "#bf8700", refused: "#8250df", cancelled: "#8c959f", running: "#0b62c4", preempted: "#e16f24" };
   const svg = s("svg", { width: W, height: H, id: "timeline", role: "img", "aria-label": "shard attempts per agent" });
   agents.forEach((ag, i) => svg.append(s("text", { x: 4, y: i * row + 18 }, ag)));
   for (const a of attempts) {
@@ -225,7 +225,7 @@ function farmView(f) {
   return h("div", { id: "farm" },
     h("p", {}, `${f.agentsConnected} agents connected · ${f.shardsQueued} shards queued · ${f.shardsRunning} running · updated ${new Date(f.at).toLocaleTimeString()}`),
     h("table", { id: "agents" }, h("tr", {}, ["Agent", "Host", "Connected", "GPUs", "Running"].map(t => h("th", {}, t))),
-      f.agents.map(a => h("tr", { "data-agent": a.id }, h("td", {}, a.id), h("td", {}, a.hostname), h("td", { class: a.connected ? "ok" : "bad" }, a.connected ? "yes" : "no"),
+      f.agents.map(a => h("tr", { "data-agent": a.id }, h("td", {}, a.id), h("td", {}, a.hostname), h("td", { class: a.connected ? (a.yielded ? "warn" : "ok") : "bad", title: a.yielded || "" }, a.connected ? (a.yielded ? "yielded to render" : "yes") : "no"),
         h("td", {}, a.gpus.length ? a.gpus.map(g => h("span", { class: "gpu" }, `${g.index}: ${g.name}${g.simulated ? " (simulated)" : ""} `,
           h("span", { class: "meter", title: `${g.utilisation ?? "?"} %` }, h("span", { style: `width:${g.utilisation ?? 0}%` })), ` ${g.utilisation ?? "?"} % · ${g.memoryUsedMiB ?? "?"}/${g.memoryTotalMiB ?? "?"} MiB`)) : h("span", { class: "muted" }, "none reported")),
         h("td", {}, a.running.join(", ") || h("span", { class: "muted" }, "idle"))))),
