@@ -146,6 +146,37 @@ public sealed class RoundPolicyTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_yielding_node_gets_no_twin_and_a_twin_that_yields_leaves_the_shard_to_the_first_attempt()
+    {
+        var a = Agent("a");
+        var b = Agent("b");
+        var job = Submit(1, "  straggler_after: 1m");
+        var first = Assigned(a);
+
+        // b's node renders: no twin for it however long the straggler runs.
+        _scheduler.Heartbeat("b", new Heartbeat { Yielding = true, YieldReason = "flag file exists" });
+        _time.Advance(TimeSpan.FromMinutes(2));
+        await _scheduler.EnforceRoundPoliciesAsync();
+        Assert.False(b.TryRead(out _));
+
+        // Free again: b gets the twin; then b yields the twin to a render. The shard stays with a, is not queued again,
+        // and the twin is recorded as preempted, not cancelled or failed.
+        _scheduler.Heartbeat("b", new Heartbeat { Yielding = false });
+        await _scheduler.EnforceRoundPoliciesAsync();
+        var twin = Assigned(b);
+        _scheduler.ShardYielded("b", new ShardYielded { LeaseId = twin.LeaseId, LeaseEpoch = twin.LeaseEpoch, Reason = "SIGUSR1" });
+        var status = _scheduler.GetJob(job.Id)!;
+        Assert.Equal((1u, 0u), (status.ShardsRunning, status.ShardsQueued));
+        Assert.False(a.TryRead(out _));
+
+        Assert.Equal(UploadVerdict.Accept, (await Deliver("a", first, 0.1f)).Verdict);
+        await _scheduler.FlushAsync();
+        var manifest = _scheduler.GetManifest(job.Id)!;
+        Assert.Equal(RunStates.Succeeded, manifest.State);
+        Assert.Equal([AttemptOutcomes.Succeeded, AttemptOutcomes.Preempted], manifest.Rounds[0].Attempts.OrderBy(x => x.LeaseEpoch).Select(x => x.Outcome));
+    }
+
+    [Fact]
     public async Task At_the_deadline_a_quorum_closes_the_round_and_the_manifest_names_what_was_merged_and_what_was_left_out()
     {
         var a = Agent("a");
