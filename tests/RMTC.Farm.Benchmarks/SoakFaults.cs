@@ -13,10 +13,12 @@ internal static class SoakFaults
     public const string DuplicateUpload = "duplicate upload";
     public const string StaleUpload = "stale result after the lease expired";
     public const string Straggler = "straggler (speculative lease)";
+    public const string Preemption = "render preempts an agent (SIGUSR1, SIGUSR2)";
 
     public static readonly string[] All =
     [
         AgentKill, AgentCutOff, CoordinatorKill, RedisRestart, CorruptUpload, NaNWeights, WrongShape, DuplicateUpload, StaleUpload, Straggler,
+        Preemption,
     ];
 
     /// <summary>Faults a rogue agent in the soak process commits over the wire.</summary>

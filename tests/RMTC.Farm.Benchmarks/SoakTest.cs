@@ -42,7 +42,7 @@ internal static class SoakTest
         var injected = new Dictionary<string, int>();
         var answers = new List<string>();
         var outcomes = new SortedDictionary<string, int>(StringComparer.Ordinal);
-        var overtaken = 0;
+        int overtaken = 0, resumed = 0;
         int completed = 0, verified = 0;
         long peakCoordinator = 0, residentAfterFirst = 0, residentAfterLast = 0;
         int filesAfterFirst = 0, filesAfterLast = 0;
@@ -90,6 +90,16 @@ internal static class SoakTest
                         break;
                     }
 
+                    case SoakFaults.Preemption:
+                    {
+                        // The render manager's hook: the node yields mid-shard, and is free again 2 s later.
+                        var k = await BusyAgentAsync(jobs, job.Id, agents);
+                        Signal("USR1", agents[k].Process.Id);
+                        await Task.Delay(2000);
+                        Signal("USR2", agents[k].Process.Id);
+                        break;
+                    }
+
                     case SoakFaults.CoordinatorKill:
                         await WaitAsync(() => MergedShards(jobs, job.Id) >= 1, "a shard of round 1 merged");
                         peakCoordinator = Math.Max(peakCoordinator, ProcessMemory.Of(coordinator.Process.Id).Peak);
@@ -127,6 +137,7 @@ internal static class SoakTest
                 }
 
                 overtaken += attempts.Count(a => a.Error?.Contains("merged first", StringComparison.Ordinal) == true);
+                resumed += attempts.Count(a => a.ResumedFrom is not null);
                 if (!ok || check.ExitCode != 0)
                 {
                     failures.Add($"run {i + 1} ({fault}): {state}; verify exit {check.ExitCode}\n{check.Output}");
@@ -176,6 +187,7 @@ internal static class SoakTest
 
         Console.WriteLine($"shard attempts by outcome    {string.Join(", ", outcomes.Select(p => $"{p.Key} {p.Value}"))}");
         Console.WriteLine($"stragglers overtaken         {overtaken} (attempts cancelled because a speculative twin delivered first)");
+        Console.WriteLine($"attempts resumed             {resumed} (from a preempted attempt's checkpoint)");
         Console.WriteLine($"runs completed               {completed}/{runs}");
         Console.WriteLine($"manifests verified           {verified}/{runs}");
         Console.WriteLine(string.Create(inv, $"peak coordinator memory      {peakCoordinator / 1048576.0:F0} MiB (VmHWM, across restarts)"));
