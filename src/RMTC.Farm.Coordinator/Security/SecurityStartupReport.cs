@@ -27,9 +27,18 @@ public sealed partial class SecurityStartupReport(FarmAccess access, DatasetConf
             open.Add("datasets are not confined (a job may name any directory the coordinator can read: set Coordinator:DatasetRoots)");
         }
 
+        var c = coordinator.Value;
         if (open.Count > 0)
         {
-            LogOpen(string.Join("; ", open));
+            // Bound to loopback only (the embedded demo, a workstation), nobody else can reach it: a note, not a warning.
+            if (IsLoopback(c.ListenAddress))
+            {
+                LogOpenOnLoopback(c.ListenAddress, string.Join("; ", open));
+            }
+            else
+            {
+                LogOpen(string.Join("; ", open));
+            }
         }
 
         if (!security.Value.Tls.Enabled && (access.AgentsAuthenticated || access.WranglersAuthenticated))
@@ -37,9 +46,8 @@ public sealed partial class SecurityStartupReport(FarmAccess access, DatasetConf
             LogTokensInClear();
         }
 
-        var c = coordinator.Value;
         var openCueAddress = string.IsNullOrWhiteSpace(c.OpenCueListenAddress) ? c.ListenAddress : c.OpenCueListenAddress;
-        if (c.OpenCuePort >= 0 && openCueAddress is not ("127.0.0.1" or "localhost" or "::1"))
+        if (c.OpenCuePort >= 0 && !IsLoopback(openCueAddress))
         {
             LogOpenCueExposed(openCueAddress, c.OpenCuePort);
         }
@@ -48,6 +56,11 @@ public sealed partial class SecurityStartupReport(FarmAccess access, DatasetConf
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private static bool IsLoopback(string address) => address is "127.0.0.1" or "localhost" or "::1";
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "This coordinator is open, as suits one machine (it listens on {Address} only); on a farm close it (README, Security): {What}")]
+    private partial void LogOpenOnLoopback(string address, string what);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "This coordinator is open, as suits one machine; on a farm close it (README, Security): {What}")]
     private partial void LogOpen(string what);
