@@ -3,6 +3,7 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using RMTC.Farm.Core.Digests;
 using RMTC.Farm.Core.Weights;
+using RMTC.Farm.Integration.Tests.Fixtures;
 using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Benchmarks;
@@ -98,35 +99,17 @@ internal sealed class RogueAgent(GrpcChannel channel, string id)
 
     private async Task<UploadResultResponse> UploadAsync(Assignment lease, byte[] bytes, string? digest = null)
     {
-        using var call = _client.UploadResult();
-        await call.RequestStream.WriteAsync(new UploadResultRequest
+        var header = new UploadHeader
         {
-            Header = new UploadHeader
-            {
-                LeaseId = lease.LeaseId,
-                LeaseEpoch = lease.LeaseEpoch,
-                AgentId = id,
-                Digest = digest ?? Sha256Digest.OfBytes(bytes),
-                TotalBytes = (ulong)bytes.Length,
-                Samples = (ulong)lease.SampleIndices.Count,
-                FinalLoss = 1,
-                Device = "rogue",
-            },
-        });
-        try
-        {
-            foreach (var chunk in bytes.Chunk(64 * 1024))
-            {
-                await call.RequestStream.WriteAsync(new UploadResultRequest { Chunk = ByteString.CopyFrom(chunk) });
-            }
-
-            await call.RequestStream.CompleteAsync();
-        }
-        catch (Exception e) when (e is InvalidOperationException || e is RpcException { StatusCode: StatusCode.OK })
-        {
-            // Answered before the last chunk (a refusal, or OK for a duplicate): the status is in the response.
-        }
-
-        return await call.ResponseAsync;
+            LeaseId = lease.LeaseId,
+            LeaseEpoch = lease.LeaseEpoch,
+            AgentId = id,
+            Digest = digest ?? Sha256Digest.OfBytes(bytes),
+            TotalBytes = (ulong)bytes.Length,
+            Samples = (ulong)lease.SampleIndices.Count,
+            FinalLoss = 1,
+            Device = "rogue",
+        };
+        return await RawUpload.SendAsync(_client, header, bytes);
     }
 }

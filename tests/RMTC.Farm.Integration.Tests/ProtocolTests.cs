@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using RMTC.Farm.Core.Digests;
 using RMTC.Farm.Core.Lineage;
+using RMTC.Farm.Integration.Tests.Fixtures;
 using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Integration.Tests;
@@ -217,34 +218,16 @@ public sealed class ProtocolTests
 
     private static async Task<UploadResultResponse> UploadAsync(AgentService.AgentServiceClient agents, string agentId, Assignment lease, byte[] bytes, string? digestOverride = null)
     {
-        using var call = agents.UploadResult();
-        await call.RequestStream.WriteAsync(new UploadResultRequest
+        var header = new UploadHeader
         {
-            Header = new UploadHeader
-            {
-                LeaseId = lease.LeaseId,
-                LeaseEpoch = lease.LeaseEpoch,
-                AgentId = agentId,
-                Digest = digestOverride ?? Sha256Digest.OfBytes(bytes),
-                TotalBytes = (ulong)bytes.Length,
-                Samples = (ulong)lease.SampleIndices.Count,
-                FinalLoss = 1,
-            },
-        });
-        try
-        {
-            foreach (var chunk in bytes.Chunk(64 * 1024))
-            {
-                await call.RequestStream.WriteAsync(new UploadResultRequest { Chunk = ByteString.CopyFrom(chunk) });
-            }
-
-            await call.RequestStream.CompleteAsync();
-        }
-        catch (Exception e) when (e is InvalidOperationException || e is RpcException { StatusCode: StatusCode.OK })
-        {
-            // The coordinator answered early (a refusal, or OK for a duplicate); its status is in the response.
-        }
-
-        return await call.ResponseAsync;
+            LeaseId = lease.LeaseId,
+            LeaseEpoch = lease.LeaseEpoch,
+            AgentId = agentId,
+            Digest = digestOverride ?? Sha256Digest.OfBytes(bytes),
+            TotalBytes = (ulong)bytes.Length,
+            Samples = (ulong)lease.SampleIndices.Count,
+            FinalLoss = 1,
+        };
+        return await RawUpload.SendAsync(agents, header, bytes);
     }
 }
