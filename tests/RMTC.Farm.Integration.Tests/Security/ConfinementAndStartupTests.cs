@@ -74,6 +74,27 @@ public sealed class ConfinementAndStartupTests
     }
 
     [Fact]
+    public async Task The_opencue_port_binds_its_own_address_apart_from_the_grpc_port()
+    {
+        // pycue cannot do TLS or tokens, so the OpenCue port is kept to the interface submission hosts reach.
+        await using var farm = await SecureFarm.StartAsync(new Dictionary<string, string?>
+        {
+            ["Coordinator:OpenCuePort"] = "0",
+            ["Coordinator:OpenCueListenAddress"] = "127.0.0.2",
+        });
+        var openCue = farm.App.OpenCueAddress()!;
+        Assert.Equal("127.0.0.2", openCue.Host);
+
+        using (var reachable = new System.Net.Sockets.TcpClient())
+        {
+            await reachable.ConnectAsync(IPAddress.Parse("127.0.0.2"), openCue.Port);
+        }
+
+        using var elsewhere = new System.Net.Sockets.TcpClient();
+        await Assert.ThrowsAsync<System.Net.Sockets.SocketException>(() => elsewhere.ConnectAsync(IPAddress.Loopback, openCue.Port));
+    }
+
+    [Fact]
     public async Task An_open_coordinator_says_at_start_what_is_open_and_which_setting_closes_it()
     {
         var dir = Directory.CreateTempSubdirectory("rmtc-sec-open-").FullName;
