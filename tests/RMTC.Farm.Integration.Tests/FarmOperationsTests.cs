@@ -60,6 +60,19 @@ public sealed partial class FarmOperationsTests
 
         // Then a long one, watched through Prometheus until GPU utilisation visibly moves.
         var slow = await farm.SubmitAsync($"name: slow\nrecipe: classifier\ndataset: {data}\nshards: 2\nrounds: 1\nlocal: {{ epochs: 1000, batch_size: 4 }}\n");
+
+        // Series of live runs exist only while one is live: read what is exported as soon as the slow run trains (on a
+        // loaded machine it may be over by the time the GPU series have moved).
+        using var http = new HttpClient();
+        var exported = new HashSet<string>(StringComparer.Ordinal);
+        var scrape = "";
+        await FarmFixture.WaitUntilAsync(() =>
+        {
+            // The exporter may answer from a scrape cached before the run started: read again until the run shows.
+            scrape = http.GetStringAsync(metrics).GetAwaiter().GetResult();
+            return farm.Scheduler.GetJob(slow.Id)!.ShardsRunning > 0 && scrape.Contains(slow.Id, StringComparison.Ordinal);
+        }, TimeSpan.FromSeconds(60), () => "the slow run never showed in the coordinator's metrics:\n" + scrape);
+        exported.UnionWith(ExportedNames().Matches(scrape).Select(m => m.Groups[1].Value));
         await FarmFixture.WaitUntilAsync(() =>
             prometheus.QueryAsync("max_over_time(DCGM_FI_DEV_GPU_UTIL[2m]) > min_over_time(DCGM_FI_DEV_GPU_UTIL[2m])").GetAwaiter().GetResult().Count > 0,
             TimeSpan.FromSeconds(90), () => "GPU utilisation never moved in Prometheus:\n" + prometheus.Output);
@@ -82,9 +95,8 @@ public sealed partial class FarmOperationsTests
         await FarmFixture.WaitUntilAsync(() => prometheus.QueryAsync("max_over_time(rmtc_shards_running[5m]) > 0").GetAwaiter().GetResult().Count > 0,
             TimeSpan.FromSeconds(60), () => "Prometheus never saw a running shard:\n" + prometheus.Output);
 
-        // Every series the Grafana dashboard queries is one the coordinator exports (read while a run is live).
-        using var http = new HttpClient();
-        var exported = ExportedNames().Matches(await http.GetStringAsync(metrics)).Select(m => m.Groups[1].Value).ToHashSet();
+        // Every series the Grafana dashboard queries is one the coordinator exports (read while a run was live, and now).
+        exported.UnionWith(ExportedNames().Matches(await http.GetStringAsync(metrics)).Select(m => m.Groups[1].Value));
         await farm.Jobs.CancelJobAsync(new CancelJobRequest { JobId = slow.Id, Reason = "test done" });
         var dashboard = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(Farm, "grafana", "rmtc-farm.json")))!;
         var queried = dashboard["panels"]!.AsArray()
