@@ -26,4 +26,6 @@ internal sealed class AgentState
 
     public bool Connected => Outbox is not null;
     public int FreeSlots => Slots - Leases.Count;
+    /// <summary>True when the agent may be granted a lease now: in session, a slot free, its node not yielded to rendering.</summary>
+    public bool TakesWork => Connected && FreeSlots > 0 && YieldReason is null;
 }

@@ -86,7 +86,7 @@ public sealed partial class FarmScheduler
             AgentState? pick = null;
             foreach (var agent in _agents.Values)
             {
-                if (agent.Connected && agent.FreeSlots > 0 && agent.YieldReason is null && !ReferenceEquals(agent, first.Agent) && Fits(agent, run)
+                if (agent.TakesWork && !ReferenceEquals(agent, first.Agent) && Fits(agent, run)
                     && (pick is null || ByLoad.Compare(agent, pick) < 0))
                 {
                     pick = agent;

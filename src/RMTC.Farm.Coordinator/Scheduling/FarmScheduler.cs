@@ -94,7 +94,7 @@ public sealed partial class FarmScheduler
         List<AgentState>? free = null;
         foreach (var agent in _agents.Values)
         {
-            if (agent.Connected && agent.FreeSlots > 0 && agent.YieldReason is null)
+            if (agent.TakesWork)
             {
                 (free ??= new()).Add(agent);
             }
