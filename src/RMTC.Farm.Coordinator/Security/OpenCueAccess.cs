@@ -72,14 +72,15 @@ public sealed class OpenCueAccess
             return false;
         }
 
-        if (slash >= 0)
-        {
-            return IPNetwork.TryParse(t, out network);
-        }
-
         if (!IPAddress.TryParse(address, out var single))
         {
             return false;
+        }
+
+        if (slash >= 0)
+        {
+            // 10.20.0.5/24 is refused, not read as 10.20.0.0/24: its writer may have meant the one host.
+            return IPNetwork.TryParse(t, out network) && network.BaseAddress.Equals(single);
         }
 
         network = new IPNetwork(single, single.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128);
