@@ -15,7 +15,7 @@ public sealed class OpenCueAccess
 {
     private readonly IReadOnlyList<SubmitHost> _hosts;
 
-    public OpenCueAccess(IOptions<SecurityOptions> security, IOptions<CoordinatorOptions> coordinator, IConfiguration configuration)
+    public OpenCueAccess(IOptions<SecurityOptions> security, IConfiguration configuration)
     {
         // Entries that do not parse are left out here; validation on start has already refused them.
         _hosts = security.Value.OpenCueSubmitHosts.Select(h => new SubmitHost(
@@ -24,14 +24,10 @@ public sealed class OpenCueAccess
             .Where(h => h.Networks.Count > 0 && h.Shows.Count > 0)
             .ToList();
         Secured = FarmAccess.TokensConfigured(security.Value, configuration);
-        Listens = Listen(coordinator.Value, security.Value, configuration);
     }
 
     /// <summary>True when the coordinator requires tokens (agents' or wranglers'): the OpenCue port then needs listed submit hosts.</summary>
     public bool Secured { get; }
-
-    /// <summary>True when the OpenCue port listens.</summary>
-    public bool Listens { get; }
 
     /// <summary>True when only listed submit hosts are answered, each for its shows; false: anyone, every show.</summary>
     public bool Scoped => _hosts.Count > 0;

@@ -1,9 +1,13 @@
 using System.Globalization;
+using Grpc.Core;
+using Grpc.Net.Client;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using RMTC.Farm.Coordinator.Hosting;
 using RMTC.Farm.Integration.Tests.OpenCue;
 using RMTC.Farm.Protos.V1;
+using CueGetSystemStatsRequest = RMTC.Farm.Protos.OpenCue.CueGetSystemStatsRequest;
+using CueInterface = RMTC.Farm.Protos.OpenCue.CueInterface;
 
 namespace RMTC.Farm.Integration.Tests.Security;
 
@@ -44,6 +48,11 @@ public sealed class OpenCuePortTests
                 Assert.Contains("Coordinator:OpenCueSubmitHosts", closed.Output);
                 var refused = Assert.Single(await PycueCalls.RunAsync($"127.0.0.1:{closedPort}", "stats"));
                 Assert.StartsWith("stats UNAVAILABLE", refused);
+                // Asked on the gRPC port instead, it says the OpenCue port is off and why.
+                using var channel = GrpcChannel.ForAddress(closed.Address);
+                var elsewhere = await Assert.ThrowsAsync<RpcException>(() => new CueInterface.CueInterfaceClient(channel).GetSystemStatsAsync(new CueGetSystemStatsRequest()).ResponseAsync);
+                Assert.Equal(StatusCode.Unimplemented, elsewhere.StatusCode);
+                Assert.Contains("which is off here", elsewhere.Status.Detail);
             }
 
             // Submit hosts listed: open to exactly those, and the report names address, port, hosts and shows.
