@@ -17,7 +17,7 @@ internal static class CoordinatorCommand
         var port = new Option<int?>("--port") { Description = "gRPC port (default 7460; 0 picks a free one)" };
         var leaseTimeout = new Option<int?>("--lease-timeout-ms") { Description = "An agent silent this long loses its leases (default 10000)" };
         var metricsPort = new Option<int?>("--metrics-port") { Description = "Prometheus /metrics port, HTTP/1.1 (default 9464; 0 picks a free one; -1 turns it off)" };
-        var openCuePort = new Option<int?>("--opencue-port") { Description = "Port for OpenCue tools (pycue, pyoutline, cuesubmit: CUEBOT_HOSTS=host:PORT), plaintext gRPC (default 8443 as Cuebot; 0 picks a free one; -1 turns it off)" };
+        var openCuePort = new Option<int?>("--opencue-port") { Description = "Port for OpenCue tools (pycue, pyoutline, cuesubmit: CUEBOT_HOSTS=host:PORT), plaintext gRPC (default 8443 as Cuebot; 0 picks a free one; -1 turns it off). With tokens configured it is off unless Coordinator:OpenCueSubmitHosts lists submit hosts" };
         var openCueListen = new Option<string?>("--opencue-listen") { Description = "Address the OpenCue port binds (default: as --listen)" };
         var redis = new Option<string?>("--redis") { Description = "Keep manifests, event logs and indexes in Redis (host:port); default: the embedded file store" };
         var config = new Option<FileInfo?>("--config") { Description = "JSON file with a \"Coordinator\" section (see farm/config/coordinator.json)" };

@@ -32,7 +32,8 @@ public static class CoordinatorHost
             var options = context.Configuration.GetSection(CoordinatorOptions.Section).Get<CoordinatorOptions>() ?? new CoordinatorOptions();
             var address = ParseAddress(options.ListenAddress, nameof(CoordinatorOptions.ListenAddress));
             var endpoints = kestrel.ApplicationServices.GetRequiredService<CoordinatorEndpoints>();
-            var tls = context.Configuration.GetSection(CoordinatorOptions.Section).Get<SecurityOptions>()?.Tls ?? new TlsOptions();
+            var security = context.Configuration.GetSection(CoordinatorOptions.Section).Get<SecurityOptions>() ?? new SecurityOptions();
+            var tls = security.Tls;
             // Weights stream through HTTP/2: default windows (1 MiB per connection, 768 KiB per stream) and 16 KiB frames
             // stall a sender every few chunks waiting for WINDOW_UPDATEs. Larger ones keep loopback and LAN links busy.
             kestrel.Limits.Http2.InitialConnectionWindowSize = 32 * 1024 * 1024;
@@ -59,7 +60,8 @@ public static class CoordinatorHost
                 });
             }
 
-            if (options.OpenCuePort >= 0)
+            // pycue can send no token: a coordinator that requires tokens opens this port only to listed submit hosts.
+            if (OpenCueAccess.Listen(options, security, context.Configuration))
             {
                 // pycue speaks plaintext HTTP/2 with prior knowledge, like our own clients, but to its own port.
                 var openCueAddress = options.OpenCueListenAddress is { Length: > 0 } a ? ParseAddress(a, nameof(CoordinatorOptions.OpenCueListenAddress)) : address;

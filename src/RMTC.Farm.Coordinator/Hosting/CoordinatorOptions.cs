@@ -46,7 +46,8 @@ public sealed class CoordinatorOptions
 
     /// <summary>
     /// Port of the OpenCue-compatible endpoint (pycue, pyoutline, cuesubmit: plaintext gRPC, HTTP/2), 8443 as Cuebot's;
-    /// 0 picks a free one, -1 turns it off. Only OpenCue's services answer there, and only there.
+    /// 0 picks a free one, -1 turns it off. Only OpenCue's services answer there, and only there. On a coordinator that
+    /// requires tokens it stays off unless <see cref="Security.SecurityOptions.OpenCueSubmitHosts"/> lists submit hosts.
     /// </summary>
     [Range(-1, 65535)]
     public int OpenCuePort { get; set; } = 8443;

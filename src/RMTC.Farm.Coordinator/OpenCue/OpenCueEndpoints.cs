@@ -41,7 +41,9 @@ public static class OpenCueEndpoints
             context.Response.Headers["grpc-status"] = "12";
             context.Response.Headers["grpc-message"] = onOpenCuePort
                 ? "only OpenCue's cue.CueInterface and job.JobInterface answer on this port"
-                : "OpenCue's services answer on the coordinator's OpenCue port (Coordinator:OpenCuePort, default 8443)";
+                : openCuePort is null
+                    ? "OpenCue's services answer only on the coordinator's OpenCue port, which is off here (Coordinator:OpenCuePort is -1, or the coordinator requires tokens and lists no Coordinator:OpenCueSubmitHosts)"
+                    : "OpenCue's services answer on the coordinator's OpenCue port (Coordinator:OpenCuePort, default 8443)";
             return Task.CompletedTask;
         });
     }

@@ -29,7 +29,8 @@ internal static class OpenCueMessages
             Id = run.Id,
             State = run.IsFinal ? JobState.Finished : JobState.Pending,
             Name = NameOf(run),
-            Show = origin?.Show ?? "",
+            // A YAML submission's show (`show:`) too, so OpenCue tools see and search it by show.
+            Show = run.Spec.EffectiveShow ?? "",
             Shot = origin?.Shot ?? "",
             User = origin?.User ?? run.SubmittedBy,
             Facility = origin?.Facility ?? "",

@@ -40,6 +40,16 @@ public sealed class FarmAccess
     public static string? AgentToken(SecurityOptions options, IConfiguration configuration) =>
         FarmCredentials.ResolveToken(string.IsNullOrWhiteSpace(options.AgentTokenFile) ? configuration[FarmTokenKey] : null, options.AgentTokenFile, "Coordinator:AgentTokenFile");
 
+    /// <summary>
+    /// True when the settings ask for any token or client certificate (agents' or wranglers'), judged by what is set,
+    /// without reading the files: Kestrel's listeners are configured before the files are checked on start.
+    /// </summary>
+    public static bool TokensConfigured(SecurityOptions options, IConfiguration configuration) =>
+        !string.IsNullOrWhiteSpace(options.AgentTokenFile)
+        || !string.IsNullOrWhiteSpace(configuration[FarmTokenKey])
+        || !string.IsNullOrWhiteSpace(options.WranglerTokensFile)
+        || (options.Tls.Enabled && !string.IsNullOrWhiteSpace(options.Tls.AgentCaPath));
+
     /// <summary>True when <paramref name="token"/> is the farm token (constant time).</summary>
     public bool IsFarmToken(string token) =>
         _agentTokenDigest is { } expected && CryptographicOperations.FixedTimeEquals(expected, SHA256.HashData(Encoding.UTF8.GetBytes(token)));

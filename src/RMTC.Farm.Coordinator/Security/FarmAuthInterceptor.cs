@@ -8,12 +8,18 @@ namespace RMTC.Farm.Coordinator.Security;
 /// <summary>
 /// Checks the bearer token of every call before it reaches a service: AgentService calls need the farm token,
 /// JobService, LineageService and ModelService calls a wrangler's token (whose identity the services then read with
-/// <see cref="CallerContext.Wrangler"/>). A side with no tokens configured stays open. OpenCue's services are not
-/// checked: pycue sends no credentials (see README, Security).
+/// <see cref="CallerContext.Wrangler"/>). A side with no tokens configured stays open. OpenCue's services cannot be
+/// asked for a token (pycue sends none): when submit hosts are listed, the caller's address must be one of them, and
+/// the services read the shows it may act for with <see cref="OpenCueCallerContext.OpenCueCaller"/> (see README, Security).
 /// </summary>
-public sealed partial class FarmAuthInterceptor(FarmAccess access, ILogger<FarmAuthInterceptor> log) : Interceptor
+public sealed partial class FarmAuthInterceptor(FarmAccess access, OpenCueAccess openCue, ILogger<FarmAuthInterceptor> log) : Interceptor
 {
     private static readonly string AgentPrefix = $"/{AgentService.Descriptor.FullName}/";
+    private static readonly string[] OpenCuePrefixes =
+    [
+        $"/{RMTC.Farm.Protos.OpenCue.CueInterface.Descriptor.FullName}/",
+        $"/{RMTC.Farm.Protos.OpenCue.JobInterface.Descriptor.FullName}/",
+    ];
     private static readonly string[] WranglerPrefixes =
     [
         $"/{JobService.Descriptor.FullName}/",
@@ -68,6 +74,12 @@ public sealed partial class FarmAuthInterceptor(FarmAccess access, ILogger<FarmA
             return;
         }
 
+        if (OpenCuePrefixes.Any(p => method.StartsWith(p, StringComparison.Ordinal)))
+        {
+            AuthorizeOpenCue(context);
+            return;
+        }
+
         if (!access.WranglersAuthenticated || !WranglerPrefixes.Any(p => method.StartsWith(p, StringComparison.Ordinal)))
         {
             return;
@@ -78,6 +90,21 @@ public sealed partial class FarmAuthInterceptor(FarmAccess access, ILogger<FarmA
         var identity = access.Wrangler(wranglerToken)
             ?? throw Refuse(context, "the token presented is not a wrangler token of this farm (not in Coordinator:WranglerTokensFile): check --token / RMTC_TOKEN");
         context.UserState[CallerContext.Key] = identity;
+    }
+
+    /// <summary>With submit hosts listed, only they are answered; the address is the connection's, which the caller cannot choose.</summary>
+    private void AuthorizeOpenCue(ServerCallContext context)
+    {
+        if (!openCue.Scoped)
+        {
+            return;
+        }
+
+        var address = context.GetHttpContext().Connection.RemoteIpAddress;
+        var caller = (address is null ? null : openCue.Caller(address))
+            ?? throw Refuse(context, StatusCode.PermissionDenied,
+                $"{address?.ToString() ?? "this caller"} is not a submit host of this farm: the OpenCue port answers only the addresses in Coordinator:OpenCueSubmitHosts (ask the farm admin to add this host and its shows)");
+        context.UserState[OpenCueCaller.Key] = caller;
     }
 
     private static string? BearerToken(ServerCallContext context)
@@ -92,10 +119,12 @@ public sealed partial class FarmAuthInterceptor(FarmAccess access, ILogger<FarmA
         return header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) && header.Length > scheme.Length ? header[scheme.Length..].Trim() : null;
     }
 
-    private RpcException Refuse(ServerCallContext context, string message)
+    private RpcException Refuse(ServerCallContext context, string message) => Refuse(context, StatusCode.Unauthenticated, message);
+
+    private RpcException Refuse(ServerCallContext context, StatusCode code, string message)
     {
         LogRefused(context.Method, context.Peer, message);
-        return new RpcException(new Status(StatusCode.Unauthenticated, message));
+        return new RpcException(new Status(code, message));
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Refused {Method} from {Peer}: {Reason}")]

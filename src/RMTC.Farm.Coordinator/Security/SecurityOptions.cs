@@ -44,6 +44,13 @@ public sealed class SecurityOptions
     /// </summary>
     [Range(0, long.MaxValue)]
     public long UploadHeadroomBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// The hosts that may call the OpenCue port (pycue sends no credentials, so the caller's address is all there is)
+    /// and the shows each may act for. Empty: on a coordinator that requires tokens the OpenCue port is off; on an open
+    /// one it answers anyone for every show. Set: only these addresses are answered, each for its shows only.
+    /// </summary>
+    public List<OpenCueSubmitHostOptions> OpenCueSubmitHosts { get; set; } = new();
 }
 
 /// <summary>The coordinator's TLS certificate (<c>Coordinator:Tls</c>).</summary>

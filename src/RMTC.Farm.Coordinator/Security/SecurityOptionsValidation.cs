@@ -49,7 +49,35 @@ public sealed class SecurityOptionsValidation(IConfiguration configuration) : IV
             }
         }
 
+        ValidateOpenCueSubmitHosts(options, failures);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>Each entry must name at least one address and one show: a grant to no show, or to nobody, is a mistake.</summary>
+    private static void ValidateOpenCueSubmitHosts(SecurityOptions options, List<string> failures)
+    {
+        const string setting = "Coordinator:OpenCueSubmitHosts";
+        for (var i = 0; i < options.OpenCueSubmitHosts.Count; i++)
+        {
+            var entry = options.OpenCueSubmitHosts[i];
+            if (entry.Addresses.Count == 0)
+            {
+                failures.Add($"{setting}:{i}:Addresses is empty: list the submit hosts' addresses or networks, e.g. [\"10.20.0.7\", \"10.20.0.0/24\"]");
+            }
+
+            for (var j = 0; j < entry.Addresses.Count; j++)
+            {
+                if (!OpenCueAccess.TryParseNetwork(entry.Addresses[j], out _))
+                {
+                    failures.Add($"{setting}:{i}:Addresses:{j} '{entry.Addresses[j]}' is not an IP address or CIDR network: write e.g. 10.20.0.7 or 10.20.0.0/24 (host bits zero), not a host name");
+                }
+            }
+
+            if (entry.Shows.Count == 0 || entry.Shows.Any(string.IsNullOrWhiteSpace))
+            {
+                failures.Add($"{setting}:{i}:Shows {(entry.Shows.Count == 0 ? "is empty" : "has a blank entry")}: name the shows these hosts may launch into and act on, e.g. [\"bigshow\"] (there is no wildcard)");
+            }
+        }
     }
 
     private static void Try<T>(List<string> failures, Func<T> load)

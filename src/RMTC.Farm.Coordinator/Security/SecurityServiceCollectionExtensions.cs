@@ -12,8 +12,8 @@ namespace RMTC.Farm.Coordinator.Security;
 public static class SecurityServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds the security settings (validated on start), the token check on every gRPC call, the gRPC message size limit,
-    /// dataset confinement, the Explorer's token scope and the start-up report of what is left open.
+    /// Adds the security settings (validated on start), the token check on every gRPC call (the submit-host check on
+    /// OpenCue's), the gRPC message size limit, dataset confinement, the Explorer's token scope and the start-up report of what is left open.
     /// </summary>
     public static IServiceCollection AddRmtcCoordinatorSecurity(this IServiceCollection services, IConfiguration configuration)
     {
@@ -23,6 +23,7 @@ public static class SecurityServiceCollectionExtensions
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<SecurityOptions>, SecurityOptionsValidation>();
         services.AddSingleton<FarmAccess>();
+        services.AddSingleton<OpenCueAccess>();
         services.AddSingleton<DatasetConfinement>();
         services.AddSingleton<FarmAuthInterceptor>();
         services.AddSingleton<IExplorerScope, ShowExplorerScope>();

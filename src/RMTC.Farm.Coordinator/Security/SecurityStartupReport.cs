@@ -6,7 +6,15 @@ using RMTC.Farm.Coordinator.Hosting;
 namespace RMTC.Farm.Coordinator.Security;
 
 /// <summary>Says at start what is open: fine for the embedded demo, a finding on a real farm (see README, Security).</summary>
-public sealed partial class SecurityStartupReport(FarmAccess access, DatasetConfinement confinement, IOptions<SecurityOptions> security, IOptions<CoordinatorOptions> coordinator, ILogger<SecurityStartupReport> log) : IHostedService
+public sealed partial class SecurityStartupReport(
+    FarmAccess access,
+    DatasetConfinement confinement,
+    OpenCueAccess openCue,
+    CoordinatorEndpoints endpoints,
+    IHostApplicationLifetime lifetime,
+    IOptions<SecurityOptions> security,
+    IOptions<CoordinatorOptions> coordinator,
+    ILogger<SecurityStartupReport> log) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -46,13 +54,38 @@ public sealed partial class SecurityStartupReport(FarmAccess access, DatasetConf
             LogTokensInClear();
         }
 
-        var openCueAddress = string.IsNullOrWhiteSpace(c.OpenCueListenAddress) ? c.ListenAddress : c.OpenCueListenAddress;
-        if (c.OpenCuePort >= 0 && !IsLoopback(openCueAddress))
+        // Once Kestrel has bound it, so the line names the real port (0 picks one).
+        lifetime.ApplicationStarted.Register(ReportOpenCue);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>What the OpenCue port, which no token protects, is open to: exactly the address, port, hosts and shows.</summary>
+    private void ReportOpenCue()
+    {
+        var c = coordinator.Value;
+        if (endpoints.OpenCue?.IPEndPoint is not { } bound)
         {
-            LogOpenCueExposed(openCueAddress, c.OpenCuePort);
+            if (c.OpenCuePort >= 0 && openCue.Secured)
+            {
+                LogOpenCueOffOnSecuredFarm();
+            }
+
+            return;
         }
 
-        return Task.CompletedTask;
+        var endpoint = bound.ToString();
+        if (openCue.Scoped)
+        {
+            LogOpenCueSubmitHosts(endpoint, openCue.Describe());
+        }
+        else if (bound.Address.Equals(System.Net.IPAddress.Loopback) || bound.Address.Equals(System.Net.IPAddress.IPv6Loopback))
+        {
+            LogOpenCueOpenOnLoopback(endpoint);
+        }
+        else
+        {
+            LogOpenCueOpen(endpoint);
+        }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -68,6 +101,15 @@ public sealed partial class SecurityStartupReport(FarmAccess access, DatasetConf
     [LoggerMessage(Level = LogLevel.Warning, Message = "Tokens are required but the gRPC port has no TLS: they cross the network in clear. Set Coordinator:Tls:CertificatePath (README, Security)")]
     private partial void LogTokensInClear();
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The OpenCue port {Address}:{Port} takes unauthenticated plaintext submissions (pycue cannot do TLS or tokens): bind it to a private interface with Coordinator:OpenCueListenAddress, or turn it off with Coordinator:OpenCuePort=-1")]
-    private partial void LogOpenCueExposed(string address, int port);
+    [LoggerMessage(Level = LogLevel.Information, Message = "The OpenCue port is off: this coordinator requires tokens, and pycue can send none. To let submit hosts launch and follow jobs with OpenCue tools, list their addresses and shows in Coordinator:OpenCueSubmitHosts (README, Security)")]
+    private partial void LogOpenCueOffOnSecuredFarm();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The OpenCue port {Endpoint} is open without authentication (pycue can send no token) to these submit hosts only, each for its shows only (Coordinator:OpenCueSubmitHosts): {Hosts}. Other addresses are refused; the user names in their calls are taken on trust")]
+    private partial void LogOpenCueSubmitHosts(string endpoint, string hosts);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The OpenCue port {Endpoint} is open to anyone on this machine, for every show (launch, list, kill, pause, resume); on a farm list submit hosts and their shows in Coordinator:OpenCueSubmitHosts (README, Security)")]
+    private partial void LogOpenCueOpenOnLoopback(string endpoint);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The OpenCue port {Endpoint} is open to anyone who reaches it, for every show (launch, list, kill, pause, resume), in plaintext: list submit hosts and their shows in Coordinator:OpenCueSubmitHosts, bind it to a private interface with Coordinator:OpenCueListenAddress, or turn it off with Coordinator:OpenCuePort=-1 (README, Security)")]
+    private partial void LogOpenCueOpen(string endpoint);
 }

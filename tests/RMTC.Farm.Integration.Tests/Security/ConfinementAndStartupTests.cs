@@ -81,6 +81,8 @@ public sealed class ConfinementAndStartupTests
         {
             ["Coordinator:OpenCuePort"] = "0",
             ["Coordinator:OpenCueListenAddress"] = "127.0.0.2",
+            ["Coordinator:OpenCueSubmitHosts:0:Addresses:0"] = "127.0.0.1",
+            ["Coordinator:OpenCueSubmitHosts:0:Shows:0"] = "alpha",
         });
         var openCue = farm.App.OpenCueAddress()!;
         Assert.Equal("127.0.0.2", openCue.Host);
