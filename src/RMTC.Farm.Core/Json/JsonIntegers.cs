@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.Json.Serialization;
 
 namespace RMTC.Farm.Core.Json;
 
@@ -11,25 +10,12 @@ namespace RMTC.Farm.Core.Json;
 /// The one rule for 64-bit integers in the JSON this project hands out (manifests, the Explorer's API, the
 /// <c>--json</c> of lineage queries): written as strings of decimal digits, as protobuf's JSON mapping does, so a
 /// JavaScript reader gets every digit; read back from strings or numbers. 32-bit integers and floating-point values stay
-/// numbers (a double holds them exactly).
+/// numbers (a double holds them exactly). Serialised objects follow it through <see cref="Int64AsStringConverter"/> and
+/// <see cref="UInt64AsStringConverter"/> (in <see cref="Lineage.RunManifest.JsonOptions"/>); trees of nodes through
+/// <see cref="ToJsonString"/>.
 /// </summary>
 public static class JsonIntegers
 {
-    /// <summary>The converters that apply the rule to serialised objects (<see cref="long"/>, <see cref="ulong"/>, and their nullables).</summary>
-    public static IReadOnlyList<JsonConverter> Converters { get; } = [new Int64AsStringConverter(), new UInt64AsStringConverter()];
-
-    /// <summary>Adds <see cref="Converters"/> to <paramref name="options"/> (before it is first used) and returns it.</summary>
-    public static JsonSerializerOptions AddTo(JsonSerializerOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        foreach (var c in Converters)
-        {
-            options.Converters.Add(c);
-        }
-
-        return options;
-    }
-
     /// <summary>
     /// <paramref name="node"/> as JSON text under <paramref name="options"/> (indentation, encoder), with every
     /// <see cref="long"/> or <see cref="ulong"/> value placed in the tree (<c>["seed"] = 4839323775198274693L</c>) written
