@@ -5,7 +5,7 @@ using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Integration.Tests;
 
-/// <summary>Lineage over a small graph of real runs: two on dataset A, one on dataset B.</summary>
+/// <summary>Lineage over a small graph of real runs: two of one job on dataset A, one on dataset B.</summary>
 public sealed class LineageTests : IAsyncLifetime
 {
     private FarmFixture _farm = null!;
@@ -20,10 +20,13 @@ public sealed class LineageTests : IAsyncLifetime
         _dataA = _farm.Synthesize("classifier", 40);
         _dataB = _farm.Synthesize("classifier", 48, seed: 11);
         await _farm.StartAgentsAsync(2);
-        _a1 = await RunAsync("a1", _dataA);
-        _a2 = await RunAsync("a2", _dataA);
+        // Two runs of the same job: their ids share the job name and any prefix shorter than the id.
+        _a1 = await RunAsync(JobOnA, _dataA);
+        _a2 = await RunAsync(JobOnA, _dataA);
         _b1 = await RunAsync("b1", _dataB);
     }
+
+    private const string JobOnA = "classify-plates";
 
     private async Task<Job> RunAsync(string name, string data)
     {
@@ -73,6 +76,19 @@ public sealed class LineageTests : IAsyncLifetime
             var spec = (string)a["retrainSpec"]!;
             Assert.Contains("exclude_assets:", spec);
             Assert.Contains(asset.Sha256, spec);
+            // The file to save it as names the whole run id: two runs of one job never share a file.
+            Assert.Equal($"retrain-{(string)a["runId"]!}.yaml", (string)a["specFile"]!);
+            Assert.Equal($"rmtc submit retrain-{(string)a["runId"]!}.yaml --wait", (string)a["command"]!);
+        }
+
+        Assert.Equal(2, affected.Select(a => (string)a!["specFile"]!).Distinct().Count());
+
+        // The CLI names each run's file and command too.
+        var (code, output) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(2), "lineage", "impact", "--asset", asset.Sha256, "--coordinator", _farm.Address);
+        Assert.True(code == 0, output);
+        foreach (var id in new[] { _a1.Id, _a2.Id })
+        {
+            Assert.Contains($"save this as retrain-{id}.yaml, then `rmtc submit retrain-{id}.yaml --wait`", output);
         }
     }
 

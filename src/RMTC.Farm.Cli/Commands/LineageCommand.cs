@@ -173,7 +173,7 @@ internal static class LineageCommand
             foreach (var a in affected)
             {
                 Console.WriteLine($"\n  run {a!["runId"]} ({a["state"]}), model {a["model"] ?? "(none yet)"}, asset {a["assetPath"]}");
-                Console.WriteLine("  retrain without it:");
+                Console.WriteLine(a["specFile"] is { } file ? $"  retrain without it: save this as {file}, then `{a["command"]}`" : "  retrain without it:");
                 foreach (var line in a["retrainSpec"]!.GetValue<string>().Split('\n', StringSplitOptions.RemoveEmptyEntries))
                 {
                     Console.WriteLine("    " + line);

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using RMTC.Farm.Coordinator.Lineage;
 using RMTC.Farm.Coordinator.Scheduling;
 using RMTC.Farm.Coordinator.Storage;
+using RMTC.Farm.Core.Json;
 using RMTC.Farm.Core.Lineage;
 
 namespace RMTC.Farm.Coordinator.Explorer;
@@ -111,11 +112,8 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
             var runId = (string)a["runId"]!;
             if (await ManifestAsync(runId, context.RequestAborted) is { } m && scope.MaySee(context, m))
             {
-                var file = RetrainFileName(runId);
                 var copy = a.DeepClone().AsObject();
-                copy["specFile"] = file;
                 copy["specHref"] = $"api/impact/{d}/retrain/{runId}";
-                copy["command"] = $"rmtc submit {file} --wait";
                 visible.Add(copy);
             }
         }
@@ -141,7 +139,7 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
             return NotFound($"no run with id '{runId}' and a job spec: open the impact view of the asset for the affected runs");
         }
 
-        context.Response.Headers.ContentDisposition = $"attachment; filename=\"{RetrainFileName(m.RunId)}\"";
+        context.Response.Headers.ContentDisposition = $"attachment; filename=\"{RetrainSpec.FileName(m.RunId)}\"";
         return Results.Text(RetrainSpec.Yaml(spec, m.Dataset.Path, d), "application/yaml; charset=utf-8");
     }
 
@@ -207,8 +205,6 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
     private async Task<RunManifest?> ManifestAsync(string runId, CancellationToken ct) =>
         scheduler.GetManifest(runId) ?? await store.GetAsync(runId, ct);
 
-    private static string RetrainFileName(string runId) => $"retrain-{runId[..Math.Min(8, runId.Length)]}.yaml";
-
     /// <summary>A sha256 as the stores key it (64 lower-case hex), from a digest written with or without "sha256:".</summary>
     internal static string? Normalise(string digest)
     {
@@ -233,7 +229,8 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    internal static string Text(JsonNode o) => o.ToJsonString(Compact);
+    /// <summary>The text of every Explorer answer: 64-bit integers as strings (<see cref="JsonIntegers"/>), so the page's JavaScript reads seeds exactly.</summary>
+    internal static string Text(JsonNode o) => JsonIntegers.ToJsonString(o, Compact);
 
     [GeneratedRegex("^[0-9a-f]{64}$")]
     private static partial Regex Sha256Hex();

@@ -5,7 +5,10 @@ using RMTC.Farm.Core.Rights;
 
 namespace RMTC.Farm.Coordinator.Explorer;
 
-/// <summary>JSON shapes the Explorer's pages read (built as nodes: no reflection-based serialisation in the slim host).</summary>
+/// <summary>
+/// JSON shapes the Explorer's pages read (built as nodes: no reflection-based serialisation in the slim host). 64-bit
+/// values (seeds) go in as they are: <see cref="ExplorerApi.Text"/> writes them as strings.
+/// </summary>
 internal static class ExplorerJson
 {
     public static JsonObject Rights(IReadOnlyDictionary<string, RightsAssertion> rights)
@@ -90,6 +93,12 @@ internal static class ExplorerJson
             ["meanLoss"] = r.MeanLoss,
             ["strategy"] = r.MergeStrategy,
             ["merged"] = Strings(r.MergedResults),
+            ["shards"] = new JsonArray(r.Shards.Select(x => (JsonNode)new JsonObject
+            {
+                ["shard"] = x.Shard,
+                ["samples"] = x.Samples,
+                ["seed"] = x.Seed,
+            }).ToArray()),
             ["attempts"] = new JsonArray(r.Attempts.Select(a => (JsonNode)new JsonObject
             {
                 ["shard"] = a.Shard,

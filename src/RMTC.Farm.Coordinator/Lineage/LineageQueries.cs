@@ -189,6 +189,8 @@ public sealed class LineageQueries(IRunStore store, ArtifactStore artifacts)
                 ["dataset"] = m.Dataset.Name + " " + m.Dataset.Version,
                 ["assetPath"] = path,
                 ["retrainSpec"] = RetrainSpec.Yaml(m.Spec, m.Dataset.Path, assetDigest),
+                ["specFile"] = RetrainSpec.FileName(m.RunId),
+                ["command"] = RetrainSpec.Command(m.RunId),
             });
         }
 

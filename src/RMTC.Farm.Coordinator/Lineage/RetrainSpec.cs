@@ -7,6 +7,15 @@ namespace RMTC.Farm.Coordinator.Lineage;
 /// <summary>The job spec that trains a run again without some assets (consent withdrawn, licence revoked).</summary>
 public static class RetrainSpec
 {
+    /// <summary>
+    /// The file to save a run's retrain spec as: the whole run id, so two runs of one job (which share the job name and
+    /// any short prefix of the id) never get the same file.
+    /// </summary>
+    public static string FileName(string runId) => $"retrain-{runId}.yaml";
+
+    /// <summary>The command that submits a saved retrain spec and follows it.</summary>
+    public static string Command(string runId) => $"rmtc submit {FileName(runId)} --wait";
+
     public static string Yaml(JobSpec spec, string datasetPath, params string[] excludeAssets)
     {
         var sb = new StringBuilder();

@@ -2,6 +2,7 @@ using Grpc.Core;
 using RMTC.Farm.Coordinator.Lineage;
 using RMTC.Farm.Coordinator.Security;
 using RMTC.Farm.Core.Digests;
+using RMTC.Farm.Core.Json;
 using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Coordinator.Services;
@@ -12,6 +13,9 @@ namespace RMTC.Farm.Coordinator.Services;
 /// </summary>
 public sealed class LineageGrpcService(LineageQueries queries) : LineageService.LineageServiceBase
 {
+    /// <summary>How lineage documents are written for <c>--json</c>: indented, 64-bit integers as strings (<see cref="JsonIntegers"/>).</summary>
+    private static readonly System.Text.Json.JsonSerializerOptions Indented = new() { WriteIndented = true };
+
     public override async Task<LineageDocument> Show(LineageRunRequest request, ServerCallContext context) =>
         new() { Json = (await FindAsync(request.RunId, context)).ToJson() };
 
@@ -38,12 +42,12 @@ public sealed class LineageGrpcService(LineageQueries queries) : LineageService.
             TraceDirection.Down => await queries.TraceDownAsync(digest, context.CancellationToken, MaySee(context)),
             _ => throw new RpcException(new Status(StatusCode.InvalidArgument, "direction must be up (what went into it) or down (what was made from it)")),
         };
-        return new LineageDocument { Json = document.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) };
+        return new LineageDocument { Json = JsonIntegers.ToJsonString(document, Indented) };
     }
 
     public override async Task<LineageDocument> Impact(ImpactRequest request, ServerCallContext context)
     {
-        return new() { Json = (await queries.ImpactAsync(Digest(request.AssetDigest), context.CancellationToken, MaySee(context))).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) };
+        return new() { Json = JsonIntegers.ToJsonString(await queries.ImpactAsync(Digest(request.AssetDigest), context.CancellationToken, MaySee(context)), Indented) };
     }
 
     public override async Task<LineageDocument> Export(ExportRequest request, ServerCallContext context)
@@ -56,7 +60,7 @@ public sealed class LineageGrpcService(LineageQueries queries) : LineageService.
         var manifest = await FindAsync(request.RunId, context);
         try
         {
-            return new LineageDocument { Json = InTotoExport.Statement(manifest).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) };
+            return new LineageDocument { Json = JsonIntegers.ToJsonString(InTotoExport.Statement(manifest), Indented) };
         }
         catch (InvalidOperationException e)
         {

@@ -59,9 +59,9 @@ public static class ChainVerifier
         }
 
         var seal = manifest.Seal;
-        var digest = ManifestSeal.DigestOf(manifest);
-        if (digest != seal.ManifestDigest)
+        if (!ManifestSeal.Matches(manifest, seal.ManifestDigest))
         {
+            var digest = ManifestSeal.DigestOf(manifest);
             problems.Add($"manifest content does not match its seal (sealed {seal.ManifestDigest[..12]}, now {digest[..12]}): the manifest was edited");
         }
 

@@ -51,6 +51,8 @@ public sealed class RunManifest
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         // run.json is read by people: keep "R&D" and "O'Brien" as written (it is never embedded in HTML).
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        // Seeds, epochs and counts as strings of digits, so JavaScript readers (the Explorer) get every digit; numbers still read.
+        Converters = { new Json.Int64AsStringConverter(), new Json.UInt64AsStringConverter() },
     };
 
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);

@@ -131,10 +131,13 @@ public sealed class ExplorerApiTests(ExplorerFarm fixture)
         var impact = Parse((await fixture.GetAsync("api/impact/" + asset)).Body);
         var affected = Assert.Single(impact["affected"]!.AsArray())!;
         Assert.Equal(fixture.Run.FinalModelDigest, (string?)affected["model"]);
-        Assert.Equal($"rmtc submit retrain-{fixture.Run.RunId[..8]}.yaml --wait", (string)affected["command"]!);
+        Assert.Equal($"retrain-{fixture.Run.RunId}.yaml", (string)affected["specFile"]!);
+        Assert.Equal($"rmtc submit retrain-{fixture.Run.RunId}.yaml --wait", (string)affected["command"]!);
 
-        var (status, spec) = await fixture.GetAsync((string)affected["specHref"]!);
-        Assert.Equal(HttpStatusCode.OK, status);
+        using var response = await fixture.Http.GetAsync(new Uri(fixture.Explorer, (string)affected["specHref"]!));
+        var spec = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal($"retrain-{fixture.Run.RunId}.yaml", response.Content.Headers.ContentDisposition?.FileName?.Trim('"'));
         Assert.Contains("exclude_assets:", spec);
         Assert.Contains(asset, spec);
     }

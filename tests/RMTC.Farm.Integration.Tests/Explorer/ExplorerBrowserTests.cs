@@ -44,7 +44,8 @@ public sealed class ExplorerBrowserTests(ExplorerFarm fixture)
         await browser.WaitForAsync("location.pathname.endsWith('/impact.html')");
         await browser.WaitForPageAsync();
         Assert.Contains("1 model affected", await browser.TextAsync("#affected-count"));
-        Assert.Contains($"rmtc submit retrain-{m.RunId[..8]}.yaml --wait", await browser.TextAsync("pre.command"));
+        Assert.Contains($"rmtc submit retrain-{m.RunId}.yaml --wait", await browser.TextAsync("pre.command"));
+        Assert.Equal(m.RunId, await browser.TextAsync($".card.affected[data-run='{m.RunId}'] .run-id"));
         await browser.ScreenshotAsync(Path.Combine(Screenshots, "4-impact.png"));
 
         await browser.OpenAsync(new Uri(fixture.Explorer, "report.html?run=" + m.RunId).ToString());
@@ -59,6 +60,38 @@ public sealed class ExplorerBrowserTests(ExplorerFarm fixture)
         await browser.WaitForAsync("Number(document.body.dataset.updates || 0) >= 2");
         Assert.Contains("agent-1", await browser.TextAsync("#agents"));
         await browser.ScreenshotAsync(Path.Combine(Screenshots, "6-farm.png"));
+    }
+
+    [Fact]
+    public async Task The_provenance_report_shows_every_seed_digit_for_digit_and_the_code_as_labelled_fields()
+    {
+        var m = fixture.Run;
+        await using var browser = await HeadlessChromium.StartAsync();
+        await browser.OpenAsync(new Uri(fixture.Explorer, "report.html?run=" + m.RunId).ToString());
+
+        // What the page shows, compared with the manifest's own digits (the seeds are past 2^53: a JSON number would be rounded).
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        Assert.Equal(m.Seeds.Run.ToString(inv), await browser.TextAsync("#seed-run"));
+        Assert.Equal(m.Seeds.Init.ToString(inv), await browser.TextAsync("#seed-init"));
+        Assert.Equal(m.Seeds.ShardPlan.ToString(inv), await browser.TextAsync("#seed-shard-plan"));
+        foreach (var round in m.Rounds)
+        {
+            foreach (var shard in round.Shards)
+            {
+                Assert.Equal(shard.Seed.ToString(inv), await browser.TextAsync($"#report-rounds tr[data-round='{round.Round}'] .shard-seed[data-shard='{shard.Shard}']"));
+            }
+        }
+
+        Assert.Equal(m.Code.RmtcVersion, await browser.TextAsync("#code-rmtc"));
+        Assert.Equal(m.Code.Runtime, await browser.TextAsync("#code-runtime"));
+        Assert.Equal(m.Code.Os, await browser.TextAsync("#code-os"));
+        Assert.Equal(m.Code.TorchSharpVersion, await browser.TextAsync("#code-torchsharp"));
+        // Labelled fields, not JSON: no braces or quoted keys left on the page.
+        var text = await browser.TextAsync("#main");
+        Assert.DoesNotContain("{\"", text);
+        Assert.Contains("Initial weights seed", text);
+        Assert.Contains("Shard plan seed", text);
+        await browser.ScreenshotAsync(Path.Combine(Screenshots, "7-report-seeds.png"));
     }
 
     private static string ProjectDirectory()

@@ -10,6 +10,9 @@ namespace RMTC.Farm.Integration.Tests.Explorer;
 /// <summary>A real farm with one completed run (2 agents, 2 shards, 2 rounds), shared by the Explorer's tests.</summary>
 public sealed class ExplorerFarm : IAsyncLifetime
 {
+    /// <summary>The run's spec seed: 2^53 + 1, the first integer a JavaScript number cannot hold (its derived seeds are 63-bit).</summary>
+    public const long Seed = 9_007_199_254_740_993;
+
     public FarmFixture Farm { get; private set; } = null!;
     public RunManifest Run { get; private set; } = null!;
     public string DatasetDir { get; private set; } = "";
@@ -24,7 +27,7 @@ public sealed class ExplorerFarm : IAsyncLifetime
         DatasetDir = Farm.Synthesize("classifier", 48);
         // Simulated GPUs report samples with each heartbeat, so the farm view has GPUs to show.
         await Farm.StartAgentsAsync(2, environment: new Dictionary<string, string> { ["RMTC_Agent__SimulatedGpus"] = "1", ["RMTC_Agent__GpuSampleIntervalMs"] = "200" });
-        var job = await Farm.SubmitAsync($"name: explored\nrecipe: classifier\ndataset: {DatasetDir}\nshards: 2\nrounds: 2\n");
+        var job = await Farm.SubmitAsync($"name: explored\nrecipe: classifier\ndataset: {DatasetDir}\nshards: 2\nrounds: 2\nseed: {Seed}\n");
         var done = await Farm.WaitAsync(job.Id, TimeSpan.FromMinutes(3));
         Assert.True(done.State == JobState.Succeeded, $"{done}\n{Farm.AgentLogs()}");
         Run = Farm.Scheduler.GetManifest(job.Id)!;

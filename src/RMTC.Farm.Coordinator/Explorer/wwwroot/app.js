@@ -191,7 +191,7 @@ async function impactPage() {
     h("p", {}, h("span", { class: "digest" }, r.asset), " — ", h("strong", { id: "affected-count" }, `${r.affected.length} model${r.affected.length === 1 ? "" : "s"} affected`)),
     r.affected.map(x => h("div", { class: "card affected", "data-run": x.runId },
       h("h2", {}, h("a", { href: "run.html?id=" + x.runId }, x.name), " ", stateEl(x.state)),
-      kv([["Asset path", x.assetPath], ["Dataset", x.dataset], ["Model", digest(x.model)]]),
+      kv([["Run id", h("code", { class: "run-id" }, x.runId)], ["Asset path", x.assetPath], ["Dataset", x.dataset], ["Model", digest(x.model)]]),
       h("p", {}, "Retrain without this asset: save the spec as ", h("code", {}, x.specFile), " (", h("a", { href: x.specHref, download: x.specFile }, "download"), "), then run"),
       h("pre", { class: "command" }, x.command), h("details", {}, h("summary", {}, "retrain spec"), h("pre", {}, x.retrainSpec)))));
 }
@@ -202,17 +202,25 @@ async function reportPage() {
   if (!id) throw new Error("no run given: open the report from a run page");
   const [r, { assets }] = await Promise.all([api("runs/" + encodeURIComponent(id)), api("runs/" + encodeURIComponent(id) + "/assets")]);
   const full = x => h("code", {}, x ?? "—");
+  const field = (id, x) => h("code", { id }, x || "—");
   done(h("h1", {}, "Provenance report: ", r.name),
     h("p", { class: "no-print" }, h("button", { onclick: () => print() }, "Print / save as PDF")),
     h("p", { class: "muted" }, `Generated ${new Date().toLocaleString()} from the coordinator's lineage store.`),
     h("h2", {}, "Model"), kv([["Model sha256", full(r.model)], ["Run", full(r.runId)], ["State", r.state], ["Submitted", `${when(r.submittedAt)} by ${r.submittedBy}`], ["Finished", when(r.finishedAt)],
-      ["Recipe", r.recipe], ["Initial weights", full(r.initialWeights)], ["Seeds", JSON.stringify(r.seeds)], ["Code", JSON.stringify(r.code)], ["Event chain", verification(r.verification)]]),
+      ["Recipe", r.recipe], ["Initial weights", full(r.initialWeights)], ["Event chain", verification(r.verification)]]),
+    // Seeds arrive as strings of digits (JSON numbers would lose digits past 2^53 in JavaScript) and are shown as sent.
+    h("h2", {}, "Seeds"), kv([["Run seed (job spec)", field("seed-run", r.seeds?.run)], ["Initial weights seed", field("seed-init", r.seeds?.init)],
+      ["Shard plan seed", field("seed-shard-plan", r.seeds?.shardPlan)]]),
+    h("h2", {}, "Code"), kv([["rmtc version", field("code-rmtc", r.code?.rmtcVersion)], ["Runtime", field("code-runtime", r.code?.runtime)], ["OS", field("code-os", r.code?.os)],
+      ["TorchSharp version", field("code-torchsharp", r.code?.torchSharpVersion)]]),
     h("h2", {}, "Dataset"), kv([["Name", r.dataset], ["Path", r.datasetPath], ["sha256", full(r.datasetDigest)], ["Samples", r.datasetSamples], ["Licence", r.datasetLicence], ["Owner", r.datasetOwner], ["Consent", r.datasetConsent],
       ["Excluded assets", r.spec?.excludeAssets?.length ? r.spec.excludeAssets.join(", ") : "none"]]),
     Object.keys(r.datasetRights).length ? h("table", {}, h("tr", {}, h("th", {}, "CAWG assertion"), h("th", {}, "Dataset decision")), Object.entries(r.datasetRights).map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", {}, v)))) : null,
     h("h2", {}, "Licence closure (everything the model was trained from)"), closureTable(r.licenceClosure),
-    h("h2", {}, "Rounds"), h("table", {}, h("tr", {}, ["Round", "Mean loss", "Input", "Merged results", "Output"].map(t => h("th", {}, t))),
-      r.rounds.map(x => h("tr", {}, h("td", {}, x.round), h("td", {}, x.meanLoss?.toFixed(6) ?? "—"), h("td", {}, full(x.input)), h("td", {}, x.merged.map(m => h("div", {}, full(m)))), h("td", {}, full(x.output))))),
+    h("h2", {}, "Rounds"), h("table", { id: "report-rounds" }, h("tr", {}, ["Round", "Mean loss", "Input", "Shard seeds", "Merged results", "Output"].map(t => h("th", {}, t))),
+      r.rounds.map(x => h("tr", { "data-round": x.round }, h("td", {}, x.round), h("td", {}, x.meanLoss?.toFixed(6) ?? "—"), h("td", {}, full(x.input)),
+        h("td", {}, (x.shards || []).map(p => h("div", {}, `shard ${p.shard}: `, h("code", { class: "shard-seed", "data-shard": p.shard }, p.seed)))),
+        h("td", {}, x.merged.map(m => h("div", {}, full(m)))), h("td", {}, full(x.output))))),
     r.derivations.length ? [h("h2", {}, "Exports and inferences"), h("table", {}, h("tr", {}, ["Kind", "Variant", "Inputs", "Outputs", "By", "At"].map(t => h("th", {}, t))),
       r.derivations.map(d => h("tr", {}, h("td", {}, d.kind + " " + d.format), h("td", {}, full(d.variant)), h("td", {}, d.inputs.map(i => h("div", {}, full(i)))), h("td", {}, d.outputs.map(o => h("div", {}, full(o)))), h("td", {}, d.by), h("td", {}, when(d.at)))))] : null,
     h("h2", {}, `Sources: ${assets.length} assets`), h("table", { id: "assets" }, h("tr", {}, h("th", {}, "Path"), h("th", {}, "sha256")),
