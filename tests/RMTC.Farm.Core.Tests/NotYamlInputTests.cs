@@ -34,11 +34,11 @@ public sealed class NotYamlInputTests
     public void A_dataset_yaml_that_is_not_yaml_says_what_the_file_should_look_like()
     {
         var binary = Assert.Throws<DatasetException>(() => Dataset.ParseDescriptor("PK\u0003\u0004zip", "dataset.yaml"));
-        Assert.StartsWith("dataset.yaml:1: not a text file: control character U+0003 at column 3", binary.Message, StringComparison.Ordinal);
+        Assert.StartsWith("dataset.yaml line 1: not a text file: control character U+0003 at column 3", binary.Message, StringComparison.Ordinal);
         Assert.Contains("A dataset.yaml is a YAML mapping of `key: value` lines", binary.Message, StringComparison.Ordinal);
 
         var broken = Assert.Throws<DatasetException>(() => Dataset.ParseDescriptor("name: plates\nlicence: 'MIT\n", "dataset.yaml"));
-        Assert.StartsWith("dataset.yaml:2: not valid YAML:", broken.Message, StringComparison.Ordinal);
+        Assert.StartsWith("dataset.yaml line 2: not valid YAML:", broken.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -507,7 +507,8 @@ public sealed class Dataset
     private static YamlMappingNode CheckKeys(string text, string source)
     {
         const string expected = "A dataset.yaml is a YAML mapping of `key: value` lines such as `name: plates`, `kind: image-pairs`, `licence: CC-BY-4.0`.";
-        if (NotYaml.NotText(text, source, expected) is { } binary)
+        string At(long line) => line > 0 ? string.Create(CultureInfo.InvariantCulture, $"{source} line {line}") : source;
+        if (NotYaml.NotText(text, At, expected) is { } binary)
         {
             throw new DatasetException(binary);
         }
@@ -524,7 +525,7 @@ public sealed class Dataset
         }
         catch (YamlException e)
         {
-            throw new DatasetException(NotYaml.Message(text, source, e, expected));
+            throw new DatasetException(NotYaml.Message(text, At, e, expected));
         }
 
         if (stream.Documents.Count == 0)

@@ -28,7 +28,8 @@ public static partial class JobSpecParser
     public static JobSpec Parse(string yaml, string sourceName, string baseDirectory, IReadOnlyCollection<string>? knownRecipes = null)
     {
         var problems = new List<string>();
-        if (NotYaml.NotText(yaml, sourceName, ExpectedShape) is { } binary)
+        string At(long line) => line > 0 ? string.Create(CultureInfo.InvariantCulture, $"{sourceName}:{line}") : sourceName;
+        if (NotYaml.NotText(yaml, At, ExpectedShape) is { } binary)
         {
             throw new JobSpecException([binary]);
         }
@@ -51,7 +52,7 @@ public static partial class JobSpecParser
         }
         catch (YamlException e)
         {
-            throw new JobSpecException([NotYaml.Message(yaml, sourceName, e, ExpectedShape)]);
+            throw new JobSpecException([NotYaml.Message(yaml, At, e, ExpectedShape)]);
         }
 
         var reader = new Fields(root, sourceName, "", problems);

@@ -12,9 +12,10 @@ internal static class NotYaml
 {
     /// <summary>
     /// A problem when <paramref name="text"/> holds a control character YAML never allows (NUL and the other C0 codes but
-    /// tab, line feed and carriage return; DEL), as binary files do; null when it is text.
+    /// tab, line feed and carriage return; DEL), as binary files do; null when it is text. <paramref name="at"/> names
+    /// the file and a line in the caller's style (<c>job.yaml:3</c>, <c>dataset.yaml line 3</c>).
     /// </summary>
-    public static string? NotText(string text, string source, string expected)
+    public static string? NotText(string text, Func<long, string> at, string expected)
     {
         long line = 1;
         long column = 1;
@@ -30,7 +31,7 @@ internal static class NotYaml
             if ((c < 0x20 && c is not '\t' and not '\r') || c == 0x7F)
             {
                 return string.Create(CultureInfo.InvariantCulture,
-                    $"{source}:{line}: not a text file: control character U+{(int)c:X4} at column {column}, as in binary data. {expected}");
+                    $"{at(line)}: not a text file: control character U+{(int)c:X4} at column {column}, as in binary data. {expected}");
             }
 
             column++;
@@ -41,17 +42,17 @@ internal static class NotYaml
 
     /// <summary>
     /// The message for YAML that does not parse: the file and line, the parser's words, and what the file should look
-    /// like (<paramref name="expected"/>, a sentence).
+    /// like (<paramref name="expected"/>, a sentence). <paramref name="at"/> names the file and a line as above, or the
+    /// file alone for line 0 (a fault the parser does not locate).
     /// </summary>
-    public static string Message(string text, string source, YamlException e, string expected)
+    public static string Message(string text, Func<long, string> at, YamlException e, string expected)
     {
-        var line = e.Start.Line > 0 ? string.Create(CultureInfo.InvariantCulture, $":{e.Start.Line}") : "";
         var column = e.Start.Line > 0 && e.Start.Column > 1 ? string.Create(CultureInfo.InvariantCulture, $" (column {e.Start.Column})") : "";
         var reason = (e.InnerException?.Message ?? e.Message).TrimEnd('.');
         // JSON is YAML's flow style, so a .json file parses unless its brackets, commas or quotes are off.
         var json = text.TrimStart() is ['{' or '[', ..]
             ? " JSON is read as YAML, so check its brackets, commas and quotes."
             : "";
-        return $"{source}{line}: not valid YAML: {reason}{column}. {expected}{json}";
+        return $"{at(Math.Max(0, e.Start.Line))}: not valid YAML: {reason}{column}. {expected}{json}";
     }
 }
