@@ -46,7 +46,9 @@ internal static class UsageErrors
             return null;
         }
 
-        return $"{path}: {parse.Errors[0].Message.TrimEnd('.')}.  ({path} --help shows the usage)";
+        // Some of System.CommandLine's messages list choices on tab-indented lines; the answer stays one line.
+        var message = string.Join(' ', parse.Errors[0].Message.Split(['\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        return $"{path}: {message.TrimEnd('.')}.  ({path} --help shows the usage)";
     }
 
     /// <summary>
@@ -132,7 +134,10 @@ internal static class UsageErrors
     private static IEnumerable<string> CommandNames(Command command) =>
         command.Subcommands.Where(s => !s.Hidden).SelectMany(s => s.Aliases.Prepend(s.Name));
 
-    /// <summary>The options valid where the parse stopped: the command's own and its ancestors' recursive ones.</summary>
+    /// <summary>
+    /// The options valid where the parse stopped: the command's own and its ancestors' recursive ones. One-letter
+    /// aliases (<c>-o</c>) are left out: any one-letter slip is "near" them, and the long name is the clearer answer.
+    /// </summary>
     private static IEnumerable<string> OptionNames(CommandResult result)
     {
         var own = true;
@@ -142,10 +147,9 @@ internal static class UsageErrors
             {
                 foreach (var option in c.Command.Options.Where(o => !o.Hidden && (own || o.Recursive)))
                 {
-                    yield return option.Name;
-                    foreach (var alias in option.Aliases)
+                    foreach (var name in option.Aliases.Prepend(option.Name).Where(n => n.TrimStart('-').Length > 1))
                     {
-                        yield return alias;
+                        yield return name;
                     }
                 }
 
