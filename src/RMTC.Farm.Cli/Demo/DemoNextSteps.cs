@@ -11,21 +11,20 @@ internal static class DemoNextSteps
     /// <summary>The install script, relative to a checkout.</summary>
     public const string InstallScript = "farm/scripts/install-rmtc.sh";
 
-    /// <summary>The lines to print: (what for, command), with this run's id and paths.</summary>
-    public static IReadOnlyList<(string What, string Command)> For(string runId, string farmDir)
+    /// <summary>The steps, with this run's id and paths: what for (blank: same as the line above), the command or address, a note.</summary>
+    public static IReadOnlyList<NextStep> For(string runId, string farmDir)
     {
-        var steps = new List<(string, string)>();
+        var steps = new List<NextStep>();
         if (!OnPath())
         {
-            steps.Add(("rmtc on PATH", $"{Script()}  (rmtc is not on PATH yet; this puts it in ~/.local/bin)"));
+            steps.Add(new("rmtc on PATH", Script(), "rmtc is not on PATH yet; this puts it in ~/.local/bin"));
         }
 
-        var explorer = $"http://127.0.0.1:{new CoordinatorOptions().MetricsPort}/explorer/run.html?id={runId}";
-        steps.Add(("see this run", $"rmtc coordinator --data-dir {farmDir}  (the demo's store; leave it running, then in another shell:)"));
-        steps.Add(("", $"rmtc lineage show {runId}"));
-        steps.Add(("", $"rmtc status {runId}"));
-        steps.Add(("", $"{explorer}  (the Explorer, in a browser)"));
-        steps.Add(("a real farm", "rmtc coordinator on the scheduler host, rmtc agent on each node, then rmtc submit farm/jobs/denoiser.yaml --wait"));
+        steps.Add(new("see this run", $"rmtc coordinator --data-dir {farmDir}", "the demo's store; leave it running, then in another shell:"));
+        steps.Add(new("", $"rmtc lineage show {runId}", null));
+        steps.Add(new("", $"rmtc status {runId}", null));
+        steps.Add(new("", $"http://127.0.0.1:{new CoordinatorOptions().MetricsPort}/explorer/run.html?id={runId}", "the Explorer, in a browser"));
+        steps.Add(new("a real farm", "rmtc submit farm/jobs/denoiser.yaml --wait", "with rmtc coordinator on the scheduler host and rmtc agent on each node"));
         return steps;
     }
 
@@ -53,3 +52,6 @@ internal static class DemoNextSteps
         return $"{InstallScript} (in the RMTC.Farm checkout)";
     }
 }
+
+/// <summary>One step after the demo: what it is for, the command (or address), and a note for people.</summary>
+internal sealed record NextStep(string What, string Command, string? Note);

@@ -247,7 +247,7 @@ internal sealed class DemoRunner(DemoSettings settings)
                 wallSeconds = wall,
                 agents = m.Rounds.SelectMany(r => r.Attempts).Select(a => a.AgentId).Distinct().Order().ToArray(),
                 rounds = m.Rounds.Select(r => new { r.Round, r.MeanLoss, r.OutputDigest }).ToArray(),
-                next = DemoNextSteps.For(m.RunId, farmDir).Select(s => s.Command).ToArray(),
+                next = DemoNextSteps.For(m.RunId, farmDir).Select(s => new { s.What, s.Command, s.Note }).ToArray(),
             }, RunManifest.JsonOptions));
             return;
         }
@@ -277,9 +277,9 @@ internal sealed class DemoRunner(DemoSettings settings)
 
         to.WriteLine();
         to.WriteLine("next:");
-        foreach (var (what, command) in DemoNextSteps.For(runId, farmDir))
+        foreach (var step in DemoNextSteps.For(runId, farmDir))
         {
-            to.WriteLine($"  {what,-13} {command}");
+            to.WriteLine($"  {step.What,-13} {step.Command}{(step.Note is null ? "" : $"  ({step.Note})")}");
         }
     }
 }
