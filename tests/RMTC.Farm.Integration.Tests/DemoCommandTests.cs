@@ -25,12 +25,28 @@ public sealed class DemoCommandTests
             Assert.NotEmpty(model.Tensors);
             Assert.Equal(manifest.FinalModelDigest, RMTC.Farm.Core.Digests.Sha256Digest.OfFile(Path.Combine(dir, "model.safetensors")));
             Assert.Contains("succeeded", output);
+            AssertNamesTheNextCommands(output, manifest.RunId, dir);
             await AssertReadableBySpecAsync(Path.Combine(dir, "model.safetensors"));
         }
         finally
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// The demo's own coordinator stops with it: the summary says how to get `rmtc` on PATH (the demo may have run through
+    /// `dotnet run`) and how to look at the run again, with its id and paths.
+    /// </summary>
+    private static void AssertNamesTheNextCommands(string output, string runId, string dir)
+    {
+        var next = output[output.LastIndexOf("\nnext:", StringComparison.Ordinal)..];
+        Assert.Contains($"rmtc coordinator --data-dir {Path.Combine(dir, "farm")}", next, StringComparison.Ordinal);
+        Assert.Contains($"rmtc lineage show {runId}", next, StringComparison.Ordinal);
+        Assert.Contains($"rmtc status {runId}", next, StringComparison.Ordinal);
+        Assert.Contains($"http://127.0.0.1:9464/explorer/run.html?id={runId}", next, StringComparison.Ordinal);
+        var onPath = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, "rmtc")));
+        Assert.True(onPath || next.Contains("farm/scripts/install-rmtc.sh", StringComparison.Ordinal), next);
     }
 
     /// <summary>

@@ -113,7 +113,7 @@ public sealed partial class FarmOperationsTests
     [GeneratedRegex(@"\b(DCGM_FI_[A-Z_]+|rmtc_[a-z_]+)\b")]
     private static partial Regex QueriedNames();
 
-    private static string RepoRoot()
+    internal static string RepoRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "RMTC.Farm.sln")))

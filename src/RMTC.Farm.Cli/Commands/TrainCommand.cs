@@ -44,7 +44,7 @@ internal static class TrainCommand
         try
         {
             spec = JobSpecParser.Parse(File.ReadAllText(file.FullName), file.Name, file.DirectoryName ?? Environment.CurrentDirectory, RecipeCatalog.Names);
-            dataset = Dataset.Open(spec.Dataset);
+            dataset = Dataset.Open(spec.Dataset, spec.Recipe);
             var excluded = spec.ExcludeAssets.ToHashSet(StringComparer.Ordinal);
             data = TrainingData.Select(new Dataset
             {

@@ -104,6 +104,7 @@ internal sealed class DemoRunner(DemoSettings settings)
             if (final?.State != JobState.Succeeded || manifest.FinalModelDigest is null)
             {
                 await Console.Error.WriteLineAsync($"error: run {runId} ended {JobText.State(final?.State ?? JobState.Unspecified)}: {manifest.Error}; manifest in {runJson}");
+                PrintNextSteps(runId, farmDir, Console.Error);
                 await ExploreAsync(explorer, runId, ct);
                 return 1;
             }
@@ -111,7 +112,7 @@ internal sealed class DemoRunner(DemoSettings settings)
             var artifacts = app.Services.GetRequiredService<ArtifactStore>();
             var modelPath = Path.Combine(output, "model.safetensors");
             File.Copy(artifacts.PathOf(manifest.FinalModelDigest), modelPath, overwrite: true);
-            PrintSummary(manifest, modelPath, runJson, artifacts.Root);
+            PrintSummary(manifest, modelPath, runJson, artifacts.Root, farmDir);
             await ExploreAsync(explorer, runId, ct);
             return 0;
         }
@@ -232,7 +233,7 @@ internal sealed class DemoRunner(DemoSettings settings)
         }
     }
 
-    private void PrintSummary(RunManifest m, string modelPath, string runJson, string artifactRoot)
+    private void PrintSummary(RunManifest m, string modelPath, string runJson, string artifactRoot, string farmDir)
     {
         var wall = _clock.Elapsed.TotalSeconds;
         if (settings.Json)
@@ -246,6 +247,7 @@ internal sealed class DemoRunner(DemoSettings settings)
                 wallSeconds = wall,
                 agents = m.Rounds.SelectMany(r => r.Attempts).Select(a => a.AgentId).Distinct().Order().ToArray(),
                 rounds = m.Rounds.Select(r => new { r.Round, r.MeanLoss, r.OutputDigest }).ToArray(),
+                next = DemoNextSteps.For(m.RunId, farmDir).Select(s => new { s.What, s.Command, s.Note }).ToArray(),
             }, RunManifest.JsonOptions));
             return;
         }
@@ -262,5 +264,22 @@ internal sealed class DemoRunner(DemoSettings settings)
         Console.WriteLine($"  model    {modelPath} (sha256:{m.FinalModelDigest})");
         Console.WriteLine($"  manifest {runJson}");
         Console.WriteLine($"  every shard result and merged round stays in {artifactRoot}");
+        PrintNextSteps(m.RunId, farmDir, Console.Out);
+    }
+
+    /// <summary>The commands to run next, with this run's id and paths (the demo's coordinator stops with it).</summary>
+    private void PrintNextSteps(string runId, string farmDir, TextWriter to)
+    {
+        if (settings.Json)
+        {
+            return;
+        }
+
+        to.WriteLine();
+        to.WriteLine("next:");
+        foreach (var step in DemoNextSteps.For(runId, farmDir))
+        {
+            to.WriteLine($"  {step.What,-13} {step.Command}{(step.Note is null ? "" : $"  ({step.Note})")}");
+        }
     }
 }

@@ -46,7 +46,7 @@ internal static class RunPreparation
         Dataset dataset;
         try
         {
-            dataset = Dataset.Open(spec.Dataset);
+            dataset = Dataset.Open(spec.Dataset, spec.Recipe);
         }
         catch (DatasetException e)
         {

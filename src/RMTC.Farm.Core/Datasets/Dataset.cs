@@ -75,11 +75,14 @@ public sealed class Dataset
         "name", "version", "description", "licence", "license", "owner", "consent", "rights", "assets", "kind", "sample_shape", "classes", "splits",
     ];
 
-    /// <summary>Opens and validates a dataset directory, hashing every asset. Throws <see cref="DatasetException"/>.</summary>
-    public static Dataset Open(string directory)
+    /// <summary>
+    /// Opens and validates a dataset directory, hashing every asset. Throws <see cref="DatasetException"/>.
+    /// <paramref name="recipe"/>, when known, goes into the <c>rmtc dataset synth</c> a missing dataset's error suggests.
+    /// </summary>
+    public static Dataset Open(string directory, string? recipe = null)
     {
         var full = Path.GetFullPath(directory);
-        var descriptor = ReadDescriptor(full);
+        var descriptor = ReadDescriptor(full, recipe);
         var samples = ListSamples(full);
         if (samples.Count == 0)
         {
@@ -172,19 +175,22 @@ public sealed class Dataset
         return byPath;
     }
 
-    /// <summary>Reads only <c>dataset.yaml</c>. Throws <see cref="DatasetException"/>.</summary>
-    public static DatasetDescriptor ReadDescriptor(string directory)
+    /// <summary>
+    /// Reads only <c>dataset.yaml</c>. Throws <see cref="DatasetException"/>. <paramref name="recipe"/>, when known, goes
+    /// into the <c>rmtc dataset synth</c> a missing dataset's error suggests.
+    /// </summary>
+    public static DatasetDescriptor ReadDescriptor(string directory, string? recipe = null)
     {
         var full = Path.GetFullPath(directory);
         if (!System.IO.Directory.Exists(full))
         {
-            throw new DatasetException($"dataset directory {full} does not exist");
+            throw new DatasetException($"dataset directory {full} does not exist: {HowToMake(full, recipe)}");
         }
 
         var path = Path.Combine(full, DescriptorFileName);
         if (!File.Exists(path))
         {
-            throw new DatasetException($"no {DescriptorFileName} in {full}: create one or run `rmtc dataset synth`");
+            throw new DatasetException($"no {DescriptorFileName} in {full}, so it is not a dataset: write one (see the README's Datasets section), or {HowToMake(full, recipe)}");
         }
 
         string text;
@@ -199,6 +205,12 @@ public sealed class Dataset
 
         return ParseDescriptor(text, path);
     }
+
+    /// <summary>The commands that make a dataset at <paramref name="full"/>, for errors about a missing one.</summary>
+    private static string HowToMake(string full, string? recipe) =>
+        $"make a procedural one with `rmtc dataset synth --recipe {(string.IsNullOrEmpty(recipe) ? "RECIPE" : recipe)} --out {full}`, "
+        + $"or import your files with `rmtc dataset import images SOURCE_DIR --out {full} --licence SPDX-ID` (PNG folders) "
+        + $"or `rmtc dataset import idx SOURCE_DIR --out {full} --licence SPDX-ID` (MNIST-family IDX files)";
 
     /// <summary>
     /// Parses and validates the text of a <c>dataset.yaml</c>; <paramref name="source"/> names it in errors.
@@ -494,6 +506,13 @@ public sealed class Dataset
 
     private static YamlMappingNode CheckKeys(string text, string source)
     {
+        const string expected = "A dataset.yaml is a YAML mapping of `key: value` lines such as `name: plates`, `kind: image-pairs`, `licence: CC-BY-4.0`.";
+        string At(long line) => line > 0 ? string.Create(CultureInfo.InvariantCulture, $"{source} line {line}") : source;
+        if (NotYaml.NotText(text, At, expected) is { } binary)
+        {
+            throw new DatasetException(binary);
+        }
+
         YamlStream stream;
         try
         {
@@ -506,7 +525,7 @@ public sealed class Dataset
         }
         catch (YamlException e)
         {
-            throw new DatasetException($"{source} line {e.Start.Line}: not valid YAML: {e.Message}");
+            throw new DatasetException(NotYaml.Message(text, At, e, expected));
         }
 
         if (stream.Documents.Count == 0)

@@ -18,11 +18,22 @@ public static partial class JobSpecParser
     /// <summary>Largest round count a spec may ask for.</summary>
     public const int MaxRounds = 100_000;
 
+    /// <summary>What a job spec looks like, for errors about a file that is not one.</summary>
+    private const string ExpectedShape =
+        "A job spec is a YAML mapping of `key: value` lines such as `name: denoise-shot42`, `recipe: denoiser`, `dataset: ../datasets/patches` "
+        + "(examples in farm/jobs/); an OpenCue spec is XML that starts with <!DOCTYPE spec ...> (example in farm/examples/opencue/).";
+
     /// <summary>Parses and validates. <paramref name="baseDirectory"/> resolves a relative dataset path.</summary>
     /// <exception cref="JobSpecException">The spec is not valid; nothing should be scheduled.</exception>
     public static JobSpec Parse(string yaml, string sourceName, string baseDirectory, IReadOnlyCollection<string>? knownRecipes = null)
     {
         var problems = new List<string>();
+        string At(long line) => line > 0 ? string.Create(CultureInfo.InvariantCulture, $"{sourceName}:{line}") : sourceName;
+        if (NotYaml.NotText(yaml, At, ExpectedShape) is { } binary)
+        {
+            throw new JobSpecException([binary]);
+        }
+
         YamlMappingNode root;
         try
         {
@@ -41,7 +52,7 @@ public static partial class JobSpecParser
         }
         catch (YamlException e)
         {
-            throw new JobSpecException([$"{sourceName}:{e.Start.Line}: not valid YAML: {e.InnerException?.Message ?? e.Message}"]);
+            throw new JobSpecException([NotYaml.Message(yaml, At, e, ExpectedShape)]);
         }
 
         var reader = new Fields(root, sourceName, "", problems);
