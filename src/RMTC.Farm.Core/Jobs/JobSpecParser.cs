@@ -18,15 +18,19 @@ public static partial class JobSpecParser
     /// <summary>Largest round count a spec may ask for.</summary>
     public const int MaxRounds = 100_000;
 
-    /// <summary>Parses and validates. <paramref name="baseDirectory"/> resolves a relative dataset path.</summary>
+    /// <summary>
+    /// Parses and validates. <paramref name="baseDirectory"/> resolves a relative dataset path. <paramref name="maxSpecBytes"/>
+    /// bounds the document's expanded size (the coordinator passes its <see cref="JobSpecLimits.MaxSpecBytesSetting"/>);
+    /// every field's own limit is in <see cref="JobSpecLimits"/>.
+    /// </summary>
     /// <exception cref="JobSpecException">The spec is not valid; nothing should be scheduled.</exception>
-    public static JobSpec Parse(string yaml, string sourceName, string baseDirectory, IReadOnlyCollection<string>? knownRecipes = null)
+    public static JobSpec Parse(string yaml, string sourceName, string baseDirectory, IReadOnlyCollection<string>? knownRecipes = null, int maxSpecBytes = JobSpecLimits.DefaultMaxSpecBytes)
     {
         var problems = new List<string>();
         YamlMappingNode root;
         try
         {
-            if (YamlGuard.Check(yaml) is { } refused)
+            if (YamlGuard.Check(yaml, maxSpecBytes, JobSpecLimits.MaxSpecBytesSetting) is { } refused)
             {
                 throw new JobSpecException([$"{sourceName}:{refused.Line}: {refused.Message}"]);
             }
@@ -167,7 +171,7 @@ public static partial class JobSpecParser
         }
 
         var datasetPath = Path.GetFullPath(Path.Combine(baseDirectory, dataset!));
-        return new JobSpec
+        var spec = new JobSpec
         {
             Name = name!,
             Recipe = recipe!,
@@ -186,6 +190,8 @@ public static partial class JobSpecParser
             RoundPolicy = roundPolicy,
             Show = show,
         };
+        problems.AddRange(JobSpecLimits.Problems(spec).Select(p => $"{sourceName}: {p}"));
+        return problems.Count > 0 ? throw new JobSpecException(problems) : spec;
     }
 
     private static RoundPolicySpec ReadRoundPolicy(Fields fields, int shards)
