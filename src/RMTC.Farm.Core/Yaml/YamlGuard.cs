@@ -91,7 +91,7 @@ internal static class YamlGuard
 
             if (expanded > maxExpandedBytes)
             {
-                return (parser.Current.Start.Line, $"the document expands to more than {maxExpandedBytes} bytes (its values with every alias written out), the limit ({setting}): aliases repeat their anchor's whole value; write the values once, or shorten them");
+                return (parser.Current.Start.Line, $"the document expands to more than {maxExpandedBytes} bytes once every alias is written out, over the limit ({setting}): an alias repeats its anchor's whole value; write each value once, or shorten them");
             }
         }
 

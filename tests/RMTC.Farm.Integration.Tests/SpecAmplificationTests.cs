@@ -1,0 +1,135 @@
+using System.Globalization;
+using Grpc.Core;
+using Grpc.Net.Client;
+using RMTC.Farm.Core.Jobs;
+using RMTC.Farm.Core.Tests.Fuzz;
+using RMTC.Farm.Protos.V1;
+using Xunit.Abstractions;
+
+namespace RMTC.Farm.Integration.Tests;
+
+/// <summary>
+/// Hostile specs against a real coordinator process: small specs that expand to gigabytes once read (YAML aliases,
+/// wide lists, floods of unknown keys) must be refused without the coordinator's memory following the expansion, and
+/// refusals must reach the CLI as refusals, never as "no coordinator answers".
+/// </summary>
+public sealed class SpecAmplificationTests(ITestOutputHelper output)
+{
+    /// <summary>Each amplifier's size: the issue's secured coordinator grew from 190 MB to 663 MB on a 28 KB spec.</summary>
+    private const int AmplifierBytes = 28 * 1024;
+
+    /// <summary>Growth allowed over the whole test: a constant (the runtime's own heaps, gRPC buffers) plus a small multiple of what was sent.</summary>
+    private const long GrowthBase = 64L << 20;
+    private const long GrowthPerInputByte = 16;
+
+    [Fact]
+    public async Task Each_amplifier_is_refused_while_the_coordinators_memory_stays_bounded_and_it_keeps_serving()
+    {
+        var root = Directory.CreateTempSubdirectory("rmtc-amp-").FullName;
+        CoordinatorProcess? coordinator = null;
+        try
+        {
+            var data = Path.Combine(root, "data");
+            RMTC.Farm.Training.Datasets.DatasetSynthesizer.Synthesize("denoiser", data, 24, seed: 5);
+            coordinator = await CoordinatorProcess.StartAsync(Path.Combine(root, "farm"), CoordinatorProcess.FreePort());
+            using var channel = GrpcChannel.ForAddress(coordinator.Address);
+            var jobs = new JobService.JobServiceClient(channel);
+            var head = $"name: amp\nrecipe: denoiser\ndataset: {data}\n";
+
+            // Warm every path a refusal takes (parse, error, status) so the baseline holds the code, not the test's input.
+            var first = (await jobs.SubmitJobAsync(new SubmitJobRequest { SpecYaml = head + "shards: 2\n", SourceName = "ok.yaml" })).Job;
+            await Assert.ThrowsAsync<RpcException>(() => jobs.SubmitJobAsync(new SubmitJobRequest { SpecYaml = head + "bogus: 1\n", SourceName = "warm.yaml" }).ResponseAsync);
+            var pid = coordinator.Process.Id;
+            var before = Memory(pid, "VmRSS");
+
+            long sent = 0;
+            for (var pass = 0; pass < 3; pass++)
+            {
+                foreach (var (name, build) in SpecAmplifiers.All)
+                {
+                    var yaml = build(head, AmplifierBytes);
+                    sent += yaml.Length;
+                    var clock = System.Diagnostics.Stopwatch.StartNew();
+                    var refused = await Assert.ThrowsAsync<RpcException>(() => jobs.SubmitJobAsync(new SubmitJobRequest { SpecYaml = yaml, SourceName = "amp.yaml" }).ResponseAsync);
+                    Assert.True(refused.StatusCode == StatusCode.InvalidArgument, $"{name}: {refused.StatusCode} {refused.Status.Detail}");
+                    Assert.Matches("over the limit|unknown field", refused.Status.Detail);
+                    Assert.InRange(refused.Status.Detail.Length, 1, JobSpecException.MaxMessageBytes);
+                    if (pass == 0)
+                    {
+                        output.WriteLine($"{name}: {yaml.Length} bytes refused in {clock.ElapsedMilliseconds} ms, VmRSS {Memory(pid, "VmRSS") >> 20} MiB: {refused.Status.Detail[..Math.Min(200, refused.Status.Detail.Length)]}");
+                    }
+                }
+            }
+
+            var peak = Memory(pid, "VmHWM");
+            var allowed = GrowthBase + (GrowthPerInputByte * sent);
+            output.WriteLine($"VmRSS before {before >> 20} MiB, VmHWM after {peak >> 20} MiB, {sent:N0} bytes of specs sent; growth allowed {allowed >> 20} MiB");
+            Assert.True(peak - before <= allowed, $"the coordinator grew from {before >> 20} MiB to a peak of {peak >> 20} MiB on {sent:N0} bytes of specs (allowed {allowed >> 20} MiB)");
+
+            // Still serving: a normal spec is accepted and listed beside the first; no refused spec left a run behind.
+            var second = (await jobs.SubmitJobAsync(new SubmitJobRequest { SpecYaml = head + "shards: 2\n", SourceName = "ok.yaml" })).Job;
+            var listed = (await jobs.ListJobsAsync(new ListJobsRequest())).Jobs.Select(j => j.Id).ToList();
+            Assert.Equal(new[] { first.Id, second.Id }.Order(), listed.Order());
+            Assert.False(coordinator.Process.HasExited, coordinator.Output);
+        }
+        finally
+        {
+            coordinator?.Dispose();
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_refusal_reaches_the_cli_as_a_refusal_with_a_bounded_list_and_an_oversize_spec_names_the_settings()
+    {
+        var root = Directory.CreateTempSubdirectory("rmtc-amp-cli-").FullName;
+        CoordinatorProcess? coordinator = null;
+        try
+        {
+            var data = Path.Combine(root, "data");
+            RMTC.Farm.Training.Datasets.DatasetSynthesizer.Synthesize("denoiser", data, 24, seed: 5);
+            coordinator = await CoordinatorProcess.StartAsync(Path.Combine(root, "farm"), CoordinatorProcess.FreePort());
+            var head = $"name: amp\nrecipe: denoiser\ndataset: {data}\n";
+
+            // 10,000 unknown keys: the whole list (2.5 MB) once overflowed HTTP/2's header limit and the CLI said "no coordinator answers".
+            var keys = Path.Combine(root, "keys.yaml");
+            await File.WriteAllTextAsync(keys, head + string.Concat(Enumerable.Range(0, 10_000).Select(i => string.Create(CultureInfo.InvariantCulture, $"k{i:D5}: 1\n"))));
+            var (code, text) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(2), "submit", keys, "--coordinator", coordinator.Address);
+            output.WriteLine(text);
+            Assert.Equal(2, code);
+            Assert.Contains("the job spec has 10000 problems:", text, StringComparison.Ordinal);
+            Assert.Contains($"and {10_000 - JobSpecException.MaxListedProblems} more", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("no coordinator answers", text, StringComparison.Ordinal);
+
+            // 5 MB: over the gRPC message limit, refused by the transport, whose own words name no setting.
+            var big = Path.Combine(root, "big.yaml");
+            await File.WriteAllTextAsync(big, head + "#" + new string('x', 5 * 1024 * 1024) + "\n");
+            (code, text) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(2), "submit", big, "--coordinator", coordinator.Address);
+            output.WriteLine(text);
+            Assert.Equal(2, code);
+            Assert.Contains("Coordinator:MaxMessageBytes", text, StringComparison.Ordinal);
+            Assert.Contains("Coordinator:MaxJobSpecBytes", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("no coordinator answers", text, StringComparison.Ordinal);
+
+            // Nothing listening: that, and only that, is "no coordinator answers".
+            var address = coordinator.Address;
+            coordinator.Dispose();
+            coordinator = null;
+            (code, text) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(2), "submit", keys, "--coordinator", address);
+            Assert.Equal(1, code);
+            Assert.Contains("no coordinator answers", text, StringComparison.Ordinal);
+        }
+        finally
+        {
+            coordinator?.Dispose();
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    /// <summary>A size from /proc/PID/status (VmRSS: resident now; VmHWM: the peak), in bytes.</summary>
+    private static long Memory(int pid, string field)
+    {
+        var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith(field + ":", StringComparison.Ordinal));
+        return long.Parse(line[(field.Length + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
+    }
+}
