@@ -66,6 +66,11 @@ public sealed class SpecAmplificationTests(ITestOutputHelper output)
             output.WriteLine($"VmRSS before {before >> 20} MiB, VmHWM after {peak >> 20} MiB, {sent:N0} bytes of specs sent; growth allowed {allowed >> 20} MiB");
             Assert.True(peak - before <= allowed, $"the coordinator grew from {before >> 20} MiB to a peak of {peak >> 20} MiB on {sent:N0} bytes of specs (allowed {allowed >> 20} MiB)");
 
+            // A run whose manifest could outgrow the stored limit is refused before it starts, naming the setting.
+            var endless = await Assert.ThrowsAsync<RpcException>(() => jobs.SubmitJobAsync(new SubmitJobRequest { SpecYaml = head + "shards: 24\nrounds: 100000\n", SourceName = "endless.yaml" }).ResponseAsync);
+            Assert.Equal(StatusCode.InvalidArgument, endless.StatusCode);
+            Assert.Contains("over the limit of 67108864 (Coordinator:MaxManifestBytes)", endless.Status.Detail, StringComparison.Ordinal);
+
             // Still serving: a normal spec is accepted and listed beside the first; no refused spec left a run behind.
             var second = (await jobs.SubmitJobAsync(new SubmitJobRequest { SpecYaml = head + "shards: 2\n", SourceName = "ok.yaml" })).Job;
             var listed = (await jobs.ListJobsAsync(new ListJobsRequest())).Jobs.Select(j => j.Id).ToList();

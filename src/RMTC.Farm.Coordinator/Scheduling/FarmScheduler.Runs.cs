@@ -22,7 +22,9 @@ public sealed partial class FarmScheduler
     {
         var source = string.IsNullOrWhiteSpace(request.SourceName) ? "job spec" : request.SourceName;
         var baseDir = string.IsNullOrWhiteSpace(request.BaseDirectory) ? Environment.CurrentDirectory : request.BaseDirectory;
-        return Enqueue(RunPreparation.Prepare(request.SpecYaml, source, baseDir, request.SubmittedBy, _artifacts, Now, maxSpecBytes));
+        var prepared = RunPreparation.Prepare(request.SpecYaml, source, baseDir, request.SubmittedBy, _artifacts, Now, maxSpecBytes);
+        ManifestBudget.Check(prepared.Manifest, prepared.Spec, _options.MaxManifestBytes);
+        return Enqueue(prepared);
     }
 
     /// <summary>Schedules a prepared run.</summary>
