@@ -14,7 +14,9 @@ namespace RMTC.Farm.Coordinator.Runs;
 internal static class ManifestBudget
 {
     private const string Digest = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
-    private const string Time = "2000-01-01T00:00:00+00:00";
+
+    // What a run adds when it ends: its seal, final digest, end time and error (whose agent part is cut, see AgentText).
+    private const int FinishBytes = 4 * 1024;
 
     private static readonly int RoundBytes = Measure(new RoundRecord
     {
@@ -41,7 +43,7 @@ internal static class ManifestBudget
     {
         long now = Encoding.UTF8.GetByteCount(manifest.ToJson());
         long perShard = ShardBytes + ((spec.MaxRetries + 2L) * AttemptBytes);
-        return now + (spec.Rounds * (RoundBytes + (spec.Shards * perShard)));
+        return now + FinishBytes + (spec.Rounds * (RoundBytes + (spec.Shards * perShard)));
     }
 
     /// <summary>Throws <see cref="JobSpecException"/> naming the limit and its setting when the run could outgrow it.</summary>
