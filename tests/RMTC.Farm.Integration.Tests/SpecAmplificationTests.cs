@@ -131,6 +131,18 @@ public sealed class SpecAmplificationTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public void Any_error_status_is_cut_to_a_size_no_http2_peer_refuses()
+    {
+        // The backstop under every service: a status text of any length leaves the coordinator at most 8 KiB long.
+        var huge = new RpcException(new Status(StatusCode.FailedPrecondition, new string('\u00e9', 50_000)));
+        var bounded = RMTC.Farm.Coordinator.Services.BoundedStatusInterceptor.Bound(huge)!;
+        Assert.Equal(StatusCode.FailedPrecondition, bounded.StatusCode);
+        Assert.InRange(System.Text.Encoding.UTF8.GetByteCount(bounded.Status.Detail), 1, RMTC.Farm.Coordinator.Services.BoundedStatusInterceptor.MaxDetailBytes);
+        Assert.EndsWith("... (cut from 100000 bytes)", bounded.Status.Detail, StringComparison.Ordinal);
+        Assert.Null(RMTC.Farm.Coordinator.Services.BoundedStatusInterceptor.Bound(new RpcException(new Status(StatusCode.NotFound, "short"))));
+    }
+
     /// <summary>A size from /proc/PID/status (VmRSS: resident now; VmHWM: the peak), in bytes.</summary>
     private static long Memory(int pid, string field)
     {
