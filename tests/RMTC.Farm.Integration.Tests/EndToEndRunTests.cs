@@ -31,6 +31,15 @@ public sealed class EndToEndRunTests
         Assert.Equal(manifest.Rounds[^1].OutputDigest, manifest.FinalModelDigest);
         Assert.Equal(manifest.Rounds[0].OutputDigest, manifest.Rounds[1].InputDigest);
 
+        // The finished manifest is within the budget it was admitted under (Coordinator:MaxManifestBytes).
+        var admitted = RunManifest.FromJson(manifest.ToJson());
+        admitted.Rounds.Clear();
+        admitted.Seal = null;
+        admitted.FinalModelDigest = null;
+        admitted.FinishedAt = null;
+        admitted.Error = null;
+        Assert.InRange(System.Text.Encoding.UTF8.GetByteCount(manifest.ToJson()), 1, RMTC.Farm.Coordinator.Runs.ManifestBudget.Projected(admitted, manifest.Spec!));
+
         foreach (var round in manifest.Rounds)
         {
             // Anyone can recompute a round from the artifact store: results stay, and the plan says the weights.

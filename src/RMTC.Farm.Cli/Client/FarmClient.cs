@@ -62,10 +62,26 @@ internal static class FarmClient
             await Console.Error.WriteLineAsync($"error: the coordinator at {address} has a TLS certificate this host does not trust ({tls.Message}): pass the farm CA with --ca FILE or RMTC_CA_FILE");
             return 1;
         }
-        catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable)
+        catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && NeverConnected(e))
         {
             await Console.Error.WriteLineAsync($"error: no coordinator answers at {address} ({e.Status.Detail}). Start one with `rmtc coordinator`, or point --coordinator / RMTC_COORDINATOR at yours.");
             return 1;
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable)
+        {
+            // Connected, then the answer broke off or could not be read: saying nobody answers would send the wrangler
+            // looking for a coordinator that is there.
+            await Console.Error.WriteLineAsync($"error: the coordinator at {address} was reached, but its answer broke off or could not be read ({e.Status.Detail}); try again, and see the coordinator's log if it persists");
+            return 1;
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.ResourceExhausted)
+        {
+            // gRPC's own refusal of a too-large message names no setting; the coordinator's own refusals do.
+            var hint = e.Status.Detail.Contains("Coordinator:", StringComparison.Ordinal)
+                ? ""
+                : " (the coordinator takes messages up to Coordinator:MaxMessageBytes, 2 MiB by default, and job specs up to Coordinator:MaxJobSpecBytes, 256 KiB by default: a spec names its dataset, it does not carry it)";
+            await Console.Error.WriteLineAsync($"error: the coordinator at {address} refused the request as too large: {e.Status.Detail}{hint}");
+            return 2;
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.Unauthenticated)
         {
@@ -82,5 +98,22 @@ internal static class FarmClient
             await Console.Error.WriteLineAsync($"error: the coordinator at {address} answered {e.StatusCode}: {e.Status.Detail}");
             return 1;
         }
+    }
+
+    /// <summary>True when the call failed before any coordinator answered (refused, unresolved, unreachable).</summary>
+    private static bool NeverConnected(RpcException e)
+    {
+        for (var inner = e.Status.DebugException; inner is not null; inner = inner.InnerException)
+        {
+            switch (inner)
+            {
+                case System.Net.Sockets.SocketException:
+                case HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.ProxyTunnelError }:
+                    return true;
+            }
+        }
+
+        // No exception to judge (e.g. a status from a proxy): keep the usual reading of Unavailable.
+        return e.Status.DebugException is null;
     }
 }

@@ -45,6 +45,13 @@ public sealed class CoordinatorOptions
     public int ChunkBytes { get; set; } = 64 * 1024;
 
     /// <summary>
+    /// Largest run manifest stored (JSON bytes, one Redis value or run.json): a spec whose run could outgrow it, counted
+    /// from its spec, dataset and every round's shards and allowed attempts, is refused at submission.
+    /// </summary>
+    [Range(1024 * 1024, 512 * 1024 * 1024)]
+    public int MaxManifestBytes { get; set; } = 64 * 1024 * 1024;
+
+    /// <summary>
     /// Port of the OpenCue-compatible endpoint (pycue, pyoutline, cuesubmit: plaintext gRPC, HTTP/2), 8443 as Cuebot's;
     /// 0 picks a free one, -1 turns it off. Only OpenCue's services answer there, and only there. On a coordinator that
     /// requires tokens it stays off unless <see cref="Security.SecurityOptions.OpenCueSubmitHosts"/> lists submit hosts.

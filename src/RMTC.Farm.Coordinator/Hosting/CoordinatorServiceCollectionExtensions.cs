@@ -54,6 +54,8 @@ public static class CoordinatorServiceCollectionExtensions
             o.EnableDetailedErrors = true;
             // Weights travel in chunks of at most 1 MiB; anything bigger is a client bug (Coordinator:MaxMessageBytes overrides).
             o.MaxReceiveMessageSize = 2 * 1024 * 1024;
+            // First, so it bounds every refusal, the token check's included.
+            o.Interceptors.Add<Services.BoundedStatusInterceptor>();
         });
         return services;
     }

@@ -18,11 +18,11 @@ internal static class RunPreparation
 {
     /// <summary>Everything a new run needs before it is scheduled. Throws <see cref="JobSpecException"/> on any problem.</summary>
     public static (RunManifest Manifest, JobSpec Spec, int[][] Plan, SafetensorsHeader Template, IReadOnlyList<AssetEntry> Assets, int[] EvaluationIndices) Prepare(
-        string specYaml, string sourceName, string baseDirectory, string submittedBy, ArtifactStore artifacts, DateTimeOffset now)
+        string specYaml, string sourceName, string baseDirectory, string submittedBy, ArtifactStore artifacts, DateTimeOffset now, int maxSpecBytes = JobSpecLimits.DefaultMaxSpecBytes)
     {
         var spec = CjslParser.LooksLikeCjsl(specYaml)
             ? OneCjslJob(specYaml, sourceName, baseDirectory)
-            : JobSpecParser.Parse(specYaml, sourceName, baseDirectory, RecipeCatalog.Names);
+            : JobSpecParser.Parse(specYaml, sourceName, baseDirectory, RecipeCatalog.Names, maxSpecBytes);
         return Prepare(spec, sourceName, submittedBy, artifacts, now);
     }
 

@@ -174,11 +174,12 @@ public sealed partial class FarmScheduler
             _metrics?.ShardFailed(agentId);
             lease.Attempt.Outcome = AttemptOutcomes.Failed;
             lease.Attempt.EndedAt = Now;
-            lease.Attempt.Error = failed.Reason;
+            var reason = AgentText.Cut(failed.Reason);
+            lease.Attempt.Error = reason;
             ReleaseLocked(lease);
-            LogShardFailed(lease.Run.Id, lease.Round, lease.Shard.Index, agentId, failed.Reason);
-            EventLocked(lease.Run, "shard-failed", $"round {lease.Round} shard {lease.Shard.Index} failed on {agentId}: {failed.Reason}", lease.Shard.Index, agentId);
-            RequeueLocked(lease.Run, lease.Shard, countsAsFailure: true, failed.Reason);
+            LogShardFailed(lease.Run.Id, lease.Round, lease.Shard.Index, agentId, reason);
+            EventLocked(lease.Run, "shard-failed", $"round {lease.Round} shard {lease.Shard.Index} failed on {agentId}: {reason}", lease.Shard.Index, agentId);
+            RequeueLocked(lease.Run, lease.Shard, countsAsFailure: true, reason);
             SaveLocked(lease.Run);
             DispatchLocked();
         }

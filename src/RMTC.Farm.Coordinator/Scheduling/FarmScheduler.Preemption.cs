@@ -42,7 +42,7 @@ public sealed partial class FarmScheduler
             var attempt = lease.Attempt;
             attempt.Outcome = AttemptOutcomes.Preempted;
             attempt.EndedAt = Now;
-            attempt.Error = $"yielded to rendering: {yielded.Reason}";
+            attempt.Error = $"yielded to rendering: {AgentText.Cut(yielded.Reason)}";
             attempt.CheckpointDigest = stored ? digest : null;
             attempt.Progress = yielded.SamplesTotal > 0 ? $"epoch {yielded.TrainingEpoch}, batch {yielded.BatchesDone}, {yielded.SamplesSeen}/{yielded.SamplesTotal} samples" : null;
             ReleaseLocked(lease);
@@ -54,14 +54,14 @@ public sealed partial class FarmScheduler
             var outcome = stored
                 ? $"checkpoint {digest[..12]} stored; the next lease resumes from it"
                 : previous is not null ? $"{lost}the next lease resumes from the earlier checkpoint {previous[..12]}" : $"{lost}the shard restarts from scratch";
-            LogShardPreempted(run.Id, lease.Round, shard.Index, agentId, yielded.Reason, outcome);
+            LogShardPreempted(run.Id, lease.Round, shard.Index, agentId, AgentText.Cut(yielded.Reason), outcome);
             EventLocked(run, "shard-preempted",
-                $"round {lease.Round} shard {shard.Index} handed back by {agentId} (yielded to rendering: {yielded.Reason}) at {attempt.Progress ?? "the start"}; {outcome}",
+                $"round {lease.Round} shard {shard.Index} handed back by {agentId} (yielded to rendering: {AgentText.Cut(yielded.Reason)}) at {attempt.Progress ?? "the start"}; {outcome}",
                 shard.Index, agentId, facts: new JsonObject
                 {
                     ["lease"] = lease.Id,
                     ["epoch"] = lease.Epoch,
-                    ["reason"] = yielded.Reason,
+                    ["reason"] = AgentText.Cut(yielded.Reason),
                     ["checkpoint"] = stored ? digest : null,
                     ["checkpointMissing"] = digest.Length > 0 && !stored,
                     ["progress"] = new JsonObject

@@ -173,7 +173,7 @@ public sealed partial class FarmScheduler
                 attempt.Samples = (long)header.Samples;
                 attempt.ResultDigest = header.Digest;
                 attempt.FinalLoss = header.FinalLoss;
-                attempt.Device = header.Device;
+                attempt.Device = AgentText.Cut(header.Device);
                 lease.Shard.Phase = ShardPhase.Done;
                 lease.Shard.ResultDigest = header.Digest;
                 run.CurrentRound.Shards[lease.Shard.Index].ResultDigest = header.Digest;

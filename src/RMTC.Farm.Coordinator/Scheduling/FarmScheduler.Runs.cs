@@ -14,12 +14,17 @@ namespace RMTC.Farm.Coordinator.Scheduling;
 /// <summary>Runs: submission, lookups, cancellation, and the start of each round.</summary>
 public sealed partial class FarmScheduler
 {
-    /// <summary>Validates and queues a job. Throws <see cref="JobSpecException"/> naming what is wrong; nothing is scheduled then.</summary>
-    public Job Submit(SubmitJobRequest request)
+    /// <summary>
+    /// Validates and queues a job; <paramref name="maxSpecBytes"/> bounds a YAML spec's expanded size (Coordinator:MaxJobSpecBytes).
+    /// Throws <see cref="JobSpecException"/> naming what is wrong; nothing is scheduled then.
+    /// </summary>
+    public Job Submit(SubmitJobRequest request, int maxSpecBytes = JobSpecLimits.DefaultMaxSpecBytes)
     {
         var source = string.IsNullOrWhiteSpace(request.SourceName) ? "job spec" : request.SourceName;
         var baseDir = string.IsNullOrWhiteSpace(request.BaseDirectory) ? Environment.CurrentDirectory : request.BaseDirectory;
-        return Enqueue(RunPreparation.Prepare(request.SpecYaml, source, baseDir, request.SubmittedBy, _artifacts, Now));
+        var prepared = RunPreparation.Prepare(request.SpecYaml, source, baseDir, request.SubmittedBy, _artifacts, Now, maxSpecBytes);
+        ManifestBudget.Check(prepared.Manifest, prepared.Spec, _options.MaxManifestBytes);
+        return Enqueue(prepared);
     }
 
     /// <summary>Schedules a prepared run.</summary>

@@ -24,6 +24,11 @@ public sealed partial class FarmScheduler
         }
 
         var prepared = specs.Select(s => RunPreparation.Prepare(s, sourceName, submittedBy, _artifacts, Now)).ToList();
+        foreach (var p in prepared)
+        {
+            ManifestBudget.Check(p.Manifest, p.Spec, _options.MaxManifestBytes);
+        }
+
         return prepared.Select(Enqueue).ToList();
     }
 

@@ -1,5 +1,6 @@
 using System.Text;
 using Grpc.Core;
+using RMTC.Farm.Core.Jobs;
 
 namespace RMTC.Farm.Coordinator.Security;
 
@@ -13,7 +14,7 @@ public static class JobLimits
         if (bytes > maxBytes)
         {
             throw new RpcException(new Status(StatusCode.ResourceExhausted,
-                $"job spec is {bytes} bytes, over the limit of {maxBytes} (Coordinator:MaxJobSpecBytes): a spec names its dataset, it does not carry it"));
+                $"job spec is {bytes} bytes, over the limit of {maxBytes} ({JobSpecLimits.MaxSpecBytesSetting}): a spec names its dataset, it does not carry it"));
         }
     }
 

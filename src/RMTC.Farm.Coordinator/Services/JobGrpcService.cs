@@ -20,14 +20,15 @@ public sealed class JobGrpcService(FarmScheduler scheduler, DatasetConfinement c
     {
         try
         {
-            JobLimits.CheckSpecSize(request.SpecYaml, security.Value.MaxJobSpecBytes);
+            var maxSpecBytes = security.Value.MaxJobSpecBytes;
+            JobLimits.CheckSpecSize(request.SpecYaml, maxSpecBytes);
             var source = string.IsNullOrWhiteSpace(request.SourceName) ? "job spec" : request.SourceName;
             var baseDir = string.IsNullOrWhiteSpace(request.BaseDirectory) ? Environment.CurrentDirectory : request.BaseDirectory;
             var wrangler = context.Wrangler();
             if (wrangler is not null || confinement.Enabled)
             {
                 // Parsed here too so the show and the dataset are judged before anything is prepared or stored.
-                foreach (var spec in Parse(request.SpecYaml, source, baseDir))
+                foreach (var spec in Parse(request.SpecYaml, source, baseDir, maxSpecBytes))
                 {
                     ShowScope.CheckSubmit(wrangler, spec.EffectiveShow, source);
                     if (confinement.Check(spec.Dataset) is { } refusal)
@@ -43,7 +44,7 @@ public sealed class JobGrpcService(FarmScheduler scheduler, DatasetConfinement c
                 request = new SubmitJobRequest(request) { SubmittedBy = wrangler.User };
             }
 
-            return Task.FromResult(new SubmitJobResponse { Job = scheduler.Submit(request) });
+            return Task.FromResult(new SubmitJobResponse { Job = scheduler.Submit(request, maxSpecBytes) });
         }
         catch (JobSpecException e)
         {
@@ -105,10 +106,10 @@ public sealed class JobGrpcService(FarmScheduler scheduler, DatasetConfinement c
         }
     }
 
-    private static IReadOnlyList<JobSpec> Parse(string text, string source, string baseDir) =>
+    private static IReadOnlyList<JobSpec> Parse(string text, string source, string baseDir, int maxSpecBytes) =>
         CjslParser.LooksLikeCjsl(text)
             ? RunPreparation.ParseCjsl(text, source, baseDir)
-            : [JobSpecParser.Parse(text, source, baseDir, RecipeCatalog.Names)];
+            : [JobSpecParser.Parse(text, source, baseDir, RecipeCatalog.Names, maxSpecBytes)];
 
     private static RpcException NotFound(string id) =>
         new(new Status(StatusCode.NotFound, $"no job '{id}' on this coordinator: `rmtc status` lists the jobs it knows"));

@@ -33,6 +33,15 @@ public sealed class Dataset
     /// <summary>Extension of sample files.</summary>
     public const string SampleExtension = ".safetensors";
 
+    /// <summary>
+    /// Largest <c>dataset.yaml</c> or import sidecar accepted, in bytes of text and in bytes expanded (every alias written
+    /// out): a fixed limit, ample for per-asset rights of a large dataset and small enough that no file can make a
+    /// reader allocate gigabytes.
+    /// </summary>
+    public const int MaxDescriptorBytes = 4 * 1024 * 1024;
+
+    private const string DescriptorLimitName = "Dataset.MaxDescriptorBytes, a fixed limit of 4 MiB";
+
     /// <summary>Absolute path of the dataset directory.</summary>
     public required string Directory { get; init; }
     public required DatasetDescriptor Descriptor { get; init; }
@@ -193,17 +202,54 @@ public sealed class Dataset
             throw new DatasetException($"no {DescriptorFileName} in {full}, so it is not a dataset: write one (see the README's Datasets section), or {HowToMake(full, recipe)}");
         }
 
-        string text;
+        return ParseDescriptor(ReadBounded(path), path);
+    }
+
+    /// <summary>
+    /// The text of a descriptor or sidecar file, refused unread when it is over <see cref="MaxDescriptorBytes"/>.
+    /// Throws <see cref="DatasetException"/>.
+    /// </summary>
+    internal static string ReadBounded(string path)
+    {
         try
         {
-            text = File.ReadAllText(path);
+            var length = new FileInfo(path).Length;
+            if (length > MaxDescriptorBytes)
+            {
+                throw new DatasetException($"{path} is {length} bytes, over the limit of {MaxDescriptorBytes} ({DescriptorLimitName}): it describes the data, it does not hold it; list per-asset rights in fewer, wider entries");
+            }
+
+            return File.ReadAllText(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new DatasetException($"cannot read {path}: {e.Message}");
         }
+    }
 
-        return ParseDescriptor(text, path);
+    /// <summary>Loads a descriptor or sidecar's YAML after <see cref="YamlGuard"/> passed it. Throws <see cref="DatasetException"/>.</summary>
+    internal static YamlStream LoadGuarded(string text, string source)
+    {
+        const string expected = "A dataset.yaml is a YAML mapping of `key: value` lines such as `name: plates`, `kind: image-pairs`, `licence: CC-BY-4.0`.";
+        string At(long line) => line > 0 ? string.Create(CultureInfo.InvariantCulture, $"{source} line {line}") : source;
+        if (NotYaml.NotText(text, At, expected) is { } binary)
+        {
+            throw new DatasetException(binary);
+        }
+
+        try
+        {
+            if (YamlGuard.Check(text, MaxDescriptorBytes, DescriptorLimitName) is { } refused)
+            {
+                throw new DatasetException($"{source} line {refused.Line}: {refused.Message}");
+            }
+
+            return YamlGuard.Load(text);
+        }
+        catch (YamlException e)
+        {
+            throw new DatasetException(NotYaml.Message(text, At, e, expected));
+        }
     }
 
     /// <summary>The commands that make a dataset at <paramref name="full"/>, for errors about a missing one.</summary>
@@ -506,27 +552,7 @@ public sealed class Dataset
 
     private static YamlMappingNode CheckKeys(string text, string source)
     {
-        const string expected = "A dataset.yaml is a YAML mapping of `key: value` lines such as `name: plates`, `kind: image-pairs`, `licence: CC-BY-4.0`.";
-        string At(long line) => line > 0 ? string.Create(CultureInfo.InvariantCulture, $"{source} line {line}") : source;
-        if (NotYaml.NotText(text, At, expected) is { } binary)
-        {
-            throw new DatasetException(binary);
-        }
-
-        YamlStream stream;
-        try
-        {
-            if (YamlGuard.Check(text) is { } refused)
-            {
-                throw new DatasetException($"{source} line {refused.Line}: {refused.Message}");
-            }
-
-            stream = YamlGuard.Load(text);
-        }
-        catch (YamlException e)
-        {
-            throw new DatasetException(NotYaml.Message(text, At, e, expected));
-        }
+        var stream = LoadGuarded(text, source);
 
         if (stream.Documents.Count == 0)
         {

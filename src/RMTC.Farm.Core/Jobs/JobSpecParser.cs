@@ -23,9 +23,13 @@ public static partial class JobSpecParser
         "A job spec is a YAML mapping of `key: value` lines such as `name: denoise-shot42`, `recipe: denoiser`, `dataset: ../datasets/patches` "
         + "(examples in farm/jobs/); an OpenCue spec is XML that starts with <!DOCTYPE spec ...> (example in farm/examples/opencue/).";
 
-    /// <summary>Parses and validates. <paramref name="baseDirectory"/> resolves a relative dataset path.</summary>
+    /// <summary>
+    /// Parses and validates. <paramref name="baseDirectory"/> resolves a relative dataset path. <paramref name="maxSpecBytes"/>
+    /// bounds the document's expanded size (the coordinator passes its <see cref="JobSpecLimits.MaxSpecBytesSetting"/>);
+    /// every field's own limit is in <see cref="JobSpecLimits"/>.
+    /// </summary>
     /// <exception cref="JobSpecException">The spec is not valid; nothing should be scheduled.</exception>
-    public static JobSpec Parse(string yaml, string sourceName, string baseDirectory, IReadOnlyCollection<string>? knownRecipes = null)
+    public static JobSpec Parse(string yaml, string sourceName, string baseDirectory, IReadOnlyCollection<string>? knownRecipes = null, int maxSpecBytes = JobSpecLimits.DefaultMaxSpecBytes)
     {
         var problems = new List<string>();
         string At(long line) => line > 0 ? string.Create(CultureInfo.InvariantCulture, $"{sourceName}:{line}") : sourceName;
@@ -37,7 +41,7 @@ public static partial class JobSpecParser
         YamlMappingNode root;
         try
         {
-            if (YamlGuard.Check(yaml) is { } refused)
+            if (YamlGuard.Check(yaml, maxSpecBytes, JobSpecLimits.MaxSpecBytesSetting) is { } refused)
             {
                 throw new JobSpecException([$"{sourceName}:{refused.Line}: {refused.Message}"]);
             }
@@ -178,7 +182,7 @@ public static partial class JobSpecParser
         }
 
         var datasetPath = Path.GetFullPath(Path.Combine(baseDirectory, dataset!));
-        return new JobSpec
+        var spec = new JobSpec
         {
             Name = name!,
             Recipe = recipe!,
@@ -197,6 +201,8 @@ public static partial class JobSpecParser
             RoundPolicy = roundPolicy,
             Show = show,
         };
+        problems.AddRange(JobSpecLimits.Problems(spec).Select(p => $"{sourceName}: {p}"));
+        return problems.Count > 0 ? throw new JobSpecException(problems) : spec;
     }
 
     private static RoundPolicySpec ReadRoundPolicy(Fields fields, int shards)

@@ -51,6 +51,7 @@ public static class CjslTraining
             if (training.Count == 1 && training[0] is var layer && ToJobSpec(spec, job, layer, sourceName, baseDirectory, knownRecipes, problems) is { } jobSpec)
             {
                 specs.Add(jobSpec);
+                problems.AddRange(JobSpecLimits.Problems(jobSpec).Select(p => $"{sourceName}: job '{Echo.Of(job.Name)}': {p}"));
             }
         }
 

@@ -9,20 +9,30 @@ namespace RMTC.Farm.Core.Yaml;
 /// recursively, so thousands of nested brackets overflow the stack (which kills the process); and an alias of a list or
 /// mapping shares a subtree that hashing or printing walks once per alias, so ten aliases of ten aliases ... (a
 /// "billion laughs") cost exponential time. Neither has a use in these files, so both are refused with the line.
+/// Aliases of plain values stay allowed, but each one costs what it repeats: the document is measured by its expanded
+/// size (every scalar's UTF-8 bytes, an alias counting its anchor's bytes again), since everything downstream (the
+/// spec's lists, the stored manifest, error messages) pays for the expansion, not for the text.
 /// </summary>
 internal static class YamlGuard
 {
     /// <summary>Deepest nesting of lists and mappings accepted (the files need 5).</summary>
     public const int MaxDepth = 64;
 
+    /// <summary>Bytes each node costs beyond its text (a separator, a bracket), so that a list of empty values is not free.</summary>
+    private const int NodeOverhead = 2;
+
     /// <summary>
     /// The first problem as (line, message), or null when the text is safe to load. Reads events only (no tree), so
-    /// it is linear in the text. Throws <see cref="YamlException"/> when the text is not YAML, as loading would.
+    /// it is linear in the text. <paramref name="maxExpandedBytes"/> bounds the document as if every alias were written
+    /// out; <paramref name="setting"/> names what raises it (in the message). Throws <see cref="YamlException"/> when
+    /// the text is not YAML, as loading would.
     /// </summary>
-    public static (long Line, string Message)? Check(string text)
+    public static (long Line, string Message)? Check(string text, long maxExpandedBytes, string setting)
     {
         var parser = new Parser(new StringReader(text));
         var collectionAnchors = new HashSet<string>(StringComparer.Ordinal);
+        var scalarAnchors = new Dictionary<string, long>(StringComparer.Ordinal);
+        long expanded = 0;
         // Per open list or mapping: whether it is a mapping, how many nodes it holds so far, and the last one's line.
         var open = new Stack<(bool Mapping, int Nodes, long LastLine)>();
         long line = 1;
@@ -40,6 +50,7 @@ internal static class YamlGuard
             {
                 case NodeEvent start and (MappingStart or SequenceStart):
                     open.Push((start is MappingStart, 0, start.Start.Line));
+                    expanded += NodeOverhead;
                     if (open.Count > MaxDepth)
                     {
                         return (start.Start.Line, $"lists and mappings are nested more than {MaxDepth} levels deep here: these files need only a few levels; remove the extra brackets or indentation");
@@ -60,12 +71,27 @@ internal static class YamlGuard
                     }
 
                     break;
-                case Scalar { Anchor.IsEmpty: false } scalar:
-                    // An anchor name may be reused; the latest definition is the one an alias means.
-                    collectionAnchors.Remove(scalar.Anchor.Value);
+                case Scalar scalar:
+                    var bytes = NodeOverhead + (long)System.Text.Encoding.UTF8.GetByteCount(scalar.Value);
+                    expanded += bytes;
+                    if (!scalar.Anchor.IsEmpty)
+                    {
+                        // An anchor name may be reused; the latest definition is the one an alias means.
+                        collectionAnchors.Remove(scalar.Anchor.Value);
+                        scalarAnchors[scalar.Anchor.Value] = bytes;
+                    }
+
                     break;
                 case AnchorAlias alias when collectionAnchors.Contains(alias.Value.Value):
                     return (alias.Start.Line, $"the alias *{alias.Value.Value} repeats a list or mapping: aliases may repeat only plain values (aliases of lists and mappings are how YAML bombs are built); write the list or mapping out in full");
+                case AnchorAlias alias:
+                    expanded += scalarAnchors.GetValueOrDefault(alias.Value.Value, NodeOverhead);
+                    break;
+            }
+
+            if (expanded > maxExpandedBytes)
+            {
+                return (parser.Current.Start.Line, $"the document expands to more than {maxExpandedBytes} bytes once every alias is written out, over the limit ({setting}): an alias repeats its anchor's whole value; write each value once, or shorten them");
             }
         }
 

@@ -189,4 +189,32 @@ public sealed class DatasetYamlFuzzTests(ITestOutputHelper output)
         var d = Dataset.ParseDescriptor("name: &n abc\nowner: *n\nkind: image-pairs\nsample_shape: [1, 2, 3]\n");
         Assert.Equal("abc", d.Owner);
     }
+
+    [Fact]
+    public void Aliases_of_a_long_scalar_are_refused_by_expanded_size_in_dataset_yaml_and_in_import_sidecars()
+    {
+        // 40 KB of text, 100 MB once the aliases are written out.
+        var yaml = "name: a\nkind: labelled-images\nsample_shape: [1, 2, 3]\nclasses: " + SpecAmplifiers.AliasedScalarList(20_000, 20_000) + "\n";
+        var error = Assert.Throws<DatasetException>(() => Dataset.ParseDescriptor(yaml));
+        Assert.Contains($"dataset.yaml line 4: the document expands to more than {Dataset.MaxDescriptorBytes} bytes", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Dataset.MaxDescriptorBytes", error.Message, StringComparison.Ordinal);
+
+        var dir = Directory.CreateTempSubdirectory("rmtc-sidecar-").FullName;
+        try
+        {
+            var sidecar = Path.Combine(dir, "meta.yaml");
+            File.WriteAllText(sidecar, "name: a\nclasses: " + SpecAmplifiers.AliasedScalarList(20_000, 20_000) + "\n");
+            var refused = Assert.Throws<DatasetException>(() => RMTC.Farm.Core.Datasets.Import.DatasetMetadata.ReadSidecar(sidecar));
+            Assert.Contains("meta.yaml line 2: the document expands to more than", refused.Message, StringComparison.Ordinal);
+
+            // A file over the limit is refused unread.
+            File.WriteAllText(sidecar, "name: a\n#" + new string('x', Dataset.MaxDescriptorBytes) + "\n");
+            var big = Assert.Throws<DatasetException>(() => RMTC.Farm.Core.Datasets.Import.DatasetMetadata.ReadSidecar(sidecar));
+            Assert.Contains($"over the limit of {Dataset.MaxDescriptorBytes} (Dataset.MaxDescriptorBytes", big.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }

@@ -82,8 +82,18 @@ public sealed class JobSpecFuzzTests(ITestOutputHelper output)
         Assert.InRange(spec.Resources.GpuMemoryMiB, 0, ByteSize.MaxMiB);
         Assert.True(double.IsFinite(spec.Resources.Cores) && double.IsFinite(spec.Local.LearningRate));
         Assert.True(Path.IsPathRooted(spec.Dataset));
+        // Amplification bounded: what the spec costs downstream (the manifest stores it as JSON, at most 6 bytes per
+        // character escaped) follows from the expanded-size limit, whatever aliases the text used.
+        Assert.Empty(JobSpecLimits.Problems(spec));
+        Assert.InRange(System.Text.Json.JsonSerializer.Serialize(spec).Length, 0, 6L * JobSpecLimits.DefaultMaxSpecBytes + 4096);
         return true;
     }
+
+    /// <summary>A refusal: a JobSpecException whose message fits a gRPC status (see <see cref="JobSpecException.MaxMessageBytes"/>).</summary>
+    internal static bool IsBoundedRefusal(Exception e) =>
+        e is JobSpecException && System.Text.Encoding.UTF8.GetByteCount(e.Message) <= JobSpecException.MaxMessageBytes;
+
+    private const string Head = "name: amp\nrecipe: denoiser\ndataset: /d\n";
 
     internal static readonly Func<Random, FuzzInput>[] Generators =
     [
@@ -100,13 +110,18 @@ public sealed class JobSpecFuzzTests(ITestOutputHelper output)
             1 => "local: " + Mutate.DeepYaml(r, r.Next(1, 5000)),
             _ => "name: " + new string('n', r.Next(1, r.Next(8) == 0 ? 200_000 : 5_000)),
         }, "sample with a bomb, deep nesting or a long value appended"),
+        r =>
+        {
+            var (name, build) = SpecAmplifiers.All[r.Next(SpecAmplifiers.All.Count)];
+            return FuzzInput.Text(build(Head, r.Next(100, r.Next(8) == 0 ? 300_000 : 30_000)), "amplifier: " + name);
+        },
     ];
 
     [Fact]
     public void Generated_job_specs_end_in_a_spec_or_a_clear_JobSpecException()
     {
         var stats = FuzzRunner.Run(output, "job.yaml", FuzzRunner.Seed(6001), Generators, FuzzRunner.Iterations(3000),
-            Parse, e => e is JobSpecException, AllocBase, AllocPerByte);
+            Parse, IsBoundedRefusal, AllocBase, AllocPerByte);
         Assert.True(stats.Valid > 0 && stats.Rejected > 0, $"the generators should make both valid and invalid specs: {stats}");
     }
 
@@ -114,7 +129,7 @@ public sealed class JobSpecFuzzTests(ITestOutputHelper output)
     public void Every_truncation_of_a_valid_spec_ends_in_a_spec_or_a_clear_JobSpecException()
     {
         var inputs = Enumerable.Range(0, Sample.Length + 1).Select(n => FuzzInput.Text(Sample[..n], $"sample cut at {n}"));
-        FuzzRunner.Check(output, "job.yaml truncations", 0, inputs, Parse, e => e is JobSpecException, AllocBase, AllocPerByte);
+        FuzzRunner.Check(output, "job.yaml truncations", 0, inputs, Parse, IsBoundedRefusal, AllocBase, AllocPerByte);
     }
 
     [Theory]
@@ -132,7 +147,76 @@ public sealed class JobSpecFuzzTests(ITestOutputHelper output)
         };
         var error = Assert.Throws<JobSpecException>(() => Parse(FuzzInput.Text(yaml, "bomb")));
         Assert.Contains("alias", error.Message, StringComparison.OrdinalIgnoreCase);
-        FuzzRunner.Check(output, "job.yaml bomb " + where, 0, [FuzzInput.Text(yaml, "bomb " + where)], Parse, e => e is JobSpecException, AllocBase, AllocPerByte);
+        FuzzRunner.Check(output, "job.yaml bomb " + where, 0, [FuzzInput.Text(yaml, "bomb " + where)], Parse, IsBoundedRefusal, AllocBase, AllocPerByte);
+    }
+
+    public static TheoryData<string> Amplifiers() => [.. SpecAmplifiers.All.Select(a => a.Name)];
+
+    [Theory]
+    [MemberData(nameof(Amplifiers))]
+    public void Each_amplifier_is_refused_in_bounded_time_and_memory_with_a_bounded_message(string name)
+    {
+        var yaml = SpecAmplifiers.All.Single(a => a.Name == name).Build(Head, 100_000);
+        var error = Assert.Throws<JobSpecException>(() => Parse(FuzzInput.Text(yaml, name)));
+        output.WriteLine($"{name} ({yaml.Length} bytes): {error.Message[..Math.Min(400, error.Message.Length)]}");
+        Assert.InRange(System.Text.Encoding.UTF8.GetByteCount(error.Message), 1, JobSpecException.MaxMessageBytes);
+        Assert.Matches("over the limit of|more than [0-9]+ bytes|unknown field", error.Message);
+        FuzzRunner.Check(output, "job.yaml amplifier " + name, 0, [FuzzInput.Text(yaml, name)], Parse, IsBoundedRefusal, AllocBase, AllocPerByte);
+    }
+
+    [Fact]
+    public void Aliases_of_a_long_scalar_are_refused_by_expanded_size_naming_the_limit_and_its_setting()
+    {
+        // The spec, scaled down: 8 KB of text, 5 MB once the aliases are written out.
+        var yaml = Head + "resources:\n  tags: " + SpecAmplifiers.AliasedScalarList(5_000, 4_000) + "\n";
+        var error = Assert.Throws<JobSpecException>(() => JobSpecParser.Parse(yaml, "job.yaml", "/farm/jobs", Recipes));
+        Assert.Contains("job.yaml:5: the document expands to more than 262144 bytes", error.Message, StringComparison.Ordinal);
+        Assert.Contains("(Coordinator:MaxJobSpecBytes)", error.Message, StringComparison.Ordinal);
+
+        // The setting raises it; the field limits still hold.
+        var raised = Assert.Throws<JobSpecException>(() => JobSpecParser.Parse(yaml, "job.yaml", "/farm/jobs", Recipes, maxSpecBytes: 64 << 20));
+        output.WriteLine(raised.Message);
+        Assert.Contains($"resources.tags: holds 1001 entries, over the limit of {JobSpecLimits.MaxTags}", raised.Message, StringComparison.Ordinal);
+        Assert.Contains($"entry 1 is 5000 characters long, over the limit of {JobSpecLimits.MaxTagLength}", raised.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("resources: { tags: [{0}] }", "resources.tags: holds 65 entries, over the limit of 64")]
+    [InlineData("resources: { tags: [gpu, {1}] }", "resources.tags: entry 2 is 101 characters long, over the limit of 100 for a tag")]
+    [InlineData("resources: { tags: \"gpu | {1}\" }", "resources.tags: entry 2 is 101 characters long")]
+    [InlineData("rights: { accept_constraints: [{0}] }", "rights.accept_constraints: holds 65 entries, over the limit of 64")]
+    [InlineData("dataset: /{2}", "dataset: is 5001 characters long, over the limit of 4096")]
+    [InlineData("evaluation: { split: {1} }", "")]
+    public void Every_list_and_text_field_has_a_limit(string line, string expected)
+    {
+        var many = string.Join(", ", Enumerable.Range(0, 65).Select(i => $"t{i}"));
+        var yaml = Head + line.Replace("{0}", many, StringComparison.Ordinal).Replace("{1}", new string('x', 101), StringComparison.Ordinal).Replace("{2}", new string('d', 5000), StringComparison.Ordinal) + "\n";
+        if (expected.Length == 0)
+        {
+            // Under its limit (256): accepted.
+            JobSpecParser.Parse(yaml, "job.yaml", "/farm/jobs", Recipes);
+            return;
+        }
+
+        var error = Assert.Throws<JobSpecException>(() => JobSpecParser.Parse(yaml.Replace("dataset: /d\ndataset", "dataset", StringComparison.Ordinal), "job.yaml", "/farm/jobs", Recipes));
+        Assert.Contains("job.yaml: " + expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Ten_thousand_unknown_keys_give_the_first_problems_and_how_many_more_within_a_status_size()
+    {
+        // Found from outside: the whole list (2.5 MB) went into the gRPC status, over HTTP/2's header limit.
+        var yaml = Head + string.Concat(Enumerable.Range(0, 10_000).Select(i => $"k{i:D5}: 1\n"));
+        var error = Assert.Throws<JobSpecException>(() => JobSpecParser.Parse(yaml, "job.yaml", "/farm/jobs", Recipes));
+        Assert.Equal(10_000, error.Problems.Count);
+        Assert.StartsWith("the job spec has 10000 problems:\n  - job.yaml:4: k00000: unknown field 'k00000'", error.Message, StringComparison.Ordinal);
+        Assert.EndsWith($"\n  - and {10_000 - JobSpecException.MaxListedProblems} more (fix these and check the spec again to see the rest)", error.Message, StringComparison.Ordinal);
+        Assert.InRange(System.Text.Encoding.UTF8.GetByteCount(error.Message), 1, JobSpecException.MaxMessageBytes);
+
+        // Long problems: the byte bound holds before the count does.
+        var wide = JobSpecException.Format([.. Enumerable.Range(0, 30).Select(i => $"p{i}: " + new string('\u00e9', 5_000))]);
+        Assert.InRange(System.Text.Encoding.UTF8.GetByteCount(wide), 1, JobSpecException.MaxMessageBytes);
+        Assert.Contains(" more (fix these", wide, StringComparison.Ordinal);
     }
 
     [Theory]

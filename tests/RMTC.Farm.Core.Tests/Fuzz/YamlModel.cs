@@ -116,9 +116,12 @@ internal static class YamlModel
         return new YMap(entries);
     }
 
-    /// <summary>A value of a type the key does not expect, or a hostile construct.</summary>
-    public static YNode WrongValue(Random r) => r.Next(12) switch
+    /// <summary>A value of a type the key does not expect, or a hostile construct (amplifiers included: small text, large once read).</summary>
+    public static YNode WrongValue(Random r) => r.Next(15) switch
     {
+        12 => new YRaw(SpecAmplifiers.AliasedScalarList(r.Next(1, 20_000), r.Next(4, 40_000))),
+        13 => new YRaw("[" + string.Join(", ", Enumerable.Repeat(r.Next(2) == 0 ? "a" : "\"\"", r.Next(1, 20_000))) + "]"),
+        14 => new YMap([.. Enumerable.Range(0, r.Next(1, 2_000)).Select(i => (new string('k', r.Next(1, 200)) + i.ToString(CultureInfo.InvariantCulture), (YNode)S(i)))]),
         0 => new YSeq([S(1), S("two"), new YMap([("x", S(3))])]),
         1 => new YMap([("a", S(1)), ("b", Seq(S("c")))]),
         2 => new YScalar(Mutate.HostileScalar(r)),

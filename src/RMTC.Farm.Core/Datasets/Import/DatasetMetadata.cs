@@ -42,25 +42,8 @@ public sealed record DatasetMetadata
     /// <summary>Reads a sidecar file. Throws <see cref="DatasetException"/> naming the line at fault.</summary>
     public static DatasetMetadata ReadSidecar(string path)
     {
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new DatasetException($"cannot read metadata file {path}: {e.Message}");
-        }
-
-        var stream = new YamlStream();
-        try
-        {
-            stream.Load(new StringReader(text));
-        }
-        catch (YamlException e)
-        {
-            throw new DatasetException($"{path} line {e.Start.Line}: not valid YAML: {e.Message}");
-        }
+        // Guarded as dataset.yaml is: a sidecar comes with data from outside.
+        var stream = Dataset.LoadGuarded(Dataset.ReadBounded(path), path);
 
         if (stream.Documents.Count != 1 || stream.Documents[0].RootNode is not YamlMappingNode root)
         {
