@@ -26,18 +26,28 @@ public sealed partial class FarmScheduler
         {
             if (RunStates.IsFinal(manifest.State) || manifest.Spec is null || manifest.Rounds.Count == 0)
             {
-                AddFinished(manifest);
+                lock (_gate)
+                {
+                    // Not loaded: a watcher gets the stored log, read when asked, ending with the run as it ended.
+                    var ended = AddFinished(manifest);
+                    var id = manifest.RunId;
+                    ended.Events.UseStored(ct => store.ReadEventsAsync(id, ct), ToJobLocked(ended));
+                }
+
                 continue;
             }
 
+            IReadOnlyList<LineageEvent> events = [];
             try
             {
-                var events = await store.ReadEventsAsync(manifest.RunId, cancellationToken);
+                events = await store.ReadEventsAsync(manifest.RunId, cancellationToken);
                 var run = Rebuild(manifest, events.Count > 0 ? events[^1] : null);
                 lock (_gate)
                 {
                     _runs[run.Id] = run;
                     _activeRuns[run.SubmitOrder] = run;
+                    // Watchers see the whole run, not only what happened since this restart.
+                    run.Events.Restore(run.Id, events);
                     run.ResetReady();
                     RestoreLeasesLocked(run);
                     var done = run.Shards.Count(s => s.Phase == ShardPhase.Done);
@@ -68,6 +78,9 @@ public sealed partial class FarmScheduler
                 lock (_gate)
                 {
                     var run = AddFinished(manifest);
+                    // The failure continues the stored chain (and its watchers' history) rather than starting a new one.
+                    run.LastEvent = events.Count > 0 ? events[^1] : null;
+                    run.Events.Restore(run.Id, events);
                     FinishRunLocked(run, RunStates.Failed, $"could not be recovered after a coordinator restart: {e.Message}");
                 }
             }

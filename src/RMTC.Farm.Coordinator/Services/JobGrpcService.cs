@@ -74,7 +74,9 @@ public sealed class JobGrpcService(FarmScheduler scheduler, DatasetConfinement c
     public override async Task WatchJob(WatchJobRequest request, IServerStreamWriter<JobEvent> responseStream, ServerCallContext context)
     {
         Scope(request.JobId, context);
-        var events = scheduler.Watch(request.JobId, context.CancellationToken) ?? throw NotFound(request.JobId);
+        var events = scheduler.Watch(request.JobId, request.AfterSeq, request.AfterHash, context.CancellationToken) ?? throw NotFound(request.JobId);
+        // Headers at once: a client that reconnected knows it is following again before the next event, which may be minutes away.
+        await context.WriteResponseHeadersAsync(new Metadata());
         await foreach (var e in events)
         {
             await responseStream.WriteAsync(e, context.CancellationToken);
