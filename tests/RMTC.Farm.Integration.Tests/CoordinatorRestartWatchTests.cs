@@ -27,7 +27,6 @@ public sealed class CoordinatorRestartWatchTests
         // What a watcher saw of the run while the coordinator that ran it was up.
         var (liveExit, liveOutput) = await RmtcCli.RunAsync(CliTimeout, "watch", job.Id, "--json", "--coordinator", farm.Address);
         Assert.True(liveExit == 0, liveOutput);
-        var live = JsonEvents(liveOutput);
 
         farm.Coordinator.Kill();
         await farm.RestartCoordinatorAsync();
@@ -54,6 +53,7 @@ public sealed class CoordinatorRestartWatchTests
         // Replayed from the stored log, to the end, and the stream ends: the same events, seqs and hashes as live.
         var (watchExit, watched) = await RmtcCli.RunAsync(CliTimeout, "watch", job.Id, "--json", "--coordinator", farm.Address);
         Assert.True(watchExit == 0, watched + "\n" + farm.Logs());
+        var live = JsonEvents(liveOutput);
         var replayed = JsonEvents(watched);
         Assert.Equal(live.Select(e => (e.Seq, e.Hash, e.Kind, e.Message)), replayed.Select(e => (e.Seq, e.Hash, e.Kind, e.Message)));
         Assert.Equal("succeeded", replayed[^1].Kind);
