@@ -125,6 +125,35 @@ public sealed class CoordinatorRestartWatchTests
         Assert.EndsWith("run succeeded", lines[^1]);
     }
 
+    [Fact]
+    public async Task Watch_rides_through_a_graceful_coordinator_restart_without_holding_its_shutdown()
+    {
+        // No agent yet: nothing but the watcher's stream is open when the coordinator stops.
+        await using var farm = await FarmFixture.StartAsync();
+        var data = farm.Synthesize("classifier", 320, seed: 5);
+        var job = await farm.SubmitAsync($"name: graceful\nrecipe: classifier\ndataset: {data}\nshards: 2\nrounds: 1\nlocal: {{ epochs: 1, batch_size: 4 }}\n");
+        using var watch = new CliProcess("watch", job.Id, "--coordinator", farm.Address);
+        await FarmFixture.WaitUntilAsync(() => watch.Output.Contains(" round-started "), CliTimeout, () => "the watcher printed nothing:\n" + watch.Output);
+
+        // A stop (systemctl restart) ends the watch stream at once rather than waiting out the host's shutdown timeout (30 s).
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
+        await farm.RestartCoordinatorAsync(TimeSpan.FromSeconds(1));
+        stopping.Stop();
+        // The run outlived the stop: a write under way when it began was finished, not cancelled.
+        Assert.NotNull(farm.Scheduler.GetJob(job.Id));
+        await farm.StartAgentsAsync(2);
+        var exit = await watch.WaitAsync(TimeSpan.FromMinutes(3));
+
+        var final = await farm.Jobs.GetJobAsync(new GetJobRequest { JobId = job.Id });
+        Assert.True(final.State == JobState.Succeeded, final.Error + "\n" + farm.AgentLogs());
+        Assert.True(exit == 0, watch.Output);
+        Assert.Contains("the coordinator is stopping", watch.Output);
+        Assert.Contains("answers again", watch.Output);
+        Assert.Single(watch.Output.Split('\n'), l => l.Contains(" round-started ", StringComparison.Ordinal));
+        Assert.EndsWith("run succeeded", watch.Output.TrimEnd());
+        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(20), $"the restart took {stopping.Elapsed.TotalSeconds:F1} s with a watcher connected\n{watch.Output}");
+    }
+
     private sealed record WatchedEvent(ulong Seq, string Hash, string Kind, string Message);
 
     /// <summary>The events in `rmtc watch --json` output (one JSON object a line; stderr lines are not JSON).</summary>

@@ -37,10 +37,9 @@ public sealed partial class FarmScheduler
                 continue;
             }
 
-            IReadOnlyList<LineageEvent> events = [];
             try
             {
-                events = await store.ReadEventsAsync(manifest.RunId, cancellationToken);
+                var events = await store.ReadEventsAsync(manifest.RunId, cancellationToken);
                 var run = Rebuild(manifest, events.Count > 0 ? events[^1] : null);
                 lock (_gate)
                 {
@@ -78,9 +77,6 @@ public sealed partial class FarmScheduler
                 lock (_gate)
                 {
                     var run = AddFinished(manifest);
-                    // The failure continues the stored chain (and its watchers' history) rather than starting a new one.
-                    run.LastEvent = events.Count > 0 ? events[^1] : null;
-                    run.Events.Restore(run.Id, events);
                     FinishRunLocked(run, RunStates.Failed, $"could not be recovered after a coordinator restart: {e.Message}");
                 }
             }
