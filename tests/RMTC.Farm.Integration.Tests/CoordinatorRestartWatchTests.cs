@@ -154,6 +154,40 @@ public sealed class CoordinatorRestartWatchTests
         Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(20), $"the restart took {stopping.Elapsed.TotalSeconds:F1} s with a watcher connected\n{watch.Output}");
     }
 
+    [Fact]
+    public async Task WatchJob_resumes_after_the_event_named_by_seq_and_hash_and_resends_all_when_it_does_not_know_it()
+    {
+        await using var farm = await FarmFixture.StartAsync();
+        var data = farm.Synthesize("classifier", 320, seed: 5);
+        var job = await farm.SubmitAsync($"name: resume\nrecipe: classifier\ndataset: {data}\nshards: 2\nrounds: 1\n");
+        var history = await FirstEventsAsync(farm, new WatchJobRequest { JobId = job.Id }, 2);
+        Assert.Equal([1UL, 2UL], history.Select(e => e.Seq));
+        Assert.Equal(["submitted", "round-started"], history.Select(e => e.Kind));
+        Assert.All(history, e => Assert.Equal(64, e.Hash.Length));
+
+        // Known position: only what came after it.
+        var resumed = await FirstEventsAsync(farm, new WatchJobRequest { JobId = job.Id, AfterSeq = 1, AfterHash = history[0].Hash }, 1);
+        Assert.Equal(history[1].Hash, resumed[0].Hash);
+
+        // A position this coordinator never recorded (its predecessor lost it in a crash): everything again.
+        var unknown = await FirstEventsAsync(farm, new WatchJobRequest { JobId = job.Id, AfterSeq = 2, AfterHash = new string('f', 64) }, 1);
+        Assert.Equal(history[0].Hash, unknown[0].Hash);
+    }
+
+    /// <summary>The first <paramref name="count"/> events a WatchJob call answers (the run is still live, so the stream stays open).</summary>
+    private static async Task<List<JobEvent>> FirstEventsAsync(FarmFixture farm, WatchJobRequest request, int count)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var call = farm.Jobs.WatchJob(request, cancellationToken: cts.Token);
+        var events = new List<JobEvent>();
+        while (events.Count < count && await call.ResponseStream.MoveNext(cts.Token))
+        {
+            events.Add(call.ResponseStream.Current);
+        }
+
+        return events;
+    }
+
     private sealed record WatchedEvent(ulong Seq, string Hash, string Kind, string Message);
 
     /// <summary>The events in `rmtc watch --json` output (one JSON object a line; stderr lines are not JSON).</summary>
