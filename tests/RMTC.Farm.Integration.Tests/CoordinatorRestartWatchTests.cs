@@ -174,6 +174,18 @@ public sealed class CoordinatorRestartWatchTests
         Assert.Equal(history[0].Hash, unknown[0].Hash);
     }
 
+    [Fact]
+    public async Task Watch_of_an_address_where_no_coordinator_ever_answered_fails_at_once()
+    {
+        // Reconnecting is for a coordinator that went away, not for a wrong address.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var (exit, output) = await RmtcCli.RunAsync(CliTimeout, "watch", "some-run", "--coordinator", $"127.0.0.1:{CoordinatorProcess.FreePort()}");
+        Assert.Equal(1, exit);
+        Assert.Contains("no coordinator answers", output);
+        Assert.DoesNotContain("retrying", output);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"took {clock.Elapsed}");
+    }
+
     /// <summary>The first <paramref name="count"/> events a WatchJob call answers (the run is still live, so the stream stays open).</summary>
     private static async Task<List<JobEvent>> FirstEventsAsync(FarmFixture farm, WatchJobRequest request, int count)
     {

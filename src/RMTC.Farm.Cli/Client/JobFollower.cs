@@ -21,12 +21,24 @@ internal static class JobFollower
     public static Option<TimeSpan> ReconnectTimeoutOption() => new("--reconnect-timeout")
     {
         Description = "While following, how long to keep reconnecting when the coordinator stops answering (a restart, a network drop) before giving up with exit 1, e.g. 30s, 10m (default 5m)",
+        HelpName = "DURATION",
         DefaultValueFactory = _ => TimeSpan.FromMinutes(5),
         CustomParser = r => HostConfiguration.ParseDuration(r) ?? TimeSpan.Zero,
     };
 
     /// <summary>Prints the job's events until it ends and returns it as it ended; null when the coordinator stayed away (said on stderr).</summary>
-    public static async Task<Job?> FollowAsync(GrpcChannel channel, string address, string jobId, TextWriter output, bool json, TimeSpan reconnectTimeout, CancellationToken ct)
+    /// <param name="channel">The coordinator's channel.</param>
+    /// <param name="address">The coordinator's address, for messages.</param>
+    /// <param name="jobId">Run id or unique prefix.</param>
+    /// <param name="output">Where events are printed.</param>
+    /// <param name="json">One JSON object per event instead of text.</param>
+    /// <param name="reconnectTimeout">How long one outage may last before following gives up.</param>
+    /// <param name="answered">
+    /// True when this coordinator already answered (the submission before --wait). Until it has, a coordinator that
+    /// does not answer is an error at once (a wrong address), not an outage to wait out.
+    /// </param>
+    /// <param name="ct">Stops following.</param>
+    public static async Task<Job?> FollowAsync(GrpcChannel channel, string address, string jobId, TextWriter output, bool json, TimeSpan reconnectTimeout, bool answered, CancellationToken ct)
     {
         var jobs = FarmClient.Jobs(channel);
         var printer = new EventPrinter(output, json);
@@ -44,6 +56,7 @@ internal static class JobFollower
             {
                 using var call = jobs.WatchJob(new WatchJobRequest { JobId = jobId, AfterSeq = afterSeq, AfterHash = afterHash }, cancellationToken: ct);
                 await call.ResponseHeadersAsync;
+                answered = true;
                 if (outage is not null)
                 {
                     await Console.Error.WriteLineAsync($"coordinator at {address} answers again after {outage.Elapsed.TotalSeconds:F0} s: following {jobId} from event {afterSeq}");
@@ -80,7 +93,7 @@ internal static class JobFollower
 
                 lost = new RpcException(new Status(StatusCode.Unavailable, "the event stream ended before the run did"));
             }
-            catch (RpcException e) when (!ct.IsCancellationRequested && IsConnectionLoss(e))
+            catch (RpcException e) when (answered && !ct.IsCancellationRequested && IsConnectionLoss(e))
             {
                 lost = e;
             }
@@ -114,7 +127,8 @@ internal static class JobFollower
     {
         StatusCode.Unavailable => true,
         // A stream reset by a coordinator that stops, or a connection cut mid-message.
-        StatusCode.Cancelled or StatusCode.Internal or StatusCode.Unknown => e.Status.DebugException is IOException or HttpRequestException || e.StatusCode == StatusCode.Cancelled,
+        StatusCode.Cancelled => true,
+        StatusCode.Internal or StatusCode.Unknown => e.Status.DebugException is IOException or HttpRequestException,
         _ => false,
     };
 }

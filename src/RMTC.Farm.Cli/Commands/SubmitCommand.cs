@@ -46,7 +46,7 @@ internal static class SubmitCommand
                     return 0;
                 }
 
-                return JobFollower.ExitCode(await JobFollower.FollowAsync(channel, address, job.Id, Console.Out, asJson, parse.GetValue(reconnect), ct));
+                return JobFollower.ExitCode(await JobFollower.FollowAsync(channel, address, job.Id, Console.Out, asJson, parse.GetValue(reconnect), answered: true, ct));
             });
         });
         return command;

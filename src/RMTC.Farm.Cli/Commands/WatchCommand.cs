@@ -21,7 +21,7 @@ internal static class WatchCommand
         {
             var address = parse.GetRequiredValue(coordinator);
             return FarmClient.RunAsync(address, async channel => JobFollower.ExitCode(
-                await JobFollower.FollowAsync(channel, address, parse.GetRequiredValue(job), Console.Out, parse.GetValue(json), parse.GetValue(reconnect), ct)));
+                await JobFollower.FollowAsync(channel, address, parse.GetRequiredValue(job), Console.Out, parse.GetValue(json), parse.GetValue(reconnect), answered: false, ct)));
         });
         return command;
     }
