@@ -83,7 +83,7 @@ public sealed class CoordinatorRestartWatchTests
         await FarmFixture.WaitUntilAsync(() => submit.Output.Contains("shard-completed") && watch.Output.Contains("shard-completed"), TimeSpan.FromMinutes(3),
             () => "no shard completed:\n" + submit.Output + watch.Output + farm.Logs());
         farm.Coordinator.Kill();
-        Assert.False(RunStates.IsFinal(farm.Stored(runId)!.State), "the run ended before the coordinator was killed: nothing was ridden through");
+        Assert.False(farm.Stored(runId) is { } stored && RunStates.IsFinal(stored.State), "the run ended before the coordinator was killed: nothing was ridden through");
         Assert.False(submit.Process.HasExited, submit.Output);
         Assert.False(watch.Process.HasExited, watch.Output);
 
