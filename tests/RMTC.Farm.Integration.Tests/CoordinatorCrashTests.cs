@@ -86,7 +86,8 @@ public sealed class CoordinatorCrashTests
         }
     }
 
-    private static RunManifest? TryReadManifest(string farmDir, string runId, string? redis)
+    /// <summary>The run's manifest as the store holds it (file store under <paramref name="farmDir"/>, or Redis), null while unreadable.</summary>
+    internal static RunManifest? TryReadManifest(string farmDir, string runId, string? redis)
     {
         try
         {

@@ -1,41 +1,32 @@
-using Grpc.Core;
 using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Cli.Client;
 
-/// <summary>Follows a job's events and prints them as they happen; returns the job's final state.</summary>
-internal static class EventPrinter
+/// <summary>Prints a job's events as they come: one line each (progress thinned to one per shard every few seconds), or JSON.</summary>
+internal sealed class EventPrinter(TextWriter output, bool json)
 {
-    /// <summary>Prints events until the job ends. Progress events are thinned to one per shard every few seconds.</summary>
-    public static async Task<Job?> FollowAsync(JobService.JobServiceClient jobs, string jobId, TextWriter output, bool json, CancellationToken ct)
+    private readonly Dictionary<int, DateTime> _lastProgress = new();
+
+    public async Task PrintAsync(JobEvent e)
     {
-        Job? last = null;
-        var lastProgress = new Dictionary<int, DateTime>();
-        using var call = jobs.WatchJob(new WatchJobRequest { JobId = jobId }, cancellationToken: ct);
-        await foreach (var e in call.ResponseStream.ReadAllAsync(ct))
+        if (json)
         {
-            last = e.Job;
-            if (json)
-            {
-                await output.WriteLineAsync(JobText.ToJson(e));
-                continue;
-            }
-
-            if (e.Kind == "shard-progress")
-            {
-                var now = DateTime.UtcNow;
-                if (lastProgress.TryGetValue(e.Shard, out var at) && now - at < TimeSpan.FromSeconds(3))
-                {
-                    continue;
-                }
-
-                lastProgress[e.Shard] = now;
-            }
-
-            var time = e.At.ToDateTimeOffset().ToLocalTime().ToString("HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
-            await output.WriteLineAsync($"{time}  {e.Kind,-16} {e.Message}");
+            await output.WriteLineAsync(JobText.ToJson(e));
+            return;
         }
 
-        return last;
+        if (e.Kind == "shard-progress")
+        {
+            var now = DateTime.UtcNow;
+            if (_lastProgress.TryGetValue(e.Shard, out var at) && now - at < TimeSpan.FromSeconds(3))
+            {
+                return;
+            }
+
+            _lastProgress[e.Shard] = now;
+        }
+
+        var time = e.At.ToDateTimeOffset().ToLocalTime().ToString("HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
+        await output.WriteLineAsync($"{time}  {e.Kind,-16} {e.Message}");
     }
 }

@@ -11,11 +11,12 @@ internal static class SubmitCommand
     {
         var spec = new Argument<FileInfo>("JOB") { Description = "Job spec: our YAML (farm/jobs/denoiser.yaml) or an OpenCue spec with one training job (.xml, farm/examples/opencue/train-denoiser.xml)" };
         var coordinator = FarmClient.CoordinatorOption();
-        var wait = new Option<bool>("--wait", "-w") { Description = "Follow the job until it ends; exit 0 only if it succeeded" };
+        var wait = new Option<bool>("--wait", "-w") { Description = "Follow the job until it ends, through coordinator restarts (see --reconnect-timeout); exit 0 only if it succeeded" };
         var json = FarmClient.JsonOption();
+        var reconnect = JobFollower.ReconnectTimeoutOption();
         var command = new Command("submit", "Submit a training job. The coordinator checks the spec and the dataset first: nothing is scheduled if anything is wrong.")
         {
-            spec, coordinator, wait, json,
+            spec, coordinator, wait, json, reconnect,
         };
         command.SetAction((parse, ct) =>
         {
@@ -26,7 +27,8 @@ internal static class SubmitCommand
                 return Task.FromResult(2);
             }
 
-            return FarmClient.RunAsync(parse.GetRequiredValue(coordinator), async channel =>
+            var address = parse.GetRequiredValue(coordinator);
+            return FarmClient.RunAsync(address, async channel =>
             {
                 var jobs = FarmClient.Jobs(channel);
                 var response = await jobs.SubmitJobAsync(new SubmitJobRequest
@@ -44,8 +46,7 @@ internal static class SubmitCommand
                     return 0;
                 }
 
-                var final = await EventPrinter.FollowAsync(jobs, job.Id, Console.Out, asJson, ct);
-                return final?.State == JobState.Succeeded ? 0 : 1;
+                return JobFollower.ExitCode(await JobFollower.FollowAsync(channel, address, job.Id, Console.Out, asJson, parse.GetValue(reconnect), answered: true, ct));
             });
         });
         return command;

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using RMTC.Farm.Cli.Client;
-using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Cli.Commands;
 
@@ -12,12 +11,18 @@ internal static class WatchCommand
         var job = new Argument<string>("JOB") { Description = "Job id (or a unique prefix)" };
         var coordinator = FarmClient.CoordinatorOption();
         var json = FarmClient.JsonOption();
-        var command = new Command("watch", "Follow a job live: leases, progress, merges, until it ends (exit 0 if it succeeded).") { job, coordinator, json };
-        command.SetAction((parse, ct) => FarmClient.RunAsync(parse.GetRequiredValue(coordinator), async channel =>
+        var reconnect = JobFollower.ReconnectTimeoutOption();
+        var command = new Command("watch", "Follow a job: its history, then leases, progress and merges live, until it ends (exit 0 if it succeeded). " +
+            "A run that already ended is replayed. Rides through coordinator restarts: reconnects and resumes after the last event.")
         {
-            var final = await EventPrinter.FollowAsync(FarmClient.Jobs(channel), parse.GetRequiredValue(job), Console.Out, parse.GetValue(json), ct);
-            return final?.State == JobState.Succeeded ? 0 : 1;
-        }));
+            job, coordinator, json, reconnect,
+        };
+        command.SetAction((parse, ct) =>
+        {
+            var address = parse.GetRequiredValue(coordinator);
+            return FarmClient.RunAsync(address, async channel => JobFollower.ExitCode(
+                await JobFollower.FollowAsync(channel, address, parse.GetRequiredValue(job), Console.Out, parse.GetValue(json), parse.GetValue(reconnect), answered: false, ct)));
+        });
         return command;
     }
 }

@@ -96,7 +96,7 @@ internal sealed class DemoRunner(DemoSettings settings)
             var runId = submitted.Job.Id;
             Step($"run {runId}: {settings.Shards} shards x {settings.Rounds} rounds");
 
-            var final = await EventPrinter.FollowAsync(jobs, runId, settings.Json ? TextWriter.Null : Console.Out, json: false, ct);
+            var final = await JobFollower.FollowAsync(channel, address, runId, settings.Json ? TextWriter.Null : Console.Out, json: false, TimeSpan.FromMinutes(1), answered: true, ct);
             await scheduler.FlushAsync();
             var manifest = RunManifest.FromJson((await jobs.GetManifestAsync(new GetJobRequest { JobId = runId }, cancellationToken: ct)).Json);
             var runJson = Path.Combine(output, "run.json");

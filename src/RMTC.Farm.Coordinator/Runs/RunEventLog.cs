@@ -1,10 +1,16 @@
 using System.Runtime.CompilerServices;
+using System.Text.Json.Nodes;
 using System.Threading.Channels;
+using RMTC.Farm.Core.Lineage;
 using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Coordinator.Runs;
 
-/// <summary>A run's history of events plus live subscribers (WatchJob). Progress events go to subscribers only.</summary>
+/// <summary>
+/// A run's history of events plus live subscribers (WatchJob). Progress events go to subscribers only. After a
+/// coordinator restart the history comes from the run's stored event log: a live run's is loaded into memory, an ended
+/// run's is read from the store when someone watches it (ended runs are many and rarely watched).
+/// </summary>
 public sealed class RunEventLog
 {
     private const int MaxHistory = 10_000;
@@ -12,6 +18,11 @@ public sealed class RunEventLog
     private readonly List<JobEvent> _history = new();
     private readonly List<Channel<JobEvent>> _subscribers = new();
     private bool _closed;
+    private Func<CancellationToken, Task<IReadOnlyList<LineageEvent>>>? _stored;
+    private Job? _storedOutcome;
+
+    /// <summary>Chain entries that were never sent to watchers (the seal follows the final event).</summary>
+    private static readonly HashSet<string> ChainOnly = new(StringComparer.Ordinal) { "sealed" };
 
     /// <summary>Appends an event; <paramref name="keep"/> false sends it live without keeping it in history.</summary>
     public void Append(JobEvent e, bool keep = true, bool final = false)
@@ -40,14 +51,44 @@ public sealed class RunEventLog
         }
     }
 
+    /// <summary>Starts the history of a recovered live run with its stored events (before any new one is appended).</summary>
+    public void Restore(string runId, IEnumerable<LineageEvent> stored)
+    {
+        lock (_gate)
+        {
+            _history.InsertRange(0, FromChain(runId, stored).Take(MaxHistory - _history.Count));
+        }
+    }
+
+    /// <summary>
+    /// Marks the log as that of a run that had ended before this coordinator started: its history is read from
+    /// <paramref name="load"/> when watched, the last event carrying <paramref name="outcome"/>, and nothing live follows.
+    /// </summary>
+    public void UseStored(Func<CancellationToken, Task<IReadOnlyList<LineageEvent>>> load, Job outcome)
+    {
+        lock (_gate)
+        {
+            _stored = load;
+            _storedOutcome = outcome;
+            _closed = true;
+        }
+    }
+
     /// <summary>The history so far, then live events until the run ends or the caller stops.</summary>
-    public async IAsyncEnumerable<JobEvent> SubscribeAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <param name="afterSeq">Resume after the event with this seq (0: from the start).</param>
+    /// <param name="afterHash">That event's hash; when the history holds no such event, all of it is sent (empty: trust the seq).</param>
+    /// <param name="cancellationToken">Ends the subscription.</param>
+    public async IAsyncEnumerable<JobEvent> SubscribeAsync(ulong afterSeq, string afterHash, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         JobEvent[] past;
         Channel<JobEvent>? live = null;
+        Func<CancellationToken, Task<IReadOnlyList<LineageEvent>>>? stored;
+        Job? outcome;
         lock (_gate)
         {
             past = _history.ToArray();
+            stored = _stored;
+            outcome = _storedOutcome;
             if (!_closed)
             {
                 live = Channel.CreateBounded<JobEvent>(new BoundedChannelOptions(4096) { FullMode = BoundedChannelFullMode.DropOldest });
@@ -57,9 +98,18 @@ public sealed class RunEventLog
 
         try
         {
+            if (stored is not null)
+            {
+                past = await ReplayStoredAsync(stored, outcome!, cancellationToken);
+            }
+
+            var skip = afterSeq > 0 && (afterHash.Length == 0 || past.Any(e => e.Seq == afterSeq && e.Hash == afterHash)) ? afterSeq : 0;
             foreach (var e in past)
             {
-                yield return e;
+                if (e.Seq > skip)
+                {
+                    yield return e;
+                }
             }
 
             if (live is null)
@@ -69,7 +119,10 @@ public sealed class RunEventLog
 
             await foreach (var e in live.Reader.ReadAllAsync(cancellationToken))
             {
-                yield return e;
+                if (e.Seq == 0 || e.Seq > skip)
+                {
+                    yield return e;
+                }
             }
         }
         finally
@@ -83,4 +136,43 @@ public sealed class RunEventLog
             }
         }
     }
+
+    private static async Task<JobEvent[]> ReplayStoredAsync(Func<CancellationToken, Task<IReadOnlyList<LineageEvent>>> load, Job outcome, CancellationToken cancellationToken)
+    {
+        var events = FromChain(outcome.Id, await load(cancellationToken)).ToArray();
+        if (events.Length > 0)
+        {
+            events[^1].Job = outcome;
+        }
+
+        return events;
+    }
+
+    /// <summary>The watcher's view of stored chain entries: what each event said, without the job as it stood then.</summary>
+    private static IEnumerable<JobEvent> FromChain(string runId, IEnumerable<LineageEvent> stored)
+    {
+        foreach (var entry in stored)
+        {
+            if (ChainOnly.Contains(entry.Kind))
+            {
+                continue;
+            }
+
+            yield return new JobEvent
+            {
+                At = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(entry.At),
+                JobId = runId,
+                Kind = entry.Kind,
+                Message = Text(entry.Data, "message"),
+                Round = entry.Data["round"] is JsonValue round && round.TryGetValue<int>(out var r) && r > 0 ? (uint)r : 0,
+                Shard = entry.Data["shard"] is JsonValue shard && shard.TryGetValue<int>(out var s) ? s : -1,
+                AgentId = Text(entry.Data, "agent"),
+                Seq = (ulong)entry.Seq,
+                Hash = entry.Hash,
+            };
+        }
+    }
+
+    private static string Text(JsonObject data, string key) =>
+        data[key] is JsonValue value && value.TryGetValue<string>(out var text) ? text : "";
 }

@@ -110,7 +110,9 @@ public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHost
         {
             try
             {
-                await write(lifetime.ApplicationStopping);
+                // A write under way finishes when the coordinator stops (its StopAsync flushes the journal): cancelling
+                // it would lose a change already acknowledged, e.g. a run just submitted. Stopping ends only the retries.
+                await write(CancellationToken.None);
                 if (attempt > 1)
                 {
                     LogRecovered(runId, what, attempt);

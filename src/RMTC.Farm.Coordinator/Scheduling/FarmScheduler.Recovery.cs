@@ -26,7 +26,14 @@ public sealed partial class FarmScheduler
         {
             if (RunStates.IsFinal(manifest.State) || manifest.Spec is null || manifest.Rounds.Count == 0)
             {
-                AddFinished(manifest);
+                lock (_gate)
+                {
+                    // Not loaded: a watcher gets the stored log, read when asked, ending with the run as it ended.
+                    var ended = AddFinished(manifest);
+                    var id = manifest.RunId;
+                    ended.Events.UseStored(ct => store.ReadEventsAsync(id, ct), ToJobLocked(ended));
+                }
+
                 continue;
             }
 
@@ -38,6 +45,8 @@ public sealed partial class FarmScheduler
                 {
                     _runs[run.Id] = run;
                     _activeRuns[run.SubmitOrder] = run;
+                    // Watchers see the whole run, not only what happened since this restart.
+                    run.Events.Restore(run.Id, events);
                     run.ResetReady();
                     RestoreLeasesLocked(run);
                     var done = run.Shards.Count(s => s.Phase == ShardPhase.Done);

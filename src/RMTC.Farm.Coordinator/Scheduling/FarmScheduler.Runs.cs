@@ -132,11 +132,15 @@ public sealed partial class FarmScheduler
     }
 
     /// <summary>The run's events (history then live), or null when unknown.</summary>
-    public IAsyncEnumerable<JobEvent>? Watch(string idOrPrefix, CancellationToken cancellationToken)
+    /// <param name="idOrPrefix">Run id or a unique prefix.</param>
+    /// <param name="afterSeq">Resume after the event with this seq (0: from the start).</param>
+    /// <param name="afterHash">That event's hash (see <see cref="RunEventLog.SubscribeAsync"/>).</param>
+    /// <param name="cancellationToken">Ends the stream.</param>
+    public IAsyncEnumerable<JobEvent>? Watch(string idOrPrefix, ulong afterSeq, string afterHash, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
-            return Find(idOrPrefix)?.Events.SubscribeAsync(cancellationToken);
+            return Find(idOrPrefix)?.Events.SubscribeAsync(afterSeq, afterHash, cancellationToken);
         }
     }
 

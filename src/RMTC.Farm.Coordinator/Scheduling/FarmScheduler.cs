@@ -434,11 +434,15 @@ public sealed partial class FarmScheduler
             AgentId = agentId,
             Job = ToJobLocked(run),
         };
-        run.Events.Append(e, keep, final);
         if (keep)
         {
+            // Chained first, so watchers get the entry's seq and hash to resume after it (across restarts too).
             ChainLocked(run, kind, message, shard, agentId, facts);
+            e.Seq = (ulong)run.LastEvent!.Seq;
+            e.Hash = run.LastEvent.Hash;
         }
+
+        run.Events.Append(e, keep, final);
     }
 
     /// <summary>Adds an entry to the run's hash chain; it reaches the store with the next save.</summary>
@@ -537,9 +541,13 @@ public sealed partial class FarmScheduler
             Rounds = (uint)run.Spec.Rounds,
             Shards = (uint)run.Spec.Shards,
             CurrentRound = (uint)run.Round,
-            ShardsDone = (uint)run.Shards.Count(s => s.Phase == ShardPhase.Done),
-            ShardsRunning = (uint)run.Shards.Count(s => s.Phase is ShardPhase.Leased or ShardPhase.Completing),
-            ShardsQueued = (uint)run.Shards.Count(s => s.Phase == ShardPhase.Queued),
+            // An ended run's shards are counted from its manifest (the last round's accepted results): the live shard
+            // state is gone after a restart, and ending marks every shard done, merged or not.
+            ShardsDone = run.IsFinal
+                ? (uint)(m.Rounds.LastOrDefault()?.Shards.Count(s => s.ResultDigest is not null) ?? 0)
+                : (uint)run.Shards.Count(s => s.Phase == ShardPhase.Done),
+            ShardsRunning = run.IsFinal ? 0 : (uint)run.Shards.Count(s => s.Phase is ShardPhase.Leased or ShardPhase.Completing),
+            ShardsQueued = run.IsFinal ? 0 : (uint)run.Shards.Count(s => s.Phase == ShardPhase.Queued),
             FinalModelDigest = m.FinalModelDigest ?? "",
             Error = m.Error ?? "",
             CreatedAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(m.SubmittedAt),

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Coordinator.Scheduling;
@@ -14,7 +15,7 @@ namespace RMTC.Farm.Coordinator.Services;
 /// The wranglers' side of the wire: submit, look up, follow and cancel training jobs. With wrangler tokens configured,
 /// a wrangler reaches only their shows' jobs (another show's: PermissionDenied), an admin every job.
 /// </summary>
-public sealed class JobGrpcService(FarmScheduler scheduler, DatasetConfinement confinement, IOptions<SecurityOptions> security) : JobService.JobServiceBase
+public sealed class JobGrpcService(FarmScheduler scheduler, DatasetConfinement confinement, IOptions<SecurityOptions> security, IHostApplicationLifetime lifetime) : JobService.JobServiceBase
 {
     public override Task<SubmitJobResponse> SubmitJob(SubmitJobRequest request, ServerCallContext context)
     {
@@ -75,10 +76,21 @@ public sealed class JobGrpcService(FarmScheduler scheduler, DatasetConfinement c
     public override async Task WatchJob(WatchJobRequest request, IServerStreamWriter<JobEvent> responseStream, ServerCallContext context)
     {
         Scope(request.JobId, context);
-        var events = scheduler.Watch(request.JobId, context.CancellationToken) ?? throw NotFound(request.JobId);
-        await foreach (var e in events)
+        // A stopping coordinator ends its watchers' streams at once (they reconnect to the next one) instead of holding its shutdown.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
+        var events = scheduler.Watch(request.JobId, request.AfterSeq, request.AfterHash, stop.Token) ?? throw NotFound(request.JobId);
+        // Headers at once: a client that reconnected knows it is following again before the next event, which may be minutes away.
+        await context.WriteResponseHeadersAsync(new Metadata());
+        try
         {
-            await responseStream.WriteAsync(e, context.CancellationToken);
+            await foreach (var e in events)
+            {
+                await responseStream.WriteAsync(e, stop.Token);
+            }
+        }
+        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, "the coordinator is stopping: follow the job again once it is back (rmtc watch reconnects by itself)"));
         }
     }
 
