@@ -548,6 +548,7 @@ public sealed partial class FarmScheduler
             ShardsRunning = (uint)run.Shards.Count(s => s.Phase is ShardPhase.Leased or ShardPhase.Completing),
             ShardsQueued = (uint)run.Shards.Count(s => s.Phase == ShardPhase.Queued),
             FinalModelDigest = m.FinalModelDigest ?? "",
+            FinalModelTensorsDigest = m.FinalModelTensorsDigest ?? "",
             Error = m.Error ?? "",
             CreatedAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(m.SubmittedAt),
             DatasetName = m.Dataset.Name,
