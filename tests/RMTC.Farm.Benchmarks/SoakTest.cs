@@ -114,8 +114,9 @@ internal static class SoakTest
                         await redis.RestartAsync();
                         break;
                     case SoakFaults.RedisThenCoordinatorKill:
-                        // The coordinator goes on granting leases it cannot record, then dies: no epoch may be granted twice after.
-                        await BusyAgentAsync(jobs, job.Id, agents);
+                        // Mid-round with the run in Redis (a run whose first record never landed is a different fault), Redis dies;
+                        // the coordinator goes on granting leases it cannot record, then dies too: no epoch may be granted twice after.
+                        await WaitAsync(() => StoredMergedShards(redis, job.Id) >= 1, "a merged shard of round 1 recorded in Redis");
                         await redis.KillAsync();
                         await Task.Delay(6000);
                         peakCoordinator = Math.Max(peakCoordinator, ProcessMemory.Of(coordinator.Process.Id).Peak);
@@ -296,6 +297,13 @@ internal static class SoakTest
             return index >= 0;
         }, "an agent running a shard");
         return index;
+    }
+
+    private static int StoredMergedShards(RedisServer redis, string jobId)
+    {
+        using var mux = redis.ConnectAsync().GetAwaiter().GetResult();
+        var stored = new RedisRunStore(mux, Microsoft.Extensions.Logging.Abstractions.NullLogger<RedisRunStore>.Instance).GetAsync(jobId).GetAwaiter().GetResult();
+        return stored?.Rounds.Sum(r => r.MergedResults.Count) ?? 0;
     }
 
     private static int MergedShards(JobService.JobServiceClient jobs, string jobId) =>
