@@ -7,7 +7,7 @@ internal static class SoakFaults
     public const string AgentCutOff = "agent cut off (SIGSTOP past the lease timeout)";
     public const string CoordinatorKill = "coordinator SIGKILL mid-round";
     public const string RedisRestart = "redis-server SIGKILL and restart mid-run";
-    public const string RedisThenCoordinatorKill = "redis-server SIGKILL, coordinator SIGKILL 6 s later";
+    public const string RedisThenCoordinatorKill = "redis-server, then coordinator SIGKILL (6 s)";
     public const string CorruptUpload = "corrupt upload (digest mismatch)";
     public const string NaNWeights = "NaN weights";
     public const string WrongShape = "wrong tensor shape";
