@@ -7,6 +7,7 @@ internal static class SoakFaults
     public const string AgentCutOff = "agent cut off (SIGSTOP past the lease timeout)";
     public const string CoordinatorKill = "coordinator SIGKILL mid-round";
     public const string RedisRestart = "redis-server SIGKILL and restart mid-run";
+    public const string RedisThenCoordinatorKill = "redis-server, then coordinator SIGKILL (6 s)";
     public const string CorruptUpload = "corrupt upload (digest mismatch)";
     public const string NaNWeights = "NaN weights";
     public const string WrongShape = "wrong tensor shape";
@@ -17,8 +18,8 @@ internal static class SoakFaults
 
     public static readonly string[] All =
     [
-        AgentKill, AgentCutOff, CoordinatorKill, RedisRestart, CorruptUpload, NaNWeights, WrongShape, DuplicateUpload, StaleUpload, Straggler,
-        Preemption,
+        AgentKill, AgentCutOff, CoordinatorKill, RedisRestart, RedisThenCoordinatorKill, CorruptUpload, NaNWeights, WrongShape, DuplicateUpload, StaleUpload,
+        Straggler, Preemption,
     ];
 
     /// <summary>Faults a rogue agent in the soak process commits over the wire.</summary>

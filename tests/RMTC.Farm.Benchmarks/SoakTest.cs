@@ -113,6 +113,18 @@ internal static class SoakTest
                         await Task.Delay(1000);
                         await redis.RestartAsync();
                         break;
+                    case SoakFaults.RedisThenCoordinatorKill:
+                        // Mid-round with the run in Redis (a run whose first record never landed is a different fault), Redis dies;
+                        // the coordinator goes on granting leases it cannot record, then dies too: no epoch may be granted twice after.
+                        await WaitAsync(() => StoredMergedShards(redis, job.Id) >= 1, "a merged shard of round 1 recorded in Redis");
+                        await redis.KillAsync();
+                        await Task.Delay(6000);
+                        peakCoordinator = Math.Max(peakCoordinator, ProcessMemory.Of(coordinator.Process.Id).Peak);
+                        coordinator.Kill();
+                        coordinator.Dispose();
+                        await redis.RestartAsync();
+                        coordinator = await CoordinatorProcess.StartAsync(farmDir, port, redis.Endpoint, LeaseTimeoutMs);
+                        break;
                     default:
                         answer = await rogue!.MisbehaveAsync(rogueSession!, fault, artifacts.PathOf, TimeSpan.FromMilliseconds(LeaseTimeoutMs));
                         answers.Add($"{fault}: {answer}");
@@ -134,6 +146,11 @@ internal static class SoakTest
                 foreach (var attempt in attempts)
                 {
                     outcomes[attempt.Outcome] = outcomes.GetValueOrDefault(attempt.Outcome) + 1;
+                }
+
+                if (await RepeatedEpochsAsync(redis, job.Id, attempts) is { } repeated)
+                {
+                    failures.Add($"run {i + 1} ({fault}): {repeated}");
                 }
 
                 overtaken += attempts.Count(a => a.Error?.Contains("merged first", StringComparison.Ordinal) == true);
@@ -219,7 +236,7 @@ internal static class SoakTest
             Console.WriteLine("FAILED " + failure);
         }
 
-        var good = completed == runs && verified == runs && leftover == 0 && answers.All(a => !a.Contains("OK (accepted", StringComparison.Ordinal) && !a.Contains("not recognised", StringComparison.Ordinal));
+        var good = completed == runs && verified == runs && leftover == 0 && failures.Count == 0 && answers.All(a => !a.Contains("OK (accepted", StringComparison.Ordinal) && !a.Contains("not recognised", StringComparison.Ordinal));
         Console.WriteLine(good ? "soak: PASSED" : "soak: FAILED");
         if (good)
         {
@@ -253,6 +270,18 @@ internal static class SoakTest
         return line is not null && long.TryParse(line.Trim().Split(' ')[0], NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out var bytes) ? bytes : null;
     }
 
+    /// <summary>Fencing holds only if no (shard, epoch) was granted twice: checked in the manifest's attempts and the event log; null when none was.</summary>
+    private static async Task<string?> RepeatedEpochsAsync(RedisServer redis, string runId, IReadOnlyList<AttemptRecord> attempts)
+    {
+        using var mux = await redis.ConnectAsync();
+        var events = await new RedisRunStore(mux, Microsoft.Extensions.Logging.Abstractions.NullLogger<RedisRunStore>.Instance).ReadEventsAsync(runId);
+        var leased = events.Where(e => e.Kind == "shard-leased").Select(e => ((int)e.Data["shard"]!, (long)e.Data["epoch"]!));
+        var repeated = attempts.Select(a => (a.Shard, a.LeaseEpoch)).GroupBy(k => k).Where(g => g.Count() > 1).Select(g => $"attempts {g.Key} x{g.Count()}")
+            .Concat(leased.GroupBy(k => k).Where(g => g.Count() > 1).Select(g => $"shard-leased events {g.Key} x{g.Count()}"))
+            .ToList();
+        return repeated.Count == 0 ? null : "lease epochs granted twice: " + string.Join(", ", repeated);
+    }
+
     private static AgentProcess StartAgent(string coordinator, string root, int n) =>
         AgentProcess.Start(coordinator, $"soak-{n}", Path.Combine(root, "agents", $"a{n}"));
 
@@ -268,6 +297,13 @@ internal static class SoakTest
             return index >= 0;
         }, "an agent running a shard");
         return index;
+    }
+
+    private static int StoredMergedShards(RedisServer redis, string jobId)
+    {
+        using var mux = redis.ConnectAsync().GetAwaiter().GetResult();
+        var stored = new RedisRunStore(mux, Microsoft.Extensions.Logging.Abstractions.NullLogger<RedisRunStore>.Instance).GetAsync(jobId).GetAwaiter().GetResult();
+        return stored?.Rounds.Sum(r => r.MergedResults.Count) ?? 0;
     }
 
     private static int MergedShards(JobService.JobServiceClient jobs, string jobId) =>

@@ -48,6 +48,10 @@ internal static class JobText
         if (j.FinalModelDigest.Length > 0)
         {
             sb.AppendLine(CultureInfo.InvariantCulture, $"model     sha256:{j.FinalModelDigest}");
+            if (j.FinalModelTensorsDigest.Length > 0)
+            {
+                sb.AppendLine(CultureInfo.InvariantCulture, $"tensors   sha256:{j.FinalModelTensorsDigest} (names, dtypes, shapes, bytes: equal for a rerun that trains the same weights)");
+            }
         }
 
         return sb.ToString().TrimEnd();

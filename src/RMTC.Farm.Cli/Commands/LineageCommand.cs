@@ -44,10 +44,10 @@ internal static class LineageCommand
             Console.WriteLine(string.Create(inv, $"           sha256:{m.Dataset.Digest}"));
             Console.WriteLine(string.Create(inv, $"recipe     {m.Recipe}; code rmtc {m.Code.RmtcVersion}, {m.Code.Runtime}, TorchSharp {m.Code.TorchSharpVersion}"));
             Console.WriteLine(string.Create(inv, $"seeds      run {m.Seeds.Run}, init {m.Seeds.Init}, plan {m.Seeds.ShardPlan}"));
-            Console.WriteLine(string.Create(inv, $"initial    sha256:{m.InitialWeightsDigest}"));
+            Console.WriteLine(string.Create(inv, $"initial    sha256:{m.InitialWeightsDigest}{Tensors(m.InitialWeightsTensorsDigest)}"));
             foreach (var r in m.Rounds)
             {
-                Console.WriteLine(string.Create(inv, $"round {r.Round}    {r.MergeStrategy}, loss {r.MeanLoss:G5} -> sha256:{r.OutputDigest}"));
+                Console.WriteLine(string.Create(inv, $"round {r.Round}    {r.MergeStrategy}, loss {r.MeanLoss:G5} -> sha256:{r.OutputDigest}{Tensors(r.OutputTensorsDigest)}"));
                 foreach (var a in r.Attempts)
                 {
                     Console.WriteLine(string.Create(inv, $"  shard {a.Shard} attempt {a.Attempt} on {a.AgentId} (epoch {a.LeaseEpoch}): {a.Outcome}{(a.ResultDigest is null ? "" : " sha256:" + a.ResultDigest[..16])}{(a.Error is null ? "" : " - " + a.Error)}"));
@@ -55,6 +55,11 @@ internal static class LineageCommand
             }
 
             Console.WriteLine($"model      {(m.FinalModelDigest is null ? "(none yet)" : "sha256:" + m.FinalModelDigest)}");
+            if (m.FinalModelTensorsDigest is { } tensors)
+            {
+                // The file digest covers metadata naming the run; this one is what a rerun that trains the same weights shares.
+                Console.WriteLine($"tensors    sha256:{tensors} (names, dtypes, shapes, bytes)");
+            }
             if (m.Seal is not null)
             {
                 Console.WriteLine($"sealed     sha256:{m.Seal.ManifestDigest} after {m.Seal.Events} events");
@@ -64,6 +69,9 @@ internal static class LineageCommand
         }));
         return command;
     }
+
+    /// <summary>" (tensors sha256:…)" after a file digest, when the manifest records one.</summary>
+    private static string Tensors(string? digest) => digest is null ? "" : $" (tensors sha256:{digest})";
 
     private static Command Verify()
     {

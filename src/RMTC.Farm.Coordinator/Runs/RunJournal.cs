@@ -25,11 +25,15 @@ public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHost
     /// <param name="version">The run's version after the change being recorded.</param>
     /// <param name="events">Chained events of the change, appended in order.</param>
     /// <param name="index">Reverse-index entries of the change.</param>
+    /// <param name="reserveEpochs">
+    /// Lease epochs to reserve before anything else of the batch is written (a new run's first block, so that a stored
+    /// manifest always implies its reservation); 0: none.
+    /// </param>
     /// <param name="snapshot">
     /// Takes the manifest under the owner's lock when its write comes up; returns null when the run changed after
     /// the given version (the batch holding that newer change writes the manifest).
     /// </param>
-    internal Task Enqueue(RunState run, long version, IReadOnlyList<LineageEvent> events, IReadOnlyList<LineageIndexEntry> index, Func<RunState, long, RunManifest?> snapshot)
+    internal Task Enqueue(RunState run, long version, IReadOnlyList<LineageEvent> events, IReadOnlyList<LineageIndexEntry> index, int reserveEpochs, Func<RunState, long, RunManifest?> snapshot)
     {
         var journal = run.Journal;
         lock (journal)
@@ -37,6 +41,7 @@ public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHost
             var batch = journal.Open ??= new JournalBatch();
             batch.Events.AddRange(events);
             batch.Index.AddRange(index);
+            batch.ReserveEpochs += reserveEpochs;
             batch.Version = version;
             if (!journal.Writing)
             {
@@ -68,6 +73,11 @@ public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHost
 
             try
             {
+                if (batch.ReserveEpochs > 0)
+                {
+                    await RetryAsync(run.Id, "lease epochs", ct => store.ReserveLeaseEpochsAsync(run.Id, 0, batch.ReserveEpochs, ct), rethrowRejected: true);
+                }
+
                 if (batch.Events.Count > 0)
                 {
                     await RetryAsync(run.Id, "events", ct => store.AppendEventsAsync(run.Id, batch.Events, ct));
@@ -103,7 +113,19 @@ public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHost
         }
     }
 
-    private async Task RetryAsync(string runId, string what, Func<CancellationToken, Task> write)
+    /// <summary>
+    /// Reserves lease epochs of a run in the store (<see cref="IRunStore.ReserveLeaseEpochsAsync"/>), retried with
+    /// backoff through an outage like every write, beside the run's write queue (a reservation orders nothing else).
+    /// Throws only at shutdown or when the store refuses the request.
+    /// </summary>
+    internal async Task<LeaseEpochBlock> ReserveLeaseEpochsAsync(string runId, long floor, int count)
+    {
+        LeaseEpochBlock? block = null;
+        await RetryAsync(runId, "lease epochs", async ct => block = await store.ReserveLeaseEpochsAsync(runId, floor, count, ct), rethrowRejected: true);
+        return block!;
+    }
+
+    private async Task RetryAsync(string runId, string what, Func<CancellationToken, Task> write, bool rethrowRejected = false)
     {
         var delay = TimeSpan.FromMilliseconds(100);
         for (var attempt = 1; ; attempt++)
@@ -124,6 +146,11 @@ public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHost
             {
                 // Not an outage: retrying cannot help. Say so loudly; later writes of the run still go through.
                 LogRejected(runId, what, e.Message);
+                if (rethrowRejected)
+                {
+                    throw;
+                }
+
                 return;
             }
             catch (Exception e) when (e is not OperationCanceledException && !lifetime.ApplicationStopping.IsCancellationRequested)

@@ -189,6 +189,7 @@ internal static class RunPreparation
                 TorchSharpVersion = typeof(TorchSharp.torch).Assembly.GetName().Version?.ToString() ?? "",
             },
             Seeds = new SeedRecord { Run = spec.Seed, Init = initSeed, ShardPlan = planSeed },
+            InitialWeightsTensorsDigest = TensorsDigest.Of(init),
             InitialWeightsDigest = initDigest,
             LicenceClosure = closure,
             ShardPlan = new ShardPlanRecord { Strategy = spec.EffectiveSharding, Digest = planDigest },

@@ -41,6 +41,18 @@ internal sealed class RunState
     /// <summary>The journal's queue of writes for this run (its own lock).</summary>
     public JournalQueue Journal { get; } = new();
 
+    /// <summary>
+    /// The highest lease epoch this run may grant: reserved in the store, or (a new run's first block) to be reserved by
+    /// the journal ahead of the run's first manifest. See <c>FarmScheduler.Epochs.cs</c>.
+    /// </summary>
+    public long EpochsReserved { get; set; }
+    /// <summary>The highest lease epoch granted (or recovered) for any shard of the run.</summary>
+    public long EpochHighWater { get; set; }
+    /// <summary>A reservation of more epochs is in flight.</summary>
+    public bool EpochsRefilling { get; set; }
+    /// <summary>Epochs the next journal batch reserves before it writes anything else (a new run's first block); 0: none.</summary>
+    public int PendingEpochReservation { get; set; }
+
     /// <summary>Serialises merges and round closing of this run (taken outside the scheduler lock).</summary>
     public SemaphoreSlim MergeGate { get; } = new(1, 1);
     /// <summary>The current round's running weighted sum. Guarded by <see cref="MergeGate"/>.</summary>
@@ -137,6 +149,8 @@ internal sealed class JournalBatch
 {
     public List<LineageEvent> Events { get; } = new();
     public List<LineageIndexEntry> Index { get; } = new();
+    /// <summary>Lease epochs to reserve (floor 0) before the batch's other writes; 0: none.</summary>
+    public int ReserveEpochs { get; set; }
     public long Version { get; set; }
     public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }

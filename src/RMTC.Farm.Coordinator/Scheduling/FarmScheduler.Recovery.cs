@@ -14,7 +14,8 @@ namespace RMTC.Farm.Coordinator.Scheduling;
 /// <summary>
 /// Recovery after a coordinator restart: every run is rebuilt from its stored manifest. Completed shards stay
 /// completed (their results are folded again from the artifact store), leases in flight are restored so agents can
-/// reattach and still deliver, and lease epochs keep rising so no old token is ever reused.
+/// reattach and still deliver, and lease epochs continue above the store's reservation, so no epoch a dead coordinator
+/// may have granted is ever granted again (<c>FarmScheduler.Epochs.cs</c>).
 /// </summary>
 public sealed partial class FarmScheduler
 {
@@ -41,8 +42,10 @@ public sealed partial class FarmScheduler
             {
                 var events = await store.ReadEventsAsync(manifest.RunId, cancellationToken);
                 var run = Rebuild(manifest, events.Count > 0 ? events[^1] : null);
+                var epochs = await ReserveRecoveredEpochsAsync(manifest, events);
                 lock (_gate)
                 {
+                    ApplyRecoveredEpochsLocked(run, epochs);
                     _runs[run.Id] = run;
                     _activeRuns[run.SubmitOrder] = run;
                     // Watchers see the whole run, not only what happened since this restart.

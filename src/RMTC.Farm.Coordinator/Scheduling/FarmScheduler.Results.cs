@@ -247,6 +247,8 @@ public sealed partial class FarmScheduler
             ["rmtc.recipe"] = spec.Recipe,
         });
         var bytes = new FileInfo(_artifacts.PathOf(digest)).Length;
+        // The file's metadata names the run: the tensors digest is what two runs that trained the same weights share.
+        var tensorsDigest = TensorsDigest.Of(merged);
         // Written out and no longer needed (nesterov folded it into the global weights): the next round's sum reuses its arrays.
         run.SpentAverage = average;
         var evaluation = EvaluateRound(run, merged);
@@ -261,6 +263,7 @@ public sealed partial class FarmScheduler
 
             var round = run.CurrentRound;
             round.OutputDigest = digest;
+            round.OutputTensorsDigest = tensorsDigest;
             round.MomentumDigest = momentumDigest;
             run.PendingIndex.Add(new LineageIndexEntry(LineageIndexKinds.Weights, digest, run.Id));
             round.EndedAt = Now;
@@ -291,6 +294,7 @@ public sealed partial class FarmScheduler
             else
             {
                 run.Manifest.FinalModelDigest = digest;
+                run.Manifest.FinalModelTensorsDigest = tensorsDigest;
                 FinishRunLocked(run, RunStates.Succeeded, null);
                 ReleaseEvaluationSet(run);
             }

@@ -83,6 +83,11 @@ public sealed partial class FarmScheduler
                 continue;
             }
 
+            if (!EpochReadyLocked(run, shard))
+            {
+                return; // the reservation is on its way: the next tick tries again
+            }
+
             AgentState? pick = null;
             foreach (var agent in _agents.Values)
             {

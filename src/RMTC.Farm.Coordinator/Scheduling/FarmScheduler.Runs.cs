@@ -47,6 +47,9 @@ public sealed partial class FarmScheduler
                 SubmitOrder = ++_submitCounter,
                 Paused = spec.OpenCue?.Paused ?? false,
                 EvaluationIndices = evaluationIndices,
+                // The first block goes out at once: the journal reserves it ahead of the run's first manifest.
+                EpochsReserved = EpochBlock,
+                PendingEpochReservation = EpochBlock,
             };
             _runs[run.Id] = run;
             _activeRuns[run.SubmitOrder] = run;

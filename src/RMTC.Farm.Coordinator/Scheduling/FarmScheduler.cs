@@ -123,6 +123,11 @@ public sealed partial class FarmScheduler
 
             while (free.Count > 0 && run.PeekReady() is { } shard)
             {
+                if (!EpochReadyLocked(run, shard))
+                {
+                    break; // its reservation lands soon and dispatches again
+                }
+
                 int pick = -1;
                 for (int i = 0; i < free.Count; i++)
                 {
@@ -216,9 +221,10 @@ public sealed partial class FarmScheduler
         return $"no connected agent fits the job's resources (gpus {need.Gpus}, gpu_memory {need.GpuMemoryMiB} MiB, memory {need.MemoryMiB} MiB, cores {need.Cores}, tags [{string.Join(", ", need.Tags)}])";
     }
 
+    /// <summary>Leases the shard to the agent with its next epoch, which the caller made sure is reserved (<see cref="EpochReadyLocked"/>).</summary>
     private void GrantLocked(AgentState agent, RunState run, ShardState shard, bool speculative = false)
     {
-        shard.LeaseEpoch++;
+        var epoch = TakeEpochLocked(run, shard);
         shard.Attempts++;
         var now = Now;
         var attempt = new AttemptRecord
@@ -226,14 +232,14 @@ public sealed partial class FarmScheduler
             Shard = shard.Index,
             Attempt = shard.Attempts,
             AgentId = agent.Id,
-            LeaseId = $"{run.Id}/r{run.Round}/s{shard.Index}/e{shard.LeaseEpoch}",
-            LeaseEpoch = shard.LeaseEpoch,
+            LeaseId = $"{run.Id}/r{run.Round}/s{shard.Index}/e{epoch}",
+            LeaseEpoch = epoch,
             StartedAt = now,
         };
         var lease = new Lease
         {
             Id = attempt.LeaseId,
-            Epoch = shard.LeaseEpoch,
+            Epoch = epoch,
             Run = run,
             Round = run.Round,
             Shard = shard,
@@ -476,7 +482,8 @@ public sealed partial class FarmScheduler
         run.PendingEvents.Clear();
         var index = run.PendingIndex.ToArray();
         run.PendingIndex.Clear();
-        var task = _journal.Enqueue(run, version, events, index, SnapshotOf);
+        var task = _journal.Enqueue(run, version, events, index, run.PendingEpochReservation, SnapshotOf);
+        run.PendingEpochReservation = 0;
         _pendingSaves.RemoveAll(t => t.IsCompleted);
         _pendingSaves.Add(task);
         return task;
@@ -549,6 +556,7 @@ public sealed partial class FarmScheduler
             ShardsRunning = run.IsFinal ? 0 : (uint)run.Shards.Count(s => s.Phase is ShardPhase.Leased or ShardPhase.Completing),
             ShardsQueued = run.IsFinal ? 0 : (uint)run.Shards.Count(s => s.Phase == ShardPhase.Queued),
             FinalModelDigest = m.FinalModelDigest ?? "",
+            FinalModelTensorsDigest = m.FinalModelTensorsDigest ?? "",
             Error = m.Error ?? "",
             CreatedAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(m.SubmittedAt),
             DatasetName = m.Dataset.Name,

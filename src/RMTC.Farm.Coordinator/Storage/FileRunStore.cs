@@ -16,6 +16,7 @@ namespace RMTC.Farm.Coordinator.Storage;
 /// either the old or the new manifest, never half of one.</item>
 /// <item><c>runs/&lt;id&gt;/version</c>: <c>{"version":N}</c>, the version of that manifest.</item>
 /// <item><c>runs/&lt;id&gt;/events.jsonl</c>: the event log, one <see cref="LineageEvent.ToJson"/> per line.</item>
+/// <item><c>runs/&lt;id&gt;/epochs</c>: <c>{"through":N}</c>, the highest lease epoch reserved (<see cref="ReserveLeaseEpochsAsync"/>), fsynced.</item>
 /// <item><c>runs/&lt;id&gt;/derivations.jsonl</c>: exports and inferences of the run's model, one <see cref="DerivationRecord.ToJson"/> per line.</item>
 /// <item><c>index/&lt;kind&gt;/&lt;digest&gt;</c>: run ids, one per line.</item>
 /// </list>
@@ -32,6 +33,7 @@ public sealed class FileRunStore : IRunStore
     private const string VersionFile = "version";
     private const string EventsFile = "events.jsonl";
     private const string DerivationsFile = "derivations.jsonl";
+    private const string EpochsFile = "epochs";
 
     // Entries in each run's log, known after its first append (writes of one run are serialised by its gate).
     private readonly ConcurrentDictionary<string, long> _eventCounts = new(StringComparer.Ordinal);
@@ -301,6 +303,53 @@ public sealed class FileRunStore : IRunStore
         }
 
         return records;
+    }
+
+    /// <summary>
+    /// Under the run's gate: read, raise, and replace the file with a copy flushed to disk before the rename, so the
+    /// reservation outlives a crash of the coordinator. Rare (one call per block of epochs), so the flush is cheap.
+    /// </summary>
+    public async Task<LeaseEpochBlock> ReserveLeaseEpochsAsync(string runId, long floor, int count, CancellationToken cancellationToken = default)
+    {
+        LeaseEpochBlock.CheckRequest(floor, count);
+        var dir = RunDirectory(runId);
+        var path = Path.Combine(dir, EpochsFile);
+        var gate = GateOf(runId);
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            long stored = 0;
+            if (File.Exists(path))
+            {
+                var text = await File.ReadAllTextAsync(path, cancellationToken);
+                try
+                {
+                    using var doc = JsonDocument.Parse(text);
+                    stored = doc.RootElement.GetProperty("through").GetInt64();
+                }
+                catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+                {
+                    throw new InvalidDataException($"{path} should hold {{\"through\":N}} but holds '{text}'", e);
+                }
+            }
+
+            var after = Math.Max(stored, floor);
+            var block = new LeaseEpochBlock(after, after + count);
+            Directory.CreateDirectory(dir);
+            var temp = $"{path}.{Guid.NewGuid():N}.tmp";
+            await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
+            {
+                await file.WriteAsync(Encoding.UTF8.GetBytes("{\"through\":" + block.Through.ToString(CultureInfo.InvariantCulture) + "}"), cancellationToken);
+                file.Flush(flushToDisk: true);
+            }
+
+            File.Move(temp, path, overwrite: true);
+            return block;
+        }
+        finally
+        {
+            gate.Release();
+        }
     }
 
     private SemaphoreSlim GateOf(string runId) => _gates.GetOrAdd(runId, _ => new SemaphoreSlim(1, 1));

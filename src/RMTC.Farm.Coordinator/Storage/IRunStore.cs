@@ -38,6 +38,36 @@ public interface IRunStore
 
     /// <summary>The run's derivation records, oldest first (empty when none).</summary>
     Task<IReadOnlyList<DerivationRecord>> ReadDerivationsAsync(string runId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Reserves lease epochs of a run, atomically and durably, before any of them is granted: the stored reservation
+    /// rises to <c>max(stored, floor) + count</c>, and the returned block is the caller's. Epochs are never taken back,
+    /// so a coordinator that restarts on the same store starts above everything an earlier one may have granted, even
+    /// grants whose record the crash lost.
+    /// </summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="floor">Epochs the caller knows to be in use already (the highest recorded one); the block starts above it.</param>
+    /// <param name="count">How many epochs to reserve (at least 1).</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    Task<LeaseEpochBlock> ReserveLeaseEpochsAsync(string runId, long floor, int count, CancellationToken cancellationToken = default);
+}
+
+/// <summary>
+/// Lease epochs reserved by <see cref="IRunStore.ReserveLeaseEpochsAsync"/>: epochs above <see cref="After"/> up to
+/// <see cref="Through"/> belong to the caller; no reservation before reached above <see cref="After"/>.
+/// </summary>
+public sealed record LeaseEpochBlock(long After, long Through)
+{
+    /// <summary>The largest epoch a store hands out: 2^52, exact in a double (Redis scripts, JavaScript readers).</summary>
+    public const long MaxEpoch = 1L << 52;
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> for arguments no store accepts.</summary>
+    internal static void CheckRequest(long floor, int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(floor);
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(floor, MaxEpoch - count);
+    }
 }
 
 /// <summary>One reverse-index entry: the run <see cref="RunId"/> involves <see cref="Digest"/> as <see cref="Kind"/>.</summary>

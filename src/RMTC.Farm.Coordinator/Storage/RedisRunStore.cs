@@ -13,6 +13,7 @@ namespace RMTC.Farm.Coordinator.Storage;
 /// <item><c>rmtc:{run:&lt;id&gt;}:manifest</c>: hash, fields <c>version</c> and <c>json</c>.</item>
 /// <item><c>rmtc:{run:&lt;id&gt;}:events</c>: list of <see cref="LineageEvent.ToJson"/>, oldest first.</item>
 /// <item><c>rmtc:{run:&lt;id&gt;}:derivations</c>: list of <see cref="DerivationRecord.ToJson"/> (exports, inferences).</item>
+/// <item><c>rmtc:{run:&lt;id&gt;}:epochs</c>: the highest lease epoch reserved for the run (<see cref="ReserveLeaseEpochsAsync"/>).</item>
 /// <item><c>rmtc:runs</c>: set of run ids.</item>
 /// <item><c>rmtc:idx:&lt;kind&gt;:&lt;digest&gt;</c>: set of run ids; <c>rmtc:idx:keys</c>: set of those key names.</item>
 /// </list>
@@ -218,6 +219,22 @@ public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<
         }
 
         return records;
+    }
+
+    /// <summary>
+    /// One script (atomic). Acknowledged means in Redis's append-only file as far as its <c>appendfsync</c> setting
+    /// promises: <c>always</c> survives any crash, <c>everysec</c> a crash of redis-server but not of its host.
+    /// </summary>
+    public async Task<LeaseEpochBlock> ReserveLeaseEpochsAsync(string runId, long floor, int count, CancellationToken cancellationToken = default)
+    {
+        LeaseEpochBlock.CheckRequest(floor, count);
+        var key = RedisKeys.Epochs(runId);
+        cancellationToken.ThrowIfCancellationRequested();
+        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ReserveEpochsScript.Lua, [key], [floor, count]))!;
+        var block = new LeaseEpochBlock((long)reply[0], (long)reply[1]);
+        return block.Through <= LeaseEpochBlock.MaxEpoch && block.Through > block.After
+            ? block
+            : throw new InvalidDataException($"run {runId}: Redis key {key} holds a lease epoch reservation out of range ({block.After}..{block.Through}); the store is damaged");
     }
 
     private static RunManifest ParseManifest(RedisKey key, string json)

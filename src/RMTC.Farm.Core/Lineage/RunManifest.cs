@@ -34,9 +34,20 @@ public sealed class RunManifest
     public SeedRecord Seeds { get; set; } = new();
     /// <summary>Digest of the recipe's seeded initial weights: round 1's input.</summary>
     public string InitialWeightsDigest { get; set; } = "";
+    /// <summary>
+    /// <see cref="Weights.TensorsDigest"/> of the initial weights: equal for equal recipe, data shape and seed, whereas the
+    /// file digest also covers metadata naming the run. Null in manifests written before tensors digests were recorded.
+    /// </summary>
+    public string? InitialWeightsTensorsDigest { get; set; }
     public List<RoundRecord> Rounds { get; set; } = new();
     /// <summary>The last round's merged weights, once the run succeeded.</summary>
     public string? FinalModelDigest { get; set; }
+    /// <summary>
+    /// <see cref="Weights.TensorsDigest"/> of the final model: names, dtypes, shapes and bytes only. A rerun of the same
+    /// spec, seed and data that trains the same weights has the same tensors digest (the file digest differs: its
+    /// metadata names the run).
+    /// </summary>
+    public string? FinalModelTensorsDigest { get; set; }
     /// <summary>Set when the run ended: ties this document to the run's event chain.</summary>
     public ManifestSeal? Seal { get; set; }
     /// <summary>How samples were dealt to shards and the exact plan; null in manifests written before plans were recorded.</summary>
@@ -129,6 +140,8 @@ public sealed class RoundRecord
     /// <summary>Result digests folded into this round's merge, in the order they were merged.</summary>
     public List<string> MergedResults { get; set; } = new();
     public string? OutputDigest { get; set; }
+    /// <summary><see cref="Weights.TensorsDigest"/> of the round's merged weights (the file digest also covers metadata naming the run).</summary>
+    public string? OutputTensorsDigest { get; set; }
     /// <summary>Server momentum after this round (nesterov only), so a restarted coordinator continues exactly.</summary>
     public string? MomentumDigest { get; set; }
     /// <summary>Sample-weighted mean of the merged results' final losses.</summary>

@@ -279,4 +279,23 @@ public abstract class RunStoreContract : IAsyncLifetime
         Assert.Equal([export.Digest(), inference.Digest()], read.Select(r => r.Digest()));
         Assert.Empty(await reopened.ReadDerivationsAsync(Id("other")));
     }
+
+    [Fact]
+    public async Task Lease_epoch_reservations_only_rise_honour_the_floor_and_survive_a_restart()
+    {
+        var run = Id("epochs");
+        Assert.Equal(new LeaseEpochBlock(0, 64), await Store.ReserveLeaseEpochsAsync(run, 0, 64));
+        Assert.Equal(new LeaseEpochBlock(64, 128), await Store.ReserveLeaseEpochsAsync(run, 10, 64));
+        // A floor above the stored reservation (epochs recorded before reservations existed) wins.
+        Assert.Equal(new LeaseEpochBlock(500, 501), await Store.ReserveLeaseEpochsAsync(run, 500, 1));
+
+        var reopened = await OpenAsync();
+        Assert.Equal(new LeaseEpochBlock(501, 565), await reopened.ReserveLeaseEpochsAsync(run, 0, 64));
+        Assert.Equal(new LeaseEpochBlock(0, 1), await reopened.ReserveLeaseEpochsAsync(Id("other"), 0, 1));
+
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Store.ReserveLeaseEpochsAsync(run, -1, 1));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Store.ReserveLeaseEpochsAsync(run, 0, 0));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Store.ReserveLeaseEpochsAsync(run, LeaseEpochBlock.MaxEpoch, 1));
+        await Assert.ThrowsAsync<ArgumentException>(() => Store.ReserveLeaseEpochsAsync("../escape", 0, 1));
+    }
 }

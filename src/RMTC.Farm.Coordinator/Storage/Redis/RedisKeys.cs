@@ -24,6 +24,9 @@ internal static class RedisKeys
     /// <summary>List of <see cref="Core.Lineage.DerivationRecord.ToJson"/> (exports, inferences), oldest first.</summary>
     public static RedisKey Derivations(string runId) => $"rmtc:{{run:{RunId(runId)}}}:derivations";
 
+    /// <summary>The highest lease epoch reserved for the run (a decimal integer); see <see cref="IRunStore.ReserveLeaseEpochsAsync"/>.</summary>
+    public static RedisKey Epochs(string runId) => $"rmtc:{{run:{RunId(runId)}}}:epochs";
+
     /// <summary>Set of the run ids indexed under <paramref name="kind"/> and <paramref name="digest"/>.</summary>
     public static string Index(string kind, string digest) =>
         FileRunStore.IsIndexKind(kind) && Sha256Digest.IsValid(digest)

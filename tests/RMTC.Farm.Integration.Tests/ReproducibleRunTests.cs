@@ -1,0 +1,45 @@
+using RMTC.Farm.Core.Lineage;
+using RMTC.Farm.Core.Weights;
+using RMTC.Farm.Protos.V1;
+
+namespace RMTC.Farm.Integration.Tests;
+
+/// <summary>The same spec, seed and data trained twice: the files differ (their metadata names the run), the tensors do not.</summary>
+public sealed class ReproducibleRunTests
+{
+    [Fact]
+    public async Task Two_runs_of_the_same_spec_record_the_same_tensors_digest_beside_different_file_digests()
+    {
+        await using var farm = await FarmFixture.StartAsync();
+        var data = farm.Synthesize("classifier", 40);
+        await farm.StartAgentsAsync(2);
+        var spec = $"name: again\nrecipe: classifier\ndataset: {data}\nshards: 2\nrounds: 2\nseed: 42\nlocal: {{ epochs: 1, batch_size: 8 }}\n";
+
+        var runs = new List<RunManifest>();
+        for (var i = 0; i < 2; i++)
+        {
+            var job = await farm.SubmitAsync(spec);
+            var done = await farm.WaitAsync(job.Id, TimeSpan.FromMinutes(2));
+            Assert.True(done.State == JobState.Succeeded, done + "\n" + farm.AgentLogs());
+            Assert.Equal(64, done.FinalModelTensorsDigest.Length);
+            runs.Add(RunManifest.FromJson((await farm.Jobs.GetManifestAsync(new GetJobRequest { JobId = job.Id })).Json));
+        }
+
+        var (a, b) = (runs[0], runs[1]);
+        Assert.NotEqual(a.FinalModelDigest, b.FinalModelDigest);
+        Assert.NotNull(a.FinalModelTensorsDigest);
+        Assert.Equal(a.FinalModelTensorsDigest, b.FinalModelTensorsDigest);
+        Assert.Equal(a.InitialWeightsTensorsDigest, b.InitialWeightsTensorsDigest);
+        Assert.Equal(a.Rounds.Select(r => r.OutputTensorsDigest), b.Rounds.Select(r => r.OutputTensorsDigest));
+        // What is recorded is what the stored file holds.
+        Assert.Equal(a.FinalModelTensorsDigest, TensorsDigest.OfFile(farm.Artifacts.PathOf(a.FinalModelDigest!)));
+        Assert.Equal(b.InitialWeightsTensorsDigest, TensorsDigest.OfFile(farm.Artifacts.PathOf(b.InitialWeightsDigest)));
+
+        var show = await RmtcCli.RunAsync(TimeSpan.FromMinutes(1), "lineage", "show", a.RunId, "--coordinator", farm.Address);
+        Assert.True(show.ExitCode == 0, show.Output);
+        Assert.Contains($"tensors    sha256:{a.FinalModelTensorsDigest}", show.Output);
+        var status = await RmtcCli.RunAsync(TimeSpan.FromMinutes(1), "status", b.RunId, "--coordinator", farm.Address);
+        Assert.True(status.ExitCode == 0, status.Output);
+        Assert.Contains($"tensors   sha256:{b.FinalModelTensorsDigest}", status.Output);
+    }
+}
