@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Coordinator.Scheduling;
 using RMTC.Farm.Coordinator.Security;
+using RMTC.Farm.Coordinator.Services;
 using RMTC.Farm.Core.Jobs;
 using RMTC.Farm.Core.OpenCue;
 using RMTC.Farm.Protos.OpenCue;
@@ -21,18 +22,30 @@ public sealed partial class OpenCueJobService(FarmScheduler scheduler, Security.
     /// <summary>Cuebot returns at most this many finished jobs from a search.</summary>
     private const int FinishedSearchLimit = 200;
 
-    public override Task<JobLaunchSpecResponse> LaunchSpec(JobLaunchSpecRequest request, ServerCallContext context)
+    public override async Task<JobLaunchSpecResponse> LaunchSpec(JobLaunchSpecRequest request, ServerCallContext context)
     {
         var response = new JobLaunchSpecResponse();
-        response.Names.AddRange(Launch(request.Spec, context).Select(OpenCueMessages.NameOf));
-        return Task.FromResult(response);
+        response.Names.AddRange((await LaunchRecordedAsync(request.Spec, context)).Select(OpenCueMessages.NameOf));
+        return response;
     }
 
-    public override Task<JobLaunchSpecAndWaitResponse> LaunchSpecAndWait(JobLaunchSpecAndWaitRequest request, ServerCallContext context)
+    public override async Task<JobLaunchSpecAndWaitResponse> LaunchSpecAndWait(JobLaunchSpecAndWaitRequest request, ServerCallContext context)
     {
         var response = new JobLaunchSpecAndWaitResponse { Jobs = new JobSeq() };
-        response.Jobs.Jobs.AddRange(Launch(request.Spec, context).Select(OpenCueMessages.ToJob));
-        return Task.FromResult(response);
+        response.Jobs.Jobs.AddRange((await LaunchRecordedAsync(request.Spec, context)).Select(OpenCueMessages.ToJob));
+        return response;
+    }
+
+    /// <summary>Launches a spec's jobs and answers once every one is stored, so a launch pycue saw succeed survives a crash.</summary>
+    private async Task<IReadOnlyList<RunView>> LaunchRecordedAsync(string spec, ServerCallContext context)
+    {
+        var runs = Launch(spec, context);
+        foreach (var run in runs)
+        {
+            await scheduler.WhenRecordedAsync(run.Id, context);
+        }
+
+        return runs;
     }
 
     public override Task<JobFindJobResponse> FindJob(JobFindJobRequest request, ServerCallContext context) =>

@@ -91,6 +91,7 @@ public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHost
                 if (snapshot(run, batch.Version) is { } manifest)
                 {
                     await RetryAsync(run.Id, "manifest", ct => store.SaveAsync(manifest, batch.Version, ct));
+                    journal.Stored.TrySetResult();
                 }
 
                 batch.Done.TrySetResult();
@@ -108,6 +109,7 @@ public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHost
 
                 batch.Done.TrySetException(e);
                 next?.Done.TrySetException(e);
+                journal.Stored.TrySetException(e);
                 return;
             }
         }

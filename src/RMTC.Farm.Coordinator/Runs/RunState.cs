@@ -142,6 +142,12 @@ internal sealed class JournalQueue
 {
     internal JournalBatch? Open { get; set; }
     internal bool Writing { get; set; }
+
+    /// <summary>
+    /// Set once a manifest of the run has landed in the store: from then on a restarted coordinator recovers it, so a
+    /// submission is acknowledged only after this (events alone, without a manifest, recover nothing).
+    /// </summary>
+    internal TaskCompletionSource Stored { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
 
 /// <summary>Changes written to the store together: their events in order, index entries, and the manifest version they reach.</summary>

@@ -162,6 +162,23 @@ public sealed partial class FarmScheduler
         }
     }
 
+    /// <summary>
+    /// Completes once the run's first manifest is in the store, from which a restarted coordinator recovers it: the wire
+    /// acknowledges a submission only then, so nothing acknowledged is lost to a crash of the coordinator or the store.
+    /// Waits through a store outage (the journal retries); ends early only with <paramref name="cancellationToken"/> or
+    /// when the coordinator stops.
+    /// </summary>
+    public Task WhenRecordedAsync(string runId, CancellationToken cancellationToken)
+    {
+        RunState? run;
+        lock (_gate)
+        {
+            run = _runs.GetValueOrDefault(runId);
+        }
+
+        return run is null ? Task.CompletedTask : run.Journal.Stored.Task.WaitAsync(cancellationToken);
+    }
+
     private RunState? Find(string idOrPrefix)
     {
         if (_runs.TryGetValue(idOrPrefix, out var exact))

@@ -17,7 +17,7 @@ namespace RMTC.Farm.Coordinator.Services;
 /// </summary>
 public sealed class JobGrpcService(FarmScheduler scheduler, DatasetConfinement confinement, IOptions<SecurityOptions> security, IHostApplicationLifetime lifetime) : JobService.JobServiceBase
 {
-    public override Task<SubmitJobResponse> SubmitJob(SubmitJobRequest request, ServerCallContext context)
+    public override async Task<SubmitJobResponse> SubmitJob(SubmitJobRequest request, ServerCallContext context)
     {
         try
         {
@@ -45,7 +45,9 @@ public sealed class JobGrpcService(FarmScheduler scheduler, DatasetConfinement c
                 request = new SubmitJobRequest(request) { SubmittedBy = wrangler.User };
             }
 
-            return Task.FromResult(new SubmitJobResponse { Job = scheduler.Submit(request, maxSpecBytes) });
+            var job = scheduler.Submit(request, maxSpecBytes);
+            await scheduler.WhenRecordedAsync(job.Id, context);
+            return new SubmitJobResponse { Job = job };
         }
         catch (JobSpecException e)
         {
