@@ -193,15 +193,19 @@ public static class RmtcCli
         : "dotnet";
 
     /// <summary>Runs `rmtc ARGS` to completion and returns its exit code and output.</summary>
-    public static async Task<(int ExitCode, string Output)> RunAsync(TimeSpan timeout, params string[] args)
+    public static Task<(int ExitCode, string Output)> RunAsync(TimeSpan timeout, params string[] args) =>
+        RunProcessAsync(Dotnet, [Dll, .. args], timeout, "rmtc " + string.Join(' ', args));
+
+    /// <summary>Runs any program to completion (killed with its children after <paramref name="timeout"/>); its exit code and output.</summary>
+    public static async Task<(int ExitCode, string Output)> RunProcessAsync(string file, IEnumerable<string> args, TimeSpan timeout, string? name = null)
     {
-        var info = new ProcessStartInfo(Dotnet) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(Dll);
+        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args)
         {
             info.ArgumentList.Add(a);
         }
 
+        name ??= $"{file} {string.Join(' ', info.ArgumentList)}";
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -213,7 +217,7 @@ public static class RmtcCli
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"rmtc {string.Join(' ', args)} did not finish in {timeout}: {await stdout}{await stderr}");
+            throw new TimeoutException($"{name} did not finish in {timeout}: {await stdout}{await stderr}");
         }
 
         return (process.ExitCode, await stdout + await stderr);

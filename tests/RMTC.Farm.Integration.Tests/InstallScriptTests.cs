@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace RMTC.Farm.Integration.Tests;
 
 /// <summary>farm/scripts/install-rmtc.sh as a newcomer runs it: publish into a prefix, then use the installed `rmtc`.</summary>
@@ -14,49 +12,24 @@ public sealed class InstallScriptTests : IDisposable
     {
         var script = Path.Combine(FarmOperationsTests.RepoRoot(), "farm", "scripts", "install-rmtc.sh");
         // A publish of the CLI with libtorch is slow on a loaded 2-core machine: minutes, not seconds.
-        var (code, output) = await RunAsync("bash", [script, "--prefix", _prefix], TimeSpan.FromMinutes(15));
+        var (code, output) = await RmtcCli.RunProcessAsync("bash", [script, "--prefix", _prefix], TimeSpan.FromMinutes(15));
         Assert.True(code == 0, output);
         Assert.Contains($"installed: {_prefix}/bin/rmtc", output, StringComparison.Ordinal);
 
         var rmtc = Path.Combine(_prefix, "bin", "rmtc");
-        (code, output) = await RunAsync(rmtc, ["--help"], TimeSpan.FromMinutes(1));
+        (code, output) = await RmtcCli.RunProcessAsync(rmtc, ["--help"], TimeSpan.FromMinutes(1));
         Assert.True(code == 0, output);
         Assert.Contains("rmtc demo", output, StringComparison.Ordinal);
 
-        (code, output) = await RunAsync(rmtc, ["stauts"], TimeSpan.FromMinutes(1));
+        (code, output) = await RmtcCli.RunProcessAsync(rmtc, ["stauts"], TimeSpan.FromMinutes(1));
         Assert.True(code == 2, output);
         Assert.Contains("Did you mean 'status'?", output, StringComparison.Ordinal);
 
         // The published TorchSharp native library loads (the compat step ran on the publish) and agents start as the
         // installed apphost: a one-round demo succeeds.
         var demo = Path.Combine(_prefix, "demo");
-        (code, output) = await RunAsync(rmtc, ["demo", "--agents", "1", "--rounds", "1", "--samples", "32", "--out", demo], TimeSpan.FromMinutes(4));
+        (code, output) = await RmtcCli.RunProcessAsync(rmtc, ["demo", "--agents", "1", "--rounds", "1", "--samples", "32", "--out", demo], TimeSpan.FromMinutes(4));
         Assert.True(code == 0, output);
         Assert.True(File.Exists(Path.Combine(demo, "model.safetensors")), output);
-    }
-
-    private static async Task<(int Code, string Output)> RunAsync(string file, string[] args, TimeSpan timeout)
-    {
-        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args)
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish in {timeout}: {await stdout}{await stderr}");
-        }
-
-        return (process.ExitCode, await stdout + await stderr);
     }
 }
