@@ -64,7 +64,7 @@ public static class ShardTrainer
         }
 
         var clock = Stopwatch.StartNew();
-        var recipe = RecipeCatalog.Get(task.Recipe);
+        var recipe = RecipeCatalog.Resolve(task.Recipe, task.Model);
         if (task.Threads > 0)
         {
             torch.set_num_threads(task.Threads);
@@ -83,7 +83,7 @@ public static class ShardTrainer
 
         using var inputs = InputsTensor(data, device);
         using var targets = TargetsTensor(data, device);
-        using var optimizer = optim.Adam(model.parameters(), task.LearningRate);
+        using var optimizer = LocalOptimizer.Create(model.parameters(), task.LearningRate, task.Optimizer);
 
         var n = data.Count;
         var position = task.ResumeCheckpointPath is { } resume
@@ -153,7 +153,7 @@ public static class ShardTrainer
     /// <paramref name="epoch"/>), in mini-batches of <paramref name="batchSize"/>; returns the sample-weighted mean loss.
     /// <paramref name="report"/> gets (samples seen this epoch, mean loss so far) about <see cref="ReportsPerEpoch"/> times.
     /// </summary>
-    internal static double TrainEpoch(nn.Module<Tensor, Tensor> model, Recipe recipe, optim.Optimizer optimizer, Tensor inputs, Tensor targets, long[] order,
+    internal static double TrainEpoch(RecipeModel model, Recipe recipe, optim.Optimizer optimizer, Tensor inputs, Tensor targets, long[] order,
         int batchSize, long seed, int epoch, Device device, CancellationToken cancellationToken, Action<long, double>? report = null)
     {
         var cursor = new EpochCursor();
@@ -166,7 +166,7 @@ public static class ShardTrainer
     /// epoch visits the same batches), advancing the cursor after every batch. Returns false when
     /// <paramref name="shouldYield"/> said so before a batch: the cursor then says exactly where training stands.
     /// </summary>
-    internal static bool TrainEpochFrom(nn.Module<Tensor, Tensor> model, Recipe recipe, optim.Optimizer optimizer, Tensor inputs, Tensor targets, long[] order,
+    internal static bool TrainEpochFrom(RecipeModel model, Recipe recipe, optim.Optimizer optimizer, Tensor inputs, Tensor targets, long[] order,
         int batchSize, long seed, int epoch, Device device, CancellationToken cancellationToken, EpochCursor cursor, Func<bool>? shouldYield, Action<long, double>? report)
     {
         var n = order.Length;
