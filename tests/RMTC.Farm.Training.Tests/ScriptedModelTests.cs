@@ -140,6 +140,11 @@ public class ScriptedModelTests(ITestOutputHelper output)
         {
             Assert.True(expected[i].Data.AsSpan().SequenceEqual(actual[i].Data), $"{kind}: tensor {expected[i].Name} differs after resuming");
         }
+
+        // The optimiser's state only fits the optimiser that wrote it.
+        var other = new OptimizerSettings { Name = optimizer == "adam" ? "sgd" : "adam" };
+        var e = Assert.Throws<WeightsMismatchException>(() => ShardTrainer.Run(task with { ResumeCheckpointPath = checkpoint, Optimizer = other }, null, CancellationToken.None));
+        Assert.Contains($"checkpoint {checkpoint} is for optimizer", e.Message);
     }
 
     [Fact]

@@ -13,10 +13,10 @@ namespace RMTC.Farm.Training.Loop;
 
 /// <summary>Runs one shard: loads global weights and the shard's samples, trains locally, writes result weights and summary.</summary>
 /// <remarks>
-/// Local optimiser: Adam (β1 0.9, β2 0.999, no weight decay) at <see cref="ShardTask.LearningRate"/>, fresh per shard
+/// Local optimiser: <see cref="ShardTask.Optimizer"/> (Adam with no weight decay when unset) at <see cref="ShardTask.LearningRate"/>, fresh per shard
 /// (no optimiser state crosses rounds; the coordinator's outer optimiser works on the weight deltas). Each epoch visits
 /// the shard's samples in a SplitMix64 shuffle seeded by (<see cref="ShardTask.Seed"/>, epoch), in mini-batches of
-/// <see cref="ShardTask.BatchSize"/> (the last one may be smaller). Result weights are the model's state_dict as F32,
+/// <see cref="ShardTask.BatchSize"/> (the last one may be smaller). Result weights are the model's state_dict as F32 (integer buffers I64),
 /// ordered ordinally by name, with metadata <c>recipe</c>, <c>run</c>, <c>round</c>, <c>shard</c>.
 /// </remarks>
 public static class ShardTrainer
