@@ -43,8 +43,15 @@ internal static class TrainCommand
         TrainingData data;
         try
         {
-            spec = JobSpecParser.Parse(File.ReadAllText(file.FullName), file.Name, file.DirectoryName ?? Environment.CurrentDirectory, RecipeCatalog.Names);
-            dataset = Dataset.Open(spec.Dataset, spec.Recipe);
+            spec = JobSpecParser.Parse(File.ReadAllText(file.FullName), file.Name, file.DirectoryName ?? Environment.CurrentDirectory, RecipeCatalog.Names,
+                target: JobSpecTarget.Local);
+            // A scripted model's dataset is made like the built-in recipe of the same task's (for the error's `dataset synth` hint).
+            dataset = Dataset.Open(spec.Dataset, spec.Model switch
+            {
+                null => spec.Recipe,
+                { Task: DatasetKinds.ImagePairs } => "denoiser",
+                _ => "classifier",
+            });
             var excluded = spec.ExcludeAssets.ToHashSet(StringComparer.Ordinal);
             data = TrainingData.Select(new Dataset
             {
@@ -60,13 +67,29 @@ internal static class TrainCommand
             return 2;
         }
 
+        var scripted = spec.Model?.ToScriptedModel();
+        if (scripted is not null)
+        {
+            // The same check a farm submission will run before any shard is scheduled.
+            var problems = ScriptedModelCheck.Check(scripted, dataset.Directory);
+            if (problems.Count > 0)
+            {
+                foreach (var problem in problems)
+                {
+                    Console.Error.WriteLine($"error: {problem}");
+                }
+
+                return 2;
+            }
+        }
+
         var index = dataset.Samples.Select((a, i) => (a.RelativePath, i)).ToDictionary(p => p.RelativePath, p => p.i, StringComparer.Ordinal);
         var d = dataset.Descriptor;
         var clock = Stopwatch.StartNew();
         var rounds = new List<LocalRoundReport>();
         if (!json)
         {
-            Console.WriteLine($"local {spec.Recipe} on {d.Name}: {data.Train.Count} training samples, {spec.Rounds} rounds x {spec.Local.Epochs} epochs, evaluated on {(data.EvaluationSplit is null ? "nothing" : $"{data.EvaluationSplit} ({data.Evaluation.Count} samples)")}");
+            Console.WriteLine($"local {spec.Model?.File ?? spec.Recipe} on {d.Name}: {data.Train.Count} training samples, {spec.Rounds} rounds x {spec.Local.Epochs} epochs, evaluated on {(data.EvaluationSplit is null ? "nothing" : $"{data.EvaluationSplit} ({data.Evaluation.Count} samples)")}");
         }
 
         try
@@ -74,10 +97,14 @@ internal static class TrainCommand
             var weights = LocalTrainer.Run(new LocalTrainingRequest
             {
                 Recipe = spec.Recipe,
+                Model = scripted,
+                Optimizer = spec.Local.EffectiveOptimizer,
                 DatasetPath = dataset.Directory,
                 TrainIndices = data.Train.Select(a => index[a.RelativePath]).ToArray(),
                 EvaluationIndices = data.Evaluation.Select(a => index[a.RelativePath]).ToArray(),
-                InitialWeights = RecipeCatalog.CreateInitialWeights(spec.Recipe, d.SampleShape, d.Classes.Count, RunSeeds.Init(spec.Seed)),
+                InitialWeights = scripted is not null
+                    ? RecipeCatalog.CreateInitialWeights(scripted)
+                    : RecipeCatalog.CreateInitialWeights(spec.Recipe, d.SampleShape, d.Classes.Count, RunSeeds.Init(spec.Seed)),
                 Rounds = spec.Rounds,
                 EpochsPerRound = spec.Local.Epochs,
                 BatchSize = spec.Local.BatchSize,

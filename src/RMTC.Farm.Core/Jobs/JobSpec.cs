@@ -5,8 +5,16 @@ public sealed record JobSpec
 {
     /// <summary>Human name of the run (letters, digits, '-', '_', '.').</summary>
     public required string Name { get; init; }
-    /// <summary>Recipe to train, e.g. <c>denoiser</c> or <c>classifier</c>.</summary>
+    /// <summary>
+    /// Recipe to train, e.g. <c>denoiser</c> or <c>classifier</c>; <see cref="ModelSpec.RecipeName"/> (<c>torchscript</c>)
+    /// when the spec has a <see cref="Model"/> block instead.
+    /// </summary>
     public required string Recipe { get; init; }
+    /// <summary>
+    /// A model written in PyTorch and saved as TorchScript, the alternative to a built-in <see cref="Recipe"/>; null for a
+    /// built-in recipe (so manifests written before this field re-serialise the same).
+    /// </summary>
+    public ModelSpec? Model { get; init; }
     /// <summary>Dataset directory (absolute after submission; relative paths resolve against the spec's directory).</summary>
     public required string Dataset { get; init; }
     /// <summary>Shards per round: the dataset is split into this many balanced parts.</summary>
@@ -114,6 +122,57 @@ public sealed record LocalTrainingSpec
     public int Epochs { get; init; } = 1;
     public int BatchSize { get; init; } = 32;
     public double LearningRate { get; init; } = 0.01;
+    /// <summary><c>adam</c> or <c>sgd</c>; null when the spec does not say (adam), so older manifests re-serialise the same.</summary>
+    public string? Optimizer { get; init; }
+    /// <summary>SGD's momentum; null when the spec does not say (0).</summary>
+    public double? Momentum { get; init; }
+    /// <summary>L2 weight decay; null when the spec does not say (0).</summary>
+    public double? WeightDecay { get; init; }
+
+    /// <summary>The optimiser in effect: the spec's settings, with adam and zeros where it says nothing (not serialised).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Training.OptimizerSettings EffectiveOptimizer => new()
+    {
+        Name = Optimizer ?? Training.OptimizerNames.Adam,
+        Momentum = Momentum ?? 0,
+        WeightDecay = WeightDecay ?? 0,
+    };
+}
+
+/// <summary>
+/// A spec's <c>model:</c> block: a PyTorch model saved as TorchScript, the task and loss it trains with, and its rights
+/// (a model file is an input like a dataset's assets).
+/// </summary>
+public sealed record ModelSpec
+{
+    /// <summary>The <see cref="JobSpec.Recipe"/> of a spec with a model block.</summary>
+    public const string RecipeName = "torchscript";
+
+    /// <summary>The TorchScript file (absolute after parsing; a relative path resolves against the spec's directory).</summary>
+    public required string File { get; init; }
+    /// <summary><c>image-pairs</c> or <c>labelled-images</c>: the dataset kind the model trains on.</summary>
+    public required string Task { get; init; }
+    /// <summary><c>mse</c> or <c>l1</c> (image-pairs), <c>cross_entropy</c> (labelled-images).</summary>
+    public required string Loss { get; init; }
+    /// <summary>The licence the model file is under, e.g. an SPDX identifier such as <c>Apache-2.0</c> or <c>proprietary</c>.</summary>
+    public required string Licence { get; init; }
+    /// <summary>Where the model comes from, in words (e.g. "fine-tuned from weights X under licence Y"); null when not said.</summary>
+    public string? Origin { get; init; }
+    /// <summary>An ONNX template exported from the same module (for <c>rmtc export</c>); null when none (absolute after parsing).</summary>
+    public string? OnnxTemplate { get; init; }
+
+    /// <summary>What the training code needs of this block.</summary>
+    public Training.ScriptedModel ToScriptedModel() => new() { Path = File, Task = Task, Loss = Loss };
+}
+
+/// <summary>Where a parsed spec will run: features that only <c>rmtc train --local</c> runs yet are refused for the farm.</summary>
+public enum JobSpecTarget
+{
+    /// <summary>Submitted to a coordinator.</summary>
+    Farm,
+
+    /// <summary>Trained in one process by <c>rmtc train --local</c>.</summary>
+    Local,
 }
 
 /// <summary>How a round's results become the next global weights.</summary>

@@ -14,11 +14,14 @@ public static class JobSpecLimits
     /// <summary>The setting that raises <see cref="DefaultMaxSpecBytes"/> on a coordinator.</summary>
     public const string MaxSpecBytesSetting = "Coordinator:MaxJobSpecBytes";
 
-    /// <summary>Longest short text: recipe, merge strategy, sharding, evaluation split, close policy, OpenCue names.</summary>
+    /// <summary>Longest short text: recipe, merge strategy, optimizer, model task and loss, sharding, evaluation split, close policy, OpenCue names.</summary>
     public const int MaxWordLength = 256;
 
     /// <summary>Longest dataset path, after resolving it against the spec's directory (PATH_MAX on Linux).</summary>
     public const int MaxPathLength = 4096;
+
+    /// <summary>Longest text of <c>model.licence</c> and <c>model.origin</c>.</summary>
+    public const int MaxModelTextLength = 1_000;
 
     /// <summary>Most resource tags.</summary>
     public const int MaxTags = 64;
@@ -48,6 +51,13 @@ public static class JobSpecLimits
             ("recipe", spec.Recipe, MaxWordLength),
             ("dataset", spec.Dataset, MaxPathLength),
             ("merge.strategy", spec.Merge.Strategy, MaxWordLength),
+            ("local.optimizer", spec.Local.Optimizer, MaxWordLength),
+            ("model.file", spec.Model?.File, MaxPathLength),
+            ("model.task", spec.Model?.Task, MaxWordLength),
+            ("model.loss", spec.Model?.Loss, MaxWordLength),
+            ("model.licence", spec.Model?.Licence, MaxModelTextLength),
+            ("model.origin", spec.Model?.Origin, MaxModelTextLength),
+            ("model.onnx_template", spec.Model?.OnnxTemplate, MaxPathLength),
             ("sharding", spec.Sharding, MaxWordLength),
             ("evaluation.split", spec.Evaluation?.Split, MaxWordLength),
             ("round_policy.close", spec.RoundPolicy?.Close, MaxWordLength),

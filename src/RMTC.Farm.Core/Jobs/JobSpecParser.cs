@@ -26,10 +26,13 @@ public static partial class JobSpecParser
     /// <summary>
     /// Parses and validates. <paramref name="baseDirectory"/> resolves a relative dataset path. <paramref name="maxSpecBytes"/>
     /// bounds the document's expanded size (the coordinator passes its <see cref="JobSpecLimits.MaxSpecBytesSetting"/>);
-    /// every field's own limit is in <see cref="JobSpecLimits"/>.
+    /// every field's own limit is in <see cref="JobSpecLimits"/>. <paramref name="target"/> says where the spec will run:
+    /// a <c>model:</c> block and a local optimiser other than adam are trained by <c>rmtc train --local</c> only, so far,
+    /// and refused for the farm with a message that says so.
     /// </summary>
     /// <exception cref="JobSpecException">The spec is not valid; nothing should be scheduled.</exception>
-    public static JobSpec Parse(string yaml, string sourceName, string baseDirectory, IReadOnlyCollection<string>? knownRecipes = null, int maxSpecBytes = JobSpecLimits.DefaultMaxSpecBytes)
+    public static JobSpec Parse(string yaml, string sourceName, string baseDirectory, IReadOnlyCollection<string>? knownRecipes = null, int maxSpecBytes = JobSpecLimits.DefaultMaxSpecBytes,
+        JobSpecTarget target = JobSpecTarget.Farm)
     {
         var problems = new List<string>();
         string At(long line) => line > 0 ? string.Create(CultureInfo.InvariantCulture, $"{sourceName}:{line}") : sourceName;
@@ -66,8 +69,18 @@ public static partial class JobSpecParser
             reader.Problem("name", $"`name` must be 1-100 letters, digits, '-', '_' or '.' (got '{Echo.Of(name)}')");
         }
 
-        var recipe = reader.String("recipe", required: true);
-        if (recipe is not null && knownRecipes is not null && !knownRecipes.Contains(recipe))
+        var hasModel = reader.Has("model");
+        var recipe = reader.String("recipe");
+        if (recipe is null && !hasModel && !reader.Has("recipe"))
+        {
+            problems.Add($"{sourceName}: recipe is required: add `recipe: ...` (a built-in model) or a `model:` block (your own TorchScript model)");
+        }
+
+        if (recipe is not null && hasModel)
+        {
+            reader.Problem("recipe", "give either `recipe` (a built-in model) or a `model:` block (your own TorchScript model), not both: remove one");
+        }
+        else if (recipe is not null && knownRecipes is not null && !knownRecipes.Contains(recipe))
         {
             reader.Problem("recipe", $"unknown recipe '{Echo.Of(recipe)}': use one of {string.Join(", ", knownRecipes)}");
         }
@@ -86,13 +99,13 @@ public static partial class JobSpecParser
         var local = new LocalTrainingSpec();
         if (reader.Mapping("local") is { } localFields)
         {
-            local = new LocalTrainingSpec
-            {
-                Epochs = localFields.Int("epochs", local.Epochs, 1, 10_000),
-                BatchSize = localFields.Int("batch_size", local.BatchSize, 1, 1_000_000),
-                LearningRate = localFields.Double("learning_rate", local.LearningRate, 0, 100, exclusiveMin: true),
-            };
-            localFields.RejectUnknown();
+            local = ReadLocal(localFields, target);
+        }
+
+        var model = reader.Mapping("model") is { } modelFields ? ReadModel(modelFields, baseDirectory) : null;
+        if (model is not null && target == JobSpecTarget.Farm)
+        {
+            reader.Problem("model", "a `model:` block (your own TorchScript model) is not yet supported on the farm: try it with `rmtc train --local <spec>`");
         }
 
         var merge = new MergeSpec();
@@ -185,7 +198,8 @@ public static partial class JobSpecParser
         var spec = new JobSpec
         {
             Name = name!,
-            Recipe = recipe!,
+            Recipe = model is not null ? ModelSpec.RecipeName : recipe!,
+            Model = model,
             Dataset = datasetPath,
             Shards = shards,
             Rounds = rounds,
@@ -203,6 +217,88 @@ public static partial class JobSpecParser
         };
         problems.AddRange(JobSpecLimits.Problems(spec).Select(p => $"{sourceName}: {p}"));
         return problems.Count > 0 ? throw new JobSpecException(problems) : spec;
+    }
+
+    private static LocalTrainingSpec ReadLocal(Fields fields, JobSpecTarget target)
+    {
+        var defaults = new LocalTrainingSpec();
+        var optimizer = fields.String("optimizer");
+        if (optimizer is not null && !Training.OptimizerNames.All.Contains(optimizer))
+        {
+            fields.Problem("optimizer", $"unknown optimizer '{Echo.Of(optimizer)}': use {string.Join(" or ", Training.OptimizerNames.All)}");
+            optimizer = null;
+        }
+
+        double? momentum = fields.Has("momentum") ? fields.Double("momentum", 0, 0, 1, exclusiveMax: true) : null;
+        double? weightDecay = fields.Has("weight_decay") ? fields.Double("weight_decay", 0, 0, 1) : null;
+        if (momentum is not null && optimizer != Training.OptimizerNames.Sgd)
+        {
+            fields.Problem("momentum", "`momentum` applies to `optimizer: sgd` (adam has its own): add `optimizer: sgd` or remove `momentum`");
+        }
+
+        var local = new LocalTrainingSpec
+        {
+            Epochs = fields.Int("epochs", defaults.Epochs, 1, 10_000),
+            BatchSize = fields.Int("batch_size", defaults.BatchSize, 1, 1_000_000),
+            LearningRate = fields.Double("learning_rate", defaults.LearningRate, 0, 100, exclusiveMin: true),
+            Optimizer = optimizer,
+            Momentum = momentum,
+            WeightDecay = weightDecay,
+        };
+        if (target == JobSpecTarget.Farm && local.EffectiveOptimizer != Training.OptimizerSettings.Default)
+        {
+            fields.Problem(optimizer == Training.OptimizerNames.Sgd ? "optimizer" : "weight_decay",
+                "farm shards train with adam without weight decay for now: remove it, or try it with `rmtc train --local <spec>`");
+        }
+
+        fields.RejectUnknown();
+        return local;
+    }
+
+    private static ModelSpec? ReadModel(Fields fields, string baseDirectory)
+    {
+        var file = Path(fields, "file", required: true);
+        var task = fields.String("task", required: true);
+        if (task is not null && !Training.ScriptedModelTasks.All.Contains(task))
+        {
+            fields.Problem("task", $"unknown task '{Echo.Of(task)}': use image-pairs (input and target images; loss mse or l1) or labelled-images (input image and class; loss cross_entropy)");
+            task = null;
+        }
+
+        var loss = fields.String("loss", required: true);
+        if (loss is not null && task is not null && !Training.ScriptedModelTasks.LossesFor(task).Contains(loss))
+        {
+            fields.Problem("loss", $"loss '{Echo.Of(loss)}' does not fit task {task}: use {string.Join(" or ", Training.ScriptedModelTasks.LossesFor(task))}");
+            loss = null;
+        }
+
+        var licence = fields.String("licence", required: true);
+        var origin = fields.String("origin");
+        var onnx = Path(fields, "onnx_template", required: false);
+        fields.RejectUnknown();
+        return file is null || task is null || loss is null || licence is null
+            ? null
+            : new ModelSpec
+            {
+                File = System.IO.Path.GetFullPath(System.IO.Path.Combine(baseDirectory, file)),
+                Task = task,
+                Loss = loss,
+                Licence = licence,
+                Origin = origin,
+                OnnxTemplate = onnx is null ? null : System.IO.Path.GetFullPath(System.IO.Path.Combine(baseDirectory, onnx)),
+            };
+
+        static string? Path(Fields fields, string key, bool required)
+        {
+            var text = fields.String(key, required);
+            if (text is not null && text.Contains('\0', StringComparison.Ordinal))
+            {
+                fields.Problem(key, $"`{key}` holds a NUL character (\\0): write the file's path as plain text");
+                return null;
+            }
+
+            return text;
+        }
     }
 
     private static RoundPolicySpec ReadRoundPolicy(Fields fields, int shards)
@@ -451,13 +547,14 @@ public static partial class JobSpecParser
 
         private static IEnumerable<string> KnownKeys(string prefix) => prefix switch
         {
-            "local." => ["epochs", "batch_size", "learning_rate"],
+            "local." => ["epochs", "batch_size", "learning_rate", "optimizer", "momentum", "weight_decay"],
+            "model." => ["file", "task", "loss", "licence", "origin", "onnx_template"],
             "merge." => ["strategy", "outer_learning_rate", "momentum"],
             "resources." => ["gpus", "gpu_memory", "memory", "cores", "tags"],
             "rights." => ["accept_constraints"],
             "evaluation." => ["split"],
             "round_policy." => ["close", "quorum", "deadline", "straggler_after"],
-            _ => ["name", "recipe", "dataset", "exclude_assets", "shards", "rounds", "seed", "max_retries", "local", "merge", "resources", "rights", "sharding", "evaluation", "round_policy", "show"],
+            _ => ["name", "recipe", "dataset", "exclude_assets", "shards", "rounds", "seed", "max_retries", "local", "merge", "resources", "rights", "sharding", "evaluation", "round_policy", "show", "model"],
         };
     }
 }

@@ -32,6 +32,10 @@ public sealed record ShardTask
     public string? CheckpointPath { get; init; }
     /// <summary>A checkpoint of an earlier, preempted attempt of this shard to resume from; null = start from the initial weights.</summary>
     public string? ResumeCheckpointPath { get; init; }
+    /// <summary>The local optimiser; null for Adam without weight decay (what every shard used before the setting existed).</summary>
+    public OptimizerSettings? Optimizer { get; init; }
+    /// <summary>A TorchScript model to train instead of the built-in <see cref="Recipe"/>; null for a built-in recipe.</summary>
+    public ScriptedModel? Model { get; init; }
 }
 
 /// <summary>Where a yielded shard stood when it wrote its checkpoint (the trainer's <c>yield.json</c>).</summary>

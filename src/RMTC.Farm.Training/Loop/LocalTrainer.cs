@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using RMTC.Farm.Core.Training;
 using RMTC.Farm.Core.Weights;
 using RMTC.Farm.Training.Recipes;
 using TorchSharp;
@@ -24,6 +25,10 @@ public sealed record LocalTrainingRequest
     public long Seed { get; init; }
     public string Device { get; init; } = "auto";
     public int Threads { get; init; }
+    /// <summary>The local optimiser; null for Adam without weight decay.</summary>
+    public OptimizerSettings? Optimizer { get; init; }
+    /// <summary>A TorchScript model to train instead of <see cref="Recipe"/>; null for a built-in recipe.</summary>
+    public ScriptedModel? Model { get; init; }
 }
 
 /// <summary>One round of a local run: its training loss and the evaluation after it.</summary>
@@ -31,7 +36,7 @@ public sealed record LocalRoundReport(int Round, double TrainLoss, EvaluationRes
 
 /// <summary>
 /// The baseline a farm run is judged against: the same recipe, data and total epochs (rounds x local epochs) trained
-/// continuously in one process (one Adam optimiser for the whole run, as a workstation would), evaluated at the same
+/// continuously in one process (one optimiser for the whole run, as a workstation would), evaluated at the same
 /// points as the farm evaluates its global model.
 /// </summary>
 public static class LocalTrainer
@@ -40,7 +45,7 @@ public static class LocalTrainer
     public static IReadOnlyList<NamedTensor> Run(LocalTrainingRequest request, IProgress<LocalRoundReport>? progress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var recipe = RecipeCatalog.Get(request.Recipe);
+        var recipe = RecipeCatalog.Resolve(request.Recipe, request.Model);
         if (request.Threads > 0)
         {
             torch.set_num_threads(request.Threads);
@@ -49,7 +54,7 @@ public static class LocalTrainer
         var (device, _) = ShardTrainer.ResolveDevice(request.Device);
         var (descriptor, data) = ShardTrainer.LoadShard(recipe, request.DatasetPath, request.TrainIndices, cancellationToken);
         using var evaluation = request.EvaluationIndices.Length > 0
-            ? EvaluationSet.Load(request.Recipe, request.DatasetPath, request.EvaluationIndices, request.Device)
+            ? EvaluationSet.Load(recipe, request.DatasetPath, request.EvaluationIndices, request.Device)
             : null;
         using var model = recipe.CreateModel(descriptor.SampleShape, descriptor.Classes.Count);
         TorchWeights.Load(model, request.InitialWeights, "initial weights");
@@ -57,7 +62,7 @@ public static class LocalTrainer
         model.train();
         using var inputs = ShardTrainer.InputsTensor(data, device);
         using var targets = ShardTrainer.TargetsTensor(data, device);
-        using var optimizer = optim.Adam(model.parameters(), request.LearningRate);
+        using var optimizer = LocalOptimizer.Create(model.parameters(), request.LearningRate, request.Optimizer);
         var order = Enumerable.Range(0, data.Count).Select(i => (long)i).ToArray();
         var epoch = 0;
         for (var round = 1; round <= request.Rounds; round++)

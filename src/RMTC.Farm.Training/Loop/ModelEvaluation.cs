@@ -44,7 +44,11 @@ public sealed class EvaluationSet : IDisposable
     /// Loads the samples at <paramref name="sampleIndices"/> (into the dataset's sorted sample list) for
     /// <paramref name="recipe"/>. Throws <see cref="DatasetException"/> when they do not fit it.
     /// </summary>
-    public static EvaluationSet Load(string recipe, string datasetPath, IReadOnlyList<int> sampleIndices, string device = "cpu", int batchSize = 500)
+    public static EvaluationSet Load(string recipe, string datasetPath, IReadOnlyList<int> sampleIndices, string device = "cpu", int batchSize = 500) =>
+        Load(RecipeCatalog.Get(recipe), datasetPath, sampleIndices, device, batchSize);
+
+    /// <summary>As <see cref="Load(string, string, IReadOnlyList{int}, string, int)"/> for a resolved recipe (built-in or scripted).</summary>
+    internal static EvaluationSet Load(Recipe r, string datasetPath, IReadOnlyList<int> sampleIndices, string device = "cpu", int batchSize = 500)
     {
         ArgumentNullException.ThrowIfNull(sampleIndices);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
@@ -53,7 +57,6 @@ public sealed class EvaluationSet : IDisposable
             throw new DatasetException($"{datasetPath}: the evaluation split is empty");
         }
 
-        var r = RecipeCatalog.Get(recipe);
         var (dev, _) = ShardTrainer.ResolveDevice(device);
         var (descriptor, data) = ShardTrainer.LoadShard(r, datasetPath, sampleIndices, CancellationToken.None);
         return new EvaluationSet(r, descriptor, ShardTrainer.InputsTensor(data, dev), ShardTrainer.TargetsTensor(data, dev), dev, data.Count, batchSize);
@@ -70,7 +73,7 @@ public sealed class EvaluationSet : IDisposable
     }
 
     /// <summary>Evaluates a live model (switched to eval mode and back to train mode after).</summary>
-    internal EvaluationResult Evaluate(nn.Module<Tensor, Tensor> model)
+    internal EvaluationResult Evaluate(RecipeModel model)
     {
         var clock = Stopwatch.StartNew();
         var classifier = _descriptor.Kind == DatasetKinds.LabelledImages;

@@ -11,7 +11,7 @@ namespace RMTC.Farm.Training.Loop;
 /// </summary>
 public sealed class ModelEvaluator : IDisposable
 {
-    private readonly nn.Module<Tensor, Tensor> _model;
+    private readonly RecipeModel _model;
 
     /// <summary>Builds <paramref name="recipe"/>'s model for samples of <paramref name="sampleShape"/> and loads <paramref name="weights"/>.</summary>
     public ModelEvaluator(string recipe, int[] sampleShape, int classes, IReadOnlyList<NamedTensor> weights)

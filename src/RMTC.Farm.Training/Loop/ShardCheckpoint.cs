@@ -8,9 +8,9 @@ using static TorchSharp.torch;
 namespace RMTC.Farm.Training.Loop;
 
 /// <summary>
-/// A preempted shard's exact state, as one safetensors file: the model's weights (<c>model/NAME</c>, F32), the local
-/// optimiser's state (<c>optimizer</c>, U8: TorchSharp's own serialisation of Adam's step counts and moment tensors,
-/// bit for bit), and where training stood (metadata <c>rmtc.position</c>: epoch, batch, loss sums). With the seeded
+/// A preempted shard's exact state, as one safetensors file: the model's weights (<c>model/NAME</c>, F32; integer
+/// buffers I64), the local optimiser's state (<c>optimizer</c>, U8: TorchSharp's own serialisation of Adam's step counts
+/// and moment tensors or SGD's momentum buffers, bit for bit; its settings in metadata <c>rmtc.optimizer</c>), and where training stood (metadata <c>rmtc.position</c>: epoch, batch, loss sums). With the seeded
 /// shuffle (epoch <c>e</c>'s order is the identity shuffled by seeds (seed, 0) .. (seed, e)), resuming replays exactly
 /// the batches an uninterrupted attempt would have trained next.
 /// </summary>
@@ -21,6 +21,7 @@ public static class ShardCheckpoint
     private const string PositionKey = "rmtc.position";
     private const string ModelPrefix = "model/";
     private const string OptimizerName = "optimizer";
+    private const string OptimizerKey = "rmtc.optimizer";
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     /// <summary>Writes the checkpoint atomically (temp file, then rename) so a kill mid-write leaves none rather than half of one.</summary>
@@ -55,6 +56,7 @@ public static class ShardCheckpoint
             ["batchSize"] = task.BatchSize.ToString(CultureInfo.InvariantCulture),
             ["epochs"] = task.Epochs.ToString(CultureInfo.InvariantCulture),
             [PositionKey] = JsonSerializer.Serialize(position, Json),
+            [OptimizerKey] = JsonSerializer.Serialize(task.Optimizer ?? OptimizerSettings.Default, Json),
         };
         var parent = Path.GetDirectoryName(Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(parent))
@@ -83,6 +85,14 @@ public static class ShardCheckpoint
         Expect(metadata, "samples", samples.ToString(CultureInfo.InvariantCulture), path);
         Expect(metadata, "batchSize", task.BatchSize.ToString(CultureInfo.InvariantCulture), path);
         Expect(metadata, "epochs", task.Epochs.ToString(CultureInfo.InvariantCulture), path);
+        // Checkpoints written before optimiser settings existed have no key: they were Adam's, the default.
+        var optimizerSettings = JsonSerializer.Serialize(task.Optimizer ?? OptimizerSettings.Default, Json);
+        if (metadata.TryGetValue(OptimizerKey, out var written) ? written != optimizerSettings : task.Optimizer is not null && task.Optimizer != OptimizerSettings.Default)
+        {
+            throw new WeightsMismatchException(
+                $"checkpoint {path} is for optimizer {written ?? "adam"} but this attempt has {optimizerSettings}: it belongs to another shard or settings");
+        }
+
         var position = ReadPosition(metadata, path);
         if (position.Epoch < 0 || position.Epoch >= task.Epochs || position.Batch < 0 || position.EpochLosses.Length != position.Epoch)
         {

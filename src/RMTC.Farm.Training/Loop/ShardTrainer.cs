@@ -13,10 +13,10 @@ namespace RMTC.Farm.Training.Loop;
 
 /// <summary>Runs one shard: loads global weights and the shard's samples, trains locally, writes result weights and summary.</summary>
 /// <remarks>
-/// Local optimiser: Adam (β1 0.9, β2 0.999, no weight decay) at <see cref="ShardTask.LearningRate"/>, fresh per shard
+/// Local optimiser: <see cref="ShardTask.Optimizer"/> (Adam with no weight decay when unset) at <see cref="ShardTask.LearningRate"/>, fresh per shard
 /// (no optimiser state crosses rounds; the coordinator's outer optimiser works on the weight deltas). Each epoch visits
 /// the shard's samples in a SplitMix64 shuffle seeded by (<see cref="ShardTask.Seed"/>, epoch), in mini-batches of
-/// <see cref="ShardTask.BatchSize"/> (the last one may be smaller). Result weights are the model's state_dict as F32,
+/// <see cref="ShardTask.BatchSize"/> (the last one may be smaller). Result weights are the model's state_dict as F32 (integer buffers I64),
 /// ordered ordinally by name, with metadata <c>recipe</c>, <c>run</c>, <c>round</c>, <c>shard</c>.
 /// </remarks>
 public static class ShardTrainer
@@ -64,7 +64,7 @@ public static class ShardTrainer
         }
 
         var clock = Stopwatch.StartNew();
-        var recipe = RecipeCatalog.Get(task.Recipe);
+        var recipe = RecipeCatalog.Resolve(task.Recipe, task.Model);
         if (task.Threads > 0)
         {
             torch.set_num_threads(task.Threads);
@@ -83,7 +83,7 @@ public static class ShardTrainer
 
         using var inputs = InputsTensor(data, device);
         using var targets = TargetsTensor(data, device);
-        using var optimizer = optim.Adam(model.parameters(), task.LearningRate);
+        using var optimizer = LocalOptimizer.Create(model.parameters(), task.LearningRate, task.Optimizer);
 
         var n = data.Count;
         var position = task.ResumeCheckpointPath is { } resume
@@ -153,7 +153,7 @@ public static class ShardTrainer
     /// <paramref name="epoch"/>), in mini-batches of <paramref name="batchSize"/>; returns the sample-weighted mean loss.
     /// <paramref name="report"/> gets (samples seen this epoch, mean loss so far) about <see cref="ReportsPerEpoch"/> times.
     /// </summary>
-    internal static double TrainEpoch(nn.Module<Tensor, Tensor> model, Recipe recipe, optim.Optimizer optimizer, Tensor inputs, Tensor targets, long[] order,
+    internal static double TrainEpoch(RecipeModel model, Recipe recipe, optim.Optimizer optimizer, Tensor inputs, Tensor targets, long[] order,
         int batchSize, long seed, int epoch, Device device, CancellationToken cancellationToken, Action<long, double>? report = null)
     {
         var cursor = new EpochCursor();
@@ -166,7 +166,7 @@ public static class ShardTrainer
     /// epoch visits the same batches), advancing the cursor after every batch. Returns false when
     /// <paramref name="shouldYield"/> said so before a batch: the cursor then says exactly where training stands.
     /// </summary>
-    internal static bool TrainEpochFrom(nn.Module<Tensor, Tensor> model, Recipe recipe, optim.Optimizer optimizer, Tensor inputs, Tensor targets, long[] order,
+    internal static bool TrainEpochFrom(RecipeModel model, Recipe recipe, optim.Optimizer optimizer, Tensor inputs, Tensor targets, long[] order,
         int batchSize, long seed, int epoch, Device device, CancellationToken cancellationToken, EpochCursor cursor, Func<bool>? shouldYield, Action<long, double>? report)
     {
         var n = order.Length;

@@ -7,11 +7,15 @@ namespace RMTC.Farm.Training.Loop;
 
 /// <summary>
 /// The one mapping between a TorchSharp module's state_dict and <see cref="NamedTensor"/>s: F32, named by the
-/// state_dict keys (e.g. <c>conv1.weight</c>), listed in ordinal order of the names.
+/// state_dict keys (e.g. <c>conv1.weight</c>), listed in ordinal order of the names. Integer entries (BatchNorm's
+/// <c>num_batches_tracked</c> in a TorchScript model) stay I64, so a counter is never rounded through a float.
 /// </summary>
 public static class TorchWeights
 {
-    /// <summary>Copies every state_dict entry to CPU as an F32 <see cref="NamedTensor"/>, ordered ordinally by name.</summary>
+    /// <summary>
+    /// Copies every state_dict entry to CPU as an F32 <see cref="NamedTensor"/> (I64 for integer entries), ordered
+    /// ordinally by name.
+    /// </summary>
     public static IReadOnlyList<NamedTensor> Export(nn.Module module)
     {
         ArgumentNullException.ThrowIfNull(module);
@@ -19,6 +23,14 @@ public static class TorchWeights
         var result = new List<NamedTensor>();
         foreach (var (name, value) in module.state_dict().OrderBy(e => e.Key, StringComparer.Ordinal))
         {
+            if (IsInteger(value.dtype))
+            {
+                var longs = value.detach().to(ScalarType.Int64, CPU).contiguous();
+                var bytes = MemoryMarshal.AsBytes(longs.data<long>().ToArray().AsSpan()).ToArray();
+                result.Add(new NamedTensor(name, TensorDType.I64, longs.shape, bytes));
+                continue;
+            }
+
             var cpu = value.detach().to(ScalarType.Float32, CPU).contiguous();
             var floats = cpu.data<float>().ToArray();
             result.Add(NamedTensor.FromFloats(name, cpu.shape, floats));
@@ -67,9 +79,10 @@ public static class TorchWeights
         foreach (var (name, target) in state)
         {
             var t = given[name];
-            if (t.DType != TensorDType.F32)
+            var expected = IsInteger(target.dtype) ? TensorDType.I64 : TensorDType.F32;
+            if (t.DType != expected)
             {
-                throw new WeightsMismatchException($"{source}: tensor '{name}' is {t.DType}, expected F32");
+                throw new WeightsMismatchException($"{source}: tensor '{name}' is {t.DType}, expected {expected}");
             }
 
             if (!t.Shape.AsSpan().SequenceEqual(target.shape))
@@ -84,8 +97,14 @@ public static class TorchWeights
         foreach (var (name, target) in state)
         {
             var t = given[name];
-            var source32 = tensor(MemoryMarshal.Cast<byte, float>(t.Data).ToArray(), t.Shape, ScalarType.Float32);
-            target.copy_(source32);
+            var value = t.DType == TensorDType.I64
+                ? tensor(MemoryMarshal.Cast<byte, long>(t.Data).ToArray(), t.Shape, ScalarType.Int64)
+                : tensor(MemoryMarshal.Cast<byte, float>(t.Data).ToArray(), t.Shape, ScalarType.Float32);
+            target.copy_(value);
         }
     }
+
+    /// <summary>Whether a state entry of this dtype is exchanged as I64 rather than F32.</summary>
+    internal static bool IsInteger(ScalarType dtype) =>
+        dtype is ScalarType.Int64 or ScalarType.Int32 or ScalarType.Int16 or ScalarType.Int8 or ScalarType.Byte;
 }

@@ -34,10 +34,10 @@ internal sealed class ClassifierRecipe : Recipe
         }
     }
 
-    public override nn.Module<Tensor, Tensor> CreateModel(int[] sampleShape, int classes)
+    public override RecipeModel CreateModel(int[] sampleShape, int classes)
     {
         Validate(sampleShape, classes);
-        return new Model(sampleShape[0], classes);
+        return RecipeModel.Of(new Model(sampleShape[0], classes));
     }
 
     public override Tensor Loss(Tensor output, Tensor target) => nn.functional.cross_entropy(output, target);

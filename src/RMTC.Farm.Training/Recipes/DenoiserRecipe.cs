@@ -21,10 +21,10 @@ internal sealed class DenoiserRecipe : Recipe
 
     public override string DatasetKind => DatasetKinds.ImagePairs;
 
-    public override nn.Module<Tensor, Tensor> CreateModel(int[] sampleShape, int classes)
+    public override RecipeModel CreateModel(int[] sampleShape, int classes)
     {
         Validate(sampleShape, classes);
-        return new Model(sampleShape[0]);
+        return RecipeModel.Of(new Model(sampleShape[0]));
     }
 
     public override Tensor Loss(Tensor output, Tensor target) => nn.functional.mse_loss(output, target);

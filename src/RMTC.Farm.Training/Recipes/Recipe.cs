@@ -14,7 +14,7 @@ internal abstract class Recipe
     public abstract string DatasetKind { get; }
 
     /// <summary>Builds the model (parameters uninitialised as far as callers care: they are always overwritten).</summary>
-    public abstract nn.Module<Tensor, Tensor> CreateModel(int[] sampleShape, int classes);
+    public abstract RecipeModel CreateModel(int[] sampleShape, int classes);
 
     /// <summary>Mean loss of a batch; <paramref name="target"/> is F32 like the output (image-pairs) or I64 labels (labelled-images).</summary>
     public abstract Tensor Loss(Tensor output, Tensor target);

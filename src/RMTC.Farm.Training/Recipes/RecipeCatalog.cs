@@ -1,6 +1,8 @@
 using RMTC.Farm.Core.Rights;
+using RMTC.Farm.Core.Training;
 using RMTC.Farm.Core.Weights;
 using RMTC.Farm.Training.Loop;
+using TorchSharp;
 
 namespace RMTC.Farm.Training.Recipes;
 
@@ -53,6 +55,23 @@ public static class RecipeCatalog
         WeightInit.Apply(model, seed);
         return TorchWeights.Export(model);
     }
+
+    /// <summary>
+    /// The initial weights of a TorchScript model: its own state (parameters and buffers) as saved, F32 with integer
+    /// buffers such as BatchNorm's <c>num_batches_tracked</c> as I64, ordered ordinally by name.
+    /// </summary>
+    public static IReadOnlyList<NamedTensor> CreateInitialWeights(ScriptedModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        using var module = torch.jit.load<torch.Tensor, torch.Tensor>(model.Path);
+        return TorchWeights.Export(module);
+    }
+
+    /// <summary>
+    /// What a shard or local run trains: the TorchScript <paramref name="model"/> when there is one, else the built-in
+    /// recipe by name. Both are <see cref="Recipe"/>s, so one training loop serves them.
+    /// </summary>
+    internal static Recipe Resolve(string recipe, ScriptedModel? model) => model is null ? Get(recipe) : new ScriptedModelRecipe(model);
 
     /// <summary>The recipe by name; throws <see cref="ArgumentException"/> naming the known recipes.</summary>
     internal static Recipe Get(string recipe)

@@ -13,7 +13,50 @@ public sealed class JobSpecFuzzTests(ITestOutputHelper output)
     private const long AllocBase = 4 << 20;
     private const long AllocPerByte = 400;
 
-    private static readonly YSchema Local = Schema(("epochs", r => S(r.Next(1, 20))), ("batch_size", r => S(r.Next(1, 512))), ("learning_rate", r => S(r.NextDouble())));
+    private static readonly YSchema Local = Schema(
+        ("epochs", r => S(r.Next(1, 20))), ("batch_size", r => S(r.Next(1, 512))), ("learning_rate", r => S(r.NextDouble())),
+        ("optimizer", r => S(r.Next(2) == 0 ? "adam" : "sgd")), ("momentum", r => S(r.NextDouble() * 0.99)), ("weight_decay", r => S(r.NextDouble() * 0.01)));
+
+    private static readonly YSchema Model = Schema(
+        ("file", r => S(r.Next(2) == 0 ? "../models/resnet.pt" : "/farm/models/unet.pt")), ("task", r => S("labelled-images")), ("loss", r => S("cross_entropy")),
+        ("licence", r => S(r.Next(2) == 0 ? "Apache-2.0" : "proprietary")), ("origin", r => S($"fine-tuned from weights {r.Next(100)} under licence MIT")),
+        ("onnx_template", r => S("../models/resnet.onnx")));
+
+    private static readonly HashSet<string> ModelRequired = ["file", "task", "loss", "licence"];
+
+    // Written whole: momentum only goes with sgd.
+    private static YMap LocalBlock(Random r)
+    {
+        var map = Local.Valid(r);
+        if (map.Entries.Any(e => e.Key == "momentum"))
+        {
+            map.Entries.RemoveAll(e => e.Key == "optimizer");
+            map.Entries.Add(("optimizer", S("sgd")));
+        }
+
+        return map;
+    }
+
+    // A built-in recipe or, a third of the time, a model block in its place (exactly one of the two).
+    private static YMap ValidSpec(Random r, IReadOnlySet<string>? required = null)
+    {
+        var map = Spec.Valid(r, required: required);
+        var recipe = map.Entries.FindIndex(e => e.Key == "recipe");
+        if (recipe >= 0 && r.Next(3) == 0)
+        {
+            var model = Model.Valid(r, required: ModelRequired);
+            if (r.Next(2) == 0)
+            {
+                model.Entries.RemoveAll(e => e.Key is "task" or "loss");
+                model.Entries.Add(("task", S("image-pairs")));
+                model.Entries.Add(("loss", S(r.Next(2) == 0 ? "mse" : "l1")));
+            }
+
+            map.Entries[recipe] = ("model", model);
+        }
+
+        return map;
+    }
     private static readonly YSchema Merge = Schema(("strategy", r => S(r.Next(2) == 0 ? "fedavg" : "nesterov")), ("outer_learning_rate", r => S(0.1 + r.NextDouble())), ("momentum", r => S(r.NextDouble() * 0.99)));
     private static readonly YSchema Resources = Schema(
         ("gpus", r => S(r.Next(0, 8))), ("gpu_memory", r => S($"{r.Next(1, 64)}g")), ("memory", r => S($"{r.Next(1, 4096)}m")),
@@ -27,7 +70,7 @@ public sealed class JobSpecFuzzTests(ITestOutputHelper output)
         ("rounds", r => S(r.Next(1, 10))),
         ("seed", r => S(r.NextInt64())),
         ("max_retries", r => S(r.Next(0, 10))),
-        ("local", r => Local.Valid(r)),
+        ("local", LocalBlock),
         ("merge", r => Merge.Valid(r)),
         ("resources", r => Resources.Valid(r)),
         ("rights", r => new YMap([("accept_constraints", Seq(S("internal R&D only")))])),
@@ -43,7 +86,7 @@ public sealed class JobSpecFuzzTests(ITestOutputHelper output)
         : new YMap([("close", S("quorum")), ("quorum", S(1)), ("deadline", S($"{r.Next(1, 60)}m")), ("straggler_after", S("90s"))]);
 
     private static readonly string[] AllKeys =
-        [.. Spec.Keys.Keys, .. Local.Keys.Keys, .. Merge.Keys.Keys, .. Resources.Keys.Keys, "accept_constraints", "split", "close", "quorum", "deadline", "straggler_after"];
+        [.. Spec.Keys.Keys, "model", .. Model.Keys.Keys, .. Local.Keys.Keys, .. Merge.Keys.Keys, .. Resources.Keys.Keys, "accept_constraints", "split", "close", "quorum", "deadline", "straggler_after"];
 
     private static readonly HashSet<string> Required = ["name", "recipe", "dataset"];
 
@@ -73,7 +116,8 @@ public sealed class JobSpecFuzzTests(ITestOutputHelper output)
 
     internal static bool Parse(FuzzInput input)
     {
-        var spec = JobSpecParser.Parse(input.AsText(), "job.yaml", "/farm/jobs", Recipes);
+        // Local: the superset (the farm refuses a model block and non-default optimisers on top, with its own message).
+        var spec = JobSpecParser.Parse(input.AsText(), "job.yaml", "/farm/jobs", Recipes, target: JobSpecTarget.Local);
 
         // A spec that passes must be one the scheduler can use as is.
         Assert.InRange(spec.Shards, 1, JobSpecParser.MaxShards);
@@ -82,6 +126,7 @@ public sealed class JobSpecFuzzTests(ITestOutputHelper output)
         Assert.InRange(spec.Resources.GpuMemoryMiB, 0, ByteSize.MaxMiB);
         Assert.True(double.IsFinite(spec.Resources.Cores) && double.IsFinite(spec.Local.LearningRate));
         Assert.True(Path.IsPathRooted(spec.Dataset));
+        Assert.True(spec.Model is null || (Path.IsPathRooted(spec.Model.File) && spec.Recipe == ModelSpec.RecipeName));
         // Amplification bounded: what the spec costs downstream (the manifest stores it as JSON, at most 6 bytes per
         // character escaped) follows from the expanded-size limit, whatever aliases the text used.
         Assert.Empty(JobSpecLimits.Problems(spec));
@@ -97,12 +142,12 @@ public sealed class JobSpecFuzzTests(ITestOutputHelper output)
 
     internal static readonly Func<Random, FuzzInput>[] Generators =
     [
-        r => FuzzInput.Text(Write(Spec.Valid(r, required: Required), r), "valid spec from the schema"),
-        r => FuzzInput.Text(Write(MutateMap(r, Spec.Valid(r, required: Required), AllKeys), r), "schema spec with keys dropped/duplicated/swapped/mistyped"),
-        r => FuzzInput.Text(Write(MutateMap(r, MutateMap(r, Spec.Valid(r), AllKeys), AllKeys), r), "schema spec, twice mutated"),
+        r => FuzzInput.Text(Write(ValidSpec(r, Required), r), "valid spec from the schema"),
+        r => FuzzInput.Text(Write(MutateMap(r, ValidSpec(r, Required), AllKeys), r), "schema spec with keys dropped/duplicated/swapped/mistyped"),
+        r => FuzzInput.Text(Write(MutateMap(r, MutateMap(r, ValidSpec(r), AllKeys), AllKeys), r), "schema spec, twice mutated"),
         r => FuzzInput.Text(Mutate.Lines(r, Sample), "sample with lines dropped/duplicated/swapped/re-indented/hostile values"),
         r => new FuzzInput(Mutate.Bytes(r, System.Text.Encoding.UTF8.GetBytes(Sample)), "sample with bit flips and byte edits"),
-        r => FuzzInput.Text(Mutate.Truncate(r, Write(Spec.Valid(r), r)), "truncated schema spec"),
+        r => FuzzInput.Text(Mutate.Truncate(r, Write(ValidSpec(r), r)), "truncated schema spec"),
         r => new FuzzInput(Mutate.Random(r, "abcdefghijklmnopqrstuvwxyz0123456789 :-[]{},&*!|>'\"#\n\t?%@`"), "random bytes"),
         r => FuzzInput.Text(Sample + "\n" + r.Next(3) switch
         {
