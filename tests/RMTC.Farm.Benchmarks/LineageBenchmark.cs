@@ -49,7 +49,7 @@ internal static class LineageBenchmark
         var dataDir = Directory.CreateTempSubdirectory("rmtc-bench-").FullName;
         try
         {
-            var queries = new LineageQueries(store, new ArtifactStore(Options.Create(new CoordinatorOptions { DataDirectory = dataDir })));
+            var queries = new LineageQueries(store, new FileArtifactStore(Options.Create(new CoordinatorOptions { DataDirectory = dataDir })));
             var trace = await LatenciesAsync(200, () => queries.TraceDownAsync(Digest("dataset", random.Next(Datasets(runs))), CancellationToken.None));
             table.Add("reverse lookup p50 (asset -> runs)", lookup.P50, "us", ping.P50, "PING round trip p50", "report", higherIsBetter: false);
             table.Add("reverse lookup p99", lookup.P99, "us", ping.P99, "PING round trip p99", "report", higherIsBetter: false);

@@ -1,6 +1,7 @@
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
+using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Core.Digests;
 using RMTC.Farm.Core.Weights;
 using RMTC.Farm.Integration.Tests.Fixtures;
@@ -27,7 +28,7 @@ internal sealed class RogueAgent(GrpcChannel channel, string id)
     }
 
     /// <summary>Waits for a lease, commits <paramref name="fault"/> with it, and returns the status code the coordinator answered.</summary>
-    public async Task<string> MisbehaveAsync(AsyncDuplexStreamingCall<AgentMessage, CoordinatorMessage> session, string fault, Func<string, string> weightsPath, TimeSpan leaseTimeout)
+    public async Task<string> MisbehaveAsync(AsyncDuplexStreamingCall<AgentMessage, CoordinatorMessage> session, string fault, IArtifactStore artifacts, TimeSpan leaseTimeout)
     {
         using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         Assignment? lease = null;
@@ -44,7 +45,7 @@ internal sealed class RogueAgent(GrpcChannel channel, string id)
             return "no lease";
         }
 
-        var global = await File.ReadAllBytesAsync(weightsPath(lease.GlobalWeightsDigest));
+        var global = artifacts.ReadAllBytes(lease.GlobalWeightsDigest);
         try
         {
             switch (fault)

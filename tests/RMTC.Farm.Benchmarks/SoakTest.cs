@@ -32,7 +32,7 @@ internal static class SoakTest
         RMTC.Farm.Training.Datasets.DatasetSynthesizer.Synthesize("classifier", data, 240, seed: 5);
         var port = CoordinatorProcess.FreePort();
         var farmDir = Path.Combine(root, "farm");
-        var artifacts = new ArtifactStore(Options.Create(new CoordinatorOptions { DataDirectory = farmDir }));
+        var artifacts = new FileArtifactStore(Options.Create(new CoordinatorOptions { DataDirectory = farmDir }));
         var coordinator = await CoordinatorProcess.StartAsync(farmDir, port, redis.Endpoint, LeaseTimeoutMs);
         var agents = Enumerable.Range(1, agentCount).Select(i => StartAgent(coordinator.Address, root, i)).ToArray();
 
@@ -126,7 +126,7 @@ internal static class SoakTest
                         coordinator = await CoordinatorProcess.StartAsync(farmDir, port, redis.Endpoint, LeaseTimeoutMs);
                         break;
                     default:
-                        answer = await rogue!.MisbehaveAsync(rogueSession!, fault, artifacts.PathOf, TimeSpan.FromMilliseconds(LeaseTimeoutMs));
+                        answer = await rogue!.MisbehaveAsync(rogueSession!, fault, artifacts, TimeSpan.FromMilliseconds(LeaseTimeoutMs));
                         answers.Add($"{fault}: {answer}");
                         break;
                 }

@@ -6,6 +6,7 @@ using System.Security.Cryptography;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
+using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Core.Weights;
 using RMTC.Farm.Integration.Tests;
 using RMTC.Farm.Protos.V1;
@@ -38,7 +39,11 @@ internal static class TransferBenchmark
         Environment.SetEnvironmentVariable("RMTC_Coordinator__UploadHeadroomBytes", null);
         var payload = Path.Combine(farm.Root, "payload.safetensors");
         var digest = WriteModel(payload, parameters);
-        File.Copy(payload, farm.Artifacts.PathOf(digest));
+        await using (var file = File.OpenRead(payload))
+        {
+            await farm.Artifacts.PutAsync(file, expectedDigest: digest);
+        }
+
         using var channel = RMTC.Farm.Agent.Session.AgentChannel.Open(farm.Address);
         var client = new AgentService.AgentServiceClient(channel);
 

@@ -82,6 +82,34 @@ public sealed class PrecheckedMergeTests : IDisposable
     }
 
     [Fact]
+    public void Prechecked_FromStreams_IsBitIdenticalToTheMappedPath_AtAnyOffset()
+    {
+        // The coordinator hands the merge a stream from its artifact store, not a path: an open file is mapped through its
+        // handle, any other stream folded in one pass, each from the stream's position.
+        var paths = Enumerable.Range(0, 3).Select(i => Write(Model(i, Shapes))).ToArray();
+        double[] weights = [4, 9, 2];
+        var expected = Average(paths, weights, prechecked: true);
+
+        var fromFiles = new FedAvgAccumulator(Header(paths[0]));
+        var fromMemory = new FedAvgAccumulator(Header(paths[0]));
+        for (int i = 0; i < paths.Length; i++)
+        {
+            using (var file = File.OpenRead(paths[i]))
+            {
+                fromFiles.AddPrechecked(file, weights[i]);
+            }
+
+            var padded = new byte[] { 1, 2, 3 }.Concat(File.ReadAllBytes(paths[i])).ToArray();
+            using var memory = new MemoryStream(padded, writable: false);
+            memory.Position = 3;
+            fromMemory.AddPrechecked(memory, weights[i]);
+        }
+
+        AssertBitIdentical(expected, fromFiles.Finish());
+        AssertBitIdentical(expected, fromMemory.Finish());
+    }
+
+    [Fact]
     public void RecycledArrays_AreReused_AndGiveTheSameAverage()
     {
         var paths = Enumerable.Range(0, 3).Select(i => Write(Model(i, Shapes))).ToArray();

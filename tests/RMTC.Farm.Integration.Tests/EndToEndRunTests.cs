@@ -1,3 +1,4 @@
+using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Core.Lineage;
 using RMTC.Farm.Core.Weights;
 using RMTC.Farm.Protos.V1;
@@ -44,7 +45,7 @@ public sealed class EndToEndRunTests
         {
             // Anyone can recompute a round from the artifact store: results stay, and the plan says the weights.
             var expected = ReferenceMean(farm, round);
-            var merged = Safetensors.ReadFile(farm.Artifacts.PathOf(round.OutputDigest!)).Tensors;
+            var merged = farm.Artifacts.ReadWeights(round.OutputDigest!).Tensors;
             foreach (var tensor in merged)
             {
                 var want = expected[tensor.Name];
@@ -77,8 +78,8 @@ public sealed class EndToEndRunTests
         // First round, zero momentum: m = g = global - mean; new = global - lr * (mu * m + g) = global - lr * (1 + mu) * g.
         var round = farm.Scheduler.GetManifest(job.Id)!.Rounds[0];
         var mean = ReferenceMean(farm, round);
-        var input = Safetensors.ReadFile(farm.Artifacts.PathOf(round.InputDigest)).Tensors.ToDictionary(t => t.Name);
-        foreach (var tensor in Safetensors.ReadFile(farm.Artifacts.PathOf(round.OutputDigest!)).Tensors)
+        var input = farm.Artifacts.ReadWeights(round.InputDigest).Tensors.ToDictionary(t => t.Name);
+        foreach (var tensor in farm.Artifacts.ReadWeights(round.OutputDigest!).Tensors)
         {
             var global = input[tensor.Name].AsFloat32();
             var got = tensor.AsFloat32();
@@ -96,7 +97,7 @@ public sealed class EndToEndRunTests
         double total = 0;
         foreach (var shard in round.Shards)
         {
-            var tensors = Safetensors.ReadFile(farm.Artifacts.PathOf(shard.ResultDigest!)).Tensors;
+            var tensors = farm.Artifacts.ReadWeights(shard.ResultDigest!).Tensors;
             foreach (var t in tensors)
             {
                 var values = t.AsFloat32();

@@ -1,4 +1,5 @@
 using RMTC.Farm.Coordinator.Lineage;
+using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Core.Datasets;
 using RMTC.Farm.Core.Jobs;
 using RMTC.Farm.Protos.V1;

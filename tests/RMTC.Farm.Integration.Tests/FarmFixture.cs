@@ -40,7 +40,10 @@ public sealed class FarmFixture : IAsyncDisposable
     public GrpcChannel Channel { get; }
     public JobService.JobServiceClient Jobs { get; }
     public FarmScheduler Scheduler => App.Services.GetRequiredService<FarmScheduler>();
-    public ArtifactStore Artifacts => App.Services.GetRequiredService<ArtifactStore>();
+    public IArtifactStore Artifacts => App.Services.GetRequiredService<IArtifactStore>();
+
+    /// <summary>The coordinator's data directory (<c>Coordinator:DataDirectory</c>).</summary>
+    public string DataDirectory => Path.Combine(Root, "farm");
     public IReadOnlyList<AgentProcess> Agents => _agents;
 
     public static async Task<FarmFixture> StartAsync(int leaseTimeoutMs = 3000, int heartbeatMs = 250, string? redis = null)

@@ -5,6 +5,7 @@ using Grpc.Core;
 using RMTC.Farm.Coordinator.Hosting;
 using RMTC.Farm.Core.Digests;
 using RMTC.Farm.Core.Lineage;
+using RMTC.Farm.Integration.Tests.Fixtures;
 using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Integration.Tests;
@@ -65,7 +66,7 @@ public sealed class PreemptionTests(Xunit.Abstractions.ITestOutputHelper output)
         // The checkpoint is in the store, the record is intact, and the preemption is in its hash chain.
         Assert.True(farm.Artifacts.Exists(first.CheckpointDigest!));
         output.WriteLine($"flag file -> shard-preempted recorded: {yieldLatency.TotalMilliseconds:F0} ms (poll 100 ms, stop before the next batch, "
-            + $"checkpoint {new FileInfo(farm.Artifacts.PathOf(first.CheckpointDigest!)).Length} bytes written and uploaded); preempted at {first.Progress}; "
+            + $"checkpoint {farm.Artifacts.SizeOf(first.CheckpointDigest!)} bytes written and uploaded); preempted at {first.Progress}; "
             + $"resumed attempt on {resumed.AgentId}: {(resumed.EndedAt!.Value - resumed.StartedAt).TotalSeconds:F1} s");
         var lineage = new LineageService.LineageServiceClient(farm.Channel);
         var verified = await lineage.VerifyAsync(new LineageRunRequest { RunId = job.Id });
@@ -111,7 +112,7 @@ public sealed class PreemptionTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(attempts[0].CheckpointDigest, attempts[1].ResumedFrom);
 
         // The simulation's checkpoint is how long it had trained: the resumed attempt only waits the rest.
-        using var checkpoint = JsonDocument.Parse(await File.ReadAllTextAsync(farm.Artifacts.PathOf(attempts[0].CheckpointDigest!)));
+        using var checkpoint = JsonDocument.Parse(farm.Artifacts.ReadAllBytes(attempts[0].CheckpointDigest!));
         var trainedMs = checkpoint.RootElement.GetProperty("trainedMs").GetDouble();
         Assert.InRange(trainedMs, 500, 4000);
         Assert.True(attempts[1].EndedAt!.Value - attempts[1].StartedAt < TimeSpan.FromMilliseconds(4000 - trainedMs + 3000),
@@ -157,7 +158,7 @@ public sealed class PreemptionTests(Xunit.Abstractions.ITestOutputHelper output)
         await events.WaitForAsync(e => e.Kind == "shard-preempted", TimeSpan.FromSeconds(30), farm);
 
         var checkpoint = farm.Scheduler.GetManifest(job.Id)!.Rounds[0].Attempts[0].CheckpointDigest!;
-        File.Delete(farm.Artifacts.PathOf(checkpoint));
+        File.Delete(Path.Combine(StoredArtifacts.FileStoreDirectory(farm.DataDirectory), checkpoint + ".safetensors"));
         File.Delete(flag);
 
         var missing = await events.WaitForAsync(e => e.Kind == "checkpoint-missing", TimeSpan.FromSeconds(30), farm);

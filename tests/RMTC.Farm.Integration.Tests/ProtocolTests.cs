@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Grpc.Core;
+using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Core.Digests;
 using RMTC.Farm.Core.Lineage;
 using RMTC.Farm.Integration.Tests.Fixtures;
@@ -40,7 +41,7 @@ public sealed class ProtocolTests
         Assert.True(second.LeaseEpoch > first.LeaseEpoch);
 
         // The late result of the first lease arrives: refused.
-        var bytes = await File.ReadAllBytesAsync(farm.Artifacts.PathOf(first.GlobalWeightsDigest));
+        var bytes = farm.Artifacts.ReadAllBytes(first.GlobalWeightsDigest);
         var error = await Assert.ThrowsAsync<RpcException>(() => UploadAsync(agents, "silent-agent", first, bytes));
         Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
         Assert.Contains("not active", error.Status.Detail);
@@ -80,7 +81,7 @@ public sealed class ProtocolTests
         var agents = new AgentService.AgentServiceClient(farm.Channel);
         var job = await farm.SubmitAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, Spec, data));
         var lease = await TakeLeaseAsync(agents, "twice-agent");
-        var bytes = await File.ReadAllBytesAsync(farm.Artifacts.PathOf(lease.GlobalWeightsDigest));
+        var bytes = farm.Artifacts.ReadAllBytes(lease.GlobalWeightsDigest);
 
         var first = await UploadAsync(agents, "twice-agent", lease, bytes);
         var second = await UploadAsync(agents, "twice-agent", lease, bytes);
@@ -104,7 +105,7 @@ public sealed class ProtocolTests
         var job = await farm.SubmitAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, Spec, data));
         var lease = await TakeLeaseAsync(agents, "nan-agent");
 
-        var global = RMTC.Farm.Core.Weights.Safetensors.ReadFile(farm.Artifacts.PathOf(lease.GlobalWeightsDigest)).Tensors;
+        var global = farm.Artifacts.ReadWeights(lease.GlobalWeightsDigest).Tensors;
         global[0].AsFloat32()[0] = float.NaN;
         using var poisoned = new MemoryStream();
         RMTC.Farm.Core.Weights.Safetensors.Write(poisoned, global);
@@ -135,7 +136,7 @@ public sealed class ProtocolTests
         var job = await farm.SubmitAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, Spec, data));
         var (lease, session) = await TakeLeaseWithSessionAsync(agents, "odd-agent");
 
-        var global = RMTC.Farm.Core.Weights.Safetensors.ReadFile(farm.Artifacts.PathOf(lease.GlobalWeightsDigest)).Tensors.ToList();
+        var global = farm.Artifacts.ReadWeights(lease.GlobalWeightsDigest).Tensors.ToList();
         var first = global[0];
         global[0] = fault switch
         {
@@ -163,7 +164,7 @@ public sealed class ProtocolTests
         Assert.True(await session.ResponseStream.MoveNext(timeout.Token));
         var again = session.ResponseStream.Current.Assign;
         Assert.Equal(lease.Shard, again.Shard);
-        await UploadAsync(agents, "odd-agent", again, await File.ReadAllBytesAsync(farm.Artifacts.PathOf(again.GlobalWeightsDigest)));
+        await UploadAsync(agents, "odd-agent", again, farm.Artifacts.ReadAllBytes(again.GlobalWeightsDigest));
         Assert.Equal(JobState.Succeeded, (await farm.WaitAsync(job.Id, TimeSpan.FromSeconds(30))).State);
         session.Dispose();
     }

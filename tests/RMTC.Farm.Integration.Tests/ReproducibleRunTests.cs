@@ -1,3 +1,4 @@
+using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Core.Lineage;
 using RMTC.Farm.Core.Weights;
 using RMTC.Farm.Protos.V1;
@@ -32,8 +33,8 @@ public sealed class ReproducibleRunTests
         Assert.Equal(a.InitialWeightsTensorsDigest, b.InitialWeightsTensorsDigest);
         Assert.Equal(a.Rounds.Select(r => r.OutputTensorsDigest), b.Rounds.Select(r => r.OutputTensorsDigest));
         // What is recorded is what the stored file holds.
-        Assert.Equal(a.FinalModelTensorsDigest, TensorsDigest.OfFile(farm.Artifacts.PathOf(a.FinalModelDigest!)));
-        Assert.Equal(b.InitialWeightsTensorsDigest, TensorsDigest.OfFile(farm.Artifacts.PathOf(b.InitialWeightsDigest)));
+        Assert.Equal(a.FinalModelTensorsDigest, TensorsDigest.Of(farm.Artifacts.ReadWeights(a.FinalModelDigest!).Tensors));
+        Assert.Equal(b.InitialWeightsTensorsDigest, TensorsDigest.Of(farm.Artifacts.ReadWeights(b.InitialWeightsDigest).Tensors));
 
         var show = await RmtcCli.RunAsync(TimeSpan.FromMinutes(1), "lineage", "show", a.RunId, "--coordinator", farm.Address);
         Assert.True(show.ExitCode == 0, show.Output);

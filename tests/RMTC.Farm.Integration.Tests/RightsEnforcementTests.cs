@@ -1,4 +1,5 @@
 using Grpc.Core;
+using RMTC.Farm.Integration.Tests.Fixtures;
 using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Integration.Tests;
@@ -15,14 +16,14 @@ public sealed class RightsEnforcementTests
     {
         await using var farm = await FarmFixture.StartAsync();
         var data = WithRights(farm.Synthesize("classifier", 20), rights);
-        var artifactsBefore = Directory.GetFiles(farm.Artifacts.Root).Length;
+        var artifactsBefore = Directory.GetFiles(StoredArtifacts.FileStoreDirectory(farm.DataDirectory)).Length;
 
         var error = await Assert.ThrowsAsync<RpcException>(() => farm.SubmitAsync($"name: r\nrecipe: classifier\ndataset: {data}\nshards: 2\nrounds: 1\n"));
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         Assert.Contains("synth-classifier", error.Status.Detail);
         Assert.Contains(expected, error.Status.Detail);
         Assert.Empty((await farm.Jobs.ListJobsAsync(new ListJobsRequest())).Jobs);
-        Assert.Equal(artifactsBefore, Directory.GetFiles(farm.Artifacts.Root).Length);
+        Assert.Equal(artifactsBefore, Directory.GetFiles(StoredArtifacts.FileStoreDirectory(farm.DataDirectory)).Length);
     }
 
     [Fact]

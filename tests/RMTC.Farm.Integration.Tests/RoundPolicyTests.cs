@@ -21,7 +21,7 @@ public sealed class RoundPolicyTests : IAsyncLifetime
     private readonly string _root = Directory.CreateTempSubdirectory("rmtc-policy-").FullName;
     private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-12-02T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
     private readonly FarmScheduler _scheduler;
-    private readonly ArtifactStore _artifacts;
+    private readonly IArtifactStore _artifacts;
     private readonly string _data;
 
     public RoundPolicyTests()
@@ -29,7 +29,7 @@ public sealed class RoundPolicyTests : IAsyncLifetime
         // Leases outlive every step of these tests: only the policies move shards around.
         var options = Options.Create(new CoordinatorOptions { DataDirectory = Path.Combine(_root, "farm"), LeaseTimeoutMs = 3_600_000 });
         var journal = new RunJournal(new FileRunStore(options), _time, new TestLifetime(), NullLogger<RunJournal>.Instance);
-        _artifacts = new ArtifactStore(options);
+        _artifacts = new FileArtifactStore(options);
         _scheduler = new FarmScheduler(journal, _artifacts, _time, options, NullLogger<FarmScheduler>.Instance);
         _data = Path.Combine(_root, "data");
         RMTC.Farm.Training.Datasets.DatasetSynthesizer.Synthesize("classifier", _data, 30, seed: 1);
@@ -64,7 +64,7 @@ public sealed class RoundPolicyTests : IAsyncLifetime
     /// <summary>Delivers a result for <paramref name="lease"/>: the global weights shifted by <paramref name="shift"/> (or poisoned with NaN).</summary>
     private async Task<UploadDecision> Deliver(string agent, Assignment lease, float shift, bool poison = false)
     {
-        var tensors = Safetensors.ReadFile(_artifacts.PathOf(lease.GlobalWeightsDigest)).Tensors;
+        var tensors = _artifacts.ReadWeights(lease.GlobalWeightsDigest).Tensors;
         foreach (var tensor in tensors.Where(t => t.DType == TensorDType.F32))
         {
             var values = tensor.AsFloat32();
@@ -74,10 +74,10 @@ public sealed class RoundPolicyTests : IAsyncLifetime
             }
         }
 
-        var path = Path.Combine(_root, $"result-{Guid.NewGuid():N}.safetensors");
-        var digest = Safetensors.WriteFile(path, tensors);
+        // Stored first, as an upload is: the scheduler reads a result from the artifact store by its digest.
+        var digest = _artifacts.PutWeights(tensors).Digest;
         var header = new UploadHeader { LeaseId = lease.LeaseId, LeaseEpoch = lease.LeaseEpoch, AgentId = agent, Digest = digest, Samples = 10, FinalLoss = 0.5 };
-        return await _scheduler.CompleteAsync(header, path);
+        return await _scheduler.CompleteAsync(header);
     }
 
     [Fact]

@@ -22,7 +22,7 @@ public sealed class SchedulerTests : IAsyncLifetime
     {
         var options = Options.Create(new CoordinatorOptions { DataDirectory = Path.Combine(_root, "farm"), LeaseTimeoutMs = 5000 });
         var journal = new RunJournal(new FileRunStore(options), _time, new TestLifetime(), NullLogger<RunJournal>.Instance);
-        _scheduler = new FarmScheduler(journal, new ArtifactStore(options), _time, options, NullLogger<FarmScheduler>.Instance);
+        _scheduler = new FarmScheduler(journal, new FileArtifactStore(options), _time, options, NullLogger<FarmScheduler>.Instance);
         _data = Path.Combine(_root, "data");
         RMTC.Farm.Training.Datasets.DatasetSynthesizer.Synthesize("classifier", _data, 30, seed: 1);
     }

@@ -109,10 +109,15 @@ internal sealed class DemoRunner(DemoSettings settings)
                 return 1;
             }
 
-            var artifacts = app.Services.GetRequiredService<ArtifactStore>();
+            var artifacts = app.Services.GetRequiredService<IArtifactStore>();
             var modelPath = Path.Combine(output, "model.safetensors");
-            File.Copy(artifacts.PathOf(manifest.FinalModelDigest), modelPath, overwrite: true);
-            PrintSummary(manifest, modelPath, runJson, artifacts.Root, farmDir);
+            await using (var model = artifacts.OpenRead(manifest.FinalModelDigest))
+            await using (var copy = File.Create(modelPath))
+            {
+                await model.CopyToAsync(copy, ct);
+            }
+
+            PrintSummary(manifest, modelPath, runJson, artifacts.Location, farmDir);
             await ExploreAsync(explorer, runId, ct);
             return 0;
         }

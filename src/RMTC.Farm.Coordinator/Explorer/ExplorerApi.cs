@@ -13,7 +13,7 @@ namespace RMTC.Farm.Coordinator.Explorer;
 /// The Explorer's JSON answers. Every run passes through <see cref="IExplorerScope"/> before anything about it is
 /// returned, so adding show scoping means changing the scope, not these handlers.
 /// </summary>
-internal sealed partial class ExplorerApi(IRunStore store, LineageQueries queries, FarmScheduler scheduler, ArtifactStore artifacts, IExplorerScope scope)
+internal sealed partial class ExplorerApi(IRunStore store, LineageQueries queries, FarmScheduler scheduler, IArtifactStore artifacts, IExplorerScope scope)
 {
     private static readonly string[] RelatedKinds =
         [LineageIndexKinds.Model, LineageIndexKinds.Weights, LineageIndexKinds.Dataset, LineageIndexKinds.Asset, LineageIndexKinds.Derived];

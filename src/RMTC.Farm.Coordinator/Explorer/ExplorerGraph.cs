@@ -10,7 +10,7 @@ namespace RMTC.Farm.Coordinator.Explorer;
 /// inference → export → model → round → shard result → dataset → asset (runs are listed beside the graph), with the licence closure beside the dataset.
 /// The page lays nodes out in columns by <c>kind</c>; each node carries its licence and CAWG decisions where it has them.
 /// </summary>
-internal sealed class ExplorerGraph(ArtifactStore artifacts)
+internal sealed class ExplorerGraph(IArtifactStore artifacts)
 {
     /// <summary>Assets drawn per dataset: the rest is summarised in one node (a dataset may hold thousands).</summary>
     public const int AssetsShown = 8;

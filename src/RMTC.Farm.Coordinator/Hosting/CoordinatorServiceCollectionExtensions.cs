@@ -29,7 +29,7 @@ public static class CoordinatorServiceCollectionExtensions
             .ValidateOnStart();
         services.AddRmtcCoordinatorSecurity(configuration);
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton<ArtifactStore>();
+        services.AddSingleton<IArtifactStore, FileArtifactStore>();
         AddRunStore(services, configuration.GetSection(CoordinatorOptions.Section)[nameof(CoordinatorOptions.Redis)]);
         services.AddSingleton<CoordinatorEndpoints>();
         services.AddSingleton<FarmMetrics>();

@@ -9,7 +9,7 @@ namespace RMTC.Farm.Coordinator.Lineage;
 /// Answers lineage questions from the store: forward ("what went into this model"), reverse ("what was made from
 /// this asset"), impact of withdrawing an asset, tamper checks, and in-toto provenance.
 /// </summary>
-public sealed class LineageQueries(IRunStore store, ArtifactStore artifacts)
+public sealed class LineageQueries(IRunStore store, IArtifactStore artifacts)
 {
     private static readonly JsonSerializerOptions Json = new(RunManifest.JsonOptions);
 

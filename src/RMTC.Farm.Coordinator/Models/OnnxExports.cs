@@ -18,13 +18,16 @@ namespace RMTC.Farm.Coordinator.Models;
 /// Models leaving the farm: exports a run's final model as ONNX into the artifact store (recorded as a variant of the
 /// model), and checks and records inferences made with an export. Lineage stays in the coordinator's store.
 /// </summary>
-public sealed class OnnxExports(LineageQueries queries, IRunStore store, ArtifactStore artifacts, DerivationLog derivations, TimeProvider time)
+public sealed class OnnxExports(LineageQueries queries, IRunStore store, IArtifactStore artifacts, DerivationLog derivations, TimeProvider time)
 {
     private static readonly string Version =
         typeof(OnnxExports).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "";
 
-    /// <summary>The ONNX export of a run's model (made and recorded on first request; the same bytes after), and its path in the store.</summary>
-    public async Task<(OnnxExport Header, string Path)> ExportAsync(string runOrDigest, string by, CancellationToken ct)
+    /// <summary>
+    /// The ONNX export of a run's model (made and recorded on first request; the same bytes after), and a stream over
+    /// its bytes in the artifact store, which the caller disposes.
+    /// </summary>
+    public async Task<(OnnxExport Header, Stream Content)> ExportAsync(string runOrDigest, string by, CancellationToken ct)
     {
         var m = await ResolveAsync(runOrDigest, ct);
         if (m.State != RunStates.Succeeded || m.FinalModelDigest is not { } modelDigest)
@@ -34,7 +37,7 @@ public sealed class OnnxExports(LineageQueries queries, IRunStore store, Artifac
 
         if (!artifacts.Exists(modelDigest))
         {
-            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"run {m.RunId}: the model sha256:{modelDigest} is missing from the artifact store ({artifacts.Root})"));
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"run {m.RunId}: the model sha256:{modelDigest} is missing from the artifact store ({artifacts.Location})"));
         }
 
         var provenance = new OnnxProvenance
@@ -64,7 +67,7 @@ public sealed class OnnxExports(LineageQueries queries, IRunStore store, Artifac
         byte[] bytes;
         try
         {
-            var (weights, _) = Safetensors.ReadFile(artifacts.PathOf(modelDigest));
+            var (weights, _) = artifacts.ReadWeights(modelDigest);
             bytes = OnnxExporter.Export(weights, provenance);
         }
         catch (OnnxExportException e)
@@ -72,7 +75,7 @@ public sealed class OnnxExports(LineageQueries queries, IRunStore store, Artifac
             throw new RpcException(new Status(StatusCode.FailedPrecondition, $"run {m.RunId}: cannot export recipe {m.Recipe} as ONNX: {e.Message}"));
         }
 
-        var onnxDigest = artifacts.WriteBlob(bytes, ".onnx");
+        var onnxDigest = artifacts.Put(bytes, ArtifactKind.Onnx).Digest;
         // Recorded once per file: exporting the same model again returns the first record.
         var recordDigest = await derivations.AppendAsync(new DerivationRecord
         {
@@ -100,7 +103,7 @@ public sealed class OnnxExports(LineageQueries queries, IRunStore store, Artifac
             RecordDigest = recordDigest,
             Opset = OnnxFormat.Opset,
         };
-        return (header, artifacts.BlobPath(onnxDigest, ".onnx"));
+        return (header, artifacts.OpenRead(onnxDigest, ArtifactKind.Onnx));
     }
 
     /// <summary>May the export <paramref name="onnxDigest"/> run inference? Throws PERMISSION_DENIED when its closure forbids it.</summary>

@@ -18,7 +18,7 @@ internal static class RunPreparation
 {
     /// <summary>Everything a new run needs before it is scheduled. Throws <see cref="JobSpecException"/> on any problem.</summary>
     public static (RunManifest Manifest, JobSpec Spec, int[][] Plan, SafetensorsHeader Template, IReadOnlyList<AssetEntry> Assets, int[] EvaluationIndices) Prepare(
-        string specYaml, string sourceName, string baseDirectory, string submittedBy, ArtifactStore artifacts, DateTimeOffset now, int maxSpecBytes = JobSpecLimits.DefaultMaxSpecBytes)
+        string specYaml, string sourceName, string baseDirectory, string submittedBy, IArtifactStore artifacts, DateTimeOffset now, int maxSpecBytes = JobSpecLimits.DefaultMaxSpecBytes)
     {
         var spec = CjslParser.LooksLikeCjsl(specYaml)
             ? OneCjslJob(specYaml, sourceName, baseDirectory)
@@ -41,7 +41,7 @@ internal static class RunPreparation
 
     /// <summary>Everything a new run of a parsed spec needs before it is scheduled. Throws <see cref="JobSpecException"/> on any problem.</summary>
     public static (RunManifest Manifest, JobSpec Spec, int[][] Plan, SafetensorsHeader Template, IReadOnlyList<AssetEntry> Assets, int[] EvaluationIndices) Prepare(
-        JobSpec spec, string sourceName, string submittedBy, ArtifactStore artifacts, DateTimeOffset now)
+        JobSpec spec, string sourceName, string submittedBy, IArtifactStore artifacts, DateTimeOffset now)
     {
         Dataset dataset;
         try
@@ -112,17 +112,13 @@ internal static class RunPreparation
         var initSeed = RunSeeds.Init(spec.Seed);
         var planSeed = RunSeeds.ShardPlan(spec.Seed);
         var init = RecipeCatalog.CreateInitialWeights(spec.Recipe, d.SampleShape, d.Classes.Count, initSeed);
-        var initDigest = artifacts.Write(init, new Dictionary<string, string>
+        var initDigest = artifacts.PutWeights(init, new Dictionary<string, string>
         {
             ["rmtc.run"] = runId,
             ["rmtc.recipe"] = spec.Recipe,
             ["rmtc.kind"] = "initial",
-        });
-        SafetensorsHeader template;
-        using (var file = File.OpenRead(artifacts.PathOf(initDigest)))
-        {
-            template = Safetensors.ReadHeader(file, file.Length);
-        }
+        }).Digest;
+        var template = artifacts.ReadWeightsHeader(initDigest);
 
         var assets = data.Train.Select(a => new AssetEntry(a.RelativePath, a.Sha256)).ToList();
         var allPaths = Dataset.ListSamples(dataset.Directory);
@@ -136,8 +132,8 @@ internal static class RunPreparation
             throw new JobSpecException([$"{sourceName}: sharding: {e.Message}"]);
         }
 
-        var assetsDigest = artifacts.WriteJson(AssetList.ToJson(assets));
-        var planDigest = artifacts.WriteJson(ShardPlans.ToJson(plan));
+        var assetsDigest = artifacts.PutJson(AssetList.ToJson(assets));
+        var planDigest = artifacts.PutJson(ShardPlans.ToJson(plan));
         EvaluationRecord? evaluation = null;
         var evaluationIndices = Array.Empty<int>();
         if (data.EvaluationSplit is { } split && data.Evaluation.Count > 0)
@@ -148,7 +144,7 @@ internal static class RunPreparation
                 Split = split,
                 Samples = evalAssets.Count,
                 Digest = TrainingData.DigestOf(data.Evaluation),
-                AssetsDigest = artifacts.WriteJson(AssetList.ToJson(evalAssets)),
+                AssetsDigest = artifacts.PutJson(AssetList.ToJson(evalAssets)),
                 Metric = d.Kind == DatasetKinds.LabelledImages ? "accuracy" : "psnr",
             };
             evaluationIndices = ShardPlans.IndicesOf(allPaths, evalAssets);

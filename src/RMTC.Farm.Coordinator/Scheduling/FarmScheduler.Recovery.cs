@@ -125,11 +125,7 @@ public sealed partial class FarmScheduler
         var evaluationIndices = m.Evaluation is { } evaluation
             ? ShardPlans.IndicesOf(allPaths, AssetList.FromJson(_artifacts.ReadJson(evaluation.AssetsDigest) ?? throw new InvalidOperationException($"the evaluation assets of run {m.RunId} are missing from the artifact store")))
             : [];
-        SafetensorsHeader template;
-        using (var file = File.OpenRead(_artifacts.PathOf(m.InitialWeightsDigest)))
-        {
-            template = Safetensors.ReadHeader(file, file.Length);
-        }
+        var template = _artifacts.ReadWeightsHeader(m.InitialWeightsDigest);
 
         var run = new RunState
         {
@@ -141,7 +137,7 @@ public sealed partial class FarmScheduler
             EvaluationIndices = evaluationIndices,
             Round = round.Round,
             GlobalDigest = round.InputDigest,
-            GlobalBytes = new FileInfo(_artifacts.PathOf(round.InputDigest)).Length,
+            GlobalBytes = _artifacts.SizeOf(round.InputDigest),
             LastEvent = last,
             Accumulator = new FedAvgAccumulator(template),
         };
@@ -168,7 +164,7 @@ public sealed partial class FarmScheduler
         foreach (var digest in round.MergedResults)
         {
             var shard = round.Shards.First(s => s.ResultDigest == digest).Shard;
-            using var file = File.OpenRead(_artifacts.PathOf(digest));
+            using var file = _artifacts.OpenRead(digest);
             run.Accumulator.Add(file, plan[shard].Length);
             var loss = round.Attempts.LastOrDefault(a => a.ResultDigest == digest)?.FinalLoss ?? 0;
             run.LossSum += loss * plan[shard].Length;
@@ -177,7 +173,7 @@ public sealed partial class FarmScheduler
 
         if (m.Rounds.Count > 1 && m.Rounds[^2].MomentumDigest is { } momentum)
         {
-            run.Momentum = Safetensors.ReadFile(_artifacts.PathOf(momentum)).Tensors;
+            run.Momentum = _artifacts.ReadWeights(momentum).Tensors;
         }
 
         foreach (var a in allAttempts.Where(a => a.Outcome == AttemptOutcomes.Succeeded && a.ResultDigest is not null))

@@ -91,13 +91,12 @@ public sealed partial class FarmScheduler
     /// A stored, digest-verified result: claims the shard, folds the weights into the round's running sum
     /// (refusing invalid weights without touching the sum), and closes the round when it was the last shard.
     /// </summary>
-    /// <param name="header">The upload's header (lease, epoch, digest, metrics).</param>
-    /// <param name="resultPath">The stored result file.</param>
+    /// <param name="header">The upload's header (lease, epoch, digest, metrics); its digest names the stored result.</param>
     /// <param name="valuesChecked">
     /// Every value was found finite as the upload arrived (<see cref="SafetensorsFiniteCheck"/>): the merge reads the data
     /// once. Otherwise it is validated in full first, which also words the refusal.
     /// </param>
-    public async Task<UploadDecision> CompleteAsync(UploadHeader header, string resultPath, bool valuesChecked = false)
+    public async Task<UploadDecision> CompleteAsync(UploadHeader header, bool valuesChecked = false)
     {
         Lease lease;
         lock (_gate)
@@ -137,14 +136,14 @@ public sealed partial class FarmScheduler
 
             try
             {
+                await using var result = _artifacts.OpenRead(header.Digest);
                 if (valuesChecked)
                 {
-                    accumulator.AddPrechecked(resultPath, weight);
+                    accumulator.AddPrechecked(result, weight);
                 }
                 else
                 {
-                    await using var file = new FileStream(resultPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-                    accumulator.Add(file, weight);
+                    accumulator.Add(result, weight);
                 }
             }
             catch (Exception e) when (e is WeightsRejectedException or SafetensorsFormatException)
@@ -231,14 +230,14 @@ public sealed partial class FarmScheduler
         string? momentumDigest = null;
         if (spec.Merge.Strategy == MergeStrategies.Nesterov)
         {
-            var global = Safetensors.ReadFile(_artifacts.PathOf(run.GlobalDigest)).Tensors;
+            var global = _artifacts.ReadWeights(run.GlobalDigest).Tensors;
             run.Momentum ??= global.Select(t => new NamedTensor(t.Name, t.DType, t.Shape, new byte[t.Data.Length])).ToList();
             NesterovOuterOptimizer.Step(global, average, run.Momentum, (float)spec.Merge.OuterLearningRate, (float)spec.Merge.Momentum);
             merged = global;
-            momentumDigest = _artifacts.Write(run.Momentum, new Dictionary<string, string> { ["rmtc.run"] = run.Id, ["rmtc.kind"] = "momentum" });
+            momentumDigest = _artifacts.PutWeights(run.Momentum, new Dictionary<string, string> { ["rmtc.run"] = run.Id, ["rmtc.kind"] = "momentum" }).Digest;
         }
 
-        var digest = _artifacts.Write(merged, new Dictionary<string, string>
+        var (digest, bytes) = _artifacts.PutWeights(merged, new Dictionary<string, string>
         {
             ["rmtc.run"] = run.Id,
             ["rmtc.round"] = run.Round.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -246,7 +245,6 @@ public sealed partial class FarmScheduler
             ["rmtc.input"] = run.GlobalDigest,
             ["rmtc.recipe"] = spec.Recipe,
         });
-        var bytes = new FileInfo(_artifacts.PathOf(digest)).Length;
         // The file's metadata names the run: the tensors digest is what two runs that trained the same weights share.
         var tensorsDigest = TensorsDigest.Of(merged);
         // Written out and no longer needed (nesterov folded it into the global weights): the next round's sum reuses its arrays.

@@ -24,7 +24,7 @@ public sealed partial class FarmScheduler
     private readonly SortedDictionary<long, RunState> _activeRuns = new();
     private readonly Dictionary<string, Lease> _leases = new(StringComparer.Ordinal);
     private readonly RunJournal _journal;
-    private readonly ArtifactStore _artifacts;
+    private readonly IArtifactStore _artifacts;
     private readonly TimeProvider _time;
     private readonly ILogger<FarmScheduler> _log;
     private readonly CoordinatorOptions _options;
@@ -32,7 +32,7 @@ public sealed partial class FarmScheduler
 
     private readonly FarmMetrics? _metrics;
 
-    public FarmScheduler(RunJournal journal, ArtifactStore artifacts, TimeProvider time, IOptions<CoordinatorOptions> options, ILogger<FarmScheduler> log, FarmMetrics? metrics = null)
+    public FarmScheduler(RunJournal journal, IArtifactStore artifacts, TimeProvider time, IOptions<CoordinatorOptions> options, ILogger<FarmScheduler> log, FarmMetrics? metrics = null)
     {
         _metrics = metrics;
         metrics?.ObserveFarm(Snapshot);

@@ -22,29 +22,26 @@ public sealed partial class AgentGrpcService
             throw new RpcException(new Status(StatusCode.ResourceExhausted, tooLarge));
         }
 
-        string tempPath;
-        string digest;
-        long bytes;
+        StoredArtifact stored;
         try
         {
-            (tempPath, digest, bytes) = await artifacts.ReceiveAsync(Chunks(requestStream, ct), (long)header.TotalBytes, ct);
+            await using var put = artifacts.BeginPut(ArtifactKind.Weights);
+            await ReceiveChunksAsync(put, Chunks(requestStream, ct), (long)header.TotalBytes, check: null, ct);
+            stored = await put.CommitAsync(header.Digest, (long)header.TotalBytes, ct);
+        }
+        catch (ArtifactMismatchException e)
+        {
+            throw new RpcException(new Status(StatusCode.DataLoss,
+                $"checkpoint corrupt: header says {header.TotalBytes} bytes with sha256 {header.Digest}, received {e.ActualLength} bytes hashing to {e.ActualDigest}"));
         }
         catch (InvalidDataException e)
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, "checkpoint refused: " + e.Message));
         }
 
-        if (digest != header.Digest || bytes != (long)header.TotalBytes)
-        {
-            ArtifactStore.TryDelete(tempPath);
-            throw new RpcException(new Status(StatusCode.DataLoss,
-                $"checkpoint corrupt: header says {header.TotalBytes} bytes with sha256 {header.Digest}, received {bytes} bytes hashing to {digest}"));
-        }
-
-        metrics.WeightsTransferred(bytes, "checkpoint");
-        artifacts.Adopt(tempPath, digest);
-        LogCheckpointStored(header.LeaseId, header.AgentId, digest, bytes);
-        return new UploadResultResponse { Digest = digest };
+        metrics.WeightsTransferred(stored.Length, "checkpoint");
+        LogCheckpointStored(header.LeaseId, header.AgentId, stored.Digest, stored.Length);
+        return new UploadResultResponse { Digest = stored.Digest };
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Checkpoint of lease {LeaseId} from {AgentId} stored: {Digest} ({Bytes} bytes)")]

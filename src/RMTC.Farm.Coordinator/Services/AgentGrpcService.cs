@@ -15,7 +15,7 @@ using RMTC.Farm.Protos.V1;
 namespace RMTC.Farm.Coordinator.Services;
 
 /// <summary>The agents' side of the wire: registration, sessions, and weights moving in chunks both ways.</summary>
-public sealed partial class AgentGrpcService(FarmScheduler scheduler, ArtifactStore artifacts, FarmMetrics metrics, IOptions<CoordinatorOptions> options, IOptions<Security.SecurityOptions> security, ILogger<AgentGrpcService> log)
+public sealed partial class AgentGrpcService(FarmScheduler scheduler, IArtifactStore artifacts, FarmMetrics metrics, IOptions<CoordinatorOptions> options, IOptions<Security.SecurityOptions> security, ILogger<AgentGrpcService> log)
     : AgentService.AgentServiceBase
 {
     public override Task<RegisterResponse> Register(RegisterRequest request, ServerCallContext context)
@@ -121,7 +121,7 @@ public sealed partial class AgentGrpcService(FarmScheduler scheduler, ArtifactSt
             throw new RpcException(new Status(StatusCode.NotFound, $"no weights with digest {request.Digest} in the artifact store"));
         }
 
-        await using var file = new FileStream(artifacts.PathOf(request.Digest), FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        await using var file = artifacts.OpenRead(request.Digest);
         var total = file.Length;
         if ((long)request.Offset > total)
         {
@@ -193,13 +193,19 @@ public sealed partial class AgentGrpcService(FarmScheduler scheduler, ArtifactSt
             throw new RpcException(new Status(StatusCode.ResourceExhausted, tooLarge));
         }
 
-        string tempPath;
-        string digest;
-        long bytes;
+        StoredArtifact stored;
         var check = new SafetensorsFiniteCheck((long)header.TotalBytes);
         try
         {
-            (tempPath, digest, bytes) = await artifacts.ReceiveAsync(Chunks(requestStream, ct), (long)header.TotalBytes, ct, check);
+            await using var put = artifacts.BeginPut(ArtifactKind.Weights);
+            await ReceiveChunksAsync(put, Chunks(requestStream, ct), (long)header.TotalBytes, check, ct);
+            stored = await put.CommitAsync(header.Digest, (long)header.TotalBytes, ct);
+        }
+        catch (ArtifactMismatchException e)
+        {
+            var reason = $"upload corrupt: header says {header.TotalBytes} bytes with sha256 {header.Digest}, received {e.ActualLength} bytes hashing to {e.ActualDigest}";
+            scheduler.RefuseUpload(header, reason);
+            throw new RpcException(new Status(StatusCode.DataLoss, reason));
         }
         catch (InvalidDataException e)
         {
@@ -207,24 +213,33 @@ public sealed partial class AgentGrpcService(FarmScheduler scheduler, ArtifactSt
             throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
         }
 
-        if (digest != header.Digest || bytes != (long)header.TotalBytes)
-        {
-            ArtifactStore.TryDelete(tempPath);
-            var reason = $"upload corrupt: header says {header.TotalBytes} bytes with sha256 {header.Digest}, received {bytes} bytes hashing to {digest}";
-            scheduler.RefuseUpload(header, reason);
-            throw new RpcException(new Status(StatusCode.DataLoss, reason));
-        }
-
-        metrics.WeightsTransferred(bytes, "upload");
-        var path = artifacts.Adopt(tempPath, digest);
-        decision = await scheduler.CompleteAsync(header, path, valuesChecked: check.IsClean);
+        metrics.WeightsTransferred(stored.Length, "upload");
+        decision = await scheduler.CompleteAsync(header, valuesChecked: check.IsClean);
         return decision.Verdict switch
         {
-            UploadVerdict.Accept => new UploadResultResponse { Digest = digest },
-            UploadVerdict.Duplicate => new UploadResultResponse { Digest = digest, Duplicate = true },
+            UploadVerdict.Accept => new UploadResultResponse { Digest = stored.Digest },
+            UploadVerdict.Duplicate => new UploadResultResponse { Digest = stored.Digest, Duplicate = true },
             UploadVerdict.Rejected => throw new RpcException(new Status(StatusCode.InvalidArgument, "result refused: " + decision.Reason)),
             _ => throw new RpcException(new Status(StatusCode.FailedPrecondition, decision.Reason)),
         };
+    }
+
+    /// <summary>
+    /// Streams an upload's chunks into <paramref name="put"/> (hashed there), refusing more bytes than its header declared
+    /// and feeding <paramref name="check"/>, when given, while the bytes are in cache.
+    /// </summary>
+    private static async Task ReceiveChunksAsync(IArtifactWriter put, IAsyncEnumerable<ReadOnlyMemory<byte>> chunks, long maxBytes, SafetensorsFiniteCheck? check, CancellationToken ct)
+    {
+        await foreach (var chunk in chunks.WithCancellation(ct))
+        {
+            if (put.Length + chunk.Length > maxBytes)
+            {
+                throw new InvalidDataException($"upload is larger than the {maxBytes} bytes its header declared");
+            }
+
+            check?.Append(chunk.Span);
+            await put.Stream.WriteAsync(chunk, ct);
+        }
     }
 
     private static async IAsyncEnumerable<ReadOnlyMemory<byte>> Chunks(IAsyncStreamReader<UploadResultRequest> stream, [EnumeratorCancellation] CancellationToken ct)

@@ -24,8 +24,8 @@ public sealed class ModelGrpcService(OnnxExports exports) : ModelService.ModelSe
         }
 
         var by = wrangler?.User ?? (request.User.Length > 0 ? request.User : context.Peer);
-        var (header, path) = await exports.ExportAsync(request.RunOrDigest, by, context.CancellationToken);
-        await using var file = File.OpenRead(path);
+        var (header, content) = await exports.ExportAsync(request.RunOrDigest, by, context.CancellationToken);
+        await using var file = content;
         var buffer = new byte[ChunkBytes];
         var first = true;
         int read;

@@ -20,7 +20,7 @@ public sealed class FedAvgAccumulator
     /// <summary>Bytes read from a stream per chunk (a multiple of 4; small enough to stay in L2).</summary>
     internal const int ChunkBytes = 256 * 1024;
 
-    /// <summary>Bytes of a stored result mapped at once by <see cref="AddPrechecked"/> (a multiple of 4).</summary>
+    /// <summary>Bytes of a stored result mapped at once by <see cref="AddPrechecked(Stream, double)"/> (a multiple of 4).</summary>
     internal const long MappedWindowBytes = 64L * 1024 * 1024;
 
     private readonly string[] _names;
@@ -204,21 +204,36 @@ public sealed class FedAvgAccumulator
     public void AddPrechecked(string resultPath, double weight)
     {
         ArgumentNullException.ThrowIfNull(resultPath);
+        using var file = new FileStream(resultPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+        AddPrechecked(file, weight);
+    }
+
+    /// <summary>
+    /// Same as <see cref="AddPrechecked(string,double)"/> for a result read from <paramref name="seekableResult"/> (from its
+    /// current position): a <see cref="FileStream"/> is mapped through its handle, any other stream is folded in one
+    /// buffered pass.
+    /// </summary>
+    /// <exception cref="WeightsRejectedException">The header is malformed or does not match the model.</exception>
+    /// <exception cref="ArgumentException">The stream cannot read or seek.</exception>
+    public void AddPrechecked(Stream seekableResult, double weight)
+    {
+        ArgumentNullException.ThrowIfNull(seekableResult);
         ThrowIfUnusable();
         ValidateWeight(weight);
-        SafetensorsHeader header;
-        long length;
-        using (var file = new FileStream(resultPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1))
+        if (!seekableResult.CanRead || !seekableResult.CanSeek)
         {
-            length = file.Length;
-            try
-            {
-                header = Safetensors.ReadHeader(file, length);
-            }
-            catch (SafetensorsFormatException e)
-            {
-                throw new WeightsRejectedException($"result is not a valid safetensors file: {e.Message}");
-            }
+            throw new ArgumentException("the result stream must be readable and seekable", nameof(seekableResult));
+        }
+
+        long origin = seekableResult.Position;
+        SafetensorsHeader header;
+        try
+        {
+            header = Safetensors.ReadHeader(seekableResult, seekableResult.Length - origin);
+        }
+        catch (SafetensorsFormatException e)
+        {
+            throw new WeightsRejectedException($"result is not a valid safetensors file: {e.Message}");
         }
 
         var entries = header.Tensors;
@@ -226,20 +241,62 @@ public sealed class FedAvgAccumulator
         ValidateSchema(entries.Count, i => (entries[i].Name, entries[i].DType, entries[i].Shape), map);
         if (header.DataLength > 0)
         {
-            FoldMapped(resultPath, header, map, (float)weight);
+            if (seekableResult is FileStream file)
+            {
+                FoldMapped(file, origin, header, map, (float)weight);
+            }
+            else
+            {
+                FoldStreamed(seekableResult, origin, header, map, (float)weight);
+            }
         }
 
         _count++;
         _totalWeight += weight;
     }
 
+    /// <summary>The data of a checked result folded through one pooled chunk buffer (for streams that are not files).</summary>
+    private void FoldStreamed(Stream stream, long origin, SafetensorsHeader header, int[] map, float w)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes);
+        try
+        {
+            _broken = true;
+            stream.Seek(origin + header.DataStart, SeekOrigin.Begin);
+            var entries = header.Tensors;
+            for (int t = 0; t < entries.Count; t++)
+            {
+                var e = entries[t];
+                var sum = MemoryMarshal.Cast<byte, float>(_sums[map[t]].AsSpan());
+                long remaining = e.End - e.Begin;
+                int element = 0;
+                while (remaining > 0)
+                {
+                    int n = (int)Math.Min(remaining, ChunkBytes);
+                    stream.ReadExactly(buffer, 0, n);
+                    var values = MemoryMarshal.Cast<byte, float>(buffer.AsSpan(0, n));
+                    Fold(sum.Slice(element, values.Length), values, w);
+                    element += values.Length;
+                    remaining -= n;
+                }
+            }
+
+            _broken = false;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
     /// <summary>
     /// Folds the data through read-only views of at most <see cref="MappedWindowBytes"/>, so the mapped pages resident
     /// at once stay small beside the sum (a whole mapped result would count as another model in the process's memory).
     /// </summary>
-    private unsafe void FoldMapped(string path, SafetensorsHeader header, int[] map, float w)
+    private unsafe void FoldMapped(FileStream file, long origin, SafetensorsHeader header, int[] map, float w)
     {
-        using var mapped = MemoryMappedFile.CreateFromFile(path, FileMode.Open, mapName: null, 0, MemoryMappedFileAccess.Read);
+        // Mapped through the caller's handle (left open): the caller may hold a stream and no path.
+        using var mapped = MemoryMappedFile.CreateFromFile(file.SafeFileHandle, mapName: null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: true);
         _broken = true;
         var entries = header.Tensors;
         for (int t = 0; t < entries.Count; t++)
@@ -251,7 +308,7 @@ public sealed class FedAvgAccumulator
             while (done < total)
             {
                 long n = Math.Min(MappedWindowBytes, total - done);
-                using var view = mapped.CreateViewAccessor(header.DataStart + e.Begin + done, n, MemoryMappedFileAccess.Read);
+                using var view = mapped.CreateViewAccessor(origin + header.DataStart + e.Begin + done, n, MemoryMappedFileAccess.Read);
                 byte* start = null;
                 view.SafeMemoryMappedViewHandle.AcquirePointer(ref start);
                 try

@@ -7,7 +7,7 @@ namespace RMTC.Farm.Core.Weights;
 /// <summary>
 /// Checks a safetensors file while its bytes stream past (an upload being received): the header parses and every
 /// F32 value is finite. A result that passes can be merged in one pass over its data
-/// (<see cref="FedAvgAccumulator.AddPrechecked"/>) instead of a validating pass and a folding pass.
+/// (<see cref="FedAvgAccumulator.AddPrechecked(Stream, double)"/>) instead of a validating pass and a folding pass.
 /// </summary>
 /// <remarks>
 /// It only answers "clean or not": anything unclean (bad header, a NaN, a short or long file) is left for the full
