@@ -260,6 +260,14 @@ public sealed class ExrFileTests : IDisposable
     }
 
     [Fact]
+    public void Deep_parts_are_refused_naming_the_part_and_what_to_do()
+    {
+        Oiiotool.Run(dir, "--pattern", "constant:color=1,0.5", "8x8", "2", "--chnames", "R,Z", "--deepen", "-o", "deep.exr");
+        var error = Assert.Throws<ExrFormatException>(() => ExrFile.Read(At("deep.exr")));
+        Assert.Equal(At("deep.exr") + ": part 0 holds deep data (storage type 2), which is not supported: flatten it (e.g. oiiotool --flatten)", error.Message);
+    }
+
+    [Fact]
     public void Subsampled_channels_are_refused_on_write()
     {
         var sampled = new ExrPart(null, ExrBox.FromSize(4, 4), ExrBox.FromSize(4, 4), [new ExrChannel("BY", ExrPixelType.Half, 2, 2)], pixels: [new float[16]]);
