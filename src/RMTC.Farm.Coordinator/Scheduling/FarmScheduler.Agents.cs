@@ -33,6 +33,7 @@ public sealed partial class FarmScheduler
                     SessionToken = token,
                 };
                 _agents[agent.Id] = agent;
+                _roster.Add(agent);
             }
 
             agent.Hostname = request.Hostname;
@@ -114,6 +115,11 @@ public sealed partial class FarmScheduler
                 if (agent.Leases.TryGetValue(p.LeaseId, out var lease) && (ulong)lease.Epoch == p.LeaseEpoch)
                 {
                     lease.Progress = p;
+                    if (!lease.Run.Events.HasSubscribers)
+                    {
+                        continue;
+                    }
+
                     var detail = p.SamplesTotal == 0
                         ? p.Phase
                         : $"{p.Phase}: epoch {p.TrainingEpoch}/{p.TrainingEpochs}, {p.SamplesSeen}/{p.SamplesTotal} samples, loss {p.Loss:G4}";
