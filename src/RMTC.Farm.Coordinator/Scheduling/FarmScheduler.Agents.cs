@@ -42,6 +42,7 @@ public sealed partial class FarmScheduler
             agent.SessionToken = token;
             agent.Version = request.Version;
             agent.LastSeen = Now;
+            ChangedLocked(mustSee: true);
             LogAgentRegistered(agent.Id, agent.Hostname, agent.Slots, agent.Capacity.Gpus);
         }
 
@@ -69,6 +70,7 @@ public sealed partial class FarmScheduler
             agent.Outbox = outbox;
             agent.FreeSince = Now;
             agent.LastSeen = Now;
+            ChangedLocked(mustSee: true);
             LogAgentConnected(agentId);
             DispatchLocked();
             return outbox.Reader;
@@ -84,6 +86,7 @@ public sealed partial class FarmScheduler
             {
                 outbox.Writer.TryComplete();
                 agent.Outbox = null;
+                ChangedLocked(mustSee: true);
                 if (agent.Leases.Count > 0)
                 {
                     LogAgentDisconnectedWithLeases(agentId, agent.Leases.Count);
@@ -108,6 +111,7 @@ public sealed partial class FarmScheduler
 
             agent.LastSeen = Now;
             agent.Gpus = heartbeat.Gpus.ToArray();
+            ChangedLocked();
             ReconcileLocked(agent, heartbeat);
             ObserveYieldLocked(agent, heartbeat);
             foreach (var p in heartbeat.Running)
@@ -231,6 +235,7 @@ public sealed partial class FarmScheduler
                     // A session that is open but silent is dead in practice; end it so the agent reconnects cleanly.
                     agent.Outbox!.Writer.TryComplete();
                     agent.Outbox = null;
+                    ChangedLocked(mustSee: true);
                 }
             }
 

@@ -36,8 +36,9 @@ public sealed partial class FarmScheduler
     public FarmScheduler(RunJournal journal, IArtifactStore artifacts, TimeProvider time, IOptions<CoordinatorOptions> options, ILogger<FarmScheduler> log, FarmMetrics? metrics = null)
     {
         _metrics = metrics;
-        metrics?.ObserveFarm(Snapshot);
-        metrics?.ObserveGpus(GpuSamples);
+        // Scrapes read the published view: a scrape never waits for the scheduler's lock.
+        metrics?.ObserveFarm(() => View.Counts);
+        metrics?.ObserveGpus(() => View.Gpus);
         _journal = journal;
         _artifacts = artifacts;
         _time = time;
@@ -58,32 +59,6 @@ public sealed partial class FarmScheduler
     }
 
     private DateTimeOffset Now => _time.GetUtcNow();
-
-    /// <summary>The latest GPU samples of every connected agent, with its host name.</summary>
-    public IReadOnlyList<(string Hostname, GpuSample Sample)> GpuSamples()
-    {
-        lock (_gate)
-        {
-            return _agents.Values.Where(a => a.Connected).SelectMany(a => a.Gpus.Select(g => (a.Hostname, g))).ToList();
-        }
-    }
-
-    /// <summary>Counts for the gauges, taken under the lock at scrape time.</summary>
-    public FarmSnapshot Snapshot()
-    {
-        lock (_gate)
-        {
-            var live = _runs.Values.Where(r => !r.IsFinal).ToList();
-            return new FarmSnapshot(
-                _roster.Connected.Count,
-                live.Sum(r => r.Tally.Queued),
-                live.Sum(r => r.Tally.Running),
-                live.Select(r => new RunProgress(r.Id, r.Manifest.Name,
-                    ((r.Round - 1) * r.Spec.Shards + r.Tally.Done) / (double)(r.Spec.Rounds * r.Spec.Shards),
-                    r.Manifest.Rounds.LastOrDefault(x => x.Evaluation is not null)?.Evaluation)).ToList(),
-                _agents.Values.Select(a => new AgentPresence(a.Id, a.Hostname, a.Connected)).ToList());
-        }
-    }
 
     /// <summary>
     /// Grants leases on queued shards to agents with free slots that fit. Caller holds the lock.
@@ -433,6 +408,8 @@ public sealed partial class FarmScheduler
 
     private void EventLocked(RunState run, string kind, string message, int shard = -1, string agentId = "", bool final = false, bool keep = true, JsonObject? facts = null)
     {
+        // Readers of the published view see a run come, pause, resume or end at once; shard moves within ViewMaxAge.
+        ChangedLocked(mustSee: final || kind is "submitted" or "paused" or "resumed" or "recovered");
         if (!keep && !run.Events.HasSubscribers)
         {
             // A live-only event (progress) with nobody watching: its job snapshot would cost a walk of the run for nothing.
