@@ -112,7 +112,7 @@ internal static class SchedulingBenchmark
 
         // Every agent registered and in session before the clock starts.
         var deadline = DateTime.UtcNow.AddMinutes(2);
-        while (farm.Scheduler.Snapshot().AgentsConnected < count && DateTime.UtcNow < deadline)
+        while (farm.Scheduler.ConnectedAgents < count && DateTime.UtcNow < deadline)
         {
             await Task.Delay(100);
         }

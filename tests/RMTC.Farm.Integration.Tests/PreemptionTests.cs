@@ -75,9 +75,9 @@ public sealed class PreemptionTests(Xunit.Abstractions.ITestOutputHelper output)
             && e.Data["checkpoint"]?.GetValue<string>() == first.CheckpointDigest && e.Data["progress"]?["samplesSeen"]?.GetValue<ulong>() > 0);
 
         // Removing the flag frees the node.
-        Assert.True(farm.Scheduler.YieldingAgents().ContainsKey(renderNode.Id));
+        Assert.True(farm.Scheduler.View.Yielding.ContainsKey(renderNode.Id));
         File.Delete(flag);
-        await FarmFixture.WaitUntilAsync(() => !farm.Scheduler.YieldingAgents().ContainsKey(renderNode.Id), TimeSpan.FromSeconds(20), () => renderNode.Output);
+        await FarmFixture.WaitUntilAsync(() => !farm.Scheduler.View.Yielding.ContainsKey(renderNode.Id), TimeSpan.FromSeconds(20), () => renderNode.Output);
     }
 
     [Fact]
@@ -132,7 +132,7 @@ public sealed class PreemptionTests(Xunit.Abstractions.ITestOutputHelper output)
         await SignalAsync(agent.Process.Id, "USR1");
         var preempted = await events.WaitForAsync(e => e.Kind == "shard-preempted", TimeSpan.FromSeconds(30), farm);
         Assert.Contains("SIGUSR1", preempted.Message);
-        await FarmFixture.WaitUntilAsync(() => farm.Scheduler.YieldingAgents().ContainsKey(agent.Id), TimeSpan.FromSeconds(10), () => agent.Output);
+        await FarmFixture.WaitUntilAsync(() => farm.Scheduler.View.Yielding.ContainsKey(agent.Id), TimeSpan.FromSeconds(10), () => agent.Output);
         Assert.False(agent.Process.HasExited);
 
         await SignalAsync(agent.Process.Id, "USR2");

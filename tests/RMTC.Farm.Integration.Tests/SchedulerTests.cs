@@ -80,6 +80,34 @@ public sealed class SchedulerTests : IAsyncLifetime
     }
 
     [Fact]
+    public void The_published_view_shows_a_submission_at_once_and_shard_moves_within_its_age_limit()
+    {
+        var before = _scheduler.View;
+        var job = Submit(shards: 3);
+        // A new run is something readers must see at once (OpenCue answers a launch with it).
+        var submitted = _scheduler.View;
+        Assert.True(submitted.Version > before.Version);
+        Assert.Equal(ShardStatus.Waiting, submitted.Find(job.Id)!.Shards[0].Status);
+        Assert.Same(submitted, _scheduler.View);
+
+        // A lease is an ordinary move: the view may lag it, never by more than ViewMaxAge.
+        var a = Agent("a");
+        Assert.True(a.Inbox.TryRead(out _));
+        _scheduler.Heartbeat("a", new Heartbeat());
+        var lagging = _scheduler.View;
+        _time.Advance(FarmScheduler.ViewMaxAge);
+        var fresh = _scheduler.View;
+        Assert.True(fresh.Version >= lagging.Version);
+        Assert.Single(fresh.Find(job.Id)!.Shards, s => s.Status == ShardStatus.Running);
+        Assert.Equal(2, fresh.Counts.ShardsQueued);
+        Assert.Equal(1, fresh.Counts.ShardsRunning);
+        Assert.Equal(1, fresh.Counts.AgentsConnected);
+        // Unchanged farm, same view: readers share one immutable object.
+        _time.Advance(TimeSpan.FromSeconds(5));
+        Assert.Same(_scheduler.View, _scheduler.View);
+    }
+
+    [Fact]
     public void A_stale_epoch_is_refused_and_a_repeated_upload_is_recognised()
     {
         var a = Agent("a");

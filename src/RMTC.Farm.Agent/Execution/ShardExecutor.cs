@@ -28,7 +28,6 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
         var a = shard.Assignment;
         var o = options.Value;
         var dir = Path.Combine(Path.GetFullPath(o.WorkDirectory), "shards", a.LeaseId.Replace('/', '_'));
-        Directory.CreateDirectory(dir);
         try
         {
             if (shard.YieldRequested.IsCancellationRequested)
@@ -53,6 +52,8 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
                 return null;
             }
 
+            // Made only for a real trainer: a simulated shard writes nothing unless it is preempted.
+            Directory.CreateDirectory(dir);
             var task = new ShardTask
             {
                 RunId = a.RunId,
@@ -139,6 +140,7 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
             var trained = done + time.GetElapsedTime(started);
+            Directory.CreateDirectory(dir);
             var checkpoint = Path.Combine(dir, "checkpoint.json");
             Preemption.WriteSimulatedCheckpoint(checkpoint, trained, total);
             var samples = a.SampleIndices.Count;
@@ -424,7 +426,10 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
     {
         try
         {
-            Directory.Delete(dir, recursive: true);
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
         }
         catch (IOException)
         {

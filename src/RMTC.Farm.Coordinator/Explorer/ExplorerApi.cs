@@ -146,10 +146,11 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
     /// <summary>Agents, their GPUs (latest heartbeat samples), queued and running shards.</summary>
     public JsonObject Farm(HttpContext context)
     {
-        var snapshot = scheduler.Snapshot();
-        var gpus = scheduler.GpusByAgent();
-        var yielding = scheduler.YieldingAgents();
-        var live = scheduler.ViewRuns().Where(r => !r.IsFinal && scheduler.GetManifest(r.Id) is { } m && scope.MaySee(context, m)).ToList();
+        var view = scheduler.View;
+        var snapshot = view.Counts;
+        var gpus = view.GpusByAgent;
+        var yielding = view.Yielding;
+        var live = view.Runs.Where(r => !r.IsFinal && scheduler.GetManifest(r.Id) is { } m && scope.MaySee(context, m)).ToList();
         var running = live.SelectMany(r => r.Shards.Where(s => s.Status == ShardStatus.Running && s.AgentId is not null)
             .Select(s => (Agent: s.AgentId!, Text: $"{r.Name} r{r.Round} shard {s.Index}"))).ToLookup(x => x.Agent, x => x.Text, StringComparer.Ordinal);
         return new JsonObject

@@ -59,6 +59,15 @@ public sealed class CoordinatorOptions
     [Range(-1, 65535)]
     public int OpenCuePort { get; set; } = 8443;
 
+    /// <summary>
+    /// How long a run's journal gathers changes before it writes them (events, index, one manifest) as one batch.
+    /// A busy run then costs a manifest write per window instead of one per store round trip; results and submissions
+    /// are acknowledged once their batch is stored, so this is also what an acknowledgement waits at most beyond the write.
+    /// 0 writes as soon as the previous write ends.
+    /// </summary>
+    [Range(0, 1000)]
+    public int JournalCommitWindowMs { get; set; } = 10;
+
     /// <summary>Address the OpenCue endpoint binds; unset: <see cref="ListenAddress"/>.</summary>
     public string? OpenCueListenAddress { get; set; }
 }

@@ -3,6 +3,9 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using RMTC.Farm.Coordinator.Explorer;
 using RMTC.Farm.Coordinator.Lineage;
@@ -40,7 +43,9 @@ public static class CoordinatorServiceCollectionExtensions
             .AddView("rmtc_lease_wait", new ExplicitBucketHistogramConfiguration { Boundaries = FarmMetrics.WaitBuckets })
             .AddView("rmtc_dispatch_latency", new ExplicitBucketHistogramConfiguration { Boundaries = FarmMetrics.WaitBuckets })
             .AddPrometheusExporter());
-        services.AddSingleton<RunJournal>();
+        services.AddSingleton(sp => new RunJournal(
+            sp.GetRequiredService<IRunStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IHostApplicationLifetime>(), sp.GetRequiredService<ILogger<RunJournal>>(),
+            TimeSpan.FromMilliseconds(sp.GetRequiredService<IOptions<CoordinatorOptions>>().Value.JournalCommitWindowMs)));
         services.AddSingleton<LineageQueries>();
         services.AddSingleton<DerivationLog>();
         services.AddSingleton<Models.OnnxExports>();

@@ -9,7 +9,7 @@ public sealed class OpenCueCueService(FarmScheduler scheduler) : CueInterface.Cu
 {
     public override Task<CueGetSystemStatsResponse> GetSystemStats(CueGetSystemStatsRequest request, ServerCallContext context)
     {
-        var farm = scheduler.Snapshot();
+        var farm = scheduler.View.Counts;
         return Task.FromResult(new CueGetSystemStatsResponse
         {
             Stats = new SystemStats

@@ -24,6 +24,18 @@ public sealed class RunEventLog
     /// <summary>Chain entries that were never sent to watchers (the seal follows the final event).</summary>
     private static readonly HashSet<string> ChainOnly = new(StringComparer.Ordinal) { "sealed" };
 
+    /// <summary>True while someone follows the run live: an event that is only sent live (progress) is worth building.</summary>
+    public bool HasSubscribers
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _subscribers.Count > 0;
+            }
+        }
+    }
+
     /// <summary>Appends an event; <paramref name="keep"/> false sends it live without keeping it in history.</summary>
     public void Append(JobEvent e, bool keep = true, bool final = false)
     {

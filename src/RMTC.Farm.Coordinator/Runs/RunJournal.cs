@@ -11,11 +11,18 @@ namespace RMTC.Farm.Coordinator.Runs;
 /// recorded is lost.
 /// </summary>
 /// <remarks>
-/// Group commit: while one write of a run is in flight, later changes gather in one batch, written next as a single
-/// append of their events, one index call and one manifest. The manifest is serialised when its write comes up, not
-/// when it changed. A busy run costs a few writes per second of store latency, not one per event.
+/// Group commit: while one write of a run is in flight, and for <c>commitWindow</c> after a change, later changes
+/// gather in one batch, written next as a single append of their events, one index call and one manifest. The manifest
+/// is serialised once, when its write comes up, not when it changed. A busy run costs a manifest per window, not one
+/// per event. A batch counts as stored only once a manifest that includes it has landed: recovery starts from the
+/// manifest, so an acknowledgement never runs ahead of it.
 /// </remarks>
-public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<RunJournal> log)
+/// <param name="store">Where events, index entries and manifests go.</param>
+/// <param name="time">The clock of the commit window and of retry backoff.</param>
+/// <param name="lifetime">Stopping ends retries (a write under way still finishes).</param>
+/// <param name="log">Retries, refusals and recoveries.</param>
+/// <param name="commitWindow">How long a batch gathers changes before it is written (<c>Coordinator:JournalCommitWindowMs</c>); zero: at once.</param>
+public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<RunJournal> log, TimeSpan commitWindow = default)
 {
     /// <summary>
     /// Queues a change's events, then the manifest as of <paramref name="version"/> or later, behind the run's previous
@@ -30,10 +37,11 @@ public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHost
     /// manifest always implies its reservation); 0: none.
     /// </param>
     /// <param name="snapshot">
-    /// Takes the manifest under the owner's lock when its write comes up; returns null when the run changed after
-    /// the given version (the batch holding that newer change writes the manifest).
+    /// Serialises the manifest (<see cref="RunManifest.ToJson"/>) under the owner's lock when its write comes up; returns
+    /// null when the run changed after the given version (the batch holding that newer change writes the manifest, and
+    /// this batch counts as stored when that one is).
     /// </param>
-    internal Task Enqueue(RunState run, long version, IReadOnlyList<LineageEvent> events, IReadOnlyList<LineageIndexEntry> index, int reserveEpochs, Func<RunState, long, RunManifest?> snapshot)
+    internal Task Enqueue(RunState run, long version, IReadOnlyList<LineageEvent> events, IReadOnlyList<LineageIndexEntry> index, int reserveEpochs, Func<RunState, long, string?> snapshot)
     {
         var journal = run.Journal;
         lock (journal)
@@ -53,17 +61,37 @@ public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHost
         }
     }
 
-    private async Task WriteLoopAsync(RunState run, Func<RunState, long, RunManifest?> snapshot)
+    private async Task WriteLoopAsync(RunState run, Func<RunState, long, string?> snapshot)
     {
         var journal = run.Journal;
+        // Batches whose events are written but whose manifest is not yet: they are stored once a later manifest lands.
+        var unstored = new List<JournalBatch>();
         while (true)
         {
+            if (commitWindow > TimeSpan.Zero)
+            {
+                try
+                {
+                    await Task.Delay(commitWindow, time, lifetime.ApplicationStopping);
+                }
+                catch (OperationCanceledException)
+                {
+                    // Stopping: write what has gathered now (the host flushes the journal before it ends).
+                }
+            }
+
             JournalBatch batch;
             lock (journal)
             {
                 if (journal.Open is null)
                 {
                     journal.Writing = false;
+                    // Never left here: a batch without its manifest means a newer change, whose batch is open.
+                    foreach (var waiting in unstored)
+                    {
+                        waiting.Done.TrySetResult();
+                    }
+
                     return;
                 }
 
@@ -88,13 +116,18 @@ public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHost
                     await RetryAsync(run.Id, "index", ct => store.IndexAsync(batch.Index, ct));
                 }
 
+                unstored.Add(batch);
                 if (snapshot(run, batch.Version) is { } manifest)
                 {
-                    await RetryAsync(run.Id, "manifest", ct => store.SaveAsync(manifest, batch.Version, ct));
+                    await RetryAsync(run.Id, "manifest", ct => store.SaveAsync(run.Id, manifest, batch.Version, ct));
                     journal.Stored.TrySetResult();
-                }
+                    foreach (var stored in unstored)
+                    {
+                        stored.Done.TrySetResult();
+                    }
 
-                batch.Done.TrySetResult();
+                    unstored.Clear();
+                }
             }
             catch (Exception e)
             {
@@ -108,6 +141,11 @@ public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHost
                 }
 
                 batch.Done.TrySetException(e);
+                foreach (var waiting in unstored)
+                {
+                    waiting.Done.TrySetException(e);
+                }
+
                 next?.Done.TrySetException(e);
                 journal.Stored.TrySetException(e);
                 return;

@@ -27,7 +27,19 @@ internal sealed class RunState
     public string GlobalDigest { get; set; } = "";
     /// <summary>Size of the global weights file (sent with assignments so agents can plan the fetch).</summary>
     public long GlobalBytes { get; set; }
-    public ShardState[] Shards { get; set; } = [];
+    /// <summary>The current round's shards. Replacing them starts a new <see cref="Tally"/>, which the new shards must join.</summary>
+    public ShardState[] Shards
+    {
+        get;
+        set
+        {
+            field = value;
+            Tally = new ShardTally();
+        }
+    } = [];
+
+    /// <summary>How many of the current round's shards are in each phase, kept as they move (status and events read it, never a walk of the shards).</summary>
+    public ShardTally Tally { get; private set; } = new();
     /// <summary>Paused runs get no new leases; running attempts finish (OpenCue's Pause).</summary>
     public bool Paused { get; set; }
     /// <summary>Version of the newest manifest snapshot queued for the store (read by the journal without the lock).</summary>
@@ -100,6 +112,10 @@ internal sealed class RunState
         return null;
     }
 
+    /// <summary>Whether any connected agent fits the run's resources, as of <see cref="FitsVersion"/> (the roster's membership version).</summary>
+    public bool FitsAnyConnected { get; set; }
+    public long FitsVersion { get; set; } = -1;
+
     public bool IsFinal => RunStates.IsFinal(Manifest.State);
     public RoundRecord CurrentRound => Manifest.Rounds[^1];
 }
@@ -114,11 +130,69 @@ internal enum ShardPhase
     Done,
 }
 
+/// <summary>Counts of a round's shards by phase; each <see cref="ShardState"/> moves its own count as its phase changes.</summary>
+internal sealed class ShardTally
+{
+    public int Queued { get; private set; }
+    /// <summary>Leased or completing.</summary>
+    public int Running { get; private set; }
+    public int Done { get; private set; }
+
+    internal void Move(ShardPhase? from, ShardPhase to)
+    {
+        if (from is { } f)
+        {
+            Add(f, -1);
+        }
+
+        Add(to, 1);
+    }
+
+    private void Add(ShardPhase phase, int n)
+    {
+        switch (phase)
+        {
+            case ShardPhase.Queued:
+                Queued += n;
+                break;
+            case ShardPhase.Done:
+                Done += n;
+                break;
+            default:
+                Running += n;
+                break;
+        }
+    }
+}
+
 /// <summary>One shard of the current round.</summary>
 internal sealed class ShardState
 {
     public required int Index { get; init; }
-    public ShardPhase Phase { get; set; } = ShardPhase.Queued;
+
+    /// <summary>The round's tally this shard counts in (the run's <see cref="RunState.Tally"/> when the shard was made).</summary>
+    public required ShardTally Tally
+    {
+        get;
+        init
+        {
+            field = value;
+            value.Move(null, _phase);
+        }
+    }
+
+    private ShardPhase _phase = ShardPhase.Queued;
+
+    public ShardPhase Phase
+    {
+        get => _phase;
+        set
+        {
+            Tally.Move(_phase, value);
+            _phase = value;
+        }
+    }
+
     /// <summary>Fencing token: increases with every lease of this shard, across rounds.</summary>
     public long LeaseEpoch { get; set; }
     /// <summary>The attempt whose result the shard waits for; while one is being merged, the one completing.</summary>

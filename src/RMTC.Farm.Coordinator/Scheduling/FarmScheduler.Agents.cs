@@ -33,6 +33,7 @@ public sealed partial class FarmScheduler
                     SessionToken = token,
                 };
                 _agents[agent.Id] = agent;
+                _roster.Add(agent);
             }
 
             agent.Hostname = request.Hostname;
@@ -41,6 +42,7 @@ public sealed partial class FarmScheduler
             agent.SessionToken = token;
             agent.Version = request.Version;
             agent.LastSeen = Now;
+            ChangedLocked(mustSee: true);
             LogAgentRegistered(agent.Id, agent.Hostname, agent.Slots, agent.Capacity.Gpus);
         }
 
@@ -68,6 +70,7 @@ public sealed partial class FarmScheduler
             agent.Outbox = outbox;
             agent.FreeSince = Now;
             agent.LastSeen = Now;
+            ChangedLocked(mustSee: true);
             LogAgentConnected(agentId);
             DispatchLocked();
             return outbox.Reader;
@@ -83,6 +86,7 @@ public sealed partial class FarmScheduler
             {
                 outbox.Writer.TryComplete();
                 agent.Outbox = null;
+                ChangedLocked(mustSee: true);
                 if (agent.Leases.Count > 0)
                 {
                     LogAgentDisconnectedWithLeases(agentId, agent.Leases.Count);
@@ -107,6 +111,7 @@ public sealed partial class FarmScheduler
 
             agent.LastSeen = Now;
             agent.Gpus = heartbeat.Gpus.ToArray();
+            ChangedLocked();
             ReconcileLocked(agent, heartbeat);
             ObserveYieldLocked(agent, heartbeat);
             foreach (var p in heartbeat.Running)
@@ -114,6 +119,11 @@ public sealed partial class FarmScheduler
                 if (agent.Leases.TryGetValue(p.LeaseId, out var lease) && (ulong)lease.Epoch == p.LeaseEpoch)
                 {
                     lease.Progress = p;
+                    if (!lease.Run.Events.HasSubscribers)
+                    {
+                        continue;
+                    }
+
                     var detail = p.SamplesTotal == 0
                         ? p.Phase
                         : $"{p.Phase}: epoch {p.TrainingEpoch}/{p.TrainingEpochs}, {p.SamplesSeen}/{p.SamplesTotal} samples, loss {p.Loss:G4}";
@@ -225,6 +235,7 @@ public sealed partial class FarmScheduler
                     // A session that is open but silent is dead in practice; end it so the agent reconnects cleanly.
                     agent.Outbox!.Writer.TryComplete();
                     agent.Outbox = null;
+                    ChangedLocked(mustSee: true);
                 }
             }
 

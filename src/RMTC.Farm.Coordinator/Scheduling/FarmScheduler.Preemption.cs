@@ -93,6 +93,7 @@ public sealed partial class FarmScheduler
 
         var was = agent.YieldReason;
         agent.YieldReason = reason;
+        ChangedLocked(mustSee: true);
         if (reason is not null)
         {
             if (was is null)
@@ -135,15 +136,6 @@ public sealed partial class FarmScheduler
     /// <summary>After a coordinator restart: the checkpoint a queued shard resumes from (its latest stored one this round), as before the restart.</summary>
     private static string? ResumeCheckpointOf(IReadOnlyList<AttemptRecord> attempts) =>
         attempts.LastOrDefault(a => a.CheckpointDigest is not null)?.CheckpointDigest;
-
-    /// <summary>Why each agent that yields its node does so (agents with a free node are absent).</summary>
-    public IReadOnlyDictionary<string, string> YieldingAgents()
-    {
-        lock (_gate)
-        {
-            return _agents.Values.Where(a => a.Connected && a.YieldReason is not null).ToDictionary(a => a.Id, a => a.YieldReason!, StringComparer.Ordinal);
-        }
-    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} round {Round} shard {Shard} preempted on {AgentId} ({Reason}): {Outcome}")]
     private partial void LogShardPreempted(string runId, int round, int shard, string agentId, string reason, string outcome);

@@ -52,7 +52,7 @@ public sealed partial class FarmScheduler
                     run.Events.Restore(run.Id, events);
                     run.ResetReady();
                     RestoreLeasesLocked(run);
-                    var done = run.Shards.Count(s => s.Phase == ShardPhase.Done);
+                    var done = run.Tally.Done;
                     LogRunRecovered(run.Id, run.Round, done, run.Shards.Length);
                     EventLocked(run, "recovered", $"coordinator restarted: run continues at round {run.Round} with {done}/{run.Shards.Length} shards done");
                     SaveLocked(run);
@@ -150,6 +150,7 @@ public sealed partial class FarmScheduler
             run.Shards[i] = new ShardState
             {
                 Index = i,
+                Tally = run.Tally,
                 QueuedAt = Now,
                 LeaseEpoch = allAttempts.Where(a => a.Shard == i).Select(a => a.LeaseEpoch).DefaultIfEmpty(0).Max(),
                 Attempts = mine.Count,
@@ -213,6 +214,7 @@ public sealed partial class FarmScheduler
                 LastSeen = Now,
             };
             _agents[agent.Id] = agent;
+            _roster.Add(agent);
         }
 
         var lease = new Lease
@@ -236,7 +238,7 @@ public sealed partial class FarmScheduler
             shard.Backup = lease;
         }
 
-        agent.Leases[lease.Id] = lease;
+        agent.AddLease(lease);
         _leases[lease.Id] = lease;
     }
 

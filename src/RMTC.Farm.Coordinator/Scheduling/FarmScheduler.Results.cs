@@ -193,7 +193,7 @@ public sealed partial class FarmScheduler
 
                 EventLocked(run, "shard-completed", $"round {lease.Round} shard {lease.Shard.Index} merged from {lease.Agent.Id}: loss {header.FinalLoss:G4}, {weight} samples, {header.TrainSeconds:F1} s on {header.Device}", lease.Shard.Index, lease.Agent.Id,
                     facts: new JsonObject { ["lease"] = lease.Id, ["epoch"] = lease.Epoch, ["result"] = header.Digest, ["samples"] = weight, ["loss"] = header.FinalLoss, ["trainSeconds"] = header.TrainSeconds, ["device"] = header.Device });
-                roundDone = !run.IsFinal && run.Shards.All(s => s.Phase == ShardPhase.Done);
+                roundDone = !run.IsFinal && run.Tally.Done == run.Shards.Length;
                 if (!roundDone && QuorumDueLocked(run))
                 {
                     // Past its deadline, this result completed the quorum: the round closes without the shards still out.

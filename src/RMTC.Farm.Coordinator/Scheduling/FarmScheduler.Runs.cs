@@ -91,7 +91,7 @@ public sealed partial class FarmScheduler
         for (var i = 0; i < run.Shards.Length; i++)
         {
             // Epochs keep rising across rounds, so a token is never reused for the same shard.
-            run.Shards[i] = new ShardState { Index = i, QueuedAt = Now, LeaseEpoch = previous.Length > i ? previous[i].LeaseEpoch : 0 };
+            run.Shards[i] = new ShardState { Index = i, Tally = run.Tally, QueuedAt = Now, LeaseEpoch = previous.Length > i ? previous[i].LeaseEpoch : 0 };
             record.Shards.Add(new ShardRecord
             {
                 Shard = i,

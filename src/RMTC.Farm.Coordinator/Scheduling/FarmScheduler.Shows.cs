@@ -4,8 +4,15 @@ namespace RMTC.Farm.Coordinator.Scheduling;
 public sealed partial class FarmScheduler
 {
     /// <summary>True when a run with this id or unique prefix is known; <paramref name="show"/> is its show (null: none).</summary>
+    /// <remarks>A run's show never changes, so the published view answers; only a run it does not hold yet takes the lock.</remarks>
     public bool TryGetShow(string idOrPrefix, out string? show)
     {
+        if (View.Find(idOrPrefix) is { } seen)
+        {
+            show = seen.Spec.EffectiveShow;
+            return true;
+        }
+
         lock (_gate)
         {
             var run = Find(idOrPrefix);
@@ -14,14 +21,9 @@ public sealed partial class FarmScheduler
         }
     }
 
-    /// <summary>Every run's show by run id.</summary>
-    public IReadOnlyDictionary<string, string?> ShowsOfRuns()
-    {
-        lock (_gate)
-        {
-            return _runs.Values.ToDictionary(r => r.Id, r => r.Spec.EffectiveShow, StringComparer.Ordinal);
-        }
-    }
+    /// <summary>Every run's show by run id (the published view's runs).</summary>
+    public IReadOnlyDictionary<string, string?> ShowsOfRuns() =>
+        View.Runs.ToDictionary(r => r.Id, r => r.Spec.EffectiveShow, StringComparer.Ordinal);
 
     /// <summary>Size of the weights an active lease's run trains (its template's file size), or null for no active lease.</summary>
     public long? ExpectedUploadBytes(string leaseId)

@@ -32,23 +32,11 @@ public sealed partial class FarmScheduler
         return prepared.Select(Enqueue).ToList();
     }
 
-    /// <summary>A snapshot of one run by id or unique prefix; null when unknown.</summary>
-    public RunView? ViewRun(string idOrPrefix)
-    {
-        lock (_gate)
-        {
-            return Find(idOrPrefix) is { } run ? ViewLocked(run) : null;
-        }
-    }
+    /// <summary>One run of the published view (<see cref="View"/>) by id or unique prefix; null when unknown.</summary>
+    public RunView? ViewRun(string idOrPrefix) => View.Find(idOrPrefix);
 
-    /// <summary>Snapshots of every run, newest first.</summary>
-    public IReadOnlyList<RunView> ViewRuns()
-    {
-        lock (_gate)
-        {
-            return _runs.Values.OrderByDescending(r => r.SubmitOrder).Select(ViewLocked).ToList();
-        }
-    }
+    /// <summary>Every run of the published view (<see cref="View"/>), newest first.</summary>
+    public IReadOnlyList<RunView> ViewRuns() => View.Runs;
 
     /// <summary>Stops (or, with false, resumes) new leases for a run; attempts already running finish. Null when unknown.</summary>
     public RunView? SetPaused(string idOrPrefix, bool paused)
@@ -82,9 +70,11 @@ public sealed partial class FarmScheduler
     {
         var round = run.Manifest.Rounds.Count > 0 ? run.CurrentRound : null;
         var shards = new ShardView[run.Spec.Shards];
+        // One pass over the round's attempts, not one per shard: a 500-shard round has as many attempts.
+        var byShard = round?.Attempts.ToLookup(a => a.Shard);
         for (var i = 0; i < shards.Length; i++)
         {
-            var attempts = round?.Attempts.Where(a => a.Shard == i).ToList() ?? [];
+            var attempts = byShard?[i].ToList() ?? [];
             var last = attempts.LastOrDefault();
             var live = !run.IsFinal && i < run.Shards.Length ? run.Shards[i] : null;
             var failures = attempts.Count(a => a.Outcome is AttemptOutcomes.Failed or AttemptOutcomes.Refused);

@@ -19,6 +19,7 @@ public sealed partial class FarmScheduler
 {
     private readonly object _gate = new();
     private readonly Dictionary<string, AgentState> _agents = new(StringComparer.Ordinal);
+    private readonly AgentRoster _roster = new();
     private readonly Dictionary<string, RunState> _runs = new(StringComparer.Ordinal);
     // Runs not yet ended, in submission order: what dispatch walks (ended ones are dropped lazily).
     private readonly SortedDictionary<long, RunState> _activeRuns = new();
@@ -35,8 +36,9 @@ public sealed partial class FarmScheduler
     public FarmScheduler(RunJournal journal, IArtifactStore artifacts, TimeProvider time, IOptions<CoordinatorOptions> options, ILogger<FarmScheduler> log, FarmMetrics? metrics = null)
     {
         _metrics = metrics;
-        metrics?.ObserveFarm(Snapshot);
-        metrics?.ObserveGpus(GpuSamples);
+        // Scrapes read the published view: a scrape never waits for the scheduler's lock.
+        metrics?.ObserveFarm(() => View.Counts);
+        metrics?.ObserveGpus(() => View.Gpus);
         _journal = journal;
         _artifacts = artifacts;
         _time = time;
@@ -51,38 +53,12 @@ public sealed partial class FarmScheduler
         {
             lock (_gate)
             {
-                return _agents.Values.Count(a => a.Connected);
+                return _roster.Connected.Count;
             }
         }
     }
 
     private DateTimeOffset Now => _time.GetUtcNow();
-
-    /// <summary>The latest GPU samples of every connected agent, with its host name.</summary>
-    public IReadOnlyList<(string Hostname, GpuSample Sample)> GpuSamples()
-    {
-        lock (_gate)
-        {
-            return _agents.Values.Where(a => a.Connected).SelectMany(a => a.Gpus.Select(g => (a.Hostname, g))).ToList();
-        }
-    }
-
-    /// <summary>Counts for the gauges, taken under the lock at scrape time.</summary>
-    public FarmSnapshot Snapshot()
-    {
-        lock (_gate)
-        {
-            var live = _runs.Values.Where(r => !r.IsFinal).ToList();
-            return new FarmSnapshot(
-                _agents.Values.Count(a => a.Connected),
-                live.Sum(r => r.Shards.Count(s => s.Phase == ShardPhase.Queued)),
-                live.Sum(r => r.Shards.Count(s => s.Phase is ShardPhase.Leased or ShardPhase.Completing)),
-                live.Select(r => new RunProgress(r.Id, r.Manifest.Name,
-                    ((r.Round - 1) * r.Spec.Shards + r.Shards.Count(s => s.Phase == ShardPhase.Done)) / (double)(r.Spec.Rounds * r.Spec.Shards),
-                    r.Manifest.Rounds.LastOrDefault(x => x.Evaluation is not null)?.Evaluation)).ToList(),
-                _agents.Values.Select(a => new AgentPresence(a.Id, a.Hostname, a.Connected)).ToList());
-        }
-    }
 
     /// <summary>
     /// Grants leases on queued shards to agents with free slots that fit. Caller holds the lock.
@@ -91,19 +67,12 @@ public sealed partial class FarmScheduler
     /// </summary>
     private void DispatchLocked()
     {
-        List<AgentState>? free = null;
-        foreach (var agent in _agents.Values)
-        {
-            if (agent.TakesWork)
-            {
-                (free ??= new()).Add(agent);
-            }
-        }
-
-        if (free is null || _activeRuns.Count == 0)
+        if (_roster.TakingWork.Count == 0 || _activeRuns.Count == 0)
         {
             return;
         }
+
+        var free = new List<AgentState>(_roster.TakingWork);
 
         // Least-loaded agent first, so a round spreads across the wall rather than piling onto one node.
         free.Sort(ByLoad);
@@ -190,7 +159,7 @@ public sealed partial class FarmScheduler
     /// <summary>Explains why a run's queued shards wait (shown by status), or null when some agent fits.</summary>
     private string? WaitingReasonLocked(RunState run)
     {
-        if (!run.Shards.Any(s => s.Phase == ShardPhase.Queued))
+        if (run.Tally.Queued == 0)
         {
             return null;
         }
@@ -200,21 +169,31 @@ public sealed partial class FarmScheduler
             return "paused: resume it from an OpenCue tool (pycue's job.resume())";
         }
 
-        var connected = _agents.Values.Where(a => a.Connected).ToList();
-        if (connected.Count == 0)
+        if (_roster.Connected.Count == 0)
         {
             return "no agent is connected: start one with `rmtc agent --coordinator HOST:PORT`";
         }
 
-        if (connected.Any(a => Fits(a, run)))
+        foreach (var free in _roster.TakingWork)
         {
-            var fitting = connected.Where(a => Fits(a, run)).ToList();
-            if (fitting.All(a => a.YieldReason is not null))
+            if (Fits(free, run))
             {
-                return "every fitting agent has yielded its node to rendering (render-first); shards resume when a node is free";
+                return null; // dispatch hands it a shard at once
             }
+        }
 
-            return fitting.All(a => a.FreeSlots <= 0 || a.YieldReason is not null) ? "every fitting agent is busy" : null;
+        // No free agent fits: each fitting one is busy or yielding (the walk of all agents runs only when that changed).
+        if (run.FitsVersion != _roster.MembershipVersion)
+        {
+            run.FitsAnyConnected = _roster.Connected.Any(a => Fits(a, run));
+            run.FitsVersion = _roster.MembershipVersion;
+        }
+
+        if (run.FitsAnyConnected)
+        {
+            return _roster.Yielding > 0 && _roster.Connected.Where(a => Fits(a, run)).All(a => a.YieldReason is not null)
+                ? "every fitting agent has yielded its node to rendering (render-first); shards resume when a node is free"
+                : "every fitting agent is busy";
         }
 
         var need = run.Spec.Resources;
@@ -261,7 +240,7 @@ public sealed partial class FarmScheduler
             shard.Lease = lease;
         }
 
-        agent.Leases[lease.Id] = lease;
+        agent.AddLease(lease);
         agent.LastAssigned = now;
         _leases[lease.Id] = lease;
         if (run.Manifest.State == RunStates.Queued)
@@ -309,7 +288,7 @@ public sealed partial class FarmScheduler
     /// <summary>Ends a lease (it no longer counts against its agent). Caller holds the lock.</summary>
     private void ReleaseLocked(Lease lease)
     {
-        lease.Agent.Leases.Remove(lease.Id);
+        lease.Agent.RemoveLease(lease.Id);
         lease.Agent.FreeSince = Now;
         _leases.Remove(lease.Id);
         var shard = lease.Shard;
@@ -429,6 +408,14 @@ public sealed partial class FarmScheduler
 
     private void EventLocked(RunState run, string kind, string message, int shard = -1, string agentId = "", bool final = false, bool keep = true, JsonObject? facts = null)
     {
+        // Readers of the published view see a run come, pause, resume or end at once; shard moves within ViewMaxAge.
+        ChangedLocked(mustSee: final || kind is "submitted" or "paused" or "resumed" or "recovered");
+        if (!keep && !run.Events.HasSubscribers)
+        {
+            // A live-only event (progress) with nobody watching: its job snapshot would cost a walk of the run for nothing.
+            return;
+        }
+
         var e = new JobEvent
         {
             At = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(Now),
@@ -491,21 +478,14 @@ public sealed partial class FarmScheduler
 
     private readonly List<Task> _pendingSaves = new();
 
-    /// <summary>The journal's view of a run's manifest when its write comes up: null if the run changed after <paramref name="version"/>.</summary>
-    private RunManifest? SnapshotOf(RunState run, long version)
+    /// <summary>The journal's view of a run's manifest (its JSON) when its write comes up: null if the run changed after <paramref name="version"/>.</summary>
+    private string? SnapshotOf(RunState run, long version)
     {
-        string json;
         lock (_gate)
         {
-            if (Volatile.Read(ref run.LatestVersion) != version)
-            {
-                return null;
-            }
-
-            json = run.Manifest.ToJson();
+            // Serialised once, here; the store writes these bytes as they are.
+            return Volatile.Read(ref run.LatestVersion) == version ? run.Manifest.ToJson() : null;
         }
-
-        return RunManifest.FromJson(json);
     }
 
     /// <summary>Waits until every manifest write started so far is on disk.</summary>
@@ -552,9 +532,9 @@ public sealed partial class FarmScheduler
             // state is gone after a restart, and ending marks every shard done, merged or not.
             ShardsDone = run.IsFinal
                 ? (uint)(m.Rounds.LastOrDefault()?.Shards.Count(s => s.ResultDigest is not null) ?? 0)
-                : (uint)run.Shards.Count(s => s.Phase == ShardPhase.Done),
-            ShardsRunning = run.IsFinal ? 0 : (uint)run.Shards.Count(s => s.Phase is ShardPhase.Leased or ShardPhase.Completing),
-            ShardsQueued = run.IsFinal ? 0 : (uint)run.Shards.Count(s => s.Phase == ShardPhase.Queued),
+                : (uint)run.Tally.Done,
+            ShardsRunning = run.IsFinal ? 0 : (uint)run.Tally.Running,
+            ShardsQueued = run.IsFinal ? 0 : (uint)run.Tally.Queued,
             FinalModelDigest = m.FinalModelDigest ?? "",
             FinalModelTensorsDigest = m.FinalModelTensorsDigest ?? "",
             Error = m.Error ?? "",

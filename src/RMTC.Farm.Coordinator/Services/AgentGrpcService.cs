@@ -197,7 +197,7 @@ public sealed partial class AgentGrpcService(FarmScheduler scheduler, IArtifactS
         var check = new SafetensorsFiniteCheck((long)header.TotalBytes);
         try
         {
-            await using var put = artifacts.BeginPut(ArtifactKind.Weights);
+            await using var put = artifacts.BeginPut(ArtifactKind.Weights, header.Digest);
             await ReceiveChunksAsync(put, Chunks(requestStream, ct), (long)header.TotalBytes, check, ct);
             stored = await put.CommitAsync(header.Digest, (long)header.TotalBytes, ct);
         }

@@ -57,8 +57,10 @@ public sealed class FileArtifactStore : IArtifactStore
     }
 
     /// <inheritdoc />
-    public IArtifactWriter BeginPut(ArtifactKind kind = ArtifactKind.Weights) =>
-        new FileArtifactWriter(Path.Combine(_temp, Guid.NewGuid().ToString("N") + ".part"), digest => FileOf(digest, kind));
+    public IArtifactWriter BeginPut(ArtifactKind kind = ArtifactKind.Weights, string? expectedDigest = null) =>
+        expectedDigest is not null && Exists(expectedDigest, kind)
+            ? new StoredCopyWriter(expectedDigest)
+            : new FileArtifactWriter(Path.Combine(_temp, Guid.NewGuid().ToString("N") + ".part"), digest => FileOf(digest, kind));
 
     private string FileOf(string digest, ArtifactKind kind) => Path.Combine(_root, digest + Extension(kind));
 

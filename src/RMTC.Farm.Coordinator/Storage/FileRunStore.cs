@@ -56,11 +56,15 @@ public sealed class FileRunStore : IRunStore
     /// Writes the manifest unless the stored version is greater than or equal to <paramref name="version"/>
     /// (then the call does nothing: a newer state is already there).
     /// </summary>
-    public async Task SaveAsync(RunManifest manifest, long version, CancellationToken cancellationToken = default)
+    public Task SaveAsync(RunManifest manifest, long version, CancellationToken cancellationToken = default) =>
+        SaveAsync(manifest.RunId, manifest.ToJson(), version, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task SaveAsync(string runId, string manifestJson, long version, CancellationToken cancellationToken = default)
     {
-        var dir = RunDirectory(manifest.RunId);
-        var json = manifest.ToJson();
-        var gate = GateOf(manifest.RunId);
+        var dir = RunDirectory(runId);
+        var json = manifestJson;
+        var gate = GateOf(runId);
         await gate.WaitAsync(cancellationToken);
         try
         {

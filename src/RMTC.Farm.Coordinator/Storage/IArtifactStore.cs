@@ -31,5 +31,10 @@ public interface IArtifactStore
     /// (hashed as it goes, never buffered whole), then <see cref="IArtifactWriter.Commit"/>. Nothing is visible before the
     /// commit; disposing an uncommitted writer discards what was written.
     /// </summary>
-    IArtifactWriter BeginPut(ArtifactKind kind = ArtifactKind.Weights);
+    /// <param name="kind">What the artifact is.</param>
+    /// <param name="expectedDigest">
+    /// The digest the caller expects (an upload's header says it): when that content is stored already, the bytes are
+    /// only hashed and checked, not written again. The commit verifies them either way.
+    /// </param>
+    IArtifactWriter BeginPut(ArtifactKind kind = ArtifactKind.Weights, string? expectedDigest = null);
 }

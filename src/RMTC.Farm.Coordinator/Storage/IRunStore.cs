@@ -12,6 +12,12 @@ public interface IRunStore
     /// <summary>Saves a manifest; <paramref name="version"/> increases with every change so a late writer never overwrites a newer state.</summary>
     Task SaveAsync(RunManifest manifest, long version, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Saves a manifest already serialised by <see cref="RunManifest.ToJson"/> (the journal serialises once, under the
+    /// scheduler's lock, and hands over the bytes); same versioning as <see cref="SaveAsync(RunManifest, long, CancellationToken)"/>.
+    /// </summary>
+    Task SaveAsync(string runId, string manifestJson, long version, CancellationToken cancellationToken = default);
+
     /// <summary>The stored manifest of a run, or null.</summary>
     Task<RunManifest?> GetAsync(string runId, CancellationToken cancellationToken = default);
 

@@ -19,7 +19,7 @@ namespace RMTC.Farm.Coordinator.Storage;
 /// </list>
 /// </summary>
 /// <remarks>
-/// <see cref="SaveAsync"/> is an atomic compare-and-set against the stored version, so "a lower or equal version
+/// <see cref="SaveAsync(string, string, long, CancellationToken)"/> is an atomic compare-and-set against the stored version, so "a lower or equal version
 /// never overwrites" holds across coordinators and restarts: a restarted coordinator must number above every stored
 /// version (it uses <see cref="DateTimeOffset.UtcTicks"/>-based versions). Connection and timeout errors
 /// (<see cref="RedisConnectionException"/>, <see cref="RedisTimeoutException"/>) propagate: the caller retries, and
@@ -30,19 +30,23 @@ public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<
     private IDatabase Db => redis.GetDatabase();
 
     /// <summary>Writes the manifest unless the stored version is greater than or equal to <paramref name="version"/>.</summary>
-    public async Task SaveAsync(RunManifest manifest, long version, CancellationToken cancellationToken = default)
+    public Task SaveAsync(RunManifest manifest, long version, CancellationToken cancellationToken = default) =>
+        SaveAsync(manifest.RunId, manifest.ToJson(), version, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task SaveAsync(string runId, string manifestJson, long version, CancellationToken cancellationToken = default)
     {
-        var key = RedisKeys.Manifest(manifest.RunId);
-        var json = manifest.ToJson();
+        var key = RedisKeys.Manifest(runId);
+        var json = manifestJson;
         cancellationToken.ThrowIfCancellationRequested();
         var db = Db;
         // Listed before written: a crash between leaves a listed id without manifest (skipped by ListAsync), never a
         // manifest that recovery cannot find. The set lives in another Cluster slot, so it cannot join the script.
-        await db.SetAddAsync(RedisKeys.Runs, manifest.RunId);
+        await db.SetAddAsync(RedisKeys.Runs, runId);
         var written = (long)await db.ScriptEvaluateAsync(SaveManifestScript.Lua, [key], [version.ToString(CultureInfo.InvariantCulture), json]);
         if (written == 0)
         {
-            LogStaleSave(manifest.RunId, version);
+            LogStaleSave(runId, version);
         }
     }
 

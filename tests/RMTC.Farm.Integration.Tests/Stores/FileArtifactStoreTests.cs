@@ -164,6 +164,42 @@ public sealed class FileArtifactStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_put_of_content_already_stored_is_only_verified_and_wrong_bytes_are_still_refused()
+    {
+        var bytes = Payload(90_000, 8);
+        var digest = Sha256Digest.OfBytes(bytes);
+        await _store.PutAsync(new MemoryStream(bytes), ArtifactKind.Weights);
+        var before = File.GetLastWriteTimeUtc(Path.Combine(StoreDir, digest + ".safetensors"));
+
+        await using (var again = _store.BeginPut(ArtifactKind.Weights, digest))
+        {
+            await again.Stream.WriteAsync(bytes);
+            // Nothing is written while the bytes arrive: no temp file, the stored copy is the outcome.
+            Assert.Empty(Directory.GetFiles(TempDir));
+            Assert.Equal(new StoredArtifact(digest, bytes.Length), await again.CommitAsync(digest, bytes.Length));
+        }
+
+        var tampered = bytes.ToArray();
+        tampered[^1] ^= 0xff;
+        await using (var wrong = _store.BeginPut(ArtifactKind.Weights, digest))
+        {
+            await wrong.Stream.WriteAsync(tampered);
+            var e = await Assert.ThrowsAsync<ArtifactMismatchException>(() => wrong.CommitAsync(digest, bytes.Length));
+            Assert.Equal(Sha256Digest.OfBytes(tampered), e.ActualDigest);
+        }
+
+        await using (var shorter = _store.BeginPut(ArtifactKind.Weights, digest))
+        {
+            await shorter.Stream.WriteAsync(bytes.AsMemory(0, 1000));
+            await Assert.ThrowsAsync<ArtifactMismatchException>(() => shorter.CommitAsync(digest, bytes.Length));
+        }
+
+        Assert.Equal(bytes, _store.ReadAllBytes(digest));
+        Assert.Equal(before, File.GetLastWriteTimeUtc(Path.Combine(StoreDir, digest + ".safetensors")));
+        AssertNothingVisibleBut(digest + ".safetensors");
+    }
+
+    [Fact]
     public async Task An_uncommitted_or_failed_write_leaves_nothing_behind()
     {
         var bytes = Payload(50_000, 6);

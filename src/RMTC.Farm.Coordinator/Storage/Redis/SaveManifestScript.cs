@@ -1,6 +1,6 @@
 namespace RMTC.Farm.Coordinator.Storage.Redis;
 
-/// <summary>The compare-and-set behind <see cref="RedisRunStore.SaveAsync"/>: write only a newer version, atomically.</summary>
+/// <summary>The compare-and-set behind <see cref="RedisRunStore.SaveAsync(string, string, long, CancellationToken)"/>: write only a newer version, atomically.</summary>
 internal static class SaveManifestScript
 {
     /// <summary>
