@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-
 namespace RMTC.Farm.Coordinator.Storage;
 
 /// <summary>
@@ -11,7 +9,7 @@ internal sealed class FileArtifactWriter : IArtifactWriter
     private readonly string _tempPath;
     private readonly Func<string, string> _target;
     private readonly FileStream _file;
-    private readonly HashingStream _stream;
+    private readonly HashingWriteStream _stream;
     private bool _done;
 
     public FileArtifactWriter(string tempPath, Func<string, string> target)
@@ -19,7 +17,7 @@ internal sealed class FileArtifactWriter : IArtifactWriter
         _tempPath = tempPath;
         _target = target;
         _file = new FileStream(tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
-        _stream = new HashingStream(_file);
+        _stream = new HashingWriteStream(_file);
     }
 
     public Stream Stream => _stream;
@@ -83,7 +81,7 @@ internal sealed class FileArtifactWriter : IArtifactWriter
             Discard();
         }
 
-        _stream.DisposeHash();
+        _stream.Dispose();
     }
 
     public async ValueTask DisposeAsync()
@@ -95,7 +93,7 @@ internal sealed class FileArtifactWriter : IArtifactWriter
             Discard();
         }
 
-        _stream.DisposeHash();
+        _stream.Dispose();
     }
 
     private void ThrowIfDone() => ObjectDisposedException.ThrowIf(_done, this);
@@ -110,60 +108,5 @@ internal sealed class FileArtifactWriter : IArtifactWriter
         {
             // A leftover temp file is harmless: the store never reads tmp/.
         }
-    }
-
-    /// <summary>Write-only pass-through that feeds every byte to sha256 on its way to the file.</summary>
-    private sealed class HashingStream(FileStream file) : Stream
-    {
-        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-
-        public long Written { get; private set; }
-
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => Written;
-
-        public override long Position
-        {
-            get => Written;
-            set => throw new NotSupportedException("an artifact is written front to back");
-        }
-
-        public string Digest() => Convert.ToHexStringLower(_hash.GetCurrentHash());
-
-        public void DisposeHash() => _hash.Dispose();
-
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            _hash.AppendData(buffer);
-            file.Write(buffer);
-            Written += buffer.Length;
-        }
-
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            _hash.AppendData(buffer.Span);
-            await file.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
-            Written += buffer.Length;
-        }
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush() => file.Flush();
-
-        public override Task FlushAsync(CancellationToken cancellationToken) => file.FlushAsync(cancellationToken);
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("an artifact writer is write-only");
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException("an artifact is written front to back");
-
-        public override void SetLength(long value) => throw new NotSupportedException("an artifact is written front to back");
     }
 }

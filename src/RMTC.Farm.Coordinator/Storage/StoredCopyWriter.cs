@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-
 namespace RMTC.Farm.Coordinator.Storage;
 
 /// <summary>
@@ -10,7 +8,7 @@ namespace RMTC.Farm.Coordinator.Storage;
 /// </summary>
 internal sealed class StoredCopyWriter(string digest) : IArtifactWriter
 {
-    private readonly HashSink _sink = new();
+    private readonly HashingWriteStream _sink = new(null);
     private bool _done;
 
     public Stream Stream => _sink;
@@ -44,69 +42,5 @@ internal sealed class StoredCopyWriter(string digest) : IArtifactWriter
     {
         Dispose();
         return ValueTask.CompletedTask;
-    }
-
-    /// <summary>Write-only: every byte goes to sha256 and nowhere else.</summary>
-    private sealed class HashSink : Stream
-    {
-        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-
-        public long Written { get; private set; }
-
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => Written;
-
-        public override long Position
-        {
-            get => Written;
-            set => throw new NotSupportedException("an artifact is written front to back");
-        }
-
-        public string Digest() => Convert.ToHexStringLower(_hash.GetCurrentHash());
-
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            _hash.AppendData(buffer);
-            Written += buffer.Length;
-        }
-
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            Write(buffer.Span);
-            return ValueTask.CompletedTask;
-        }
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-        {
-            Write(buffer.AsSpan(offset, count));
-            return Task.CompletedTask;
-        }
-
-        public override void Flush()
-        {
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("an artifact writer is write-only");
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException("an artifact is written front to back");
-
-        public override void SetLength(long value) => throw new NotSupportedException("an artifact is written front to back");
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                _hash.Dispose();
-            }
-
-            base.Dispose(disposing);
-        }
     }
 }
