@@ -3,7 +3,6 @@ using System.Runtime.InteropServices;
 using RMTC.Farm.Coordinator.Lineage;
 using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Core.Datasets;
-using RMTC.Farm.Core.Datasets.Render;
 using RMTC.Farm.Core.Jobs;
 using RMTC.Farm.Core.Lineage;
 using RMTC.Farm.Core.OpenCue;
@@ -77,7 +76,7 @@ internal static class RunPreparation
                 Directory = dataset.Directory,
                 Descriptor = dataset.Descriptor,
                 // Withdrawing a source render withdraws every patch cut from it.
-                Samples = dataset.Samples.Where(a => !excluded.Contains(a.Sha256) && !(render?.FrameOf(a.RelativePath) is { } f && (excluded.Contains(f.Noisy.Sha256) || excluded.Contains(f.Clean.Sha256)))).ToList(),
+                Samples = dataset.Samples.Where(a => !excluded.Contains(a.Sha256) && render?.CutFrom(a.RelativePath, excluded) != true).ToList(),
                 Digest = dataset.Digest,
             };
         }
@@ -136,7 +135,9 @@ internal static class RunPreparation
         }
 
         // A render-pairs run also records the source EXR files of the frames it trains on, so lineage reaches the renders.
-        IReadOnlyList<AssetEntry> recorded = render is null ? assets : [.. assets, .. RenderSources(render, data.Train)];
+        IReadOnlyList<AssetEntry> recorded = render is null
+            ? assets
+            : [.. assets, .. render.SourcesOf(data.Train.Select(a => a.RelativePath)).Select(s => new AssetEntry(s.Path, s.Sha256))];
         var assetsDigest = artifacts.PutJson(AssetList.ToJson(recorded));
         var planDigest = artifacts.PutJson(ShardPlans.ToJson(plan));
         EvaluationRecord? evaluation = null;
@@ -206,16 +207,5 @@ internal static class RunPreparation
             Evaluation = evaluation,
         };
         return (manifest, spec, plan, template, recorded, evaluationIndices);
-    }
-
-    /// <summary>The noisy and clean EXR files of every frame with a patch in <paramref name="train"/>, by their paths at import.</summary>
-    private static IEnumerable<AssetEntry> RenderSources(RenderPatching render, IReadOnlyList<DatasetAsset> train)
-    {
-        var used = train.Select(a => render.FrameOf(a.RelativePath)).OfType<RenderFrame>().Distinct().ToHashSet();
-        foreach (var frame in render.Frames.Where(used.Contains))
-        {
-            yield return new AssetEntry(Path.Combine(render.Source, frame.Noisy.Path), frame.Noisy.Sha256);
-            yield return new AssetEntry(Path.Combine(render.Source, frame.Clean.Path), frame.Clean.Sha256);
-        }
     }
 }

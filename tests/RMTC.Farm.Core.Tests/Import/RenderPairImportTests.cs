@@ -87,6 +87,14 @@ public sealed class RenderPairImportTests : IDisposable
         Assert.Same(frame, render.FrameOf("samples/shot_0002/0003.safetensors"));
         Assert.Same(frame, render.FramesOf(frame.Clean.Sha256).Single());
 
+        // What a run records as its assets and what withdrawing a render takes out.
+        Assert.Equal(
+            [(At("src", "noisy", "shot_0002.exr"), frame.Noisy.Sha256), (At("src", "clean", "shot_0002.exr"), frame.Clean.Sha256)],
+            render.SourcesOf(["samples/shot_0002/0000.safetensors", "samples/shot_0002/0001.safetensors"]).ToList());
+        var withdrawn = new HashSet<string>(StringComparer.Ordinal) { frame.Clean.Sha256 };
+        Assert.Equal(4, dataset.Samples.Count(a => render.CutFrom(a.RelativePath, withdrawn)));
+        Assert.All(dataset.Samples.Where(a => render.CutFrom(a.RelativePath, withdrawn)), a => Assert.StartsWith("samples/shot_0002/", a.RelativePath));
+
         // Patch 1 of a frame is the one at x = 36, y = 0: input channel 3 is albedo R (file channel 4), target the clean beauty.
         var (tensors, metadata) = Safetensors.ReadFile(At("out", "samples", "shot_0002", "0001.safetensors"));
         Assert.Equal(("36", "0", "shot_0002.exr"), (metadata["rmtc.patch_x"], metadata["rmtc.patch_y"], metadata["rmtc.frame"]));

@@ -22,6 +22,24 @@ public sealed class RenderPatching
     /// <summary>Every source frame pair, in import order.</summary>
     public List<RenderFrame> Frames { get; set; } = new();
 
+    /// <summary>
+    /// The source EXR files (absolute path at import, sha256) of every frame with a sample among
+    /// <paramref name="sampleRelativePaths"/>: noisy then clean, in frame order. What lineage records as the assets of a run.
+    /// </summary>
+    public IEnumerable<(string Path, string Sha256)> SourcesOf(IEnumerable<string> sampleRelativePaths)
+    {
+        var used = sampleRelativePaths.Select(FrameOf).OfType<RenderFrame>().ToHashSet();
+        foreach (var frame in Frames.Where(used.Contains))
+        {
+            yield return (System.IO.Path.Combine(Source, frame.Noisy.Path), frame.Noisy.Sha256);
+            yield return (System.IO.Path.Combine(Source, frame.Clean.Path), frame.Clean.Sha256);
+        }
+    }
+
+    /// <summary>Whether the sample at <paramref name="sampleRelativePath"/> was cut from a frame whose noisy or clean EXR has one of <paramref name="digests"/>.</summary>
+    public bool CutFrom(string sampleRelativePath, IReadOnlySet<string> digests) =>
+        FrameOf(sampleRelativePath) is { } f && (digests.Contains(f.Noisy.Sha256) || digests.Contains(f.Clean.Sha256));
+
     /// <summary>The frames whose noisy or clean EXR has the sha256 <paramref name="digest"/>.</summary>
     public IEnumerable<RenderFrame> FramesOf(string digest) =>
         Frames.Where(f => string.Equals(f.Noisy.Sha256, digest, StringComparison.Ordinal) || string.Equals(f.Clean.Sha256, digest, StringComparison.Ordinal));
