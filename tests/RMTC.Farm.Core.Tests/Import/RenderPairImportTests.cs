@@ -213,6 +213,19 @@ public sealed class RenderPairImportTests : IDisposable
     }
 
     [Theory]
+    [InlineData("kind: render-pairs\nsample_shape: [3, 8, 8]\n", "kind render-pairs needs a `render:` section")]
+    [InlineData("kind: image-pairs\nsample_shape: [3, 8, 8]\nrender: { input: [R, G, B], target: [R], patch: 8, stride: 8 }\n", "`render:` belongs to kind render-pairs")]
+    [InlineData("kind: render-pairs\nsample_shape: [3, 8, 8]\nrender: { input: [R, G], target: [R], patch: 8, stride: 8 }\n", "`render.input` names 2 channels but `sample_shape` says 3")]
+    [InlineData("kind: render-pairs\nsample_shape: [1, 8, 8]\nrender: { input: [R], target: [R], patch: 8, stride: 9 }\n", "`render.stride` (9) is larger than `render.patch` (8)")]
+    [InlineData("kind: render-pairs\nsample_shape: [1, 8, 8]\nrender: { input: [R], target: [R], patch: 8, stride: 8, split_by: shot }\n", "`render.split_by` is 'shot'")]
+    [InlineData("kind: render-pairs\nsample_shape: [1, 8, 8]\nrender: { input: [R], target: [R], patch: 8, stride: 8, frames: [{ name: a.exr, samples: samples/a, patches: 1, noisy: { path: n, sha256: abc }, clean: { path: c, sha256: abc } }] }\n", "`noisy.sha256` must be 64 lower-case hex characters")]
+    public void A_wrong_render_section_is_refused_naming_the_key(string yaml, string expected)
+    {
+        var e = Assert.Throws<DatasetException>(() => Dataset.ParseDescriptor("name: r\n" + yaml));
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Theory]
     [InlineData(100, 64, 48, new[] { 0, 36 })]
     [InlineData(64, 64, 48, new[] { 0 })]
     [InlineData(160, 64, 48, new[] { 0, 48, 96 })]
