@@ -1,5 +1,5 @@
-using RMTC.Farm.Core.Rights;
 using RMTC.Farm.Core.Images;
+using RMTC.Farm.Core.Rights;
 using RMTC.Farm.Inference.Runtime;
 
 namespace RMTC.Farm.Inference.Tests;

@@ -1,6 +1,6 @@
 using RMTC.Farm.Core.Datasets;
-using RMTC.Farm.Core.Weights;
 using RMTC.Farm.Core.Images;
+using RMTC.Farm.Core.Weights;
 
 namespace RMTC.Farm.Inference.Runtime;
 

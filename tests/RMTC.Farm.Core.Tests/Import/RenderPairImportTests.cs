@@ -27,7 +27,7 @@ public sealed class RenderPairImportTests : IDisposable
     private static DatasetMetadata Meta => new() { Licence = "CC0-1.0" };
 
     /// <summary>A frame whose channel c at (x, y) holds c·10000 + y·100 + x + offset, as float.</summary>
-    private static void WriteFrame(string path, string[] channels, int width, int height, float offset, int parts = 1)
+    private static void WriteFrame(string path, string[] channels, int width, int height, float offset)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var planes = channels.Select((_, c) =>
@@ -42,7 +42,7 @@ public sealed class RenderPairImportTests : IDisposable
         }).ToList();
         var box = ExrBox.FromSize(width, height);
         var sorted = channels.Select((name, c) => (name, c)).OrderBy(p => p.name, StringComparer.Ordinal).ToList();
-        var part = new ExrPart(parts > 1 ? "beauty" : null, box, box, sorted.Select(p => new ExrChannel(p.name, ExrPixelType.Float)).ToList(), pixels: sorted.Select(p => planes[p.c]).ToList());
+        var part = new ExrPart(null, box, box, sorted.Select(p => new ExrChannel(p.name, ExrPixelType.Float)).ToList(), pixels: sorted.Select(p => planes[p.c]).ToList());
         ExrFile.Write(path, new ExrImage([part]), ExrCompression.Zip);
     }
 
@@ -206,6 +206,20 @@ public sealed class RenderPairImportTests : IDisposable
         var e = Assert.Throws<DatasetException>(() => RenderPairImport.Import(At("src"), At("o2"), Meta, new RenderImportOptions()));
         Assert.Contains(At("src", "clean", "f_0002.exr"), e.Message);
         Assert.False(Directory.Exists(At("o2", "samples")));
+
+        // A NaN in a picked channel is refused with the pixel and the fix; in a channel not picked it does not matter.
+        var channels = Blender.Order(StringComparer.Ordinal).ToList();
+        var planes = channels.Select(_ => new float[64 * 64]).ToList();
+        planes[channels.IndexOf("ViewLayer.Denoising Normal.Y")][(3 * 64) + 5] = float.NaN;
+        planes[channels.IndexOf("ViewLayer.Denoising Depth.Z")][0] = float.PositiveInfinity;
+        var box = ExrBox.FromSize(64, 64);
+        Directory.CreateDirectory(At("nan", "noisy"));
+        ExrFile.Write(At("nan", "noisy", "f_0001.exr"), new ExrImage([new ExrPart(null, box, box, channels.Select(c => new ExrChannel(c, ExrPixelType.Half)).ToList(), pixels: planes)]));
+        WriteFrame(At("nan", "clean", "f_0001.exr"), Blender, 64, 64, 0);
+        e = Assert.Throws<DatasetException>(() => RenderPairImport.Import(At("nan"), At("o5"), Meta, new RenderImportOptions()));
+        Assert.Contains("channel 'ViewLayer.Denoising Normal.Y' holds NaN at pixel (5, 3)", e.Message);
+        Assert.Contains("--fixnan black", e.Message);
+        RenderPairImport.Import(At("nan"), At("o6"), Meta, new RenderImportOptions { Input = "Combined.RGB" });
 
         Pairs(At("small"), ["f_0001.exr"], Blender, 40, 80);
         Assert.Contains("smaller than --patch 64", Assert.Throws<DatasetException>(() => RenderPairImport.Import(At("small"), At("o3"), Meta, new RenderImportOptions())).Message);

@@ -279,9 +279,31 @@ public static class RenderPairImport
 
             window = part.DataWindow;
             planes[i] = part.Pixels![hit.Index];
+            // One NaN or infinity poisons every loss it reaches: refuse the frame and say how to clean it.
+            var bad = FirstNonFinite(planes[i]);
+            if (bad >= 0)
+            {
+                var columns = (int)part.DataWindow.Width;
+                throw new DatasetException(
+                    $"{path}: channel '{wanted[i]}' holds {planes[i][bad]} at pixel ({part.DataWindow.MinX + (bad % columns)}, {part.DataWindow.MinY + (bad / columns)}); "
+                    + $"training needs finite values: clean the frame with `oiiotool {path} --fixnan black -o fixed.exr`, or pick other channels");
+            }
         }
 
         return (planes, (int)window!.Value.Width, (int)window.Value.Height);
+    }
+
+    private static int FirstNonFinite(float[] plane)
+    {
+        for (var i = 0; i < plane.Length; i++)
+        {
+            if (!float.IsFinite(plane[i]))
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     private static RenderFrame ImportFrame(FramePlan frame, RenderImportOptions options, IReadOnlyList<string> inputChannels, IReadOnlyList<string> targetChannels, string output)
