@@ -26,6 +26,8 @@ command -v prometheus >/dev/null 2>&1 || packages+=(prometheus)
 # EXR is read and written through OpenEXR's own C library (libOpenEXRCore-3_1.so.30); its tests check against oiiotool.
 [ -e /usr/lib/x86_64-linux-gnu/libOpenEXRCore-3_1.so.30 ] || ldconfig -p 2>/dev/null | grep -q 'libOpenEXRCore-3_1.so.30' || packages+=(libopenexr-3-1-30)
 command -v oiiotool >/dev/null 2>&1 || packages+=(openimageio-tools)
+# The render-data tests render small Cycles frames with Debian's blender (farm/scripts/render-dataset.sh).
+command -v blender >/dev/null 2>&1 || packages+=(blender)
 # The Explorer's browser tests drive Debian's headless chromium over the DevTools protocol (no browser download).
 [ -x /usr/bin/chromium ] || packages+=(chromium)
 if ((${#packages[@]})); then

@@ -1,5 +1,5 @@
+using RMTC.Farm.Core.Images;
 using RMTC.Farm.Core.Rights;
-using RMTC.Farm.Inference.Images;
 using RMTC.Farm.Inference.Runtime;
 
 namespace RMTC.Farm.Inference.Tests;
@@ -18,7 +18,7 @@ public class PngAndRightsTests
             planes[i] = (i * 37 % 256) / 255f;
         }
 
-        var image = PngCodec.Decode(PngCodec.Encode(planes, channels, h, w));
+        var image = Png.DecodePlanes(Png.EncodePlanes(planes, channels, h, w));
         Assert.Equal((w, h, channels), (image.Width, image.Height, image.Channels));
         Assert.Equal(planes, image.Planes);
     }
@@ -28,7 +28,7 @@ public class PngAndRightsTests
     {
         using var dir = new TempDirectory();
         var path = dir.Combine("grey.png");
-        PngCodec.Write(path, [0f, 0.5f, 1f, 0.25f], 1, 2, 2);
+        Png.WritePlanesFile(path, [0f, 0.5f, 1f, 0.25f], 1, 2, 2);
         var input = InferenceInput.Read(path, channels: 3);
         Assert.Equal([1L, 3, 2, 2], input.Shape);
         Assert.Equal(input.Values[..4], input.Values[8..]);

@@ -149,11 +149,11 @@ public sealed class InferenceLineageTests : IAsyncLifetime
             pixels[i] = random.NextSingle();
         }
 
-        Inference.Images.PngCodec.Write(noisy, pixels, 3, 20, 28);
+        Core.Images.Png.WritePlanesFile(noisy, pixels, 3, 20, 28);
         var clean = Path.Combine(_farm.Root, "clean.png");
         var (code, output) = await Rmtc("infer", onnx, "--input", noisy, "--output", clean);
         Assert.True(code == 0, output);
-        var image = Inference.Images.PngCodec.Read(clean);
+        var image = Core.Images.Png.ReadPlanesFile(clean);
         Assert.Equal((28, 20, 3), (image.Width, image.Height, image.Channels));
 
         var up = JsonNode.Parse((await _lineage.TraceAsync(new TraceRequest { Digest = Sha256Digest.OfFile(clean), Direction = TraceDirection.Up })).Json)!;

@@ -47,6 +47,13 @@ internal static class DatasetCommand
                 Console.WriteLine($"kind      {d.Descriptor.Kind}, sample shape [{string.Join(", ", d.Descriptor.SampleShape)}]");
                 Console.WriteLine($"licence   {d.Descriptor.Licence}, owner {d.Descriptor.Owner}");
                 Console.WriteLine($"samples   {d.Samples.Count}");
+                if (d.Descriptor.Render is { } r)
+                {
+                    Console.WriteLine($"render    {r.Frames.Count} frame pairs from {r.Source} (splits: {r.SplitBy}), patch {r.Patch}, stride {r.Stride}");
+                    Console.WriteLine($"input     {string.Join(", ", r.Input)}");
+                    Console.WriteLine($"target    {string.Join(", ", r.Target)}");
+                }
+
                 Console.WriteLine($"digest    sha256:{d.Digest}");
                 return 0;
             }

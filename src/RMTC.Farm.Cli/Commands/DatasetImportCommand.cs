@@ -2,26 +2,61 @@ using System.CommandLine;
 using System.Diagnostics;
 using RMTC.Farm.Core.Datasets;
 using RMTC.Farm.Core.Datasets.Import;
+using RMTC.Farm.Core.Datasets.Render;
 using RMTC.Farm.Core.Rights;
 
 namespace RMTC.Farm.Cli.Commands;
 
-/// <summary><c>rmtc dataset import idx|images SOURCE --out DIR</c>: standard formats into our dataset layout.</summary>
+/// <summary><c>rmtc dataset import idx|images|exr SOURCE --out DIR</c>: standard formats into our dataset layout.</summary>
 internal static class DatasetImportCommand
 {
     public static Command Create()
     {
-        var import = new Command("import", "Import a dataset from a standard format (IDX files, PNG folders) into dataset.yaml + samples/, with its licence and rights.");
+        var import = new Command("import", "Import a dataset from a standard format (IDX files, PNG folders, EXR render pairs) into dataset.yaml + samples/, with its licence and rights.");
         import.Subcommands.Add(Sub("idx",
             "Import the MNIST family from IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], and t10k-* as the held-out test split), e.g. /usr/share/datasets/fashion-mnist.",
-            IdxImport.Import));
+            [], _ => IdxImport.Import));
         import.Subcommands.Add(Sub("images",
             "Import PNG folders: one folder per class (labelled-images), or noisy/ + clean/ with files of the same names (image-pairs); train/ and test/ folders become splits.",
-            ImageFolderImport.Import));
+            [], _ => ImageFolderImport.Import));
+        import.Subcommands.Add(Exr());
         return import;
     }
 
-    private static Command Sub(string name, string description, Func<string, string, DatasetMetadata, IProgress<string>?, IReadOnlyDictionary<string, int>> importer)
+    private static Command Exr()
+    {
+        var input = new Option<string?>("--input") { Description = "Input channels as LAYER.COMPONENTS groups, comma-separated, in tensor order (default: beauty, albedo, normal in Blender's, RenderMan's or Arnold's names: Combined.RGB,Denoising Albedo.RGB,Denoising Normal.XYZ | Ci.RGB,albedo.RGB,normal.XYZ | RGB,albedo.RGB,N.XYZ)" };
+        var target = new Option<string?>("--target") { Description = "Target channels from the clean frames (default: the beauty, e.g. Combined.RGB)" };
+        var patch = new Option<int>("--patch") { Description = "Patch side in pixels", DefaultValueFactory = _ => 64 };
+        var stride = new Option<int>("--stride") { Description = "Step between patches (at most --patch; the last row and column sit flush to the edge)", DefaultValueFactory = _ => 48 };
+        var splitBy = new Option<string?>("--split-by") { Description = "Hold out whole frames (frame) or whole scenes (scene: a subfolder, or the name before the frame number); needs --holdout. Not with train/ and test/ folders, which are the splits" };
+        var holdout = new Option<double>("--holdout") { Description = "Fraction of frames or scenes held out as the test split, e.g. 0.2" };
+        return Sub("exr",
+            "Import EXR render pairs (render-pairs): noisy/ + clean/ frames with the same file names (subfolders are scenes; train/ and test/ folders become splits), "
+            + "channels picked by name, cut into patches. Each source EXR is an asset: its sha256 is what `rmtc lineage impact --asset` takes.\n\n"
+            + "Examples:\n"
+            + "  rmtc dataset import exr renders/ --out data/renders --licence LicenseRef-studio --allow cawg.ai_training\n"
+            + "  rmtc dataset import exr renders/ --out data/renders --input 'Combined.RGB,Denoising Albedo.RGB,Denoising Normal.XYZ' --target Combined.RGB --patch 64 --stride 48\n"
+            + "  rmtc dataset import exr renders/ --out data/renders --split-by scene --holdout 0.2",
+            [input, target, patch, stride, splitBy, holdout],
+            parse =>
+            {
+                var options = new RenderImportOptions
+                {
+                    Input = parse.GetValue(input),
+                    Target = parse.GetValue(target),
+                    Patch = parse.GetValue(patch),
+                    Stride = parse.GetValue(stride),
+                    SplitBy = parse.GetValue(splitBy),
+                    Holdout = parse.GetValue(holdout),
+                };
+                return (source, output, metadata, progress) => RenderPairImport.Import(source, output, metadata, options, progress);
+            });
+    }
+
+    private static Command Sub(
+        string name, string description, Option[] extra,
+        Func<ParseResult, Func<string, string, DatasetMetadata, IProgress<string>?, IReadOnlyDictionary<string, int>>> importerOf)
     {
         var source = new Argument<DirectoryInfo>("SOURCE") { Description = "Folder holding the files to import" };
         var output = new Option<DirectoryInfo>("--out", "-o") { Description = "New dataset directory to write", Required = true };
@@ -34,7 +69,18 @@ internal static class DatasetImportCommand
         var allow = new Option<string[]>("--allow") { Description = $"CAWG assertion the data allows (repeatable): {string.Join(", ", CawgAssertions.All)}", AllowMultipleArgumentsPerToken = false };
         var deny = new Option<string[]>("--deny") { Description = "CAWG assertion the data does not allow (repeatable)" };
         var classes = new Option<string?>("--classes") { Description = "Class names in label order, comma-separated (default: folder names, or 0..n-1 for IDX)" };
-        var command = new Command(name, description) { source, output, metadata, dsName, version, licence, owner, consent, allow, deny, classes };
+        var command = new Command(name, description) { source, output, metadata, dsName, version, licence, owner, consent, allow, deny };
+        // Render pairs have no classes.
+        if (extra.Length == 0)
+        {
+            command.Options.Add(classes);
+        }
+
+        foreach (var option in extra)
+        {
+            command.Options.Add(option);
+        }
+
         command.SetAction(parse =>
         {
             try
@@ -63,7 +109,7 @@ internal static class DatasetImportCommand
                 var meta = (parse.GetValue(metadata) is { } file ? DatasetMetadata.ReadSidecar(file.FullName) : new DatasetMetadata()).With(flags);
                 var dir = parse.GetRequiredValue(output).FullName;
                 var clock = Stopwatch.StartNew();
-                var counts = importer(parse.GetRequiredValue(source).FullName, dir, meta, new Progress(clock));
+                var counts = importerOf(parse)(parse.GetRequiredValue(source).FullName, dir, meta, new Progress(clock));
                 Console.WriteLine($"[{clock.Elapsed.TotalSeconds,6:F1} s] hashing samples");
                 var dataset = Dataset.Open(dir);
                 var d = dataset.Descriptor;

@@ -5,9 +5,9 @@ using System.Text.Json.Nodes;
 using Grpc.Core;
 using RMTC.Farm.Cli.Client;
 using RMTC.Farm.Core.Digests;
+using RMTC.Farm.Core.Images;
 using RMTC.Farm.Core.Rights;
 using RMTC.Farm.Core.Weights;
-using RMTC.Farm.Inference.Images;
 using RMTC.Farm.Inference.Runtime;
 using RMTC.Farm.Onnx;
 using RMTC.Farm.Onnx.Export;
@@ -214,7 +214,7 @@ internal static class InferCommand
         for (var i = 0; i < n; i++)
         {
             var path = n == 1 ? target : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(target))!, $"{Path.GetFileNameWithoutExtension(target)}-{i.ToString(CultureInfo.InvariantCulture)}.png");
-            PngCodec.Write(path, values.AsSpan(i * c * h * w, c * h * w), c, h, w);
+            Png.WritePlanesFile(path, values.AsSpan(i * c * h * w, c * h * w), c, h, w);
             paths.Add(path);
         }
 

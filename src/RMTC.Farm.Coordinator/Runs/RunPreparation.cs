@@ -60,7 +60,8 @@ internal static class RunPreparation
             throw new JobSpecException([$"{sourceName}: dataset: '{d.Name}' holds {d.Kind} but recipe '{spec.Recipe}' trains on {wantKind}: pick a {wantKind} dataset (e.g. `rmtc dataset synth --recipe {spec.Recipe}`)"]);
         }
 
-        var unknown = spec.ExcludeAssets.Where(x => dataset.Samples.All(a => a.Sha256 != x)).ToList();
+        var render = d.Render;
+        var unknown = spec.ExcludeAssets.Where(x => dataset.Samples.All(a => a.Sha256 != x) && render?.FramesOf(x).Any() != true).ToList();
         if (unknown.Count > 0)
         {
             throw new JobSpecException([$"{sourceName}: exclude_assets: {string.Join(", ", unknown)} {(unknown.Count == 1 ? "is not an asset" : "are not assets")} of dataset '{d.Name}' ({dataset.Directory}): check the digests against `rmtc lineage impact`"]);
@@ -74,7 +75,8 @@ internal static class RunPreparation
             {
                 Directory = dataset.Directory,
                 Descriptor = dataset.Descriptor,
-                Samples = dataset.Samples.Where(a => !excluded.Contains(a.Sha256)).ToList(),
+                // Withdrawing a source render withdraws every patch cut from it.
+                Samples = dataset.Samples.Where(a => !excluded.Contains(a.Sha256) && render?.CutFrom(a.RelativePath, excluded) != true).ToList(),
                 Digest = dataset.Digest,
             };
         }
@@ -132,7 +134,11 @@ internal static class RunPreparation
             throw new JobSpecException([$"{sourceName}: sharding: {e.Message}"]);
         }
 
-        var assetsDigest = artifacts.PutJson(AssetList.ToJson(assets));
+        // A render-pairs run also records the source EXR files of the frames it trains on, so lineage reaches the renders.
+        IReadOnlyList<AssetEntry> recorded = render is null
+            ? assets
+            : [.. assets, .. render.SourcesOf(data.Train.Select(a => a.RelativePath)).Select(s => new AssetEntry(s.Path, s.Sha256))];
+        var assetsDigest = artifacts.PutJson(AssetList.ToJson(recorded));
         var planDigest = artifacts.PutJson(ShardPlans.ToJson(plan));
         EvaluationRecord? evaluation = null;
         var evaluationIndices = Array.Empty<int>();
@@ -176,6 +182,15 @@ internal static class RunPreparation
                     .Select(h => new SplitRecord { Name = h.Key, Samples = h.Value.Count, Digest = TrainingData.DigestOf(h.Value) })
                     .ToList(),
                 DroppedDuplicates = data.DroppedDuplicates > 0 ? data.DroppedDuplicates : null,
+                Render = render is null ? null : new RenderRecord
+                {
+                    Input = render.Input,
+                    Target = render.Target,
+                    Patch = render.Patch,
+                    Stride = render.Stride,
+                    SplitBy = render.SplitBy,
+                    Frames = render.Frames.Count,
+                },
             },
             Code = new CodeRecord
             {
@@ -191,6 +206,6 @@ internal static class RunPreparation
             ShardPlan = new ShardPlanRecord { Strategy = spec.EffectiveSharding, Digest = planDigest },
             Evaluation = evaluation,
         };
-        return (manifest, spec, plan, template, assets, evaluationIndices);
+        return (manifest, spec, plan, template, recorded, evaluationIndices);
     }
 }

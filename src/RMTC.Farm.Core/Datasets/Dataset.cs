@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using RMTC.Farm.Core.Datasets.Render;
 using RMTC.Farm.Core.Digests;
 using RMTC.Farm.Core.Rights;
 using RMTC.Farm.Core.Yaml;
@@ -81,7 +82,7 @@ public sealed class Dataset
 
     private static readonly string[] KnownKeys =
     [
-        "name", "version", "description", "licence", "license", "owner", "consent", "rights", "assets", "kind", "sample_shape", "classes", "splits",
+        "name", "version", "description", "licence", "license", "owner", "consent", "rights", "assets", "kind", "sample_shape", "classes", "splits", "render",
     ];
 
     /// <summary>
@@ -256,7 +257,8 @@ public sealed class Dataset
     private static string HowToMake(string full, string? recipe) =>
         $"make a procedural one with `rmtc dataset synth --recipe {(string.IsNullOrEmpty(recipe) ? "RECIPE" : recipe)} --out {full}`, "
         + $"or import your files with `rmtc dataset import images SOURCE_DIR --out {full} --licence SPDX-ID` (PNG folders) "
-        + $"or `rmtc dataset import idx SOURCE_DIR --out {full} --licence SPDX-ID` (MNIST-family IDX files)";
+        + $"or `rmtc dataset import idx SOURCE_DIR --out {full} --licence SPDX-ID` (MNIST-family IDX files) "
+        + $"or `rmtc dataset import exr SOURCE_DIR --out {full} --licence SPDX-ID` (EXR render pairs)";
 
     /// <summary>
     /// Parses and validates the text of a <c>dataset.yaml</c>; <paramref name="source"/> names it in errors.
@@ -333,6 +335,22 @@ public sealed class Dataset
             throw new DatasetException($"{source}: class '{Echo.Of(duplicate.Key)}' is listed twice in `classes`");
         }
 
+        var render = Child(root, "render") is { } renderNode && !IsNull(renderNode) ? RenderPatchingYaml.Parse(renderNode, source) : null;
+        if (kind == DatasetKinds.RenderPairs && render is null)
+        {
+            throw new DatasetException($"{source}: kind {kind} needs a `render:` section (channels, patching, source frames); `rmtc dataset import exr` writes it");
+        }
+
+        if (render is not null && kind != DatasetKinds.RenderPairs)
+        {
+            throw new DatasetException($"{source}: `render:` belongs to kind {DatasetKinds.RenderPairs}, not {kind}");
+        }
+
+        if (render is not null && render.Input.Count != raw.SampleShape[0])
+        {
+            throw new DatasetException($"{source}: `render.input` names {render.Input.Count} channels but `sample_shape` says {raw.SampleShape[0]}");
+        }
+
         if (kind == DatasetKinds.LabelledImages && classes.Count < 2)
         {
             throw new DatasetException($"{source}: kind {kind} needs `classes` with at least two names (label i names classes[i])");
@@ -352,6 +370,7 @@ public sealed class Dataset
             SampleShape = raw.SampleShape.ToArray(),
             Classes = classes,
             Splits = splits,
+            Render = render,
         };
     }
 
@@ -402,6 +421,11 @@ public sealed class Dataset
             {
                 sb.Append("  ").Append(Quote(split)).Append(": ").Append(Quote(folder)).Append('\n');
             }
+        }
+
+        if (descriptor.Render is not null)
+        {
+            RenderPatchingYaml.Append(sb, descriptor.Render, Quote);
         }
 
         System.IO.Directory.CreateDirectory(directory);

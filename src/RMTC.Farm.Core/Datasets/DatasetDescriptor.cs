@@ -1,3 +1,4 @@
+using RMTC.Farm.Core.Datasets.Render;
 using RMTC.Farm.Core.Rights;
 
 namespace RMTC.Farm.Core.Datasets;
@@ -30,6 +31,8 @@ public sealed class DatasetDescriptor
     /// split but <c>train</c> is held out: no run trains on it (see <see cref="DatasetSplits"/>).
     /// </summary>
     public Dictionary<string, string> Splits { get; set; } = new(StringComparer.Ordinal);
+    /// <summary>For <c>render-pairs</c>: the channels, patching, splits and source frames (<c>render:</c> in the YAML); null otherwise.</summary>
+    public RenderPatching? Render { get; set; }
 }
 
 /// <summary>The dataset kinds and the tensors each sample file holds.</summary>
@@ -41,8 +44,15 @@ public static class DatasetKinds
     /// <summary>Each sample holds <c>input</c> F32 [C,H,W] and <c>label</c> I64 scalar (shape []), an index into the classes.</summary>
     public const string LabelledImages = "labelled-images";
 
+    /// <summary>
+    /// Each sample holds <c>input</c> F32 [C_in,P,P] and <c>target</c> F32 [C_target,P,P]: one patch of linear HDR EXR
+    /// channels cut from a noisy render and the same patch of its clean render; <c>render:</c> in <c>dataset.yaml</c>
+    /// names the channels, the patching and the source frames (see <see cref="RenderPatching"/>).
+    /// </summary>
+    public const string RenderPairs = "render-pairs";
+
     /// <summary>Every known kind.</summary>
-    public static IReadOnlyList<string> All { get; } = [ImagePairs, LabelledImages];
+    public static IReadOnlyList<string> All { get; } = [ImagePairs, LabelledImages, RenderPairs];
 
     /// <summary>Name of the input tensor in every sample file.</summary>
     public const string InputTensor = "input";

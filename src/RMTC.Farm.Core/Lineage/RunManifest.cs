@@ -104,6 +104,23 @@ public sealed class DatasetRecord
     public List<SplitRecord>? HeldOut { get; set; }
     /// <summary>Training assets left out because their bytes equal a held-out asset's; null when none.</summary>
     public int? DroppedDuplicates { get; set; }
+    /// <summary>For a render-pairs dataset: the EXR channels and patching its samples were cut with; null otherwise.</summary>
+    public RenderRecord? Render { get; set; }
+}
+
+/// <summary>How a render-pairs dataset's patches were cut (the <c>render:</c> section of its <c>dataset.yaml</c>, less the frame list).</summary>
+public sealed class RenderRecord
+{
+    /// <summary>EXR channel names of each sample's input, in tensor order.</summary>
+    public List<string> Input { get; set; } = new();
+    /// <summary>EXR channel names of each sample's target, in tensor order.</summary>
+    public List<string> Target { get; set; } = new();
+    public int Patch { get; set; }
+    public int Stride { get; set; }
+    /// <summary>folders, frame, scene or none.</summary>
+    public string SplitBy { get; set; } = "";
+    /// <summary>Source frame pairs in the dataset (each a noisy and a clean EXR, both assets).</summary>
+    public int Frames { get; set; }
 }
 
 /// <summary>The software that produced the run.</summary>

@@ -1,6 +1,6 @@
 using RMTC.Farm.Core.Datasets;
+using RMTC.Farm.Core.Images;
 using RMTC.Farm.Core.Weights;
-using RMTC.Farm.Inference.Images;
 
 namespace RMTC.Farm.Inference.Runtime;
 
@@ -19,13 +19,25 @@ public sealed record InferenceInput(float[] Values, long[] Shape)
         var extension = Path.GetExtension(path).ToLowerInvariant();
         return extension switch
         {
-            ".png" => FromImage(PngCodec.Read(path), channels, path),
+            ".png" => FromImage(ReadPng(path), channels, path),
             ".safetensors" => FromSafetensors(path, channels),
             _ => throw new InvalidDataException($"{path}: unknown input type '{extension}' (use .png images or .safetensors samples with an 'input' tensor)"),
         };
     }
 
-    private static InferenceInput FromImage(PngImage image, int channels, string path)
+    private static PlanarImage ReadPng(string path)
+    {
+        try
+        {
+            return Png.ReadPlanesFile(path);
+        }
+        catch (PngFormatException e)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
+    }
+
+    private static InferenceInput FromImage(PlanarImage image, int channels, string path)
     {
         var plane = image.Width * image.Height;
         var values = new float[channels * plane];

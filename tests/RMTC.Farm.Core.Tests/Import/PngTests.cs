@@ -62,6 +62,40 @@ public sealed class PngTests
         Assert.Contains("CRC", Assert.Throws<PngFormatException>(() => Png.Decode(flipped)).Message);
     }
 
+    [Fact]
+    public void Sixteen_bit_samples_are_kept_for_planar_reads_and_refused_for_8_bit_ones()
+    {
+        // Two gray pixels, big-endian 16-bit samples 0x8000 and 0xFFFF, filter 0.
+        var png = Build(2, 1, 0, [0, 0x80, 0x00, 0xFF, 0xFF], depth: 16);
+
+        var planes = Png.DecodePlanes(png);
+
+        Assert.Equal((2, 1, 1), (planes.Width, planes.Height, planes.Channels));
+        Assert.Equal([32768f / 65535f, 1f], planes.Planes);
+        Assert.Contains("bit depth 16", Assert.Throws<PngFormatException>(() => Png.Decode(png)).Message);
+    }
+
+    [Fact]
+    public void Empty_image_data_chunks_and_ancillary_chunks_are_read()
+    {
+        // Valid files other encoders write: an empty IDAT before the data, a tRNS chunk on an RGB image.
+        var one = Build(1, 1, 2, [0, 10, 20, 30]);
+        var ihdr = one.AsSpan(8, 25).ToArray();
+        var idat = one.AsSpan(33, one.Length - 33 - 12).ToArray();
+        using var file = new MemoryStream();
+        file.Write(one.AsSpan(0, 8));
+        file.Write(ihdr);
+        Chunk(file, "tRNS", [0, 10, 0, 20, 0, 30]);
+        Chunk(file, "IDAT", []);
+        file.Write(idat);
+        Chunk(file, "IEND", []);
+
+        var image = Png.Decode(file.ToArray());
+
+        Assert.Equal((1, 1, 3), (image.Width, image.Height, image.Channels));
+        Assert.Equal([10, 20, 30], image.Pixels);
+    }
+
     private static int Paeth(int a, int b, int c)
     {
         var p = a + b - c;
