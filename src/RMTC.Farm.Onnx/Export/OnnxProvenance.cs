@@ -31,11 +31,11 @@ public sealed class OnnxProvenance
 
     /// <summary>
     /// Render models: the EXR channel names the model's input channels were trained on, in tensor order (the dataset's
-    /// <c>input_channels</c>); <c>rmtc infer</c> reads these channels from a frame. Empty for other models.
+    /// <c>render.input</c>); <c>rmtc infer</c> reads these channels from a frame. Empty for other models.
     /// </summary>
     public List<string> InputChannels { get; set; } = new();
 
-    /// <summary>Render models: the EXR channels the output replaces (the dataset's <c>target_channels</c>). Empty for other models.</summary>
+    /// <summary>Render models: the EXR channels the output replaces (the dataset's <c>render.target</c>). Empty for other models.</summary>
     public List<string> TargetChannels { get; set; } = new();
 
     /// <summary>The rmtc version that wrote the file.</summary>

@@ -24,7 +24,7 @@ internal sealed class SampleBatchSource
 /// </summary>
 /// <remarks>
 /// The one place that knows how samples are stored: <c>render-pairs</c> samples (patches of EXR renders: <c>input</c>
-/// [C,H,W] named by <c>input_channels</c>, <c>target</c> [T,H,W] named by <c>target_channels</c>) are read here too.
+/// [C,H,W] named by <c>render.input</c>, <c>target</c> [T,H,W] named by <c>render.target</c>) are read here too.
 /// </remarks>
 internal static class SampleLoader
 {
@@ -109,7 +109,7 @@ internal static class SampleLoader
         if (found.DType != dtype || !found.Shape.AsSpan().SequenceEqual(shape))
         {
             throw new DatasetException(
-                $"sample {file}: tensor '{name}' is {found.DType} [{string.Join(", ", found.Shape)}], expected {dtype} [{string.Join(", ", shape)}] (sample_shape in dataset.yaml; a render-pairs target has one channel per target_channels)");
+                $"sample {file}: tensor '{name}' is {found.DType} [{string.Join(", ", found.Shape)}], expected {dtype} [{string.Join(", ", shape)}] (sample_shape in dataset.yaml; a render-pairs target has one channel per render.target)");
         }
 
         return found;

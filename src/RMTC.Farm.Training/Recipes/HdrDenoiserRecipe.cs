@@ -58,7 +58,7 @@ internal sealed class HdrDenoiserRecipe : Recipe
     {
         if (output.shape[1] != target.shape[1])
         {
-            throw new ArgumentException($"recipe {Name}: the model predicts {output.shape[1]} channels but the target has {target.shape[1]}; target_channels must be the beauty's RGB");
+            throw new ArgumentException($"recipe {Name}: the model predicts {output.shape[1]} channels but the target has {target.shape[1]}; render.target in dataset.yaml must be the beauty's RGB");
         }
 
         using var scope = NewDisposeScope();
