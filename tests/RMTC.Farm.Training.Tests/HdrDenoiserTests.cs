@@ -69,12 +69,12 @@ public class HdrDenoiserTests(ITestOutputHelper output)
     [Fact]
     public void A_render_pairs_descriptor_needs_a_name_for_each_input_channel()
     {
-        var e = Assert.Throws<DatasetException>(() => Dataset.ParseDescriptor("name: r\nkind: render-pairs\nsample_shape: [9, 8, 8]\nrender:\n  input: [R, G, B]\n  target: [R, G, B]\n"));
+        var e = Assert.Throws<DatasetException>(() => Dataset.ParseDescriptor("name: r\nkind: render-pairs\nsample_shape: [9, 8, 8]\nrender:\n  input: [R, G, B]\n  target: [R, G, B]\n  patch: 8\n  stride: 8\n"));
         Assert.Contains("render.input", e.Message);
         Assert.Contains("9", e.Message);
         e = Assert.Throws<DatasetException>(() => Dataset.ParseDescriptor("name: r\nkind: render-pairs\nsample_shape: [3, 8, 8]\nrender: { input: [R, G, B], patch: 8, stride: 8 }\n"));
         Assert.Contains("render.target", e.Message);
-        e = Assert.Throws<DatasetException>(() => Dataset.ParseDescriptor("name: r\nkind: image-pairs\nsample_shape: [3, 8, 8]\nrender:\n  input: [R, G, B]\n"));
+        e = Assert.Throws<DatasetException>(() => Dataset.ParseDescriptor("name: r\nkind: image-pairs\nsample_shape: [3, 8, 8]\nrender:\n  input: [R, G, B]\n  target: [R, G, B]\n  patch: 8\n  stride: 8\n"));
         Assert.Contains("render-pairs", e.Message);
     }
 
