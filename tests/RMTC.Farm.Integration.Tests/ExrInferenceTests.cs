@@ -75,7 +75,7 @@ public sealed class ExrInferenceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_frame_without_the_models_channels_is_refused_naming_them()
+    public async Task A_frame_without_the_models_channels_or_written_over_itself_is_refused()
     {
         var onnx = Path.Combine(_farm.Root, "frames-2.onnx");
         Assert.Equal(0, (await Rmtc("export", _run.Id, "--onnx", onnx)).ExitCode);
@@ -88,5 +88,15 @@ public sealed class ExrInferenceTests : IAsyncLifetime
         Assert.Equal(2, code);
         Assert.Contains("lacks ViewLayer.Denoising Albedo.R", text);
         Assert.False(File.Exists(output));
+
+        // Nor is a frame overwritten by its own denoised version.
+        var (_, full) = HdrFrameSynthesizer.Frame(40, 30, 2);
+        var whole = Path.Combine(_farm.Root, "whole.exr");
+        HdrFrameSynthesizer.WriteExr(whole, full, 40, 30);
+        var digest = Sha256Digest.OfFile(whole);
+        (code, text) = await Rmtc("infer", onnx, "-i", whole, "-o", whole);
+        Assert.Equal(2, code);
+        Assert.Contains("is the input frame itself", text);
+        Assert.Equal(digest, Sha256Digest.OfFile(whole));
     }
 }

@@ -253,6 +253,12 @@ internal static class InferCommand
             return null;
         }
 
+        if (string.Equals(Path.GetFullPath(target), input.FullName, StringComparison.Ordinal))
+        {
+            await Console.Error.WriteLineAsync($"error: --output {target} is the input frame itself; write the denoised frame elsewhere (the render stays the source of truth in lineage)");
+            return null;
+        }
+
         ExrFrame frame;
         try
         {
