@@ -39,6 +39,10 @@ public static class OnnxMetadataKeys
     public const string SampleShape = "rmtc.sample_shape";
     public const string Classes = "rmtc.classes";
     public const string RmtcVersion = "rmtc.version";
+    /// <summary>JSON list of EXR channel names feeding the input channels (render models only).</summary>
+    public const string InputChannels = "rmtc.input_channels";
+    /// <summary>JSON list of EXR channel names the output channels replace (render models only).</summary>
+    public const string TargetChannels = "rmtc.target_channels";
 
     /// <summary>Value of <see cref="Schema"/>.</summary>
     public const string SchemaValue = "rmtc.onnx/v1";

@@ -1,8 +1,8 @@
 namespace RMTC.Farm.Benchmarks;
 
 /// <summary>
-/// Entry point: `dotnet run --project tests/RMTC.Farm.Benchmarks -c Release -- [lineage] [merge] [transfer] [scheduling] [rounds] [demo] [onnx]`
-/// (none named: all), with `--runs N` (lineage), `--params N` (merge, transfer), `--agents N --shards N --train-ms N` (scheduling), `--iterations N` (onnx).
+/// Entry point: `dotnet run --project tests/RMTC.Farm.Benchmarks -c Release -- [lineage] [merge] [transfer] [scheduling] [rounds] [demo] [onnx] [exr]`
+/// (none named: all), with `--runs N` (lineage), `--params N` (merge, transfer), `--agents N --shards N --train-ms N` (scheduling), `--iterations N` (onnx; exr takes at most 5).
 /// `soak [--runs 20] [--agents 3] [--seed 1]` runs the fault soak instead (issue 6): real processes, one fault per run.
 /// </summary>
 internal static class BenchmarkMain
@@ -65,6 +65,11 @@ internal static class BenchmarkMain
         if (which.Count == 0 || which.Contains("onnx"))
         {
             OnnxBenchmark.Run(table, iterations);
+        }
+
+        if (which.Count == 0 || which.Contains("exr"))
+        {
+            ExrBenchmark.Run(table, Math.Min(iterations, 5));
         }
 
         table.Print(Console.Out);

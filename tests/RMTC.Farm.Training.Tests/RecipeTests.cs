@@ -9,7 +9,7 @@ public class RecipeTests
     [Fact]
     public void Catalog_lists_both_recipes_with_their_dataset_kinds()
     {
-        Assert.Equal(["denoiser", "classifier", "convnet"], RecipeCatalog.Names);
+        Assert.Equal(["denoiser", "classifier", "convnet", "hdr-denoiser"], RecipeCatalog.Names);
         Assert.Equal("image-pairs", RecipeCatalog.DatasetKind("denoiser"));
         Assert.Equal("labelled-images", RecipeCatalog.DatasetKind("classifier"));
         Assert.False(string.IsNullOrWhiteSpace(RecipeCatalog.Describe("denoiser")));

@@ -63,6 +63,8 @@ public sealed class OnnxExports(LineageQueries queries, IRunStore store, IArtifa
 
         provenance.SampleShape = descriptor.SampleShape;
         provenance.Classes = descriptor.Classes;
+        provenance.InputChannels = descriptor.InputChannels.ToList();
+        provenance.TargetChannels = descriptor.TargetChannels.ToList();
 
         byte[] bytes;
         try

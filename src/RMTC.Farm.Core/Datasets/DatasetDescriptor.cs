@@ -33,6 +33,17 @@ public sealed class DatasetDescriptor
     public Dictionary<string, string> Splits { get; set; } = new(StringComparer.Ordinal);
     /// <summary>For <c>render-pairs</c>: the channels, patching, splits and source frames (<c>render:</c> in the YAML); null otherwise.</summary>
     public RenderPatching? Render { get; set; }
+
+    /// <summary><c>render-pairs</c>: the EXR channel behind each input channel, in tensor order (<c>render.input</c>); empty for other kinds.</summary>
+    public IReadOnlyList<string> InputChannels => Render?.Input ?? [];
+
+    /// <summary><c>render-pairs</c>: the EXR channels of the target, in tensor order (<c>render.target</c>); empty for other kinds.</summary>
+    public IReadOnlyList<string> TargetChannels => Render?.Target ?? [];
+
+    /// <summary>Shape of one sample's target: [target channels, height, width] for <c>render-pairs</c>, the input's shape otherwise.</summary>
+    public int[] TargetShape => Kind == DatasetKinds.RenderPairs && SampleShape.Length == 3
+        ? [TargetChannels.Count, SampleShape[1], SampleShape[2]]
+        : SampleShape;
 }
 
 /// <summary>The dataset kinds and the tensors each sample file holds.</summary>

@@ -33,6 +33,11 @@ public static class OnnxExporter
             throw new OnnxExportException($"sample shape must be [channels, height, width] with positive sizes, got [{string.Join(", ", provenance.SampleShape ?? [])}]");
         }
 
+        if (provenance.InputChannels.Count > 0 && provenance.InputChannels.Count != shape[0])
+        {
+            throw new OnnxExportException($"the model takes {shape[0]} input channels but {provenance.InputChannels.Count} channel names were given ({string.Join(", ", provenance.InputChannels)})");
+        }
+
         var builder = new OnnxGraphBuilder(provenance.Recipe, weights);
         recipeGraph.Describe(builder, shape, provenance.Classes.Count);
         var graph = builder.Build();
@@ -69,20 +74,32 @@ public static class OnnxExporter
     }
 
     /// <summary>The provenance entries, in a fixed order.</summary>
-    public static IReadOnlyList<KeyValuePair<string, string>> Metadata(OnnxProvenance p) =>
-    [
-        new(OnnxMetadataKeys.Schema, OnnxMetadataKeys.SchemaValue),
-        new(OnnxMetadataKeys.RunId, p.RunId),
-        new(OnnxMetadataKeys.ModelDigest, p.ModelDigest),
-        new(OnnxMetadataKeys.ModelFormat, "safetensors"),
-        new(OnnxMetadataKeys.DatasetDigests, JsonSerializer.Serialize(p.DatasetDigests, Json)),
-        new(OnnxMetadataKeys.Datasets, JsonSerializer.Serialize(p.Datasets, Json)),
-        new(OnnxMetadataKeys.LicenceClosure, JsonSerializer.Serialize(p.LicenceClosure, Json)),
-        new(OnnxMetadataKeys.Recipe, p.Recipe),
-        new(OnnxMetadataKeys.SampleShape, JsonSerializer.Serialize(p.SampleShape, Json)),
-        new(OnnxMetadataKeys.Classes, JsonSerializer.Serialize(p.Classes, Json)),
-        new(OnnxMetadataKeys.RmtcVersion, p.RmtcVersion),
-    ];
+    public static IReadOnlyList<KeyValuePair<string, string>> Metadata(OnnxProvenance p)
+    {
+        List<KeyValuePair<string, string>> entries =
+        [
+            new(OnnxMetadataKeys.Schema, OnnxMetadataKeys.SchemaValue),
+            new(OnnxMetadataKeys.RunId, p.RunId),
+            new(OnnxMetadataKeys.ModelDigest, p.ModelDigest),
+            new(OnnxMetadataKeys.ModelFormat, "safetensors"),
+            new(OnnxMetadataKeys.DatasetDigests, JsonSerializer.Serialize(p.DatasetDigests, Json)),
+            new(OnnxMetadataKeys.Datasets, JsonSerializer.Serialize(p.Datasets, Json)),
+            new(OnnxMetadataKeys.LicenceClosure, JsonSerializer.Serialize(p.LicenceClosure, Json)),
+            new(OnnxMetadataKeys.Recipe, p.Recipe),
+            new(OnnxMetadataKeys.SampleShape, JsonSerializer.Serialize(p.SampleShape, Json)),
+            new(OnnxMetadataKeys.Classes, JsonSerializer.Serialize(p.Classes, Json)),
+            new(OnnxMetadataKeys.RmtcVersion, p.RmtcVersion),
+        ];
+
+        // Only render models name channels; other exports keep the entries (and bytes) they always had.
+        if (p.InputChannels.Count > 0 || p.TargetChannels.Count > 0)
+        {
+            entries.Add(new(OnnxMetadataKeys.InputChannels, JsonSerializer.Serialize(p.InputChannels, Json)));
+            entries.Add(new(OnnxMetadataKeys.TargetChannels, JsonSerializer.Serialize(p.TargetChannels, Json)));
+        }
+
+        return entries;
+    }
 
     /// <summary>
     /// Reads the provenance of an exported file; throws <see cref="InvalidDataException"/> naming what is missing when the
@@ -137,6 +154,8 @@ public static class OnnxExporter
             SampleShape = Parse<int[]>(OnnxMetadataKeys.SampleShape),
             Classes = Parse<List<string>>(OnnxMetadataKeys.Classes),
             RmtcVersion = props.GetValueOrDefault(OnnxMetadataKeys.RmtcVersion, ""),
+            InputChannels = props.ContainsKey(OnnxMetadataKeys.InputChannels) ? Parse<List<string>>(OnnxMetadataKeys.InputChannels) : [],
+            TargetChannels = props.ContainsKey(OnnxMetadataKeys.TargetChannels) ? Parse<List<string>>(OnnxMetadataKeys.TargetChannels) : [],
         };
     }
 }

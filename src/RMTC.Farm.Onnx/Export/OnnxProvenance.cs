@@ -29,6 +29,15 @@ public sealed class OnnxProvenance
     /// <summary>Class names of a classifier, in logit order; empty otherwise.</summary>
     public List<string> Classes { get; set; } = new();
 
+    /// <summary>
+    /// Render models: the EXR channel names the model's input channels were trained on, in tensor order (the dataset's
+    /// <c>render.input</c>); <c>rmtc infer</c> reads these channels from a frame. Empty for other models.
+    /// </summary>
+    public List<string> InputChannels { get; set; } = new();
+
+    /// <summary>Render models: the EXR channels the output replaces (the dataset's <c>render.target</c>). Empty for other models.</summary>
+    public List<string> TargetChannels { get; set; } = new();
+
     /// <summary>The rmtc version that wrote the file.</summary>
     public string RmtcVersion { get; set; } = "";
 }

@@ -92,7 +92,10 @@ public sealed class OnnxGraphBuilder
     /// 2-D convolution with the weight <c>{prefix}.weight</c> [out, in, kh, kw] and bias <c>{prefix}.bias</c>, square
     /// zero padding <paramref name="pad"/> and stride <paramref name="stride"/> (PyTorch's nn.Conv2d).
     /// </summary>
-    public OnnxValue Conv(OnnxValue x, string prefix, int pad = 0, int stride = 1)
+    public OnnxValue Conv(OnnxValue x, string prefix, int pad = 0, int stride = 1) => Conv(x, prefix, pad, stride, dilation: 1);
+
+    /// <summary>As <see cref="Conv(OnnxValue, string, int, int)"/> with the kernel's taps <paramref name="dilation"/> pixels apart (nn.Conv2d's dilation).</summary>
+    public OnnxValue Conv(OnnxValue x, string prefix, int pad, int stride, int dilation)
     {
         RequireRank(x, 4, "Conv");
         var w = Weight(prefix + ".weight", 4);
@@ -104,9 +107,10 @@ public sealed class OnnxGraphBuilder
 
         var kh = w.Shape[2].Value;
         var kw = w.Shape[3].Value;
-        var shape = new[] { x.Shape[0], w.Shape[0], Window(x.Shape[2], kh, pad, stride), Window(x.Shape[3], kw, pad, stride) };
+        // A dilated kernel covers (k - 1) * dilation + 1 pixels.
+        var shape = new[] { x.Shape[0], w.Shape[0], Window(x.Shape[2], ((kh - 1) * dilation) + 1, pad, stride), Window(x.Shape[3], ((kw - 1) * dilation) + 1, pad, stride) };
         return Add("Conv", prefix, [x.Name, w.Name, b.Name], shape,
-            Ints("dilations", 1, 1), Int("group", 1), Ints("kernel_shape", kh, kw), Ints("pads", pad, pad, pad, pad), Ints("strides", stride, stride));
+            Ints("dilations", dilation, dilation), Int("group", 1), Ints("kernel_shape", kh, kw), Ints("pads", pad, pad, pad, pad), Ints("strides", stride, stride));
     }
 
     /// <summary>Rectified linear unit.</summary>
@@ -167,6 +171,60 @@ public sealed class OnnxGraphBuilder
         return Add("Gemm", prefix, [x.Name, w.Name, b.Name], [x.Shape[0], w.Shape[0]], Float("alpha", 1f), Float("beta", 1f), Int("transA", 0), Int("transB", 1));
     }
 
+    /// <summary>
+    /// Channels [<paramref name="start"/>, <paramref name="end"/>) along <paramref name="axis"/> (PyTorch's
+    /// <c>x.narrow(axis, start, end - start)</c>); the axis must have a fixed size.
+    /// </summary>
+    public OnnxValue Slice(OnnxValue x, int axis, long start, long end)
+    {
+        if (x.Shape[axis].IsDynamic || start < 0 || end > x.Shape[axis].Value || start >= end)
+        {
+            throw new OnnxExportException($"Slice: [{start}, {end}) does not fit axis {axis} of '{x.Name}' ({x.Shape[axis]})");
+        }
+
+        var shape = x.Shape.ToArray();
+        shape[axis] = OnnxDim.Fixed(end - start);
+        return Add("Slice", null, [x.Name, Constant([start]).Name, Constant([end]).Name, Constant([(long)axis]).Name], shape);
+    }
+
+    /// <summary>Joins values along <paramref name="axis"/> (PyTorch's <c>torch.cat</c>); the other dimensions must agree.</summary>
+    public OnnxValue Concat(int axis, params OnnxValue[] values)
+    {
+        if (values.Length == 0 || values.Any(v => v.Rank != values[0].Rank))
+        {
+            throw new OnnxExportException("Concat: needs at least one value, all of one rank");
+        }
+
+        var shape = values[0].Shape.ToArray();
+        shape[axis] = values.Any(v => v.Shape[axis].IsDynamic)
+            ? OnnxDim.Dynamic("concat")
+            : OnnxDim.Fixed(values.Sum(v => v.Shape[axis].Value));
+        return Add("Concat", null, values.Select(v => v.Name).ToArray(), shape, Int("axis", axis));
+    }
+
+    /// <summary>Natural logarithm, element-wise.</summary>
+    public OnnxValue Log(OnnxValue x) => Add("Log", null, [x.Name], x.Shape);
+
+    /// <summary>e to the power of each element.</summary>
+    public OnnxValue Exp(OnnxValue x) => Add("Exp", null, [x.Name], x.Shape);
+
+    /// <summary>A float32 scalar, as a Constant node (initializers are the weights alone), for broadcasting in Add and Sub.</summary>
+    public OnnxValue Constant(float value)
+    {
+        var proto = new TensorProto { DataType = (int)TensorProto.Types.DataType.Float };
+        proto.FloatData.Add(value);
+        return ConstantNode(proto, []);
+    }
+
+    /// <summary>An int64 vector as a Constant node (Slice's starts, ends and axes).</summary>
+    public OnnxValue Constant(long[] values)
+    {
+        var proto = new TensorProto { DataType = (int)TensorProto.Types.DataType.Int64 };
+        proto.Dims.Add(values.Length);
+        proto.Int64Data.AddRange(values);
+        return ConstantNode(proto, [OnnxDim.Fixed(values.Length)]);
+    }
+
     /// <summary>Element-wise <paramref name="a"/> − <paramref name="b"/> (same shapes, or NumPy broadcasting).</summary>
     public OnnxValue Sub(OnnxValue a, OnnxValue b) => Add("Sub", null, [a.Name, b.Name], a.Shape);
 
@@ -204,6 +262,9 @@ public sealed class OnnxGraphBuilder
         _graph.Node.Add(Node(op, nodeName, inputs, [output], attributes));
         return new OnnxValue(output, shape);
     }
+
+    private OnnxValue ConstantNode(TensorProto value, OnnxDim[] shape) =>
+        Add("Constant", null, [], shape, new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = value });
 
     private void Claim(string name)
     {

@@ -5,7 +5,7 @@ namespace RMTC.Farm.Onnx.Recipes;
 /// <summary>The ONNX graph of every exportable recipe, by recipe name.</summary>
 public static class RecipeGraphs
 {
-    private static readonly IRecipeGraph[] All = [new DenoiserGraph(), new ClassifierGraph(), new ConvNetGraph()];
+    private static readonly IRecipeGraph[] All = [new DenoiserGraph(), new ClassifierGraph(), new ConvNetGraph(), new HdrDenoiserGraph()];
 
     /// <summary>Recipes that can be exported.</summary>
     public static IReadOnlyList<string> Names { get; } = All.Select(g => g.Recipe).ToArray();

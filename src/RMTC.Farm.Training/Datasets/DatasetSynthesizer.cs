@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using RMTC.Farm.Core.Datasets;
+using RMTC.Farm.Core.Datasets.Render;
 using RMTC.Farm.Core.Rights;
 using RMTC.Farm.Core.Weights;
 using RMTC.Farm.Training.Recipes;
@@ -14,6 +15,8 @@ namespace RMTC.Farm.Training.Datasets;
 /// <c>target</c>, with Monte-Carlo-like noise (brightness-dependent, partly colour-correlated, rare fireflies) as
 /// <c>input</c>. <c>classifier</c>: labelled-images, 1x16x16 patterns in four classes (stripes-horizontal,
 /// stripes-vertical, checker, blob) with random period, phase, tilt, contrast and noise; <c>label</c> is an I64 scalar.
+/// <c>hdr-denoiser</c>: render-pairs, 32x32 HDR frames from <see cref="HdrFrameSynthesizer"/> (noisy beauty, albedo,
+/// normal in; clean beauty out).
 /// Sample i lives in <c>samples/NNNNNN.safetensors</c> and depends only on (seed, i), from this project's own
 /// SplitMix64, so a dataset is the same bytes on every machine (and the same dataset digest).
 /// </remarks>
@@ -21,6 +24,9 @@ public static class DatasetSynthesizer
 {
     /// <summary>Sample shape of synthesized denoiser datasets.</summary>
     public static IReadOnlyList<int> DenoiserShape { get; } = [3, 32, 32];
+
+    /// <summary>Sample shape of synthesized hdr-denoiser datasets (beauty, albedo, normal).</summary>
+    public static IReadOnlyList<int> HdrShape { get; } = [9, 32, 32];
 
     /// <summary>Sample shape of synthesized classifier datasets.</summary>
     public static IReadOnlyList<int> ClassifierShape { get; } = [1, 16, 16];
@@ -35,6 +41,7 @@ public static class DatasetSynthesizer
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(samples);
         var r = RecipeCatalog.Get(recipe);
         var denoiser = r.Name == DenoiserRecipe.RecipeName;
+        var hdr = r.Name == HdrDenoiserRecipe.RecipeName;
         var dir = Path.GetFullPath(outputDirectory);
         var samplesDir = Path.Combine(dir, Dataset.SamplesFolder);
         if (File.Exists(Path.Combine(dir, Dataset.DescriptorFileName))
@@ -52,7 +59,7 @@ public static class DatasetSynthesizer
         Parallel.For(0, samples, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Environment.ProcessorCount) }, i =>
         {
             var rng = SplitMix64.For(seed, i);
-            var tensors = denoiser ? DenoiserSample(ref rng) : ClassifierSample(ref rng);
+            var tensors = hdr ? HdrSample(seed, i) : denoiser ? DenoiserSample(ref rng) : ClassifierSample(ref rng);
             var path = Path.Combine(samplesDir, i.ToString(format, CultureInfo.InvariantCulture) + Dataset.SampleExtension);
             using (var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 16384))
             {
@@ -70,7 +77,9 @@ public static class DatasetSynthesizer
         {
             Name = "synth-" + r.Name,
             Version = "1",
-            Description = denoiser
+            Description = hdr
+                ? "Procedural HDR render patches: noisy linear beauty with albedo and normal in, clean beauty out."
+                : denoiser
                 ? "Procedural render-like RGB patches: input has Monte-Carlo-like noise, target is clean."
                 : "Procedural 1-channel patterns labelled stripes-horizontal, stripes-vertical, checker or blob.",
             Licence = "CC0-1.0",
@@ -78,10 +87,22 @@ public static class DatasetSynthesizer
             Consent = "procedurally generated; no people or third-party works",
             Rights = CawgAssertions.All.ToDictionary(label => label, _ => RightsAssertion.Allowed),
             Kind = r.DatasetKind,
-            SampleShape = (denoiser ? DenoiserShape : ClassifierShape).ToArray(),
-            Classes = denoiser ? [] : ClassifierClasses.ToList(),
+            SampleShape = (hdr ? HdrShape : denoiser ? DenoiserShape : ClassifierShape).ToArray(),
+            Classes = denoiser || hdr ? [] : ClassifierClasses.ToList(),
+            Render = hdr ? new RenderPatching { Input = HdrFrameSynthesizer.InputChannels.ToList(), Target = HdrFrameSynthesizer.Beauty.ToList(), Patch = HdrShape[1], Stride = HdrShape[1] } : null,
         });
         return samples;
+    }
+
+    /// <summary>An HDR render patch (see <see cref="HdrFrameSynthesizer"/>): input [9, 32, 32], target [3, 32, 32].</summary>
+    private static NamedTensor[] HdrSample(long seed, int index)
+    {
+        var (input, target) = HdrFrameSynthesizer.Sample(HdrShape[2], HdrShape[1], unchecked((long)SplitMix64.MixSeed(seed, index)));
+        return
+        [
+            NamedTensor.FromFloats(DatasetKinds.InputTensor, [HdrShape[0], HdrShape[1], HdrShape[2]], input),
+            NamedTensor.FromFloats(DatasetKinds.TargetTensor, [HdrFrameSynthesizer.Beauty.Count, HdrShape[1], HdrShape[2]], target),
+        ];
     }
 
     /// <summary>A clean render-like patch (target) and its noisy Monte-Carlo-like estimate (input), 3x32x32 in [0, ~1].</summary>

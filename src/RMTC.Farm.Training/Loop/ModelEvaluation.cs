@@ -9,7 +9,7 @@ namespace RMTC.Farm.Training.Loop;
 
 /// <summary>
 /// How a model does on held-out samples: the recipe's loss, plus accuracy (classifiers: share of argmax equal to the
-/// label) or PSNR in dB (image-pairs: 10·log10(1/MSE), pixels in 0..1).
+/// label) or PSNR in dB (image-pairs: 10·log10(1/MSE), pixels in 0..1; none for render-pairs, whose loss is not an MSE).
 /// </summary>
 public sealed record EvaluationResult(double Loss, double? Accuracy, double? Psnr, int Samples, double Seconds);
 
@@ -102,7 +102,8 @@ public sealed class EvaluationSet : IDisposable
         return new EvaluationResult(
             loss,
             classifier ? (double)correct / Count : null,
-            classifier ? null : 10 * Math.Log10(1 / Math.Max(loss, 1e-10)),
+            // PSNR from the loss only where the loss is an MSE on 0..1 pixels: not for HDR renders (L1 in log space).
+            classifier || _descriptor.Kind == DatasetKinds.RenderPairs ? null : 10 * Math.Log10(1 / Math.Max(loss, 1e-10)),
             Count,
             clock.Elapsed.TotalSeconds);
     }

@@ -9,8 +9,10 @@ internal sealed class SampleBatchSource
 {
     public required int Count { get; init; }
     public required int[] SampleShape { get; init; }
+    /// <summary>Shape of one target: the sample shape for image-pairs, [T,H,W] for render-pairs.</summary>
+    public int[]? TargetShape { get; init; }
     public required float[] Inputs { get; init; }
-    /// <summary>F32 targets [N,C,H,W] for image-pairs; null otherwise.</summary>
+    /// <summary>F32 targets [N,C,H,W] (image-pairs) or [N,T,H,W] (render-pairs); null otherwise.</summary>
     public float[]? Targets { get; init; }
     /// <summary>Class indices for labelled-images; null otherwise.</summary>
     public long[]? Labels { get; init; }
@@ -20,19 +22,26 @@ internal sealed class SampleBatchSource
 /// Reads sample files (<c>input</c> F32 [C,H,W]; <c>target</c> F32 [C,H,W] or <c>label</c> I64 []) and checks them
 /// against the dataset descriptor. Throws <see cref="DatasetException"/> naming the file at fault.
 /// </summary>
+/// <remarks>
+/// The one place that knows how samples are stored: <c>render-pairs</c> samples (patches of EXR renders: <c>input</c>
+/// [C,H,W] named by <c>render.input</c>, <c>target</c> [T,H,W] named by <c>render.target</c>) are read here too.
+/// </remarks>
 internal static class SampleLoader
 {
     public static SampleBatchSource Load(string datasetDirectory, DatasetDescriptor descriptor, IReadOnlyList<string> relativePaths, CancellationToken cancellationToken = default)
     {
         var shape = descriptor.SampleShape;
         var per = checked(shape[0] * shape[1] * shape[2]);
+        var targetShape = descriptor.TargetShape;
+        var perTarget = checked(targetShape[0] * targetShape[1] * targetShape[2]);
         var n = relativePaths.Count;
-        var pairs = descriptor.Kind == DatasetKinds.ImagePairs;
+        var pairs = descriptor.Kind is DatasetKinds.ImagePairs or DatasetKinds.RenderPairs;
         var inputs = new float[checked((long)n * per)];
-        var targets = pairs ? new float[inputs.LongLength] : null;
+        var targets = pairs ? new float[checked((long)n * perTarget)] : null;
         var labels = pairs ? null : new long[n];
         var classes = descriptor.Classes.Count;
         var expected = shape.Select(d => (long)d).ToArray();
+        var expectedTarget = targetShape.Select(d => (long)d).ToArray();
 
         try
         {
@@ -57,8 +66,8 @@ internal static class SampleLoader
                         .AsFloat32().CopyTo(inputs.AsSpan(i * per, per));
                     if (pairs)
                     {
-                        Find(tensors, DatasetKinds.TargetTensor, TensorDType.F32, expected, relativePaths[i])
-                            .AsFloat32().CopyTo(targets.AsSpan(i * per, per));
+                        Find(tensors, DatasetKinds.TargetTensor, TensorDType.F32, expectedTarget, relativePaths[i])
+                            .AsFloat32().CopyTo(targets.AsSpan(i * perTarget, perTarget));
                     }
                     else
                     {
@@ -77,7 +86,7 @@ internal static class SampleLoader
             throw e.InnerExceptions[0];
         }
 
-        return new SampleBatchSource { Count = n, SampleShape = shape, Inputs = inputs, Targets = targets, Labels = labels };
+        return new SampleBatchSource { Count = n, SampleShape = shape, TargetShape = targetShape, Inputs = inputs, Targets = targets, Labels = labels };
     }
 
     private static NamedTensor Find(IReadOnlyList<NamedTensor> tensors, string name, TensorDType dtype, long[] shape, string file)
@@ -100,7 +109,7 @@ internal static class SampleLoader
         if (found.DType != dtype || !found.Shape.AsSpan().SequenceEqual(shape))
         {
             throw new DatasetException(
-                $"sample {file}: tensor '{name}' is {found.DType} [{string.Join(", ", found.Shape)}], expected {dtype} [{string.Join(", ", shape)}] (sample_shape in dataset.yaml)");
+                $"sample {file}: tensor '{name}' is {found.DType} [{string.Join(", ", found.Shape)}], expected {dtype} [{string.Join(", ", shape)}] (sample_shape in dataset.yaml; a render-pairs target has one channel per render.target)");
         }
 
         return found;

@@ -336,7 +336,7 @@ public static class ShardTrainer
 
     internal static Tensor TargetsTensor(SampleBatchSource data, Device device)
     {
-        var s = data.SampleShape;
+        var s = data.TargetShape ?? data.SampleShape;
         return data.Targets is not null
             ? tensor(data.Targets, [data.Count, s[0], s[1], s[2]], ScalarType.Float32, device)
             : tensor(data.Labels!, [data.Count], ScalarType.Int64, device);

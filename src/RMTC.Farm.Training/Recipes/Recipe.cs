@@ -10,7 +10,7 @@ internal abstract class Recipe
 
     public abstract string Description { get; }
 
-    /// <summary><c>image-pairs</c> or <c>labelled-images</c>.</summary>
+    /// <summary><c>image-pairs</c>, <c>labelled-images</c> or <c>render-pairs</c>.</summary>
     public abstract string DatasetKind { get; }
 
     /// <summary>Builds the model (parameters uninitialised as far as callers care: they are always overwritten).</summary>

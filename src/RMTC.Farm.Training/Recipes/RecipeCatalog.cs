@@ -13,15 +13,15 @@ namespace RMTC.Farm.Training.Recipes;
 /// </remarks>
 public static class RecipeCatalog
 {
-    private static readonly Recipe[] All = [new DenoiserRecipe(), new ClassifierRecipe(), new ConvNetRecipe()];
+    private static readonly Recipe[] All = [new DenoiserRecipe(), new ClassifierRecipe(), new ConvNetRecipe(), new HdrDenoiserRecipe()];
 
-    /// <summary>Known recipe names, e.g. <c>denoiser</c>, <c>classifier</c>, <c>convnet</c>.</summary>
+    /// <summary>Known recipe names, e.g. <c>denoiser</c>, <c>classifier</c>, <c>convnet</c>, <c>hdr-denoiser</c>.</summary>
     public static IReadOnlyList<string> Names { get; } = All.Select(r => r.Name).ToArray();
 
     /// <summary>One-line description of a recipe, for --help and errors.</summary>
     public static string Describe(string recipe) => Get(recipe).Description;
 
-    /// <summary>The dataset kind a recipe trains on (<c>image-pairs</c> or <c>labelled-images</c>).</summary>
+    /// <summary>The dataset kind a recipe trains on (<c>image-pairs</c>, <c>labelled-images</c> or <c>render-pairs</c>).</summary>
     public static string DatasetKind(string recipe) => Get(recipe).DatasetKind;
 
     /// <summary>

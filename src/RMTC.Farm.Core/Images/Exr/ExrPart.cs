@@ -9,7 +9,8 @@ public sealed class ExrPart
     /// <summary>A part; <paramref name="pixels"/>, when given, holds one array per channel in the order of <paramref name="channels"/>.</summary>
     public ExrPart(
         string? name, ExrBox dataWindow, ExrBox displayWindow, IReadOnlyList<ExrChannel> channels,
-        ExrCompression compression = ExrCompression.Zip, ExrTiling? tiling = null, IReadOnlyList<float[]>? pixels = null)
+        ExrCompression compression = ExrCompression.Zip, ExrTiling? tiling = null, IReadOnlyList<float[]>? pixels = null,
+        IReadOnlyList<ExrAttribute>? attributes = null)
     {
         if (pixels is not null && pixels.Count != channels.Count)
         {
@@ -23,6 +24,11 @@ public sealed class ExrPart
         Compression = compression;
         Tiling = tiling;
         Pixels = pixels;
+        Attributes = attributes ?? [];
+        if (Attributes.Select(a => a.Name).Distinct(StringComparer.Ordinal).Count() != Attributes.Count)
+        {
+            throw new ArgumentException($"attribute names must be distinct (got {string.Join(", ", Attributes.Select(a => a.Name))})", nameof(attributes));
+        }
     }
 
     /// <summary>The part's name (required in multi-part files, often absent in single-part ones).</summary>
@@ -45,6 +51,19 @@ public sealed class ExrPart
 
     /// <summary>Planar samples per channel (data window width × height, row-major); null when only the header was read.</summary>
     public IReadOnlyList<float[]>? Pixels { get; }
+
+    /// <summary>
+    /// Header attributes beyond the fields above, in file order: strings, ints, floats, doubles, vectors, matrices,
+    /// boxes and chromaticities (see <see cref="ExrAttributeType"/>); attributes of other types are not read.
+    /// </summary>
+    public IReadOnlyList<ExrAttribute> Attributes { get; }
+
+    /// <summary>A copy of this part with other pixels (one array per channel, same order) and, when given, other attributes.</summary>
+    public ExrPart With(IReadOnlyList<float[]> pixels, IReadOnlyList<ExrAttribute>? attributes = null) =>
+        new(Name, DataWindow, DisplayWindow, Channels, Compression, Tiling, pixels, attributes ?? Attributes);
+
+    /// <summary>The attribute named <paramref name="name"/>, or null.</summary>
+    public ExrAttribute? Attribute(string name) => Attributes.FirstOrDefault(a => string.Equals(a.Name, name, StringComparison.Ordinal));
 
     /// <summary>Width of the data window.</summary>
     public int Width => (int)DataWindow.Width;

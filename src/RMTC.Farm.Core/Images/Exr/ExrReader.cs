@@ -97,7 +97,81 @@ internal static unsafe class ExrReader
             throw new ExrFormatException(path, $"part {part} uses compression {compression}, which this OpenEXR library does not know");
         }
 
-        return new ExrPart(name, ToBox(data), ToBox(display), channels, (ExrCompression)compression, tiling);
+        return new ExrPart(name, ToBox(data), ToBox(display), channels, (ExrCompression)compression, tiling, attributes: ReadAttributes(path, context, part));
+    }
+
+    /// <summary>The part's other attributes of the types <see cref="ExrAttributeType"/> lists, in file order; the rest are left out.</summary>
+    private static List<ExrAttribute> ReadAttributes(string path, ExrContextHandle context, int part)
+    {
+        Check(path, OpenExrCore.GetAttributeCount(context, part, out var count), $"the attribute count of part {part}");
+        var attributes = new List<ExrAttribute>();
+        for (var i = 0; i < count; i++)
+        {
+            OpenExrCore.ClearError();
+            Check(path, OpenExrCore.GetAttributeByIndex(context, part, 0, i, out var attribute), $"attribute {i} of part {part}");
+            if (attribute == null || attribute->Name == null)
+            {
+                continue;
+            }
+
+            var name = Marshal.PtrToStringUTF8((nint)attribute->Name) ?? string.Empty;
+            if (name.Length == 0 || ExrAttribute.Reserved.Contains(name) || attributes.Any(a => a.Name == name))
+            {
+                continue;
+            }
+
+            if (ToAttribute(name, attribute) is { } value)
+            {
+                attributes.Add(value);
+            }
+        }
+
+        return attributes;
+    }
+
+    private static ExrAttribute? ToAttribute(string name, ExrNativeAttribute* attribute)
+    {
+        var value = attribute->Value;
+        switch (attribute->Type)
+        {
+            case 19: // EXR_ATTR_STRING
+                var text = (ExrNativeString*)value.Pointer;
+                return text == null || text->Length < 0 || (text->Str == null && text->Length > 0)
+                    ? null
+                    : ExrAttribute.String(name, text->Length == 0 ? string.Empty : Marshal.PtrToStringUTF8((nint)text->Str, text->Length));
+            case 10: // EXR_ATTR_INT
+                return ExrAttribute.Of(name, ExrAttributeType.Int, value.Int);
+            case 8: // EXR_ATTR_FLOAT
+                return ExrAttribute.Of(name, ExrAttributeType.Float, value.Float);
+            case 6: // EXR_ATTR_DOUBLE
+                return ExrAttribute.Of(name, ExrAttributeType.Double, value.Double);
+        }
+
+        (ExrAttributeType Type, bool Ints)? layout = attribute->Type switch
+        {
+            1 => (ExrAttributeType.Box2i, true),
+            2 => (ExrAttributeType.Box2f, false),
+            4 => (ExrAttributeType.Chromaticities, false),
+            13 => (ExrAttributeType.M33f, false),
+            15 => (ExrAttributeType.M44f, false),
+            23 => (ExrAttributeType.V2i, true),
+            24 => (ExrAttributeType.V2f, false),
+            26 => (ExrAttributeType.V3i, true),
+            27 => (ExrAttributeType.V3f, false),
+            _ => null,
+        };
+        if (layout is not { } l || value.Pointer == null)
+        {
+            return null;
+        }
+
+        var numbers = new double[ExrAttribute.CountOf(l.Type)];
+        for (var k = 0; k < numbers.Length; k++)
+        {
+            numbers[k] = l.Ints ? ((int*)value.Pointer)[k] : ((float*)value.Pointer)[k];
+        }
+
+        return ExrAttribute.Of(name, l.Type, numbers);
     }
 
     private static ExrPart ReadPixels(string path, ExrContextHandle context, int part, ExrPart header)
@@ -157,7 +231,7 @@ internal static unsafe class ExrReader
             NativeMemory.Free(decode);
         }
 
-        return new ExrPart(header.Name, header.DataWindow, header.DisplayWindow, header.Channels, header.Compression, header.Tiling, planes);
+        return header.With(planes);
     }
 
     /// <summary>Every chunk of level 0 with its top-left corner relative to the data window, in file order of the grid.</summary>

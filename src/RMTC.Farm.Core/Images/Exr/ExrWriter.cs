@@ -111,7 +111,44 @@ internal static unsafe class ExrWriter
             Check(path, OpenExrCore.SetTileDescriptor(context, index, (uint)tiling.TileWidth, (uint)tiling.TileHeight, 0, 0), $"set the tile size of part {part.Name}");
         }
 
+        foreach (var attribute in part.Attributes)
+        {
+            OpenExrCore.ClearError();
+            Check(path, SetAttribute(context, index, attribute), $"set attribute {attribute.Name} of part {part.Name}");
+        }
+
         return index;
+    }
+
+    private static int SetAttribute(ExrContextHandle context, int index, ExrAttribute a)
+    {
+        switch (a.Type)
+        {
+            case ExrAttributeType.String:
+                return OpenExrCore.SetString(context, index, a.Name, a.Text ?? string.Empty);
+            case ExrAttributeType.Int:
+                return OpenExrCore.SetInt(context, index, a.Name, checked((int)a.Numbers[0]));
+            case ExrAttributeType.Float:
+                return OpenExrCore.SetFloat(context, index, a.Name, (float)a.Numbers[0]);
+            case ExrAttributeType.Double:
+                return OpenExrCore.SetDouble(context, index, a.Name, a.Numbers[0]);
+            case ExrAttributeType.V2i or ExrAttributeType.V3i or ExrAttributeType.Box2i:
+                var ints = stackalloc int[a.Numbers.Count];
+                for (var k = 0; k < a.Numbers.Count; k++)
+                {
+                    ints[k] = checked((int)a.Numbers[k]);
+                }
+
+                return OpenExrCore.SetStruct(context, index, a.Name, a.Type, ints);
+            default:
+                var floats = stackalloc float[a.Numbers.Count];
+                for (var k = 0; k < a.Numbers.Count; k++)
+                {
+                    floats[k] = (float)a.Numbers[k];
+                }
+
+                return OpenExrCore.SetStruct(context, index, a.Name, a.Type, floats);
+        }
     }
 
     private static void WritePixels(string path, ExrContextHandle context, int index, ExrPart part, ExrTiling? tiling)

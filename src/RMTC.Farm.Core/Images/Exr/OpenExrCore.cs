@@ -118,6 +118,70 @@ internal static unsafe partial class OpenExrCore
     [LibraryImport(Library, EntryPoint = "exr_encoding_destroy")]
     public static partial int EncodingDestroy(ExrContextHandle context, ExrEncodePipeline* encode);
 
+    [LibraryImport(Library, EntryPoint = "exr_get_attribute_count")]
+    public static partial int GetAttributeCount(ExrContextHandle context, int part, out int count);
+
+    /// <summary>Mode 0: file order.</summary>
+    [LibraryImport(Library, EntryPoint = "exr_get_attribute_by_index")]
+    public static partial int GetAttributeByIndex(ExrContextHandle context, int part, int mode, int index, out ExrNativeAttribute* attribute);
+
+    [LibraryImport(Library, EntryPoint = "exr_attr_set_string", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int SetString(ExrContextHandle context, int part, string name, string value);
+
+    [LibraryImport(Library, EntryPoint = "exr_attr_set_int", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int SetInt(ExrContextHandle context, int part, string name, int value);
+
+    [LibraryImport(Library, EntryPoint = "exr_attr_set_float", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int SetFloat(ExrContextHandle context, int part, string name, float value);
+
+    [LibraryImport(Library, EntryPoint = "exr_attr_set_double", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int SetDouble(ExrContextHandle context, int part, string name, double value);
+
+    /// <summary>
+    /// The setters of the struct-valued types (v2i, v2f, v3i, v3f, m33f, m44f, box2i, box2f, chromaticities): each takes a
+    /// pointer to its struct, which is that many ints or floats in a row.
+    /// </summary>
+    public static int SetStruct(ExrContextHandle context, int part, string name, ExrAttributeType type, void* value) => type switch
+    {
+        ExrAttributeType.V2i => SetV2i(context, part, name, value),
+        ExrAttributeType.V2f => SetV2f(context, part, name, value),
+        ExrAttributeType.V3i => SetV3i(context, part, name, value),
+        ExrAttributeType.V3f => SetV3f(context, part, name, value),
+        ExrAttributeType.M33f => SetM33f(context, part, name, value),
+        ExrAttributeType.M44f => SetM44f(context, part, name, value),
+        ExrAttributeType.Box2i => SetBox2i(context, part, name, value),
+        ExrAttributeType.Box2f => SetBox2f(context, part, name, value),
+        ExrAttributeType.Chromaticities => SetChromaticities(context, part, name, value),
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "not a struct-valued attribute type"),
+    };
+
+    [LibraryImport(Library, EntryPoint = "exr_attr_set_v2i", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int SetV2i(ExrContextHandle context, int part, string name, void* value);
+
+    [LibraryImport(Library, EntryPoint = "exr_attr_set_v2f", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int SetV2f(ExrContextHandle context, int part, string name, void* value);
+
+    [LibraryImport(Library, EntryPoint = "exr_attr_set_v3i", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int SetV3i(ExrContextHandle context, int part, string name, void* value);
+
+    [LibraryImport(Library, EntryPoint = "exr_attr_set_v3f", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int SetV3f(ExrContextHandle context, int part, string name, void* value);
+
+    [LibraryImport(Library, EntryPoint = "exr_attr_set_m33f", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int SetM33f(ExrContextHandle context, int part, string name, void* value);
+
+    [LibraryImport(Library, EntryPoint = "exr_attr_set_m44f", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int SetM44f(ExrContextHandle context, int part, string name, void* value);
+
+    [LibraryImport(Library, EntryPoint = "exr_attr_set_box2i", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int SetBox2i(ExrContextHandle context, int part, string name, void* value);
+
+    [LibraryImport(Library, EntryPoint = "exr_attr_set_box2f", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int SetBox2f(ExrContextHandle context, int part, string name, void* value);
+
+    [LibraryImport(Library, EntryPoint = "exr_attr_set_chromaticities", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int SetChromaticities(ExrContextHandle context, int part, string name, void* value);
+
     /// <summary>The last message the library reported on this thread (its default handler would print it to stderr).</summary>
     [ThreadStatic]
     private static string? lastError;

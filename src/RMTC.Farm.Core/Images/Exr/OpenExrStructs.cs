@@ -190,3 +190,34 @@ internal struct QuickChannels
 {
     private ExrCodingChannel _first;
 }
+
+/// <summary>
+/// <c>exr_attribute_t</c>: name, type name, lengths, the type (<c>exr_attribute_type_t</c>) and an 8-byte union holding
+/// an int, float or double in place, or a pointer to the value for every other type.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct ExrNativeAttribute
+{
+    public byte* Name;
+    public byte* TypeName;
+    public byte NameLength;
+    public byte TypeNameLength;
+    public byte Pad0;
+    public byte Pad1;
+    public int Type;
+    public ExrNativeAttributeValue Value;
+}
+
+/// <summary>The union of <c>exr_attribute_t</c>.</summary>
+[StructLayout(LayoutKind.Explicit, Size = 8)]
+internal unsafe struct ExrNativeAttributeValue
+{
+    [FieldOffset(0)]
+    public int Int;
+    [FieldOffset(0)]
+    public float Float;
+    [FieldOffset(0)]
+    public double Double;
+    [FieldOffset(0)]
+    public void* Pointer;
+}
