@@ -149,6 +149,12 @@ public sealed partial class FarmScheduler
             }
 
             _metrics?.LeaseExpired(lease.Agent.Id);
+            if (lease.Shard.Task is not null)
+            {
+                TaskLostLocked(lease, AttemptOutcomes.Expired, $"{agent.Id} no longer runs this lease");
+                continue;
+            }
+
             lease.Attempt.Outcome = AttemptOutcomes.Expired;
             lease.Attempt.EndedAt = Now;
             lease.Attempt.Error = $"{agent.Id} no longer runs this lease";
@@ -178,6 +184,12 @@ public sealed partial class FarmScheduler
             if (lease.Shard.Phase != ShardPhase.Leased || !lease.Shard.Holds(lease))
             {
                 ReleaseLocked(lease);
+                return;
+            }
+
+            if (lease.Shard.Task is not null)
+            {
+                TaskFailedLocked(lease, AgentText.Cut(failed.Reason), AttemptOutcomes.Failed);
                 return;
             }
 
@@ -213,12 +225,18 @@ public sealed partial class FarmScheduler
                     }
 
                     _metrics?.LeaseExpired(lease.Agent.Id);
+                    expired++;
+                    if (lease.Shard.Task is not null)
+                    {
+                        TaskLostLocked(lease, AttemptOutcomes.Expired, $"no heartbeat from {agent.Id} for {_options.LeaseTimeoutMs} ms");
+                        continue;
+                    }
+
                     lease.Attempt.Outcome = AttemptOutcomes.Expired;
                     lease.Attempt.EndedAt = Now;
                     lease.Attempt.Error = $"no heartbeat from {agent.Id} for {_options.LeaseTimeoutMs} ms";
                     var current = lease.Shard.Holds(lease) && lease.Shard.Phase == ShardPhase.Leased;
                     ReleaseLocked(lease);
-                    expired++;
                     LogLeaseExpired(lease.Run.Id, lease.Round, lease.Shard.Index, lease.Epoch, agent.Id);
                     EventLocked(lease.Run, "lease-expired", $"round {lease.Round} shard {lease.Shard.Index}: lease epoch {lease.Epoch} on {agent.Id} expired (no heartbeat); shard queued again", lease.Shard.Index, agent.Id,
                         facts: new JsonObject { ["lease"] = lease.Id, ["epoch"] = lease.Epoch });
