@@ -278,7 +278,8 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
 
         await Task.WhenAll(stdout, stderr);
         var code = group.Process.ExitCode;
-        if (code == 0 && File.Exists(task.OutputPath) && File.Exists(task.ResultPath))
+        // An evaluation writes only its figures; everything else writes weights too.
+        if (code == 0 && (task.Kind == ShardTaskKinds.Evaluate || File.Exists(task.OutputPath)) && File.Exists(task.ResultPath))
         {
             // Finished before the yield reached it: a whole result beats a checkpoint.
             return (null, null);
