@@ -127,7 +127,8 @@ public sealed partial class FarmScheduler
                     var detail = p.SamplesTotal == 0
                         ? p.Phase
                         : $"{p.Phase}: epoch {p.TrainingEpoch}/{p.TrainingEpochs}, {p.SamplesSeen}/{p.SamplesTotal} samples, loss {p.Loss:G4}";
-                    EventLocked(lease.Run, "shard-progress", $"round {lease.Round} shard {lease.Shard.Index} on {agentId} {detail}", lease.Shard.Index, agentId, keep: false);
+                    var what = lease.Shard.Task?.Name ?? $"round {lease.Round} shard {lease.Shard.Index}";
+                    EventLocked(lease.Run, "shard-progress", $"{what} on {agentId} {detail}", lease.Shard.Index, agentId, keep: false);
                 }
             }
         }

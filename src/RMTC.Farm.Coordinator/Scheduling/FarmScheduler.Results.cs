@@ -278,7 +278,7 @@ public sealed partial class FarmScheduler
             _metrics?.RoundClosed((round.EndedAt.Value - round.StartedAt).TotalSeconds, _time.GetElapsedTime(mergeStarted).TotalSeconds, spec.Recipe);
             round.MeanLoss = run.SamplesMerged > 0 ? run.LossSum / run.SamplesMerged : null;
             // Evaluated by an agent while the next round trains (FarmScheduler.Tasks.cs); the figures land on this round.
-            var evaluating = QueueEvaluationLocked(run, run.Round, digest);
+            var evaluating = QueueEvaluationLocked(run, run.Round, digest, bytes);
             LogRoundMerged(run.Id, run.Round, spec.Rounds, round.MergedResults.Count, round.MeanLoss ?? double.NaN, digest);
             var facts = new JsonObject
             {

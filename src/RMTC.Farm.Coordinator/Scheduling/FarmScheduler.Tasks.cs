@@ -26,21 +26,21 @@ namespace RMTC.Farm.Coordinator.Scheduling;
 public sealed partial class FarmScheduler
 {
     /// <summary>Queues the run's preparation. Caller holds the lock (and saves).</summary>
-    private void QueuePrepareLocked(RunState run) => QueueTaskLocked(run, TaskKinds.Prepare, 0, null);
+    private void QueuePrepareLocked(RunState run) => QueueTaskLocked(run, TaskKinds.Prepare, 0, null, 0);
 
     /// <summary>Queues the evaluation of round <paramref name="round"/>'s merged weights when the run has an evaluation split. Caller holds the lock.</summary>
-    private bool QueueEvaluationLocked(RunState run, int round, string digest)
+    private bool QueueEvaluationLocked(RunState run, int round, string digest, long bytes)
     {
         if (run.EvaluationIndices.Length == 0)
         {
             return false;
         }
 
-        QueueTaskLocked(run, TaskKinds.Evaluate, round, digest);
+        QueueTaskLocked(run, TaskKinds.Evaluate, round, digest, bytes);
         return true;
     }
 
-    private RunTask QueueTaskLocked(RunState run, string kind, int round, string? input, TaskRecord? record = null)
+    private RunTask QueueTaskLocked(RunState run, string kind, int round, string? input, long inputBytes, TaskRecord? record = null)
     {
         if (record is null)
         {
@@ -49,7 +49,7 @@ public sealed partial class FarmScheduler
         }
 
         // Epochs rise above every one the run granted so far, so no lease id and epoch is ever handed out twice.
-        var task = new RunTask(kind, round, input, record, run.EpochHighWater);
+        var task = new RunTask(kind, round, input, inputBytes, record, run.EpochHighWater);
         task.Slot.QueuedAt = Now;
         run.Tasks.Add(task);
         return task;
@@ -138,7 +138,7 @@ public sealed partial class FarmScheduler
         else
         {
             assignment.GlobalWeightsDigest = task.InputDigest!;
-            assignment.GlobalWeightsBytes = (ulong)_artifacts.SizeOf(task.InputDigest!);
+            assignment.GlobalWeightsBytes = (ulong)task.InputBytes;
             assignment.SampleIndices.AddRange(run.EvaluationIndices.Select(i => (uint)i));
         }
 
@@ -405,7 +405,8 @@ public sealed partial class FarmScheduler
                 continue;
             }
 
-            var task = QueueTaskLocked(run, record.Kind, record.Round, record.InputDigest, record);
+            var bytes = record.InputDigest is { } input ? _artifacts.SizeOf(input) : 0;
+            var task = QueueTaskLocked(run, record.Kind, record.Round, record.InputDigest, bytes, record);
             task.Slot.Attempts = record.Attempts.Count;
             task.Slot.Failures = record.Attempts.Count(a => a.Outcome is AttemptOutcomes.Failed or AttemptOutcomes.Refused);
             if (record.Attempts.LastOrDefault(a => a.Outcome == AttemptOutcomes.Running) is { } running)

@@ -10,11 +10,12 @@ namespace RMTC.Farm.Coordinator.Scheduling;
 /// </summary>
 internal sealed class RunTask
 {
-    public RunTask(string kind, int round, string? input, TaskRecord record, long epochFloor)
+    public RunTask(string kind, int round, string? input, long inputBytes, TaskRecord record, long epochFloor)
     {
         Kind = kind;
         Round = round;
         InputDigest = input;
+        InputBytes = inputBytes;
         Record = record;
         // A tally of its own: the run's shard counts (status, dispatch) never include its tasks.
         Slot = new ShardState { Index = -1, Task = this, LeaseEpoch = epochFloor, Tally = new ShardTally() };
@@ -26,6 +27,8 @@ internal sealed class RunTask
     public int Round { get; }
     /// <summary>The weights it reads (the round's merged weights); null for the preparation.</summary>
     public string? InputDigest { get; }
+    /// <summary>Size of the <see cref="InputDigest"/> file (sent with the assignment, as for a shard's global weights).</summary>
+    public long InputBytes { get; }
     /// <summary>Its record in the run's manifest (attempts, outcome).</summary>
     public TaskRecord Record { get; }
     /// <summary>The lease slot: phase, live lease, epochs, attempts and failures, as for a shard.</summary>
