@@ -206,6 +206,16 @@ public sealed partial class FarmScheduler
     private async Task<UploadDecision> CompletePreparationAsync(Lease lease, UploadHeader header, bool valuesChecked)
     {
         var run = lease.Run;
+        if (lease.Shard.Task?.Kind != TaskKinds.Prepare)
+        {
+            lock (_gate)
+            {
+                lease.Shard.Phase = ShardPhase.Leased;
+            }
+
+            return new UploadDecision(UploadVerdict.Stale, $"lease {lease.Id} is an evaluation: it reports figures on the session and uploads nothing");
+        }
+
         SafetensorsHeader template;
         string tensorsDigest;
         string? problem = null;
