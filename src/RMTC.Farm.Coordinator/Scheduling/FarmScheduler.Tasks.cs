@@ -111,7 +111,7 @@ public sealed partial class FarmScheduler
         task.Record.Attempts.Add(attempt);
         slot.Phase = ShardPhase.Leased;
         slot.Lease = lease;
-        agent.Leases[lease.Id] = lease;
+        agent.AddLease(lease);
         agent.LastAssigned = now;
         _leases[lease.Id] = lease;
         if (run.Manifest.State == RunStates.Queued)
