@@ -85,7 +85,7 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
             var taskPath = Path.Combine(dir, "task.json");
             await File.WriteAllTextAsync(taskPath, JsonSerializer.Serialize(task, Json), ct);
 
-            shard.Phase = "training";
+            shard.Phase = a.Kind switch { TaskKind.Prepare => "preparing", TaskKind.Evaluate => "evaluating", _ => "training" };
             var (failure, yielded) = await TrainAsync(shard, task, taskPath, dir, ct);
             if (failure is not null)
             {
