@@ -35,7 +35,7 @@ internal static class SchedulingBenchmark
             var ids = new List<string>();
             for (var r = 0; r < runs; r++)
             {
-                ids.Add(farm.Scheduler.Submit(new SubmitJobRequest { SpecYaml = $"name: sched-{r}\nrecipe: classifier\ndataset: {data}\nshards: {ShardsPerRun}\nrounds: 1\n", SourceName = "bench.yaml" }).Id);
+                ids.Add(farm.Scheduler.SubmitPrepared(new SubmitJobRequest { SpecYaml = $"name: sched-{r}\nrecipe: classifier\ndataset: {data}\nshards: {ShardsPerRun}\nrounds: 1\n", SourceName = "bench.yaml" }).Id);
             }
 
             await WaitForRunsAsync(farm, ids, TimeSpan.FromMinutes(30), sw);
@@ -73,7 +73,7 @@ internal static class SchedulingBenchmark
         var hosts = await StartAgentsAsync(farm, agents, TrainMs);
         try
         {
-            var id = farm.Scheduler.Submit(new SubmitJobRequest { SpecYaml = $"name: rounds\nrecipe: classifier\ndataset: {data}\nshards: {agents}\nrounds: {rounds + 1}\n", SourceName = "bench.yaml" }).Id;
+            var id = farm.Scheduler.SubmitPrepared(new SubmitJobRequest { SpecYaml = $"name: rounds\nrecipe: classifier\ndataset: {data}\nshards: {agents}\nrounds: {rounds + 1}\n", SourceName = "bench.yaml" }).Id;
             await WaitForRunsAsync(farm, [id], TimeSpan.FromMinutes(10), Stopwatch.StartNew());
             // Round 1 includes every agent's first weights fetch and JIT warm-up: the steady state is the later rounds.
             var overheads = farm.Scheduler.GetManifest(id)!.Rounds.Skip(1)

@@ -75,7 +75,7 @@ internal static class TransferBenchmark
         var inbox = farm.Scheduler.Connect("bench", agent.SessionToken);
         var data = Path.Combine(farm.Root, "data");
         RMTC.Farm.Training.Datasets.DatasetSynthesizer.Synthesize("classifier", data, 8, seed: 1);
-        farm.Scheduler.Submit(new SubmitJobRequest { SpecYaml = $"name: transfer\nrecipe: classifier\ndataset: {data}\nshards: 1\nrounds: 1\nmax_retries: 100\n", SourceName = "bench.yaml" });
+        farm.Scheduler.SubmitPrepared(new SubmitJobRequest { SpecYaml = $"name: transfer\nrecipe: classifier\ndataset: {data}\nshards: 1\nrounds: 1\nmax_retries: 100\n", SourceName = "bench.yaml" });
 
         double upload = 0;
         long uploadPeak = 0;

@@ -131,7 +131,7 @@ public sealed class CoordinatorRestartWatchTests
         // No agent yet: nothing but the watcher's stream is open when the coordinator stops.
         await using var farm = await FarmFixture.StartAsync();
         var data = farm.Synthesize("classifier", 320, seed: 5);
-        var job = await farm.SubmitAsync($"name: graceful\nrecipe: classifier\ndataset: {data}\nshards: 2\nrounds: 1\nlocal: {{ epochs: 1, batch_size: 4 }}\n");
+        var job = await farm.SubmitPreparedAsync($"name: graceful\nrecipe: classifier\ndataset: {data}\nshards: 2\nrounds: 1\nlocal: {{ epochs: 1, batch_size: 4 }}\n");
         using var watch = new CliProcess("watch", job.Id, "--coordinator", farm.Address);
         await FarmFixture.WaitUntilAsync(() => watch.Output.Contains(" round-started "), CliTimeout, () => "the watcher printed nothing:\n" + watch.Output);
 
@@ -159,7 +159,7 @@ public sealed class CoordinatorRestartWatchTests
     {
         await using var farm = await FarmFixture.StartAsync();
         var data = farm.Synthesize("classifier", 320, seed: 5);
-        var job = await farm.SubmitAsync($"name: resume\nrecipe: classifier\ndataset: {data}\nshards: 2\nrounds: 1\n");
+        var job = await farm.SubmitPreparedAsync($"name: resume\nrecipe: classifier\ndataset: {data}\nshards: 2\nrounds: 1\n");
         var history = await FirstEventsAsync(farm, new WatchJobRequest { JobId = job.Id }, 2);
         Assert.Equal([1UL, 2UL], history.Select(e => e.Seq));
         Assert.Equal(["submitted", "round-started"], history.Select(e => e.Kind));

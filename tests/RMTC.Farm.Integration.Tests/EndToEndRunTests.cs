@@ -141,7 +141,7 @@ public sealed class EndToEndRunTests
         // As soon as the first agent holds a lease, it dies as a crashed node would.
         var victim = agents[0];
         await FarmFixture.WaitUntilAsync(
-            () => farm.Scheduler.GetManifest(job.Id)!.Rounds[0].Attempts.Any(a => a.AgentId == victim.Id),
+            () => farm.Scheduler.GetManifest(job.Id)!.Rounds.FirstOrDefault()?.Attempts.Any(a => a.AgentId == victim.Id) == true,
             TimeSpan.FromSeconds(30), () => "the victim never got a lease");
         victim.Kill();
 

@@ -10,9 +10,11 @@ namespace RMTC.Farm.Integration.Tests;
 public sealed class EvaluationRunTests
 {
     /// <summary>A synthesized labelled dataset whose last <paramref name="test"/> samples form its test split.</summary>
-    private static string WithTestSplit(FarmFixture farm, int samples, int test)
+    internal static string WithTestSplit(FarmFixture farm, int samples, int test) => WithTestSplit(farm.Synthesize("classifier", samples), test);
+
+    /// <summary>A copy of the labelled dataset at <paramref name="source"/> whose last <paramref name="test"/> samples form its test split.</summary>
+    internal static string WithTestSplit(string source, int test)
     {
-        var source = farm.Synthesize("classifier", samples);
         var dir = source + "-split";
         if (Directory.Exists(dir))
         {

@@ -114,6 +114,17 @@ public sealed class FarmFixture : IAsyncDisposable
     public async Task<Job> SubmitAsync(string yaml) =>
         (await Jobs.SubmitJobAsync(new SubmitJobRequest { SpecYaml = yaml, BaseDirectory = Root, SourceName = "test.yaml" })).Job;
 
+    /// <summary>
+    /// Submits with the run's initial weights built in the test process instead of by a prepare task, so round 1 starts at
+    /// once: for tests that play the agent's side of the wire by hand, or watch a run's first events with no agent.
+    /// </summary>
+    public async Task<Job> SubmitPreparedAsync(string yaml)
+    {
+        var job = Scheduler.SubmitPrepared(new SubmitJobRequest { SpecYaml = yaml, BaseDirectory = Root, SourceName = "test.yaml" });
+        await Scheduler.WhenRecordedAsync(job.Id, CancellationToken.None);
+        return job;
+    }
+
     /// <summary>Waits for the job to end (following its events) and returns it.</summary>
     public async Task<Job> WaitAsync(string jobId, TimeSpan timeout)
     {

@@ -178,7 +178,7 @@ public sealed class PreemptionTests(Xunit.Abstractions.ITestOutputHelper output)
         await using var farm = await FarmFixture.StartAsync(leaseTimeoutMs: 5000, heartbeatMs: 100);
         var data = farm.Synthesize("classifier", 40);
         var agents = new AgentService.AgentServiceClient(farm.Channel);
-        var job = await farm.SubmitAsync($"name: wire\nrecipe: classifier\ndataset: {data}\nshards: 1\nrounds: 1\nmax_retries: 0\n");
+        var job = await farm.SubmitPreparedAsync($"name: wire\nrecipe: classifier\ndataset: {data}\nshards: 1\nrounds: 1\nmax_retries: 0\n");
         var registration = await agents.RegisterAsync(new RegisterRequest { AgentId = "wire", Hostname = "test", Slots = 1, Capacity = new Resources { Cores = 1, MemoryMib = 1024 } });
         using var session = agents.Session();
         await session.RequestStream.WriteAsync(new AgentMessage { Hello = new Hello { AgentId = "wire", SessionToken = registration.SessionToken } });
@@ -239,7 +239,7 @@ public sealed class PreemptionTests(Xunit.Abstractions.ITestOutputHelper output)
     {
         await using var farm = await FarmFixture.StartAsync(leaseTimeoutMs: 5000, heartbeatMs: 100);
         var data = farm.Synthesize("classifier", 40);
-        var job = await farm.SubmitAsync($"name: restart\nrecipe: classifier\ndataset: {data}\nshards: 1\nrounds: 1\n");
+        var job = await farm.SubmitPreparedAsync($"name: restart\nrecipe: classifier\ndataset: {data}\nshards: 1\nrounds: 1\n");
         var bytes = "checkpoint before the restart"u8.ToArray();
         string digest;
         {

@@ -26,7 +26,7 @@ public sealed class ProtocolTests
         await using var farm = await FarmFixture.StartAsync(leaseTimeoutMs: 1500, heartbeatMs: 100);
         var data = farm.Synthesize("classifier", 40);
         var agents = new AgentService.AgentServiceClient(farm.Channel);
-        var job = await farm.SubmitAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, Spec, data));
+        var job = await farm.SubmitPreparedAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, Spec, data));
 
         // First session: take the lease, then go silent so it expires.
         var first = await TakeLeaseAsync(agents, "silent-agent");
@@ -79,7 +79,7 @@ public sealed class ProtocolTests
         await using var farm = await FarmFixture.StartAsync(leaseTimeoutMs: 5000, heartbeatMs: 100);
         var data = farm.Synthesize("classifier", 40);
         var agents = new AgentService.AgentServiceClient(farm.Channel);
-        var job = await farm.SubmitAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, Spec, data));
+        var job = await farm.SubmitPreparedAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, Spec, data));
         var lease = await TakeLeaseAsync(agents, "twice-agent");
         var bytes = farm.Artifacts.ReadAllBytes(lease.GlobalWeightsDigest);
 
@@ -102,7 +102,7 @@ public sealed class ProtocolTests
         await using var farm = await FarmFixture.StartAsync(leaseTimeoutMs: 5000, heartbeatMs: 100);
         var data = farm.Synthesize("classifier", 40);
         var agents = new AgentService.AgentServiceClient(farm.Channel);
-        var job = await farm.SubmitAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, Spec, data));
+        var job = await farm.SubmitPreparedAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, Spec, data));
         var lease = await TakeLeaseAsync(agents, "nan-agent");
 
         var global = farm.Artifacts.ReadWeights(lease.GlobalWeightsDigest).Tensors;
@@ -133,7 +133,7 @@ public sealed class ProtocolTests
         await using var farm = await FarmFixture.StartAsync(leaseTimeoutMs: 5000, heartbeatMs: 100);
         var data = farm.Synthesize("classifier", 40);
         var agents = new AgentService.AgentServiceClient(farm.Channel);
-        var job = await farm.SubmitAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, Spec, data));
+        var job = await farm.SubmitPreparedAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, Spec, data));
         var (lease, session) = await TakeLeaseWithSessionAsync(agents, "odd-agent");
 
         var global = farm.Artifacts.ReadWeights(lease.GlobalWeightsDigest).Tensors.ToList();

@@ -41,7 +41,7 @@ public sealed class RoundPolicyTests : IAsyncLifetime
         return _scheduler.Connect(id, registration.SessionToken);
     }
 
-    private Job Submit(int shards, string policy) => _scheduler.Submit(new SubmitJobRequest
+    private Job Submit(int shards, string policy) => _scheduler.SubmitPrepared(new SubmitJobRequest
     {
         SpecYaml = $"name: policy\nrecipe: classifier\ndataset: {_data}\nshards: {shards}\nrounds: 1\nround_policy:\n{policy}",
         SourceName = "policy.yaml",

@@ -37,7 +37,7 @@ public sealed class SchedulerTests : IAsyncLifetime
         return (id, _scheduler.Connect(id, registration.SessionToken));
     }
 
-    private Job Submit(string extra = "", int shards = 2) => _scheduler.Submit(new SubmitJobRequest
+    private Job Submit(string extra = "", int shards = 2) => _scheduler.SubmitPrepared(new SubmitJobRequest
     {
         SpecYaml = $"name: s\nrecipe: classifier\ndataset: {_data}\nshards: {shards}\nrounds: 1\n{extra}",
         SourceName = "test.yaml",

@@ -37,7 +37,8 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
             }
 
             shard.Phase = "fetching";
-            var weights = await cache.GetAsync(client, a.GlobalWeightsDigest, ct);
+            // A prepare task makes the run's first weights: there is nothing to fetch yet.
+            var weights = a.Kind == TaskKind.Prepare ? "" : await cache.GetAsync(client, a.GlobalWeightsDigest, ct);
             var resume = await FetchCheckpointAsync(client, a, ct);
             if (shard.YieldRequested.IsCancellationRequested)
             {
@@ -46,7 +47,14 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
                 return null;
             }
 
-            if (o.SimulateTrainingMs > 0)
+            if (o.SimulateTrainingMs > 0 && a.Kind == TaskKind.Evaluate)
+            {
+                // Simulated training has nothing worth evaluating: the figures say so (device "simulated").
+                shard.Evaluated = new EvaluationReport { LeaseId = a.LeaseId, LeaseEpoch = a.LeaseEpoch, Samples = (uint)a.SampleIndices.Count, Device = "simulated" };
+                return null;
+            }
+
+            if (o.SimulateTrainingMs > 0 && a.Kind == TaskKind.Shard)
             {
                 await SimulateAsync(client, agentId, shard, weights, resume, dir, ct);
                 return null;
@@ -56,6 +64,7 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
             Directory.CreateDirectory(dir);
             var task = new ShardTask
             {
+                Kind = a.Kind switch { TaskKind.Prepare => ShardTaskKinds.Prepare, TaskKind.Evaluate => ShardTaskKinds.Evaluate, _ => ShardTaskKinds.Train },
                 RunId = a.RunId,
                 Round = (int)a.Round,
                 Shard = (int)a.Shard,
@@ -76,7 +85,7 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
             var taskPath = Path.Combine(dir, "task.json");
             await File.WriteAllTextAsync(taskPath, JsonSerializer.Serialize(task, Json), ct);
 
-            shard.Phase = "training";
+            shard.Phase = a.Kind switch { TaskKind.Prepare => "preparing", TaskKind.Evaluate => "evaluating", _ => "training" };
             var (failure, yielded) = await TrainAsync(shard, task, taskPath, dir, ct);
             if (failure is not null)
             {
@@ -87,6 +96,32 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
             {
                 var checkpoint = yielded.Value.Checkpoint && File.Exists(task.CheckpointPath) ? task.CheckpointPath : null;
                 await HandBackAsync(client, agentId, shard, checkpoint, yielded.Value.Report, ct);
+                return null;
+            }
+
+            if (a.Kind == TaskKind.Evaluate)
+            {
+                var figures = JsonSerializer.Deserialize<EvaluationFigures>(await File.ReadAllTextAsync(task.ResultPath, ct), Json)
+                    ?? throw new InvalidDataException("the trainer wrote an empty result.json");
+                shard.Evaluated = new EvaluationReport
+                {
+                    LeaseId = a.LeaseId,
+                    LeaseEpoch = a.LeaseEpoch,
+                    Loss = figures.Loss,
+                    Samples = (uint)figures.Samples,
+                    Seconds = figures.Seconds,
+                    Device = figures.Device,
+                };
+                if (figures.Accuracy is { } accuracy)
+                {
+                    shard.Evaluated.Accuracy = accuracy;
+                }
+
+                if (figures.Psnr is { } psnr)
+                {
+                    shard.Evaluated.Psnr = psnr;
+                }
+
                 return null;
             }
 
@@ -243,7 +278,8 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
 
         await Task.WhenAll(stdout, stderr);
         var code = group.Process.ExitCode;
-        if (code == 0 && File.Exists(task.OutputPath) && File.Exists(task.ResultPath))
+        // An evaluation writes only its figures; everything else writes weights too.
+        if (code == 0 && (task.Kind == ShardTaskKinds.Evaluate || File.Exists(task.OutputPath)) && File.Exists(task.ResultPath))
         {
             // Finished before the yield reached it: a whole result beats a checkpoint.
             return (null, null);
@@ -382,6 +418,7 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
             TrainSeconds = result.Seconds,
             Device = result.Device,
             Checkpoint = isCheckpoint,
+            TorchsharpVersion = result.TorchSharpVersion ?? "",
         };
         header.EpochLosses.AddRange(result.EpochLosses);
 

@@ -16,4 +16,6 @@ public sealed class RunningShard
     public string YieldReason { get; set; } = "";
     /// <summary>Set when the attempt ended by yielding: what the agent reports on the session instead of a result.</summary>
     public ShardYielded? Yielded { get; set; }
+    /// <summary>Set when an evaluation task finished: the figures the agent reports on the session (nothing is uploaded).</summary>
+    public EvaluationReport? Evaluated { get; set; }
 }

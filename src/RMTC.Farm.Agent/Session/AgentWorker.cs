@@ -234,6 +234,10 @@ public sealed partial class AgentWorker(ShardExecutor executor, GpuSampling gpuS
                 {
                     _outgoing.Writer.TryWrite(new AgentMessage { Yielded = yielded });
                 }
+                else if (shard.Evaluated is { } evaluated)
+                {
+                    _outgoing.Writer.TryWrite(new AgentMessage { Evaluated = evaluated });
+                }
             }
             finally
             {

@@ -3,11 +3,13 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using RMTC.Farm.Core.Training;
 using RMTC.Farm.Training.Loop;
+using RMTC.Farm.Training.Tasks;
 
 namespace RMTC.Farm.Cli.Commands;
 
 /// <summary>
-/// <c>rmtc shard run --task FILE</c>: the child process an agent starts for one shard attempt (like a render frame).
+/// <c>rmtc shard run --task FILE</c>: the child process an agent starts for one shard attempt (like a render frame), or
+/// for one of the run's tasks leased like a shard (its preparation, a round's evaluation: <see cref="ShardTask.Kind"/>).
 /// Progress goes to stdout as one JSON object a line; errors to stderr; exit 0 only with result files written.
 /// </summary>
 internal static class ShardCommand
@@ -67,6 +69,20 @@ internal static class ShardCommand
 
         try
         {
+            if (task.Kind == ShardTaskKinds.Prepare)
+            {
+                var prepared = RunInitialisation.Run(task);
+                Console.Error.WriteLine($"run {task.RunId}: initial weights written in {prepared.Seconds:F1} s (TorchSharp {prepared.TorchSharpVersion})");
+                return 0;
+            }
+
+            if (task.Kind == ShardTaskKinds.Evaluate)
+            {
+                var figures = HeldOutEvaluation.Run(task);
+                Console.Error.WriteLine($"run {task.RunId} round {task.Round}: evaluation loss {figures.Loss:G5} on {figures.Samples} samples, {figures.Seconds:F1} s on {figures.Device}");
+                return 0;
+            }
+
             var result = ShardTrainer.Run(task, new SyncProgress(p => Console.Out.WriteLine(JsonSerializer.Serialize(new { progress = p }, Json))), stop.Token, yieldRequested.Token);
             Console.Out.Flush();
             Console.Error.WriteLine($"shard {task.Shard} of round {task.Round}: {result.Samples} samples, loss {result.FinalLoss:G5}, {result.Seconds:F1} s on {result.Device}");

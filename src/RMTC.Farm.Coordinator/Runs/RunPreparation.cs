@@ -8,21 +8,23 @@ using RMTC.Farm.Core.Lineage;
 using RMTC.Farm.Core.OpenCue;
 using RMTC.Farm.Core.Planning;
 using RMTC.Farm.Core.Rights;
-using RMTC.Farm.Core.Weights;
-using RMTC.Farm.Training.Recipes;
+using RMTC.Farm.Core.Training;
 
 namespace RMTC.Farm.Coordinator.Runs;
 
-/// <summary>Turns a submitted spec into a ready run: dataset checked and hashed, initial weights stored, shards planned.</summary>
+/// <summary>
+/// Turns a submitted spec into a run ready to queue: dataset checked and hashed, shards planned. Its initial weights are
+/// built by an agent (the run's prepare task, <c>FarmScheduler.Tasks.cs</c>): the coordinator loads no model code.
+/// </summary>
 internal static class RunPreparation
 {
     /// <summary>Everything a new run needs before it is scheduled. Throws <see cref="JobSpecException"/> on any problem.</summary>
-    public static (RunManifest Manifest, JobSpec Spec, int[][] Plan, SafetensorsHeader Template, IReadOnlyList<AssetEntry> Assets, int[] EvaluationIndices) Prepare(
+    public static (RunManifest Manifest, JobSpec Spec, int[][] Plan, IReadOnlyList<AssetEntry> Assets, int[] EvaluationIndices) Prepare(
         string specYaml, string sourceName, string baseDirectory, string submittedBy, IArtifactStore artifacts, DateTimeOffset now, int maxSpecBytes = JobSpecLimits.DefaultMaxSpecBytes)
     {
         var spec = CjslParser.LooksLikeCjsl(specYaml)
             ? OneCjslJob(specYaml, sourceName, baseDirectory)
-            : JobSpecParser.Parse(specYaml, sourceName, baseDirectory, RecipeCatalog.Names, maxSpecBytes);
+            : JobSpecParser.Parse(specYaml, sourceName, baseDirectory, BuiltInRecipes.Names, maxSpecBytes);
         return Prepare(spec, sourceName, submittedBy, artifacts, now);
     }
 
@@ -37,10 +39,10 @@ internal static class RunPreparation
 
     /// <summary>Parses an OpenCue spec into one training spec per job (null <paramref name="baseDirectory"/>: dataset paths must be absolute). Throws <see cref="JobSpecException"/>.</summary>
     public static IReadOnlyList<JobSpec> ParseCjsl(string xml, string sourceName, string? baseDirectory) =>
-        CjslTraining.ToJobSpecs(CjslParser.Parse(xml, sourceName), sourceName, baseDirectory, RecipeCatalog.Names);
+        CjslTraining.ToJobSpecs(CjslParser.Parse(xml, sourceName), sourceName, baseDirectory, BuiltInRecipes.Names);
 
     /// <summary>Everything a new run of a parsed spec needs before it is scheduled. Throws <see cref="JobSpecException"/> on any problem.</summary>
-    public static (RunManifest Manifest, JobSpec Spec, int[][] Plan, SafetensorsHeader Template, IReadOnlyList<AssetEntry> Assets, int[] EvaluationIndices) Prepare(
+    public static (RunManifest Manifest, JobSpec Spec, int[][] Plan, IReadOnlyList<AssetEntry> Assets, int[] EvaluationIndices) Prepare(
         JobSpec spec, string sourceName, string submittedBy, IArtifactStore artifacts, DateTimeOffset now)
     {
         Dataset dataset;
@@ -54,7 +56,7 @@ internal static class RunPreparation
         }
 
         var d = dataset.Descriptor;
-        var wantKind = RecipeCatalog.DatasetKind(spec.Recipe);
+        var wantKind = BuiltInRecipes.DatasetKind(spec.Recipe);
         if (!string.Equals(d.Kind, wantKind, StringComparison.Ordinal))
         {
             throw new JobSpecException([$"{sourceName}: dataset: '{d.Name}' holds {d.Kind} but recipe '{spec.Recipe}' trains on {wantKind}: pick a {wantKind} dataset (e.g. `rmtc dataset synth --recipe {spec.Recipe}`)"]);
@@ -102,7 +104,7 @@ internal static class RunPreparation
         }
 
         // Before anything reaches the artifact store: a refused job must leave no trace of the data it may not use.
-        var rights = RightsPolicy.Evaluate(dataset, RecipeCatalog.RequiredAssertions(spec.Recipe), spec.Rights?.AcceptConstraints ?? []);
+        var rights = RightsPolicy.Evaluate(dataset, BuiltInRecipes.RequiredAssertions(spec.Recipe), spec.Rights?.AcceptConstraints ?? []);
         if (!rights.Allowed)
         {
             throw new JobSpecException([$"{sourceName}: {rights.Message}"]);
@@ -113,15 +115,6 @@ internal static class RunPreparation
         var runId = $"{spec.Name}-{Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 3))}";
         var initSeed = RunSeeds.Init(spec.Seed);
         var planSeed = RunSeeds.ShardPlan(spec.Seed);
-        var init = RecipeCatalog.CreateInitialWeights(spec.Recipe, d.SampleShape, d.Classes.Count, initSeed);
-        var initDigest = artifacts.PutWeights(init, new Dictionary<string, string>
-        {
-            ["rmtc.run"] = runId,
-            ["rmtc.recipe"] = spec.Recipe,
-            ["rmtc.kind"] = "initial",
-        }).Digest;
-        var template = artifacts.ReadWeightsHeader(initDigest);
-
         var assets = data.Train.Select(a => new AssetEntry(a.RelativePath, a.Sha256)).ToList();
         var allPaths = Dataset.ListSamples(dataset.Directory);
         int[][] plan;
@@ -197,15 +190,16 @@ internal static class RunPreparation
                 RmtcVersion = typeof(RunPreparation).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "",
                 Runtime = RuntimeInformation.FrameworkDescription,
                 Os = RuntimeInformation.OSDescription,
-                TorchSharpVersion = typeof(TorchSharp.torch).Assembly.GetName().Version?.ToString() ?? "",
+                // Filled in from the agent that builds the initial weights (its trainer's TorchSharp).
+                TorchSharpVersion = "",
             },
             Seeds = new SeedRecord { Run = spec.Seed, Init = initSeed, ShardPlan = planSeed },
-            InitialWeightsTensorsDigest = TensorsDigest.Of(init),
-            InitialWeightsDigest = initDigest,
+            // Both set when the prepare task's weights are stored.
+            InitialWeightsDigest = "",
             LicenceClosure = closure,
             ShardPlan = new ShardPlanRecord { Strategy = spec.EffectiveSharding, Digest = planDigest },
             Evaluation = evaluation,
         };
-        return (manifest, spec, plan, template, recorded, evaluationIndices);
+        return (manifest, spec, plan, recorded, evaluationIndices);
     }
 }

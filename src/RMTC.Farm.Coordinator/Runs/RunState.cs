@@ -13,13 +13,15 @@ internal sealed class RunState
     public required RunManifest Manifest { get; init; }
     public required JobSpec Spec { get; init; }
     public required int[][] Plan { get; init; }
-    /// <summary>Names, shapes and dtypes every result must match.</summary>
-    public required SafetensorsHeader Template { get; init; }
+    /// <summary>Names, shapes and dtypes every result must match (the initial weights'; empty while the run is being prepared).</summary>
+    public required SafetensorsHeader Template { get; set; }
     public required long SubmitOrder { get; init; }
     /// <summary>Indices of the evaluation split's samples (empty: no evaluation).</summary>
     public int[] EvaluationIndices { get; init; } = [];
-    /// <summary>The evaluation split loaded once per run, on first use. Guarded by <see cref="MergeGate"/>.</summary>
-    public Training.Loop.EvaluationSet? EvaluationSet { get; set; }
+    /// <summary>The run's preparation and evaluations not yet done (queued or leased), oldest first. See <c>FarmScheduler.Tasks.cs</c>.</summary>
+    public List<RunTask> Tasks { get; } = new();
+    /// <summary>The last round is merged and the run ends once its pending evaluations are in.</summary>
+    public bool AwaitingEvaluations { get; set; }
     public RunEventLog Events { get; } = new();
 
     public string Id => Manifest.RunId;
@@ -206,6 +208,9 @@ internal sealed class ShardState
 
     /// <summary>True when <paramref name="lease"/> is one of this shard's live attempts.</summary>
     public bool Holds(Lease lease) => ReferenceEquals(Lease, lease) || ReferenceEquals(Backup, lease);
+
+    /// <summary>Set when this is no shard but the lease slot of one of the run's tasks (<see cref="RunTask.Slot"/>).</summary>
+    public RunTask? Task { get; init; }
 
     /// <summary>Checkpoint of this shard's latest preempted attempt (this round): its next lease resumes from it.</summary>
     public string? ResumeCheckpointDigest { get; set; }

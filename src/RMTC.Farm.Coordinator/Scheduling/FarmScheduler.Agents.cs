@@ -127,7 +127,8 @@ public sealed partial class FarmScheduler
                     var detail = p.SamplesTotal == 0
                         ? p.Phase
                         : $"{p.Phase}: epoch {p.TrainingEpoch}/{p.TrainingEpochs}, {p.SamplesSeen}/{p.SamplesTotal} samples, loss {p.Loss:G4}";
-                    EventLocked(lease.Run, "shard-progress", $"round {lease.Round} shard {lease.Shard.Index} on {agentId} {detail}", lease.Shard.Index, agentId, keep: false);
+                    var what = lease.Shard.Task?.Name ?? $"round {lease.Round} shard {lease.Shard.Index}";
+                    EventLocked(lease.Run, "shard-progress", $"{what} on {agentId} {detail}", lease.Shard.Index, agentId, keep: false);
                 }
             }
         }
@@ -149,6 +150,12 @@ public sealed partial class FarmScheduler
             }
 
             _metrics?.LeaseExpired(lease.Agent.Id);
+            if (lease.Shard.Task is not null)
+            {
+                TaskLostLocked(lease, AttemptOutcomes.Expired, $"{agent.Id} no longer runs this lease");
+                continue;
+            }
+
             lease.Attempt.Outcome = AttemptOutcomes.Expired;
             lease.Attempt.EndedAt = Now;
             lease.Attempt.Error = $"{agent.Id} no longer runs this lease";
@@ -178,6 +185,12 @@ public sealed partial class FarmScheduler
             if (lease.Shard.Phase != ShardPhase.Leased || !lease.Shard.Holds(lease))
             {
                 ReleaseLocked(lease);
+                return;
+            }
+
+            if (lease.Shard.Task is not null)
+            {
+                TaskFailedLocked(lease, AgentText.Cut(failed.Reason), AttemptOutcomes.Failed);
                 return;
             }
 
@@ -213,12 +226,18 @@ public sealed partial class FarmScheduler
                     }
 
                     _metrics?.LeaseExpired(lease.Agent.Id);
+                    expired++;
+                    if (lease.Shard.Task is not null)
+                    {
+                        TaskLostLocked(lease, AttemptOutcomes.Expired, $"no heartbeat from {agent.Id} for {_options.LeaseTimeoutMs} ms");
+                        continue;
+                    }
+
                     lease.Attempt.Outcome = AttemptOutcomes.Expired;
                     lease.Attempt.EndedAt = Now;
                     lease.Attempt.Error = $"no heartbeat from {agent.Id} for {_options.LeaseTimeoutMs} ms";
                     var current = lease.Shard.Holds(lease) && lease.Shard.Phase == ShardPhase.Leased;
                     ReleaseLocked(lease);
-                    expired++;
                     LogLeaseExpired(lease.Run.Id, lease.Round, lease.Shard.Index, lease.Epoch, agent.Id);
                     EventLocked(lease.Run, "lease-expired", $"round {lease.Round} shard {lease.Shard.Index}: lease epoch {lease.Epoch} on {agent.Id} expired (no heartbeat); shard queued again", lease.Shard.Index, agent.Id,
                         facts: new JsonObject { ["lease"] = lease.Id, ["epoch"] = lease.Epoch });

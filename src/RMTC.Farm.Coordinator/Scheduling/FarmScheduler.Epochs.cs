@@ -104,7 +104,8 @@ public sealed partial class FarmScheduler
     /// </summary>
     private async Task<LeaseEpochBlock> ReserveRecoveredEpochsAsync(RunManifest manifest, IReadOnlyList<LineageEvent> events)
     {
-        var recorded = manifest.Rounds.SelectMany(r => r.Attempts).Select(a => a.LeaseEpoch).DefaultIfEmpty(0).Max();
+        var recorded = manifest.Rounds.SelectMany(r => r.Attempts).Concat((manifest.Tasks ?? []).SelectMany(t => t.Attempts))
+            .Select(a => a.LeaseEpoch).DefaultIfEmpty(0).Max();
         foreach (var e in events)
         {
             if (e.Data["epoch"] is System.Text.Json.Nodes.JsonValue value && value.TryGetValue<long>(out var epoch))

@@ -34,6 +34,13 @@ public sealed partial class FarmScheduler
                 return;
             }
 
+            if (lease.Shard.Task is not null)
+            {
+                // A task keeps no checkpoint: it runs again from the start on the next free agent.
+                TaskLostLocked(lease, AttemptOutcomes.Preempted, $"yielded to rendering: {AgentText.Cut(yielded.Reason)}");
+                return;
+            }
+
             var run = lease.Run;
             var shard = lease.Shard;
             var digest = yielded.CheckpointDigest;

@@ -103,7 +103,7 @@ public sealed partial class FarmScheduler
             live.Sum(r => r.Tally.Queued),
             live.Sum(r => r.Tally.Running),
             live.Select(r => new RunProgress(r.Id, r.Manifest.Name,
-                ((r.Round - 1) * r.Spec.Shards + r.Tally.Done) / (double)(r.Spec.Rounds * r.Spec.Shards),
+                (Math.Max(0, r.Round - 1) * r.Spec.Shards + r.Tally.Done) / (double)(r.Spec.Rounds * r.Spec.Shards),
                 r.Manifest.Rounds.LastOrDefault(x => x.Evaluation is not null)?.Evaluation)).ToList(),
             _agents.Values.Select(a => new AgentPresence(a.Id, a.Hostname, a.Connected)).ToList());
     }

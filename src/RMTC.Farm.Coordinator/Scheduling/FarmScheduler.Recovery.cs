@@ -25,7 +25,9 @@ public sealed partial class FarmScheduler
         var recovered = 0;
         foreach (var manifest in (await store.ListAsync(cancellationToken)).OrderBy(m => m.SubmittedAt))
         {
-            if (RunStates.IsFinal(manifest.State) || manifest.Spec is null || manifest.Rounds.Count == 0)
+            // A run still being prepared has no round yet (its initial weights are not stored): it is recovered too.
+            var preparing = manifest.Rounds.Count == 0 && manifest.InitialWeightsDigest.Length == 0;
+            if (RunStates.IsFinal(manifest.State) || manifest.Spec is null || (manifest.Rounds.Count == 0 && !preparing))
             {
                 lock (_gate)
                 {
@@ -52,13 +54,27 @@ public sealed partial class FarmScheduler
                     run.Events.Restore(run.Id, events);
                     run.ResetReady();
                     RestoreLeasesLocked(run);
+                    RestoreTasksLocked(run);
                     var done = run.Tally.Done;
                     LogRunRecovered(run.Id, run.Round, done, run.Shards.Length);
                     EventLocked(run, "recovered", $"coordinator restarted: run continues at round {run.Round} with {done}/{run.Shards.Length} shards done");
                     SaveLocked(run);
                 }
 
-                if (run.Shards.All(s => s.Phase == ShardPhase.Done))
+                if (preparing)
+                {
+                    // Nothing to close: the preparation is queued again (or its lease restored) above.
+                }
+                else if (run.CurrentRound.OutputDigest is not null)
+                {
+                    // The last round was merged and the run waited for its evaluations: it ends once they are in.
+                    lock (_gate)
+                    {
+                        run.AwaitingEvaluations = true;
+                        FinishIfEvaluatedLocked(run);
+                    }
+                }
+                else if (run.Shards.All(s => s.Phase == ShardPhase.Done))
                 {
                     // The crash fell between the last merge and the round's close.
                     await run.MergeGate.WaitAsync(cancellationToken);
@@ -114,6 +130,11 @@ public sealed partial class FarmScheduler
     private RunState Rebuild(RunManifest m, LineageEvent? last)
     {
         var spec = m.Spec!;
+        if (m.Rounds.Count == 0)
+        {
+            return RebuildPreparing(m, last);
+        }
+
         var round = m.Rounds[^1];
         var assetList = m.Dataset.AssetsDigest is { } listDigest && _artifacts.ReadJson(listDigest) is { } json
             ? AssetList.FromJson(json)
@@ -122,9 +143,7 @@ public sealed partial class FarmScheduler
         var plan = m.ShardPlan is { } planRecord
             ? ShardPlans.FromJson(_artifacts.ReadJson(planRecord.Digest) ?? throw new InvalidOperationException($"the shard plan of run {m.RunId} is missing from the artifact store"))
             : ShardPlans.Build(allPaths, assetList, spec.Shards, m.Seeds.ShardPlan);
-        var evaluationIndices = m.Evaluation is { } evaluation
-            ? ShardPlans.IndicesOf(allPaths, AssetList.FromJson(_artifacts.ReadJson(evaluation.AssetsDigest) ?? throw new InvalidOperationException($"the evaluation assets of run {m.RunId} are missing from the artifact store")))
-            : [];
+        var evaluationIndices = EvaluationIndicesOf(m, allPaths);
         var template = _artifacts.ReadWeightsHeader(m.InitialWeightsDigest);
 
         var run = new RunState
@@ -185,9 +204,36 @@ public sealed partial class FarmScheduler
         return run;
     }
 
+    private int[] EvaluationIndicesOf(RunManifest m, IReadOnlyList<string> allPaths) => m.Evaluation is { } evaluation
+        ? ShardPlans.IndicesOf(allPaths, AssetList.FromJson(_artifacts.ReadJson(evaluation.AssetsDigest) ?? throw new InvalidOperationException($"the evaluation assets of run {m.RunId} are missing from the artifact store")))
+        : [];
+
+    /// <summary>A run recovered before its initial weights were stored: its preparation is queued again (<see cref="RestoreTasksLocked"/>).</summary>
+    private RunState RebuildPreparing(RunManifest m, LineageEvent? last)
+    {
+        var plan = m.ShardPlan is { } planRecord
+            ? ShardPlans.FromJson(_artifacts.ReadJson(planRecord.Digest) ?? throw new InvalidOperationException($"the shard plan of run {m.RunId} is missing from the artifact store"))
+            : throw new InvalidOperationException($"run {m.RunId} has no shard plan");
+        return new RunState
+        {
+            Manifest = m,
+            Spec = m.Spec!,
+            Plan = plan,
+            Template = new SafetensorsHeader { Tensors = [], Metadata = new Dictionary<string, string>(), DataStart = 8 },
+            SubmitOrder = ++_submitCounter,
+            EvaluationIndices = EvaluationIndicesOf(m, Core.Datasets.Dataset.ListSamples(m.Dataset.Path)),
+            LastEvent = last,
+        };
+    }
+
     /// <summary>Leases that were running when the coordinator died are restored, so their agents can reattach and deliver.</summary>
     private void RestoreLeasesLocked(RunState run)
     {
+        if (run.Manifest.Rounds.Count == 0)
+        {
+            return;
+        }
+
         var round = run.CurrentRound;
         foreach (var shard in run.Shards.Where(s => s.Phase == ShardPhase.Queued))
         {

@@ -75,6 +75,12 @@ public sealed partial class FarmScheduler
     private void RefuseLocked(Lease lease, string reason)
     {
         _metrics?.ResultRefused(lease.Agent.Id);
+        if (lease.Shard.Task is not null)
+        {
+            TaskFailedLocked(lease, reason, AttemptOutcomes.Refused);
+            return;
+        }
+
         lease.Attempt.Outcome = AttemptOutcomes.Refused;
         lease.Attempt.EndedAt = Now;
         lease.Attempt.Error = reason;
@@ -119,6 +125,12 @@ public sealed partial class FarmScheduler
                 // The speculative attempt finished first: it is the one the shard now waits on (a refusal hands it back).
                 (lease.Shard.Lease, lease.Shard.Backup) = (lease, lease.Shard.Lease);
             }
+        }
+
+        if (lease.Shard.Task is not null)
+        {
+            // A task's upload: only a preparation uploads (its initial weights); nothing is merged.
+            return await CompletePreparationAsync(lease, header, valuesChecked);
         }
 
         var run = lease.Run;
@@ -249,13 +261,11 @@ public sealed partial class FarmScheduler
         var tensorsDigest = TensorsDigest.Of(merged);
         // Written out and no longer needed (nesterov folded it into the global weights): the next round's sum reuses its arrays.
         run.SpentAverage = average;
-        var evaluation = EvaluateRound(run, merged);
 
         lock (_gate)
         {
             if (run.IsFinal)
             {
-                ReleaseEvaluationSet(run);
                 return;
             }
 
@@ -267,7 +277,8 @@ public sealed partial class FarmScheduler
             round.EndedAt = Now;
             _metrics?.RoundClosed((round.EndedAt.Value - round.StartedAt).TotalSeconds, _time.GetElapsedTime(mergeStarted).TotalSeconds, spec.Recipe);
             round.MeanLoss = run.SamplesMerged > 0 ? run.LossSum / run.SamplesMerged : null;
-            round.Evaluation = evaluation;
+            // Evaluated by an agent while the next round trains (FarmScheduler.Tasks.cs); the figures land on this round.
+            var evaluating = QueueEvaluationLocked(run, run.Round, digest, bytes);
             LogRoundMerged(run.Id, run.Round, spec.Rounds, round.MergedResults.Count, round.MeanLoss ?? double.NaN, digest);
             var facts = new JsonObject
             {
@@ -276,13 +287,7 @@ public sealed partial class FarmScheduler
                 ["strategy"] = spec.Merge.Strategy,
                 ["merged"] = new JsonArray(round.MergedResults.Select(d => (JsonNode)JsonValue.Create(d)!).ToArray()),
             };
-            if (evaluation is not null)
-            {
-                // Only present when evaluated, so the chain entries of runs without evaluation keep their old shape.
-                facts["evaluation"] = new JsonObject { ["loss"] = evaluation.Loss, ["accuracy"] = evaluation.Accuracy, ["psnr"] = evaluation.Psnr, ["samples"] = evaluation.Samples };
-            }
-
-            EventLocked(run, "round-merged", $"round {run.Round}/{spec.Rounds} merged {round.MergedResults.Count} results ({spec.Merge.Strategy}): mean loss {round.MeanLoss:G4}{DescribeEvaluation(run, evaluation)}, weights {Short(digest)}",
+            EventLocked(run, "round-merged", $"round {run.Round}/{spec.Rounds} merged {round.MergedResults.Count} results ({spec.Merge.Strategy}): mean loss {round.MeanLoss:G4}, weights {Short(digest)}{(evaluating ? "; evaluation queued" : "")}",
                 facts: facts);
             if (run.Round < spec.Rounds)
             {
@@ -293,48 +298,20 @@ public sealed partial class FarmScheduler
             {
                 run.Manifest.FinalModelDigest = digest;
                 run.Manifest.FinalModelTensorsDigest = tensorsDigest;
-                FinishRunLocked(run, RunStates.Succeeded, null);
-                ReleaseEvaluationSet(run);
+                // The run is sealed with every round's figures: it ends when its last evaluation is in.
+                run.AwaitingEvaluations = true;
+                FinishIfEvaluatedLocked(run);
+                if (!run.IsFinal)
+                {
+                    SaveLocked(run);
+                    DispatchLocked();
+                }
             }
         }
     }
 
     /// <summary>
-    /// The merged model on the run's evaluation split, in this process (the split is loaded once per run and kept in
-    /// memory; a forward pass over a test split of thousands of small images takes seconds). Runs outside the
-    /// scheduler lock, under the run's merge gate. A failure is logged and leaves the round unevaluated: it never fails the run.
-    /// </summary>
-    private RoundEvaluation? EvaluateRound(RunState run, IReadOnlyList<NamedTensor> merged)
-    {
-        if (run.EvaluationIndices.Length == 0)
-        {
-            return null;
-        }
-
-        try
-        {
-            run.EvaluationSet ??= Training.Loop.EvaluationSet.Load(run.Spec.Recipe, run.Manifest.Dataset.Path, run.EvaluationIndices, "cpu");
-            var r = run.EvaluationSet.Evaluate(merged);
-            LogRoundEvaluated(run.Id, run.Round, r.Loss, r.Accuracy ?? double.NaN, r.Psnr ?? double.NaN, r.Samples, r.Seconds);
-            return new RoundEvaluation { Loss = r.Loss, Accuracy = r.Accuracy, Psnr = r.Psnr, Samples = r.Samples, Seconds = r.Seconds };
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            // Any failure (a moved dataset, a native torch error) only costs this round its figures: the merge is
-            // already stored, and an evaluation is never a reason to fail or stall a run.
-            LogEvaluationFailed(run.Id, run.Round, e.Message);
-            return null;
-        }
-    }
-
-    private static void ReleaseEvaluationSet(RunState run)
-    {
-        run.EvaluationSet?.Dispose();
-        run.EvaluationSet = null;
-    }
-
-    /// <summary>
-    /// Drops an ended run's merge state (running sum, spare arrays, momentum, evaluation split) once no merge holds it:
+    /// Drops an ended run's merge state (running sum, spare arrays, momentum) once no merge holds it:
     /// a coordinator serves for months and must not keep a model's worth of arrays for every run it has finished.
     /// </summary>
     private static async Task ReleaseMergeStateAsync(RunState run)
@@ -345,7 +322,6 @@ public sealed partial class FarmScheduler
             run.Accumulator = null;
             run.SpentAverage = null;
             run.Momentum = null;
-            ReleaseEvaluationSet(run);
         }
         finally
         {

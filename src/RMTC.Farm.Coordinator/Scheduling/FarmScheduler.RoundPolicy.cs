@@ -111,7 +111,7 @@ public sealed partial class FarmScheduler
     /// <summary>True when the run's round may close at its quorum now: past the deadline, enough results, none merging, some still out.</summary>
     private bool QuorumDueLocked(RunState run)
     {
-        if (run.IsFinal || run.Spec.RoundPolicy is not { Close: RoundClosePolicies.Quorum, Quorum: { } quorum, Deadline: { } deadline })
+        if (run.IsFinal || run.Manifest.Rounds.Count == 0 || run.Spec.RoundPolicy is not { Close: RoundClosePolicies.Quorum, Quorum: { } quorum, Deadline: { } deadline })
         {
             return false;
         }

@@ -27,10 +27,15 @@ public sealed partial class FarmScheduler
         return Enqueue(prepared);
     }
 
-    /// <summary>Schedules a prepared run.</summary>
-    private Job Enqueue((RunManifest Manifest, JobSpec Spec, int[][] Plan, SafetensorsHeader Template, IReadOnlyList<AssetEntry> Assets, int[] EvaluationIndices) prepared)
+    /// <summary>Schedules a checked run: its first task is its preparation (initial weights, built by an agent).</summary>
+    private Job Enqueue((RunManifest Manifest, JobSpec Spec, int[][] Plan, IReadOnlyList<AssetEntry> Assets, int[] EvaluationIndices) prepared) =>
+        Enqueue(prepared, null);
+
+    /// <summary>Schedules a checked run; with <paramref name="initial"/> (weights already stored) round 1 starts at once.</summary>
+    private Job Enqueue((RunManifest Manifest, JobSpec Spec, int[][] Plan, IReadOnlyList<AssetEntry> Assets, int[] EvaluationIndices) prepared,
+        (string Digest, long Bytes, SafetensorsHeader Template, string TensorsDigest)? initial)
     {
-        var (manifest, spec, plan, template, assets, evaluationIndices) = prepared;
+        var (manifest, spec, plan, assets, evaluationIndices) = prepared;
         lock (_gate)
         {
             if (spec.OpenCue is { } origin && FindPendingByOpenCueNameLocked(origin.JobName) is not null)
@@ -43,7 +48,8 @@ public sealed partial class FarmScheduler
                 Manifest = manifest,
                 Spec = spec,
                 Plan = plan,
-                Template = template,
+                // Known once the preparation's weights are stored.
+                Template = new SafetensorsHeader { Tensors = [], Metadata = new Dictionary<string, string>(), DataStart = 8 },
                 SubmitOrder = ++_submitCounter,
                 Paused = spec.OpenCue?.Paused ?? false,
                 EvaluationIndices = evaluationIndices,
@@ -60,11 +66,19 @@ public sealed partial class FarmScheduler
                 {
                     ["dataset"] = manifest.Dataset.Digest,
                     ["assets"] = manifest.Dataset.AssetsDigest,
-                    ["initialWeights"] = manifest.InitialWeightsDigest,
                     ["recipe"] = spec.Recipe,
                     ["submittedBy"] = manifest.SubmittedBy,
                 });
-            StartRoundLocked(run, 1, manifest.InitialWeightsDigest, template.DataStart + template.DataLength);
+            if (initial is { } weights)
+            {
+                StartPreparedLocked(run, weights.Digest, weights.Bytes, weights.Template, weights.TensorsDigest, "");
+            }
+            else
+            {
+                QueuePrepareLocked(run);
+                SaveLocked(run);
+            }
+
             DispatchLocked();
             return ToJobLocked(run);
         }

@@ -30,7 +30,8 @@ public sealed partial class FarmScheduler
     {
         lock (_gate)
         {
-            return _leases.TryGetValue(leaseId, out var lease) ? lease.Run.Template.DataStart + lease.Run.Template.DataLength : null;
+            // A preparation uploads the run's first weights: there is no template to bound it by yet.
+            return _leases.TryGetValue(leaseId, out var lease) && lease.Shard.Task is null ? lease.Run.Template.DataStart + lease.Run.Template.DataLength : null;
         }
     }
 }

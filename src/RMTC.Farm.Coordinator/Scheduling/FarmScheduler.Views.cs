@@ -87,6 +87,10 @@ public sealed partial class FarmScheduler
             {
                 status = live.Phase == ShardPhase.Queued ? ShardStatus.Waiting : ShardStatus.Running;
             }
+            else if (!run.IsFinal && round is null)
+            {
+                status = ShardStatus.Waiting; // the run is being prepared: its shards are queued once its initial weights are stored
+            }
             else if (run.Manifest.State == RunStates.Failed && failures > run.Spec.MaxRetries)
             {
                 status = ShardStatus.Dead;

@@ -90,6 +90,11 @@ public sealed partial class FarmScheduler
                 continue;
             }
 
+            if (run.Tasks.Count > 0)
+            {
+                DispatchTasksLocked(run, free);
+            }
+
             while (free.Count > 0 && run.PeekReady() is { } shard)
             {
                 if (!EpochReadyLocked(run, shard))
@@ -159,7 +164,7 @@ public sealed partial class FarmScheduler
     /// <summary>Explains why a run's queued shards wait (shown by status), or null when some agent fits.</summary>
     private string? WaitingReasonLocked(RunState run)
     {
-        if (run.Tally.Queued == 0)
+        if (run.Tally.Queued == 0 && !run.Tasks.Any(t => t.Slot.Phase == ShardPhase.Queued))
         {
             return null;
         }
@@ -375,6 +380,8 @@ public sealed partial class FarmScheduler
                 shard.Phase = ShardPhase.Done;
             }
         }
+
+        CancelTasksLocked(run, $"run {run.Id} {state}");
 
         LogRunFinished(run.Id, state, error ?? "");
         var facts = new JsonObject { ["state"] = state };

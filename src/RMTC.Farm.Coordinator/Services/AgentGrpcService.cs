@@ -100,6 +100,9 @@ public sealed partial class AgentGrpcService(FarmScheduler scheduler, IArtifactS
                     case AgentMessage.KindOneofCase.Yielded:
                         scheduler.ShardYielded(agentId, message.Yielded);
                         break;
+                    case AgentMessage.KindOneofCase.Evaluated:
+                        scheduler.EvaluationReported(agentId, message.Evaluated);
+                        break;
                 }
             }
         }

@@ -6,8 +6,8 @@ using RMTC.Farm.Coordinator.Scheduling;
 using RMTC.Farm.Coordinator.Security;
 using RMTC.Farm.Core.Jobs;
 using RMTC.Farm.Core.OpenCue;
+using RMTC.Farm.Core.Training;
 using RMTC.Farm.Protos.V1;
-using RMTC.Farm.Training.Recipes;
 
 namespace RMTC.Farm.Coordinator.Services;
 
@@ -123,7 +123,7 @@ public sealed class JobGrpcService(FarmScheduler scheduler, DatasetConfinement c
     private static IReadOnlyList<JobSpec> Parse(string text, string source, string baseDir, int maxSpecBytes) =>
         CjslParser.LooksLikeCjsl(text)
             ? RunPreparation.ParseCjsl(text, source, baseDir)
-            : [JobSpecParser.Parse(text, source, baseDir, RecipeCatalog.Names, maxSpecBytes)];
+            : [JobSpecParser.Parse(text, source, baseDir, BuiltInRecipes.Names, maxSpecBytes)];
 
     private static RpcException NotFound(string id) =>
         new(new Status(StatusCode.NotFound, $"no job '{id}' on this coordinator: `rmtc status` lists the jobs it knows"));

@@ -54,6 +54,11 @@ public sealed class RunManifest
     public ShardPlanRecord? ShardPlan { get; set; }
     /// <summary>The held-out split the global model is evaluated on after every round; null when none.</summary>
     public EvaluationRecord? Evaluation { get; set; }
+    /// <summary>
+    /// The run's preparation and evaluations, leased to agents like shards, in the order they were queued; null in
+    /// manifests written before they left the coordinator (those runs prepared and evaluated in the coordinator).
+    /// </summary>
+    public List<TaskRecord>? Tasks { get; set; }
 
     /// <summary>Options used for every manifest written or read.</summary>
     public static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)

@@ -5,6 +5,12 @@ namespace RMTC.Farm.Core.Training;
 /// </summary>
 public sealed record ShardTask
 {
+    /// <summary>
+    /// What to do: <see cref="ShardTaskKinds.Train"/> (a shard, the default), <see cref="ShardTaskKinds.Prepare"/> (the
+    /// run's initial weights from <see cref="Seed"/> into <see cref="OutputPath"/>) or <see cref="ShardTaskKinds.Evaluate"/>
+    /// (<see cref="InitialWeightsPath"/> on <see cref="SampleIndices"/>, figures into <see cref="ResultPath"/>).
+    /// </summary>
+    public string Kind { get; init; } = ShardTaskKinds.Train;
     public required string RunId { get; init; }
     public required int Round { get; init; }
     public required int Shard { get; init; }
@@ -51,6 +57,32 @@ public sealed record ShardResult
     public required long Samples { get; init; }
     public required double FinalLoss { get; init; }
     public required double[] EpochLosses { get; init; }
+    public required double Seconds { get; init; }
+    public required string Device { get; init; }
+    /// <summary>The trainer's TorchSharp version (prepare tasks report it for the run's code record); null otherwise.</summary>
+    public string? TorchSharpVersion { get; init; }
+}
+
+/// <summary>Values of <see cref="ShardTask.Kind"/>.</summary>
+public static class ShardTaskKinds
+{
+    /// <summary>Train a shard.</summary>
+    public const string Train = "train";
+
+    /// <summary>Build a run's initial weights.</summary>
+    public const string Prepare = "prepare";
+
+    /// <summary>Evaluate weights on held-out samples.</summary>
+    public const string Evaluate = "evaluate";
+}
+
+/// <summary>What an evaluation task reports (its <c>result.json</c>).</summary>
+public sealed record EvaluationFigures
+{
+    public required double Loss { get; init; }
+    public double? Accuracy { get; init; }
+    public double? Psnr { get; init; }
+    public required int Samples { get; init; }
     public required double Seconds { get; init; }
     public required string Device { get; init; }
 }

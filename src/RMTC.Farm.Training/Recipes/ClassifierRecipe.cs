@@ -1,4 +1,4 @@
-using RMTC.Farm.Core.Datasets;
+using RMTC.Farm.Core.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -18,7 +18,7 @@ internal sealed class ClassifierRecipe : Recipe
     public override string Description =>
         "small CNN that tags patterns in image patches (labelled-images: input, class index; cross-entropy)";
 
-    public override string DatasetKind => DatasetKinds.LabelledImages;
+    public override string DatasetKind => BuiltInRecipes.DatasetKind(RecipeName);
 
     public override void Validate(int[] sampleShape, int classes)
     {

@@ -1,4 +1,4 @@
-using RMTC.Farm.Core.Datasets;
+using RMTC.Farm.Core.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -23,7 +23,7 @@ internal sealed class ConvNetRecipe : Recipe
     public override string Description =>
         "small CNN classifier for real images, e.g. Fashion-MNIST (labelled-images: input, class index; cross-entropy)";
 
-    public override string DatasetKind => DatasetKinds.LabelledImages;
+    public override string DatasetKind => BuiltInRecipes.DatasetKind(RecipeName);
 
     public override void Validate(int[] sampleShape, int classes)
     {

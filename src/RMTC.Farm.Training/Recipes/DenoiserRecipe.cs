@@ -1,4 +1,4 @@
-using RMTC.Farm.Core.Datasets;
+using RMTC.Farm.Core.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -19,7 +19,7 @@ internal sealed class DenoiserRecipe : Recipe
     public override string Description =>
         "small residual CNN denoiser for rendered image patches (image-pairs: noisy input, clean target; MSE)";
 
-    public override string DatasetKind => DatasetKinds.ImagePairs;
+    public override string DatasetKind => BuiltInRecipes.DatasetKind(RecipeName);
 
     public override RecipeModel CreateModel(int[] sampleShape, int classes)
     {

@@ -1,4 +1,4 @@
-using RMTC.Farm.Core.Datasets;
+using RMTC.Farm.Core.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -35,7 +35,7 @@ internal sealed class HdrDenoiserRecipe : Recipe
     public override string Description =>
         "denoiser for linear HDR renders with albedo and normal features (render-pairs: beauty RGB + features in, beauty RGB out; L1 in log space)";
 
-    public override string DatasetKind => DatasetKinds.RenderPairs;
+    public override string DatasetKind => BuiltInRecipes.DatasetKind(RecipeName);
 
     public override void Validate(int[] sampleShape, int classes)
     {

@@ -1,4 +1,3 @@
-using RMTC.Farm.Core.Rights;
 using RMTC.Farm.Core.Training;
 using RMTC.Farm.Core.Weights;
 using RMTC.Farm.Training.Loop;
@@ -16,27 +15,16 @@ public static class RecipeCatalog
     private static readonly Recipe[] All = [new DenoiserRecipe(), new ClassifierRecipe(), new ConvNetRecipe(), new HdrDenoiserRecipe()];
 
     /// <summary>Known recipe names, e.g. <c>denoiser</c>, <c>classifier</c>, <c>convnet</c>, <c>hdr-denoiser</c>.</summary>
-    public static IReadOnlyList<string> Names { get; } = All.Select(r => r.Name).ToArray();
+    public static IReadOnlyList<string> Names => BuiltInRecipes.Names;
 
     /// <summary>One-line description of a recipe, for --help and errors.</summary>
     public static string Describe(string recipe) => Get(recipe).Description;
 
     /// <summary>The dataset kind a recipe trains on (<c>image-pairs</c>, <c>labelled-images</c> or <c>render-pairs</c>).</summary>
-    public static string DatasetKind(string recipe) => Get(recipe).DatasetKind;
+    public static string DatasetKind(string recipe) => BuiltInRecipes.DatasetKind(Get(recipe).Name);
 
-    /// <summary>
-    /// The CAWG assertions a dataset must allow for this recipe to train on it: <c>cawg.ai_training</c> always, plus
-    /// <c>cawg.ai_generative_training</c> for recipes whose models generate content (the denoiser generates images;
-    /// the classifier only labels them).
-    /// </summary>
-    /// <remarks>
-    /// Only recipes known to be non-generative are spared the generative assertion, so a recipe added without thought
-    /// about its rights gets the stricter check rather than the looser one.
-    /// </remarks>
-    public static IReadOnlyList<string> RequiredAssertions(string recipe) =>
-        Get(recipe) is ClassifierRecipe or ConvNetRecipe
-            ? [CawgAssertions.AiTraining]
-            : [CawgAssertions.AiTraining, CawgAssertions.AiGenerativeTraining];
+    /// <summary>The CAWG assertions a dataset must allow for this recipe to train on it (see <see cref="BuiltInRecipes.RequiredAssertions"/>).</summary>
+    public static IReadOnlyList<string> RequiredAssertions(string recipe) => BuiltInRecipes.RequiredAssertions(Get(recipe).Name);
 
     /// <summary>
     /// Deterministic initial weights of the recipe's model for a dataset of the given sample shape and class count

@@ -1,0 +1,121 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using RMTC.Farm.Coordinator.Hosting;
+using RMTC.Farm.Coordinator.Runs;
+using RMTC.Farm.Coordinator.Scheduling;
+using RMTC.Farm.Coordinator.Storage;
+using RMTC.Farm.Core.Lineage;
+using RMTC.Farm.Protos.V1;
+
+namespace RMTC.Farm.Integration.Tests;
+
+/// <summary>A round's evaluation as a lease, with a fake clock: queued at the merge, expired and leased again, fenced, and ending the run.</summary>
+public sealed class TaskLeaseTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("rmtc-tasklease-").FullName;
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-11-23T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+    private readonly FarmScheduler _scheduler;
+    private readonly FileArtifactStore _artifacts;
+    private readonly string _data;
+
+    public TaskLeaseTests()
+    {
+        var options = Options.Create(new CoordinatorOptions { DataDirectory = Path.Combine(_root, "farm"), LeaseTimeoutMs = 5000 });
+        var journal = new RunJournal(new FileRunStore(options), _time, new TestLifetime(), NullLogger<RunJournal>.Instance);
+        _artifacts = new FileArtifactStore(options);
+        _scheduler = new FarmScheduler(journal, _artifacts, _time, options, NullLogger<FarmScheduler>.Instance);
+        var source = Path.Combine(_root, "data");
+        RMTC.Farm.Training.Datasets.DatasetSynthesizer.Synthesize("classifier", source, 40, seed: 1);
+        _data = EvaluationRunTests.WithTestSplit(source, 10);
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private System.Threading.Channels.ChannelReader<CoordinatorMessage> Agent(string id)
+    {
+        var capacity = new Resources { MemoryMib = 65536, Cores = 16 };
+        var registration = _scheduler.Register(new RegisterRequest { AgentId = id, Hostname = id, Slots = 1, Capacity = capacity });
+        return _scheduler.Connect(id, registration.SessionToken);
+    }
+
+    private static Assignment? Next(System.Threading.Channels.ChannelReader<CoordinatorMessage> inbox) =>
+        inbox.TryRead(out var m) && m.KindCase == CoordinatorMessage.KindOneofCase.Assign ? m.Assign : null;
+
+    [Fact]
+    public async Task An_expired_evaluation_is_leased_again_its_stale_report_is_ignored_and_the_run_ends_with_the_figures()
+    {
+        var inboxes = new Dictionary<string, System.Threading.Channels.ChannelReader<CoordinatorMessage>> { ["a"] = Agent("a"), ["b"] = Agent("b") };
+        var job = _scheduler.SubmitPrepared(new SubmitJobRequest { SpecYaml = $"name: t\nrecipe: classifier\ndataset: {_data}\nshards: 1\nrounds: 1\n", SourceName = "t.yaml" });
+
+        // The one shard: its result is the initial weights (a valid model), merged at once.
+        var (shardAgent, shard) = inboxes.Select(kv => (kv.Key, Next(kv.Value))).Single(x => x.Item2 is not null);
+        Assert.Equal(TaskKind.Shard, shard!.Kind);
+        var initial = _scheduler.GetManifest(job.Id)!.InitialWeightsDigest;
+        var merged = await _scheduler.CompleteAsync(new UploadHeader
+        {
+            LeaseId = shard.LeaseId, LeaseEpoch = shard.LeaseEpoch, AgentId = shardAgent, Digest = initial,
+            TotalBytes = (ulong)_artifacts.SizeOf(initial), Samples = (ulong)shard.SampleIndices.Count, FinalLoss = 0.5,
+        }, valuesChecked: true);
+        Assert.Equal(UploadVerdict.Accept, merged.Verdict);
+
+        // The round is merged; its evaluation is leased like a shard, and the run waits for it.
+        var (first, evaluation) = inboxes.Select(kv => (kv.Key, Next(kv.Value))).Single(x => x.Item2 is not null);
+        Assert.Equal(TaskKind.Evaluate, evaluation!.Kind);
+        Assert.Equal(10, evaluation.SampleIndices.Count);
+        var manifest = _scheduler.GetManifest(job.Id)!;
+        Assert.Equal(manifest.Rounds[0].OutputDigest, evaluation.GlobalWeightsDigest);
+        Assert.Equal(JobState.Running, _scheduler.GetJob(job.Id)!.State);
+
+        // Its agent goes silent: the lease expires and the evaluation goes to the other agent, with a newer epoch.
+        var second = first == "a" ? "b" : "a";
+        _time.Advance(TimeSpan.FromMilliseconds(5100));
+        _scheduler.Heartbeat(second, new Heartbeat());
+        Assert.Equal(1, _scheduler.ExpireSilentAgents());
+        var again = Next(inboxes[second]);
+        Assert.Equal(TaskKind.Evaluate, again!.Kind);
+        Assert.True(again.LeaseEpoch > evaluation.LeaseEpoch);
+
+        // The first agent's late figures are fenced out; the second's land on the round and end the run.
+        _scheduler.EvaluationReported(first, new EvaluationReport { LeaseId = evaluation.LeaseId, LeaseEpoch = evaluation.LeaseEpoch, Loss = 9, Accuracy = 0.1, Samples = 10 });
+        Assert.Null(_scheduler.GetManifest(job.Id)!.Rounds[0].Evaluation);
+        _scheduler.EvaluationReported(second, new EvaluationReport { LeaseId = again.LeaseId, LeaseEpoch = again.LeaseEpoch, Loss = 0.7, Accuracy = 0.6, Samples = 10, Seconds = 0.2, Device = "cpu" });
+
+        var done = _scheduler.GetJob(job.Id)!;
+        Assert.Equal(JobState.Succeeded, done.State);
+        Assert.Equal(0.6, done.CompletedRounds[0].EvalAccuracy);
+        manifest = _scheduler.GetManifest(job.Id)!;
+        Assert.Equal(0.7, manifest.Rounds[0].Evaluation!.Loss);
+        var task = Assert.Single(manifest.Tasks!);
+        Assert.Equal([AttemptOutcomes.Expired, AttemptOutcomes.Succeeded], task.Attempts.Select(x => x.Outcome));
+        Assert.Equal([first, second], task.Attempts.Select(x => x.AgentId));
+        Assert.NotNull(task.EndedAt);
+        Assert.NotNull(manifest.Seal);
+    }
+
+    [Fact]
+    public async Task An_evaluation_that_keeps_failing_leaves_its_round_unevaluated_and_the_run_succeeds()
+    {
+        var inbox = Agent("a");
+        var job = _scheduler.SubmitPrepared(new SubmitJobRequest { SpecYaml = $"name: t\nrecipe: classifier\ndataset: {_data}\nshards: 1\nrounds: 1\nmax_retries: 1\n", SourceName = "t.yaml" });
+        var shard = Next(inbox)!;
+        var initial = _scheduler.GetManifest(job.Id)!.InitialWeightsDigest;
+        await _scheduler.CompleteAsync(new UploadHeader
+        {
+            LeaseId = shard.LeaseId, LeaseEpoch = shard.LeaseEpoch, AgentId = "a", Digest = initial, TotalBytes = (ulong)_artifacts.SizeOf(initial), Samples = 1,
+        }, valuesChecked: true);
+
+        for (var i = 0; i < 2; i++)
+        {
+            var evaluation = Next(inbox)!;
+            Assert.Equal(TaskKind.Evaluate, evaluation.Kind);
+            _scheduler.ShardFailed("a", new ShardFailed { LeaseId = evaluation.LeaseId, LeaseEpoch = evaluation.LeaseEpoch, Reason = "dataset moved" });
+        }
+
+        Assert.Null(Next(inbox));
+        Assert.Equal(JobState.Succeeded, _scheduler.GetJob(job.Id)!.State);
+        var manifest = _scheduler.GetManifest(job.Id)!;
+        Assert.Null(manifest.Rounds[0].Evaluation);
+        Assert.Contains("dataset moved", manifest.Tasks![0].Error);
+    }
+}
