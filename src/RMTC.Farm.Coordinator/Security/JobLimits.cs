@@ -24,6 +24,12 @@ public static class JobLimits
             ? $"upload declares {declared} bytes; this run's weights are {expected} bytes and at most {expected + headroom} are accepted (Coordinator:UploadHeadroomBytes = {headroom})"
             : null;
 
+    /// <summary>The refusal of a preparation's upload (a run's first weights) declaring more than <paramref name="max"/>; null when it fits.</summary>
+    public static string? InitialWeightsTooLarge(ulong declared, long max) =>
+        declared > (ulong)max
+            ? $"upload of a run's first weights declares {declared} bytes, over the limit of {max} (Coordinator:MaxInitialWeightsBytes)"
+            : null;
+
     /// <summary>
     /// The refusal of a checkpoint declaring more than its run's weights four times over (the weights and Adam's two
     /// moments, with room for the optimiser's own framing) plus headroom; null when it fits.

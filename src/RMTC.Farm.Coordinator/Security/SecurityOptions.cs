@@ -46,6 +46,13 @@ public sealed class SecurityOptions
     public long UploadHeadroomBytes { get; set; } = 1024 * 1024;
 
     /// <summary>
+    /// Largest upload of a run's first weights (its preparation task, which has no template to be measured against
+    /// yet): a header declaring more is refused before any chunk is read. Default 16 GiB.
+    /// </summary>
+    [Range(1024, long.MaxValue)]
+    public long MaxInitialWeightsBytes { get; set; } = 16L << 30;
+
+    /// <summary>
     /// The hosts that may call the OpenCue port (pycue sends no credentials, so the caller's address is all there is)
     /// and the shows each may act for. Empty: on a coordinator that requires tokens the OpenCue port is off; on an open
     /// one it answers anyone for every show. Set: only these addresses are answered, each for its shows only.

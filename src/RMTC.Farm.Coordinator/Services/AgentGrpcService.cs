@@ -188,8 +188,10 @@ public sealed partial class AgentGrpcService(FarmScheduler scheduler, IArtifactS
             return await ReceiveCheckpointAsync(header, expected, requestStream, ct);
         }
 
-        if (expected is { } weightBytes
-            && Security.JobLimits.UploadTooLarge(header.TotalBytes, weightBytes, security.Value.UploadHeadroomBytes) is { } tooLarge)
+        // A preparation (no expected size yet: the run's first weights) is bounded by its own setting.
+        if ((expected is { } weightBytes
+                ? Security.JobLimits.UploadTooLarge(header.TotalBytes, weightBytes, security.Value.UploadHeadroomBytes)
+                : Security.JobLimits.InitialWeightsTooLarge(header.TotalBytes, security.Value.MaxInitialWeightsBytes)) is { } tooLarge)
         {
             LogUploadRefused(header.LeaseId, header.AgentId, tooLarge);
             scheduler.RefuseUpload(header, tooLarge);

@@ -111,7 +111,9 @@ public sealed class AgentAuthTests
         Assert.Contains("Coordinator:MaxJobSpecBytes", longSpec.Status.Detail);
 
         // An upload whose header declares far more than the run's weights: refused before a chunk is read, and recorded.
-        var job = (await admin.SubmitJobAsync(SecureFarm.Submit(SecureFarm.Spec("upload", farm.Synthesize(), "alpha")))).Job;
+        // Prepared in process, so the wire-level agent's first lease is a shard rather than the run's preparation.
+        var job = farm.Scheduler.SubmitPrepared(SecureFarm.Submit(SecureFarm.Spec("upload", farm.Synthesize(), "alpha")));
+        await farm.Scheduler.WhenRecordedAsync(job.Id, CancellationToken.None);
         var agents = new AgentService.AgentServiceClient(farm.Channel(SecureFarm.FarmToken));
         var registration = await agents.RegisterAsync(Registration("greedy"));
         using var session = agents.Session();
@@ -131,6 +133,34 @@ public sealed class AgentAuthTests
         Assert.Contains(farm.Scheduler.GetManifest(job.Id)!.Rounds[0].Attempts, a => a.Error?.Contains("upload declares", StringComparison.Ordinal) == true);
 
         // Still serving.
+        Assert.Single((await admin.ListJobsAsync(new ListJobsRequest())).Jobs);
+    }
+
+    [Fact]
+    public async Task A_preparation_upload_declaring_more_than_the_first_weights_limit_is_refused_before_any_chunk()
+    {
+        await using var farm = await SecureFarm.StartAsync();
+        var admin = farm.Jobs(SecureFarm.AdminToken);
+        await admin.SubmitJobAsync(SecureFarm.Submit(SecureFarm.Spec("prepare", farm.Synthesize(), "alpha")));
+        var agents = new AgentService.AgentServiceClient(farm.Channel(SecureFarm.FarmToken));
+        var registration = await agents.RegisterAsync(Registration("greedy"));
+        using var session = agents.Session();
+        await session.RequestStream.WriteAsync(new AgentMessage { Hello = new Hello { AgentId = "greedy", SessionToken = registration.SessionToken } });
+        await session.RequestStream.WriteAsync(new AgentMessage { Heartbeat = new Heartbeat() });
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        Assert.True(await session.ResponseStream.MoveNext(timeout.Token));
+        var lease = session.ResponseStream.Current.Assign;
+        Assert.Equal(TaskKind.Prepare, lease.Kind);
+
+        // The run has no template yet, so the first weights have a limit of their own: a huge header never gets to stream.
+        using var upload = agents.UploadResult();
+        await upload.RequestStream.WriteAsync(new UploadResultRequest
+        {
+            Header = new UploadHeader { LeaseId = lease.LeaseId, LeaseEpoch = lease.LeaseEpoch, AgentId = "greedy", Digest = Sha256Digest.OfBytes([1]), TotalBytes = 64UL << 30, Samples = 1 },
+        });
+        var tooLarge = await Assert.ThrowsAsync<RpcException>(() => upload.ResponseAsync);
+        Assert.Equal(StatusCode.ResourceExhausted, tooLarge.StatusCode);
+        Assert.Contains("Coordinator:MaxInitialWeightsBytes", tooLarge.Status.Detail);
         Assert.Single((await admin.ListJobsAsync(new ListJobsRequest())).Jobs);
     }
 
