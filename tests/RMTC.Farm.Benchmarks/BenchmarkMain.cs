@@ -75,7 +75,7 @@ internal static class BenchmarkMain
         if (which.Count == 0 || which.Contains("scripted"))
         {
             ScriptedTrainingBenchmark.Run(table,
-                args.SkipWhile(a => a != "--repetitions").Skip(1).Select(int.Parse).FirstOrDefault(9),
+                args.SkipWhile(a => a != "--repetitions").Skip(1).Select(int.Parse).FirstOrDefault(15),
                 args.SkipWhile(a => a != "--threads").Skip(1).Select(int.Parse).FirstOrDefault(0));
         }
 
