@@ -1,8 +1,8 @@
 namespace RMTC.Farm.Benchmarks;
 
 /// <summary>
-/// Entry point: `dotnet run --project tests/RMTC.Farm.Benchmarks -c Release -- [lineage] [merge] [transfer] [scheduling] [rounds] [demo] [onnx] [exr]`
-/// (none named: all), with `--runs N` (lineage), `--params N` (merge, transfer), `--agents N --shards N --train-ms N` (scheduling), `--iterations N` (onnx; exr takes at most 5).
+/// Entry point: `dotnet run --project tests/RMTC.Farm.Benchmarks -c Release -- [lineage] [merge] [transfer] [scheduling] [rounds] [demo] [onnx] [exr] [scripted]`
+/// (none named: all), with `--runs N` (lineage), `--params N` (merge, transfer), `--agents N --shards N --train-ms N` (scheduling), `--iterations N` (onnx; exr takes at most 5), `--repetitions N --threads N` (scripted).
 /// `soak [--runs 20] [--agents 3] [--seed 1]` runs the fault soak instead (issue 6): real processes, one fault per run.
 /// </summary>
 internal static class BenchmarkMain
@@ -70,6 +70,13 @@ internal static class BenchmarkMain
         if (which.Count == 0 || which.Contains("exr"))
         {
             ExrBenchmark.Run(table, Math.Min(iterations, 5));
+        }
+
+        if (which.Count == 0 || which.Contains("scripted"))
+        {
+            ScriptedTrainingBenchmark.Run(table,
+                args.SkipWhile(a => a != "--repetitions").Skip(1).Select(int.Parse).FirstOrDefault(15),
+                args.SkipWhile(a => a != "--threads").Skip(1).Select(int.Parse).FirstOrDefault(0));
         }
 
         table.Print(Console.Out);

@@ -7,8 +7,11 @@ public static class OnnxChecker
 {
     private const string Python = "/usr/bin/python3";
 
-    /// <summary>Runs <c>onnx.checker.check_model(full_check=True)</c> (which also infers every shape) on the file; returns its complaint or null.</summary>
-    public static string? Check(string path)
+    /// <summary>
+    /// Runs <c>onnx.checker.check_model(full_check=True)</c> (which also infers every shape) on the file; returns its
+    /// complaint or null. <paramref name="opset"/> is the operator set the file must declare (a torch.onnx.export template's may differ from ours).
+    /// </summary>
+    public static string? Check(string path, int opset = 17)
     {
         if (!File.Exists(Python))
         {
@@ -23,7 +26,7 @@ public static class OnnxChecker
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEnd();
         process.WaitForExit();
-        return process.ExitCode == 0 && stdout.Result.StartsWith("ok 17", StringComparison.Ordinal)
+        return process.ExitCode == 0 && stdout.Result.StartsWith($"ok {opset}\n", StringComparison.Ordinal)
             ? null
             : $"onnx checker (exit {process.ExitCode}): {stdout.Result}{stderr}" + (stderr.Contains("No module named 'onnx'", StringComparison.Ordinal) ? " — install python3-onnx (apt-get install python3-onnx)" : "");
     }

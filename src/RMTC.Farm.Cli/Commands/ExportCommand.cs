@@ -12,7 +12,7 @@ internal static class ExportCommand
     public static Command Create()
     {
         var target = new Argument<string>("RUN|DIGEST") { Description = "Run id (or unique prefix), or the sha256 of a model a run produced" };
-        var onnx = new Option<FileInfo>("--onnx") { Description = "Where to write the ONNX file (opset 17; provenance in metadata_props)", Required = true };
+        var onnx = new Option<FileInfo>("--onnx") { Description = "Where to write the ONNX file (opset 17, or a TorchScript model's template's own; provenance in metadata_props)", Required = true };
         var coordinator = FarmClient.CoordinatorOption();
         var json = FarmClient.JsonOption();
         var command = new Command("export", """

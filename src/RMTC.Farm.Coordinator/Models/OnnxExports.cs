@@ -67,17 +67,36 @@ public sealed class OnnxExports(LineageQueries queries, IRunStore store, IArtifa
         provenance.TargetChannels = descriptor.TargetChannels.ToList();
 
         byte[] bytes;
-        try
+        string? templateDigest = null;
+        if (m.Spec?.Model is { } scripted)
         {
-            var (weights, _) = artifacts.ReadWeights(modelDigest);
-            bytes = OnnxExporter.Export(weights, provenance);
+            (bytes, templateDigest) = ScriptedOnnxTemplate.Export(m, scripted, artifacts, artifacts.ReadWeights(modelDigest).Tensors, provenance);
         }
-        catch (OnnxExportException e)
+        else
         {
-            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"run {m.RunId}: cannot export recipe {m.Recipe} as ONNX: {e.Message}"));
+            try
+            {
+                var (weights, _) = artifacts.ReadWeights(modelDigest);
+                bytes = OnnxExporter.Export(weights, provenance);
+            }
+            catch (OnnxExportException e)
+            {
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, $"run {m.RunId}: cannot export recipe {m.Recipe} as ONNX: {e.Message}"));
+            }
         }
 
         var onnxDigest = artifacts.Put(bytes, ArtifactKind.Onnx).Digest;
+        var details = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["opset"] = OpsetOf(bytes).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["recipe"] = m.Recipe,
+            ["rmtcVersion"] = Version,
+        };
+        if (templateDigest is not null)
+        {
+            details["onnxTemplate"] = templateDigest;
+        }
+
         // Recorded once per file: exporting the same model again returns the first record.
         var recordDigest = await derivations.AppendAsync(new DerivationRecord
         {
@@ -88,12 +107,7 @@ public sealed class OnnxExports(LineageQueries queries, IRunStore store, IArtifa
             ModelDigest = modelDigest,
             Format = "onnx",
             VariantDigest = onnxDigest,
-            Details = new(StringComparer.Ordinal)
-            {
-                ["opset"] = OnnxFormat.Opset.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["recipe"] = m.Recipe,
-                ["rmtcVersion"] = Version,
-            },
+            Details = details,
         }, ct);
         var header = new OnnxExport
         {
@@ -103,10 +117,14 @@ public sealed class OnnxExports(LineageQueries queries, IRunStore store, IArtifa
             Bytes = (ulong)bytes.LongLength,
             Recipe = m.Recipe,
             RecordDigest = recordDigest,
-            Opset = OnnxFormat.Opset,
+            Opset = (int)OpsetOf(bytes),
         };
         return (header, artifacts.OpenRead(onnxDigest, ArtifactKind.Onnx));
     }
+
+    /// <summary>The ai.onnx operator set a file declares: ours for a recipe, the template's for a TorchScript model.</summary>
+    private static long OpsetOf(byte[] onnx) =>
+        RMTC.Farm.Onnx.Protos.ModelProto.Parser.ParseFrom(onnx).OpsetImport.FirstOrDefault(o => o.Domain.Length == 0)?.Version ?? OnnxFormat.Opset;
 
     /// <summary>May the export <paramref name="onnxDigest"/> run inference? Throws PERMISSION_DENIED when its closure forbids it.</summary>
     public async Task<InferencePermit> CheckAsync(string onnxDigest, CancellationToken ct)
