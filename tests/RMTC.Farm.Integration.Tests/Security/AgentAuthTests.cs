@@ -114,20 +114,7 @@ public sealed class AgentAuthTests
         // Prepared in process, so the wire-level agent's first lease is a shard rather than the run's preparation.
         var job = farm.Scheduler.SubmitPrepared(SecureFarm.Submit(SecureFarm.Spec("upload", farm.Synthesize(), "alpha")));
         await farm.Scheduler.WhenRecordedAsync(job.Id, CancellationToken.None);
-        var agents = new AgentService.AgentServiceClient(farm.Channel(SecureFarm.FarmToken));
-        var registration = await agents.RegisterAsync(Registration("greedy"));
-        using var session = agents.Session();
-        await session.RequestStream.WriteAsync(new AgentMessage { Hello = new Hello { AgentId = "greedy", SessionToken = registration.SessionToken } });
-        await session.RequestStream.WriteAsync(new AgentMessage { Heartbeat = new Heartbeat() });
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-        Assert.True(await session.ResponseStream.MoveNext(timeout.Token));
-        var lease = session.ResponseStream.Current.Assign;
-        using var upload = agents.UploadResult();
-        await upload.RequestStream.WriteAsync(new UploadResultRequest
-        {
-            Header = new UploadHeader { LeaseId = lease.LeaseId, LeaseEpoch = lease.LeaseEpoch, AgentId = "greedy", Digest = Sha256Digest.OfBytes([1]), TotalBytes = 64UL << 30, Samples = 1 },
-        });
-        var tooLarge = await Assert.ThrowsAsync<RpcException>(() => upload.ResponseAsync);
+        var (_, tooLarge) = await GreedyUploadAsync(farm);
         Assert.Equal(StatusCode.ResourceExhausted, tooLarge.StatusCode);
         Assert.Contains("Coordinator:UploadHeadroomBytes", tooLarge.Status.Detail);
         Assert.Contains(farm.Scheduler.GetManifest(job.Id)!.Rounds[0].Attempts, a => a.Error?.Contains("upload declares", StringComparison.Ordinal) == true);
@@ -136,12 +123,9 @@ public sealed class AgentAuthTests
         Assert.Single((await admin.ListJobsAsync(new ListJobsRequest())).Jobs);
     }
 
-    [Fact]
-    public async Task A_preparation_upload_declaring_more_than_the_first_weights_limit_is_refused_before_any_chunk()
+    /// <summary>A wire-level agent takes its first lease and starts an upload declaring 64 GiB; returns the lease and the refusal.</summary>
+    private static async Task<(Assignment Lease, RpcException Refusal)> GreedyUploadAsync(SecureFarm farm)
     {
-        await using var farm = await SecureFarm.StartAsync();
-        var admin = farm.Jobs(SecureFarm.AdminToken);
-        await admin.SubmitJobAsync(SecureFarm.Submit(SecureFarm.Spec("prepare", farm.Synthesize(), "alpha")));
         var agents = new AgentService.AgentServiceClient(farm.Channel(SecureFarm.FarmToken));
         var registration = await agents.RegisterAsync(Registration("greedy"));
         using var session = agents.Session();
@@ -150,15 +134,23 @@ public sealed class AgentAuthTests
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
         Assert.True(await session.ResponseStream.MoveNext(timeout.Token));
         var lease = session.ResponseStream.Current.Assign;
-        Assert.Equal(TaskKind.Prepare, lease.Kind);
-
-        // The run has no template yet, so the first weights have a limit of their own: a huge header never gets to stream.
         using var upload = agents.UploadResult();
         await upload.RequestStream.WriteAsync(new UploadResultRequest
         {
             Header = new UploadHeader { LeaseId = lease.LeaseId, LeaseEpoch = lease.LeaseEpoch, AgentId = "greedy", Digest = Sha256Digest.OfBytes([1]), TotalBytes = 64UL << 30, Samples = 1 },
         });
-        var tooLarge = await Assert.ThrowsAsync<RpcException>(() => upload.ResponseAsync);
+        return (lease, await Assert.ThrowsAsync<RpcException>(() => upload.ResponseAsync));
+    }
+
+    [Fact]
+    public async Task A_preparation_upload_declaring_more_than_the_first_weights_limit_is_refused_before_any_chunk()
+    {
+        await using var farm = await SecureFarm.StartAsync();
+        var admin = farm.Jobs(SecureFarm.AdminToken);
+        await admin.SubmitJobAsync(SecureFarm.Submit(SecureFarm.Spec("prepare", farm.Synthesize(), "alpha")));
+        // The run has no template yet, so the first weights have a limit of their own: a huge header never gets to stream.
+        var (lease, tooLarge) = await GreedyUploadAsync(farm);
+        Assert.Equal(TaskKind.Prepare, lease.Kind);
         Assert.Equal(StatusCode.ResourceExhausted, tooLarge.StatusCode);
         Assert.Contains("Coordinator:MaxInitialWeightsBytes", tooLarge.Status.Detail);
         Assert.Single((await admin.ListJobsAsync(new ListJobsRequest())).Jobs);
