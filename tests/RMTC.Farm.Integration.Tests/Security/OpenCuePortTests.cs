@@ -43,7 +43,8 @@ public sealed class OpenCuePortTests
                 ["RMTC_Coordinator__OpenCuePort"] = closedPort.ToString(CultureInfo.InvariantCulture),
             }))
             {
-                await FarmFixture.WaitUntilAsync(() => closed.Output.Contains("The OpenCue port is off"), TimeSpan.FromSeconds(30), () => closed.Output);
+                // Two log lines (the warning and the start-up report), written in either order: wait for both.
+                await FarmFixture.WaitUntilAsync(() => closed.Output.Contains("The OpenCue port is off") && closed.Output.Contains("OpenCue: off"), TimeSpan.FromSeconds(30), () => closed.Output);
                 Assert.Contains("OpenCue: off", closed.Output);
                 Assert.Contains("Coordinator:OpenCueSubmitHosts", closed.Output);
                 var refused = Assert.Single(await PycueCalls.RunAsync($"127.0.0.1:{closedPort}", "stats"));
