@@ -24,8 +24,10 @@ public sealed partial class ExplorerDemoTests
             Assert.Equal("succeeded", (string)Assert.Single(runs)!["state"]!);
             Assert.Contains("RMTC Explorer", await http.GetStringAsync(address));
 
-            // Ctrl+C ends it cleanly.
-            using (var interrupt = Process.Start("kill", ["-INT", demo.Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            // Ctrl+C ends it cleanly. A suite started as a background job of a non-interactive shell hands its children
+            // SIGINT ignored (POSIX), which no process can undo for itself: there the stop request is SIGTERM, handled alike.
+            var signal = SigIntIgnored(demo.Process.Id) ? "-TERM" : "-INT";
+            using (var interrupt = Process.Start("kill", [signal, demo.Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
             {
                 await interrupt.WaitForExitAsync();
             }
@@ -45,6 +47,13 @@ public sealed partial class ExplorerDemoTests
 
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    /// <summary>True when the process ignores SIGINT (bit 2 of SigIgn in /proc/PID/status).</summary>
+    private static bool SigIntIgnored(int pid)
+    {
+        var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+        return line is not null && (Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16) & 0x2) != 0;
     }
 
     [GeneratedRegex(@"Explorer serving at (\S+)")]
