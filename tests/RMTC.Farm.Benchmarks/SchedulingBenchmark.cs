@@ -6,6 +6,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using RMTC.Farm.Agent.Hosting;
 using RMTC.Farm.Coordinator.Metrics;
+using RMTC.Farm.Coordinator.Scheduling;
+using RMTC.Farm.Core.Lineage;
 using RMTC.Farm.Integration.Tests;
 using RMTC.Farm.Protos.V1;
 
@@ -35,7 +37,7 @@ internal static class SchedulingBenchmark
             var ids = new List<string>();
             for (var r = 0; r < runs; r++)
             {
-                ids.Add(farm.Scheduler.SubmitPrepared(new SubmitJobRequest { SpecYaml = $"name: sched-{r}\nrecipe: classifier\ndataset: {data}\nshards: {ShardsPerRun}\nrounds: 1\n", SourceName = "bench.yaml" }).Id);
+                ids.Add(farm.Scheduler.SubmitPrepared(new JobSubmission { SpecYaml = $"name: sched-{r}\nrecipe: classifier\ndataset: {data}\nshards: {ShardsPerRun}\nrounds: 1\n", SourceName = "bench.yaml" }).Id);
             }
 
             await WaitForRunsAsync(farm, ids, TimeSpan.FromMinutes(30), sw);
@@ -73,7 +75,7 @@ internal static class SchedulingBenchmark
         var hosts = await StartAgentsAsync(farm, agents, TrainMs);
         try
         {
-            var id = farm.Scheduler.SubmitPrepared(new SubmitJobRequest { SpecYaml = $"name: rounds\nrecipe: classifier\ndataset: {data}\nshards: {agents}\nrounds: {rounds + 1}\n", SourceName = "bench.yaml" }).Id;
+            var id = farm.Scheduler.SubmitPrepared(new JobSubmission { SpecYaml = $"name: rounds\nrecipe: classifier\ndataset: {data}\nshards: {agents}\nrounds: {rounds + 1}\n", SourceName = "bench.yaml" }).Id;
             await WaitForRunsAsync(farm, [id], TimeSpan.FromMinutes(10), Stopwatch.StartNew());
             // Round 1 includes every agent's first weights fetch and JIT warm-up: the steady state is the later rounds.
             var overheads = farm.Scheduler.GetManifest(id)!.Rounds.Skip(1)
@@ -135,9 +137,9 @@ internal static class SchedulingBenchmark
         while (true)
         {
             var states = ids.Select(id => farm.Scheduler.GetJob(id)!).ToList();
-            if (states.All(j => j.State is JobState.Succeeded or JobState.Failed or JobState.Cancelled))
+            if (states.All(j => RunStates.IsFinal(j.State)))
             {
-                var failed = states.FirstOrDefault(j => j.State != JobState.Succeeded);
+                var failed = states.FirstOrDefault(j => j.State != RunStates.Succeeded);
                 if (failed is not null)
                 {
                     throw new InvalidOperationException($"run {failed.Id} ended {failed.State}: {failed.Error}");

@@ -6,6 +6,7 @@ using System.Security.Cryptography;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
+using RMTC.Farm.Coordinator.Scheduling;
 using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Core.Weights;
 using RMTC.Farm.Integration.Tests;
@@ -71,17 +72,17 @@ internal static class TransferBenchmark
         table.Add("  FetchWeights peak memory", fetchPeak / 1e6, "MB", modelBytes / 1e6, "model size", "no full copy (ratio > 1)", higherIsBetter: false);
 
         // A lease to upload against: one agent, a small run that tolerates every refusal.
-        var agent = farm.Scheduler.Register(new RegisterRequest { AgentId = "bench", Hostname = "bench", Slots = 1, Capacity = new Resources { MemoryMib = 65536, Cores = 16 } });
+        var agent = farm.Scheduler.Register(new AgentRegistration("bench", "bench", 1, new AgentResources(0, 0, 65536, 16, []), "bench"));
         var inbox = farm.Scheduler.Connect("bench", agent.SessionToken);
         var data = Path.Combine(farm.Root, "data");
         RMTC.Farm.Training.Datasets.DatasetSynthesizer.Synthesize("classifier", data, 8, seed: 1);
-        farm.Scheduler.SubmitPrepared(new SubmitJobRequest { SpecYaml = $"name: transfer\nrecipe: classifier\ndataset: {data}\nshards: 1\nrounds: 1\nmax_retries: 100\n", SourceName = "bench.yaml" });
+        farm.Scheduler.SubmitPrepared(new JobSubmission { SpecYaml = $"name: transfer\nrecipe: classifier\ndataset: {data}\nshards: 1\nrounds: 1\nmax_retries: 100\n", SourceName = "bench.yaml" });
 
         double upload = 0;
         long uploadPeak = 0;
         for (var i = 0; i < Repeats; i++)
         {
-            var assign = (await inbox.ReadAsync()).Assign;
+            var assign = ((AssignWork)await inbox.ReadAsync()).Order;
             var baseline = ProcessMemory.ResetPeak();
             var sw = Stopwatch.StartNew();
             await UploadAsync(client, assign, digest, payload);
@@ -95,13 +96,13 @@ internal static class TransferBenchmark
     }
 
     /// <summary>What the agent's shard executor does: header, then the file in chunks.</summary>
-    private static async Task UploadAsync(AgentService.AgentServiceClient client, Assignment assign, string digest, string path)
+    private static async Task UploadAsync(AgentService.AgentServiceClient client, WorkOrder assign, string digest, string path)
     {
         var length = new FileInfo(path).Length;
         using var call = client.UploadResult();
         await call.RequestStream.WriteAsync(new UploadResultRequest
         {
-            Header = new UploadHeader { LeaseId = assign.LeaseId, LeaseEpoch = assign.LeaseEpoch, AgentId = "bench", Digest = digest, TotalBytes = (ulong)length, Samples = 8 },
+            Header = new UploadHeader { LeaseId = assign.LeaseId, LeaseEpoch = (ulong)assign.LeaseEpoch, AgentId = "bench", Digest = digest, TotalBytes = (ulong)length, Samples = 8 },
         });
         var buffer = new byte[int.Parse(Environment.GetEnvironmentVariable("RMTC_Coordinator__ChunkBytes") ?? "65536")];
         await using (var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan))

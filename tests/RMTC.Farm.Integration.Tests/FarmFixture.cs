@@ -118,9 +118,9 @@ public sealed class FarmFixture : IAsyncDisposable
     /// Submits with the run's initial weights built in the test process instead of by a prepare task, so round 1 starts at
     /// once: for tests that play the agent's side of the wire by hand, or watch a run's first events with no agent.
     /// </summary>
-    public async Task<Job> SubmitPreparedAsync(string yaml)
+    public async Task<RunStatus> SubmitPreparedAsync(string yaml)
     {
-        var job = Scheduler.SubmitPrepared(new SubmitJobRequest { SpecYaml = yaml, BaseDirectory = Root, SourceName = "test.yaml" });
+        var job = Scheduler.SubmitPrepared(new JobSubmission { SpecYaml = yaml, BaseDirectory = Root, SourceName = "test.yaml" });
         await Scheduler.WhenRecordedAsync(job.Id, CancellationToken.None);
         return job;
     }

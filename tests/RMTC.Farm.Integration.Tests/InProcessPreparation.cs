@@ -1,5 +1,4 @@
 using RMTC.Farm.Coordinator.Scheduling;
-using RMTC.Farm.Protos.V1;
 using RMTC.Farm.Training.Tasks;
 
 namespace RMTC.Farm.Integration.Tests;
@@ -11,6 +10,6 @@ namespace RMTC.Farm.Integration.Tests;
 public static class InProcessPreparation
 {
     /// <summary>Submits <paramref name="request"/> with its initial weights built in this process.</summary>
-    public static Job SubmitPrepared(this FarmScheduler scheduler, SubmitJobRequest request) =>
+    public static RunStatus SubmitPrepared(this FarmScheduler scheduler, JobSubmission request) =>
         scheduler.SubmitPreparedInProcess(request, (spec, seed) => RunInitialisation.Create(spec.Recipe, null, spec.Dataset, seed));
 }

@@ -35,34 +35,32 @@ public sealed class RoundPolicyTests : IAsyncLifetime
         RMTC.Farm.Training.Datasets.DatasetSynthesizer.Synthesize("classifier", _data, 30, seed: 1);
     }
 
-    private ChannelReader<CoordinatorMessage> Agent(string id)
+    private ChannelReader<AgentCommand> Agent(string id)
     {
-        var registration = _scheduler.Register(new RegisterRequest { AgentId = id, Hostname = id, Slots = 1, Capacity = new Resources { Cores = 4, MemoryMib = 8192 } });
+        var registration = _scheduler.Register(SchedulerInputs.Registration(id, memoryMib: 8192, cores: 4));
         return _scheduler.Connect(id, registration.SessionToken);
     }
 
-    private Job Submit(int shards, string policy) => _scheduler.SubmitPrepared(new SubmitJobRequest
+    private RunStatus Submit(int shards, string policy) => _scheduler.SubmitPrepared(new JobSubmission
     {
         SpecYaml = $"name: policy\nrecipe: classifier\ndataset: {_data}\nshards: {shards}\nrounds: 1\nround_policy:\n{policy}",
         SourceName = "policy.yaml",
     });
 
-    private static Assignment Assigned(ChannelReader<CoordinatorMessage> inbox)
+    private static WorkOrder Assigned(ChannelReader<AgentCommand> inbox)
     {
         Assert.True(inbox.TryRead(out var message), "the agent was given no lease");
-        Assert.Equal(CoordinatorMessage.KindOneofCase.Assign, message.KindCase);
         return message.Assign;
     }
 
-    private static Cancel Cancelled(ChannelReader<CoordinatorMessage> inbox)
+    private static CancelWork Cancelled(ChannelReader<AgentCommand> inbox)
     {
         Assert.True(inbox.TryRead(out var message), "the agent was not told to stop");
-        Assert.Equal(CoordinatorMessage.KindOneofCase.Cancel, message.KindCase);
         return message.Cancel;
     }
 
     /// <summary>Delivers a result for <paramref name="lease"/>: the global weights shifted by <paramref name="shift"/> (or poisoned with NaN).</summary>
-    private async Task<UploadDecision> Deliver(string agent, Assignment lease, float shift, bool poison = false)
+    private async Task<UploadDecision> Deliver(string agent, WorkOrder lease, float shift, bool poison = false)
     {
         var tensors = _artifacts.ReadWeights(lease.GlobalWeightsDigest).Tensors;
         foreach (var tensor in tensors.Where(t => t.DType == TensorDType.F32))
@@ -76,7 +74,7 @@ public sealed class RoundPolicyTests : IAsyncLifetime
 
         // Stored first, as an upload is: the scheduler reads a result from the artifact store by its digest.
         var digest = _artifacts.PutWeights(tensors).Digest;
-        var header = new UploadHeader { LeaseId = lease.LeaseId, LeaseEpoch = lease.LeaseEpoch, AgentId = agent, Digest = digest, Samples = 10, FinalLoss = 0.5 };
+        var header = SchedulerInputs.Upload(lease, agent, digest, samples: 10, finalLoss: 0.5);
         return await _scheduler.CompleteAsync(header);
     }
 
@@ -137,7 +135,7 @@ public sealed class RoundPolicyTests : IAsyncLifetime
         Assert.Equal(UploadVerdict.Rejected, (await Deliver("b", twin, 0, poison: true)).Verdict);
         Assert.False(a.TryRead(out _));
         var status = _scheduler.GetJob(job.Id)!;
-        Assert.Equal((1u, 0u), (status.ShardsRunning, status.ShardsQueued));
+        Assert.Equal((1, 0), (status.ShardsRunning, status.ShardsQueued));
 
         Assert.Equal(UploadVerdict.Accept, (await Deliver("a", first, 0.1f)).Verdict);
         await _scheduler.FlushAsync();
@@ -154,19 +152,19 @@ public sealed class RoundPolicyTests : IAsyncLifetime
         var first = Assigned(a);
 
         // b's node renders: no twin for it however long the straggler runs.
-        _scheduler.Heartbeat("b", new Heartbeat { Yielding = true, YieldReason = "flag file exists" });
+        _scheduler.Heartbeat("b", SchedulerInputs.Heartbeat(yielding: true, "flag file exists"));
         _time.Advance(TimeSpan.FromMinutes(2));
         await _scheduler.EnforceRoundPoliciesAsync();
         Assert.False(b.TryRead(out _));
 
         // Free again: b gets the twin; then b yields the twin to a render. The shard stays with a, is not queued again,
         // and the twin is recorded as preempted, not cancelled or failed.
-        _scheduler.Heartbeat("b", new Heartbeat { Yielding = false });
+        _scheduler.Heartbeat("b", SchedulerInputs.Heartbeat());
         await _scheduler.EnforceRoundPoliciesAsync();
         var twin = Assigned(b);
-        _scheduler.ShardYielded("b", new ShardYielded { LeaseId = twin.LeaseId, LeaseEpoch = twin.LeaseEpoch, Reason = "SIGUSR1" });
+        _scheduler.ShardYielded("b", SchedulerInputs.Yield(twin, "SIGUSR1"));
         var status = _scheduler.GetJob(job.Id)!;
-        Assert.Equal((1u, 0u), (status.ShardsRunning, status.ShardsQueued));
+        Assert.Equal((1, 0), (status.ShardsRunning, status.ShardsQueued));
         Assert.False(a.TryRead(out _));
 
         Assert.Equal(UploadVerdict.Accept, (await Deliver("a", first, 0.1f)).Verdict);
@@ -191,7 +189,7 @@ public sealed class RoundPolicyTests : IAsyncLifetime
         Assert.Equal(UploadVerdict.Accept, (await Deliver("a", la, 0.1f)).Verdict);
         _time.Advance(TimeSpan.FromSeconds(61));
         await _scheduler.EnforceRoundPoliciesAsync();
-        Assert.Equal(JobState.Running, _scheduler.GetJob(job.Id)!.State);
+        Assert.Equal(RunStates.Running, _scheduler.GetJob(job.Id)!.State);
 
         // The second result completes the quorum past the deadline: the round closes at once, c is told to stop.
         Assert.Equal(UploadVerdict.Accept, (await Deliver("b", lb, 0.2f)).Verdict);
@@ -205,9 +203,9 @@ public sealed class RoundPolicyTests : IAsyncLifetime
         Assert.Equal(2, round.MergedResults.Count);
         Assert.NotNull(round.Quorum);
         Assert.Equal((2, 2), (round.Quorum!.Quorum, round.Quorum.Merged));
-        Assert.Equal([(int)lc.Shard], round.Quorum.UnmergedShards);
+        Assert.Equal([lc.Shard], round.Quorum.UnmergedShards);
         Assert.Equal(AttemptOutcomes.Cancelled, round.Attempts.Single(x => x.LeaseId == lc.LeaseId).Outcome);
-        Assert.Null(round.Shards[(int)lc.Shard].ResultDigest);
+        Assert.Null(round.Shards[lc.Shard].ResultDigest);
     }
 
     [Fact]
@@ -220,7 +218,7 @@ public sealed class RoundPolicyTests : IAsyncLifetime
         var lb = Assigned(b);
         Assert.Equal(UploadVerdict.Accept, (await Deliver("a", la, 0.1f)).Verdict);
         await _scheduler.EnforceRoundPoliciesAsync();
-        Assert.Equal(JobState.Running, _scheduler.GetJob(job.Id)!.State);
+        Assert.Equal(RunStates.Running, _scheduler.GetJob(job.Id)!.State);
 
         _time.Advance(TimeSpan.FromMinutes(10));
         await _scheduler.EnforceRoundPoliciesAsync();
@@ -228,8 +226,8 @@ public sealed class RoundPolicyTests : IAsyncLifetime
         await _scheduler.FlushAsync();
         var manifest = _scheduler.GetManifest(job.Id)!;
         Assert.Equal(RunStates.Succeeded, manifest.State);
-        Assert.Equal([(int)lb.Shard], manifest.Rounds[0].Quorum!.UnmergedShards);
-        Assert.Contains(manifest.Rounds[0].MergedResults, d => d == manifest.Rounds[0].Shards[(int)la.Shard].ResultDigest);
+        Assert.Equal([lb.Shard], manifest.Rounds[0].Quorum!.UnmergedShards);
+        Assert.Contains(manifest.Rounds[0].MergedResults, d => d == manifest.Rounds[0].Shards[la.Shard].ResultDigest);
     }
 
     public Task InitializeAsync() => Task.CompletedTask;

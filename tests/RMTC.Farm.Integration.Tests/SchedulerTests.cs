@@ -27,17 +27,15 @@ public sealed class SchedulerTests : IAsyncLifetime
         RMTC.Farm.Training.Datasets.DatasetSynthesizer.Synthesize("classifier", _data, 30, seed: 1);
     }
 
-    private (string Id, System.Threading.Channels.ChannelReader<CoordinatorMessage> Inbox) Agent(string id, uint gpus = 0, params string[] tags) => Agent(id, 1, gpus, tags);
+    private (string Id, System.Threading.Channels.ChannelReader<AgentCommand> Inbox) Agent(string id, uint gpus = 0, params string[] tags) => Agent(id, 1, gpus, tags);
 
-    private (string Id, System.Threading.Channels.ChannelReader<CoordinatorMessage> Inbox) Agent(string id, uint slots, uint gpus, params string[] tags)
+    private (string Id, System.Threading.Channels.ChannelReader<AgentCommand> Inbox) Agent(string id, uint slots, uint gpus, params string[] tags)
     {
-        var capacity = new Resources { Gpus = gpus, GpuMemoryMib = gpus * 16384UL, MemoryMib = 65536, Cores = 16 };
-        capacity.Tags.AddRange(tags);
-        var registration = _scheduler.Register(new RegisterRequest { AgentId = id, Hostname = id, Slots = slots, Capacity = capacity });
+        var registration = _scheduler.Register(SchedulerInputs.Registration(id, (int)slots, gpus, tags: tags));
         return (id, _scheduler.Connect(id, registration.SessionToken));
     }
 
-    private Job Submit(string extra = "", int shards = 2) => _scheduler.SubmitPrepared(new SubmitJobRequest
+    private RunStatus Submit(string extra = "", int shards = 2) => _scheduler.SubmitPrepared(new JobSubmission
     {
         SpecYaml = $"name: s\nrecipe: classifier\ndataset: {_data}\nshards: {shards}\nrounds: 1\n{extra}",
         SourceName = "test.yaml",
@@ -54,7 +52,7 @@ public sealed class SchedulerTests : IAsyncLifetime
 
         // b keeps heartbeating; a goes silent. Just before the timeout nothing happens.
         _time.Advance(TimeSpan.FromMilliseconds(4900));
-        _scheduler.Heartbeat("b", new Heartbeat());
+        _scheduler.Heartbeat("b", SchedulerInputs.Heartbeat());
         Assert.Equal(0, _scheduler.ExpireSilentAgents());
 
         _time.Advance(TimeSpan.FromMilliseconds(200));
@@ -63,7 +61,7 @@ public sealed class SchedulerTests : IAsyncLifetime
         Assert.Equal(AttemptOutcomes.Expired, attempts.Single(x => x.LeaseId == leaseA.Assign.LeaseId).Outcome);
 
         // The shard waits for a free slot: b is busy, a is gone. Once b frees up (its lease fails), it gets both in turn.
-        Assert.Equal(1u, _scheduler.GetJob(job.Id)!.ShardsQueued);
+        Assert.Equal(1, _scheduler.GetJob(job.Id)!.ShardsQueued);
     }
 
     [Fact]
@@ -93,7 +91,7 @@ public sealed class SchedulerTests : IAsyncLifetime
         // A lease is an ordinary move: the view may lag it, never by more than ViewMaxAge.
         var a = Agent("a");
         Assert.True(a.Inbox.TryRead(out _));
-        _scheduler.Heartbeat("a", new Heartbeat());
+        _scheduler.Heartbeat("a", SchedulerInputs.Heartbeat());
         var lagging = _scheduler.View;
         _time.Advance(FarmScheduler.ViewMaxAge);
         var fresh = _scheduler.View;
@@ -113,22 +111,22 @@ public sealed class SchedulerTests : IAsyncLifetime
         var a = Agent("a");
         Submit();
         Assert.True(a.Inbox.TryRead(out var lease));
-        var header = new UploadHeader { LeaseId = lease.Assign.LeaseId, LeaseEpoch = lease.Assign.LeaseEpoch + 1, AgentId = "a", Digest = new string('0', 64) };
+        var header = SchedulerInputs.Upload(lease.Assign, "a", new string('0', 64)) with { LeaseEpoch = lease.Assign.LeaseEpoch + 1 };
         Assert.Equal(UploadVerdict.Stale, _scheduler.CheckUpload(header).Verdict);
-        header.LeaseEpoch = lease.Assign.LeaseEpoch;
+        header = header with { LeaseEpoch = lease.Assign.LeaseEpoch };
         Assert.Equal(UploadVerdict.Accept, _scheduler.CheckUpload(header).Verdict);
-        header.AgentId = "impostor";
+        header = header with { AgentId = "impostor" };
         Assert.Equal(UploadVerdict.Stale, _scheduler.CheckUpload(header).Verdict);
     }
 
-    private static List<Assignment> Drain(System.Threading.Channels.ChannelReader<CoordinatorMessage> inbox)
+    private static List<WorkOrder> Drain(System.Threading.Channels.ChannelReader<AgentCommand> inbox)
     {
-        var leases = new List<Assignment>();
+        var leases = new List<WorkOrder>();
         while (inbox.TryRead(out var message))
         {
-            if (message.KindCase == CoordinatorMessage.KindOneofCase.Assign)
+            if (message is AssignWork assign)
             {
-                leases.Add(message.Assign);
+                leases.Add(assign.Order);
             }
         }
 
@@ -147,15 +145,15 @@ public sealed class SchedulerTests : IAsyncLifetime
         var bigLeases = Drain(big.Inbox);
         var smallLeases = Drain(small.Inbox);
         Assert.Equal([first.Id, first.Id, first.Id], bigLeases.Select(l => l.RunId));
-        Assert.Equal([0u, 1u, 2u], bigLeases.Select(l => l.Shard));
+        Assert.Equal([0, 1, 2], bigLeases.Select(l => l.Shard));
         Assert.Equal(second.Id, Assert.Single(smallLeases).RunId);
-        Assert.Equal(2u, _scheduler.GetJob(second.Id)!.ShardsQueued);
+        Assert.Equal(2, _scheduler.GetJob(second.Id)!.ShardsQueued);
 
         // A failed attempt goes to the back of its run's queue; the freed slot takes the oldest waiting shard first.
-        _scheduler.ShardFailed("big", new ShardFailed { LeaseId = bigLeases[1].LeaseId, LeaseEpoch = bigLeases[1].LeaseEpoch, Reason = "test" });
+        _scheduler.ShardFailed("big", SchedulerInputs.Failure(bigLeases[1], "test"));
         var next = Assert.Single(Drain(big.Inbox));
-        Assert.Equal((first.Id, 1u), (next.RunId, next.Shard));
-        Assert.Equal(2u, next.Attempt);
+        Assert.Equal((first.Id, 1), (next.RunId, next.Shard));
+        Assert.Equal(2, next.Attempt);
     }
 
     [Fact]
@@ -166,7 +164,7 @@ public sealed class SchedulerTests : IAsyncLifetime
 
         var counts = agents.Select(a => Drain(a.Inbox).Count).ToList();
         Assert.All(counts, c => Assert.Equal(1, c));
-        Assert.Equal(8u, _scheduler.GetJob(job.Id)!.ShardsQueued);
+        Assert.Equal(8, _scheduler.GetJob(job.Id)!.ShardsQueued);
     }
 
     public Task InitializeAsync() => Task.CompletedTask;

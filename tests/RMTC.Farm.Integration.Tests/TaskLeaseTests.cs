@@ -32,57 +32,54 @@ public sealed class TaskLeaseTests : IDisposable
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
-    private System.Threading.Channels.ChannelReader<CoordinatorMessage> Agent(string id)
+    private System.Threading.Channels.ChannelReader<AgentCommand> Agent(string id)
     {
-        var capacity = new Resources { MemoryMib = 65536, Cores = 16 };
-        var registration = _scheduler.Register(new RegisterRequest { AgentId = id, Hostname = id, Slots = 1, Capacity = capacity });
+        var registration = _scheduler.Register(SchedulerInputs.Registration(id));
         return _scheduler.Connect(id, registration.SessionToken);
     }
 
-    private static Assignment? Next(System.Threading.Channels.ChannelReader<CoordinatorMessage> inbox) =>
-        inbox.TryRead(out var m) && m.KindCase == CoordinatorMessage.KindOneofCase.Assign ? m.Assign : null;
+    private static WorkOrder? Next(System.Threading.Channels.ChannelReader<AgentCommand> inbox) =>
+        inbox.TryRead(out var m) && m is AssignWork assign ? assign.Order : null;
 
     [Fact]
     public async Task An_expired_evaluation_is_leased_again_its_stale_report_is_ignored_and_the_run_ends_with_the_figures()
     {
-        var inboxes = new Dictionary<string, System.Threading.Channels.ChannelReader<CoordinatorMessage>> { ["a"] = Agent("a"), ["b"] = Agent("b") };
-        var job = _scheduler.SubmitPrepared(new SubmitJobRequest { SpecYaml = $"name: t\nrecipe: classifier\ndataset: {_data}\nshards: 1\nrounds: 1\n", SourceName = "t.yaml" });
+        var inboxes = new Dictionary<string, System.Threading.Channels.ChannelReader<AgentCommand>> { ["a"] = Agent("a"), ["b"] = Agent("b") };
+        var job = _scheduler.SubmitPrepared(new JobSubmission { SpecYaml = $"name: t\nrecipe: classifier\ndataset: {_data}\nshards: 1\nrounds: 1\n", SourceName = "t.yaml" });
 
         // The one shard: its result is the initial weights (a valid model), merged at once.
         var (shardAgent, shard) = inboxes.Select(kv => (kv.Key, Next(kv.Value))).Single(x => x.Item2 is not null);
-        Assert.Equal(TaskKind.Shard, shard!.Kind);
+        Assert.Equal(WorkKind.Shard, shard!.Kind);
         var initial = _scheduler.GetManifest(job.Id)!.InitialWeightsDigest;
-        var merged = await _scheduler.CompleteAsync(new UploadHeader
-        {
-            LeaseId = shard.LeaseId, LeaseEpoch = shard.LeaseEpoch, AgentId = shardAgent, Digest = initial,
-            TotalBytes = (ulong)_artifacts.SizeOf(initial), Samples = (ulong)shard.SampleIndices.Count, FinalLoss = 0.5,
-        }, valuesChecked: true);
+        var merged = await _scheduler.CompleteAsync(
+            SchedulerInputs.Upload(shard, shardAgent, initial, samples: shard.SampleIndices.Count, finalLoss: 0.5, totalBytes: _artifacts.SizeOf(initial)),
+            valuesChecked: true);
         Assert.Equal(UploadVerdict.Accept, merged.Verdict);
 
         // The round is merged; its evaluation is leased like a shard, and the run waits for it.
         var (first, evaluation) = inboxes.Select(kv => (kv.Key, Next(kv.Value))).Single(x => x.Item2 is not null);
-        Assert.Equal(TaskKind.Evaluate, evaluation!.Kind);
+        Assert.Equal(WorkKind.Evaluate, evaluation!.Kind);
         Assert.Equal(10, evaluation.SampleIndices.Count);
         var manifest = _scheduler.GetManifest(job.Id)!;
         Assert.Equal(manifest.Rounds[0].OutputDigest, evaluation.GlobalWeightsDigest);
-        Assert.Equal(JobState.Running, _scheduler.GetJob(job.Id)!.State);
+        Assert.Equal(RunStates.Running, _scheduler.GetJob(job.Id)!.State);
 
         // Its agent goes silent: the lease expires and the evaluation goes to the other agent, with a newer epoch.
         var second = first == "a" ? "b" : "a";
         _time.Advance(TimeSpan.FromMilliseconds(5100));
-        _scheduler.Heartbeat(second, new Heartbeat());
+        _scheduler.Heartbeat(second, SchedulerInputs.Heartbeat());
         Assert.Equal(1, _scheduler.ExpireSilentAgents());
         var again = Next(inboxes[second]);
-        Assert.Equal(TaskKind.Evaluate, again!.Kind);
+        Assert.Equal(WorkKind.Evaluate, again!.Kind);
         Assert.True(again.LeaseEpoch > evaluation.LeaseEpoch);
 
         // The first agent's late figures are fenced out; the second's land on the round and end the run.
-        _scheduler.EvaluationReported(first, new EvaluationReport { LeaseId = evaluation.LeaseId, LeaseEpoch = evaluation.LeaseEpoch, Loss = 9, Accuracy = 0.1, Samples = 10 });
+        _scheduler.EvaluationReported(first, SchedulerInputs.Evaluation(evaluation, loss: 9, accuracy: 0.1, samples: 10));
         Assert.Null(_scheduler.GetManifest(job.Id)!.Rounds[0].Evaluation);
-        _scheduler.EvaluationReported(second, new EvaluationReport { LeaseId = again.LeaseId, LeaseEpoch = again.LeaseEpoch, Loss = 0.7, Accuracy = 0.6, Samples = 10, Seconds = 0.2, Device = "cpu" });
+        _scheduler.EvaluationReported(second, SchedulerInputs.Evaluation(again, loss: 0.7, accuracy: 0.6, samples: 10, seconds: 0.2, device: "cpu"));
 
         var done = _scheduler.GetJob(job.Id)!;
-        Assert.Equal(JobState.Succeeded, done.State);
+        Assert.Equal(RunStates.Succeeded, done.State);
         Assert.Equal(0.6, done.CompletedRounds[0].EvalAccuracy);
         manifest = _scheduler.GetManifest(job.Id)!;
         Assert.Equal(0.7, manifest.Rounds[0].Evaluation!.Loss);
@@ -97,23 +94,20 @@ public sealed class TaskLeaseTests : IDisposable
     public async Task An_evaluation_that_keeps_failing_leaves_its_round_unevaluated_and_the_run_succeeds()
     {
         var inbox = Agent("a");
-        var job = _scheduler.SubmitPrepared(new SubmitJobRequest { SpecYaml = $"name: t\nrecipe: classifier\ndataset: {_data}\nshards: 1\nrounds: 1\nmax_retries: 1\n", SourceName = "t.yaml" });
+        var job = _scheduler.SubmitPrepared(new JobSubmission { SpecYaml = $"name: t\nrecipe: classifier\ndataset: {_data}\nshards: 1\nrounds: 1\nmax_retries: 1\n", SourceName = "t.yaml" });
         var shard = Next(inbox)!;
         var initial = _scheduler.GetManifest(job.Id)!.InitialWeightsDigest;
-        await _scheduler.CompleteAsync(new UploadHeader
-        {
-            LeaseId = shard.LeaseId, LeaseEpoch = shard.LeaseEpoch, AgentId = "a", Digest = initial, TotalBytes = (ulong)_artifacts.SizeOf(initial), Samples = 1,
-        }, valuesChecked: true);
+        await _scheduler.CompleteAsync(SchedulerInputs.Upload(shard, "a", initial, samples: 1, totalBytes: _artifacts.SizeOf(initial)), valuesChecked: true);
 
         for (var i = 0; i < 2; i++)
         {
             var evaluation = Next(inbox)!;
-            Assert.Equal(TaskKind.Evaluate, evaluation.Kind);
-            _scheduler.ShardFailed("a", new ShardFailed { LeaseId = evaluation.LeaseId, LeaseEpoch = evaluation.LeaseEpoch, Reason = "dataset moved" });
+            Assert.Equal(WorkKind.Evaluate, evaluation.Kind);
+            _scheduler.ShardFailed("a", SchedulerInputs.Failure(evaluation, "dataset moved"));
         }
 
         Assert.Null(Next(inbox));
-        Assert.Equal(JobState.Succeeded, _scheduler.GetJob(job.Id)!.State);
+        Assert.Equal(RunStates.Succeeded, _scheduler.GetJob(job.Id)!.State);
         var manifest = _scheduler.GetManifest(job.Id)!;
         Assert.Null(manifest.Rounds[0].Evaluation);
         Assert.Contains("dataset moved", manifest.Tasks![0].Error);

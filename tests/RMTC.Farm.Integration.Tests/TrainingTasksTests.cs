@@ -87,7 +87,7 @@ public sealed class TrainingTasksTests
         await using var farm = await FarmFixture.StartAsync();
         var data = EvaluationRunTests.WithTestSplit(farm, 60, 20);
         var job = await farm.SubmitAsync($"name: restarted\nrecipe: classifier\ndataset: {data}\nshards: 2\nrounds: 1\n");
-        Assert.Equal(0u, farm.Scheduler.GetJob(job.Id)!.CurrentRound);
+        Assert.Equal(0, farm.Scheduler.GetJob(job.Id)!.CurrentRound);
 
         // No agent yet: the preparation waits in the queue, and the stored manifest has no initial weights.
         await farm.RestartCoordinatorAsync(TimeSpan.Zero);

@@ -170,9 +170,9 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
                 {
                     ["index"] = g.Index,
                     ["name"] = g.Name,
-                    ["utilisation"] = g.HasUtilizationPercent ? g.UtilizationPercent : null,
-                    ["memoryUsedMiB"] = g.HasMemoryUsedMib ? g.MemoryUsedMib : null,
-                    ["memoryTotalMiB"] = g.HasMemoryTotalMib ? g.MemoryTotalMib : null,
+                    ["utilisation"] = g.UtilizationPercent,
+                    ["memoryUsedMiB"] = g.MemoryUsedMib,
+                    ["memoryTotalMiB"] = g.MemoryTotalMib,
                     ["simulated"] = g.Simulated,
                 }).ToArray()),
             }).ToArray()),

@@ -50,6 +50,8 @@ public static class CoordinatorServiceCollectionExtensions
         services.AddSingleton<DerivationLog>();
         services.AddSingleton<Models.OnnxExports>();
         services.AddSingleton<FarmScheduler>();
+        services.AddSingleton<Submission.SubmissionPipeline>();
+        services.AddSingleton<Intake.ResultIntake>();
         services.TryAddSingleton<Explorer.IExplorerScope, Explorer.OpenExplorerScope>();
         services.AddSingleton<Explorer.ExplorerApi>();
         services.AddHostedService<RunRecoveryService>();

@@ -1,4 +1,6 @@
 using System.Diagnostics.Metrics;
+using RMTC.Farm.Coordinator.Scheduling;
+using RMTC.Farm.Coordinator.Services.Wire;
 using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Coordinator.Metrics;
@@ -9,7 +11,7 @@ namespace RMTC.Farm.Coordinator.Metrics;
 /// </summary>
 internal static class DcgmGauges
 {
-    public static void Register(Meter meter, Func<IReadOnlyList<(string Hostname, GpuSample Sample)>> samples)
+    public static void Register(Meter meter, Func<IReadOnlyList<(string Hostname, GpuReading Sample)>> samples)
     {
         foreach (var (name, help, value) in DcgmFields.All)
         {
@@ -17,10 +19,12 @@ internal static class DcgmGauges
         }
     }
 
-    private static IEnumerable<Measurement<double>> Observe(IReadOnlyList<(string Hostname, GpuSample Sample)> samples, Func<GpuSample, double?> value)
+    private static IEnumerable<Measurement<double>> Observe(IReadOnlyList<(string Hostname, GpuReading Sample)> samples, Func<GpuSample, double?> value)
     {
-        foreach (var (host, gpu) in samples)
+        foreach (var (host, reading) in samples)
         {
+            // The agents' /metrics read the same table from the same wire form: one spelling of every DCGM field.
+            var gpu = reading.ToWire();
             if (value(gpu) is { } v)
             {
                 yield return new Measurement<double>(v, DcgmFields.Labels(gpu, host).Select(l => new KeyValuePair<string, object?>(l.Key, l.Value)).ToArray());

@@ -76,7 +76,7 @@ public sealed class FarmMetrics : IDisposable
             .Select(r => new Measurement<double>(value(r.Evaluation!)!.Value, new KeyValuePair<string, object?>("run", r.RunId), new KeyValuePair<string, object?>("name", r.Name)));
 
     /// <summary>Registers the DCGM-compatible per-GPU gauges over the agents' latest samples.</summary>
-    public void ObserveGpus(Func<IReadOnlyList<(string Hostname, Protos.V1.GpuSample Sample)>> samples) => DcgmGauges.Register(_meter, samples);
+    public void ObserveGpus(Func<IReadOnlyList<(string Hostname, Scheduling.GpuReading Sample)>> samples) => DcgmGauges.Register(_meter, samples);
 
     public void ShardCompleted(string agent) => _completed.Add(1, new KeyValuePair<string, object?>("agent", agent));
 

@@ -1,7 +1,6 @@
 using System.Text.RegularExpressions;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
-using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Coordinator.Scheduling;
 using RMTC.Farm.Coordinator.Security;
 using RMTC.Farm.Coordinator.Services;
@@ -17,7 +16,7 @@ namespace RMTC.Farm.Coordinator.OpenCue;
 /// With submit hosts listed (<see cref="Security.OpenCueCaller"/>), every call is held to the caller's shows: launches
 /// into other shows and actions on their jobs are refused, searches leave their jobs out.
 /// </summary>
-public sealed partial class OpenCueJobService(FarmScheduler scheduler, Security.DatasetConfinement confinement, Microsoft.Extensions.Options.IOptions<Security.SecurityOptions> security, ILogger<OpenCueJobService> log) : JobInterface.JobInterfaceBase
+public sealed partial class OpenCueJobService(FarmScheduler scheduler, Submission.SubmissionPipeline pipeline, Security.DatasetConfinement confinement, Microsoft.Extensions.Options.IOptions<Security.SecurityOptions> security, ILogger<OpenCueJobService> log) : JobInterface.JobInterfaceBase
 {
     /// <summary>Cuebot returns at most this many finished jobs from a search.</summary>
     private const int FinishedSearchLimit = 200;
@@ -39,7 +38,7 @@ public sealed partial class OpenCueJobService(FarmScheduler scheduler, Security.
     /// <summary>Launches a spec's jobs and answers once every one is stored, so a launch pycue saw succeed survives a crash.</summary>
     private async Task<IReadOnlyList<RunView>> LaunchRecordedAsync(string spec, ServerCallContext context)
     {
-        var runs = Launch(spec, context);
+        var runs = await LaunchAsync(spec, context);
         foreach (var run in runs)
         {
             await scheduler.WhenRecordedAsync(run.Id, context);
@@ -157,7 +156,7 @@ public sealed partial class OpenCueJobService(FarmScheduler scheduler, Security.
     }
 
     /// <summary>Parses, checks and schedules every job of a spec; nothing is scheduled when anything is wrong.</summary>
-    private IReadOnlyList<RunView> Launch(string spec, ServerCallContext context)
+    private async Task<IReadOnlyList<RunView>> LaunchAsync(string spec, ServerCallContext context)
     {
         var caller = context.OpenCueCaller();
         try
@@ -168,7 +167,7 @@ public sealed partial class OpenCueJobService(FarmScheduler scheduler, Security.
                 throw new JobSpecException([$"spec is {bytes} bytes, over the limit of {security.Value.MaxJobSpecBytes} (Coordinator:MaxJobSpecBytes)"]);
             }
 
-            var specs = RunPreparation.ParseCjsl(spec, "spec", baseDirectory: null);
+            var specs = Submission.SubmissionPipeline.ParseLaunch(spec, "spec");
             // Checked before anything else is judged or scheduled: a spec with one job of another show launches nothing.
             if (caller is not null && specs.FirstOrDefault(s => !caller.MayAct(s.EffectiveShow)) is { } foreign)
             {
@@ -185,7 +184,7 @@ public sealed partial class OpenCueJobService(FarmScheduler scheduler, Security.
 
             // The user is the spec's claim: pycue sends no credentials. The submit host's address is logged beside it.
             var user = specs.Count > 0 ? specs[0].OpenCue?.User ?? "" : "";
-            var jobs = scheduler.SubmitAll(specs, "spec", user);
+            var jobs = await pipeline.SubmitAsync(specs, "spec", user, context.CancellationToken);
             LogLaunched(jobs.Count, string.Join(", ", jobs.Select(j => j.Id)), user, Peer(context));
             return jobs.Select(j => scheduler.ViewRun(j.Id)!).ToList();
         }

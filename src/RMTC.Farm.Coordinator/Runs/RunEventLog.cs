@@ -1,8 +1,8 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
+using RMTC.Farm.Coordinator.Scheduling;
 using RMTC.Farm.Core.Lineage;
-using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Coordinator.Runs;
 
@@ -15,11 +15,11 @@ public sealed class RunEventLog
 {
     private const int MaxHistory = 10_000;
     private readonly object _gate = new();
-    private readonly List<JobEvent> _history = new();
-    private readonly List<Channel<JobEvent>> _subscribers = new();
+    private readonly List<RunEvent> _history = new();
+    private readonly List<Channel<RunEvent>> _subscribers = new();
     private bool _closed;
     private Func<CancellationToken, Task<IReadOnlyList<LineageEvent>>>? _stored;
-    private Job? _storedOutcome;
+    private RunStatus? _storedOutcome;
 
     /// <summary>Chain entries that were never sent to watchers (the seal follows the final event).</summary>
     private static readonly HashSet<string> ChainOnly = new(StringComparer.Ordinal) { "sealed" };
@@ -37,7 +37,7 @@ public sealed class RunEventLog
     }
 
     /// <summary>Appends an event; <paramref name="keep"/> false sends it live without keeping it in history.</summary>
-    public void Append(JobEvent e, bool keep = true, bool final = false)
+    public void Append(RunEvent e, bool keep = true, bool final = false)
     {
         lock (_gate)
         {
@@ -76,7 +76,7 @@ public sealed class RunEventLog
     /// Marks the log as that of a run that had ended before this coordinator started: its history is read from
     /// <paramref name="load"/> when watched, the last event carrying <paramref name="outcome"/>, and nothing live follows.
     /// </summary>
-    public void UseStored(Func<CancellationToken, Task<IReadOnlyList<LineageEvent>>> load, Job outcome)
+    public void UseStored(Func<CancellationToken, Task<IReadOnlyList<LineageEvent>>> load, RunStatus outcome)
     {
         lock (_gate)
         {
@@ -90,12 +90,12 @@ public sealed class RunEventLog
     /// <param name="afterSeq">Resume after the event with this seq (0: from the start).</param>
     /// <param name="afterHash">That event's hash; when the history holds no such event, all of it is sent (empty: trust the seq).</param>
     /// <param name="cancellationToken">Ends the subscription.</param>
-    public async IAsyncEnumerable<JobEvent> SubscribeAsync(ulong afterSeq, string afterHash, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<RunEvent> SubscribeAsync(long afterSeq, string afterHash, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        JobEvent[] past;
-        Channel<JobEvent>? live = null;
+        RunEvent[] past;
+        Channel<RunEvent>? live = null;
         Func<CancellationToken, Task<IReadOnlyList<LineageEvent>>>? stored;
-        Job? outcome;
+        RunStatus? outcome;
         lock (_gate)
         {
             past = _history.ToArray();
@@ -103,7 +103,7 @@ public sealed class RunEventLog
             outcome = _storedOutcome;
             if (!_closed)
             {
-                live = Channel.CreateBounded<JobEvent>(new BoundedChannelOptions(4096) { FullMode = BoundedChannelFullMode.DropOldest });
+                live = Channel.CreateBounded<RunEvent>(new BoundedChannelOptions(4096) { FullMode = BoundedChannelFullMode.DropOldest });
                 _subscribers.Add(live);
             }
         }
@@ -149,19 +149,19 @@ public sealed class RunEventLog
         }
     }
 
-    private static async Task<JobEvent[]> ReplayStoredAsync(Func<CancellationToken, Task<IReadOnlyList<LineageEvent>>> load, Job outcome, CancellationToken cancellationToken)
+    private static async Task<RunEvent[]> ReplayStoredAsync(Func<CancellationToken, Task<IReadOnlyList<LineageEvent>>> load, RunStatus outcome, CancellationToken cancellationToken)
     {
         var events = FromChain(outcome.Id, await load(cancellationToken)).ToArray();
         if (events.Length > 0)
         {
-            events[^1].Job = outcome;
+            events[^1] = events[^1] with { Status = outcome };
         }
 
         return events;
     }
 
     /// <summary>The watcher's view of stored chain entries: what each event said, without the job as it stood then.</summary>
-    private static IEnumerable<JobEvent> FromChain(string runId, IEnumerable<LineageEvent> stored)
+    private static IEnumerable<RunEvent> FromChain(string runId, IEnumerable<LineageEvent> stored)
     {
         foreach (var entry in stored)
         {
@@ -170,18 +170,17 @@ public sealed class RunEventLog
                 continue;
             }
 
-            yield return new JobEvent
-            {
-                At = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(entry.At),
-                JobId = runId,
-                Kind = entry.Kind,
-                Message = Text(entry.Data, "message"),
-                Round = entry.Data["round"] is JsonValue round && round.TryGetValue<int>(out var r) && r > 0 ? (uint)r : 0,
-                Shard = entry.Data["shard"] is JsonValue shard && shard.TryGetValue<int>(out var s) ? s : -1,
-                AgentId = Text(entry.Data, "agent"),
-                Seq = (ulong)entry.Seq,
-                Hash = entry.Hash,
-            };
+            yield return new RunEvent(
+                entry.At,
+                runId,
+                entry.Kind,
+                Text(entry.Data, "message"),
+                entry.Data["round"] is JsonValue round && round.TryGetValue<int>(out var r) && r > 0 ? r : 0,
+                entry.Data["shard"] is JsonValue shard && shard.TryGetValue<int>(out var s) ? s : -1,
+                Text(entry.Data, "agent"),
+                entry.Seq,
+                entry.Hash,
+                null);
         }
     }
 

@@ -18,15 +18,14 @@ namespace RMTC.Farm.Coordinator.Runs;
 /// </summary>
 internal static class RunPreparation
 {
-    /// <summary>Everything a new run needs before it is scheduled. Throws <see cref="JobSpecException"/> on any problem.</summary>
-    public static (RunManifest Manifest, JobSpec Spec, int[][] Plan, IReadOnlyList<AssetEntry> Assets, int[] EvaluationIndices) Prepare(
-        string specYaml, string sourceName, string baseDirectory, string submittedBy, IArtifactStore artifacts, DateTimeOffset now, int maxSpecBytes = JobSpecLimits.DefaultMaxSpecBytes)
-    {
-        var spec = CjslParser.LooksLikeCjsl(specYaml)
-            ? OneCjslJob(specYaml, sourceName, baseDirectory)
-            : JobSpecParser.Parse(specYaml, sourceName, baseDirectory, BuiltInRecipes.Names, maxSpecBytes);
-        return Prepare(spec, sourceName, submittedBy, artifacts, now);
-    }
+    /// <summary>
+    /// Parses a spec as <c>rmtc submit</c> sends it: our YAML, or an OpenCue spec (CJSL) holding one job. Throws
+    /// <see cref="JobSpecException"/> naming what is wrong.
+    /// </summary>
+    public static JobSpec ParseSubmitted(string text, string sourceName, string baseDirectory, int maxSpecBytes = JobSpecLimits.DefaultMaxSpecBytes) =>
+        CjslParser.LooksLikeCjsl(text)
+            ? OneCjslJob(text, sourceName, baseDirectory)
+            : JobSpecParser.Parse(text, sourceName, baseDirectory, BuiltInRecipes.Names, maxSpecBytes);
 
     /// <summary>An OpenCue spec (CJSL) given where our YAML is expected: it must hold exactly one job.</summary>
     private static JobSpec OneCjslJob(string xml, string sourceName, string baseDirectory)
@@ -41,8 +40,11 @@ internal static class RunPreparation
     public static IReadOnlyList<JobSpec> ParseCjsl(string xml, string sourceName, string? baseDirectory) =>
         CjslTraining.ToJobSpecs(CjslParser.Parse(xml, sourceName), sourceName, baseDirectory, BuiltInRecipes.Names);
 
-    /// <summary>Everything a new run of a parsed spec needs before it is scheduled. Throws <see cref="JobSpecException"/> on any problem.</summary>
-    public static (RunManifest Manifest, JobSpec Spec, int[][] Plan, IReadOnlyList<AssetEntry> Assets, int[] EvaluationIndices) Prepare(
+    /// <summary>
+    /// Everything a new run of a parsed spec needs before it is scheduled: the dataset opened and every sample hashed,
+    /// rights judged, shards planned, asset lists stored. Throws <see cref="JobSpecException"/> on any problem.
+    /// </summary>
+    public static PreparedRun Prepare(
         JobSpec spec, string sourceName, string submittedBy, IArtifactStore artifacts, DateTimeOffset now)
     {
         Dataset dataset;
@@ -200,6 +202,6 @@ internal static class RunPreparation
             ShardPlan = new ShardPlanRecord { Strategy = spec.EffectiveSharding, Digest = planDigest },
             Evaluation = evaluation,
         };
-        return (manifest, spec, plan, recorded, evaluationIndices);
+        return new PreparedRun(manifest, spec, plan, recorded, evaluationIndices);
     }
 }

@@ -1,5 +1,4 @@
 using System.Threading.Channels;
-using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Coordinator.Scheduling;
 
@@ -28,7 +27,7 @@ internal sealed class AgentState
         }
     }
 
-    public required Resources Capacity
+    public required AgentResources Capacity
     {
         get;
         set
@@ -46,7 +45,7 @@ internal sealed class AgentState
     public DateTimeOffset FreeSince { get; set; }
 
     /// <summary>Messages for the agent's open session; null while it has none.</summary>
-    public Channel<CoordinatorMessage>? Outbox
+    public Channel<AgentCommand>? Outbox
     {
         get;
         set
@@ -61,7 +60,7 @@ internal sealed class AgentState
     public IReadOnlyDictionary<string, Lease> Leases => _leases;
 
     /// <summary>The GPU samples of the agent's latest heartbeat (a snapshot; empty on CPU nodes).</summary>
-    public IReadOnlyList<GpuSample> Gpus { get; set; } = [];
+    public IReadOnlyList<GpuReading> Gpus { get; set; } = [];
 
     /// <summary>Why the agent's node yields to rendering (its heartbeat says so); null while free. A yielding agent gets no leases.</summary>
     public string? YieldReason

@@ -4,7 +4,6 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Core.Lineage;
-using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Coordinator.Scheduling;
 
@@ -12,7 +11,7 @@ namespace RMTC.Farm.Coordinator.Scheduling;
 public sealed partial class FarmScheduler
 {
     /// <summary>Registers (or re-registers) an agent and returns the token its session must present.</summary>
-    public RegisterResponse Register(RegisterRequest request)
+    public AgentWelcome Register(AgentRegistration request)
     {
         if (string.IsNullOrWhiteSpace(request.AgentId))
         {
@@ -28,8 +27,8 @@ public sealed partial class FarmScheduler
                 {
                     Id = request.AgentId,
                     Hostname = request.Hostname,
-                    Slots = (int)Math.Max(1, request.Slots),
-                    Capacity = request.Capacity ?? new Resources(),
+                    Slots = Math.Max(1, request.Slots),
+                    Capacity = request.Capacity,
                     SessionToken = token,
                 };
                 _agents[agent.Id] = agent;
@@ -37,8 +36,8 @@ public sealed partial class FarmScheduler
             }
 
             agent.Hostname = request.Hostname;
-            agent.Slots = (int)Math.Max(1, request.Slots);
-            agent.Capacity = request.Capacity ?? new Resources();
+            agent.Slots = Math.Max(1, request.Slots);
+            agent.Capacity = request.Capacity;
             agent.SessionToken = token;
             agent.Version = request.Version;
             agent.LastSeen = Now;
@@ -46,16 +45,11 @@ public sealed partial class FarmScheduler
             LogAgentRegistered(agent.Id, agent.Hostname, agent.Slots, agent.Capacity.Gpus);
         }
 
-        return new RegisterResponse
-        {
-            SessionToken = token,
-            HeartbeatIntervalMs = (uint)_options.HeartbeatIntervalMs,
-            LeaseTimeoutMs = (uint)_options.LeaseTimeoutMs,
-        };
+        return new AgentWelcome(token, _options.HeartbeatIntervalMs, _options.LeaseTimeoutMs);
     }
 
     /// <summary>Opens an agent's session; returns the channel of messages to send it.</summary>
-    public ChannelReader<CoordinatorMessage> Connect(string agentId, string token)
+    public ChannelReader<AgentCommand> Connect(string agentId, string token)
     {
         lock (_gate)
         {
@@ -66,7 +60,7 @@ public sealed partial class FarmScheduler
 
             // A new session replaces an old one (the agent reconnected); the old writer ends.
             agent.Outbox?.Writer.TryComplete();
-            var outbox = Channel.CreateUnbounded<CoordinatorMessage>(new UnboundedChannelOptions { SingleReader = true });
+            var outbox = Channel.CreateUnbounded<AgentCommand>(new UnboundedChannelOptions { SingleReader = true });
             agent.Outbox = outbox;
             agent.FreeSince = Now;
             agent.LastSeen = Now;
@@ -78,7 +72,7 @@ public sealed partial class FarmScheduler
     }
 
     /// <summary>The session ended. Leases stay until the lease timeout: the agent may come back and still upload.</summary>
-    public void Disconnect(string agentId, ChannelReader<CoordinatorMessage> session)
+    public void Disconnect(string agentId, ChannelReader<AgentCommand> session)
     {
         lock (_gate)
         {
@@ -100,7 +94,7 @@ public sealed partial class FarmScheduler
     }
 
     /// <summary>Records a heartbeat and the progress of the agent's running shards.</summary>
-    public void Heartbeat(string agentId, Heartbeat heartbeat)
+    public void Heartbeat(string agentId, AgentHeartbeat heartbeat)
     {
         lock (_gate)
         {
@@ -110,13 +104,13 @@ public sealed partial class FarmScheduler
             }
 
             agent.LastSeen = Now;
-            agent.Gpus = heartbeat.Gpus.ToArray();
+            agent.Gpus = heartbeat.Gpus;
             ChangedLocked();
             ReconcileLocked(agent, heartbeat);
             ObserveYieldLocked(agent, heartbeat);
             foreach (var p in heartbeat.Running)
             {
-                if (agent.Leases.TryGetValue(p.LeaseId, out var lease) && (ulong)lease.Epoch == p.LeaseEpoch)
+                if (agent.Leases.TryGetValue(p.LeaseId, out var lease) && lease.Epoch == p.LeaseEpoch)
                 {
                     lease.Progress = p;
                     if (!lease.Run.Events.HasSubscribers)
@@ -138,7 +132,7 @@ public sealed partial class FarmScheduler
     /// A lease the agent no longer reports (it restarted, or the coordinator did and the shard ended meanwhile) is
     /// given up at once instead of waiting for a timeout. Young leases are spared: the assignment may be in flight.
     /// </summary>
-    private void ReconcileLocked(AgentState agent, Heartbeat heartbeat)
+    private void ReconcileLocked(AgentState agent, AgentHeartbeat heartbeat)
     {
         var grace = TimeSpan.FromMilliseconds(Math.Max(3 * _options.HeartbeatIntervalMs, 2000));
         var reported = heartbeat.Running.Select(p => p.LeaseId).ToHashSet(StringComparer.Ordinal);
@@ -173,11 +167,11 @@ public sealed partial class FarmScheduler
     }
 
     /// <summary>The agent says an attempt failed (trainer crashed, data unreadable): the shard goes back to the queue.</summary>
-    public void ShardFailed(string agentId, ShardFailed failed)
+    public void ShardFailed(string agentId, AttemptFailure failed)
     {
         lock (_gate)
         {
-            if (!_leases.TryGetValue(failed.LeaseId, out var lease) || lease.Agent.Id != agentId || (ulong)lease.Epoch != failed.LeaseEpoch)
+            if (!_leases.TryGetValue(failed.LeaseId, out var lease) || lease.Agent.Id != agentId || lease.Epoch != failed.LeaseEpoch)
             {
                 return;
             }

@@ -2,7 +2,6 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Core.Lineage;
-using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Coordinator.Scheduling;
 
@@ -17,11 +16,11 @@ public sealed partial class FarmScheduler
     /// An agent handed an attempt back because its node yields to rendering. Stale or foreign leases are ignored (their
     /// checkpoint upload was already refused by the fence); a current one ends as <c>preempted</c>.
     /// </summary>
-    public void ShardYielded(string agentId, ShardYielded yielded)
+    public void ShardYielded(string agentId, AttemptYield yielded)
     {
         lock (_gate)
         {
-            if (!_leases.TryGetValue(yielded.LeaseId, out var lease) || lease.Agent.Id != agentId || (ulong)lease.Epoch != yielded.LeaseEpoch)
+            if (!_leases.TryGetValue(yielded.LeaseId, out var lease) || lease.Agent.Id != agentId || lease.Epoch != yielded.LeaseEpoch)
             {
                 LogYieldIgnored(yielded.LeaseId, yielded.LeaseEpoch, agentId);
                 return;
@@ -90,7 +89,7 @@ public sealed partial class FarmScheduler
     }
 
     /// <summary>Notes whether the agent's node yields to rendering (from its heartbeat); a node that became free is dispatched to. Caller holds the lock.</summary>
-    private void ObserveYieldLocked(AgentState agent, Heartbeat heartbeat)
+    private void ObserveYieldLocked(AgentState agent, AgentHeartbeat heartbeat)
     {
         var reason = heartbeat.Yielding ? (heartbeat.YieldReason.Length > 0 ? heartbeat.YieldReason : "yielded to rendering") : null;
         if (reason == agent.YieldReason)
@@ -117,20 +116,20 @@ public sealed partial class FarmScheduler
 
     /// <summary>
     /// Makes a new lease of a preempted shard resume from its checkpoint, or records that the store lost it and the shard
-    /// restarts. Caller holds the lock; runs while the lease is granted, before the assignment is sent.
+    /// restarts. Caller holds the lock; runs while the lease is granted, before the work is sent. Returns the checkpoint
+    /// to resume from, empty to start afresh.
     /// </summary>
-    private void ApplyResumeLocked(RunState run, ShardState shard, AttemptRecord attempt, Assignment assignment)
+    private string ResumeCheckpointLocked(RunState run, ShardState shard, AttemptRecord attempt)
     {
         if (shard.ResumeCheckpointDigest is not { } digest)
         {
-            return;
+            return "";
         }
 
         if (_artifacts.Exists(digest))
         {
-            assignment.ResumeCheckpointDigest = digest;
             attempt.ResumedFrom = digest;
-            return;
+            return digest;
         }
 
         shard.ResumeCheckpointDigest = null;
@@ -138,6 +137,7 @@ public sealed partial class FarmScheduler
         EventLocked(run, "checkpoint-missing",
             $"round {run.Round} shard {shard.Index}: checkpoint {digest[..12]} is gone from the artifact store; attempt {attempt.Attempt} restarts the shard from the global weights",
             shard.Index, attempt.AgentId, facts: new JsonObject { ["checkpoint"] = digest, ["lease"] = attempt.LeaseId });
+        return "";
     }
 
     /// <summary>After a coordinator restart: the checkpoint a queued shard resumes from (its latest stored one this round), as before the restart.</summary>
@@ -148,7 +148,7 @@ public sealed partial class FarmScheduler
     private partial void LogShardPreempted(string runId, int round, int shard, string agentId, string reason, string outcome);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Yield of lease {LeaseId} epoch {Epoch} from {AgentId} ignored: not its current lease")]
-    private partial void LogYieldIgnored(string leaseId, ulong epoch, string agentId);
+    private partial void LogYieldIgnored(string leaseId, long epoch, string agentId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Agent {AgentId} yields its node to rendering ({Reason}): no leases until it is free")]
     private partial void LogAgentYielding(string agentId, string reason);

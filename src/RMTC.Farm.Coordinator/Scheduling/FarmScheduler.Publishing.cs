@@ -1,6 +1,5 @@
 using RMTC.Farm.Coordinator.Metrics;
 using RMTC.Farm.Coordinator.Runs;
-using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Coordinator.Scheduling;
 

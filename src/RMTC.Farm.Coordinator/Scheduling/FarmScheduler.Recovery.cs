@@ -34,7 +34,7 @@ public sealed partial class FarmScheduler
                     // Not loaded: a watcher gets the stored log, read when asked, ending with the run as it ended.
                     var ended = AddFinished(manifest);
                     var id = manifest.RunId;
-                    ended.Events.UseStored(ct => store.ReadEventsAsync(id, ct), ToJobLocked(ended));
+                    ended.Events.UseStored(ct => store.ReadEventsAsync(id, ct), StatusLocked(ended));
                 }
 
                 continue;
@@ -255,7 +255,7 @@ public sealed partial class FarmScheduler
                 Id = attempt.AgentId,
                 Hostname = attempt.AgentId,
                 Slots = 1,
-                Capacity = new Protos.V1.Resources(),
+                Capacity = AgentResources.None,
                 SessionToken = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)),
                 LastSeen = Now,
             };

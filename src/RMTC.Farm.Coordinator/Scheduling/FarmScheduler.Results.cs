@@ -6,7 +6,6 @@ using RMTC.Farm.Core.Jobs;
 using RMTC.Farm.Core.Lineage;
 using RMTC.Farm.Core.Merging;
 using RMTC.Farm.Core.Weights;
-using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Coordinator.Scheduling;
 
@@ -17,7 +16,7 @@ public sealed partial class FarmScheduler
     private readonly Dictionary<string, string> _acceptedResults = new(StringComparer.Ordinal);
 
     /// <summary>Checks an upload's header against the lease it names.</summary>
-    public UploadDecision CheckUpload(UploadHeader header)
+    public UploadDecision CheckUpload(ResultUpload header)
     {
         lock (_gate)
         {
@@ -25,7 +24,7 @@ public sealed partial class FarmScheduler
         }
     }
 
-    private UploadDecision CheckLocked(UploadHeader header, out Lease? lease)
+    private UploadDecision CheckLocked(ResultUpload header, out Lease? lease)
     {
         lease = null;
         if (_acceptedResults.TryGetValue(header.LeaseId, out var accepted))
@@ -40,7 +39,7 @@ public sealed partial class FarmScheduler
             return new UploadDecision(UploadVerdict.Stale, $"lease {header.LeaseId} is not active (it expired, was superseded by a newer epoch, or its run ended): the result is discarded");
         }
 
-        if ((ulong)lease.Epoch != header.LeaseEpoch)
+        if (lease.Epoch != header.LeaseEpoch)
         {
             return new UploadDecision(UploadVerdict.Stale, $"lease {header.LeaseId} has epoch {lease.Epoch}, the upload carries {header.LeaseEpoch}: stale result refused");
         }
@@ -59,7 +58,7 @@ public sealed partial class FarmScheduler
     }
 
     /// <summary>Records that an upload of a current lease was refused (corrupt bytes): the shard is queued again.</summary>
-    public void RefuseUpload(UploadHeader header, string reason)
+    public void RefuseUpload(ResultUpload header, string reason)
     {
         lock (_gate)
         {
@@ -102,7 +101,7 @@ public sealed partial class FarmScheduler
     /// Every value was found finite as the upload arrived (<see cref="SafetensorsFiniteCheck"/>): the merge reads the data
     /// once. Otherwise it is validated in full first, which also words the refusal.
     /// </param>
-    public async Task<UploadDecision> CompleteAsync(UploadHeader header, bool valuesChecked = false)
+    public async Task<UploadDecision> CompleteAsync(ResultUpload header, bool valuesChecked = false)
     {
         Lease lease;
         lock (_gate)
@@ -181,7 +180,7 @@ public sealed partial class FarmScheduler
                 var attempt = lease.Attempt;
                 attempt.Outcome = AttemptOutcomes.Succeeded;
                 attempt.EndedAt = Now;
-                attempt.Samples = (long)header.Samples;
+                attempt.Samples = header.Samples;
                 attempt.ResultDigest = header.Digest;
                 attempt.FinalLoss = header.FinalLoss;
                 attempt.Device = AgentText.Cut(header.Device);

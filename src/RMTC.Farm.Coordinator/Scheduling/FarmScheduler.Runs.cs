@@ -7,7 +7,6 @@ using RMTC.Farm.Core.Lineage;
 using RMTC.Farm.Core.Merging;
 using RMTC.Farm.Core.Planning;
 using RMTC.Farm.Core.Weights;
-using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Coordinator.Scheduling;
 
@@ -15,73 +14,69 @@ namespace RMTC.Farm.Coordinator.Scheduling;
 public sealed partial class FarmScheduler
 {
     /// <summary>
-    /// Validates and queues a job; <paramref name="maxSpecBytes"/> bounds a YAML spec's expanded size (Coordinator:MaxJobSpecBytes).
-    /// Throws <see cref="JobSpecException"/> naming what is wrong; nothing is scheduled then.
+    /// Schedules checked runs (<see cref="Submission.SubmissionPipeline"/> prepares them), each starting with its
+    /// preparation task (initial weights, built by an agent). All or none: a run whose OpenCue job name is already
+    /// pending is refused, as Cuebot refuses it, so a name finds one pending job; <see cref="JobSpecException"/> says so.
     /// </summary>
-    public Job Submit(SubmitJobRequest request, int maxSpecBytes = JobSpecLimits.DefaultMaxSpecBytes)
+    public IReadOnlyList<RunStatus> Enqueue(IReadOnlyList<PreparedRun> runs, string sourceName)
     {
-        var source = string.IsNullOrWhiteSpace(request.SourceName) ? "job spec" : request.SourceName;
-        var baseDir = string.IsNullOrWhiteSpace(request.BaseDirectory) ? Environment.CurrentDirectory : request.BaseDirectory;
-        var prepared = RunPreparation.Prepare(request.SpecYaml, source, baseDir, request.SubmittedBy, _artifacts, Now, maxSpecBytes);
-        ManifestBudget.Check(prepared.Manifest, prepared.Spec, _options.MaxManifestBytes);
-        return Enqueue(prepared);
-    }
-
-    /// <summary>Schedules a checked run: its first task is its preparation (initial weights, built by an agent).</summary>
-    private Job Enqueue((RunManifest Manifest, JobSpec Spec, int[][] Plan, IReadOnlyList<AssetEntry> Assets, int[] EvaluationIndices) prepared) =>
-        Enqueue(prepared, null);
-
-    /// <summary>Schedules a checked run; with <paramref name="initial"/> (weights already stored) round 1 starts at once.</summary>
-    private Job Enqueue((RunManifest Manifest, JobSpec Spec, int[][] Plan, IReadOnlyList<AssetEntry> Assets, int[] EvaluationIndices) prepared,
-        (string Digest, long Bytes, SafetensorsHeader Template, string TensorsDigest)? initial)
-    {
-        var (manifest, spec, plan, assets, evaluationIndices) = prepared;
         lock (_gate)
         {
-            if (spec.OpenCue is { } origin && FindPendingByOpenCueNameLocked(origin.JobName) is not null)
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var origin in runs.Select(r => r.Spec.OpenCue).OfType<OpenCueOrigin>())
             {
-                throw new JobSpecException([$"the job {origin.JobName} is already pending: wait for it to finish, kill it, or give the new job another name"]);
-            }
-
-            var run = new RunState
-            {
-                Manifest = manifest,
-                Spec = spec,
-                Plan = plan,
-                // Known once the preparation's weights are stored.
-                Template = new SafetensorsHeader { Tensors = [], Metadata = new Dictionary<string, string>(), DataStart = 8 },
-                SubmitOrder = ++_submitCounter,
-                Paused = spec.OpenCue?.Paused ?? false,
-                EvaluationIndices = evaluationIndices,
-                // The first block goes out at once: the journal reserves it ahead of the run's first manifest.
-                EpochsReserved = EpochBlock,
-                PendingEpochReservation = EpochBlock,
-            };
-            _runs[run.Id] = run;
-            _activeRuns[run.SubmitOrder] = run;
-            run.PendingIndex.AddRange(LineageIndexer.EntriesOf(manifest, assets));
-            LogRunSubmitted(run.Id, spec.Recipe, spec.Shards, spec.Rounds, manifest.Dataset.Name, manifest.Dataset.Digest);
-            EventLocked(run, "submitted", $"run {run.Id}: {spec.Recipe} on {manifest.Dataset.Name} ({manifest.Dataset.Samples} samples), {spec.Shards} {spec.EffectiveSharding} shards x {spec.Rounds} rounds, merge {spec.Merge.Strategy}{(manifest.Evaluation is { } ev ? $", evaluated on {ev.Split} ({ev.Samples} samples)" : "")}",
-                facts: new JsonObject
+                if (!names.Add(origin.JobName) || FindPendingByOpenCueNameLocked(origin.JobName) is not null)
                 {
-                    ["dataset"] = manifest.Dataset.Digest,
-                    ["assets"] = manifest.Dataset.AssetsDigest,
-                    ["recipe"] = spec.Recipe,
-                    ["submittedBy"] = manifest.SubmittedBy,
-                });
-            if (initial is { } weights)
-            {
-                StartPreparedLocked(run, weights.Digest, weights.Bytes, weights.Template, weights.TensorsDigest, "");
-            }
-            else
-            {
-                QueuePrepareLocked(run);
-                SaveLocked(run);
+                    throw new JobSpecException([$"{sourceName}: the job {origin.JobName} is already pending: wait for it to finish, kill it, or give the new job another name"]);
+                }
             }
 
-            DispatchLocked();
-            return ToJobLocked(run);
+            return runs.Select(r => EnqueueLocked(r, null)).ToList();
         }
+    }
+
+    /// <summary>Schedules a checked run; with <paramref name="initial"/> (weights already stored) round 1 starts at once. Caller holds the lock.</summary>
+    private RunStatus EnqueueLocked(PreparedRun prepared, (string Digest, long Bytes, SafetensorsHeader Template, string TensorsDigest)? initial)
+    {
+        var (manifest, spec, plan, assets, evaluationIndices) = prepared;
+        var run = new RunState
+        {
+            Manifest = manifest,
+            Spec = spec,
+            Plan = plan,
+            // Known once the preparation's weights are stored.
+            Template = new SafetensorsHeader { Tensors = [], Metadata = new Dictionary<string, string>(), DataStart = 8 },
+            SubmitOrder = ++_submitCounter,
+            Paused = spec.OpenCue?.Paused ?? false,
+            EvaluationIndices = evaluationIndices,
+            // The first block goes out at once: the journal reserves it ahead of the run's first manifest.
+            EpochsReserved = EpochBlock,
+            PendingEpochReservation = EpochBlock,
+        };
+        _runs[run.Id] = run;
+        _activeRuns[run.SubmitOrder] = run;
+        run.PendingIndex.AddRange(LineageIndexer.EntriesOf(manifest, assets));
+        LogRunSubmitted(run.Id, spec.Recipe, spec.Shards, spec.Rounds, manifest.Dataset.Name, manifest.Dataset.Digest);
+        EventLocked(run, "submitted", $"run {run.Id}: {spec.Recipe} on {manifest.Dataset.Name} ({manifest.Dataset.Samples} samples), {spec.Shards} {spec.EffectiveSharding} shards x {spec.Rounds} rounds, merge {spec.Merge.Strategy}{(manifest.Evaluation is { } ev ? $", evaluated on {ev.Split} ({ev.Samples} samples)" : "")}",
+            facts: new JsonObject
+            {
+                ["dataset"] = manifest.Dataset.Digest,
+                ["assets"] = manifest.Dataset.AssetsDigest,
+                ["recipe"] = spec.Recipe,
+                ["submittedBy"] = manifest.SubmittedBy,
+            });
+        if (initial is { } weights)
+        {
+            StartPreparedLocked(run, weights.Digest, weights.Bytes, weights.Template, weights.TensorsDigest, "");
+        }
+        else
+        {
+            QueuePrepareLocked(run);
+            SaveLocked(run);
+        }
+
+        DispatchLocked();
+        return StatusLocked(run);
     }
 
     private void StartRoundLocked(RunState run, int round, string inputDigest, long inputBytes)
@@ -121,21 +116,21 @@ public sealed partial class FarmScheduler
         SaveLocked(run);
     }
 
-    /// <summary>A run by id or unique id prefix, as the wire sees it; null when unknown.</summary>
-    public Job? GetJob(string idOrPrefix)
+    /// <summary>A run by id or unique id prefix, as it stands; null when unknown.</summary>
+    public RunStatus? GetJob(string idOrPrefix)
     {
         lock (_gate)
         {
-            return Find(idOrPrefix) is { } run ? ToJobLocked(run) : null;
+            return Find(idOrPrefix) is { } run ? StatusLocked(run) : null;
         }
     }
 
     /// <summary>All runs, newest first.</summary>
-    public IReadOnlyList<Job> ListJobs()
+    public IReadOnlyList<RunStatus> ListJobs()
     {
         lock (_gate)
         {
-            return _runs.Values.OrderByDescending(r => r.SubmitOrder).Select(ToJobLocked).ToList();
+            return _runs.Values.OrderByDescending(r => r.SubmitOrder).Select(StatusLocked).ToList();
         }
     }
 
@@ -153,7 +148,7 @@ public sealed partial class FarmScheduler
     /// <param name="afterSeq">Resume after the event with this seq (0: from the start).</param>
     /// <param name="afterHash">That event's hash (see <see cref="RunEventLog.SubscribeAsync"/>).</param>
     /// <param name="cancellationToken">Ends the stream.</param>
-    public IAsyncEnumerable<JobEvent>? Watch(string idOrPrefix, ulong afterSeq, string afterHash, CancellationToken cancellationToken)
+    public IAsyncEnumerable<RunEvent>? Watch(string idOrPrefix, long afterSeq, string afterHash, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
@@ -162,7 +157,7 @@ public sealed partial class FarmScheduler
     }
 
     /// <summary>Cancels a run: its queued shards are dropped, running attempts are told to stop.</summary>
-    public Job? Cancel(string idOrPrefix, string reason)
+    public RunStatus? Cancel(string idOrPrefix, string reason)
     {
         lock (_gate)
         {
@@ -172,7 +167,7 @@ public sealed partial class FarmScheduler
             }
 
             FinishRunLocked(run, RunStates.Cancelled, string.IsNullOrWhiteSpace(reason) ? "cancelled by request" : reason);
-            return ToJobLocked(run);
+            return StatusLocked(run);
         }
     }
 

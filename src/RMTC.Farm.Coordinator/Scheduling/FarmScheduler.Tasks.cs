@@ -7,7 +7,6 @@ using RMTC.Farm.Core.Jobs;
 using RMTC.Farm.Core.Lineage;
 using RMTC.Farm.Core.Planning;
 using RMTC.Farm.Core.Weights;
-using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Coordinator.Scheduling;
 
@@ -119,30 +118,26 @@ public sealed partial class FarmScheduler
             run.Manifest.State = RunStates.Running;
         }
 
-        var assignment = new Assignment
-        {
-            LeaseId = lease.Id,
-            LeaseEpoch = (ulong)epoch,
-            RunId = run.Id,
-            Round = (uint)task.Round,
-            Attempt = (uint)slot.Attempts,
-            Recipe = run.Spec.Recipe,
-            DatasetPath = run.Manifest.Dataset.Path,
-            DatasetDigest = run.Manifest.Dataset.Digest,
-            Kind = task.Kind == TaskKinds.Prepare ? TaskKind.Prepare : TaskKind.Evaluate,
-        };
-        if (task.Kind == TaskKinds.Prepare)
-        {
-            assignment.Seed = run.Manifest.Seeds.Init;
-        }
-        else
-        {
-            assignment.GlobalWeightsDigest = task.InputDigest!;
-            assignment.GlobalWeightsBytes = (ulong)task.InputBytes;
-            assignment.SampleIndices.AddRange(run.EvaluationIndices.Select(i => (uint)i));
-        }
-
-        agent.Outbox!.Writer.TryWrite(new CoordinatorMessage { Assign = assignment });
+        var prepare = task.Kind == TaskKinds.Prepare;
+        var order = new WorkOrder(
+            prepare ? WorkKind.Prepare : WorkKind.Evaluate,
+            lease.Id,
+            epoch,
+            run.Id,
+            task.Round,
+            0,
+            slot.Attempts,
+            run.Spec.Recipe,
+            run.Manifest.Dataset.Path,
+            run.Manifest.Dataset.Digest,
+            prepare ? [] : run.EvaluationIndices,
+            prepare ? "" : task.InputDigest!,
+            prepare ? 0 : task.InputBytes,
+            prepare ? run.Manifest.Seeds.Init : 0,
+            0,
+            0,
+            0);
+        agent.Outbox!.Writer.TryWrite(new AssignWork(order));
         LogTaskLeased(run.Id, task.Name, epoch, agent.Id);
         var facts = new JsonObject { ["lease"] = lease.Id, ["epoch"] = epoch, ["task"] = task.Kind };
         if (task.InputDigest is not null)
@@ -155,11 +150,11 @@ public sealed partial class FarmScheduler
     }
 
     /// <summary>An evaluation's figures from the agent that ran it: recorded on its round, unless the lease is stale.</summary>
-    public void EvaluationReported(string agentId, EvaluationReport report)
+    public void EvaluationReported(string agentId, EvaluationOutcome report)
     {
         lock (_gate)
         {
-            if (!_leases.TryGetValue(report.LeaseId, out var lease) || lease.Agent.Id != agentId || (ulong)lease.Epoch != report.LeaseEpoch
+            if (!_leases.TryGetValue(report.LeaseId, out var lease) || lease.Agent.Id != agentId || lease.Epoch != report.LeaseEpoch
                 || lease.Shard.Task is not { Kind: TaskKinds.Evaluate } task || !lease.Shard.Holds(lease) || lease.Shard.Phase != ShardPhase.Leased)
             {
                 LogTaskReportIgnored(report.LeaseId, report.LeaseEpoch, agentId);
@@ -177,9 +172,9 @@ public sealed partial class FarmScheduler
             var evaluation = new RoundEvaluation
             {
                 Loss = report.Loss,
-                Accuracy = report.HasAccuracy ? report.Accuracy : null,
-                Psnr = report.HasPsnr ? report.Psnr : null,
-                Samples = (int)report.Samples,
+                Accuracy = report.Accuracy,
+                Psnr = report.Psnr,
+                Samples = report.Samples,
                 Seconds = report.Seconds,
             };
             run.Manifest.Rounds[task.Round - 1].Evaluation = evaluation;
@@ -203,7 +198,7 @@ public sealed partial class FarmScheduler
     /// The preparation's upload, stored and digest-checked: its weights become round 1's input and the run's template,
     /// and the run's shards are queued. Called by <see cref="CompleteAsync"/> outside the lock.
     /// </summary>
-    private async Task<UploadDecision> CompletePreparationAsync(Lease lease, UploadHeader header, bool valuesChecked)
+    private async Task<UploadDecision> CompletePreparationAsync(Lease lease, ResultUpload header, bool valuesChecked)
     {
         var run = lease.Run;
         if (lease.Shard.Task?.Kind != TaskKinds.Prepare)
@@ -267,7 +262,7 @@ public sealed partial class FarmScheduler
             LogRunPrepared(run.Id, lease.Agent.Id, header.Digest);
             EventLocked(run, "prepared", $"initial weights {Short(header.Digest)} built by {lease.Agent.Id} in {header.TrainSeconds.ToString("F1", CultureInfo.InvariantCulture)} s",
                 agentId: lease.Agent.Id, facts: new JsonObject { ["lease"] = lease.Id, ["epoch"] = lease.Epoch, ["initialWeights"] = header.Digest, ["tensors"] = tensorsDigest });
-            StartPreparedLocked(run, header.Digest, (long)header.TotalBytes, template, tensorsDigest, header.TorchsharpVersion);
+            StartPreparedLocked(run, header.Digest, header.TotalBytes, template, tensorsDigest, header.TorchSharpVersion);
             saved = SaveLocked(run);
             DispatchLocked();
         }
@@ -431,11 +426,11 @@ public sealed partial class FarmScheduler
     /// run's init seed), instead of by an agent: for tests and benchmarks of scheduling that run without trainers. The
     /// weights take the same path as a preparation's upload from there on.
     /// </summary>
-    internal Job SubmitPreparedInProcess(SubmitJobRequest request, Func<JobSpec, long, IReadOnlyList<NamedTensor>> initialWeights)
+    internal RunStatus SubmitPreparedInProcess(JobSubmission request, Func<JobSpec, long, IReadOnlyList<NamedTensor>> initialWeights)
     {
         var source = string.IsNullOrWhiteSpace(request.SourceName) ? "job spec" : request.SourceName;
         var baseDir = string.IsNullOrWhiteSpace(request.BaseDirectory) ? Environment.CurrentDirectory : request.BaseDirectory;
-        var prepared = RunPreparation.Prepare(request.SpecYaml, source, baseDir, request.SubmittedBy, _artifacts, Now);
+        var prepared = RunPreparation.Prepare(RunPreparation.ParseSubmitted(request.SpecYaml, source, baseDir), source, request.SubmittedBy, _artifacts, Now);
         var weights = initialWeights(prepared.Spec, prepared.Manifest.Seeds.Init);
         var stored = _artifacts.PutWeights(weights, new Dictionary<string, string>
         {
@@ -444,7 +439,10 @@ public sealed partial class FarmScheduler
             ["rmtc.kind"] = "initial",
         });
         var template = _artifacts.ReadWeightsHeader(stored.Digest);
-        return Enqueue(prepared, (stored.Digest, stored.Length, template, TensorsDigest.Of(weights)));
+        lock (_gate)
+        {
+            return EnqueueLocked(prepared, (stored.Digest, stored.Length, template, TensorsDigest.Of(weights)));
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId}: {Task} leased with epoch {Epoch} to agent {AgentId}")]
@@ -457,5 +455,5 @@ public sealed partial class FarmScheduler
     private partial void LogRunPrepared(string runId, string agentId, string digest);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Evaluation report for lease {LeaseId} epoch {Epoch} from {AgentId} ignored: the lease is not current")]
-    private partial void LogTaskReportIgnored(string leaseId, ulong epoch, string agentId);
+    private partial void LogTaskReportIgnored(string leaseId, long epoch, string agentId);
 }

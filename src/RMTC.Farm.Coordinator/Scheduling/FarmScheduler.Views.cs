@@ -1,37 +1,12 @@
 using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Core.Jobs;
 using RMTC.Farm.Core.Lineage;
-using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Coordinator.Scheduling;
 
 /// <summary>Read-only snapshots of runs and their shards, and pausing: what other front ends (the OpenCue endpoint) need.</summary>
 public sealed partial class FarmScheduler
 {
-    /// <summary>
-    /// Prepares every spec, then schedules them all: if any spec is refused, none is scheduled. A spec whose OpenCue job
-    /// name is already pending is refused, as Cuebot refuses it, so a name finds one pending job.
-    /// </summary>
-    public IReadOnlyList<Job> SubmitAll(IReadOnlyList<JobSpec> specs, string sourceName, string submittedBy)
-    {
-        lock (_gate)
-        {
-            var pending = specs.Select(s => s.OpenCue?.JobName).Where(n => n is not null && FindPendingByOpenCueNameLocked(n) is not null).ToList();
-            if (pending.Count > 0)
-            {
-                throw new JobSpecException([$"{sourceName}: the job {pending[0]} is already pending: wait for it to finish, kill it, or give the new job another name"]);
-            }
-        }
-
-        var prepared = specs.Select(s => RunPreparation.Prepare(s, sourceName, submittedBy, _artifacts, Now)).ToList();
-        foreach (var p in prepared)
-        {
-            ManifestBudget.Check(p.Manifest, p.Spec, _options.MaxManifestBytes);
-        }
-
-        return prepared.Select(Enqueue).ToList();
-    }
-
     /// <summary>One run of the published view (<see cref="View"/>) by id or unique prefix; null when unknown.</summary>
     public RunView? ViewRun(string idOrPrefix) => View.Find(idOrPrefix);
 

@@ -7,7 +7,6 @@ using RMTC.Farm.Coordinator.Metrics;
 using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Core.Lineage;
-using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Coordinator.Scheduling;
 
@@ -254,27 +253,26 @@ public sealed partial class FarmScheduler
         }
 
         var shardRecord = run.CurrentRound.Shards[shard.Index];
-        var assignment = new Assignment
-        {
-            LeaseId = lease.Id,
-            LeaseEpoch = (ulong)lease.Epoch,
-            RunId = run.Id,
-            Round = (uint)run.Round,
-            Shard = (uint)shard.Index,
-            Attempt = (uint)shard.Attempts,
-            Recipe = run.Spec.Recipe,
-            DatasetPath = run.Manifest.Dataset.Path,
-            DatasetDigest = run.Manifest.Dataset.Digest,
-            GlobalWeightsDigest = run.GlobalDigest,
-            GlobalWeightsBytes = (ulong)run.GlobalBytes,
-            Seed = shardRecord.Seed,
-            Epochs = (uint)run.Spec.Local.Epochs,
-            BatchSize = (uint)run.Spec.Local.BatchSize,
-            LearningRate = run.Spec.Local.LearningRate,
-        };
-        assignment.SampleIndices.AddRange(run.Plan[shard.Index].Select(i => (uint)i));
-        ApplyResumeLocked(run, shard, attempt, assignment);
-        agent.Outbox!.Writer.TryWrite(new CoordinatorMessage { Assign = assignment });
+        var order = new WorkOrder(
+            WorkKind.Shard,
+            lease.Id,
+            lease.Epoch,
+            run.Id,
+            run.Round,
+            shard.Index,
+            shard.Attempts,
+            run.Spec.Recipe,
+            run.Manifest.Dataset.Path,
+            run.Manifest.Dataset.Digest,
+            run.Plan[shard.Index],
+            run.GlobalDigest,
+            run.GlobalBytes,
+            shardRecord.Seed,
+            run.Spec.Local.Epochs,
+            run.Spec.Local.BatchSize,
+            run.Spec.Local.LearningRate,
+            ResumeCheckpointLocked(run, shard, attempt));
+        agent.Outbox!.Writer.TryWrite(new AssignWork(order));
         LogLeaseGranted(run.Id, run.Round, shard.Index, lease.Epoch, agent.Id);
         var facts = new JsonObject { ["lease"] = lease.Id, ["epoch"] = lease.Epoch, ["input"] = run.GlobalDigest, ["seed"] = shardRecord.Seed };
         var why = "";
@@ -315,10 +313,7 @@ public sealed partial class FarmScheduler
         lease.Attempt.Outcome = AttemptOutcomes.Cancelled;
         lease.Attempt.EndedAt = Now;
         lease.Attempt.Error = why;
-        lease.Agent.Outbox?.Writer.TryWrite(new CoordinatorMessage
-        {
-            Cancel = new Cancel { LeaseId = lease.Id, LeaseEpoch = (ulong)lease.Epoch, Reason = why },
-        });
+        lease.Agent.Outbox?.Writer.TryWrite(new CancelWork(lease.Id, lease.Epoch, why));
         ReleaseLocked(lease);
     }
 
@@ -423,26 +418,17 @@ public sealed partial class FarmScheduler
             return;
         }
 
-        var e = new JobEvent
-        {
-            At = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(Now),
-            JobId = run.Id,
-            Kind = kind,
-            Message = message,
-            Round = (uint)run.Round,
-            Shard = shard,
-            AgentId = agentId,
-            Job = ToJobLocked(run),
-        };
+        long seq = 0;
+        var hash = "";
         if (keep)
         {
             // Chained first, so watchers get the entry's seq and hash to resume after it (across restarts too).
             ChainLocked(run, kind, message, shard, agentId, facts);
-            e.Seq = (ulong)run.LastEvent!.Seq;
-            e.Hash = run.LastEvent.Hash;
+            seq = run.LastEvent!.Seq;
+            hash = run.LastEvent.Hash;
         }
 
-        run.Events.Append(e, keep, final);
+        run.Events.Append(new RunEvent(Now, run.Id, kind, message, run.Round, shard, agentId, seq, hash, StatusLocked(run)), keep, final);
     }
 
     /// <summary>Adds an entry to the run's hash chain; it reaches the store with the next save.</summary>
@@ -515,77 +501,55 @@ public sealed partial class FarmScheduler
         }
     }
 
-    internal Job ToJobLocked(RunState run)
+    /// <summary>The run as it stands, for callers outside the lock. Caller holds the lock.</summary>
+    internal RunStatus StatusLocked(RunState run)
     {
         var m = run.Manifest;
-        var job = new Job
+        var rounds = new List<RoundFigures>(m.Rounds.Count);
+        foreach (var r in m.Rounds)
         {
-            Id = m.RunId,
-            Name = m.Name,
-            State = m.State switch
+            if (r.OutputDigest is null)
             {
-                RunStates.Queued => JobState.Queued,
-                RunStates.Running => JobState.Running,
-                RunStates.Succeeded => JobState.Succeeded,
-                RunStates.Failed => JobState.Failed,
-                RunStates.Cancelled => JobState.Cancelled,
-                _ => JobState.Unspecified,
-            },
-            Recipe = m.Recipe,
-            Rounds = (uint)run.Spec.Rounds,
-            Shards = (uint)run.Spec.Shards,
-            CurrentRound = (uint)run.Round,
-            // An ended run's shards are counted from its manifest (the last round's accepted results): the live shard
-            // state is gone after a restart, and ending marks every shard done, merged or not.
-            ShardsDone = run.IsFinal
-                ? (uint)(m.Rounds.LastOrDefault()?.Shards.Count(s => s.ResultDigest is not null) ?? 0)
-                : (uint)run.Tally.Done,
-            ShardsRunning = run.IsFinal ? 0 : (uint)run.Tally.Running,
-            ShardsQueued = run.IsFinal ? 0 : (uint)run.Tally.Queued,
-            FinalModelDigest = m.FinalModelDigest ?? "",
-            FinalModelTensorsDigest = m.FinalModelTensorsDigest ?? "",
-            Error = m.Error ?? "",
-            CreatedAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(m.SubmittedAt),
-            DatasetName = m.Dataset.Name,
-            DatasetDigest = m.Dataset.Digest,
-            SubmittedBy = m.SubmittedBy,
-            WaitingReason = run.IsFinal ? "" : WaitingReasonLocked(run) ?? "",
-        };
-        if (m.FinishedAt is { } finished)
-        {
-            job.FinishedAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(finished);
-        }
-
-        foreach (var r in m.Rounds.Where(r => r.OutputDigest is not null))
-        {
-            var summary = new RoundSummary
-            {
-                Round = (uint)r.Round,
-                InputDigest = r.InputDigest,
-                OutputDigest = r.OutputDigest,
-                MeanLoss = r.MeanLoss ?? double.NaN,
-                Samples = (ulong)r.Shards.Sum(s => s.Samples),
-                Seconds = r.EndedAt is { } end ? (end - r.StartedAt).TotalSeconds : 0,
-            };
-            if (r.Evaluation is { } e)
-            {
-                summary.EvalLoss = e.Loss;
-                summary.EvalSamples = (uint)e.Samples;
-                if (e.Accuracy is { } accuracy)
-                {
-                    summary.EvalAccuracy = accuracy;
-                }
-
-                if (e.Psnr is { } psnr)
-                {
-                    summary.EvalPsnr = psnr;
-                }
+                continue;
             }
 
-            job.CompletedRounds.Add(summary);
+            var e = r.Evaluation;
+            rounds.Add(new RoundFigures(
+                r.Round,
+                r.InputDigest,
+                r.OutputDigest,
+                r.MeanLoss ?? double.NaN,
+                r.Shards.Sum(s => s.Samples),
+                r.EndedAt is { } end ? (end - r.StartedAt).TotalSeconds : 0,
+                e?.Loss,
+                e?.Accuracy,
+                e?.Psnr,
+                e?.Samples ?? 0));
         }
 
-        return job;
+        return new RunStatus(
+            m.RunId,
+            m.Name,
+            m.State,
+            m.Recipe,
+            run.Spec.Rounds,
+            run.Spec.Shards,
+            run.Round,
+            // An ended run's shards are counted from its manifest (the last round's accepted results): the live shard
+            // state is gone after a restart, and ending marks every shard done, merged or not.
+            run.IsFinal ? m.Rounds.LastOrDefault()?.Shards.Count(s => s.ResultDigest is not null) ?? 0 : run.Tally.Done,
+            run.IsFinal ? 0 : run.Tally.Running,
+            run.IsFinal ? 0 : run.Tally.Queued,
+            m.FinalModelDigest ?? "",
+            m.FinalModelTensorsDigest ?? "",
+            m.Error ?? "",
+            m.SubmittedAt,
+            m.FinishedAt,
+            m.Dataset.Name,
+            m.Dataset.Digest,
+            m.SubmittedBy,
+            run.IsFinal ? "" : WaitingReasonLocked(run) ?? "",
+            rounds);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} round {Round} shard {Shard}: lease epoch {Epoch} granted to agent {AgentId}")]

@@ -1,5 +1,4 @@
 using RMTC.Farm.Coordinator.Metrics;
-using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Coordinator.Scheduling;
 
@@ -20,8 +19,8 @@ public sealed record FarmView(
     DateTimeOffset TakenAt,
     FarmSnapshot Counts,
     IReadOnlyList<RunView> Runs,
-    IReadOnlyDictionary<string, IReadOnlyList<GpuSample>> GpusByAgent,
-    IReadOnlyList<(string Hostname, GpuSample Sample)> Gpus,
+    IReadOnlyDictionary<string, IReadOnlyList<GpuReading>> GpusByAgent,
+    IReadOnlyList<(string Hostname, GpuReading Sample)> Gpus,
     IReadOnlyDictionary<string, string> Yielding)
 {
     private readonly Dictionary<string, RunView> _byId = Runs.ToDictionary(r => r.Id, StringComparer.Ordinal);

@@ -1,6 +1,5 @@
 using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Core.Lineage;
-using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Coordinator.Scheduling;
 
@@ -15,7 +14,7 @@ internal sealed class Lease
     public required AgentState Agent { get; init; }
     public required AttemptRecord Attempt { get; init; }
     public required DateTimeOffset GrantedAt { get; init; }
-    public ShardProgress? Progress { get; set; }
+    public LeaseProgress? Progress { get; set; }
     /// <summary>A second attempt of a straggling shard, started while the first still runs.</summary>
     public bool Speculative { get; init; }
 }

@@ -19,14 +19,14 @@ public static class JobLimits
     }
 
     /// <summary>The refusal of an upload declaring more than its run's weights plus headroom; null when it fits.</summary>
-    public static string? UploadTooLarge(ulong declared, long expected, long headroom) =>
-        declared > (ulong)(expected + headroom)
+    public static string? UploadTooLarge(long declared, long expected, long headroom) =>
+        declared > expected + headroom
             ? $"upload declares {declared} bytes; this run's weights are {expected} bytes and at most {expected + headroom} are accepted (Coordinator:UploadHeadroomBytes = {headroom})"
             : null;
 
     /// <summary>The refusal of a preparation's upload (a run's first weights) declaring more than <paramref name="max"/>; null when it fits.</summary>
-    public static string? InitialWeightsTooLarge(ulong declared, long max) =>
-        declared > (ulong)max
+    public static string? InitialWeightsTooLarge(long declared, long max) =>
+        declared > max
             ? $"upload of a run's first weights declares {declared} bytes, over the limit of {max} (Coordinator:MaxInitialWeightsBytes)"
             : null;
 
@@ -34,8 +34,8 @@ public static class JobLimits
     /// The refusal of a checkpoint declaring more than its run's weights four times over (the weights and Adam's two
     /// moments, with room for the optimiser's own framing) plus headroom; null when it fits.
     /// </summary>
-    public static string? CheckpointTooLarge(ulong declared, long expected, long headroom) =>
-        declared > (ulong)(4 * expected + headroom)
+    public static string? CheckpointTooLarge(long declared, long expected, long headroom) =>
+        declared > 4 * expected + headroom
             ? $"checkpoint declares {declared} bytes; this run's weights are {expected} bytes and a checkpoint may be at most {4 * expected + headroom} (four times the weights plus Coordinator:UploadHeadroomBytes = {headroom})"
             : null;
 }

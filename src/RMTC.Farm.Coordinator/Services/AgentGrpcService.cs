@@ -5,24 +5,25 @@ using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RMTC.Farm.Coordinator.Hosting;
+using RMTC.Farm.Coordinator.Intake;
 using RMTC.Farm.Coordinator.Metrics;
 using RMTC.Farm.Coordinator.Scheduling;
+using RMTC.Farm.Coordinator.Services.Wire;
 using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Core.Digests;
-using RMTC.Farm.Core.Weights;
 using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Coordinator.Services;
 
 /// <summary>The agents' side of the wire: registration, sessions, and weights moving in chunks both ways.</summary>
-public sealed partial class AgentGrpcService(FarmScheduler scheduler, IArtifactStore artifacts, FarmMetrics metrics, IOptions<CoordinatorOptions> options, IOptions<Security.SecurityOptions> security, ILogger<AgentGrpcService> log)
+public sealed partial class AgentGrpcService(FarmScheduler scheduler, ResultIntake intake, IArtifactStore artifacts, FarmMetrics metrics, IOptions<CoordinatorOptions> options, ILogger<AgentGrpcService> log)
     : AgentService.AgentServiceBase
 {
     public override Task<RegisterResponse> Register(RegisterRequest request, ServerCallContext context)
     {
         try
         {
-            return Task.FromResult(scheduler.Register(request));
+            return Task.FromResult(scheduler.Register(request.ToDomain()).ToWire());
         }
         catch (ArgumentException e)
         {
@@ -39,7 +40,7 @@ public sealed partial class AgentGrpcService(FarmScheduler scheduler, IArtifactS
         }
 
         var hello = requestStream.Current.Hello;
-        System.Threading.Channels.ChannelReader<CoordinatorMessage> outbox;
+        System.Threading.Channels.ChannelReader<AgentCommand> outbox;
         try
         {
             outbox = scheduler.Connect(hello.AgentId, hello.SessionToken);
@@ -54,7 +55,7 @@ public sealed partial class AgentGrpcService(FarmScheduler scheduler, IArtifactS
         {
             await foreach (var message in outbox.ReadAllAsync(stop.Token))
             {
-                await responseStream.WriteAsync(message, stop.Token);
+                await responseStream.WriteAsync(message.ToWire(), stop.Token);
             }
         }, stop.Token);
 
@@ -92,16 +93,16 @@ public sealed partial class AgentGrpcService(FarmScheduler scheduler, IArtifactS
                 switch (message.KindCase)
                 {
                     case AgentMessage.KindOneofCase.Heartbeat:
-                        scheduler.Heartbeat(agentId, message.Heartbeat);
+                        scheduler.Heartbeat(agentId, message.Heartbeat.ToDomain());
                         break;
                     case AgentMessage.KindOneofCase.Failed:
-                        scheduler.ShardFailed(agentId, message.Failed);
+                        scheduler.ShardFailed(agentId, message.Failed.ToDomain());
                         break;
                     case AgentMessage.KindOneofCase.Yielded:
-                        scheduler.ShardYielded(agentId, message.Yielded);
+                        scheduler.ShardYielded(agentId, message.Yielded.ToDomain());
                         break;
                     case AgentMessage.KindOneofCase.Evaluated:
-                        scheduler.EvaluationReported(agentId, message.Evaluated);
+                        scheduler.EvaluationReported(agentId, message.Evaluated.ToDomain());
                         break;
                 }
             }
@@ -165,86 +166,18 @@ public sealed partial class AgentGrpcService(FarmScheduler scheduler, IArtifactS
             throw new RpcException(new Status(StatusCode.InvalidArgument, "an upload must start with its header (lease id, epoch, digest)"));
         }
 
-        var header = requestStream.Current.Header;
-        if (!Sha256Digest.IsValid(header.Digest))
+        var header = requestStream.Current.Header.ToDomain();
+        var outcome = await intake.ReceiveAsync(header, Chunks(requestStream, ct), ct);
+        return outcome.Verdict switch
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, $"header digest '{header.Digest}' is not a sha256 digest"));
-        }
-
-        var decision = scheduler.CheckUpload(header);
-        switch (decision.Verdict)
-        {
-            case UploadVerdict.Duplicate:
-                return new UploadResultResponse { Digest = header.Digest, Duplicate = true };
-            case UploadVerdict.Stale:
-                LogUploadRefused(header.LeaseId, header.AgentId, decision.Reason);
-                throw new RpcException(new Status(StatusCode.FailedPrecondition, decision.Reason));
-        }
-
-        // Before any chunk is read: a header claiming far more than the run's weights would fill the disk.
-        var expected = scheduler.ExpectedUploadBytes(header.LeaseId);
-        if (header.Checkpoint)
-        {
-            return await ReceiveCheckpointAsync(header, expected, requestStream, ct);
-        }
-
-        // A preparation (no expected size yet: the run's first weights) is bounded by its own setting.
-        if ((expected is { } weightBytes
-                ? Security.JobLimits.UploadTooLarge(header.TotalBytes, weightBytes, security.Value.UploadHeadroomBytes)
-                : Security.JobLimits.InitialWeightsTooLarge(header.TotalBytes, security.Value.MaxInitialWeightsBytes)) is { } tooLarge)
-        {
-            LogUploadRefused(header.LeaseId, header.AgentId, tooLarge);
-            scheduler.RefuseUpload(header, tooLarge);
-            throw new RpcException(new Status(StatusCode.ResourceExhausted, tooLarge));
-        }
-
-        StoredArtifact stored;
-        var check = new SafetensorsFiniteCheck((long)header.TotalBytes);
-        try
-        {
-            await using var put = artifacts.BeginPut(ArtifactKind.Weights, header.Digest);
-            await ReceiveChunksAsync(put, Chunks(requestStream, ct), (long)header.TotalBytes, check, ct);
-            stored = await put.CommitAsync(header.Digest, (long)header.TotalBytes, ct);
-        }
-        catch (ArtifactMismatchException e)
-        {
-            var reason = $"upload corrupt: header says {header.TotalBytes} bytes with sha256 {header.Digest}, received {e.ActualLength} bytes hashing to {e.ActualDigest}";
-            scheduler.RefuseUpload(header, reason);
-            throw new RpcException(new Status(StatusCode.DataLoss, reason));
-        }
-        catch (InvalidDataException e)
-        {
-            scheduler.RefuseUpload(header, e.Message);
-            throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
-        }
-
-        metrics.WeightsTransferred(stored.Length, "upload");
-        decision = await scheduler.CompleteAsync(header, valuesChecked: check.IsClean);
-        return decision.Verdict switch
-        {
-            UploadVerdict.Accept => new UploadResultResponse { Digest = stored.Digest },
-            UploadVerdict.Duplicate => new UploadResultResponse { Digest = stored.Digest, Duplicate = true },
-            UploadVerdict.Rejected => throw new RpcException(new Status(StatusCode.InvalidArgument, "result refused: " + decision.Reason)),
-            _ => throw new RpcException(new Status(StatusCode.FailedPrecondition, decision.Reason)),
+            IntakeVerdict.Accepted => new UploadResultResponse { Digest = outcome.Digest },
+            IntakeVerdict.Duplicate => new UploadResultResponse { Digest = outcome.Digest, Duplicate = true },
+            IntakeVerdict.TooLarge => throw new RpcException(new Status(StatusCode.ResourceExhausted, outcome.Reason)),
+            IntakeVerdict.Corrupt => throw new RpcException(new Status(StatusCode.DataLoss, outcome.Reason)),
+            IntakeVerdict.Invalid => throw new RpcException(new Status(StatusCode.InvalidArgument, outcome.Reason)),
+            IntakeVerdict.Rejected => throw new RpcException(new Status(StatusCode.InvalidArgument, "result refused: " + outcome.Reason)),
+            _ => throw new RpcException(new Status(StatusCode.FailedPrecondition, outcome.Reason)),
         };
-    }
-
-    /// <summary>
-    /// Streams an upload's chunks into <paramref name="put"/> (hashed there), refusing more bytes than its header declared
-    /// and feeding <paramref name="check"/>, when given, while the bytes are in cache.
-    /// </summary>
-    private static async Task ReceiveChunksAsync(IArtifactWriter put, IAsyncEnumerable<ReadOnlyMemory<byte>> chunks, long maxBytes, SafetensorsFiniteCheck? check, CancellationToken ct)
-    {
-        await foreach (var chunk in chunks.WithCancellation(ct))
-        {
-            if (put.Length + chunk.Length > maxBytes)
-            {
-                throw new InvalidDataException($"upload is larger than the {maxBytes} bytes its header declared");
-            }
-
-            check?.Append(chunk.Span);
-            await put.Stream.WriteAsync(chunk, ct);
-        }
     }
 
     private static async IAsyncEnumerable<ReadOnlyMemory<byte>> Chunks(IAsyncStreamReader<UploadResultRequest> stream, [EnumeratorCancellation] CancellationToken ct)
@@ -257,9 +190,6 @@ public sealed partial class AgentGrpcService(FarmScheduler scheduler, IArtifactS
             }
         }
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Upload for lease {LeaseId} from {AgentId} refused: {Reason}")]
-    private partial void LogUploadRefused(string leaseId, string agentId, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Session of {AgentId} ended while writing: {Reason}")]
     private partial void LogSessionWriteFailed(string agentId, string reason);

@@ -1,12 +1,11 @@
 using Grpc.Core;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
-using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Coordinator.Scheduling;
 using RMTC.Farm.Coordinator.Security;
+using RMTC.Farm.Coordinator.Services.Wire;
+using RMTC.Farm.Coordinator.Submission;
 using RMTC.Farm.Core.Jobs;
-using RMTC.Farm.Core.OpenCue;
-using RMTC.Farm.Core.Training;
 using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Coordinator.Services;
@@ -15,7 +14,7 @@ namespace RMTC.Farm.Coordinator.Services;
 /// The wranglers' side of the wire: submit, look up, follow and cancel training jobs. With wrangler tokens configured,
 /// a wrangler reaches only their shows' jobs (another show's: PermissionDenied), an admin every job.
 /// </summary>
-public sealed class JobGrpcService(FarmScheduler scheduler, DatasetConfinement confinement, IOptions<SecurityOptions> security, IHostApplicationLifetime lifetime) : JobService.JobServiceBase
+public sealed class JobGrpcService(FarmScheduler scheduler, SubmissionPipeline pipeline, DatasetConfinement confinement, IOptions<SecurityOptions> security, IHostApplicationLifetime lifetime) : JobService.JobServiceBase
 {
     public override async Task<SubmitJobResponse> SubmitJob(SubmitJobRequest request, ServerCallContext context)
     {
@@ -23,31 +22,24 @@ public sealed class JobGrpcService(FarmScheduler scheduler, DatasetConfinement c
         {
             var maxSpecBytes = security.Value.MaxJobSpecBytes;
             JobLimits.CheckSpecSize(request.SpecYaml, maxSpecBytes);
-            var source = string.IsNullOrWhiteSpace(request.SourceName) ? "job spec" : request.SourceName;
-            var baseDir = string.IsNullOrWhiteSpace(request.BaseDirectory) ? Environment.CurrentDirectory : request.BaseDirectory;
+            var submission = request.ToDomain();
+            var source = SubmissionPipeline.SourceOf(submission);
+            var specs = SubmissionPipeline.ParseSubmitted(submission, maxSpecBytes);
+            // The show and the dataset are judged before anything is prepared or stored.
             var wrangler = context.Wrangler();
-            if (wrangler is not null || confinement.Enabled)
+            foreach (var spec in specs)
             {
-                // Parsed here too so the show and the dataset are judged before anything is prepared or stored.
-                foreach (var spec in Parse(request.SpecYaml, source, baseDir, maxSpecBytes))
+                ShowScope.CheckSubmit(wrangler, spec.EffectiveShow, source);
+                if (confinement.Check(spec.Dataset) is { } refusal)
                 {
-                    ShowScope.CheckSubmit(wrangler, spec.EffectiveShow, source);
-                    if (confinement.Check(spec.Dataset) is { } refusal)
-                    {
-                        throw new RpcException(new Status(StatusCode.PermissionDenied, $"{source}: {refusal}"));
-                    }
+                    throw new RpcException(new Status(StatusCode.PermissionDenied, $"{source}: {refusal}"));
                 }
             }
 
-            if (wrangler is not null)
-            {
-                // Who submitted is who the token says, not what the client claims.
-                request = new SubmitJobRequest(request) { SubmittedBy = wrangler.User };
-            }
-
-            var job = scheduler.Submit(request, maxSpecBytes);
+            // Who submitted is who the token says, not what the client claims.
+            var job = (await pipeline.SubmitAsync(specs, source, wrangler?.User ?? submission.SubmittedBy, context.CancellationToken))[0];
             await scheduler.WhenRecordedAsync(job.Id, context);
-            return new SubmitJobResponse { Job = job };
+            return new SubmitJobResponse { Job = job.ToWire() };
         }
         catch (JobSpecException e)
         {
@@ -58,20 +50,20 @@ public sealed class JobGrpcService(FarmScheduler scheduler, DatasetConfinement c
     public override Task<Job> GetJob(GetJobRequest request, ServerCallContext context)
     {
         Scope(request.JobId, context);
-        return Task.FromResult(scheduler.GetJob(request.JobId) ?? throw NotFound(request.JobId));
+        return Task.FromResult(scheduler.GetJob(request.JobId)?.ToWire() ?? throw NotFound(request.JobId));
     }
 
     public override Task<ListJobsResponse> ListJobs(ListJobsRequest request, ServerCallContext context)
     {
         var response = new ListJobsResponse();
-        var jobs = scheduler.ListJobs().Where(j => request.States.Count == 0 || request.States.Contains(j.State));
+        var jobs = scheduler.ListJobs().Where(j => request.States.Count == 0 || request.States.Contains(RunWire.ToWire(j.State)));
         if (context.Wrangler() is { IsAdmin: false } wrangler)
         {
             var shows = scheduler.ShowsOfRuns();
             jobs = jobs.Where(j => wrangler.MayAccess(shows.GetValueOrDefault(j.Id)));
         }
 
-        response.Jobs.AddRange(jobs);
+        response.Jobs.AddRange(jobs.Select(j => j.ToWire()));
         return Task.FromResult(response);
     }
 
@@ -80,14 +72,14 @@ public sealed class JobGrpcService(FarmScheduler scheduler, DatasetConfinement c
         Scope(request.JobId, context);
         // A stopping coordinator ends its watchers' streams at once (they reconnect to the next one) instead of holding its shutdown.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
-        var events = scheduler.Watch(request.JobId, request.AfterSeq, request.AfterHash, stop.Token) ?? throw NotFound(request.JobId);
+        var events = scheduler.Watch(request.JobId, (long)Math.Min(request.AfterSeq, long.MaxValue), request.AfterHash, stop.Token) ?? throw NotFound(request.JobId);
         // Headers at once: a client that reconnected knows it is following again before the next event, which may be minutes away.
         await context.WriteResponseHeadersAsync(new Metadata());
         try
         {
             await foreach (var e in events)
             {
-                await responseStream.WriteAsync(e, stop.Token);
+                await responseStream.WriteAsync(e.ToWire(), stop.Token);
             }
         }
         catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
@@ -102,7 +94,7 @@ public sealed class JobGrpcService(FarmScheduler scheduler, DatasetConfinement c
         var reason = context.Wrangler() is { } wrangler
             ? $"{(string.IsNullOrWhiteSpace(request.Reason) ? "cancelled by request" : request.Reason)} (by {wrangler.User})"
             : request.Reason;
-        return Task.FromResult(scheduler.Cancel(request.JobId, reason) ?? throw NotFound(request.JobId));
+        return Task.FromResult(scheduler.Cancel(request.JobId, reason)?.ToWire() ?? throw NotFound(request.JobId));
     }
 
     public override Task<ManifestDocument> GetManifest(GetJobRequest request, ServerCallContext context)
@@ -119,11 +111,6 @@ public sealed class JobGrpcService(FarmScheduler scheduler, DatasetConfinement c
             ShowScope.CheckAccess(wrangler, show, $"job '{jobId}'");
         }
     }
-
-    private static IReadOnlyList<JobSpec> Parse(string text, string source, string baseDir, int maxSpecBytes) =>
-        CjslParser.LooksLikeCjsl(text)
-            ? RunPreparation.ParseCjsl(text, source, baseDir)
-            : [JobSpecParser.Parse(text, source, baseDir, BuiltInRecipes.Names, maxSpecBytes)];
 
     private static RpcException NotFound(string id) =>
         new(new Status(StatusCode.NotFound, $"no job '{id}' on this coordinator: `rmtc status` lists the jobs it knows"));

@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Grpc.Core;
+using RMTC.Farm.Coordinator.Services.Wire;
 using RMTC.Farm.Core.Digests;
 using RMTC.Farm.Protos.V1;
 
@@ -112,7 +113,7 @@ public sealed class AgentAuthTests
 
         // An upload whose header declares far more than the run's weights: refused before a chunk is read, and recorded.
         // Prepared in process, so the wire-level agent's first lease is a shard rather than the run's preparation.
-        var job = farm.Scheduler.SubmitPrepared(SecureFarm.Submit(SecureFarm.Spec("upload", farm.Synthesize(), "alpha")));
+        var job = farm.Scheduler.SubmitPrepared(SecureFarm.Submit(SecureFarm.Spec("upload", farm.Synthesize(), "alpha")).ToDomain());
         await farm.Scheduler.WhenRecordedAsync(job.Id, CancellationToken.None);
         var (_, tooLarge) = await GreedyUploadAsync(farm);
         Assert.Equal(StatusCode.ResourceExhausted, tooLarge.StatusCode);

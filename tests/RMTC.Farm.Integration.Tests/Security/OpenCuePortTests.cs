@@ -1,3 +1,4 @@
+using RMTC.Farm.Core.Lineage;
 using System.Globalization;
 using Grpc.Core;
 using Grpc.Net.Client;
@@ -124,7 +125,7 @@ public sealed class OpenCuePortTests
 
         // Its own show's job it may kill.
         Assert.Equal(["kill ok"], await PycueCalls.RunAsync(address, $"kill={alpha.Id}"));
-        Assert.Equal(JobState.Cancelled, farm.Scheduler.GetJob(alpha.Id)!.State);
+        Assert.Equal(RunStates.Cancelled, farm.Scheduler.GetJob(alpha.Id)!.State);
     }
 
     [Fact]

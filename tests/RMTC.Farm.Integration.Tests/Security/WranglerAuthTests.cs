@@ -1,3 +1,4 @@
+using RMTC.Farm.Core.Lineage;
 using Grpc.Core;
 using RMTC.Farm.Protos.V1;
 
@@ -63,7 +64,7 @@ public sealed class WranglerAuthTests
 
         var cancel = await Assert.ThrowsAsync<RpcException>(() => bob.CancelJobAsync(new CancelJobRequest { JobId = job.Id }).ResponseAsync);
         Assert.Equal(StatusCode.PermissionDenied, cancel.StatusCode);
-        Assert.NotEqual(JobState.Cancelled, farm.Scheduler.GetJob(job.Id)!.State);
+        Assert.NotEqual(RunStates.Cancelled, farm.Scheduler.GetJob(job.Id)!.State);
         Assert.Empty((await bob.ListJobsAsync(new ListJobsRequest())).Jobs);
         await farm.Scheduler.FlushAsync();
         var lineage = await Assert.ThrowsAsync<RpcException>(() => new LineageService.LineageServiceClient(farm.Channel(SecureFarm.BobToken)).ShowAsync(new LineageRunRequest { RunId = job.Id }).ResponseAsync);
