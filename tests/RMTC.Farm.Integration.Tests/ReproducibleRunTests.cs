@@ -39,6 +39,9 @@ public sealed class ReproducibleRunTests
         var show = await RmtcCli.RunAsync(TimeSpan.FromMinutes(1), "lineage", "show", a.RunId, "--coordinator", farm.Address);
         Assert.True(show.ExitCode == 0, show.Output);
         Assert.Contains($"tensors    sha256:{a.FinalModelTensorsDigest}", show.Output);
+        // The preparation is leased like a shard and listed like one.
+        var prepared = Assert.Single(a.Tasks!, t => t.Kind == TaskKinds.Prepare).Attempts.Last();
+        Assert.Contains($"  prepare attempt {prepared.Attempt} on {prepared.AgentId} (epoch {prepared.LeaseEpoch}): succeeded sha256:{a.InitialWeightsDigest[..16]}", show.Output);
         var status = await RmtcCli.RunAsync(TimeSpan.FromMinutes(1), "status", b.RunId, "--coordinator", farm.Address);
         Assert.True(status.ExitCode == 0, status.Output);
         Assert.Contains($"tensors   sha256:{b.FinalModelTensorsDigest}", status.Output);

@@ -45,13 +45,23 @@ internal static class LineageCommand
             Console.WriteLine(string.Create(inv, $"recipe     {m.Recipe}; code rmtc {m.Code.RmtcVersion}, {m.Code.Runtime}, TorchSharp {m.Code.TorchSharpVersion}"));
             Console.WriteLine(string.Create(inv, $"seeds      run {m.Seeds.Run}, init {m.Seeds.Init}, plan {m.Seeds.ShardPlan}"));
             Console.WriteLine(string.Create(inv, $"initial    sha256:{m.InitialWeightsDigest}{Tensors(m.InitialWeightsTensorsDigest)}"));
+            var tasks = m.Tasks ?? [];
+            PrintTaskAttempts(tasks.Where(t => t.Kind == TaskKinds.Prepare), "prepare");
             foreach (var r in m.Rounds)
             {
                 Console.WriteLine(string.Create(inv, $"round {r.Round}    {r.MergeStrategy}, loss {r.MeanLoss:G5} -> sha256:{r.OutputDigest}{Tensors(r.OutputTensorsDigest)}"));
                 foreach (var a in r.Attempts)
                 {
-                    Console.WriteLine(string.Create(inv, $"  shard {a.Shard} attempt {a.Attempt} on {a.AgentId} (epoch {a.LeaseEpoch}): {a.Outcome}{(a.ResultDigest is null ? "" : " sha256:" + a.ResultDigest[..16])}{(a.Error is null ? "" : " - " + a.Error)}"));
+                    Console.WriteLine("  shard " + a.Shard + Attempt(a));
                 }
+
+                if (r.Evaluation is { } e)
+                {
+                    var metric = e.Accuracy is { } accuracy ? string.Create(inv, $", accuracy {accuracy:P1}") : e.Psnr is { } psnr ? string.Create(inv, $", PSNR {psnr:F2} dB") : "";
+                    Console.WriteLine(string.Create(inv, $"  held out: loss {e.Loss:G5}{metric} on {e.Samples} samples"));
+                }
+
+                PrintTaskAttempts(tasks.Where(t => t.Kind == TaskKinds.Evaluate && t.Round == r.Round), "evaluate");
             }
 
             Console.WriteLine($"model      {(m.FinalModelDigest is null ? "(none yet)" : "sha256:" + m.FinalModelDigest)}");
@@ -68,6 +78,27 @@ internal static class LineageCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>One attempt's line after what it ran: agent, epoch, outcome, result, error.</summary>
+    private static string Attempt(AttemptRecord a) =>
+        string.Create(CultureInfo.InvariantCulture, $" attempt {a.Attempt} on {a.AgentId} (epoch {a.LeaseEpoch}): {a.Outcome}{(a.ResultDigest is null ? "" : " sha256:" + a.ResultDigest[..16])}{(a.Error is null ? "" : " - " + a.Error)}");
+
+    /// <summary>A task's attempts (the preparation, a round's evaluation), leased like shards and listed like them.</summary>
+    private static void PrintTaskAttempts(IEnumerable<TaskRecord> tasks, string what)
+    {
+        foreach (var t in tasks)
+        {
+            foreach (var a in t.Attempts)
+            {
+                Console.WriteLine("  " + what + Attempt(a));
+            }
+
+            if (t.EndedAt is not null && t.Error is { } error)
+            {
+                Console.WriteLine($"  {what} gave up: {error}");
+            }
+        }
     }
 
     /// <summary>" (tensors sha256:…)" after a file digest, when the manifest records one.</summary>

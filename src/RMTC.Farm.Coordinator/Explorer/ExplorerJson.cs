@@ -60,7 +60,22 @@ internal static class ExplorerJson
         ["model"] = m.FinalModelDigest,
     };
 
-    /// <summary>A whole run: rounds (loss), attempts (timeline), merged digests, licence closure and the chain's verification.</summary>
+    private static JsonObject Attempt(AttemptRecord a) => new()
+    {
+        ["shard"] = a.Shard,
+        ["attempt"] = a.Attempt,
+        ["agent"] = a.AgentId,
+        ["startedAt"] = a.StartedAt,
+        ["endedAt"] = a.EndedAt,
+        ["outcome"] = a.Outcome,
+        ["result"] = a.ResultDigest,
+        ["finalLoss"] = a.FinalLoss,
+        ["samples"] = a.Samples,
+        ["device"] = a.Device,
+        ["error"] = a.Error,
+    };
+
+    /// <summary>A whole run: rounds (loss, held-out figures), shard and task attempts (timeline), merged digests, licence closure and the chain's verification.</summary>
     public static JsonObject Run(RunManifest m, IReadOnlyList<string> problems, int events, IReadOnlyList<DerivationRecord> derivations)
     {
         var o = Summary(m);
@@ -93,26 +108,32 @@ internal static class ExplorerJson
             ["meanLoss"] = r.MeanLoss,
             ["strategy"] = r.MergeStrategy,
             ["merged"] = Strings(r.MergedResults),
+            ["evaluation"] = r.Evaluation is { } e ? new JsonObject
+            {
+                ["loss"] = e.Loss,
+                ["accuracy"] = e.Accuracy,
+                ["psnr"] = e.Psnr,
+                ["samples"] = e.Samples,
+            } : null,
             ["shards"] = new JsonArray(r.Shards.Select(x => (JsonNode)new JsonObject
             {
                 ["shard"] = x.Shard,
                 ["samples"] = x.Samples,
                 ["seed"] = x.Seed,
             }).ToArray()),
-            ["attempts"] = new JsonArray(r.Attempts.Select(a => (JsonNode)new JsonObject
-            {
-                ["shard"] = a.Shard,
-                ["attempt"] = a.Attempt,
-                ["agent"] = a.AgentId,
-                ["startedAt"] = a.StartedAt,
-                ["endedAt"] = a.EndedAt,
-                ["outcome"] = a.Outcome,
-                ["result"] = a.ResultDigest,
-                ["finalLoss"] = a.FinalLoss,
-                ["samples"] = a.Samples,
-                ["device"] = a.Device,
-                ["error"] = a.Error,
-            }).ToArray()),
+            ["attempts"] = new JsonArray(r.Attempts.Select(a => (JsonNode)Attempt(a)).ToArray()),
+        }).ToArray());
+        // The preparation and each round's evaluation: leased like shards, so their attempts have the same shape.
+        o["tasks"] = new JsonArray((m.Tasks ?? []).Select(t => (JsonNode)new JsonObject
+        {
+            ["kind"] = t.Kind,
+            ["round"] = t.Round,
+            ["input"] = t.InputDigest,
+            ["output"] = t.OutputDigest,
+            ["queuedAt"] = t.QueuedAt,
+            ["endedAt"] = t.EndedAt,
+            ["error"] = t.Error,
+            ["attempts"] = new JsonArray(t.Attempts.Select(a => (JsonNode)Attempt(a)).ToArray()),
         }).ToArray());
         o["verification"] = new JsonObject
         {

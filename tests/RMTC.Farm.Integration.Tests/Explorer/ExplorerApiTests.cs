@@ -44,6 +44,10 @@ public sealed class ExplorerApiTests(ExplorerFarm fixture)
         Assert.All(rounds, r => Assert.True((double?)r!["meanLoss"] > 0));
         Assert.Equal(m.Rounds[1].MergedResults, rounds[1]!["merged"]!.AsArray().Select(d => (string)d!));
         Assert.Equal(2, rounds.SelectMany(r => r!["attempts"]!.AsArray()).Select(a => (string)a!["agent"]!).Distinct().Count());
+        // The preparation task's attempts sit beside the shards' (the run page's timeline shows both).
+        var prepare = Assert.Single(run["tasks"]!.AsArray(), t => (string)t!["kind"]! == "prepare")!;
+        Assert.Equal(m.InitialWeightsDigest, (string?)prepare["output"]);
+        Assert.Equal("succeeded", (string)prepare["attempts"]!.AsArray()[^1]!["outcome"]!);
         Assert.Contains("CC0-1.0", run["licenceClosure"]!["licences"]!.AsArray().Select(l => (string)l!));
         Assert.True((bool)run["verification"]!["intact"]!, run["verification"]!.ToJsonString());
         Assert.True((bool)run["verification"]!["sealed"]!);

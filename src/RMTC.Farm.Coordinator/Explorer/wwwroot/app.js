@@ -76,8 +76,13 @@ function lossChart(rounds) {
   return svg;
 }
 
-function timeline(rounds) {
-  const attempts = rounds.flatMap(r => r.attempts.map(a => ({ ...a, round: r.round })));
+// A task (the preparation, a round's evaluation) is leased like a shard: its attempts share the timeline.
+function taskLabel(t) { return t.kind === "prepare" ? "prep" : "eval r" + t.round; }
+function taskName(t) { return t.kind === "prepare" ? "preparation" : "evaluation of round " + t.round; }
+
+function timeline(rounds, tasks) {
+  const attempts = rounds.flatMap(r => r.attempts.map(a => ({ ...a, round: r.round, label: `r${r.round}s${a.shard}`, what: `round ${r.round} shard ${a.shard}` })))
+    .concat((tasks || []).flatMap(t => t.attempts.map(a => ({ ...a, label: taskLabel(t), what: taskName(t) }))));
   if (!attempts.length) return h("p", { class: "muted" }, "No shard attempts yet.");
   const agents = [...new Set(attempts.map(a => a.agent))].sort();
   const t0 = Math.min(...attempts.map(a => Date.parse(a.startedAt)));
@@ -90,11 +95,17 @@ function timeline(rounds) {
   for (const a of attempts) {
     const i = agents.indexOf(a.agent), x0 = x(Date.parse(a.startedAt)), x1 = x(Date.parse(a.endedAt || a.startedAt));
     svg.append(s("g", {}, s("rect", { x: x0, y: i * row + 5, width: Math.max(3, x1 - x0), height: row - 8, fill: colour[a.outcome] || "#999" }),
-      s("title", {}, `round ${a.round} shard ${a.shard} attempt ${a.attempt}: ${a.outcome}${a.error ? " (" + a.error + ")" : ""}, ${((Date.parse(a.endedAt || a.startedAt) - Date.parse(a.startedAt)) / 1000).toFixed(1)} s`),
-      x1 - x0 > 40 ? s("text", { x: x0 + 3, y: i * row + 18, fill: "#fff" }, `r${a.round}s${a.shard}`) : null));
+      s("title", {}, `${a.what} attempt ${a.attempt}: ${a.outcome}${a.error ? " (" + a.error + ")" : ""}, ${((Date.parse(a.endedAt || a.startedAt) - Date.parse(a.startedAt)) / 1000).toFixed(1)} s`),
+      x1 - x0 > 40 ? s("text", { x: x0 + 3, y: i * row + 18, fill: "#fff" }, a.label) : null));
   }
   svg.append(s("text", { x: L, y: H - 6 }, "0 s"), s("text", { x: W - 60, y: H - 6 }, ((t1 - t0) / 1000).toFixed(1) + " s"));
   return svg;
+}
+
+function heldOut(e) {
+  if (!e) return "—";
+  const metric = e.accuracy != null ? `, accuracy ${(100 * e.accuracy).toFixed(1)} %` : e.psnr != null ? `, PSNR ${e.psnr.toFixed(2)} dB` : "";
+  return `loss ${e.loss.toFixed(5)}${metric} (${e.samples} samples)`;
 }
 
 function closureTable(c) {
@@ -121,10 +132,10 @@ async function runPage() {
       ["Model", r.model ? h("span", {}, h("a", { id: "model-lineage", class: "digest", href: "lineage.html?digest=" + r.model, title: r.model }, r.model), " · ", h("a", { id: "report-link", href: "report.html?run=" + r.runId }, "provenance report")) : "not yet"],
       ["Verification", verification(r.verification)]])),
     h("h2", {}, "Mean loss per round"), lossChart(r.rounds),
-    h("h2", {}, "Shard attempts per agent"), h("div", { class: "graph" }, timeline(r.rounds)),
+    h("h2", {}, "Shard and task attempts per agent"), h("div", { class: "graph" }, timeline(r.rounds, r.tasks)),
     h("h2", {}, "Rounds and merged digests"),
-    h("table", { id: "rounds" }, h("tr", {}, ["Round", "Mean loss", "Merge", "Input", "Merged results", "Output"].map(t => h("th", {}, t))),
-      r.rounds.map(x => h("tr", {}, h("td", {}, x.round), h("td", {}, x.meanLoss?.toFixed(5) ?? "—"), h("td", {}, x.strategy), h("td", {}, digest(x.input)),
+    h("table", { id: "rounds" }, h("tr", {}, ["Round", "Mean loss", "Held out", "Merge", "Input", "Merged results", "Output"].map(t => h("th", {}, t))),
+      r.rounds.map(x => h("tr", {}, h("td", {}, x.round), h("td", {}, x.meanLoss?.toFixed(5) ?? "—"), h("td", {}, heldOut(x.evaluation)), h("td", {}, x.strategy), h("td", {}, digest(x.input)),
         h("td", {}, x.merged.map(m => h("div", {}, digest(m)))), h("td", {}, digest(x.output))))),
     h("h2", {}, "Licence closure"), closureTable(r.licenceClosure),
     r.derivations.length ? [h("h2", {}, "Exports and inferences"), h("table", {}, h("tr", {}, ["Kind", "Format", "Variant", "Outputs", "By", "At"].map(t => h("th", {}, t))),
