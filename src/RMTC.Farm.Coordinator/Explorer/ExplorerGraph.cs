@@ -21,7 +21,7 @@ internal sealed class ExplorerGraph(IArtifactStore artifacts)
     /// <summary>Adds one run's whole lineage, and the derivations (exports, inferences) made from its model.</summary>
     public void AddRun(RunManifest m, IReadOnlyList<DerivationRecord> derivations)
     {
-        var dataset = Node("dataset", m.Dataset.Digest, $"dataset {m.Dataset.Name} {m.Dataset.Version}", m.Dataset.Digest, null, new JsonObject
+        var dataset = Node("dataset", m.Dataset.Digest, "dataset " + ExplorerJson.DatasetLabel(m.Dataset), m.Dataset.Digest, null, new JsonObject
         {
             ["licence"] = m.Dataset.Licence,
             ["owner"] = m.Dataset.Owner,

@@ -52,7 +52,7 @@ internal static class ExplorerJson
         ["submittedAt"] = m.SubmittedAt,
         ["finishedAt"] = m.FinishedAt,
         ["recipe"] = m.Recipe,
-        ["dataset"] = $"{m.Dataset.Name} {m.Dataset.Version}".Trim(),
+        ["dataset"] = DatasetLabel(m.Dataset),
         ["datasetDigest"] = m.Dataset.Digest,
         ["licence"] = m.LicenceClosure is { } c ? string.Join(" + ", c.Licences) : m.Dataset.Licence,
         ["rounds"] = m.Rounds.Count,
@@ -74,6 +74,10 @@ internal static class ExplorerJson
         ["device"] = a.Device,
         ["error"] = a.Error,
     };
+
+    /// <summary>A dataset's name and version as people write them: "synth-denoiser v1" (a bare number gets its "v").</summary>
+    public static string DatasetLabel(DatasetRecord d) =>
+        d.Version.Length == 0 ? d.Name : char.IsAsciiDigit(d.Version[0]) ? $"{d.Name} v{d.Version}" : $"{d.Name} {d.Version}";
 
     /// <summary>A whole run: rounds (loss, held-out figures), shard and task attempts (timeline), merged digests, licence closure and the chain's verification.</summary>
     public static JsonObject Run(RunManifest m, IReadOnlyList<string> problems, int events, IReadOnlyList<DerivationRecord> derivations)

@@ -24,6 +24,10 @@ public sealed class ExplorerBrowserTests(ExplorerFarm fixture)
         await browser.WaitForPageAsync(new Uri(fixture.Explorer, "run.html?id=" + m.RunId).ToString());
         Assert.Contains("chain intact", await browser.TextAsync("#verification"));
         await browser.WaitForAsync("document.querySelectorAll('#loss-chart circle').length === 2 && document.querySelectorAll('#timeline rect').length >= 4");
+        // Axes say what they measure; dates are ISO with their zone written out; the preparation is on the timeline.
+        Assert.Equal("round loss", (string?)await browser.EvaluateAsync("[...document.querySelectorAll('#loss-chart .axis-title')].map(t => t.textContent).join(' ')"));
+        Assert.Matches(@"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC[+−]\d{2}:\d{2} by ", (string?)await browser.EvaluateAsync("document.querySelector('dl.kv dd:nth-of-type(2)').textContent"));
+        Assert.Contains("preparation attempt 1", await browser.TextAsync("#timeline"));
         await browser.ScreenshotAsync(Path.Combine(Screenshots, "2-run.png"));
 
         await browser.ClickAsync("#model-lineage");

@@ -23,7 +23,13 @@ function s(tag, attrs, ...children) {
 }
 const short = d => d ? d.slice(0, 12) + "…" : "";
 const digest = (d, href) => d ? h("a", { class: "digest", href: href || "lineage.html?digest=" + d, title: d }, short(d)) : h("span", { class: "muted" }, "—");
-const when = t => t ? new Date(t).toLocaleString() : "—";
+// ISO 8601 in the viewer's zone, the zone written out: "2026-12-07 05:02:02 UTC+01:00".
+const when = t => {
+  if (!t) return "—";
+  const d = new Date(t), off = -d.getTimezoneOffset(), p = n => String(Math.trunc(n)).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} UTC${off < 0 ? "−" : "+"}${p(Math.abs(off) / 60)}:${p(Math.abs(off) % 60)}`;
+};
+const plural = (n, one, many) => `${n} ${n === 1 ? one : many || one + "s"}`;
 const stateEl = st => h("span", { class: "state-" + st }, st);
 function kv(pairs) { return h("dl", { class: "kv" }, pairs.filter(p => p).flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v ?? "—")])); }
 
@@ -57,26 +63,52 @@ async function runsPage() {
 }
 
 // ---- run page
-function lossChart(rounds) {
-  const pts = rounds.filter(r => r.meanLoss !== null && r.meanLoss !== undefined);
-  if (!pts.length) return h("p", { class: "muted" }, "No merged round yet.");
-  const W = 520, H = 200, L = 60, B = 30, T = 10, R = 10;
+// One chart per quantity, its axes titled: x the round, y what is measured (with its unit).
+function roundChart(id, title, unit, series, nRounds) {
+  const all = series.flatMap(x => x.points);
+  if (!all.length) return null;
+  const W = 560, H = 220, L = 70, B = 42, T = 12, R = 130;
   // The axis spans the data (padded), not zero to max: late rounds often differ in the third digit.
-  const hi = Math.max(...pts.map(p => p.meanLoss)), lo = Math.min(...pts.map(p => p.meanLoss)), pad = (hi - lo) * 0.1 || Math.abs(hi) * 0.05 || 1;
+  const hi = Math.max(...all.map(p => p.v)), lo = Math.min(...all.map(p => p.v)), pad = (hi - lo) * 0.1 || Math.abs(hi) * 0.05 || 1;
   const max = hi + pad, min = lo - pad;
-  const n = Math.max(...rounds.map(r => r.round), 1);
+  const n = Math.max(nRounds, 1);
   const x = r => L + (n === 1 ? (W - L - R) / 2 : (r - 1) * (W - L - R) / (n - 1));
   const y = v => T + (H - T - B) * (1 - (v - min) / ((max - min) || 1));
-  const svg = s("svg", { width: W, height: H, id: "loss-chart", role: "img", "aria-label": "mean loss per round" },
+  const svg = s("svg", { width: W, height: H, id, role: "img", "aria-label": title },
     s("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, stroke: "#999" }), s("line", { x1: L, y1: T, x2: L, y2: H - B, stroke: "#999" }),
-    s("text", { x: 4, y: y(max) + 4 }, max.toPrecision(4)), s("text", { x: 4, y: y(min) + 4 }, min.toPrecision(4)),
-    s("polyline", { points: pts.map(p => `${x(p.round)},${y(p.meanLoss)}`).join(" "), fill: "none", stroke: "#0b62c4", "stroke-width": 2 }));
-  for (const p of pts) svg.append(s("circle", { cx: x(p.round), cy: y(p.meanLoss), r: 4, fill: "#0b62c4" }, s("title", {}, `round ${p.round}: ${p.meanLoss}`)),
-    s("text", { x: x(p.round) - 4, y: H - B + 16 }, "r" + p.round));
+    s("text", { x: L - 6, y: y(max) + 4, "text-anchor": "end" }, max.toPrecision(4)), s("text", { x: L - 6, y: y(min) + 4, "text-anchor": "end" }, min.toPrecision(4)),
+    s("text", { x: (L + W - R) / 2, y: H - 4, "text-anchor": "middle", class: "axis-title" }, "round"),
+    s("text", { x: 14, y: (T + H - B) / 2, "text-anchor": "middle", class: "axis-title", transform: `rotate(-90 14 ${(T + H - B) / 2})` }, unit));
+  for (let r = 1; r <= n; r++) svg.append(s("text", { x: x(r), y: H - B + 16, "text-anchor": "middle" }, String(r)));
+  series.forEach((sr, i) => {
+    if (!sr.points.length) return;
+    svg.append(s("polyline", { points: sr.points.map(p => `${x(p.round)},${y(p.v)}`).join(" "), fill: "none", stroke: sr.colour, "stroke-width": 2, "stroke-dasharray": sr.dash || null }));
+    for (const p of sr.points) svg.append(s("circle", { cx: x(p.round), cy: y(p.v), r: 4, fill: sr.colour, class: sr.cls }, s("title", {}, `${sr.name}, round ${p.round}: ${p.v}`)));
+    svg.append(s("line", { x1: W - R + 12, y1: T + 8 + i * 18, x2: W - R + 30, y2: T + 8 + i * 18, stroke: sr.colour, "stroke-width": 2, "stroke-dasharray": sr.dash || null }),
+      s("text", { x: W - R + 35, y: T + 12 + i * 18 }, sr.name));
+  });
   return svg;
 }
 
-// A task (the preparation, a round's evaluation) is leased like a shard: its attempts share the timeline.
+function lossChart(rounds) {
+  const n = Math.max(...rounds.map(r => r.round), 1);
+  const training = rounds.filter(r => r.meanLoss !== null && r.meanLoss !== undefined).map(r => ({ round: r.round, v: r.meanLoss }));
+  const heldOut = rounds.filter(r => r.evaluation).map(r => ({ round: r.round, v: r.evaluation.loss }));
+  return roundChart("loss-chart", "training and held-out loss per round", "loss",
+    [{ name: "training (mean)", colour: "#0b62c4", points: training, cls: "training" }, { name: "held out", colour: "#e16f24", dash: "5 3", points: heldOut, cls: "held-out" }], n)
+    || h("p", { class: "muted" }, "No merged round yet.");
+}
+
+// Accuracy (labelled data) or PSNR (images), whichever the run's evaluation measures; nothing without an evaluation split.
+function metricChart(rounds) {
+  const n = Math.max(...rounds.map(r => r.round), 1);
+  const acc = rounds.filter(r => r.evaluation?.accuracy != null).map(r => ({ round: r.round, v: 100 * r.evaluation.accuracy }));
+  const psnr = rounds.filter(r => r.evaluation?.psnr != null).map(r => ({ round: r.round, v: r.evaluation.psnr }));
+  if (acc.length) return [h("h2", {}, "Held-out accuracy per round"), roundChart("metric-chart", "held-out accuracy per round", "accuracy (%)", [{ name: "held out", colour: "#2da44e", points: acc }], n)];
+  if (psnr.length) return [h("h2", {}, "Held-out PSNR per round"), roundChart("metric-chart", "held-out PSNR per round", "PSNR (dB)", [{ name: "held out", colour: "#2da44e", points: psnr }], n)];
+  return null;
+}
+
 function taskLabel(t) { return t.kind === "prepare" ? "prep" : "eval r" + t.round; }
 function taskName(t) { return t.kind === "prepare" ? "preparation" : "evaluation of round " + t.round; }
 
@@ -98,7 +130,8 @@ function timeline(rounds, tasks) {
       s("title", {}, `${a.what} attempt ${a.attempt}: ${a.outcome}${a.error ? " (" + a.error + ")" : ""}, ${((Date.parse(a.endedAt || a.startedAt) - Date.parse(a.startedAt)) / 1000).toFixed(1)} s`),
       x1 - x0 > 40 ? s("text", { x: x0 + 3, y: i * row + 18, fill: "#fff" }, a.label) : null));
   }
-  svg.append(s("text", { x: L, y: H - 6 }, "0 s"), s("text", { x: W - 60, y: H - 6 }, ((t1 - t0) / 1000).toFixed(1) + " s"));
+  // The end label ends where the last bar ends.
+  svg.append(s("text", { x: L, y: H - 6 }, "0 s"), s("text", { x: x(t1), y: H - 6, "text-anchor": "end" }, ((t1 - t0) / 1000).toFixed(1) + " s"));
   return svg;
 }
 
@@ -131,7 +164,7 @@ async function runPage() {
       ["Initial weights", digest(r.initialWeights)],
       ["Model", r.model ? h("span", {}, h("a", { id: "model-lineage", class: "digest", href: "lineage.html?digest=" + r.model, title: r.model }, r.model), " · ", h("a", { id: "report-link", href: "report.html?run=" + r.runId }, "provenance report")) : "not yet"],
       ["Verification", verification(r.verification)]])),
-    h("h2", {}, "Mean loss per round"), lossChart(r.rounds),
+    h("h2", {}, "Loss per round"), lossChart(r.rounds), metricChart(r.rounds),
     h("h2", {}, "Shard and task attempts per agent"), h("div", { class: "graph" }, timeline(r.rounds, r.tasks)),
     h("h2", {}, "Rounds and merged digests"),
     h("table", { id: "rounds" }, h("tr", {}, ["Round", "Mean loss", "Held out", "Merge", "Input", "Merged results", "Output"].map(t => h("th", {}, t))),
@@ -216,7 +249,7 @@ async function reportPage() {
   const field = (id, x) => h("code", { id }, x || "—");
   done(h("h1", {}, "Provenance report: ", r.name),
     h("p", { class: "no-print" }, h("button", { onclick: () => print() }, "Print / save as PDF")),
-    h("p", { class: "muted" }, `Generated ${new Date().toLocaleString()} from the coordinator's lineage store.`),
+    h("p", { class: "muted" }, `Generated ${when(new Date().toISOString())} from the coordinator's lineage store.`),
     h("h2", {}, "Model"), kv([["Model sha256", full(r.model)], ["Run", full(r.runId)], ["State", r.state], ["Submitted", `${when(r.submittedAt)} by ${r.submittedBy}`], ["Finished", when(r.finishedAt)],
       ["Recipe", r.recipe], ["Initial weights", full(r.initialWeights)], ["Event chain", verification(r.verification)]]),
     // Seeds arrive as strings of digits (JSON numbers would lose digits past 2^53 in JavaScript) and are shown as sent.
@@ -242,7 +275,7 @@ async function reportPage() {
 // ---- farm view: server-sent events, no reload
 function farmView(f) {
   return h("div", { id: "farm" },
-    h("p", {}, `${f.agentsConnected} agents connected · ${f.shardsQueued} shards queued · ${f.shardsRunning} running · updated ${new Date(f.at).toLocaleTimeString()}`),
+    h("p", {}, `${plural(f.agentsConnected, "agent")} connected · ${plural(f.shardsQueued, "shard")} queued · ${f.shardsRunning} running · updated ${when(f.at)}`),
     h("table", { id: "agents" }, h("tr", {}, ["Agent", "Host", "Connected", "GPUs", "Running"].map(t => h("th", {}, t))),
       f.agents.map(a => h("tr", { "data-agent": a.id }, h("td", {}, a.id), h("td", {}, a.hostname), h("td", { class: a.connected ? (a.yielded ? "warn" : "ok") : "bad", title: a.yielded || "" }, a.connected ? (a.yielded ? "yielded to render" : "yes") : "no"),
         h("td", {}, a.gpus.length ? a.gpus.map(g => h("span", { class: "gpu" }, `${g.index}: ${g.name}${g.simulated ? " (simulated)" : ""} `,
