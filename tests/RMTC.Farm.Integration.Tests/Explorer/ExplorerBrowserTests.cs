@@ -55,6 +55,11 @@ public sealed class ExplorerBrowserTests(ExplorerFarm fixture)
         await browser.OpenAsync(new Uri(fixture.Explorer, "report.html?run=" + m.RunId).ToString());
         Assert.Contains(fixture.AnAsset, await browser.TextAsync("#assets"));
         await browser.ScreenshotAsync(Path.Combine(Screenshots, "5-report.png"));
+        // Printed, every page names the run; the sign-off comes where the findings end, before the sources appendix;
+        // merged results are one numbered digest per line.
+        Assert.True((bool)(await browser.EvaluateAsync($"[...document.styleSheets[0].cssRules].some(r => r.cssText.includes('@page') && r.cssText.includes('{m.RunId}'))"))!);
+        Assert.True((bool)(await browser.EvaluateAsync("!!(document.getElementById('sign-off').compareDocumentPosition(document.getElementById('assets')) & Node.DOCUMENT_POSITION_FOLLOWING)"))!);
+        Assert.Equal(m.Rounds[0].MergedResults.Count, (int)(await browser.EvaluateAsync("document.querySelectorAll('#report-rounds tr[data-round=\"1\"] ol.digests li').length"))!);
         var pdf = await browser.PrintToPdfAsync();
         Assert.Equal("%PDF"u8.ToArray(), pdf[..4]);
         await File.WriteAllBytesAsync(Path.Combine(Screenshots, "5-report.pdf"), pdf);

@@ -247,6 +247,12 @@ async function reportPage() {
   const [r, { assets }] = await Promise.all([api("runs/" + encodeURIComponent(id)), api("runs/" + encodeURIComponent(id) + "/assets")]);
   const full = x => h("code", {}, x ?? "—");
   const field = (id, x) => h("code", { id }, x || "—");
+  // A list of digests: one per line, numbered, so a reader can point at one ("merged result 3").
+  const digests = (list, what) => h("ol", { class: "digests" }, list.map(d => h("li", { title: what }, h("code", {}, d))));
+  // Every printed page names the run and its page number (CSS page-margin boxes; set through the CSSOM, which the
+  // Content-Security-Policy allows where an inline style would not be).
+  const css = v => '"' + String(v).replace(/[\\"]/g, "\\$&").replace(/[\n\r]/g, " ") + '"';
+  document.styleSheets[0].insertRule(`@page { @top-left { content: ${css("Provenance report · run " + r.runId)}; } }`, document.styleSheets[0].cssRules.length);
   done(h("h1", {}, "Provenance report: ", r.name),
     h("p", { class: "no-print" }, h("button", { onclick: () => print() }, "Print / save as PDF")),
     h("p", { class: "muted" }, `Generated ${when(new Date().toISOString())} from the coordinator's lineage store.`),
@@ -261,15 +267,18 @@ async function reportPage() {
       ["Excluded assets", r.spec?.excludeAssets?.length ? r.spec.excludeAssets.join(", ") : "none"]]),
     Object.keys(r.datasetRights).length ? h("table", {}, h("tr", {}, h("th", {}, "CAWG assertion"), h("th", {}, "Dataset decision")), Object.entries(r.datasetRights).map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", {}, v)))) : null,
     h("h2", {}, "Licence closure (everything the model was trained from)"), closureTable(r.licenceClosure),
-    h("h2", {}, "Rounds"), h("table", { id: "report-rounds" }, h("tr", {}, ["Round", "Mean loss", "Input", "Shard seeds", "Merged results", "Output"].map(t => h("th", {}, t))),
-      r.rounds.map(x => h("tr", { "data-round": x.round }, h("td", {}, x.round), h("td", {}, x.meanLoss?.toFixed(6) ?? "—"), h("td", {}, full(x.input)),
+    h("h2", {}, "Rounds"), h("table", { id: "report-rounds" }, h("tr", {}, ["Round", "Mean loss", "Held out", "Input", "Shard seeds", "Merged results", "Output"].map(t => h("th", {}, t))),
+      r.rounds.map(x => h("tr", { "data-round": x.round }, h("td", {}, x.round), h("td", {}, x.meanLoss?.toFixed(6) ?? "—"), h("td", {}, heldOut(x.evaluation)), h("td", {}, full(x.input)),
         h("td", {}, (x.shards || []).map(p => h("div", {}, `shard ${p.shard}: `, h("code", { class: "shard-seed", "data-shard": p.shard }, p.seed)))),
-        h("td", {}, x.merged.map(m => h("div", {}, full(m)))), h("td", {}, full(x.output))))),
+        h("td", {}, digests(x.merged, "merged result")), h("td", {}, full(x.output))))),
     r.derivations.length ? [h("h2", {}, "Exports and inferences"), h("table", {}, h("tr", {}, ["Kind", "Variant", "Inputs", "Outputs", "By", "At"].map(t => h("th", {}, t))),
       r.derivations.map(d => h("tr", {}, h("td", {}, d.kind + " " + d.format), h("td", {}, full(d.variant)), h("td", {}, d.inputs.map(i => h("div", {}, full(i)))), h("td", {}, d.outputs.map(o => h("div", {}, full(o)))), h("td", {}, d.by), h("td", {}, when(d.at)))))] : null,
-    h("h2", {}, `Sources: ${assets.length} assets`), h("table", { id: "assets" }, h("tr", {}, h("th", {}, "Path"), h("th", {}, "sha256")),
-      assets.map(x => h("tr", {}, h("td", {}, x.path), h("td", {}, h("a", { class: "digest", href: "impact.html?asset=" + x.sha256 }, x.sha256))))),
-    h("div", { class: "print-only" }, h("h2", {}, "Review"), h("p", {}, "Reviewed by: ______________________   Date: ____________   Decision: ____________")));
+    // Signed where the findings end, before the appendix: a long source list must not push the signature to its end.
+    h("div", { class: "print-only sign-off", id: "sign-off" }, h("h2", {}, "Review"),
+      h("p", {}, `Run ${r.runId}, model ${r.model ?? "(none)"}`),
+      h("p", {}, "Reviewed by: ______________________   Date: ____________   Decision: ____________")),
+    h("h2", { class: "appendix" }, `Appendix: sources (${assets.length} assets)`), h("table", { id: "assets", class: "compact" }, h("tr", {}, h("th", {}, "Path"), h("th", {}, "sha256")),
+      assets.map(x => h("tr", {}, h("td", {}, x.path), h("td", {}, h("a", { class: "digest", href: "impact.html?asset=" + x.sha256 }, x.sha256))))));
 }
 
 // ---- farm view: server-sent events, no reload
