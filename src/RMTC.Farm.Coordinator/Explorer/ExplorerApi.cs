@@ -18,18 +18,20 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
     private static readonly string[] RelatedKinds =
         [LineageIndexKinds.Model, LineageIndexKinds.Weights, LineageIndexKinds.Dataset, LineageIndexKinds.Asset, LineageIndexKinds.Derived];
 
-    /// <summary>Runs, newest first, filtered by user, state, dataset (name or digest) and name text.</summary>
-    public async Task<IResult> RunsAsync(HttpContext context, string? user, string? state, string? dataset, string? q)
+    /// <summary>One page of runs, filtered and ordered as <paramref name="query"/> asks, with the count of all that match.</summary>
+    public async Task<IResult> RunsAsync(HttpContext context, RunsQuery query)
     {
-        var runs = (await VisibleRunsAsync(context))
-            .Where(m => string.IsNullOrEmpty(user) || m.SubmittedBy.Equals(user, StringComparison.OrdinalIgnoreCase))
-            .Where(m => string.IsNullOrEmpty(state) || m.State.Equals(state, StringComparison.OrdinalIgnoreCase))
-            .Where(m => string.IsNullOrEmpty(dataset) || m.Dataset.Name.Contains(dataset, StringComparison.OrdinalIgnoreCase) || m.Dataset.Digest == dataset)
-            .Where(m => string.IsNullOrEmpty(q) || m.Name.Contains(q, StringComparison.OrdinalIgnoreCase) || m.RunId.StartsWith(q, StringComparison.Ordinal))
-            .OrderByDescending(m => m.SubmittedAt)
-            .Select(m => (JsonNode)ExplorerJson.Summary(m))
-            .ToArray();
-        return Json(new JsonObject { ["runs"] = new JsonArray(runs) });
+        var matching = query.Order((await VisibleRunsAsync(context)).Where(query.Matches)).ToList();
+        var pages = Math.Max(1, (matching.Count + query.Size - 1) / query.Size);
+        var runs = matching.Skip((query.Page - 1) * query.Size).Take(query.Size).Select(m => (JsonNode)ExplorerJson.Summary(m)).ToArray();
+        return Json(new JsonObject
+        {
+            ["runs"] = new JsonArray(runs),
+            ["total"] = matching.Count,
+            ["page"] = query.Page,
+            ["pages"] = pages,
+            ["size"] = query.Size,
+        });
     }
 
     /// <summary>One run with its rounds, attempts, closure and chain verification.</summary>
@@ -192,11 +194,13 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
 
     private async Task<IReadOnlyList<RunManifest>> VisibleRunsAsync(HttpContext context)
     {
-        // The scheduler's copy is the freshest for live runs; the store also holds runs from before a restart.
+        // The scheduler's copy is the freshest for live runs (the store's lags by a commit window); an ended run's stored
+        // manifest is final, so only live runs are copied from the scheduler, never every run under its lock.
         var stored = await store.ListAsync(context.RequestAborted);
         var ids = stored.Select(m => m.RunId).ToHashSet(StringComparer.Ordinal);
-        return stored.Select(m => scheduler.GetManifest(m.RunId) ?? m)
-            .Concat(scheduler.ListJobs().Where(j => !ids.Contains(j.Id)).Select(j => scheduler.GetManifest(j.Id)).OfType<RunManifest>())
+        var live = scheduler.View.Runs.Where(r => !r.IsFinal).Select(r => r.Id).ToHashSet(StringComparer.Ordinal);
+        return stored.Select(m => live.Contains(m.RunId) ? scheduler.GetManifest(m.RunId) ?? m : m)
+            .Concat(scheduler.View.Runs.Where(r => !ids.Contains(r.Id)).Select(r => scheduler.GetManifest(r.Id)).OfType<RunManifest>())
             .Where(m => scope.MaySee(context, m)).ToList();
     }
 
@@ -218,6 +222,8 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
         $"'{digest}' is not a sha256 digest: give 64 hex characters (optionally prefixed 'sha256:'), as `rmtc lineage` and the run page print them");
 
     internal static IResult NotFound(string message) => Problem(StatusCodes.Status404NotFound, message);
+
+    internal static IResult BadRequest(string message) => Problem(StatusCodes.Status400BadRequest, message);
 
     private static IResult Problem(int status, string message) =>
         Results.Text(Text(new JsonObject { ["error"] = message, ["status"] = status }), "application/json; charset=utf-8", statusCode: status);

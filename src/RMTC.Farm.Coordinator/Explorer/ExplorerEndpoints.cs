@@ -33,7 +33,11 @@ public static class ExplorerEndpoints
         group.MapGet("/", (HttpContext c) => Asset(c, "index.html"));
         group.MapGet("/{file}", (HttpContext c, string file) => Asset(c, file));
         var api = group.MapGroup("/api");
-        api.MapGet("/runs", (HttpContext c, ExplorerApi a, string? user, string? state, string? dataset, string? q) => a.RunsAsync(c, user, state, dataset, q));
+        api.MapGet("/runs", (HttpContext c, ExplorerApi a, string? q, string? user, string? state, string? show, string? dataset, string? recipe, string? from, string? to, string? sort, string? order, string? page, string? size) =>
+        {
+            var (query, error) = RunsQuery.Parse(q, user, state, show, dataset, recipe, from, to, sort, order, page, size);
+            return query is null ? Task.FromResult(ExplorerApi.BadRequest(error!)) : a.RunsAsync(c, query);
+        });
         api.MapGet("/runs/{id}", (HttpContext c, ExplorerApi a, string id) => a.RunAsync(c, id));
         api.MapGet("/runs/{id}/assets", (HttpContext c, ExplorerApi a, string id) => a.AssetsAsync(c, id));
         api.MapGet("/lineage/{digest}", (HttpContext c, ExplorerApi a, string digest) => a.LineageAsync(c, digest));

@@ -52,6 +52,7 @@ internal static class ExplorerJson
         ["submittedAt"] = m.SubmittedAt,
         ["finishedAt"] = m.FinishedAt,
         ["recipe"] = m.Recipe,
+        ["show"] = m.Spec?.EffectiveShow,
         ["dataset"] = DatasetLabel(m.Dataset),
         ["datasetDigest"] = m.Dataset.Digest,
         ["licence"] = m.LicenceClosure is { } c ? string.Join(" + ", c.Licences) : m.Dataset.Licence,

@@ -26,10 +26,22 @@ public sealed class ExplorerApiTests(ExplorerFarm fixture)
             Assert.Contains(Parse((await fixture.GetAsync("api/runs?" + query)).Body)["runs"]!.AsArray(), r => (string)r!["runId"]! == m.RunId);
         }
 
-        foreach (var query in new[] { "state=failed", "user=nobody-else", "dataset=no-such-dataset", "q=zzz" })
+        foreach (var query in new[] { "state=failed", "user=nobody-else", "dataset=no-such-dataset", "q=zzz", "recipe=denoiser", "from=2999-01-01" })
         {
             Assert.Empty(Parse((await fixture.GetAsync("api/runs?" + query)).Body)["runs"]!.AsArray());
         }
+
+        // Paged on the server: the count of every match comes with the page.
+        var first = Parse((await fixture.GetAsync("api/runs?recipe=classifier&to=2999-12-31&size=1&sort=name&order=asc")).Body);
+        Assert.Single(first["runs"]!.AsArray());
+        Assert.Equal((int)first["total"]!, (int)first["pages"]!);
+        var beyond = Parse((await fixture.GetAsync($"api/runs?size=1&page={(int)first["pages"]! + 1}")).Body);
+        Assert.Empty(beyond["runs"]!.AsArray());
+
+        // A bad parameter is a 400 naming it, not an empty list.
+        var (status, body) = await fixture.GetAsync("api/runs?from=last-week");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("from: 'last-week' is not a date", body);
     }
 
     [Fact]
@@ -105,8 +117,9 @@ public sealed class ExplorerApiTests(ExplorerFarm fixture)
             fixture.Farm.Artifacts,
             new RefuseAll());
         var m = fixture.Run;
-        Assert.Equal(200, (await ExecuteAsync(api, (a, c) => a.RunsAsync(c, null, null, null, null))).Status);
-        Assert.DoesNotContain(m.RunId, (await ExecuteAsync(api, (a, c) => a.RunsAsync(c, null, null, null, null))).Body);
+        var everything = RunsQuery.Parse(null, null, null, null, null, null, null, null, null, null, null, null).Query!;
+        Assert.Equal(200, (await ExecuteAsync(api, (a, c) => a.RunsAsync(c, everything))).Status);
+        Assert.DoesNotContain(m.RunId, (await ExecuteAsync(api, (a, c) => a.RunsAsync(c, everything))).Body);
         Assert.Equal(404, (await ExecuteAsync(api, (a, c) => a.RunAsync(c, m.RunId))).Status);
         Assert.Equal(404, (await ExecuteAsync(api, (a, c) => a.AssetsAsync(c, m.RunId))).Status);
         Assert.Equal(404, (await ExecuteAsync(api, (a, c) => a.LineageAsync(c, m.FinalModelDigest!))).Status);

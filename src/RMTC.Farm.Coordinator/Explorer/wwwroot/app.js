@@ -42,23 +42,39 @@ async function api(path) {
 function fail(e) { main.replaceChildren(h("p", { class: "error", id: "error" }, e.message)); }
 function done(...nodes) { main.replaceChildren(...nodes.flat(Infinity).filter(n => n !== null && n !== undefined && n !== false)); document.body.dataset.ready = "true"; }
 
-// ---- runs list
+// ---- runs list: filters, order and paging are done by the coordinator; the URL holds them, so a view can be shared.
+const RUN_FILTERS = ["q", "user", "state", "show", "dataset", "recipe", "from", "to", "sort", "order", "page"];
 async function runsPage() {
-  const f = ["q", "user", "state", "dataset"].reduce((o, k) => (o[k] = params.get(k) || "", o), {});
+  const f = RUN_FILTERS.reduce((o, k) => (o[k] = params.get(k) || "", o), {});
   const query = new URLSearchParams(Object.entries(f).filter(([, v]) => v)).toString();
-  const { runs } = await api("runs" + (query ? "?" + query : ""));
+  const { runs, total, page, pages } = await api("runs" + (query ? "?" + query : ""));
+  const link = changes => "?" + new URLSearchParams(Object.entries({ ...f, ...changes }).filter(([, v]) => v)).toString();
   const form = h("form", { class: "filters" },
     h("input", { name: "q", placeholder: "run name or id", value: f.q }),
     h("input", { name: "user", placeholder: "submitted by", value: f.user }),
     h("select", { name: "state" }, ["", "queued", "running", "succeeded", "failed", "cancelled"].map(v => h("option", { value: v, selected: v === f.state }, v || "any state"))),
+    h("input", { name: "show", placeholder: "show", value: f.show }),
     h("input", { name: "dataset", placeholder: "dataset", value: f.dataset }),
+    h("input", { name: "recipe", placeholder: "recipe", value: f.recipe }),
+    h("label", {}, "from ", h("input", { name: "from", type: "date", value: f.from })),
+    h("label", {}, "to ", h("input", { name: "to", type: "date", value: f.to })),
+    h("input", { type: "hidden", name: "sort", value: f.sort }), h("input", { type: "hidden", name: "order", value: f.order }),
     h("button", { type: "submit" }, "Filter"));
+  // A column heading sorts by it; a second click turns the order round.
+  const sorted = f.sort || "submitted";
+  const heading = (label, key) => key
+    ? h("th", {}, h("a", { class: "sort", href: link({ sort: key, order: sorted === key && (f.order || (key === "submitted" ? "desc" : "asc")) === "asc" ? "desc" : "asc", page: "" }) }, label, sorted === key ? (f.order === "asc" || (!f.order && key !== "submitted") ? " ▲" : " ▼") : ""))
+    : h("th", {}, label);
   const rows = runs.map(r => h("tr", { "data-run": r.runId },
     h("td", {}, h("a", { class: "run-link", href: "run.html?id=" + r.runId }, r.name), h("div", { class: "digest muted" }, r.runId)),
-    h("td", {}, stateEl(r.state)), h("td", {}, r.submittedBy), h("td", {}, when(r.submittedAt)),
+    h("td", {}, stateEl(r.state)), h("td", {}, r.show || h("span", { class: "muted" }, "—")), h("td", {}, r.submittedBy), h("td", {}, when(r.submittedAt)),
     h("td", {}, r.recipe), h("td", {}, r.dataset), h("td", {}, r.licence), h("td", {}, `${r.rounds}/${r.plannedRounds ?? "?"}`), h("td", {}, digest(r.model))));
+  const pager = h("p", { id: "pager" }, `${plural(total, "run")} · page ${page} of ${pages} `,
+    page > 1 ? h("a", { href: link({ page: String(page - 1) }) }, "← previous") : null, " ",
+    page < pages ? h("a", { href: link({ page: String(page + 1) }) }, "next →") : null);
   done(h("h1", {}, "Runs"), form,
-    runs.length ? h("table", { id: "runs" }, h("tr", {}, ["Run", "State", "By", "Submitted", "Recipe", "Dataset", "Licence", "Rounds", "Model"].map(t => h("th", {}, t))), rows)
+    runs.length ? [h("table", { id: "runs" }, h("tr", {}, heading("Run", "name"), heading("State", "state"), heading("Show"), heading("By"), heading("Submitted", "submitted"),
+      heading("Recipe", "recipe"), heading("Dataset", "dataset"), heading("Licence"), heading("Rounds"), heading("Model")), rows), pager]
       : h("p", { class: "muted" }, "No runs match. Submit one with `rmtc submit JOB.yaml`, or run `rmtc demo --explore`."));
 }
 
