@@ -91,8 +91,21 @@ public sealed partial class FarmScheduler
             runs,
             connected.ToDictionary(a => a.Id, a => a.Gpus, StringComparer.Ordinal),
             connected.SelectMany(a => a.Gpus.Select(g => (a.Hostname, g))).ToList(),
-            connected.Where(a => a.YieldReason is not null).ToDictionary(a => a.Id, a => a.YieldReason!, StringComparer.Ordinal));
+            connected.Where(a => a.YieldReason is not null).ToDictionary(a => a.Id, a => a.YieldReason!, StringComparer.Ordinal),
+            _agents.Values.Select(AgentViewLocked).ToList());
     }
+
+    private static AgentView AgentViewLocked(AgentState agent) => new(
+        agent.Id,
+        agent.Hostname,
+        agent.Connected,
+        agent.YieldReason,
+        agent.Slots,
+        agent.Capacity,
+        agent.LastSeen,
+        agent.Leases.Values.OrderBy(l => l.GrantedAt)
+            .Select(l => new LeaseView(l.Id, l.Run.Id, l.Round, l.Shard.Index, l.GrantedAt, l.Speculative, l.Shard.Task?.Kind))
+            .ToList());
 
     private FarmSnapshot SnapshotLocked()
     {

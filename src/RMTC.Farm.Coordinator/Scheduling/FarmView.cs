@@ -14,6 +14,7 @@ namespace RMTC.Farm.Coordinator.Scheduling;
 /// <param name="GpusByAgent">The latest GPU samples of every connected agent, by agent id.</param>
 /// <param name="Gpus">The same samples with each agent's host name (the metrics' labels).</param>
 /// <param name="Yielding">Connected agents whose node yields to rendering, with the reason.</param>
+/// <param name="Agents">Every agent registered since the coordinator started, connected or not, with its capacity and live leases.</param>
 public sealed record FarmView(
     long Version,
     DateTimeOffset TakenAt,
@@ -21,7 +22,8 @@ public sealed record FarmView(
     IReadOnlyList<RunView> Runs,
     IReadOnlyDictionary<string, IReadOnlyList<GpuReading>> GpusByAgent,
     IReadOnlyList<(string Hostname, GpuReading Sample)> Gpus,
-    IReadOnlyDictionary<string, string> Yielding)
+    IReadOnlyDictionary<string, string> Yielding,
+    IReadOnlyList<AgentView> Agents)
 {
     private readonly Dictionary<string, RunView> _byId = Runs.ToDictionary(r => r.Id, StringComparer.Ordinal);
 
@@ -50,3 +52,32 @@ public sealed record FarmView(
         return found;
     }
 }
+
+/// <summary>An agent as published: what the OpenCue endpoint shows as a host, its leases as procs.</summary>
+/// <param name="Id">The agent's id.</param>
+/// <param name="Hostname">Its node's host name.</param>
+/// <param name="Connected">True while it holds a session.</param>
+/// <param name="YieldReason">Why its node yields to rendering (no leases meanwhile); null while free.</param>
+/// <param name="Slots">Leases it may hold at once.</param>
+/// <param name="Capacity">What its registration declared.</param>
+/// <param name="LastSeen">Its latest heartbeat or session message.</param>
+/// <param name="Leases">Its live leases, oldest first.</param>
+public sealed record AgentView(
+    string Id,
+    string Hostname,
+    bool Connected,
+    string? YieldReason,
+    int Slots,
+    AgentResources Capacity,
+    DateTimeOffset LastSeen,
+    IReadOnlyList<LeaseView> Leases);
+
+/// <summary>One live lease of an agent: a shard attempt, or a run's preparation or evaluation task (<paramref name="Task"/>).</summary>
+/// <param name="Id">The lease id.</param>
+/// <param name="RunId">The run it works for.</param>
+/// <param name="Round">The round (1-based).</param>
+/// <param name="Shard">The shard's index in the round; for a task, its lease slot.</param>
+/// <param name="GrantedAt">When the agent got it.</param>
+/// <param name="Speculative">A second attempt of a straggling shard.</param>
+/// <param name="Task">The task's kind (e.g. prepare, evaluate); null for a shard attempt.</param>
+public sealed record LeaseView(string Id, string RunId, int Round, int Shard, DateTimeOffset GrantedAt, bool Speculative, string? Task);
