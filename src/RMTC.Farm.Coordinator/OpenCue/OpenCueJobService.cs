@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using RMTC.Farm.Coordinator.Scheduling;
@@ -18,6 +17,8 @@ namespace RMTC.Farm.Coordinator.OpenCue;
 /// </summary>
 public sealed partial class OpenCueJobService(FarmScheduler scheduler, Submission.SubmissionPipeline pipeline, Security.DatasetConfinement confinement, Microsoft.Extensions.Options.IOptions<Security.SecurityOptions> security, ILogger<OpenCueJobService> log) : JobInterface.JobInterfaceBase
 {
+    private readonly OpenCueLookup _lookup = new(scheduler);
+
     /// <summary>Cuebot returns at most this many finished jobs from a search.</summary>
     private const int FinishedSearchLimit = 200;
 
@@ -55,42 +56,41 @@ public sealed partial class OpenCueJobService(FarmScheduler scheduler, Submissio
 
     public override Task<JobGetJobsResponse> GetJobs(JobGetJobsRequest request, ServerCallContext context)
     {
-        var r = request.R ?? new JobSearchCriteria();
-        List<Regex> regexes;
-        try
-        {
-            regexes = r.Regex.Select(p => new Regex(p, RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100))).ToList();
-        }
-        catch (ArgumentException e)
-        {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, $"regex: {e.Message}"));
-        }
-
-        var matches = Visible(context).Where(run =>
-        {
-            var job = OpenCueMessages.ToJob(run);
-            return (r.Ids.Count == 0 || r.Ids.Contains(run.Id))
-                && (r.Jobs.Count == 0 || r.Jobs.Contains(job.Name))
-                && (regexes.Count == 0 || regexes.Any(x => x.IsMatch(job.Name)))
-                && (r.Substr.Count == 0 || r.Substr.Any(s => job.Name.Contains(s, StringComparison.Ordinal)))
-                && (r.Users.Count == 0 || r.Users.Contains(job.User))
-                && (r.Shots.Count == 0 || r.Shots.Contains(job.Shot))
-                && (r.Shows.Count == 0 || r.Shows.Contains(job.Show))
-                && (r.IncludeFinished || !run.IsFinal);
-        });
-        var finished = 0;
         var response = new JobGetJobsResponse { Jobs = new JobSeq() };
-        foreach (var run in matches)
-        {
-            if (run.IsFinal && ++finished > FinishedSearchLimit)
-            {
-                continue;
-            }
-
-            response.Jobs.Jobs.Add(OpenCueMessages.ToJob(run));
-        }
-
+        response.Jobs.Jobs.AddRange(Search(request.R, context).Select(OpenCueMessages.ToJob));
         return Task.FromResult(response);
+    }
+
+    public override Task<JobGetJobNamesResponse> GetJobNames(JobGetJobNamesRequest request, ServerCallContext context)
+    {
+        var response = new JobGetJobNamesResponse();
+        response.Names.AddRange(Search(request.R, context).Select(OpenCueMessages.NameOf));
+        return Task.FromResult(response);
+    }
+
+    /// <summary>The runs that match OpenCue's job search criteria, newest first, with at most <see cref="FinishedSearchLimit"/> finished ones.</summary>
+    private IEnumerable<RunView> Search(JobSearchCriteria? criteria, ServerCallContext context)
+    {
+        var r = criteria ?? new JobSearchCriteria();
+        var regexes = OpenCueLookup.Regexes(r.Regex, "regex");
+        var finished = 0;
+        foreach (var run in Visible(context))
+        {
+            var name = OpenCueMessages.NameOf(run);
+            var origin = run.Spec.OpenCue;
+            var matches = (r.Ids.Count == 0 || r.Ids.Contains(run.Id))
+                && (r.Jobs.Count == 0 || r.Jobs.Contains(name))
+                && (regexes.Count == 0 || regexes.Any(x => x.IsMatch(name)))
+                && (r.Substr.Count == 0 || r.Substr.Any(s => name.Contains(s, StringComparison.Ordinal)))
+                && (r.Users.Count == 0 || r.Users.Contains(origin?.User ?? run.SubmittedBy))
+                && (r.Shots.Count == 0 || r.Shots.Contains(origin?.Shot ?? ""))
+                && (r.Shows.Count == 0 || r.Shows.Contains(run.Spec.EffectiveShow ?? ""))
+                && (r.IncludeFinished || !run.IsFinal);
+            if (matches && (!run.IsFinal || ++finished <= FinishedSearchLimit))
+            {
+                yield return run;
+            }
+        }
     }
 
     public override Task<JobIsJobPendingResponse> IsJobPending(JobIsJobPendingRequest request, ServerCallContext context) =>
@@ -108,28 +108,25 @@ public sealed partial class OpenCueJobService(FarmScheduler scheduler, Submissio
 
     public override Task<JobGetFramesResponse> GetFrames(JobGetFramesRequest request, ServerCallContext context)
     {
-        var run = Resolve(request.Job, "cannot read", context);
-        var r = request.Req ?? new FrameSearchCriteria();
-        IReadOnlyList<int>? range = null;
-        if (r.FrameRange.Length > 0 && !FrameSet.TryParse(r.FrameRange, out range, out var error))
-        {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, $"frame_range: {error}"));
-        }
-
-        var states = r.States?.FrameStates.ToHashSet() ?? [];
-        IEnumerable<Frame> frames = OpenCueMessages.ToFrames(run).Where(f =>
-            (r.Ids.Count == 0 || r.Ids.Contains(f.Id))
-            && (r.Frames.Count == 0 || r.Frames.Contains(f.Name))
-            && (r.Layers.Count == 0 || r.Layers.Contains(f.LayerName))
-            && (states.Count == 0 || states.Contains(f.State))
-            && (range is null || range.Contains(f.Number)));
-        if (r.Limit > 0)
-        {
-            frames = frames.Skip(Math.Max(0, r.Page - 1) * r.Limit).Take(r.Limit);
-        }
-
         var response = new JobGetFramesResponse { Frames = new FrameSeq() };
-        response.Frames.Frames.AddRange(frames);
+        response.Frames.Frames.AddRange(OpenCueLookup.Search(Resolve(request.Job, "cannot read", context), request.Req));
+        return Task.FromResult(response);
+    }
+
+    public override Task<JobGetUpdatedFramesResponse> GetUpdatedFrames(JobGetUpdatedFramesRequest request, ServerCallContext context)
+    {
+        var view = _lookup.View;
+        var run = Resolve(request.Job, "cannot read", context);
+        var layers = request.LayerFilter?.Layers.Select(l => l.Name).Where(n => n.Length > 0).ToHashSet() ?? [];
+        var response = new JobGetUpdatedFramesResponse
+        {
+            State = run.IsFinal ? JobState.Finished : JobState.Pending,
+            ServerTime = OpenCueMessages.Seconds(view.TakenAt),
+            UpdatedFrames = new UpdatedFrameSeq(),
+        };
+        response.UpdatedFrames.UpdatedFrames.AddRange(OpenCueMessages.UpdatedSince(run, request.LastCheck)
+            .Where(f => layers.Count == 0 || layers.Contains(OpenCueMessages.LayerNameOf(run)))
+            .Select(OpenCueMessages.ToUpdatedFrame));
         return Task.FromResult(response);
     }
 
@@ -196,50 +193,18 @@ public sealed partial class OpenCueJobService(FarmScheduler scheduler, Submissio
         }
     }
 
-    /// <summary>A job reference as pycue sends it: a Job message with at least its id or its name; refused when not the caller's show's.</summary>
-    private RunView Resolve(Job? job, string action, ServerCallContext context) =>
-        Permitted(
-            job is null ? throw NotFound("no job given")
-            : job.Id.Length > 0 ? ById(job.Id)
-            : ByName(job.Name, context),
-            action,
-            context);
+    private RunView Resolve(Job? job, string action, ServerCallContext context) => _lookup.Resolve(job, action, context);
 
-    /// <summary>
-    /// The run, when the caller may act on its show; otherwise PermissionDenied rather than NotFound, as for wranglers
-    /// (<see cref="Security.ShowScope"/>): run ids and OpenCue job names are not secret.
-    /// </summary>
-    private static RunView Permitted(RunView run, string action, ServerCallContext context) =>
-        context.OpenCueCaller() is { } caller && !caller.MayAct(run.Spec.EffectiveShow)
-            ? throw caller.Refuse($"{action} job '{OpenCueMessages.NameOf(run)}' ({run.Id})", run.Spec.EffectiveShow)
-            : run;
+    private static RunView Permitted(RunView run, string action, ServerCallContext context) => OpenCueLookup.Permitted(run, action, context);
 
-    /// <summary>The runs a search may return: every run, or only the caller's shows' when submit hosts are listed.</summary>
-    private IEnumerable<RunView> Visible(ServerCallContext context) =>
-        context.OpenCueCaller() is { } caller ? scheduler.ViewRuns().Where(r => caller.MayAct(r.Spec.EffectiveShow)) : scheduler.ViewRuns();
+    private IEnumerable<RunView> Visible(ServerCallContext context) => _lookup.Visible(context);
+
+    private RunView ById(string id) => _lookup.ById(id);
+
+    private RunView ByName(string name, ServerCallContext context) => _lookup.ByName(name, context);
 
     private static string Peer(ServerCallContext context) =>
         context.GetHttpContext().Connection.RemoteIpAddress?.ToString() ?? context.Peer;
-
-    private RunView ById(string id) =>
-        (id.Length > 0 ? scheduler.ViewRun(id) : null) is { } run && run.Id == id
-            ? run
-            : throw NotFound($"Failed to find job data: no job with id '{id}'");
-
-    /// <summary>
-    /// The pending job of that name or, unlike Cuebot, the newest finished one, so a finished run can still be found.
-    /// The caller's shows' jobs come first, so another show's job of the same name does not hide one of theirs.
-    /// </summary>
-    private RunView ByName(string name, ServerCallContext context)
-    {
-        var caller = context.OpenCueCaller();
-        var runs = scheduler.ViewRuns().Where(r => OpenCueMessages.NameOf(r) == name)
-            .OrderBy(r => caller is null || caller.MayAct(r.Spec.EffectiveShow) ? 0 : 1).ToList();
-        return runs.FirstOrDefault(r => !r.IsFinal) ?? runs.FirstOrDefault()
-            ?? throw NotFound($"Failed to find job data: no job named '{name}' (names are conformed: show-shot-user_name, lower case)");
-    }
-
-    private static RpcException NotFound(string message) => new(new Status(StatusCode.NotFound, message));
 
     [LoggerMessage(Level = LogLevel.Information, Message = "OpenCue spec launched {Count} run(s): {RunIds} (user {User}, as the spec claims; from {Address})")]
     private partial void LogLaunched(int count, string runIds, string user, string address);

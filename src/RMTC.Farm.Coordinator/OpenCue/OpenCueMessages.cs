@@ -143,6 +143,29 @@ internal static class OpenCueMessages
     private static Dictionary<ShardStatus, int> Count(RunView run) =>
         Enum.GetValues<ShardStatus>().ToDictionary(s => s, s => run.Shards.Count(x => x.Status == s));
 
-    private static int Seconds(DateTimeOffset at) => (int)Math.Clamp(at.ToUnixTimeSeconds(), 0, int.MaxValue);
+    /// <summary>Unix seconds, as OpenCue's messages carry times.</summary>
+    public static int Seconds(DateTimeOffset at) => (int)Math.Clamp(at.ToUnixTimeSeconds(), 0, int.MaxValue);
+
+    /// <summary>
+    /// The frames that may have changed since <paramref name="lastCheck"/> (Unix seconds), for CueGUI's incremental
+    /// refresh. A shard changes state only when an attempt starts or stops, when a new round requeues it (it then has no
+    /// attempt yet: such frames always come back), or when the run ends (then every frame comes back).
+    /// </summary>
+    public static IEnumerable<Frame> UpdatedSince(RunView run, int lastCheck)
+    {
+        var ended = run.FinishedAt is { } finished && Seconds(finished) >= lastCheck;
+        return ToFrames(run).Where(f => ended || f.StartTime == 0 || f.StartTime >= lastCheck || f.StopTime >= lastCheck);
+    }
+
+    public static UpdatedFrame ToUpdatedFrame(Frame frame) => new()
+    {
+        Id = frame.Id,
+        State = frame.State,
+        RetryCount = frame.RetryCount,
+        ExitStatus = frame.ExitStatus,
+        StartTime = frame.StartTime,
+        StopTime = frame.StopTime,
+        LastResource = frame.LastResource,
+    };
 
 }

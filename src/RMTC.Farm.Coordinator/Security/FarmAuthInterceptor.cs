@@ -15,11 +15,6 @@ namespace RMTC.Farm.Coordinator.Security;
 public sealed partial class FarmAuthInterceptor(FarmAccess access, OpenCueAccess openCue, ILogger<FarmAuthInterceptor> log) : Interceptor
 {
     private static readonly string AgentPrefix = $"/{AgentService.Descriptor.FullName}/";
-    private static readonly string[] OpenCuePrefixes =
-    [
-        $"/{RMTC.Farm.Protos.OpenCue.CueInterface.Descriptor.FullName}/",
-        $"/{RMTC.Farm.Protos.OpenCue.JobInterface.Descriptor.FullName}/",
-    ];
     private static readonly string[] WranglerPrefixes =
     [
         $"/{JobService.Descriptor.FullName}/",
@@ -74,7 +69,7 @@ public sealed partial class FarmAuthInterceptor(FarmAccess access, OpenCueAccess
             return;
         }
 
-        if (OpenCuePrefixes.Any(p => method.StartsWith(p, StringComparison.Ordinal)))
+        if (OpenCue.OpenCueUnserved.IsOpenCue(method))
         {
             AuthorizeOpenCue(context);
             return;

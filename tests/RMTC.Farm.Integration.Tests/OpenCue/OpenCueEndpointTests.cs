@@ -15,7 +15,7 @@ namespace RMTC.Farm.Integration.Tests.OpenCue;
 /// </summary>
 public sealed class OpenCueEndpointTests
 {
-    private static string Spec(string dataset, string range = "1-3", bool paused = false, string user = "alice") => $"""
+    internal static string Spec(string dataset, string range = "1-3", bool paused = false, string user = "alice") => $"""
         <?xml version="1.0"?>
         <!DOCTYPE spec PUBLIC "SPI Cue  Specification Language" "http://localhost:8080/spcue/dtd/cjsl-1.15.dtd">
         <spec>

@@ -3,12 +3,74 @@
 prints one line per call: "<call> ok <result>" or "<call> <STATUS_CODE> <details>", so a test can see exactly what was
 answered and what refused. Usage: pycue_calls.py HOST:PORT CALL...
 Calls: stats | launch=SPEC.xml | jobs (every job, finished included) | get=ID | find=NAME | pending=NAME | frames=ID
-| kill=ID | pause=ID | resume=ID."""
+| kill=ID | pause=ID | resume=ID | jobnames | layers=JOB_ID (layer ids) | layerframes=LAYER_ID | findlayer=JOB/LAYER
+| getlayer=LAYER_ID | findframe=JOB/LAYER/NUMBER | getframe=FRAME_ID | updated=JOB_ID@UNIX_SECONDS | shows | activeshows
+| findshow=NAME | hosts | findhost=NAME | hostprocs=NAME | procs | waitprocs=TEXT (polls procs until one's text holds
+TEXT, up to 60 s) | raw=/package.Service/Method (an empty request)."""
+import struct
 import sys
+import time
 
 import grpc
 
 from pycue_probe import call, decode, field, job_of
+
+FRAME_STATES = ["WAITING", "SETUP", "RUNNING", "SUCCEEDED", "DEPEND", "DEAD", "EATEN", "CHECKPOINT"]
+JOB_STATES = ["PENDING", "FINISHED", "STARTUP", "SHUTDOWN", "POSTED"]
+HARDWARE_STATES = ["UP", "DOWN", "REBOOTING", "REBOOT_WHEN_IDLE", "REPAIR"]
+LOCK_STATES = ["OPEN", "LOCKED", "NIMBY_LOCKED"]
+
+
+def text(fields, number):
+    return fields[number][0].decode() if number in fields else ""
+
+
+def num(fields, number):
+    return fields.get(number, [0])[0]
+
+
+def real(fields, number):
+    return struct.unpack("<f", fields[number][0])[0] if number in fields else 0.0
+
+
+def frame_text(frame_bytes):
+    """A Frame as "NAME:STATE:RETRIES:LAST_RESOURCE"."""
+    f = decode(frame_bytes)
+    return "%s:%s:%d:%s" % (text(f, 2), FRAME_STATES[num(f, 5)], num(f, 6), text(f, 15))
+
+
+def frames_text(response):
+    seq = decode(response)
+    return ",".join(frame_text(f) for f in (decode(seq[1][0]).get(1, []) if 1 in seq else []))
+
+
+def host_text(host_bytes):
+    """A Host as "NAME:STATE:LOCK:CORES:IDLE_CORES:MEMORY_KB:GPUS:TAGS"."""
+    h = decode(host_bytes)
+    return "%s:%s:%s:%g:%g:%d:%g:%s" % (text(h, 2), HARDWARE_STATES[num(h, 25)], LOCK_STATES[num(h, 26)], real(h, 6),
+                                        real(h, 7), num(h, 8), real(h, 28), "|".join(t.decode() for t in h.get(24, [])))
+
+
+def procs_text(response):
+    """Procs as "HOST|JOB|FRAME|DISPATCH_TIME|RESERVED_MEMORY_KB", in the answer's order."""
+    seq = decode(response)
+    procs = decode(seq[1][0]).get(1, []) if 1 in seq else []
+    out = []
+    for proc in procs:
+        p = decode(proc)
+        out.append("%s|%s|%s|%d|%d" % (text(p, 2).split("/")[0], text(p, 4), text(p, 5), num(p, 9), num(p, 10)))
+    return ",".join(out)
+
+
+def shows_text(response):
+    """Shows as "NAME:ACTIVE:PENDING_JOBS:CREATED_JOBS:CREATED_FRAMES"."""
+    seq = decode(response)
+    out = []
+    for show in (decode(seq[1][0]).get(1, []) if 1 in seq else []):
+        s = decode(show)
+        stats = decode(s[9][0]) if 9 in s else {}
+        out.append("%s:%d:%d:%d:%d" % (text(s, 2), num(s, 8), num(stats, 4), num(stats, 5), num(stats, 6)))
+    return ",".join(out)
 
 
 def job_ref(job_id):
@@ -42,6 +104,50 @@ def run(channel, name, argument):
     if name in ("pause", "resume"):
         call(channel, "/job.JobInterface/%s" % name.capitalize(), job_ref(argument))
         return ""
+    if name == "jobnames":
+        return ",".join(sorted(n.decode() for n in decode(call(channel, "/job.JobInterface/GetJobNames", field(1, field(8, 1)))).get(1, [])))
+    if name == "layers":
+        seq = decode(call(channel, "/job.JobInterface/GetLayers", job_ref(argument)))
+        return ",".join(text(decode(l), 1) for l in decode(seq[1][0]).get(1, []))
+    if name == "layerframes":
+        return frames_text(call(channel, "/job.LayerInterface/GetFrames", field(1, field(1, argument))))
+    if name in ("findlayer", "getlayer"):
+        request = field(1, argument.split("/")[0]) + field(2, argument.split("/")[1]) if name == "findlayer" else field(1, argument)
+        layer = decode(decode(call(channel, "/job.LayerInterface/%s" % ("FindLayer" if name == "findlayer" else "GetLayer"), request))[1][0])
+        return "%s %s %s" % (text(layer, 1), text(layer, 2), text(layer, 3))
+    if name == "findframe":
+        job, layer, number = argument.split("/")
+        return frame_text(decode(call(channel, "/job.FrameInterface/FindFrame", field(1, job) + field(2, layer) + field(3, int(number))))[1][0])
+    if name == "getframe":
+        return frame_text(decode(call(channel, "/job.FrameInterface/GetFrame", field(1, argument)))[1][0])
+    if name == "updated":
+        job_id, _, since = argument.partition("@")
+        r = decode(call(channel, "/job.JobInterface/GetUpdatedFrames", job_ref(job_id) + field(2, int(since))))
+        updated = decode(r[3][0]).get(1, []) if 3 in r else []
+        states = ",".join("%s:%s" % (text(decode(u), 1), FRAME_STATES[num(decode(u), 2)]) for u in updated)
+        return "%s %d %s" % (JOB_STATES[num(r, 1)], num(r, 2), states)
+    if name in ("shows", "activeshows"):
+        return shows_text(call(channel, "/show.ShowInterface/%s" % ("GetShows" if name == "shows" else "GetActiveShows"), b""))
+    if name == "findshow":
+        return shows_text(field(1, field(1, decode(call(channel, "/show.ShowInterface/FindShow", field(1, argument)))[1][0])))
+    if name == "hosts":
+        seq = decode(call(channel, "/host.HostInterface/GetHosts", field(1, b"")))
+        return ",".join(host_text(h) for h in (decode(seq[1][0]).get(1, []) if 1 in seq else []))
+    if name == "findhost":
+        return host_text(decode(call(channel, "/host.HostInterface/FindHost", field(1, argument)))[1][0])
+    if name == "hostprocs":
+        return procs_text(call(channel, "/host.HostInterface/GetProcs", field(1, field(2, argument))))
+    if name == "procs":
+        return procs_text(call(channel, "/host.ProcInterface/GetProcs", field(1, b"")))
+    if name == "waitprocs":
+        deadline = time.time() + 60
+        while True:
+            procs = procs_text(call(channel, "/host.ProcInterface/GetProcs", field(1, b"")))
+            if argument in procs or time.time() > deadline:
+                return procs
+            time.sleep(0.01)
+    if name == "raw":
+        return str(len(call(channel, argument, b"")))
     raise ValueError("unknown call " + name)
 
 

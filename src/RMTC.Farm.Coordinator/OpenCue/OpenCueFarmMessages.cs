@@ -1,0 +1,130 @@
+using RMTC.Farm.Coordinator.Scheduling;
+using RMTC.Farm.Protos.OpenCue;
+
+namespace RMTC.Farm.Coordinator.OpenCue;
+
+/// <summary>
+/// The farm's agents, leases and shows in OpenCue's terms: an agent is a host, a shard attempt running on it is a
+/// proc, a show is the job specs' <c>show</c>. Memory in KB and times in Unix seconds, as Cuebot sends them.
+/// </summary>
+internal static class OpenCueFarmMessages
+{
+    /// <summary>An agent as a host: up while in session, NIMBY_LOCKED while its node yields to rendering, idle resources net of its leases' reservations.</summary>
+    public static Host ToHost(AgentView agent, FarmView view)
+    {
+        var capacity = agent.Capacity;
+        var reserved = Reserved(agent, view);
+        var memory = (long)capacity.MemoryMib * 1024;
+        var gpuMemory = (long)capacity.GpuMemoryMib * 1024;
+        var host = new Host
+        {
+            Id = agent.Id,
+            Name = agent.Id,
+            NimbyEnabled = agent.YieldReason is not null,
+            Cores = (float)capacity.Cores,
+            IdleCores = (float)Math.Max(0, capacity.Cores - reserved.Cores),
+            Memory = memory,
+            IdleMemory = Math.Max(0, memory - reserved.MemoryKb),
+            TotalMemory = memory,
+            // The agent reports no free memory: what its leases have not reserved stands in.
+            FreeMemory = Math.Max(0, memory - reserved.MemoryKb),
+            GpuMemory = gpuMemory,
+            IdleGpuMemory = Math.Max(0, gpuMemory - reserved.GpuMemoryKb),
+            TotalGpuMemory = gpuMemory,
+            FreeGpuMemory = Math.Max(0, gpuMemory - reserved.GpuMemoryKb),
+            PingTime = OpenCueMessages.Seconds(agent.LastSeen),
+            State = agent.Connected ? HardwareState.Up : HardwareState.Down,
+            LockState = agent.YieldReason is not null ? LockState.NimbyLocked : LockState.Open,
+            Gpus = capacity.Gpus,
+            IdleGpus = Math.Max(0, capacity.Gpus - reserved.Gpus),
+        };
+        host.Tags.AddRange(capacity.Tags);
+        return host;
+    }
+
+    /// <summary>The agent's live leases as procs: a shard attempt with its job and frame, or a run's preparation or evaluation task.</summary>
+    public static IEnumerable<Proc> ToProcs(AgentView agent, FarmView view)
+    {
+        foreach (var lease in agent.Leases)
+        {
+            var run = view.Find(lease.RunId);
+            var resources = run?.Spec.Resources;
+            var proc = new Proc
+            {
+                Id = lease.Id,
+                // cueadmin shows the part before the slash as the host.
+                Name = $"{agent.Id}/{lease.Id}",
+                ShowName = run?.Spec.EffectiveShow ?? "",
+                JobName = run is null ? lease.RunId : OpenCueMessages.NameOf(run),
+                FrameName = run is null ? "" : FrameNameOf(run, lease),
+                GroupName = run?.Spec.EffectiveShow ?? "",
+                PingTime = OpenCueMessages.Seconds(agent.LastSeen),
+                BookedTime = OpenCueMessages.Seconds(lease.GrantedAt),
+                DispatchTime = OpenCueMessages.Seconds(lease.GrantedAt),
+                // Never zero: cueadmin divides the memory used by the memory reserved.
+                ReservedMemory = resources?.MemoryMiB > 0 ? resources.MemoryMiB * 1024 : Math.Max(1, (long)agent.Capacity.MemoryMib * 1024 / Math.Max(1, agent.Slots)),
+                ReservedGpuMemory = (resources?.GpuMemoryMiB ?? 0) * 1024,
+                ReservedCores = (float)(resources?.Cores ?? 0),
+                ReservedGpus = resources?.Gpus ?? 0,
+            };
+            proc.Services.Add(lease.Task is null ? "rmtc train" : $"rmtc {lease.Task}");
+            yield return proc;
+        }
+    }
+
+    /// <summary>The frame a shard attempt works on (<c>0003-train</c>), or the task it runs (<c>prepare</c>, <c>evaluate</c>).</summary>
+    public static string FrameNameOf(RunView run, LeaseView lease)
+    {
+        if (lease.Task is not null)
+        {
+            return lease.Task;
+        }
+
+        var frames = OpenCueMessages.FramesOf(run);
+        var number = lease.Shard < frames.Count ? frames[lease.Shard] : lease.Shard + 1;
+        return $"{number:0000}-{OpenCueMessages.LayerNameOf(run)}";
+    }
+
+    /// <summary>A show with its jobs' counts: active while one of its jobs is not finished.</summary>
+    public static Show ToShow(string name, IReadOnlyList<RunView> runs, FarmView view)
+    {
+        var live = runs.Where(r => !r.IsFinal).ToList();
+        var ids = runs.Select(r => r.Id).ToHashSet(StringComparer.Ordinal);
+        var running = view.Agents.SelectMany(a => a.Leases).Where(l => ids.Contains(l.RunId)).ToList();
+        return new Show
+        {
+            Id = name,
+            Name = name,
+            BookingEnabled = true,
+            DispatchEnabled = true,
+            Active = live.Count > 0,
+            ShowStats = new ShowStats
+            {
+                RunningFrames = live.Sum(r => r.Shards.Count(s => s.Status == ShardStatus.Running)),
+                DeadFrames = runs.Sum(r => r.Shards.Count(s => s.Status == ShardStatus.Dead)),
+                PendingFrames = live.Sum(r => r.Shards.Count(s => s.Status == ShardStatus.Waiting)),
+                PendingJobs = live.Count,
+                CreatedJobCount = runs.Count,
+                CreatedFrameCount = runs.Sum(r => r.Shards.Count),
+                RenderedFrameCount = runs.Sum(r => r.Shards.Count(s => s.Status == ShardStatus.Succeeded)),
+                FailedFrameCount = runs.Sum(r => r.Shards.Sum(s => s.Failures)),
+                ReservedCores = (float)running.Sum(l => view.Find(l.RunId)?.Spec.Resources.Cores ?? 0),
+                ReservedGpus = running.Sum(l => view.Find(l.RunId)?.Spec.Resources.Gpus ?? 0),
+            },
+        };
+    }
+
+    private static (double Cores, long MemoryKb, long GpuMemoryKb, uint Gpus) Reserved(AgentView agent, FarmView view)
+    {
+        (double Cores, long MemoryKb, long GpuMemoryKb, uint Gpus) sum = default;
+        foreach (var lease in agent.Leases)
+        {
+            if (view.Find(lease.RunId)?.Spec.Resources is { } r)
+            {
+                sum = (sum.Cores + r.Cores, sum.MemoryKb + (r.MemoryMiB * 1024), sum.GpuMemoryKb + (r.GpuMemoryMiB * 1024), sum.Gpus + (uint)r.Gpus);
+            }
+        }
+
+        return sum;
+    }
+}

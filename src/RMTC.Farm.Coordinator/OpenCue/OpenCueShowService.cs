@@ -1,0 +1,52 @@
+using Grpc.Core;
+using RMTC.Farm.Coordinator.Scheduling;
+using RMTC.Farm.Coordinator.Security;
+using RMTC.Farm.Protos.OpenCue;
+
+namespace RMTC.Farm.Coordinator.OpenCue;
+
+/// <summary>
+/// <c>show.ShowInterface</c>: the farm's shows are the shows its jobs were submitted into (a spec's <c>show</c>), and,
+/// with submit hosts listed, the caller's own shows; another show is refused by name and left out of lists.
+/// </summary>
+public sealed class OpenCueShowService(FarmScheduler scheduler) : ShowInterface.ShowInterfaceBase
+{
+    public override Task<ShowGetShowsResponse> GetShows(ShowGetShowsRequest request, ServerCallContext context)
+    {
+        var response = new ShowGetShowsResponse { Shows = new ShowSeq() };
+        response.Shows.Shows.AddRange(Shows(scheduler.View, context));
+        return Task.FromResult(response);
+    }
+
+    public override Task<ShowGetActiveShowsResponse> GetActiveShows(ShowGetActiveShowsRequest request, ServerCallContext context)
+    {
+        var response = new ShowGetActiveShowsResponse { Shows = new ShowSeq() };
+        response.Shows.Shows.AddRange(Shows(scheduler.View, context).Where(s => s.Active));
+        return Task.FromResult(response);
+    }
+
+    public override Task<ShowFindShowResponse> FindShow(ShowFindShowRequest request, ServerCallContext context)
+    {
+        if (context.OpenCueCaller() is { } caller && !caller.MayAct(request.Name))
+        {
+            throw new RpcException(new Status(StatusCode.PermissionDenied,
+                $"cannot read show '{request.Name}': OpenCue calls from {caller.Address} may act for {caller.ShowList} only; the farm admin grants shows to submit hosts in Coordinator:OpenCueSubmitHosts"));
+        }
+
+        return Task.FromResult(new ShowFindShowResponse
+        {
+            Show = Shows(scheduler.View, context).FirstOrDefault(s => s.Name == request.Name)
+                ?? throw OpenCueLookup.NotFound($"Failed to find show data: no job of this farm is in show '{request.Name}' (a show exists here once a job names it in its spec)"),
+        });
+    }
+
+    /// <summary>Every show the caller may see, by name.</summary>
+    private static IEnumerable<Show> Shows(FarmView view, ServerCallContext context)
+    {
+        var byShow = OpenCueLookup.Visible(view, context).Where(r => r.Spec.EffectiveShow is not null)
+            .GroupBy(r => r.Spec.EffectiveShow!, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => (IReadOnlyList<RunView>)g.ToList(), StringComparer.Ordinal);
+        var names = byShow.Keys.Concat(context.OpenCueCaller()?.Shows ?? Enumerable.Empty<string>()).Distinct(StringComparer.Ordinal);
+        return names.Order(StringComparer.Ordinal).Select(n => OpenCueFarmMessages.ToShow(n, byShow.GetValueOrDefault(n) ?? [], view));
+    }
+}
