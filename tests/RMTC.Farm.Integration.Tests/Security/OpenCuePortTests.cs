@@ -98,9 +98,11 @@ public sealed class OpenCuePortTests
         var betaSpec = await WriteSpecAsync(farm.Root, "beta", data);
         var address = $"{farm.App.OpenCueAddress()!.Host}:{farm.App.OpenCueAddress()!.Port}";
 
-        var lines = await PycueCalls.RunAsync(address,
+        string[] lines = [.. await PycueCalls.RunAsync(address,
             "stats", $"launch={alphaSpec}", $"launch={betaSpec}", "jobs", $"get={beta.Id}", "find=beta-job", "pending=beta-job",
-            $"frames={beta.Id}", $"kill={beta.Id}", $"pause={beta.Id}", $"resume={beta.Id}");
+            $"frames={beta.Id}", $"kill={beta.Id}", $"pause={beta.Id}", $"resume={beta.Id}",
+            "jobnames", "shows", "activeshows", "findshow=beta", $"layerframes={beta.Id}/train", $"getlayer={beta.Id}/train",
+            "findlayer=beta-job/train", $"getframe={beta.Id}/1", "findframe=beta-job/train/1", $"updated={beta.Id}@0", "hosts", "procs")];
         var output = string.Join("\n", lines);
 
         Assert.Equal("stats ok", lines[0]);
@@ -115,6 +117,16 @@ public sealed class OpenCuePortTests
         });
         Assert.StartsWith("kill PERMISSION_DENIED cannot kill job", lines[8]);
         Assert.Equal("pending ok 0", lines[6]);
+
+        // The read side keeps to the caller's shows too: other shows' jobs are left out of lists and refused by name.
+        Assert.Equal(["jobnames ok alpha-train-alice_train_classifier", "shows ok alpha:1:1:1:2", "activeshows ok alpha:1:1:1:2"], lines[11..14]);
+        Assert.StartsWith("findshow PERMISSION_DENIED cannot read show 'beta': OpenCue calls from 127.0.0.1 may act for alpha only", lines[14]);
+        Assert.All(lines[15..21], line =>
+        {
+            Assert.Contains(" PERMISSION_DENIED cannot read ", line);
+            Assert.Contains($"job 'beta-job' ({beta.Id}): it is in show 'beta'", line);
+        });
+        Assert.Equal(["hosts ok", "procs ok"], lines[21..]);
 
         // Nothing of beta's changed; only alpha's job was added.
         var betaRun = farm.Scheduler.ViewRun(beta.Id)!;
