@@ -117,7 +117,9 @@ public sealed partial class OpenCueJobService(FarmScheduler scheduler, Submissio
     {
         var view = _lookup.View;
         var run = Resolve(request.Job, "cannot read", context);
-        var layers = request.LayerFilter?.Layers.Select(l => l.Name).Where(n => n.Length > 0).ToHashSet() ?? [];
+        // CueGUI sends the Layer messages it holds; a layer is matched by its id or its name.
+        var layers = request.LayerFilter?.Layers.SelectMany(l => new[] { l.Id, l.Name }).Where(n => n.Length > 0).ToHashSet() ?? [];
+        var (layerId, layerName) = (OpenCueMessages.LayerIdOf(run), OpenCueMessages.LayerNameOf(run));
         var response = new JobGetUpdatedFramesResponse
         {
             State = run.IsFinal ? JobState.Finished : JobState.Pending,
@@ -125,7 +127,7 @@ public sealed partial class OpenCueJobService(FarmScheduler scheduler, Submissio
             UpdatedFrames = new UpdatedFrameSeq(),
         };
         response.UpdatedFrames.UpdatedFrames.AddRange(OpenCueMessages.UpdatedSince(run, request.LastCheck)
-            .Where(f => layers.Count == 0 || layers.Contains(OpenCueMessages.LayerNameOf(run)))
+            .Where(f => layers.Count == 0 || layers.Contains(layerId) || layers.Contains(layerName))
             .Select(OpenCueMessages.ToUpdatedFrame));
         return Task.FromResult(response);
     }

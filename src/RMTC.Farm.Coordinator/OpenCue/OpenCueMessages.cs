@@ -15,6 +15,9 @@ internal static class OpenCueMessages
 
     public static string LayerNameOf(RunView run) => run.Spec.OpenCue?.Layer ?? "train";
 
+    /// <summary>The run's one layer's id: <c>JOB_ID/LAYER_NAME</c>.</summary>
+    public static string LayerIdOf(RunView run) => $"{run.Id}/{LayerNameOf(run)}";
+
     /// <summary>The frame number of each shard: the layer's frame range in order, or 1..N for YAML submissions.</summary>
     public static IReadOnlyList<int> FramesOf(RunView run) =>
         run.Spec.OpenCue is { } origin && FrameSet.TryParse(origin.Range, out var frames, out _) && frames.Count == run.Shards.Count
@@ -56,7 +59,7 @@ internal static class OpenCueMessages
         var origin = spec.OpenCue;
         var layer = new Layer
         {
-            Id = $"{run.Id}/{LayerNameOf(run)}",
+            Id = LayerIdOf(run),
             Name = LayerNameOf(run),
             Range = origin?.Range ?? $"1-{run.Shards.Count}",
             MinCores = (float)spec.Resources.Cores,

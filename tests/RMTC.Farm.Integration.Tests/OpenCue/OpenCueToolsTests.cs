@@ -31,7 +31,8 @@ public sealed class OpenCueToolsTests
         var waiting = await CallsAsync(address,
             $"layers={id}", $"layerframes={layer}", $"findlayer={JobName}/train", $"getlayer={layer}", $"findframe={JobName}/train/2",
             $"getframe={id}/3", $"updated={id}@0", "shows", "activeshows", "findshow=rnd",
-            $"findlayer={JobName}/comp", $"findframe={JobName}/train/9", $"getframe={id}/x", "findshow=nothing");
+            $"findlayer={JobName}/comp", $"findframe={JobName}/train/9", $"getframe={id}/x", "findshow=nothing",
+            $"updated={id}@0@{layer}", $"updated={id}@0@{id}/comp");
         Assert.Equal($"layers ok {layer}", waiting[0]);
         Assert.Equal("layerframes ok 0001-train:WAITING:0:,0002-train:WAITING:0:,0003-train:WAITING:0:", waiting[1]);
         Assert.Equal($"findlayer ok {layer} train 1-3", waiting[2]);
@@ -44,6 +45,9 @@ public sealed class OpenCueToolsTests
         Assert.Equal($"findframe NOT_FOUND Failed to find frame data: job '{JobName}' has no frame 9 (its range is 1-3)", waiting[11]);
         Assert.StartsWith("getframe NOT_FOUND Failed to find frame data: no frame with id", waiting[12]);
         Assert.StartsWith("findshow NOT_FOUND Failed to find show data: no job of this farm is in show 'nothing'", waiting[13]);
+        // CueGUI's layer filter: the job's layer keeps its frames, another layer has none.
+        Assert.Matches($@"^updated ok PENDING \d+ {id}/1:WAITING,{id}/2:WAITING,{id}/3:WAITING$", waiting[14]);
+        Assert.Matches(@"^updated ok PENDING \d+$", waiting[15]);
 
         // Two agents: two hosts, up and open; an unknown host is named in the answer.
         await farm.StartAgentsAsync(2);

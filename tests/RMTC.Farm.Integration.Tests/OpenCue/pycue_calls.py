@@ -4,7 +4,7 @@ prints one line per call: "<call> ok <result>" or "<call> <STATUS_CODE> <details
 answered and what refused. Usage: pycue_calls.py HOST:PORT CALL...
 Calls: stats | launch=SPEC.xml | jobs (every job, finished included) | get=ID | find=NAME | pending=NAME | frames=ID
 | kill=ID | pause=ID | resume=ID | jobnames | layers=JOB_ID (layer ids) | layerframes=LAYER_ID | findlayer=JOB/LAYER
-| getlayer=LAYER_ID | findframe=JOB/LAYER/NUMBER | getframe=FRAME_ID | updated=JOB_ID@UNIX_SECONDS | shows | activeshows
+| getlayer=LAYER_ID | findframe=JOB/LAYER/NUMBER | getframe=FRAME_ID | updated=JOB_ID@UNIX_SECONDS[@LAYER_ID] | shows | activeshows
 | findshow=NAME | hosts | findhost=NAME | hostprocs=NAME | procs | waitprocs=TEXT (polls procs until one's text holds
 TEXT, up to 60 s) | raw=/package.Service/Method (an empty request)."""
 import struct
@@ -121,8 +121,10 @@ def run(channel, name, argument):
     if name == "getframe":
         return frame_text(decode(call(channel, "/job.FrameInterface/GetFrame", field(1, argument)))[1][0])
     if name == "updated":
-        job_id, _, since = argument.partition("@")
-        r = decode(call(channel, "/job.JobInterface/GetUpdatedFrames", job_ref(job_id) + field(2, int(since))))
+        job_id, _, rest = argument.partition("@")
+        since, _, layer_id = rest.partition("@")
+        layer_filter = field(3, field(1, field(1, layer_id))) if layer_id else b""
+        r = decode(call(channel, "/job.JobInterface/GetUpdatedFrames", job_ref(job_id) + field(2, int(since)) + layer_filter))
         updated = decode(r[3][0]).get(1, []) if 3 in r else []
         states = ",".join("%s:%s" % (text(decode(u), 1), FRAME_STATES[num(decode(u), 2)]) for u in updated)
         return "%s %d %s" % (JOB_STATES[num(r, 1)], num(r, 2), states)
