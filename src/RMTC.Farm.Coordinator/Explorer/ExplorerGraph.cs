@@ -124,8 +124,9 @@ internal sealed class ExplorerGraph(IArtifactStore artifacts)
     {
         if (m.FinalModelDigest is { } model)
         {
-            // Named by run id, not job name: two runs of one spec make two models a reader must tell apart.
-            var modelNode = Node("model", model, $"model of {m.RunId}", model, null, new JsonObject
+            // Named by its digest, not the job's name: two runs of one spec make two models a reader must tell apart,
+            // and the run it came from is the node beside it (or named in the card).
+            var modelNode = Node("model", model, $"model {model[..12]}", model, null, new JsonObject
             {
                 ["runId"] = m.RunId,
                 ["licences"] = m.LicenceClosure is { } c ? string.Join(" + ", c.Licences) : m.Dataset.Licence,

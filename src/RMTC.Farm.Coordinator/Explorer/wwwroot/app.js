@@ -239,7 +239,8 @@ async function lineagePage() {
   done(h("h1", {}, "Lineage of ", h("code", {}, g.digest)),
     h("p", { id: "run-count" }, h("strong", {}, plural(g.totalRuns, "run")), pager,
       g.totalRuns > 1 ? h("span", { class: "muted" }, " · each run is one node: select it, then open its rounds and shard results") : null),
-    h("p", {}, g.runs.map((r, i) => [i ? ", " : "", h("a", { href: "run.html?id=" + r.runId }, r.runId), " (", r.name, ", ", stateEl(r.state), ")"])),
+    // A few runs are listed by name too; many are their nodes (a list of hundreds reads as a wall).
+    g.totalRuns <= 5 ? h("p", {}, g.runs.map((r, i) => [i ? ", " : "", h("a", { href: "run.html?id=" + r.runId }, r.runId), " (", r.name, ", ", stateEl(r.state), ")"])) : null,
     h("div", { class: "layout" }, h("div", { class: "graph" }, svg), side));
   // Labels are cut to their box as drawn, never spilling over it: the full text is in the node's tooltip and card.
   for (const t of svg.querySelectorAll("text.label")) {
