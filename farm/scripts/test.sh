@@ -30,6 +30,8 @@ command -v oiiotool >/dev/null 2>&1 || packages+=(openimageio-tools)
 command -v blender >/dev/null 2>&1 || packages+=(blender)
 # The Explorer's browser tests drive Debian's headless chromium over the DevTools protocol (no browser download).
 [ -x /usr/bin/chromium ] || packages+=(chromium)
+# ... and read its printed provenance report back with poppler's pdftotext (page count, page numbers, run id).
+command -v pdftotext >/dev/null 2>&1 || packages+=(poppler-utils)
 if ((${#packages[@]})); then
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   echo "installing: ${packages[*]}"

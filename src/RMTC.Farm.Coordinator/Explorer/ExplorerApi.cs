@@ -63,12 +63,30 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
         });
     }
 
-    /// <summary>The graph of every run that made, used or was made from <paramref name="digest"/>.</summary>
-    public async Task<IResult> LineageAsync(HttpContext context, string digest)
+    /// <summary>Runs drawn per page of a lineage graph by default; the rest are one "… N more runs" node opening the next page.</summary>
+    public const int GraphRunsPerPage = 25;
+
+    /// <summary>
+    /// The graph of every run that made, used or was made from <paramref name="digest"/>, newest run first. Each run is
+    /// one node unless it is the only one or named in <paramref name="expand"/> (run ids, comma-separated): then its
+    /// rounds and shard results are drawn too. <paramref name="page"/> (1-based) pages through the runs,
+    /// <paramref name="size"/> of them a page (<see cref="GraphRunsPerPage"/> unless given, at most 200).
+    /// </summary>
+    public async Task<IResult> LineageAsync(HttpContext context, string digest, string? expand, string? page, string? size = null)
     {
         if (Normalise(digest) is not { } d)
         {
             return BadDigest(digest);
+        }
+
+        if (!int.TryParse(page ?? "1", System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var p) || p < 1)
+        {
+            return BadRequest($"page: '{page}' must be a whole number from 1");
+        }
+
+        if (!int.TryParse(size ?? GraphRunsPerPage.ToString(System.Globalization.CultureInfo.InvariantCulture), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var perPage) || perPage is < 1 or > 200)
+        {
+            return BadRequest($"size: '{size}' must be a whole number from 1 to 200");
         }
 
         var ids = new SortedSet<string>(StringComparer.Ordinal);
@@ -77,25 +95,54 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
             ids.UnionWith(await store.LookupAsync(kind, d, context.RequestAborted));
         }
 
-        var graph = new ExplorerGraph(artifacts);
-        var runs = new JsonArray();
+        var visible = new List<RunManifest>();
         foreach (var id in ids)
         {
             if (await ManifestAsync(id, context.RequestAborted) is { } m && scope.MaySee(context, m))
             {
-                graph.AddRun(m, await store.ReadDerivationsAsync(m.RunId, context.RequestAborted));
-                runs.Add(ExplorerJson.Summary(m));
+                visible.Add(m);
             }
         }
 
-        if (runs.Count == 0)
+        if (visible.Count == 0)
         {
             return NotFound($"no model, weights, dataset, asset, export or inference output with sha256 {d} is in the lineage store: check the digest (e.g. with `rmtc lineage trace {d[..12]}...`)");
+        }
+
+        var pages = (visible.Count + perPage - 1) / perPage;
+        p = Math.Min(p, pages);
+        var expanded = (expand ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
+        var link = (string? open, int at) => $"lineage.html?digest={d}" + (open is null ? "" : "&expand=" + Uri.EscapeDataString(open)) + (at > 1 ? $"&page={at}" : "") + (size is null ? "" : $"&size={perPage}");
+        var graph = new ExplorerGraph(artifacts);
+        var runs = new JsonArray();
+        foreach (var m in visible.OrderByDescending(m => m.SubmittedAt).Skip((p - 1) * perPage).Take(perPage))
+        {
+            var derivations = await store.ReadDerivationsAsync(m.RunId, context.RequestAborted);
+            if (visible.Count == 1 || expanded.Contains(m.RunId))
+            {
+                graph.AddRun(m, derivations);
+            }
+            else
+            {
+                graph.AddCollapsedRun(m, derivations, link(string.Join(',', expanded.Append(m.RunId)), p));
+            }
+
+            runs.Add(ExplorerJson.Summary(m));
+        }
+
+        if (p < pages)
+        {
+            graph.AddMoreRuns(visible.Count - p * perPage, link(expanded.Count == 0 ? null : string.Join(',', expanded), p + 1));
         }
 
         var o = graph.ToJson(d);
         o["digest"] = d;
         o["runs"] = runs;
+        o["totalRuns"] = visible.Count;
+        o["page"] = p;
+        o["pages"] = pages;
+        o["previous"] = p > 1 ? link(expanded.Count == 0 ? null : string.Join(',', expanded), p - 1) : null;
+        o["next"] = p < pages ? link(expanded.Count == 0 ? null : string.Join(',', expanded), p + 1) : null;
         return Json(o);
     }
 

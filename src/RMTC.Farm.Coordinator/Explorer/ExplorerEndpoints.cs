@@ -40,7 +40,7 @@ public static class ExplorerEndpoints
         });
         api.MapGet("/runs/{id}", (HttpContext c, ExplorerApi a, string id) => a.RunAsync(c, id));
         api.MapGet("/runs/{id}/assets", (HttpContext c, ExplorerApi a, string id) => a.AssetsAsync(c, id));
-        api.MapGet("/lineage/{digest}", (HttpContext c, ExplorerApi a, string digest) => a.LineageAsync(c, digest));
+        api.MapGet("/lineage/{digest}", (HttpContext c, ExplorerApi a, string digest, string? expand, string? page, string? size) => a.LineageAsync(c, digest, expand, page, size));
         api.MapGet("/impact/{asset}", (HttpContext c, ExplorerApi a, string asset) => a.ImpactAsync(c, asset));
         api.MapGet("/impact/{asset}/retrain/{runId}", (HttpContext c, ExplorerApi a, string asset, string runId) => a.RetrainSpecAsync(c, asset, runId));
         api.MapGet("/farm", (HttpContext c, ExplorerApi a) => ExplorerApi.Json(a.Farm(c)));

@@ -7,7 +7,9 @@ namespace RMTC.Farm.Coordinator.Explorer;
 
 /// <summary>
 /// The lineage of the runs around a digest as nodes and edges a person can follow from left to right:
-/// inference → export → model → round → shard result → dataset → asset (runs are listed beside the graph), with the licence closure beside the dataset.
+/// inference → export → model → run → round → shard result → dataset → asset, with the licence closure beside the
+/// dataset. A run is one node (<see cref="AddCollapsedRun"/>) unless it is expanded into its rounds and shard results
+/// (<see cref="AddRun"/>), so a dataset used by a thousand runs stays a column of runs, not of their shards.
 /// The page lays nodes out in columns by <c>kind</c>; each node carries its licence and CAWG decisions where it has them.
 /// </summary>
 internal sealed class ExplorerGraph(IArtifactStore artifacts)
@@ -18,9 +20,74 @@ internal sealed class ExplorerGraph(IArtifactStore artifacts)
     private readonly Dictionary<string, JsonObject> _nodes = new(StringComparer.Ordinal);
     private readonly HashSet<(string, string)> _edges = new();
 
+    /// <summary>Adds one run as a single node between its model and its dataset; <paramref name="expandHref"/> opens it in full.</summary>
+    public void AddCollapsedRun(RunManifest m, IReadOnlyList<DerivationRecord> derivations, string expandHref)
+    {
+        var dataset = AddDataset(m);
+        var run = RunNode(m, expandHref);
+        Edge(run, dataset);
+        AddModel(m, derivations, run);
+    }
+
     /// <summary>Adds one run's whole lineage, and the derivations (exports, inferences) made from its model.</summary>
     public void AddRun(RunManifest m, IReadOnlyList<DerivationRecord> derivations)
     {
+        var dataset = AddDataset(m);
+        var initial = Node("weights", m.InitialWeightsDigest, "initial weights", m.InitialWeightsDigest, null, new JsonObject { ["seed"] = m.Seeds.Init });
+        string? previous = initial;
+        foreach (var r in m.Rounds)
+        {
+            var round = Node("round", r.OutputDigest ?? $"{m.RunId}:round{r.Round}", $"round {r.Round} of {m.RunId}", r.OutputDigest, null, new JsonObject
+            {
+                ["runId"] = m.RunId,
+                ["meanLoss"] = r.MeanLoss,
+                ["strategy"] = r.MergeStrategy,
+                ["input"] = r.InputDigest,
+            });
+            Edge(round, previous);
+            foreach (var a in r.Attempts.Where(a => a.Outcome == AttemptOutcomes.Succeeded && a.ResultDigest is not null))
+            {
+                var shard = Node("shard", a.ResultDigest!, $"r{r.Round} shard {a.Shard} · {a.AgentId}", a.ResultDigest, null, new JsonObject
+                {
+                    ["agent"] = a.AgentId,
+                    ["samples"] = a.Samples,
+                    ["finalLoss"] = a.FinalLoss,
+                    ["device"] = a.Device,
+                });
+                Edge(round, shard);
+                Edge(shard, dataset);
+            }
+
+            previous = round;
+        }
+
+        AddModel(m, derivations, previous);
+    }
+
+    /// <summary>A node standing for <paramref name="count"/> runs left off this page, opening the page that has them.</summary>
+    public void AddMoreRuns(int count, string href) =>
+        Node("run", "more", $"… {count} more run{(count == 1 ? "" : "s")}", null, href, null);
+
+    private string RunNode(RunManifest m, string expandHref) =>
+        Node("run", m.RunId, m.RunId, null, expandHref, new JsonObject
+        {
+            ["runId"] = m.RunId,
+            ["name"] = m.Name,
+            ["state"] = m.State,
+            ["recipe"] = m.Recipe,
+            ["rounds"] = m.Rounds.Count,
+            ["submitted"] = m.SubmittedAt,
+            ["model"] = m.FinalModelDigest,
+        });
+
+    private string AddDataset(RunManifest m)
+    {
+        if (_nodes.ContainsKey("dataset:" + m.Dataset.Digest))
+        {
+            // Drawn already for another run: a dataset used by many runs is read from the store once.
+            return "dataset:" + m.Dataset.Digest;
+        }
+
         var dataset = Node("dataset", m.Dataset.Digest, "dataset " + ExplorerJson.DatasetLabel(m.Dataset), m.Dataset.Digest, null, new JsonObject
         {
             ["licence"] = m.Dataset.Licence,
@@ -49,41 +116,22 @@ internal sealed class ExplorerGraph(IArtifactStore artifacts)
             }
         }
 
-        var initial = Node("weights", m.InitialWeightsDigest, "initial weights", m.InitialWeightsDigest, null, new JsonObject { ["seed"] = m.Seeds.Init });
-        string? previous = initial;
-        foreach (var r in m.Rounds)
-        {
-            var round = Node("round", r.OutputDigest ?? $"{m.RunId}:round{r.Round}", $"round {r.Round} merged", r.OutputDigest, null, new JsonObject
-            {
-                ["meanLoss"] = r.MeanLoss,
-                ["strategy"] = r.MergeStrategy,
-                ["input"] = r.InputDigest,
-            });
-            Edge(round, previous);
-            foreach (var a in r.Attempts.Where(a => a.Outcome == AttemptOutcomes.Succeeded && a.ResultDigest is not null))
-            {
-                var shard = Node("shard", a.ResultDigest!, $"r{r.Round} shard {a.Shard} ({a.AgentId})", a.ResultDigest, null, new JsonObject
-                {
-                    ["agent"] = a.AgentId,
-                    ["samples"] = a.Samples,
-                    ["finalLoss"] = a.FinalLoss,
-                    ["device"] = a.Device,
-                });
-                Edge(round, shard);
-                Edge(shard, dataset);
-            }
+        return dataset;
+    }
 
-            previous = round;
-        }
-
+    /// <summary>The run's model, linked to <paramref name="madeFrom"/> (its last round, or its run node), and what was made from it.</summary>
+    private void AddModel(RunManifest m, IReadOnlyList<DerivationRecord> derivations, string? madeFrom)
+    {
         if (m.FinalModelDigest is { } model)
         {
-            var modelNode = Node("model", model, $"model of {m.Name}", model, null, new JsonObject
+            // Named by its digest, not the job's name: two runs of one spec make two models a reader must tell apart,
+            // and the run it came from is the node beside it (or named in the card).
+            var modelNode = Node("model", model, $"model {model[..12]}", model, null, new JsonObject
             {
                 ["runId"] = m.RunId,
                 ["licences"] = m.LicenceClosure is { } c ? string.Join(" + ", c.Licences) : m.Dataset.Licence,
             });
-            Edge(modelNode, previous);
+            Edge(modelNode, madeFrom);
             // Exports first: an inference hangs off the export it ran.
             foreach (var d in derivations.OrderBy(d => d.Kind == DerivationKinds.Export ? 0 : 1))
             {

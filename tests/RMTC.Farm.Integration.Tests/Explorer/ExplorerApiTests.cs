@@ -122,7 +122,7 @@ public sealed class ExplorerApiTests(ExplorerFarm fixture)
         Assert.DoesNotContain(m.RunId, (await ExecuteAsync(api, (a, c) => a.RunsAsync(c, everything))).Body);
         Assert.Equal(404, (await ExecuteAsync(api, (a, c) => a.RunAsync(c, m.RunId))).Status);
         Assert.Equal(404, (await ExecuteAsync(api, (a, c) => a.AssetsAsync(c, m.RunId))).Status);
-        Assert.Equal(404, (await ExecuteAsync(api, (a, c) => a.LineageAsync(c, m.FinalModelDigest!))).Status);
+        Assert.Equal(404, (await ExecuteAsync(api, (a, c) => a.LineageAsync(c, m.FinalModelDigest!, null, null))).Status);
         Assert.Equal(404, (await ExecuteAsync(api, (a, c) => a.ImpactAsync(c, fixture.AnAsset))).Status);
         Assert.Equal(404, (await ExecuteAsync(api, (a, c) => a.RetrainSpecAsync(c, fixture.AnAsset, m.RunId))).Status);
     }

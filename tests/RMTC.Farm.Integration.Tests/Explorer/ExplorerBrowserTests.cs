@@ -103,7 +103,7 @@ public sealed class ExplorerBrowserTests(ExplorerFarm fixture)
         await browser.ScreenshotAsync(Path.Combine(Screenshots, "7-report-seeds.png"));
     }
 
-    private static string ProjectDirectory()
+    internal static string ProjectDirectory()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {

@@ -192,8 +192,8 @@ async function runPage() {
 }
 
 // ---- lineage graph
-const COLUMNS = ["inference", "export", "model", "round", "shard", "dataset", "licence"];
-function column(kind) { return kind === "weights" ? 4 : kind === "asset" ? 6 : COLUMNS.indexOf(kind); }
+const COLUMNS = ["inference", "export", "model", "run", "round", "shard", "dataset", "licence"];
+function column(kind) { return COLUMNS.indexOf(kind === "weights" ? "shard" : kind === "asset" ? "licence" : kind); }
 
 function detailCard(n) {
   const d = n.detail || {};
@@ -201,7 +201,7 @@ function detailCard(n) {
   const rights = d.rights && Object.keys(d.rights).length ? h("table", {}, h("tr", {}, h("th", {}, "CAWG"), h("th", {}, "decision")), Object.entries(d.rights).map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", {}, v)))) : null;
   return h("div", { class: "card detail", id: "detail", "data-kind": n.kind },
     h("h2", {}, n.label), n.digest ? h("div", { class: "digest" }, n.digest) : null, kv(rows), rights,
-    h("p", {}, n.href ? h("a", { id: "detail-open", href: n.href }, n.kind === "asset" ? "impact of withdrawing this asset" : "lineage of this node") : null,
+    h("p", {}, n.href ? h("a", { id: "detail-open", href: n.href }, n.kind === "asset" ? "impact of withdrawing this asset" : n.kind === "run" ? (n.digest || n.detail ? "show its rounds and shard results" : "open") : "lineage of this node") : null,
       d.runId ? [" · ", h("a", { href: "report.html?run=" + d.runId }, "provenance report")] : null,
       n.kind === "dataset" && n.digest ? [" · ", h("a", { href: "./?dataset=" + encodeURIComponent(n.label.replace(/^dataset /, "").split(" ")[0]) }, "runs on this dataset")] : null));
 }
@@ -209,15 +209,15 @@ function detailCard(n) {
 async function lineagePage() {
   const d = params.get("digest");
   if (!d) throw new Error("no digest given: open a model, dataset or asset from a run page");
-  const g = await api("lineage/" + encodeURIComponent(d));
+  const g = await api("lineage/" + encodeURIComponent(d) + "?" + new URLSearchParams([...params].filter(([k]) => k !== "digest")).toString());
   const all = COLUMNS.map(() => []);
   for (const n of g.nodes) all[column(n.kind)].push(n);
   // Only columns that hold nodes: a model with no exports starts at the model.
   const names = COLUMNS.filter((_, i) => all[i].length), cols = all.filter(c => c.length);
-  const NW = 160, NH = 30, GX = 28, GY = 12, pos = {};
+  const NW = 190, NH = 30, GX = 28, GY = 12, pos = {};
   const rows = Math.max(1, ...cols.map(c => c.length));
   const W = cols.length * (NW + GX), H = rows * (NH + GY) + 40;
-  const fill = { inference: "#fbefff", export: "#fff8c5", model: "#dafbe1", round: "#ddf4ff", shard: "#eef1f4", weights: "#eef1f4", dataset: "#ffebe9", licence: "#fff1e5", asset: "#f6f8fa" };
+  const fill = { inference: "#fbefff", export: "#fff8c5", model: "#dafbe1", run: "#e7ecf9", round: "#ddf4ff", shard: "#eef1f4", weights: "#eef1f4", dataset: "#ffebe9", licence: "#fff1e5", asset: "#f6f8fa" };
   const svg = s("svg", { width: W, height: H, id: "lineage-graph", role: "img", "aria-label": "lineage graph" });
   names.forEach((c, i) => svg.append(s("text", { x: i * (NW + GX) + 4, y: 14, fill: "#667" }, c === "shard" ? "shard results / initial weights" : c === "licence" ? "licence / assets" : c)));
   cols.forEach((c, i) => c.forEach((n, j) => pos[n.id] = { x: i * (NW + GX) + 2, y: 24 + j * (NH + GY) + (rows - c.length) * (NH + GY) / 2 }));
@@ -230,15 +230,23 @@ async function lineagePage() {
   const side = h("div", {}, h("p", { class: "muted" }, "Select a node to see its digest, licence and CAWG decisions."));
   for (const n of g.nodes) {
     const p = pos[n.id];
-    const label = n.label.length > 26 ? n.label.slice(0, 25) + "…" : n.label;
     const node = s("g", { class: "node" + (n.focus ? " focus" : ""), "data-kind": n.kind, "data-id": n.id, transform: `translate(${p.x},${p.y})`, tabindex: 0 },
-      s("rect", { width: NW, height: NH, fill: fill[n.kind] || "#fff" }), s("text", { x: 6, y: 19 }, label), s("title", {}, n.label + (n.digest ? "\n" + n.digest : "")));
+      s("rect", { width: NW, height: NH, fill: fill[n.kind] || "#fff" }), s("text", { x: 6, y: 19, class: "label" }, n.label), s("title", {}, n.label + (n.digest ? "\n" + n.digest : "")));
     node.addEventListener("click", () => { svg.querySelectorAll(".selected").forEach(x => x.classList.remove("selected")); node.classList.add("selected"); side.replaceChildren(detailCard(n)); });
     svg.append(node);
   }
+  const pager = g.pages > 1 ? [" · page ", g.page, " of ", g.pages, " ", g.previous ? h("a", { href: g.previous }, "← newer runs") : null, " ", g.next ? h("a", { href: g.next }, "older runs →") : null] : null;
   done(h("h1", {}, "Lineage of ", h("code", {}, g.digest)),
-    h("p", {}, "Runs: ", g.runs.map((r, i) => [i ? ", " : "", h("a", { href: "run.html?id=" + r.runId }, r.name), " (", stateEl(r.state), ")"])),
+    h("p", { id: "run-count" }, h("strong", {}, plural(g.totalRuns, "run")), pager,
+      g.totalRuns > 1 ? h("span", { class: "muted" }, " · each run is one node: select it, then open its rounds and shard results") : null),
+    // A few runs are listed by name too; many are their nodes (a list of hundreds reads as a wall).
+    g.totalRuns <= 5 ? h("p", {}, g.runs.map((r, i) => [i ? ", " : "", h("a", { href: "run.html?id=" + r.runId }, r.runId), " (", r.name, ", ", stateEl(r.state), ")"])) : null,
     h("div", { class: "layout" }, h("div", { class: "graph" }, svg), side));
+  // Labels are cut to their box as drawn, never spilling over it: the full text is in the node's tooltip and card.
+  for (const t of svg.querySelectorAll("text.label")) {
+    const full = t.textContent;
+    for (let n = full.length; n > 1 && t.getComputedTextLength() > NW - 12; n--) t.textContent = full.slice(0, n - 1) + "…";
+  }
   const focus = g.nodes.find(n => n.focus); if (focus) svg.querySelector(`[data-id="${CSS.escape(focus.id)}"]`)?.dispatchEvent(new Event("click"));
 }
 
