@@ -200,8 +200,9 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
         var gpus = view.GpusByAgent;
         var yielding = view.Yielding;
         var live = view.Runs.Where(r => !r.IsFinal && scheduler.GetManifest(r.Id) is { } m && scope.MaySee(context, m)).ToList();
-        var running = live.SelectMany(r => r.Shards.Where(s => s.Status == ShardStatus.Running && s.AgentId is not null)
-            .Select(s => (Agent: s.AgentId!, Text: $"{r.Name} r{r.Round} shard {s.Index}"))).ToLookup(x => x.Agent, x => x.Text, StringComparer.Ordinal);
+        // Each agent's live leases with their progress (the agent's heartbeats) and how long they have run.
+        var names = live.ToDictionary(r => r.Id, r => r.Name, StringComparer.Ordinal);
+        var leases = view.Agents.ToDictionary(a => a.Id, a => a.Leases.Where(l => names.ContainsKey(l.RunId)).ToList(), StringComparer.Ordinal);
         return new JsonObject
         {
             ["at"] = DateTimeOffset.UtcNow,
@@ -214,7 +215,16 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
                 ["hostname"] = a.Hostname,
                 ["connected"] = a.Connected,
                 ["yielded"] = yielding.GetValueOrDefault(a.AgentId),
-                ["running"] = ExplorerJson.Strings(running[a.AgentId]),
+                ["running"] = new JsonArray(leases.GetValueOrDefault(a.AgentId, []).Select(l => (JsonNode)new JsonObject
+                {
+                    ["runId"] = l.RunId,
+                    ["name"] = names[l.RunId],
+                    ["what"] = l.Task switch { "prepare" => "preparation", "evaluate" => $"evaluation of round {l.Round}", _ => $"r{l.Round} shard {l.Shard}" + (l.Speculative ? " (speculative)" : "") },
+                    ["seconds"] = Math.Round((view.TakenAt - l.GrantedAt).TotalSeconds, 1),
+                    ["phase"] = l.Progress?.Phase,
+                    ["done"] = l.Progress is { SamplesTotal: > 0 } p ? Math.Round((double)p.SamplesSeen / p.SamplesTotal, 3) : null,
+                    ["epoch"] = l.Progress is { TrainingEpochs: > 0 } e ? $"{e.TrainingEpoch}/{e.TrainingEpochs}" : null,
+                }).ToArray()),
                 ["gpus"] = new JsonArray(gpus.GetValueOrDefault(a.AgentId, []).Select(g => (JsonNode)new JsonObject
                 {
                     ["index"] = g.Index,

@@ -104,7 +104,7 @@ public sealed partial class FarmScheduler
         agent.Capacity,
         agent.LastSeen,
         agent.Leases.Values.OrderBy(l => l.GrantedAt)
-            .Select(l => new LeaseView(l.Id, l.Run.Id, l.Round, l.Shard.Index, l.GrantedAt, l.Speculative, l.Shard.Task?.Kind))
+            .Select(l => new LeaseView(l.Id, l.Run.Id, l.Round, l.Shard.Index, l.GrantedAt, l.Speculative, l.Shard.Task?.Kind, l.Progress))
             .ToList());
 
     private FarmSnapshot SnapshotLocked()

@@ -80,4 +80,5 @@ public sealed record AgentView(
 /// <param name="GrantedAt">When the agent got it.</param>
 /// <param name="Speculative">A second attempt of a straggling shard.</param>
 /// <param name="Task">The task's kind (e.g. prepare, evaluate); null for a shard attempt.</param>
-public sealed record LeaseView(string Id, string RunId, int Round, int Shard, DateTimeOffset GrantedAt, bool Speculative, string? Task);
+/// <param name="Progress">How far it has got, as the agent's latest heartbeat said; null before the first.</param>
+public sealed record LeaseView(string Id, string RunId, int Round, int Shard, DateTimeOffset GrantedAt, bool Speculative, string? Task, LeaseProgress? Progress = null);

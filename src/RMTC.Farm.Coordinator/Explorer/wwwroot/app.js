@@ -10,7 +10,8 @@ function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === null || v === undefined || v === false) continue;
-    if (k === "class") el.className = v; else if (k.startsWith("on")) el.addEventListener(k.slice(2), v); else el.setAttribute(k, v);
+    // Styles through the CSSOM: the Content-Security-Policy refuses a style attribute, not a property set in script.
+    if (k === "class") el.className = v; else if (k === "style") el.style.cssText = v; else if (k.startsWith("on")) el.addEventListener(k.slice(2), v); else el.setAttribute(k, v);
   }
   for (const c of children.flat(Infinity)) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : String(c));
   return el;
@@ -313,7 +314,10 @@ function farmView(f) {
       f.agents.map(a => h("tr", { "data-agent": a.id }, h("td", {}, a.id), h("td", {}, a.hostname), h("td", { class: a.connected ? (a.yielded ? "warn" : "ok") : "bad", title: a.yielded || "" }, a.connected ? (a.yielded ? "yielded to render" : "yes") : "no"),
         h("td", {}, a.gpus.length ? a.gpus.map(g => h("span", { class: "gpu" }, `${g.index}: ${g.name}${g.simulated ? " (simulated)" : ""} `,
           h("span", { class: "meter", title: `${g.utilisation ?? "?"} %` }, h("span", { style: `width:${g.utilisation ?? 0}%` })), ` ${g.utilisation ?? "?"} % · ${g.memoryUsedMiB ?? "?"}/${g.memoryTotalMiB ?? "?"} MiB`)) : h("span", { class: "muted" }, "none reported")),
-        h("td", {}, a.running.join(", ") || h("span", { class: "muted" }, "idle"))))),
+        h("td", {}, a.running.length ? a.running.map(l => h("div", { class: "lease" }, h("a", { href: "run.html?id=" + l.runId }, l.name), ` ${l.what}`,
+          l.phase ? ` · ${l.phase}` : "", l.epoch ? ` · epoch ${l.epoch}` : "",
+          l.done != null ? [" ", h("span", { class: "meter", title: `${(100 * l.done).toFixed(0)} %` }, h("span", { style: `width:${(100 * l.done).toFixed(0)}%` })), ` ${(100 * l.done).toFixed(0)} %`] : "",
+          ` · ${l.seconds.toFixed(0)} s`)) : h("span", { class: "muted" }, "idle"))))),
     h("h2", {}, "Live runs"), f.runs.length ? h("table", {}, h("tr", {}, ["Run", "Round", "Queued", "Running", "Done"].map(t => h("th", {}, t))),
       f.runs.map(r => h("tr", {}, h("td", {}, h("a", { href: "run.html?id=" + r.runId }, r.name)), h("td", {}, `${r.round}/${r.rounds}`), h("td", {}, r.queued), h("td", {}, r.running), h("td", {}, r.done))))
       : h("p", { class: "muted" }, "No run is queued or running."));
