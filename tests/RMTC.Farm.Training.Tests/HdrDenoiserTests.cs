@@ -23,7 +23,8 @@ public class HdrDenoiserTests(ITestOutputHelper output)
         var w = RecipeCatalog.CreateInitialWeights("hdr-denoiser", Shape, 0, 1);
         Assert.Equal(["conv1.bias", "conv1.weight", "conv2.bias", "conv2.weight", "conv3.bias", "conv3.weight", "conv4.bias", "conv4.weight"], w.Select(t => t.Name));
         Assert.Equal([32L, 9, 3, 3], w.Single(t => t.Name == "conv1.weight").Shape);
-        Assert.Equal([3L, 32, 3, 3], w.Single(t => t.Name == "conv4.weight").Shape);
+        Assert.Equal([3L, 32 + 9, 3, 3], w.Single(t => t.Name == "conv4.weight").Shape);
+        Assert.All(w.Where(t => t.Name.StartsWith("conv4.", StringComparison.Ordinal)), t => Assert.All(t.AsFloat32().ToArray(), v => Assert.Equal(0, v)));
         Assert.Equal(Serialize(w), Serialize(RecipeCatalog.CreateInitialWeights("hdr-denoiser", Shape, 0, 1)));
         var e = Assert.Throws<ArgumentException>(() => RecipeCatalog.CreateInitialWeights("hdr-denoiser", [2, 32, 32], 0, 1));
         Assert.Contains("beauty", e.Message);
@@ -41,12 +42,12 @@ public class HdrDenoiserTests(ITestOutputHelper output)
         Assert.Equal([2L, 3, 17, 23], y.shape);
         Assert.True(y.min().item<float>() >= 0);
 
-        // A firefly of 1e4 against 1 costs log(1e4) in the loss, not 1e8 as in an MSE on radiance.
+        // A firefly of 1e4 against 1 costs under 1 in the loss (tone-mapped values lie in 0..1), not 1e8 as in an MSE on radiance.
         model.train();
         var target = ones(2, 3, 17, 23);
         var loss = RecipeCatalog.Get("hdr-denoiser").Loss(model.forward(x), target);
         var value = loss.item<float>();
-        Assert.True(float.IsFinite(value) && value < 20, $"loss {value}");
+        Assert.True(float.IsFinite(value) && value < 1, $"loss {value}");
         loss.backward();
         Assert.All(model.parameters(), p => Assert.True(p.grad is { } g && isfinite(g).all().item<bool>()));
     }
@@ -119,12 +120,12 @@ public class HdrDenoiserTests(ITestOutputHelper output)
         output.WriteLine($"hdr-denoiser: {result.Seconds:F2}s for {steps} steps of batch {task.BatchSize} [9,32,32] ({1000 * result.Seconds / steps:F1} ms/step incl. loading); epoch losses {string.Join(", ", result.EpochLosses.Select(l => l.ToString("F4", System.Globalization.CultureInfo.InvariantCulture)))}");
         Assert.True(result.EpochLosses[^1] < result.EpochLosses[0] * 0.8, string.Join(", ", result.EpochLosses));
 
-        // Held-out frames: the model's log-space L1 against the clean render is below the noisy input's.
+        // Held-out frames: the model's loss against the clean render is well below the noisy input's.
         var trained = Safetensors.ReadFile(task.OutputPath).Tensors;
         var after = ShardTrainer.Evaluate("hdr-denoiser", data, trained, test);
         var noisy = NoisyInputLoss(data, dataset, test);
-        output.WriteLine($"held-out L1(log1p): noisy input {noisy:F4}, denoised {after:F4}");
-        Assert.True(after < noisy * 0.8, $"denoised {after} vs noisy {noisy}");
+        output.WriteLine($"held-out loss (MSE, tone-mapped): noisy input {noisy:F4}, denoised {after:F4}");
+        Assert.True(after < noisy * 0.6, $"denoised {after} vs noisy {noisy}");
     }
 
     /// <summary>The recipe's loss with the noisy beauty itself as the output: what doing nothing scores.</summary>

@@ -4,8 +4,9 @@ namespace RMTC.Farm.Onnx.Recipes;
 
 /// <summary>
 /// <c>hdr-denoiser</c>: linear radiance in, linear radiance out, the HDR transform inside the graph. The beauty (the
-/// input's first three channels) becomes log(1 + max(x, 0)) and joins the feature channels (albedo, normal, ...); four
-/// 3×3 convolutions (dilations 1, 2, 4, 1; ReLU between) predict a residual in log space; the output is
+/// input's first three channels) becomes log(1 + max(x, 0)) and joins the feature channels (albedo, normal, ...); three
+/// 3×3 convolutions (dilations 1, 2, 4; ReLU after each) and a fourth on their features beside that input predict a
+/// residual in log space; the output is
 /// max(exp(y) − 1, 0). Any batch, height and width.
 /// </summary>
 public sealed class HdrDenoiserGraph : IRecipeGraph
@@ -24,7 +25,7 @@ public sealed class HdrDenoiserGraph : IRecipeGraph
         var h = graph.Relu(graph.Conv(x, "conv1", pad: 1));
         h = graph.Relu(graph.Conv(h, "conv2", pad: 2, stride: 1, dilation: 2));
         h = graph.Relu(graph.Conv(h, "conv3", pad: 4, stride: 1, dilation: 4));
-        var y = graph.Add(beauty, graph.Conv(h, "conv4", pad: 1));
+        var y = graph.Add(beauty, graph.Conv(graph.Concat(1, h, x), "conv4", pad: 1));
         graph.Output(graph.Relu(graph.Sub(graph.Exp(y), graph.Constant(1f))), OnnxFormat.ImageOutputName);
     }
 }

@@ -9,7 +9,8 @@ namespace RMTC.Farm.Training.Loop;
 
 /// <summary>
 /// How a model does on held-out samples: the recipe's loss, plus accuracy (classifiers: share of argmax equal to the
-/// label) or PSNR in dB (image-pairs: 10·log10(1/MSE), pixels in 0..1; none for render-pairs, whose loss is not an MSE).
+/// label) or PSNR in dB: 10·log10(1/MSE) with pixels in 0..1, for image-pairs on the pixels themselves, for render-pairs
+/// on the tone-mapped radiance (<see cref="Psnr.ToneMap(Tensor)"/>), the MSE over every pixel and channel of the split.
 /// </summary>
 public sealed record EvaluationResult(double Loss, double? Accuracy, double? Psnr, int Samples, double Seconds);
 
@@ -78,8 +79,11 @@ public sealed class EvaluationSet : IDisposable
         var clock = Stopwatch.StartNew();
         var classifier = _descriptor.Kind == DatasetKinds.LabelledImages;
         model.eval();
+        var render = _descriptor.Kind == DatasetKinds.RenderPairs;
         double lossSum = 0;
         long correct = 0;
+        double squaredErrors = 0;
+        long values = 0;
         using (no_grad())
         {
             for (int start = 0; start < Count; start += _batchSize)
@@ -94,6 +98,11 @@ public sealed class EvaluationSet : IDisposable
                 {
                     correct += output.argmax(1).eq(y).sum().item<long>();
                 }
+                else if (render)
+                {
+                    squaredErrors += Psnr.HdrSquaredErrorSum(output, y);
+                    values += y.numel();
+                }
             }
         }
 
@@ -102,8 +111,8 @@ public sealed class EvaluationSet : IDisposable
         return new EvaluationResult(
             loss,
             classifier ? (double)correct / Count : null,
-            // PSNR from the loss only where the loss is an MSE on 0..1 pixels: not for HDR renders (L1 in log space).
-            classifier || _descriptor.Kind == DatasetKinds.RenderPairs ? null : 10 * Math.Log10(1 / Math.Max(loss, 1e-10)),
+            // Image pairs' loss is the MSE on 0..1 pixels; a render model's is taken on tone-mapped values with an ε, so its PSNR is measured apart.
+            classifier ? null : render ? Psnr.FromMse(squaredErrors / values) : Psnr.FromMse(loss),
             Count,
             clock.Elapsed.TotalSeconds);
     }

@@ -12,14 +12,17 @@ namespace RMTC.Farm.Training.Recipes;
 /// <remarks>
 /// Radiance spans orders of magnitude (a lamp at 50, a shadow at 0.01), so the network never sees it linear: the
 /// beauty goes through <c>log(1 + max(x, 0))</c>, features (already in [−1, 1]) go in unchanged, and the network
-/// predicts a residual in that log space; the output is <c>exp(y) − 1</c>, linear radiance again. The loss is L1 between
-/// the log transforms of output and target, which weighs a 10% error on a highlight like a 10% error in a shadow and
-/// keeps gradients bounded however bright the frame (a plain MSE on radiance is dominated by fireflies). In eval mode
-/// (and in the ONNX export) the output is clipped at 0, since radiance is never negative; training sees the unclipped
-/// value so a dark pixel's gradient never dies.
-/// Layers: conv3x3(C→32), conv3x3 dilation 2, conv3x3 dilation 4 (ReLU after each), conv3x3(32→3): a 17×17 receptive
-/// field at the cost of four 3×3 convolutions. State-dict names conv1..conv4 and this computation are a contract with
-/// the ONNX graph (HdrDenoiserGraph).
+/// predicts a residual in that log space; the output is <c>exp(y) − 1</c>, linear radiance again. The loss is the MSE
+/// between the tone-mapped output and target, <c>(x / (1 + x))^(1/2.2)</c> per channel (see <see cref="ToneMap"/>): it
+/// is bounded (a firefly of 10⁴ costs at most 1, where an MSE on radiance pays 10⁸), weighs errors as a display shows
+/// them, and is the very quantity the held-out PSNR measures, so training minimises what is reported. In eval mode
+/// (and in the ONNX export) the output is clipped at 0, since radiance is never negative.
+/// Layers: conv3x3(C→32), conv3x3 dilation 2, conv3x3 dilation 4 (ReLU after each), then conv3x3(32 + C→3) on those
+/// features together with the network's input: a 17×17 receptive field at the cost of four 3×3 convolutions, and a
+/// linear path from the input to the residual, so a plain 3×3 filter of the log beauty is a convex fit the first steps
+/// find, where through three ReLU layers alone it took hundreds of steps on a plateau (with a few thousand steps of a
+/// CPU budget, it never left it on real renders). State-dict names conv1..conv4 and this computation are a contract with
+/// the ONNX graph (HdrDenoiserGraph); the initial weights start the model at the identity (<see cref="InitializeWeights"/>).
 /// </remarks>
 internal sealed class HdrDenoiserRecipe : Recipe
 {
@@ -33,7 +36,7 @@ internal sealed class HdrDenoiserRecipe : Recipe
     public override string Name => RecipeName;
 
     public override string Description =>
-        "denoiser for linear HDR renders with albedo and normal features (render-pairs: beauty RGB + features in, beauty RGB out; L1 in log space)";
+        "denoiser for linear HDR renders with albedo and normal features (render-pairs: beauty RGB + features in, beauty RGB out; log-space residual, MSE on the tone-mapped image)";
 
     public override string DatasetKind => BuiltInRecipes.DatasetKind(RecipeName);
 
@@ -54,6 +57,32 @@ internal sealed class HdrDenoiserRecipe : Recipe
         return RecipeModel.Of(new Model(sampleShape[0]));
     }
 
+    /// <summary>
+    /// The seeded values, rescaled: the hidden convolutions get He's bound for ReLU layers (uniform in
+    /// ±sqrt(6/fan_in), biases 0) so the small differences noise makes in the input survive three ReLUs instead of
+    /// shrinking by about half a layer, and the last convolution starts at zero, so the residual starts at nothing: an
+    /// untrained model returns the noisy beauty (its loss is the noisy input's from the first step) and training only
+    /// learns what to take away. With PyTorch's default bounds everywhere it started off by a random log-space offset
+    /// and spent tens of epochs on a plateau before it denoised at all (on real Cycles renders).
+    /// </summary>
+    public override void InitializeWeights(RecipeModel model, long seed)
+    {
+        base.InitializeWeights(model, seed);
+        using var noGrad = no_grad();
+        foreach (var (name, parameter) in model.Module.named_parameters())
+        {
+            if (name.StartsWith("conv4.", StringComparison.Ordinal) || name.EndsWith(".bias", StringComparison.Ordinal))
+            {
+                parameter.zero_();
+            }
+            else
+            {
+                // The defaults are uniform in ±1/sqrt(fan_in): the same draw, stretched to ±sqrt(6/fan_in).
+                parameter.mul_(Math.Sqrt(6));
+            }
+        }
+    }
+
     public override Tensor Loss(Tensor output, Tensor target)
     {
         if (output.shape[1] != target.shape[1])
@@ -62,10 +91,22 @@ internal sealed class HdrDenoiserRecipe : Recipe
         }
 
         using var scope = NewDisposeScope();
-        // -0.999 keeps log1p finite where an untrained model predicts below -1; a target is radiance (>= 0).
-        var loss = nn.functional.l1_loss(output.clamp_min(-0.999).log1p(), target.clamp_min(0).log1p());
+        var loss = nn.functional.mse_loss(ToneMap(output), ToneMap(target));
         return loss.MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// The loss's view of radiance: <c>((x + ε) / (1 + x + ε))^(1/2.2)</c> with <c>x = max(radiance, 0)</c> and ε = 10⁻³,
+    /// the tone map PSNR is measured on (<see cref="Loop.Psnr.ToneMap(Tensor)"/>) with ε keeping the gradient finite at 0.
+    /// </summary>
+    internal static Tensor ToneMap(Tensor radiance)
+    {
+        using var scope = NewDisposeScope();
+        var x = radiance.clamp_min(0) + ToneMapEpsilon;
+        return (x / (x + 1)).pow(1 / Loop.Psnr.Gamma).MoveToOuterDisposeScope();
+    }
+
+    private const double ToneMapEpsilon = 1e-3;
 
     /// <summary>The transform the network works in: log(1 + max(x, 0)), written as the ONNX graph computes it.</summary>
     internal static Tensor ToLog(Tensor radiance) => (nn.functional.relu(radiance) + 1).log();
@@ -86,7 +127,7 @@ internal sealed class HdrDenoiserRecipe : Recipe
             conv1 = nn.Conv2d(channels, Width, 3, padding: 1);
             conv2 = nn.Conv2d(Width, Width, 3, padding: 2, dilation: 2);
             conv3 = nn.Conv2d(Width, Width, 3, padding: 4, dilation: 4);
-            conv4 = nn.Conv2d(Width, BeautyChannels, 3, padding: 1);
+            conv4 = nn.Conv2d(Width + channels, BeautyChannels, 3, padding: 1);
             RegisterComponents();
         }
 
@@ -98,7 +139,7 @@ internal sealed class HdrDenoiserRecipe : Recipe
             var h = nn.functional.relu(conv1.forward(x));
             h = nn.functional.relu(conv2.forward(h));
             h = nn.functional.relu(conv3.forward(h));
-            var y = beauty + conv4.forward(h);
+            var y = beauty + conv4.forward(cat([h, x], 1));
             var radiance = y.exp() - 1;
             return (training ? radiance : nn.functional.relu(radiance)).MoveToOuterDisposeScope();
         }

@@ -16,6 +16,12 @@ internal abstract class Recipe
     /// <summary>Builds the model (parameters uninitialised as far as callers care: they are always overwritten).</summary>
     public abstract RecipeModel CreateModel(int[] sampleShape, int classes);
 
+    /// <summary>
+    /// Sets the initial weights of a model from <see cref="CreateModel"/>: the seeded defaults of
+    /// <see cref="Loop.WeightInit"/>; a recipe may then adjust layers whose start matters (see HdrDenoiserRecipe).
+    /// </summary>
+    public virtual void InitializeWeights(RecipeModel model, long seed) => Loop.WeightInit.Apply(model, seed);
+
     /// <summary>Mean loss of a batch; <paramref name="target"/> is F32 like the output (image-pairs) or I64 labels (labelled-images).</summary>
     public abstract Tensor Loss(Tensor output, Tensor target);
 

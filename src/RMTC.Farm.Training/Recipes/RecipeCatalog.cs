@@ -40,7 +40,7 @@ public static class RecipeCatalog
     {
         var r = Get(recipe);
         using var model = r.CreateModel(sampleShape, classes);
-        WeightInit.Apply(model, seed);
+        r.InitializeWeights(model, seed);
         return TorchWeights.Export(model);
     }
 
