@@ -1,6 +1,7 @@
 using RMTC.Farm.Core.Datasets;
 using RMTC.Farm.Core.Digests;
 using RMTC.Farm.Core.Weights;
+using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Integration.Tests;
 
@@ -16,23 +17,7 @@ public sealed class RenderDatasetTests : IDisposable
     [Fact]
     public async Task Rendered_frames_import_as_render_pairs_by_Blender_s_channel_names()
     {
-        var script = Path.Combine(FarmOperationsTests.RepoRoot(), "farm", "scripts", "render-dataset.sh");
-        var renders = Path.Combine(_dir, "renders");
-        // Tiny frames at few samples: seconds of Cycles on a CPU, the same layers as a full-size render.
-        var (code, output) = await RmtcCli.RunProcessAsync("bash",
-            [script, "--out", renders, "--scenes", "3", "--frames", "2", "--holdout", "1", "--size", "32", "--low", "2", "--high", "16", "--seed", "7", "--threads", "2"],
-            TimeSpan.FromMinutes(5), "render-dataset.sh");
-        Assert.True(code == 0, output);
-        Assert.Contains("summary: 6 frames (3 scenes, 1 held out) at 32x32", output);
-        Assert.True(File.Exists(Path.Combine(renders, "test", "clean", "scene0002_0002.exr")), output);
-
-        var data = Path.Combine(_dir, "data");
-        (code, output) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(2), "dataset", "import", "exr", renders, "--out", data,
-            "--patch", "16", "--stride", "12", "--licence", "LicenseRef-procedural", "--allow", "cawg.ai_training");
-        Assert.True(code == 0, output);
-        // 32 px, patch 16, stride 12: origins 0, 12 and 16 (flush) each way, 9 patches a frame; 4 train frames, 2 held out.
-        Assert.Contains("wrote 36 train, 18 test samples", output);
-        Assert.Contains("frames 6/6, 54 patches", output);
+        var (renders, data) = await RenderAndImportAsync();
 
         var dataset = Dataset.Open(data);
         var render = dataset.Descriptor.Render!;
@@ -55,5 +40,59 @@ public sealed class RenderDatasetTests : IDisposable
         Assert.All(input, v => Assert.True(float.IsFinite(v)));
         Assert.Contains(target, v => v > 0);
         Assert.NotEqual(input[..(3 * 16 * 16)], target);
+    }
+
+    [Fact]
+    public async Task Lineage_impact_of_a_source_render_file_finds_the_farm_run_trained_on_it()
+    {
+        var (renders, data) = await RenderAndImportAsync();
+        await using var farm = await FarmFixture.StartAsync();
+        await farm.StartAgentsAsync(2);
+        var job = await farm.SubmitAsync($"name: rendered\nrecipe: hdr-denoiser\ndataset: {data}\nshards: 2\nrounds: 1\nlocal: {{ epochs: 1, batch_size: 8 }}\nevaluation: {{ split: test }}\n");
+        var run = await farm.WaitAsync(job.Id, TimeSpan.FromMinutes(3));
+        Assert.True(run.State == JobState.Succeeded, run + "\n" + farm.AgentLogs());
+
+        // The EXR file as rendered, given by path: its sha256 is the asset digest of every patch cut from it.
+        var trainedOn = Path.Combine(renders, "train", "noisy", "scene0001_0002.exr");
+        var (code, output) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(1), "lineage", "impact", "--asset", trainedOn, "--coordinator", farm.Address);
+        Assert.True(code == 0, output);
+        Assert.Contains("1 run(s) trained on this asset", output);
+        Assert.Contains(run.Id, output);
+        Assert.Contains("exclude_assets", output);
+        Assert.Contains(Sha256Digest.OfFile(trainedOn), output);
+
+        (code, output) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(1), "lineage", "impact", "--asset", Path.Combine(renders, "train", "clean", "scene0000_0001.exr"), "--coordinator", farm.Address);
+        Assert.True(code == 0, output);
+        Assert.Contains(run.Id, output);
+
+        // A held-out frame trained nothing: evaluating on it is not training on it.
+        (code, output) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(1), "lineage", "impact", "--asset", Path.Combine(renders, "test", "noisy", "scene0002_0001.exr"), "--coordinator", farm.Address);
+        Assert.True(code == 0, output);
+        Assert.Contains("no model on record was trained on this asset", output);
+    }
+
+    /// <summary>
+    /// Renders 6 tiny frames with render-dataset.sh (3 scenes, the last held out) and imports them in 16-pixel patches.
+    /// </summary>
+    private async Task<(string Renders, string Data)> RenderAndImportAsync()
+    {
+        var script = Path.Combine(FarmOperationsTests.RepoRoot(), "farm", "scripts", "render-dataset.sh");
+        var renders = Path.Combine(_dir, "renders");
+        // Tiny frames at few samples: seconds of Cycles on a CPU, the same layers as a full-size render.
+        var (code, output) = await RmtcCli.RunProcessAsync("bash",
+            [script, "--out", renders, "--scenes", "3", "--frames", "2", "--holdout", "1", "--size", "32", "--low", "2", "--high", "16", "--seed", "7", "--threads", "2"],
+            TimeSpan.FromMinutes(5), "render-dataset.sh");
+        Assert.True(code == 0, output);
+        Assert.Contains("summary: 6 frames (3 scenes, 1 held out) at 32x32", output);
+        Assert.True(File.Exists(Path.Combine(renders, "test", "clean", "scene0002_0002.exr")), output);
+
+        var data = Path.Combine(_dir, "data");
+        (code, output) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(2), "dataset", "import", "exr", renders, "--out", data,
+            "--patch", "16", "--stride", "12", "--licence", "LicenseRef-procedural", "--allow", "cawg.ai_training", "--allow", "cawg.ai_generative_training");
+        Assert.True(code == 0, output);
+        // 32 px, patch 16, stride 12: origins 0, 12 and 16 (flush) each way, 9 patches a frame; 4 train frames, 2 held out.
+        Assert.Contains("wrote 36 train, 18 test samples", output);
+        Assert.Contains("frames 6/6, 54 patches", output);
+        return (renders, data);
     }
 }

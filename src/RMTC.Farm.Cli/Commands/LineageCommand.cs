@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using RMTC.Farm.Cli.Client;
+using RMTC.Farm.Core.Digests;
 using RMTC.Farm.Core.Lineage;
 using RMTC.Farm.Protos.V1;
 
@@ -194,13 +195,13 @@ internal static class LineageCommand
 
     private static Command Impact()
     {
-        var asset = new Option<string>("--asset") { Description = "sha256 of the withdrawn asset", Required = true };
+        var asset = new Option<string>("--asset") { Description = "sha256 of the withdrawn asset, or the asset file itself (a source render, an image): its sha256 is taken", Required = true };
         var coordinator = FarmClient.CoordinatorOption();
         var json = FarmClient.JsonOption();
         var command = new Command("impact", "Every model affected by withdrawing an asset (consent withdrawn, licence revoked), with the job spec to retrain it without that asset.") { asset, coordinator, json };
         command.SetAction((parse, ct) => FarmClient.RunAsync(parse.GetRequiredValue(coordinator), async channel =>
         {
-            var doc = await new LineageService.LineageServiceClient(channel).ImpactAsync(new ImpactRequest { AssetDigest = parse.GetRequiredValue(asset) }, cancellationToken: ct);
+            var doc = await new LineageService.LineageServiceClient(channel).ImpactAsync(new ImpactRequest { AssetDigest = AssetDigest(parse.GetRequiredValue(asset)) }, cancellationToken: ct);
             if (parse.GetValue(json))
             {
                 Console.WriteLine(doc.Json);
@@ -223,6 +224,10 @@ internal static class LineageCommand
         }));
         return command;
     }
+
+    /// <summary>A digest as given, or the sha256 of the file at that path: an asset's digest is its file's.</summary>
+    private static string AssetDigest(string value) =>
+        !Sha256Digest.IsValid(value) && File.Exists(value) ? Sha256Digest.OfFile(value) : value;
 
     private static Command Export()
     {
