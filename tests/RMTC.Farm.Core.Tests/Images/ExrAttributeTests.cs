@@ -86,6 +86,21 @@ public sealed class ExrAttributeTests : IDisposable
         Assert.Contains("distinct", Assert.Throws<ArgumentException>(() => Part([ExrAttribute.String("a", "1"), ExrAttribute.String("a", "2")])).Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Names_longer_than_31_bytes_as_Blender_writes_them_are_written_with_the_long_names_flag()
+    {
+        // Blender's own header attribute (37 bytes); EXR 1.x names stop at 31 unless the file says otherwise.
+        const string name = "cycles.ViewLayer.synchronization_time";
+        var window = ExrBox.FromSize(8, 6);
+        const string channel = "ViewLayer.Denoising Albedo Variance.R";
+        ExrFile.Write(At("long.exr"), new ExrImage([new ExrPart(null, window, window, [new ExrChannel(channel, ExrPixelType.Float)],
+            ExrCompression.Zip, null, [new float[48]], [ExrAttribute.String(name, "00:00.01")])]));
+        var part = ExrFile.Read(At("long.exr")).Parts[0];
+        Assert.Equal("00:00.01", part.Attribute(name)?.Text);
+        Assert.Equal(channel, Assert.Single(part.Channels).Name);
+        Assert.Contains(name, Oiiotool.Run(dir, "--info", "-v", "long.exr"), StringComparison.Ordinal);
+    }
+
     private static ExrPart Part(IReadOnlyList<ExrAttribute> attributes)
     {
         var window = ExrBox.FromSize(8, 6);

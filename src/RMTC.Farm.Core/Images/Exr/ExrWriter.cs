@@ -23,6 +23,14 @@ internal static unsafe class ExrWriter
         using (context)
         {
             Check(path, rc, "open the file for writing");
+            // Renderers name attributes and channels past the 31 bytes of EXR 1.x (Blender's
+            // cycles.ViewLayer.synchronization_time): such names need the file's long-names flag, which readers since 1.7 know.
+            if (NeedsLongNames(image))
+            {
+                OpenExrCore.ClearError();
+                Check(path, OpenExrCore.SetLongNameSupport(context, 1), "allow names longer than 31 bytes");
+            }
+
             var indices = new int[image.Parts.Count];
             for (var p = 0; p < image.Parts.Count; p++)
             {
@@ -40,6 +48,13 @@ internal static unsafe class ExrWriter
             Check(path, context.Finish(), "finish the file");
         }
     }
+
+    private const int ShortNameBytes = 31;
+
+    private static bool NeedsLongNames(ExrImage image) => image.Parts.Any(part =>
+        System.Text.Encoding.UTF8.GetByteCount(part.Name ?? string.Empty) > ShortNameBytes
+        || part.Channels.Any(c => System.Text.Encoding.UTF8.GetByteCount(c.Name) > ShortNameBytes)
+        || part.Attributes.Any(a => System.Text.Encoding.UTF8.GetByteCount(a.Name) > ShortNameBytes));
 
     private static void Validate(string path, ExrImage image)
     {

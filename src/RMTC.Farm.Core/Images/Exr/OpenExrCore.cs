@@ -94,6 +94,9 @@ internal static unsafe partial class OpenExrCore
     [LibraryImport(Library, EntryPoint = "exr_set_tile_descriptor")]
     public static partial int SetTileDescriptor(ExrContextHandle context, int part, uint xSize, uint ySize, int levelMode, int roundMode);
 
+    [LibraryImport(Library, EntryPoint = "exr_set_longname_support")]
+    public static partial int SetLongNameSupport(ExrContextHandle context, int onOff);
+
     [LibraryImport(Library, EntryPoint = "exr_write_header")]
     public static partial int WriteHeader(ExrContextHandle context);
 
