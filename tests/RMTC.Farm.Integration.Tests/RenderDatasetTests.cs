@@ -1,5 +1,6 @@
 using RMTC.Farm.Core.Datasets;
 using RMTC.Farm.Core.Digests;
+using RMTC.Farm.Core.Images.Exr;
 using RMTC.Farm.Core.Weights;
 using RMTC.Farm.Protos.V1;
 
@@ -69,6 +70,19 @@ public sealed class RenderDatasetTests : IDisposable
         (code, output) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(1), "lineage", "impact", "--asset", Path.Combine(renders, "test", "noisy", "scene0002_0001.exr"), "--coordinator", farm.Address);
         Assert.True(code == 0, output);
         Assert.Contains("no model on record was trained on this asset", output);
+
+        // And the model denoises a Cycles frame as rendered: Blender's header (attribute names past 31 bytes) written back.
+        var onnx = Path.Combine(_dir, "rendered.onnx");
+        (code, output) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(1), "export", run.Id, "--onnx", onnx, "--coordinator", farm.Address);
+        Assert.True(code == 0, output);
+        var denoised = Path.Combine(_dir, "denoised.exr");
+        var frame = Path.Combine(renders, "test", "noisy", "scene0002_0001.exr");
+        (code, output) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(1), "infer", onnx, "-i", frame, "-o", denoised, "--coordinator", farm.Address);
+        Assert.True(code == 0, output);
+        var input = ExrFile.ReadHeader(frame).Parts[0];
+        var result = ExrFile.ReadHeader(denoised).Parts[0];
+        Assert.Equal(input.Channels, result.Channels);
+        Assert.All(input.Attributes, a => Assert.Contains(result.Attributes, b => b.Name == a.Name));
     }
 
     /// <summary>
