@@ -170,7 +170,7 @@ public class ExportParityTests
     /// Initial weights with every all-zero tensor given seeded values: hdr-denoiser starts with its last convolution at
     /// zero (an identity), which would leave most of its graph out of the comparison.
     /// </summary>
-    private static List<NamedTensor> WithoutZeroTensors(IReadOnlyList<NamedTensor> weights)
+    internal static List<NamedTensor> WithoutZeroTensors(IReadOnlyList<NamedTensor> weights)
     {
         var random = new Random(3);
         return weights.Select(w => w.DType != TensorDType.F32 || w.AsFloat32().ToArray().Any(v => v != 0) ? w

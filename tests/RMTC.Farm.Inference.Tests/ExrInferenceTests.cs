@@ -14,7 +14,8 @@ public class ExrInferenceTests(ITestOutputHelper output)
 {
     private static byte[] HdrModel(long seed = 7)
     {
-        var weights = RecipeCatalog.CreateInitialWeights("hdr-denoiser", [9, 32, 32], 0, seed);
+        // Seeded values for the last convolution too (it starts at zero, an identity): tiles must meet a model with context.
+        var weights = ExportParityTests.WithoutZeroTensors(RecipeCatalog.CreateInitialWeights("hdr-denoiser", [9, 32, 32], 0, seed));
         return OnnxExporter.Build(weights, ExportParityTests.Provenance("hdr-denoiser", [])).ToByteArray();
     }
 
