@@ -173,6 +173,11 @@ internal static class LineageCommand
                     {
                         Console.WriteLine($"  run {p!["runId"]} ({p["state"]}), as {p["role"]}; recipe {p["recipe"]}");
                         Console.WriteLine($"    dataset {p["dataset"]?["name"]} v{p["dataset"]?["version"]} sha256:{p["dataset"]?["digest"]}, licence {p["dataset"]?["licence"]}, owner {p["dataset"]?["owner"]}");
+                        if (p["modelFile"] is { } modelFile)
+                        {
+                            Console.WriteLine($"    model file sha256:{modelFile["digest"]} ({modelFile["file"]}), licence {modelFile["licence"]}{(modelFile["origin"] is { } origin ? $", origin: {origin}" : "")}");
+                        }
+
                         Console.WriteLine($"    initial weights sha256:{p["initialWeights"]}");
                     }
                 }
@@ -194,7 +199,7 @@ internal static class LineageCommand
 
     private static Command Impact()
     {
-        var asset = new Option<string>("--asset") { Description = "sha256 of the withdrawn asset", Required = true };
+        var asset = new Option<string>("--asset") { Description = "sha256 of the withdrawn asset, or of a model file whose licence was revoked", Required = true };
         var coordinator = FarmClient.CoordinatorOption();
         var json = FarmClient.JsonOption();
         var command = new Command("impact", "Every model affected by withdrawing an asset (consent withdrawn, licence revoked), with the job spec to retrain it without that asset.") { asset, coordinator, json };
@@ -208,11 +213,15 @@ internal static class LineageCommand
             }
 
             var affected = JsonNode.Parse(doc.Json)!["affected"]!.AsArray();
-            Console.WriteLine(affected.Count == 0 ? "no model on record was trained on this asset" : $"{affected.Count} run(s) trained on this asset:");
+            Console.WriteLine(affected.Count == 0 ? "no model on record was trained on this asset or model file" : $"{affected.Count} run(s) trained on this {(affected.All(a => a?["usedAs"]?.GetValue<string>() == "model file") ? "model file" : "asset")}:");
             foreach (var a in affected)
             {
-                Console.WriteLine($"\n  run {a!["runId"]} ({a["state"]}), model {a["model"] ?? "(none yet)"}, asset {a["assetPath"]}");
-                Console.WriteLine(a["specFile"] is { } file ? $"  retrain without it: save this as {file}, then `{a["command"]}`" : "  retrain without it:");
+                var modelFile = a!["usedAs"]?.GetValue<string>() == "model file";
+                Console.WriteLine(modelFile
+                    ? $"\n  run {a["runId"]} ({a["state"]}), model {a["model"] ?? "(none yet)"}, trained from model file {a["modelFile"]?["file"]} (licence {a["modelFile"]?["licence"]})"
+                    : $"\n  run {a["runId"]} ({a["state"]}), model {a["model"] ?? "(none yet)"}, asset {a["assetPath"]}");
+                var what = modelFile ? "retrain from another model file (change model.file)" : "retrain without it";
+                Console.WriteLine(a["specFile"] is { } file ? $"  {what}: save this as {file}, then `{a["command"]}`" : $"  {what}:");
                 foreach (var line in a["retrainSpec"]!.GetValue<string>().Split('\n', StringSplitOptions.RemoveEmptyEntries))
                 {
                     Console.WriteLine("    " + line);
