@@ -80,9 +80,20 @@ public sealed class LineageQueries(IRunStore store, IArtifactStore artifacts)
     }
 
     /// <summary>What a run contributed to <paramref name="role"/>: its data, licence, code (a model file too), seeds and rounds.</summary>
-    private static JsonObject Producer(RunManifest m, string role) => new()
+    private static JsonObject Producer(RunManifest m, string role)
     {
-        ["modelFile"] = ModelFile(m),
+        var producer = ProducerOf(m, role);
+        if (ModelFile(m) is { } file)
+        {
+            // Only for a scripted model, so the answers about built-in recipes keep their shape.
+            producer["modelFile"] = file;
+        }
+
+        return producer;
+    }
+
+    private static JsonObject ProducerOf(RunManifest m, string role) => new()
+    {
         ["runId"] = m.RunId,
         ["name"] = m.Name,
         ["state"] = m.State,
