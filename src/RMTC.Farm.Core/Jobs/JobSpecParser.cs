@@ -102,7 +102,6 @@ public static partial class JobSpecParser
         }
 
         var model = reader.Mapping("model") is { } modelFields ? ReadModel(modelFields, baseDirectory) : null;
-        _ = target;
 
         var merge = new MergeSpec();
         if (reader.Mapping("merge") is { } mergeFields)
