@@ -92,6 +92,12 @@ public sealed class ScriptedModelFarmTests(ITestOutputHelper output)
 
         var cli = await RmtcCli.RunAsync(TimeSpan.FromMinutes(1), "lineage", "trace", m.FinalModelDigest!, "--up", "--coordinator", farm.Address);
         Assert.Contains($"model file sha256:{digest}", cli.Output);
+        var show = await RmtcCli.RunAsync(TimeSpan.FromMinutes(1), "lineage", "show", job.Id, "--coordinator", farm.Address);
+        Assert.Contains($"model file sha256:{digest} ({Path.Combine(Models, file)}), licence Apache-2.0, origin: fine-tuned from weights X under licence Y", show.Output);
+        var provenance = JsonNode.Parse((await lineage.ExportAsync(new ExportRequest { RunId = job.Id, Format = "in-toto" })).Json)!;
+        var dependency = provenance["predicate"]!["buildDefinition"]!["resolvedDependencies"]!.AsArray().Single(d => d!["name"]!.GetValue<string>() == $"model:{Path.GetFileName(file)}")!;
+        Assert.Equal(digest, dependency["digest"]!["sha256"]!.GetValue<string>());
+        Assert.Equal("Apache-2.0", dependency["annotations"]!["licence"]!.GetValue<string>());
         var verified = await lineage.VerifyAsync(new LineageRunRequest { RunId = job.Id });
         Assert.True(verified.Ok, string.Join("; ", verified.Problems));
     }

@@ -43,6 +43,11 @@ internal static class LineageCommand
             Console.WriteLine(string.Create(inv, $"dataset    {m.Dataset.Name} v{m.Dataset.Version}, {m.Dataset.Samples} samples, licence {m.Dataset.Licence}, owner {m.Dataset.Owner}"));
             Console.WriteLine(string.Create(inv, $"           sha256:{m.Dataset.Digest}"));
             Console.WriteLine(string.Create(inv, $"recipe     {m.Recipe}; code rmtc {m.Code.RmtcVersion}, {m.Code.Runtime}, TorchSharp {m.Code.TorchSharpVersion}"));
+            if (m.Code.ModelDigest is { } modelFile)
+            {
+                Console.WriteLine(string.Create(inv, $"model file sha256:{modelFile} ({m.Spec?.Model?.File}), licence {m.Spec?.Model?.Licence}{(m.Spec?.Model?.Origin is { } origin ? $", origin: {origin}" : "")}"));
+            }
+
             Console.WriteLine(string.Create(inv, $"seeds      run {m.Seeds.Run}, init {m.Seeds.Init}, plan {m.Seeds.ShardPlan}"));
             Console.WriteLine(string.Create(inv, $"initial    sha256:{m.InitialWeightsDigest}{Tensors(m.InitialWeightsTensorsDigest)}"));
             var tasks = m.Tasks ?? [];
