@@ -187,6 +187,11 @@ public sealed class ScriptedModelFarmTests(ITestOutputHelper output)
         Assert.Equal(attempts[0].CheckpointDigest, attempts[^1].ResumedFrom);
         Assert.Equal(other.Id, attempts[^1].AgentId);
         output.WriteLine($"preempted at {attempts[0].Progress}; resumed on {other.Id}");
+        // The spec's optimiser reached the agent and its checkpoint (a resume under other settings would refuse it).
+        var settings = farm.Artifacts.ReadWeights(attempts[0].CheckpointDigest!).Metadata["rmtc.optimizer"];
+        Assert.Contains("\"sgd\"", settings, StringComparison.Ordinal);
+        Assert.Contains("0.9", settings, StringComparison.Ordinal);
+        Assert.Contains("0.0001", settings, StringComparison.Ordinal);
 
         // Same bits as the run that was never interrupted: parameters, BatchNorm statistics and counters.
         Assert.Equal(referenceDone.FinalModelTensorsDigest, done.FinalModelTensorsDigest);
