@@ -197,14 +197,19 @@ public sealed class ScriptedModelFarmTests(ITestOutputHelper output)
         Assert.Equal(referenceDone.FinalModelTensorsDigest, done.FinalModelTensorsDigest);
     }
 
+    /// <summary>Models that load nowhere or fit no dataset of their task: what the check where training code runs refuses.</summary>
+    public static TheoryData<string, string, string, string, string> Unfit => new()
+    {
+        { "resnet_classifier.pt", "labelled-images", "cross_entropy", "classifier", "model output is [1, 10] but the dataset has 4 classes" },
+        { "testdata/half_size_denoiser.pt", "image-pairs", "mse", "denoiser", "model output is [1, 3, 16, 16] but the target is [1, 3, 32, 32]" },
+        { "testdata/float64_classifier.pt", "labelled-images", "cross_entropy", "classifier", "is Float64; only float32 parameters are supported" },
+        { "testdata/not_torchscript.pt", "labelled-images", "cross_entropy", "classifier", "does not load as TorchScript" },
+    };
+
     [Theory]
-    [InlineData("resnet_classifier.pt", "labelled-images", "cross_entropy", "classifier", "model output is [1, 10] but the dataset has 4 classes")]
-    [InlineData("testdata/half_size_denoiser.pt", "image-pairs", "mse", "denoiser", "model output is [1, 3, 16, 16] but the target is [1, 3, 32, 32]")]
-    [InlineData("testdata/float64_classifier.pt", "labelled-images", "cross_entropy", "classifier", "is Float64; only float32 parameters are supported")]
-    [InlineData("testdata/not_torchscript.pt", "labelled-images", "cross_entropy", "classifier", "does not load as TorchScript")]
     [InlineData("no_such_model.pt", "labelled-images", "cross_entropy", "classifier", "no such file")]
     [InlineData("resnet_classifier_synth.pt", "image-pairs", "mse", "classifier", "is for task image-pairs, but dataset")]
-    public async Task A_model_that_does_not_fit_is_refused_at_submission_naming_the_file_and_nothing_is_stored(string file, string task, string loss, string recipe, string expected)
+    public async Task The_coordinator_refuses_a_missing_model_file_or_one_for_another_task_at_submission_naming_the_file_and_nothing_is_stored(string file, string task, string loss, string recipe, string expected)
     {
         await using var farm = await FarmFixture.StartAsync();
         var data = farm.Synthesize(recipe, 8);
@@ -216,5 +221,62 @@ public sealed class ScriptedModelFarmTests(ITestOutputHelper output)
         Assert.Contains(expected, e.Status.Detail, StringComparison.Ordinal);
         Assert.Empty(Directory.EnumerateFiles(farm.DataDirectory, "*.pt", SearchOption.AllDirectories));
         Assert.Empty(await farm.Jobs.ListJobsAsync(new ListJobsRequest()) is { } list ? list.Jobs : []);
+    }
+
+    [Theory]
+    [MemberData(nameof(Unfit))]
+    [InlineData("resnet_classifier_synth.pt", "image-pairs", "mse", "classifier", "is for task image-pairs, but dataset")]
+    public async Task Rmtc_submit_tries_the_model_where_it_runs_and_refuses_one_that_does_not_fit_before_sending_it(string file, string task, string loss, string recipe, string expected)
+    {
+        await using var farm = await FarmFixture.StartAsync();
+        var data = farm.Synthesize(recipe, 8);
+        var specFile = Path.Combine(farm.Root, "refused.yaml");
+        await File.WriteAllTextAsync(specFile, Spec("refused", file, task, loss, data, shards: 1, rounds: 1, "{ epochs: 1 }"));
+
+        var (code, text) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(2), "submit", specFile, "--coordinator", farm.Address);
+        output.WriteLine(text);
+        Assert.Equal(2, code);
+        Assert.Contains($"error: refused.yaml: model: model {Path.Combine(Models, file)}", text, StringComparison.Ordinal);
+        Assert.Contains(expected, text, StringComparison.Ordinal);
+        // Nothing reached the coordinator.
+        Assert.Empty(Directory.EnumerateFiles(farm.DataDirectory, "*.pt", SearchOption.AllDirectories));
+        Assert.Empty(await farm.Jobs.ListJobsAsync(new ListJobsRequest()) is { } list ? list.Jobs : []);
+    }
+
+    [Fact]
+    public async Task A_model_that_does_not_fit_fails_its_runs_preparation_on_an_agent_at_once_naming_the_file_and_no_shard_is_leased()
+    {
+        await using var farm = await FarmFixture.StartAsync(leaseTimeoutMs: 20_000);
+        await farm.StartAgentsAsync(1);
+        var submitted = new List<(Job Job, string File, string Expected)>();
+        foreach (var row in Unfit)
+        {
+            var (file, task, loss, recipe, expected) = ((string)row[0], (string)row[1], (string)row[2], (string)row[3], (string)row[4]);
+            var data = farm.Synthesize(recipe, 8);
+            // Straight to the coordinator (no rmtc submit to try it first): it stores the file and leases the preparation.
+            var job = await farm.SubmitAsync(Spec($"unfit-{submitted.Count}", file, task, loss, data, shards: 1, rounds: 1, "{ epochs: 1 }"));
+            submitted.Add((job, file, expected));
+        }
+
+        foreach (var (job, file, expected) in submitted)
+        {
+            var done = await farm.WaitAsync(job.Id, TimeSpan.FromMinutes(3));
+            output.WriteLine($"{file}: {done.Error}");
+            Assert.True(done.State == JobState.Failed, $"{done}\n{farm.AgentLogs()}");
+            Assert.Contains($"model {Path.Combine(Models, file)}", done.Error, StringComparison.Ordinal);
+            Assert.Contains(expected, done.Error, StringComparison.Ordinal);
+            Assert.DoesNotContain("/cache/", done.Error, StringComparison.Ordinal);
+
+            // Refused once, not retried (the default max_retries, 3, would allow it): another attempt would fail the same way.
+            var m = farm.Scheduler.GetManifest(job.Id)!;
+            var prepare = Assert.Single(m.Tasks!);
+            Assert.Equal(TaskKinds.Prepare, prepare.Kind);
+            Assert.Equal(AttemptOutcomes.Failed, Assert.Single(prepare.Attempts).Outcome);
+            Assert.Empty(m.Rounds);
+            Assert.Equal("", m.InitialWeightsDigest);
+        }
+
+        var status = await RmtcCli.RunAsync(TimeSpan.FromMinutes(1), "status", submitted[0].Job.Id, "--coordinator", farm.Address);
+        Assert.Contains(submitted[0].Expected, status.Output, StringComparison.Ordinal);
     }
 }

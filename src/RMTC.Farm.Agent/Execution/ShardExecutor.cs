@@ -47,6 +47,7 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
                     Task = a.ModelTask,
                     Loss = a.ModelLoss,
                     Source = a.ModelFile.Length > 0 ? a.ModelFile : null,
+                    Digest = a.ModelDigest,
                 }
                 : null;
             var resume = await FetchCheckpointAsync(client, a, ct);

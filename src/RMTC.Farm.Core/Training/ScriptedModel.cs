@@ -24,6 +24,9 @@ public sealed record ScriptedModel
     /// </summary>
     public string? Source { get; init; }
 
+    /// <summary>The file's sha256 in the artifact store when it came from there (an agent's copy); null otherwise.</summary>
+    public string? Digest { get; init; }
+
     /// <summary>Largest model file accepted (bytes): 1 GiB, far above a denoiser or classifier, below what a node can hold.</summary>
     public const long MaxBytes = 1L << 30;
 }

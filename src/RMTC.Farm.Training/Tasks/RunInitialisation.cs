@@ -64,12 +64,19 @@ public static class RunInitialisation
             throw;
         }
 
-        Safetensors.WriteFile(task.OutputPath, weights, new Dictionary<string, string>
+        var metadata = new Dictionary<string, string>
         {
             ["rmtc.run"] = task.RunId,
             ["rmtc.recipe"] = task.Recipe,
             ["rmtc.kind"] = "initial",
-        });
+        };
+        if (task.Model?.Digest is { } model)
+        {
+            // The weights name the file they were read from.
+            metadata["rmtc.model"] = model;
+        }
+
+        Safetensors.WriteFile(task.OutputPath, weights, metadata);
         var result = new ShardResult
         {
             Samples = 0,
