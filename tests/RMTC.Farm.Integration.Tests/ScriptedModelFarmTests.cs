@@ -165,6 +165,8 @@ public sealed class ScriptedModelFarmTests(ITestOutputHelper output)
         var referenceDone = await farm.WaitAsync(reference.Id, TimeSpan.FromMinutes(5));
         Assert.True(referenceDone.State == JobState.Succeeded, $"{referenceDone}\n{farm.AgentLogs()}");
         steady.Kill();
+        // Its session must be gone before the next agent is counted in.
+        await FarmFixture.WaitUntilAsync(() => farm.Scheduler.ConnectedAgents == 0, TimeSpan.FromSeconds(60), () => "the killed agent stays connected");
 
         var flag = Path.Combine(farm.Root, "render.flag");
         var render = (await farm.StartAgentsAsync(1, "render", PreemptionTests.Yield("FlagFile", flag)))[0];
