@@ -103,6 +103,52 @@ public sealed class ScriptedModelFarmTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Every_round_of_a_scripted_model_is_evaluated_by_an_agents_evaluate_task_as_the_training_code_evaluates_it()
+    {
+        await using var farm = await FarmFixture.StartAsync(leaseTimeoutMs: 20_000);
+        var data = EvaluationRunTests.WithTestSplit(farm.Synthesize("classifier", 60), 20);
+        await farm.StartAgentsAsync(2);
+        var job = await farm.SubmitAsync(Spec("own-evaluated", "resnet_classifier_synth.pt", "labelled-images", "cross_entropy", data, shards: 2, rounds: 2,
+            "{ epochs: 1, batch_size: 8, learning_rate: 0.05, optimizer: sgd, momentum: 0.9 }"));
+        var done = await farm.WaitAsync(job.Id, TimeSpan.FromMinutes(5));
+        Assert.True(done.State == JobState.Succeeded, $"{done}\n{farm.AgentLogs()}");
+
+        // Each round's figures came from an evaluate task leased to an agent (the coordinator loads no model code).
+        var m = farm.Scheduler.GetManifest(job.Id)!;
+        var evaluations = m.Tasks!.Where(t => t.Kind == TaskKinds.Evaluate).ToList();
+        Assert.Equal([1, 2], evaluations.Select(t => t.Round));
+        Assert.All(evaluations, t => Assert.Equal(AttemptOutcomes.Succeeded, t.Attempts[^1].Outcome));
+        Assert.All(m.Rounds, r => Assert.Equal(20, r.Evaluation!.Samples));
+
+        // The same figures as the training code's own evaluation of the final model with the file.
+        var weights = Path.Combine(farm.Root, "final.safetensors");
+        Safetensors.WriteFile(weights, farm.Artifacts.ReadWeights(m.FinalModelDigest!).Tensors);
+        var here = RMTC.Farm.Training.Tasks.HeldOutEvaluation.Run(new RMTC.Farm.Core.Training.ShardTask
+        {
+            Kind = RMTC.Farm.Core.Training.ShardTaskKinds.Evaluate,
+            RunId = job.Id,
+            Round = 2,
+            Shard = -1,
+            Recipe = job.Recipe,
+            DatasetPath = data,
+            SampleIndices = EvaluationIndices(data),
+            InitialWeightsPath = weights,
+            Seed = 0,
+            OutputPath = Path.Combine(farm.Root, "unused.safetensors"),
+            ResultPath = Path.Combine(farm.Root, "evaluation.json"),
+            Device = "cpu",
+            Model = new RMTC.Farm.Core.Training.ScriptedModel { Path = Path.Combine(Models, "resnet_classifier_synth.pt"), Task = "labelled-images", Loss = "cross_entropy" },
+        });
+        var last = m.Rounds[^1].Evaluation!;
+        Assert.Equal(here.Accuracy, last.Accuracy);
+        Assert.Equal(here.Loss, last.Loss, 1e-5);
+    }
+
+    /// <summary>The indices of the dataset's test split in its sorted sample list (what the run evaluates).</summary>
+    private static int[] EvaluationIndices(string data) =>
+        RMTC.Farm.Core.Datasets.Dataset.ListSamples(data).Select((path, i) => (path, i)).Where(x => x.path.StartsWith("samples/test/", StringComparison.Ordinal)).Select(x => x.i).ToArray();
+
+    [Fact]
     public async Task FedAvg_of_the_BatchNorm_model_averages_parameters_and_running_statistics_by_samples_and_keeps_the_largest_counter()
     {
         await using var farm = await FarmFixture.StartAsync(leaseTimeoutMs: 20_000);
