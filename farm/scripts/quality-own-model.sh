@@ -8,7 +8,8 @@
 # Not part of the test suite (minutes of CPU training).
 # Usage: farm/scripts/quality-own-model.sh [ROUNDS (default 2)]
 #   WORK=dir (default /tmp/rmtc-quality-own-model); BATCH (default 64), LR (default 0.05; SGD, momentum 0.9);
-#   LOCAL_THREADS (default 4) torch threads of the local and PyTorch runs (the farm: 4 agents x 1 thread)
+#   LOCAL_THREADS (default 4) torch threads of the local and PyTorch runs (the farm: 4 agents x 1 thread);
+#   TRAIN_SAMPLES (default 60000, all) trains every run on the first N training images only (the test split stays whole)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo="$(pwd)"
@@ -17,6 +18,7 @@ shards=4
 batch="${BATCH:-64}"
 lr="${LR:-0.05}"
 threads="${LOCAL_THREADS:-4}"
+train_samples="${TRAIN_SAMPLES:-60000}"
 work="${WORK:-/tmp/rmtc-quality-own-model}"
 source_dir=/usr/share/datasets/fashion-mnist
 mkdir -p "$work"
@@ -32,7 +34,29 @@ dotnet build src/RMTC.Farm.Cli -c Release --nologo -v quiet -clp:ErrorsOnly
 rm -rf "$work/bin" && cp -r src/RMTC.Farm.Cli/bin/Release/net10.0 "$work/bin"
 rmtc=(dotnet "$work/bin/rmtc.dll")
 
-data="$work/fashion-mnist"
+if [ "$train_samples" -lt 60000 ]; then
+  # The first N training images (Fashion-MNIST's order is already shuffled across classes), the whole t10k split: the
+  # same IDX files for the farm's import and for PyTorch.
+  subset="$work/source-$train_samples"
+  if [ ! -f "$subset/train-labels-idx1-ubyte.gz" ]; then
+    mkdir -p "$subset"
+    ln -sf "$source_dir"/t10k-* "$subset/"
+    /usr/bin/python3 - "$source_dir" "$subset" "$train_samples" <<'PY'
+import gzip, os, struct, sys
+source, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for name, item in (("train-images-idx3-ubyte.gz", 28 * 28), ("train-labels-idx1-ubyte.gz", 1)):
+    data = gzip.open(os.path.join(source, name)).read()
+    dims = data[3]
+    header = bytearray(data[:4 + 4 * dims])
+    struct.pack_into(">I", header, 4, n)
+    with gzip.open(os.path.join(out, name), "wb") as f:
+        f.write(bytes(header) + data[4 + 4 * dims: 4 + 4 * dims + n * item])
+PY
+  fi
+  source_dir="$subset"
+fi
+
+data="$work/fashion-mnist-$train_samples"
 if [ ! -f "$data/dataset.yaml" ]; then
   "${rmtc[@]}" dataset import idx "$source_dir" --out "$data" --name fashion-mnist --licence MIT \
     --owner "Zalando Research" --allow cawg.ai_training \
@@ -64,7 +88,7 @@ local_acc=$(jq '.rounds[-1].evaluation.accuracy' "$work/local.json")
 
 echo "== PyTorch ($rounds epochs)" >&2
 start=$(date +%s.%N)
-/usr/bin/python3 farm/scripts/pytorch_fashion_mnist.py --model farm/models/resnet_classifier.pt --epochs "$rounds" --batch "$batch" \
+/usr/bin/python3 farm/scripts/pytorch_fashion_mnist.py --model farm/models/resnet_classifier.pt --source "$source_dir" --epochs "$rounds" --batch "$batch" \
   --lr "$lr" --optimizer sgd --momentum 0.9 --threads "$threads" > "$work/pytorch.jsonl"
 torch_wall=$(awk "BEGIN { print $(date +%s.%N) - $start }")
 torch_acc=$(tail -1 "$work/pytorch.jsonl" | jq '.accuracy')
@@ -92,7 +116,7 @@ farm_acc=$(jq '.completedRounds[-1].evalAccuracy' "$work/farm.json")
 
 pct() { awk "BEGIN { printf \"%.2f\", ($1) * 100 }"; }
 echo
-echo "Fashion-MNIST, farm/models/resnet_classifier.pt, $rounds epochs, batch $batch, SGD lr $lr momentum 0.9, test split 10,000 images; local and PyTorch $threads torch threads, farm 4 agents x 1"
+echo "Fashion-MNIST ($train_samples training images), farm/models/resnet_classifier.pt, $rounds epochs, batch $batch, SGD lr $lr momentum 0.9, test split 10,000 images; local and PyTorch $threads torch threads, farm 4 agents x 1"
 echo
 echo "| run | shards | epochs | test accuracy | gap to local | wall time |"
 echo "|---|---|---|---|---|---|"
