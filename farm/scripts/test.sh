@@ -28,7 +28,7 @@ command -v prometheus >/dev/null 2>&1 || packages+=(prometheus)
 command -v oiiotool >/dev/null 2>&1 || packages+=(openimageio-tools)
 # The render-data tests render small Cycles frames with Debian's blender (farm/scripts/render-dataset.sh).
 command -v blender >/dev/null 2>&1 || packages+=(blender)
-# The Explorer's browser tests drive Debian's headless chromium over the DevTools protocol (no browser download).
+# The Explorer's browser tests drive Debian's headless chromium through Playwright (its driver is in the NuGet package; no browser download).
 [ -x /usr/bin/chromium ] || packages+=(chromium)
 # ... and read its printed provenance report back with poppler's pdftotext (page count, page numbers, run id).
 command -v pdftotext >/dev/null 2>&1 || packages+=(poppler-utils)

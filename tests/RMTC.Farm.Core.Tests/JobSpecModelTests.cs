@@ -85,12 +85,11 @@ public sealed class JobSpecModelTests
     }
 
     [Fact]
-    public void The_farm_refuses_a_model_block_for_now_pointing_at_train_local()
+    public void The_farm_reads_a_model_block_as_train_local_does()
     {
-        var problem = Assert.Single(Problems(ModelBlock, JobSpecTarget.Farm));
-        Assert.Equal("job.yaml:3: model: a `model:` block (your own TorchScript model) is not yet supported on the farm: try it with `rmtc train --local <spec>`", problem);
-        // The default target is the farm: the coordinator's calls refuse it without being changed.
-        Assert.Throws<JobSpecException>(() => JobSpecParser.Parse(ModelBlock, "job.yaml", "/farm/jobs", Recipes));
+        Assert.Equal(Parse(ModelBlock, JobSpecTarget.Local).Model, Parse(ModelBlock, JobSpecTarget.Farm).Model);
+        // The default target is the farm: the coordinator's calls parse it unchanged.
+        Assert.Equal("torchscript", JobSpecParser.Parse(ModelBlock, "job.yaml", "/farm/jobs", Recipes).Recipe);
     }
 
     [Fact]
@@ -116,12 +115,12 @@ public sealed class JobSpecModelTests
     }
 
     [Fact]
-    public void The_farm_refuses_sgd_and_weight_decay_for_now_pointing_at_train_local()
+    public void The_farm_reads_sgd_and_weight_decay_for_every_recipe()
     {
-        var problem = Assert.Single(Problems("name: a\nrecipe: classifier\ndataset: /d\nlocal: { optimizer: sgd, momentum: 0.9 }\n", JobSpecTarget.Farm));
-        Assert.EndsWith("local.optimizer: farm shards train with adam without weight decay for now: remove it, or try it with `rmtc train --local <spec>`", problem);
-        problem = Assert.Single(Problems("name: a\nrecipe: classifier\ndataset: /d\nlocal: { weight_decay: 0.01 }\n", JobSpecTarget.Farm));
-        Assert.Contains("local.weight_decay: farm shards train with adam", problem);
+        var spec = Parse("name: a\nrecipe: classifier\ndataset: /d\nlocal: { optimizer: sgd, momentum: 0.9, weight_decay: 0.01 }\n", JobSpecTarget.Farm);
+        Assert.Equal(new OptimizerSettings { Name = "sgd", Momentum = 0.9, WeightDecay = 0.01 }, spec.Local.EffectiveOptimizer);
+        spec = Parse("name: a\nrecipe: denoiser\ndataset: /d\nlocal: { weight_decay: 0.01 }\n", JobSpecTarget.Farm);
+        Assert.Equal(new OptimizerSettings { Name = "adam", WeightDecay = 0.01 }, spec.Local.EffectiveOptimizer);
     }
 
     [Fact]

@@ -313,7 +313,7 @@ public sealed class PreemptionTests(Xunit.Abstractions.ITestOutputHelper output)
         return await call.ResponseAsync;
     }
 
-    private static Dictionary<string, string> Yield(string key, string value) => new() { [$"RMTC_Agent__Yield__{key}"] = value, ["RMTC_Agent__Yield__PollIntervalMs"] = "100" };
+    internal static Dictionary<string, string> Yield(string key, string value) => new() { [$"RMTC_Agent__Yield__{key}"] = value, ["RMTC_Agent__Yield__PollIntervalMs"] = "100" };
 
     private static Dictionary<string, string> Simulated(int ms, Dictionary<string, string> environment)
     {
@@ -336,10 +336,10 @@ public sealed class PreemptionTests(Xunit.Abstractions.ITestOutputHelper output)
         return (await File.ReadAllLinesAsync(path)).Where(l => l.Length > 0).Select(LineageEvent.FromJson).ToList();
     }
 
-    private static EventWatch Watch(FarmFixture farm, string jobId) => new(farm, jobId);
+    internal static EventWatch Watch(FarmFixture farm, string jobId) => new(farm, jobId);
 
     /// <summary>Follows a job's events in the background so a test can wait for one.</summary>
-    private sealed class EventWatch : IDisposable
+    internal sealed class EventWatch : IDisposable
     {
         private readonly CancellationTokenSource _stop = new();
         private readonly List<JobEvent> _seen = new();

@@ -157,6 +157,22 @@ public sealed class SchedulerTests : IAsyncLifetime
     }
 
     [Fact]
+    public void A_built_in_recipes_optimiser_settings_go_out_in_every_assignment_and_adam_goes_out_as_before()
+    {
+        var a = Agent("a");
+        Submit("local: { epochs: 1, optimizer: sgd, momentum: 0.9, weight_decay: 0.0005 }", shards: 1);
+        var sgd = Assert.Single(Drain(a.Inbox));
+        Assert.Equal(("sgd", 0.9, 0.0005), (sgd.Optimizer, sgd.Momentum, sgd.WeightDecay));
+        Assert.Null(sgd.Model);
+
+        var b = Agent("b");
+        Submit(shards: 1);
+        var adam = Assert.Single(Drain(b.Inbox));
+        // Nothing said: the fields stay empty, which an agent reads as adam without weight decay.
+        Assert.Equal(("", 0.0, 0.0), (adam.Optimizer, adam.Momentum, adam.WeightDecay));
+    }
+
+    [Fact]
     public void Every_free_slot_of_many_agents_gets_one_shard_and_none_gets_two()
     {
         var agents = Enumerable.Range(0, 12).Select(i => Agent($"n{i:D2}")).ToList();

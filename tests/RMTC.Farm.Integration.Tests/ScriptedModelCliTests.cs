@@ -7,8 +7,8 @@ namespace RMTC.Farm.Integration.Tests;
 
 /// <summary>
 /// Your own model as a TD tries it today: a job spec with a <c>model:</c> block (the committed TorchScript examples in
-/// farm/models) trained by <c>rmtc train --local</c>, checked before training, and refused by a real coordinator with a
-/// message pointing at <c>train --local</c>.
+/// farm/models) trained by <c>rmtc train --local</c>, checked before training, and a submission of one that does not
+/// fit refused by a real coordinator naming the file.
 /// </summary>
 public sealed class ScriptedModelCliTests(ITestOutputHelper output) : IDisposable
 {
@@ -72,15 +72,15 @@ public sealed class ScriptedModelCliTests(ITestOutputHelper output) : IDisposabl
     }
 
     [Fact]
-    public async Task The_coordinator_refuses_a_model_block_for_now_pointing_at_train_local()
+    public async Task Rmtc_submit_of_a_model_that_does_not_fit_the_dataset_is_refused_naming_the_file()
     {
         var data = Path.Combine(_dir, "data");
         DatasetSynthesizer.Synthesize("classifier", data, 8, seed: 3);
         using var coordinator = await CoordinatorProcess.StartAsync(Path.Combine(_dir, "farm"), CoordinatorProcess.FreePort());
 
-        var (code, text) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(2), "submit", Spec("resnet_classifier_synth.pt", data, "{ epochs: 1 }"), "--coordinator", coordinator.Address);
+        var (code, text) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(2), "submit", Spec("resnet_classifier.pt", data, "{ epochs: 1 }"), "--coordinator", coordinator.Address);
         output.WriteLine(text);
         Assert.Equal(2, code);
-        Assert.Contains("model: a `model:` block (your own TorchScript model) is not yet supported on the farm: try it with `rmtc train --local <spec>`", text, StringComparison.Ordinal);
+        Assert.Contains($"model: model {Path.Combine(Models, "resnet_classifier.pt")}: model output is [1, 10] but the dataset has 4 classes", text, StringComparison.Ordinal);
     }
 }

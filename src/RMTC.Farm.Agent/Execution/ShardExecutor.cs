@@ -39,6 +39,17 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
             shard.Phase = "fetching";
             // A prepare task makes the run's first weights: there is nothing to fetch yet.
             var weights = a.Kind == TaskKind.Prepare ? "" : await cache.GetAsync(client, a.GlobalWeightsDigest, ct);
+            // A run's own model comes by digest like its weights, for every kind of task: no node needs the path the spec named.
+            var model = a.ModelDigest.Length > 0
+                ? new ScriptedModel
+                {
+                    Path = await cache.GetAsync(client, a.ModelDigest, ct, ArtifactType.Torchscript),
+                    Task = a.ModelTask,
+                    Loss = a.ModelLoss,
+                    Source = a.ModelFile.Length > 0 ? a.ModelFile : null,
+                    Digest = a.ModelDigest,
+                }
+                : null;
             var resume = await FetchCheckpointAsync(client, a, ct);
             if (shard.YieldRequested.IsCancellationRequested)
             {
@@ -81,6 +92,8 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
                 Threads = o.ThreadsPerShard > 0 ? o.ThreadsPerShard : Math.Max(1, Environment.ProcessorCount / Math.Max(1, o.Slots)),
                 CheckpointPath = Path.Combine(dir, "checkpoint.safetensors"),
                 ResumeCheckpointPath = resume,
+                Optimizer = OptimizerOf(a),
+                Model = model,
             };
             var taskPath = Path.Combine(dir, "task.json");
             await File.WriteAllTextAsync(taskPath, JsonSerializer.Serialize(task, Json), ct);
@@ -149,6 +162,18 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
         {
             TryDeleteDirectory(dir);
         }
+    }
+
+    /// <summary>The assignment's optimiser; null for adam without weight decay (what a coordinator that sends none means).</summary>
+    private static OptimizerSettings? OptimizerOf(Assignment a)
+    {
+        var settings = new OptimizerSettings
+        {
+            Name = a.Optimizer.Length > 0 ? a.Optimizer : OptimizerNames.Adam,
+            Momentum = a.Momentum,
+            WeightDecay = a.WeightDecay,
+        };
+        return settings == OptimizerSettings.Default ? null : settings;
     }
 
     /// <summary>
@@ -283,6 +308,15 @@ public sealed partial class ShardExecutor(WeightsCache cache, IOptions<AgentOpti
         {
             // Finished before the yield reached it: a whole result beats a checkpoint.
             return (null, null);
+        }
+
+        if (code == TaskRefusal.ExitCode && File.Exists(task.ResultPath)
+            && JsonSerializer.Deserialize<TaskRefusal>(await File.ReadAllTextAsync(task.ResultPath, CancellationToken.None), Json) is { Problems.Count: > 0 } refusal)
+        {
+            // The input itself is refused (a run's model file fails its check): final, with the problems as the reason.
+            var refused = Failed(shard.Assignment, string.Join("; ", refusal.Problems));
+            refused.InputRefused = true;
+            return (refused, null);
         }
 
         if (shard.YieldRequested.IsCancellationRequested)

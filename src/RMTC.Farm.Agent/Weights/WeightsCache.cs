@@ -7,7 +7,10 @@ using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Agent.Weights;
 
-/// <summary>Global weights cached on the node by digest: each version crosses the network once per node.</summary>
+/// <summary>
+/// Global weights (and runs' TorchScript model files) cached on the node by digest: each version crosses the network once
+/// per node.
+/// </summary>
 public sealed class WeightsCache
 {
     private readonly string _root;
@@ -19,27 +22,30 @@ public sealed class WeightsCache
         Directory.CreateDirectory(_root);
     }
 
-    /// <summary>Path of the cached file with this digest, fetching it first when missing. Concurrent callers share one fetch.</summary>
-    public async Task<string> GetAsync(AgentService.AgentServiceClient client, string digest, CancellationToken ct)
+    /// <summary>
+    /// Path of the cached file with this digest, fetching it first when missing. Concurrent callers share one fetch.
+    /// <paramref name="type"/> says whether the digest names weights or a model file (they are kept under different names).
+    /// </summary>
+    public async Task<string> GetAsync(AgentService.AgentServiceClient client, string digest, CancellationToken ct, ArtifactType type = ArtifactType.Weights)
     {
-        var path = Path.Combine(_root, digest + ".safetensors");
+        var path = Path.Combine(_root, digest + (type == ArtifactType.Torchscript ? ".pt" : ".safetensors"));
         if (File.Exists(path))
         {
             return path;
         }
 
-        var fetch = _inflight.GetOrAdd(digest, d => new Lazy<Task<string>>(() => FetchAsync(client, d, path, ct)));
+        var fetch = _inflight.GetOrAdd(path, _ => new Lazy<Task<string>>(() => FetchAsync(client, digest, type, path, ct)));
         try
         {
             return await fetch.Value;
         }
         finally
         {
-            _inflight.TryRemove(new KeyValuePair<string, Lazy<Task<string>>>(digest, fetch));
+            _inflight.TryRemove(new KeyValuePair<string, Lazy<Task<string>>>(path, fetch));
         }
     }
 
-    private static async Task<string> FetchAsync(AgentService.AgentServiceClient client, string digest, string path, CancellationToken ct)
+    private static async Task<string> FetchAsync(AgentService.AgentServiceClient client, string digest, ArtifactType type, string path, CancellationToken ct)
     {
         var temp = path + "." + Guid.NewGuid().ToString("N") + ".part";
         try
@@ -47,7 +53,7 @@ public sealed class WeightsCache
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
             {
-                using var call = client.FetchWeights(new FetchWeightsRequest { Digest = digest }, cancellationToken: ct);
+                using var call = client.FetchWeights(new FetchWeightsRequest { Digest = digest, Type = type }, cancellationToken: ct);
                 await foreach (var chunk in call.ResponseStream.ReadAllAsync(ct))
                 {
                     hash.AppendData(chunk.Data.Span);
@@ -58,7 +64,7 @@ public sealed class WeightsCache
             var actual = Convert.ToHexStringLower(hash.GetHashAndReset());
             if (actual != digest)
             {
-                throw new InvalidDataException($"weights {digest} arrived corrupt (hash {actual}); will fetch again");
+                throw new InvalidDataException($"{(type == ArtifactType.Torchscript ? "model file" : "weights")} {digest} arrived corrupt (hash {actual}); will fetch again");
             }
 
             File.Move(temp, path, overwrite: true);

@@ -44,6 +44,11 @@ internal static class LineageCommand
             Console.WriteLine(string.Create(inv, $"dataset    {m.Dataset.Name} v{m.Dataset.Version}, {m.Dataset.Samples} samples, licence {m.Dataset.Licence}, owner {m.Dataset.Owner}"));
             Console.WriteLine(string.Create(inv, $"           sha256:{m.Dataset.Digest}"));
             Console.WriteLine(string.Create(inv, $"recipe     {m.Recipe}; code rmtc {m.Code.RmtcVersion}, {m.Code.Runtime}, TorchSharp {m.Code.TorchSharpVersion}"));
+            if (m.Code.ModelDigest is { } modelFile)
+            {
+                Console.WriteLine(string.Create(inv, $"model file sha256:{modelFile} ({m.Spec?.Model?.File}), licence {m.Spec?.Model?.Licence}{(m.Spec?.Model?.Origin is { } origin ? $", origin: {origin}" : "")}"));
+            }
+
             Console.WriteLine(string.Create(inv, $"seeds      run {m.Seeds.Run}, init {m.Seeds.Init}, plan {m.Seeds.ShardPlan}"));
             Console.WriteLine(string.Create(inv, $"initial    sha256:{m.InitialWeightsDigest}{Tensors(m.InitialWeightsTensorsDigest)}"));
             var tasks = m.Tasks ?? [];
@@ -174,6 +179,11 @@ internal static class LineageCommand
                     {
                         Console.WriteLine($"  run {p!["runId"]} ({p["state"]}), as {p["role"]}; recipe {p["recipe"]}");
                         Console.WriteLine($"    dataset {p["dataset"]?["name"]} v{p["dataset"]?["version"]} sha256:{p["dataset"]?["digest"]}, licence {p["dataset"]?["licence"]}, owner {p["dataset"]?["owner"]}");
+                        if (p["modelFile"] is { } modelFile)
+                        {
+                            Console.WriteLine($"    model file sha256:{modelFile["digest"]} ({modelFile["file"]}), licence {modelFile["licence"]}{(modelFile["origin"] is { } origin ? $", origin: {origin}" : "")}");
+                        }
+
                         Console.WriteLine($"    initial weights sha256:{p["initialWeights"]}");
                     }
                 }
@@ -195,7 +205,7 @@ internal static class LineageCommand
 
     private static Command Impact()
     {
-        var asset = new Option<string>("--asset") { Description = "sha256 of the withdrawn asset, or the asset file itself (a source render, an image): its sha256 is taken", Required = true };
+        var asset = new Option<string>("--asset") { Description = "sha256 of the withdrawn asset or of a model file whose licence was revoked, or the file itself (a source render, an image, a .pt): its sha256 is taken", Required = true };
         var coordinator = FarmClient.CoordinatorOption();
         var json = FarmClient.JsonOption();
         var command = new Command("impact", "Every model affected by withdrawing an asset (consent withdrawn, licence revoked), with the job spec to retrain it without that asset.") { asset, coordinator, json };
@@ -209,11 +219,15 @@ internal static class LineageCommand
             }
 
             var affected = JsonNode.Parse(doc.Json)!["affected"]!.AsArray();
-            Console.WriteLine(affected.Count == 0 ? "no model on record was trained on this asset" : $"{affected.Count} run(s) trained on this asset:");
+            Console.WriteLine(affected.Count == 0 ? "no model on record was trained on this asset or model file" : $"{affected.Count} run(s) trained on this {(affected.All(a => a?["usedAs"]?.GetValue<string>() == "model file") ? "model file" : "asset")}:");
             foreach (var a in affected)
             {
-                Console.WriteLine($"\n  run {a!["runId"]} ({a["state"]}), model {a["model"] ?? "(none yet)"}, asset {a["assetPath"]}");
-                Console.WriteLine(a["specFile"] is { } file ? $"  retrain without it: save this as {file}, then `{a["command"]}`" : "  retrain without it:");
+                var modelFile = a!["usedAs"]?.GetValue<string>() == "model file";
+                Console.WriteLine(modelFile
+                    ? $"\n  run {a["runId"]} ({a["state"]}), model {a["model"] ?? "(none yet)"}, trained from model file {a["modelFile"]?["file"]} (licence {a["modelFile"]?["licence"]})"
+                    : $"\n  run {a["runId"]} ({a["state"]}), model {a["model"] ?? "(none yet)"}, asset {a["assetPath"]}");
+                var what = modelFile ? "retrain from another model file (change model.file)" : "retrain without it";
+                Console.WriteLine(a["specFile"] is { } file ? $"  {what}: save this as {file}, then `{a["command"]}`" : $"  {what}:");
                 foreach (var line in a["retrainSpec"]!.GetValue<string>().Split('\n', StringSplitOptions.RemoveEmptyEntries))
                 {
                     Console.WriteLine("    " + line);

@@ -96,6 +96,16 @@ internal static class ShardCommand
             Console.Error.WriteLine($"yielded to rendering: {e.Message}{(e.CheckpointPath is null ? ", no checkpoint asked for" : $", checkpoint {e.CheckpointPath}")}");
             return RMTC.Farm.Agent.Yielding.Preemption.YieldedExitCode;
         }
+        catch (ScriptedModelRefusedException e)
+        {
+            // The run's model cannot be trained on its data: the agent reports this as final (result.json says why).
+            foreach (var problem in e.Problems)
+            {
+                Console.Error.WriteLine($"refused: {problem}");
+            }
+
+            return TaskRefusal.ExitCode;
+        }
         catch (OperationCanceledException)
         {
             Console.Error.WriteLine("cancelled");

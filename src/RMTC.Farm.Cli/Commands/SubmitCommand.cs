@@ -14,7 +14,7 @@ internal static class SubmitCommand
         var wait = new Option<bool>("--wait", "-w") { Description = "Follow the job until it ends, through coordinator restarts (see --reconnect-timeout); exit 0 only if it succeeded" };
         var json = FarmClient.JsonOption();
         var reconnect = JobFollower.ReconnectTimeoutOption();
-        var command = new Command("submit", "Submit a training job. The coordinator checks the spec and the dataset first: nothing is scheduled if anything is wrong.")
+        var command = new Command("submit", "Submit a training job. The coordinator checks the spec and the dataset first: nothing is scheduled if anything is wrong. A model: block's TorchScript file is tried here first when this host can read it.")
         {
             spec, coordinator, wait, json, reconnect,
         };
@@ -27,14 +27,28 @@ internal static class SubmitCommand
                 return Task.FromResult(2);
             }
 
+            // A model: block's file is tried here first when this host can read it and the dataset: a model that does not
+            // fit is refused at once, as the run's prepare task would refuse it on an agent.
+            var specText = File.ReadAllText(file.FullName);
+            var baseDirectory = file.DirectoryName ?? Environment.CurrentDirectory;
+            if (SubmitModelCheck.Check(specText, file.Name, baseDirectory) is { Count: > 0 } refusals)
+            {
+                foreach (var refusal in refusals)
+                {
+                    Console.Error.WriteLine($"error: {refusal}");
+                }
+
+                return Task.FromResult(2);
+            }
+
             var address = parse.GetRequiredValue(coordinator);
             return FarmClient.RunAsync(address, async channel =>
             {
                 var jobs = FarmClient.Jobs(channel);
                 var response = await jobs.SubmitJobAsync(new SubmitJobRequest
                 {
-                    SpecYaml = await File.ReadAllTextAsync(file.FullName, ct),
-                    BaseDirectory = file.DirectoryName ?? Environment.CurrentDirectory,
+                    SpecYaml = specText,
+                    BaseDirectory = baseDirectory,
                     SourceName = file.Name,
                     SubmittedBy = Environment.UserName,
                 }, cancellationToken: ct);

@@ -94,6 +94,13 @@ internal static class ExplorerJson
         o["datasetRights"] = Rights(m.Dataset.Rights);
         o["licenceClosure"] = m.LicenceClosure is { } c ? Closure(c) : null;
         o["code"] = JsonSerializer.SerializeToNode(m.Code, RunManifest.JsonOptions);
+        o["modelFile"] = m.Code.ModelDigest is { } model ? new JsonObject
+        {
+            ["digest"] = model,
+            ["file"] = m.Spec?.Model?.File,
+            ["licence"] = m.Spec?.Model?.Licence,
+            ["origin"] = m.Spec?.Model?.Origin,
+        } : null;
         o["seeds"] = JsonSerializer.SerializeToNode(m.Seeds, RunManifest.JsonOptions);
         o["spec"] = m.Spec is { } s ? new JsonObject
         {

@@ -50,6 +50,17 @@ public static class InTotoExport
                 ["annotations"] = new JsonObject { ["runtime"] = m.Code.Runtime, ["os"] = m.Code.Os, ["torchsharp"] = m.Code.TorchSharpVersion },
             },
         };
+        if (m.Code.ModelDigest is { } model)
+        {
+            // A scripted model is the run's code: a dependency with its own licence, like the data.
+            dependencies.Add(new JsonObject
+            {
+                ["name"] = $"model:{Path.GetFileName(m.Spec?.Model?.File ?? "model.pt")}",
+                ["digest"] = new JsonObject { ["sha256"] = model },
+                ["annotations"] = new JsonObject { ["licence"] = m.Spec?.Model?.Licence, ["origin"] = m.Spec?.Model?.Origin, ["format"] = "torchscript" },
+            });
+        }
+
         if (m.Dataset.AssetsDigest is { } assets)
         {
             dependencies.Add(new JsonObject

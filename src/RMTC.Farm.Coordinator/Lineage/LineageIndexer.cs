@@ -6,7 +6,7 @@ namespace RMTC.Farm.Coordinator.Lineage;
 /// <summary>What a run contributes to the reverse indexes; derived from its manifest alone, so indexes can always be rebuilt.</summary>
 public static class LineageIndexer
 {
-    /// <summary>Every index entry of a run: its dataset, assets, weights in and out, and its model.</summary>
+    /// <summary>Every index entry of a run: its dataset, assets, model file (code), weights in and out, and its model.</summary>
     public static IReadOnlyList<LineageIndexEntry> EntriesOf(RunManifest m, IReadOnlyList<AssetEntry>? assets)
     {
         var entries = new List<LineageIndexEntry>();
@@ -24,6 +24,7 @@ public static class LineageIndexer
             Add(LineageIndexKinds.Asset, asset.Sha256);
         }
 
+        Add(LineageIndexKinds.Code, m.Code.ModelDigest);
         Add(LineageIndexKinds.Weights, m.InitialWeightsDigest);
         foreach (var round in m.Rounds)
         {

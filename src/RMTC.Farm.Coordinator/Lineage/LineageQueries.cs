@@ -79,8 +79,20 @@ public sealed class LineageQueries(IRunStore store, IArtifactStore artifacts)
         return new JsonObject { ["digest"] = digest, ["direction"] = "up", ["producedBy"] = producers };
     }
 
-    /// <summary>What a run contributed to <paramref name="role"/>: its data, licence, code, seeds and rounds.</summary>
-    private static JsonObject Producer(RunManifest m, string role) => new()
+    /// <summary>What a run contributed to <paramref name="role"/>: its data, licence, code (a model file too), seeds and rounds.</summary>
+    private static JsonObject Producer(RunManifest m, string role)
+    {
+        var producer = ProducerOf(m, role);
+        if (ModelFile(m) is { } file)
+        {
+            // Only for a scripted model, so the answers about built-in recipes keep their shape.
+            producer["modelFile"] = file;
+        }
+
+        return producer;
+    }
+
+    private static JsonObject ProducerOf(RunManifest m, string role) => new()
     {
         ["runId"] = m.RunId,
         ["name"] = m.Name,
@@ -102,6 +114,18 @@ public sealed class LineageQueries(IRunStore store, IArtifactStore artifacts)
                 .Select(a => (JsonNode)new JsonObject { ["shard"] = a.Shard, ["agent"] = a.AgentId, ["result"] = a.ResultDigest }).ToArray()),
         }).ToArray()),
     };
+
+    /// <summary>The TorchScript file a run trained, with its declared licence and origin; null for a built-in recipe.</summary>
+    private static JsonObject? ModelFile(RunManifest m) => m.Code.ModelDigest is not { } digest
+        ? null
+        : new JsonObject
+        {
+            ["digest"] = digest,
+            ["bytes"] = m.Code.ModelBytes,
+            ["file"] = m.Spec?.Model?.File,
+            ["licence"] = m.Spec?.Model?.Licence,
+            ["origin"] = m.Spec?.Model?.Origin,
+        };
 
     /// <summary>Derivation records that made or used <paramref name="digest"/>, each with all records of its run.</summary>
     private async Task<IReadOnlyList<(DerivationRecord Record, IReadOnlyList<DerivationRecord> All)>> DerivationsInvolvingAsync(string digest, CancellationToken ct)
@@ -164,12 +188,38 @@ public sealed class LineageQueries(IRunStore store, IArtifactStore artifacts)
         return new JsonObject { ["digest"] = digest, ["direction"] = "down", ["usedBy"] = uses };
     }
 
-    /// <summary>Models affected by withdrawing an asset, each with a spec that retrains without it.</summary>
+    /// <summary>
+    /// Models affected by withdrawing an asset, each with a spec that retrains without it; or, for a model file's digest
+    /// (its licence revoked), every model trained from that file, each with its spec to retrain from another file.
+    /// </summary>
     public async Task<JsonObject> ImpactAsync(string assetDigest, CancellationToken ct, Func<RunManifest, bool>? maySee = null)
     {
         var affected = new JsonArray();
         var ids = await store.LookupAsync(LineageIndexKinds.Asset, assetDigest, ct);
-        var manifests = await GetAllAsync(ids, ct);
+        var codeIds = (await store.LookupAsync(LineageIndexKinds.Code, assetDigest, ct)).Except(ids).ToList();
+        var manifests = await GetAllAsync(ids.Concat(codeIds), ct);
+        foreach (var id in codeIds)
+        {
+            if (manifests[id] is not { } m || m.Spec is null || maySee?.Invoke(m) == false)
+            {
+                continue;
+            }
+
+            affected.Add(new JsonObject
+            {
+                ["runId"] = m.RunId,
+                ["name"] = m.Name,
+                ["state"] = m.State,
+                ["model"] = m.FinalModelDigest,
+                ["dataset"] = m.Dataset.Name + " " + m.Dataset.Version,
+                ["usedAs"] = "model file",
+                ["modelFile"] = ModelFile(m),
+                ["retrainSpec"] = RetrainSpec.Yaml(m.Spec, m.Dataset.Path),
+                ["specFile"] = RetrainSpec.FileName(m.RunId),
+                ["command"] = RetrainSpec.Command(m.RunId),
+            });
+        }
+
         foreach (var id in ids)
         {
             if (manifests[id] is not { } m || m.Spec is null || maySee?.Invoke(m) == false)
@@ -187,6 +237,7 @@ public sealed class LineageQueries(IRunStore store, IArtifactStore artifacts)
                 ["state"] = m.State,
                 ["model"] = m.FinalModelDigest,
                 ["dataset"] = m.Dataset.Name + " " + m.Dataset.Version,
+                ["usedAs"] = "asset",
                 ["assetPath"] = path,
                 ["retrainSpec"] = RetrainSpec.Yaml(m.Spec, m.Dataset.Path, assetDigest),
                 ["specFile"] = RetrainSpec.FileName(m.RunId),
@@ -227,7 +278,7 @@ public sealed class LineageQueries(IRunStore store, IArtifactStore artifacts)
     private async Task<IReadOnlyList<(string Kind, string RunId)>> UsersAsync(string digest, CancellationToken ct)
     {
         var found = new List<(string, string)>();
-        foreach (var kind in new[] { LineageIndexKinds.Dataset, LineageIndexKinds.Asset, LineageIndexKinds.Weights, LineageIndexKinds.Derived })
+        foreach (var kind in new[] { LineageIndexKinds.Dataset, LineageIndexKinds.Asset, LineageIndexKinds.Code, LineageIndexKinds.Weights, LineageIndexKinds.Derived })
         {
             foreach (var id in await store.LookupAsync(kind, digest, ct))
             {

@@ -21,22 +21,56 @@ public static class RetrainSpec
         var sb = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
         sb.AppendLine(inv, $"name: {spec.Name}-retrain");
-        sb.AppendLine(inv, $"recipe: {spec.Recipe}");
-        sb.AppendLine(inv, $"dataset: {datasetPath}");
-        sb.AppendLine("exclude_assets:");
-        foreach (var a in spec.ExcludeAssets.Concat(excludeAssets).Distinct())
+        if (spec.Model is { } model)
         {
-            sb.AppendLine(inv, $"  - {a}");
+            // The model block as submitted (absolute paths): a retrain after a revoked licence points model.file elsewhere.
+            sb.AppendLine("model:");
+            sb.AppendLine(inv, $"  file: {Quoted(model.File)}");
+            sb.AppendLine(inv, $"  task: {model.Task}");
+            sb.AppendLine(inv, $"  loss: {model.Loss}");
+            sb.AppendLine(inv, $"  licence: {Quoted(model.Licence)}");
+            if (model.Origin is { } origin)
+            {
+                sb.AppendLine(inv, $"  origin: {Quoted(origin)}");
+            }
+
+            if (model.OnnxTemplate is { } template)
+            {
+                sb.AppendLine(inv, $"  onnx_template: {Quoted(template)}");
+            }
+        }
+        else
+        {
+            sb.AppendLine(inv, $"recipe: {spec.Recipe}");
+        }
+
+        sb.AppendLine(inv, $"dataset: {datasetPath}");
+        var excluded = spec.ExcludeAssets.Concat(excludeAssets).Distinct().ToList();
+        if (excluded.Count > 0)
+        {
+            sb.AppendLine("exclude_assets:");
+            foreach (var a in excluded)
+            {
+                sb.AppendLine(inv, $"  - {a}");
+            }
         }
 
         sb.AppendLine(inv, $"shards: {spec.Shards}");
         sb.AppendLine(inv, $"rounds: {spec.Rounds}");
         sb.AppendLine(inv, $"seed: {spec.Seed}");
         sb.AppendLine(inv, $"max_retries: {spec.MaxRetries}");
-        sb.AppendLine(inv, $"local: {{ epochs: {spec.Local.Epochs}, batch_size: {spec.Local.BatchSize}, learning_rate: {spec.Local.LearningRate.ToString(inv)} }}");
+        var optimizer = spec.Local.Optimizer is { } name
+            ? $", optimizer: {name}{(spec.Local.Momentum is { } mu ? $", momentum: {mu.ToString(inv)}" : "")}"
+            : "";
+        var decay = spec.Local.WeightDecay is { } wd ? $", weight_decay: {wd.ToString(inv)}" : "";
+        sb.AppendLine(inv, $"local: {{ epochs: {spec.Local.Epochs}, batch_size: {spec.Local.BatchSize}, learning_rate: {spec.Local.LearningRate.ToString(inv)}{optimizer}{decay} }}");
         sb.AppendLine(inv, $"merge: {{ strategy: {spec.Merge.Strategy}, outer_learning_rate: {spec.Merge.OuterLearningRate.ToString(inv)}, momentum: {spec.Merge.Momentum.ToString(inv)} }}");
         var r = spec.Resources;
         sb.AppendLine(inv, $"resources: {{ gpus: {r.Gpus}, gpu_memory: {r.GpuMemoryMiB}m, memory: {r.MemoryMiB}m, cores: {r.Cores.ToString(inv)}, tags: [{string.Join(", ", r.Tags)}] }}");
         return sb.ToString();
     }
+
+    /// <summary>A YAML double-quoted scalar: paths and licence texts may hold ':' or '#'.</summary>
+    private static string Quoted(string text) =>
+        "\"" + text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 }

@@ -1,6 +1,7 @@
 using System.Reflection;
 using Grpc.Core;
 using RMTC.Farm.Coordinator.Lineage;
+using RMTC.Farm.Coordinator.Security;
 using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Core.Datasets;
 using RMTC.Farm.Core.Digests;
@@ -18,7 +19,7 @@ namespace RMTC.Farm.Coordinator.Models;
 /// Models leaving the farm: exports a run's final model as ONNX into the artifact store (recorded as a variant of the
 /// model), and checks and records inferences made with an export. Lineage stays in the coordinator's store.
 /// </summary>
-public sealed class OnnxExports(LineageQueries queries, IRunStore store, IArtifactStore artifacts, DerivationLog derivations, TimeProvider time)
+public sealed class OnnxExports(LineageQueries queries, IRunStore store, IArtifactStore artifacts, DerivationLog derivations, DatasetConfinement confinement, TimeProvider time)
 {
     private static readonly string Version =
         typeof(OnnxExports).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "";
@@ -70,7 +71,7 @@ public sealed class OnnxExports(LineageQueries queries, IRunStore store, IArtifa
         string? templateDigest = null;
         if (m.Spec?.Model is { } scripted)
         {
-            (bytes, templateDigest) = ScriptedOnnxTemplate.Export(m, scripted, artifacts, artifacts.ReadWeights(modelDigest).Tensors, provenance);
+            (bytes, templateDigest) = ScriptedOnnxTemplate.Export(m, scripted, artifacts, confinement, artifacts.ReadWeights(modelDigest).Tensors, provenance);
         }
         else
         {

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using RMTC.Farm.Coordinator.Security;
 using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Core.Digests;
 using RMTC.Farm.Core.Jobs;
@@ -17,13 +18,20 @@ namespace RMTC.Farm.Coordinator.Models;
 internal static class ScriptedOnnxTemplate
 {
     /// <summary>The filled template's bytes and the template's sha256; FailedPrecondition naming what is wrong otherwise.</summary>
-    public static (byte[] Bytes, string TemplateDigest) Export(RunManifest m, ModelSpec model, IArtifactStore artifacts, IReadOnlyList<NamedTensor> trained, OnnxProvenance provenance)
+    public static (byte[] Bytes, string TemplateDigest) Export(
+        RunManifest m, ModelSpec model, IArtifactStore artifacts, DatasetConfinement confinement, IReadOnlyList<NamedTensor> trained, OnnxProvenance provenance)
     {
         if (model.OnnxTemplate is not { } template)
         {
             throw new RpcException(new Status(StatusCode.FailedPrecondition,
                 $"run {m.RunId} trained the TorchScript model {model.File}, and its spec names no ONNX template, which a scripted model's export needs "
                 + $"(the farm cannot turn TorchScript into ONNX): {OnnxTemplateFiller.HowToMakeTemplate}; then submit the spec again"));
+        }
+
+        // The coordinator reads the template as it reads the model file at submission: only from under the dataset roots.
+        if (confinement.CheckModelFile(template) is { } refusal)
+        {
+            throw new RpcException(new Status(StatusCode.PermissionDenied, $"run {m.RunId}: ONNX template: {refusal}"));
         }
 
         byte[] bytes;

@@ -50,7 +50,7 @@ internal static class RunPreparation
         Dataset dataset;
         try
         {
-            dataset = Dataset.Open(spec.Dataset, spec.Recipe);
+            dataset = Dataset.Open(spec.Dataset, spec.Model is { } model ? ScriptedModelFiles.DatasetRecipe(model) : spec.Recipe);
         }
         catch (DatasetException e)
         {
@@ -58,7 +58,12 @@ internal static class RunPreparation
         }
 
         var d = dataset.Descriptor;
-        var wantKind = BuiltInRecipes.DatasetKind(spec.Recipe);
+        var wantKind = spec.Model?.Task ?? BuiltInRecipes.DatasetKind(spec.Recipe);
+        if (spec.Model is { } m && !string.Equals(d.Kind, wantKind, StringComparison.Ordinal))
+        {
+            throw new JobSpecException([$"{sourceName}: model: model {m.File} is for task {m.Task}, but dataset '{d.Name}' holds {d.Kind}: change the model block's task or the dataset"]);
+        }
+
         if (!string.Equals(d.Kind, wantKind, StringComparison.Ordinal))
         {
             throw new JobSpecException([$"{sourceName}: dataset: '{d.Name}' holds {d.Kind} but recipe '{spec.Recipe}' trains on {wantKind}: pick a {wantKind} dataset (e.g. `rmtc dataset synth --recipe {spec.Recipe}`)"]);
@@ -106,13 +111,23 @@ internal static class RunPreparation
         }
 
         // Before anything reaches the artifact store: a refused job must leave no trace of the data it may not use.
-        var rights = RightsPolicy.Evaluate(dataset, BuiltInRecipes.RequiredAssertions(spec.Recipe), spec.Rights?.AcceptConstraints ?? []);
+        var required = spec.Model is { } scripted ? ScriptedModelTasks.RequiredAssertions(scripted.Task) : BuiltInRecipes.RequiredAssertions(spec.Recipe);
+        var rights = RightsPolicy.Evaluate(dataset, required, spec.Rights?.AcceptConstraints ?? []);
         if (!rights.Allowed)
         {
             throw new JobSpecException([$"{sourceName}: {rights.Message}"]);
         }
 
-        var closure = LicenceClosure.Of(RightsSource.FromDataset(dataset));
+        // A model file is stored for agents to fetch by digest (the prepare task checks that it loads and fits the data),
+        // and its own licence joins the closure.
+        var modelFile = spec.Model is { } modelSpec ? ScriptedModelFiles.Store(modelSpec, sourceName, artifacts) : null;
+        var sources = RightsSource.FromDataset(dataset).ToList();
+        if (modelFile is not null)
+        {
+            sources.Add(RightsSource.FromModelFile(spec.Model!.File, modelFile.Digest, spec.Model.Licence, spec.Model.Origin));
+        }
+
+        var closure = LicenceClosure.Of(sources);
 
         var runId = $"{spec.Name}-{Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 3))}";
         var initSeed = RunSeeds.Init(spec.Seed);
@@ -194,6 +209,8 @@ internal static class RunPreparation
                 Os = RuntimeInformation.OSDescription,
                 // Filled in from the agent that builds the initial weights (its trainer's TorchSharp).
                 TorchSharpVersion = "",
+                ModelDigest = modelFile?.Digest,
+                ModelBytes = modelFile?.Bytes,
             },
             Seeds = new SeedRecord { Run = spec.Seed, Init = initSeed, ShardPlan = planSeed },
             // Both set when the prepare task's weights are stored.

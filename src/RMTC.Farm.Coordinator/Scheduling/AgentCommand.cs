@@ -41,6 +41,10 @@ public enum WorkKind
 /// <param name="BatchSize">Samples per batch.</param>
 /// <param name="LearningRate">The optimiser's learning rate.</param>
 /// <param name="ResumeCheckpointDigest">A checkpoint of an earlier, preempted attempt to resume from; empty to start afresh.</param>
+/// <param name="Optimizer">The local optimiser as the spec names it (<c>adam</c>, <c>sgd</c>); empty for adam, what shards used before the setting.</param>
+/// <param name="Momentum">SGD's momentum (0 for none).</param>
+/// <param name="WeightDecay">Weight decay (0 for none).</param>
+/// <param name="Model">The run's own TorchScript model, for every kind of work; null for a built-in recipe.</param>
 public sealed record WorkOrder(
     WorkKind Kind,
     string LeaseId,
@@ -59,4 +63,15 @@ public sealed record WorkOrder(
     int Epochs,
     int BatchSize,
     double LearningRate,
-    string ResumeCheckpointDigest = "");
+    string ResumeCheckpointDigest = "",
+    string Optimizer = "",
+    double Momentum = 0,
+    double WeightDecay = 0,
+    WorkModel? Model = null);
+
+/// <summary>A run's TorchScript model as a lease names it: agents fetch the file by its digest.</summary>
+/// <param name="Digest">The file's sha256 in the artifact store.</param>
+/// <param name="Task">What it trains for: <c>image-pairs</c> or <c>labelled-images</c>.</param>
+/// <param name="Loss"><c>mse</c>, <c>l1</c> or <c>cross_entropy</c>.</param>
+/// <param name="File">The file as the spec named it (how a refusal names it; agents read their cached copy).</param>
+public sealed record WorkModel(string Digest, string Task, string Loss, string File);

@@ -38,7 +38,11 @@ public sealed record LeaseProgress(
     double Loss);
 
 /// <summary>An agent saying an attempt failed (trainer crashed, data unreadable).</summary>
-public sealed record AttemptFailure(string LeaseId, long LeaseEpoch, string Reason);
+/// <param name="LeaseId">The lease the message concerns.</param>
+/// <param name="LeaseEpoch">That lease's epoch (fences out stale attempts).</param>
+/// <param name="Reason">Why, in the agent's words.</param>
+/// <param name="InputRefused">The task's input itself is refused (a run's model file fails its check): no retry can mend it.</param>
+public sealed record AttemptFailure(string LeaseId, long LeaseEpoch, string Reason, bool InputRefused = false);
 
 /// <summary>An agent handing an attempt back because its node yields to rendering, with the checkpoint it stored (if any).</summary>
 /// <param name="LeaseId">The lease the message concerns.</param>

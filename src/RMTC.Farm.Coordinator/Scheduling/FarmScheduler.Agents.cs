@@ -184,7 +184,7 @@ public sealed partial class FarmScheduler
 
             if (lease.Shard.Task is not null)
             {
-                TaskFailedLocked(lease, AgentText.Cut(failed.Reason), AttemptOutcomes.Failed);
+                TaskFailedLocked(lease, AgentText.Cut(failed.Reason), AttemptOutcomes.Failed, failed.InputRefused);
                 return;
             }
 

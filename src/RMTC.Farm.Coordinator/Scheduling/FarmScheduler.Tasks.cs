@@ -136,7 +136,7 @@ public sealed partial class FarmScheduler
             prepare ? run.Manifest.Seeds.Init : 0,
             0,
             0,
-            0);
+            0) { Model = ModelAssignments.ModelOf(run) };
         agent.Outbox!.Writer.TryWrite(new AssignWork(order));
         LogTaskLeased(run.Id, task.Name, epoch, agent.Id);
         var facts = new JsonObject { ["lease"] = lease.Id, ["epoch"] = epoch, ["task"] = task.Kind };
@@ -286,8 +286,11 @@ public sealed partial class FarmScheduler
         StartRoundLocked(run, 1, digest, bytes);
     }
 
-    /// <summary>A task's attempt failed (the trainer crashed, its upload was refused): it counts against the job's retries.</summary>
-    private void TaskFailedLocked(Lease lease, string reason, string outcome)
+    /// <summary>
+    /// A task's attempt failed (the trainer crashed, its upload was refused): it counts against the job's retries, unless
+    /// its input is refused (<paramref name="inputRefused"/>: a model file that fails its check), which no retry mends.
+    /// </summary>
+    private void TaskFailedLocked(Lease lease, string reason, string outcome, bool inputRefused = false)
     {
         var run = lease.Run;
         var task = lease.Shard.Task!;
@@ -301,7 +304,11 @@ public sealed partial class FarmScheduler
         if (!run.IsFinal)
         {
             task.Slot.Failures++;
-            if (task.Slot.Failures > run.Spec.MaxRetries)
+            if (inputRefused)
+            {
+                GiveUpTaskLocked(run, task, reason);
+            }
+            else if (task.Slot.Failures > run.Spec.MaxRetries)
             {
                 GiveUpTaskLocked(run, task, $"failed {task.Slot.Failures} times (max_retries {run.Spec.MaxRetries}); last error: {reason}");
             }

@@ -271,7 +271,7 @@ public sealed partial class FarmScheduler
             run.Spec.Local.Epochs,
             run.Spec.Local.BatchSize,
             run.Spec.Local.LearningRate,
-            ResumeCheckpointLocked(run, shard, attempt));
+            ResumeCheckpointLocked(run, shard, attempt)).WithRunSettings(run);
         agent.Outbox!.Writer.TryWrite(new AssignWork(order));
         LogLeaseGranted(run.Id, run.Round, shard.Index, lease.Epoch, agent.Id);
         var facts = new JsonObject { ["lease"] = lease.Id, ["epoch"] = lease.Epoch, ["input"] = run.GlobalDigest, ["seed"] = shardRecord.Seed };

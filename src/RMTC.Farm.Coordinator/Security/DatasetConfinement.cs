@@ -66,9 +66,24 @@ public sealed class DatasetConfinement
         return null;
     }
 
-    private string Refusal(string path, string real) =>
-        $"dataset path {path}{(path == real ? "" : $" (really {real})")} lies outside the dataset roots ({string.Join(", ", _roots.Select(r => r.TrimEnd(Path.DirectorySeparatorChar)))}): " +
-        "move the dataset under one of them, or ask the farm admin to add its directory to Coordinator:DatasetRoots";
+    /// <summary>
+    /// Null when the model file <paramref name="file"/> (absolute) really lies under a root; otherwise the refusal. The
+    /// coordinator reads a spec's TorchScript file as it reads a dataset, so it is held to the same roots.
+    /// </summary>
+    public string? CheckModelFile(string file)
+    {
+        if (!Enabled)
+        {
+            return null;
+        }
+
+        var real = RealPath(Path.GetFullPath(file));
+        return Inside(real) ? null : Refusal(file, real, "model file", "the model file");
+    }
+
+    private string Refusal(string path, string real, string what = "dataset path", string move = "the dataset") =>
+        $"{what} {path}{(path == real ? "" : $" (really {real})")} lies outside the dataset roots ({string.Join(", ", _roots.Select(r => r.TrimEnd(Path.DirectorySeparatorChar)))}): " +
+        $"move {move} under one of them, or ask the farm admin to add its directory to Coordinator:DatasetRoots";
 
     private bool Inside(string real)
     {

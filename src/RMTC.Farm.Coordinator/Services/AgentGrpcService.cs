@@ -120,12 +120,13 @@ public sealed partial class AgentGrpcService(FarmScheduler scheduler, ResultInta
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"'{request.Digest}' is not a sha256 digest (64 lowercase hex characters)"));
         }
 
-        if (!artifacts.Exists(request.Digest))
+        var kind = request.Type == ArtifactType.Torchscript ? ArtifactKind.TorchScript : ArtifactKind.Weights;
+        if (!artifacts.Exists(request.Digest, kind))
         {
-            throw new RpcException(new Status(StatusCode.NotFound, $"no weights with digest {request.Digest} in the artifact store"));
+            throw new RpcException(new Status(StatusCode.NotFound, $"no {(kind == ArtifactKind.TorchScript ? "model file" : "weights")} with digest {request.Digest} in the artifact store"));
         }
 
-        await using var file = artifacts.OpenRead(request.Digest);
+        await using var file = artifacts.OpenRead(request.Digest, kind);
         var total = file.Length;
         if ((long)request.Offset > total)
         {

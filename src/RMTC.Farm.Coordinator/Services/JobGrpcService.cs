@@ -30,7 +30,7 @@ public sealed class JobGrpcService(FarmScheduler scheduler, SubmissionPipeline p
             foreach (var spec in specs)
             {
                 ShowScope.CheckSubmit(wrangler, spec.EffectiveShow, source);
-                if (confinement.Check(spec.Dataset) is { } refusal)
+                if ((confinement.Check(spec.Dataset) ?? (spec.Model is { } model ? confinement.CheckModelFile(model.File) : null)) is { } refusal)
                 {
                     throw new RpcException(new Status(StatusCode.PermissionDenied, $"{source}: {refusal}"));
                 }

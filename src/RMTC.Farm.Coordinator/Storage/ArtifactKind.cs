@@ -11,4 +11,7 @@ public enum ArtifactKind
 
     /// <summary>An ONNX export of a model.</summary>
     Onnx,
+
+    /// <summary>A TorchScript model file (a spec's <c>model:</c> block): the run's code, fetched by agents like weights.</summary>
+    TorchScript,
 }

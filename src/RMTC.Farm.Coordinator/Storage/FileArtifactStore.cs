@@ -69,6 +69,7 @@ public sealed class FileArtifactStore : IArtifactStore
         ArtifactKind.Weights => ".safetensors",
         ArtifactKind.Json => ".json",
         ArtifactKind.Onnx => ".onnx",
+        ArtifactKind.TorchScript => ".pt",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not an artifact kind"),
     };
 

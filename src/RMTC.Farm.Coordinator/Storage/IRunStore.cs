@@ -92,4 +92,6 @@ public static class LineageIndexKinds
     public const string Model = "model";
     /// <summary>A file derived from the run's model: an export (ONNX), or an inference's input or output.</summary>
     public const string Derived = "derived";
+    /// <summary>The run's own code: the TorchScript model file it trained.</summary>
+    public const string Code = "code";
 }

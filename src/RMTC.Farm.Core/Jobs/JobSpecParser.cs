@@ -26,9 +26,8 @@ public static partial class JobSpecParser
     /// <summary>
     /// Parses and validates. <paramref name="baseDirectory"/> resolves a relative dataset path. <paramref name="maxSpecBytes"/>
     /// bounds the document's expanded size (the coordinator passes its <see cref="JobSpecLimits.MaxSpecBytesSetting"/>);
-    /// every field's own limit is in <see cref="JobSpecLimits"/>. <paramref name="target"/> says where the spec will run:
-    /// a <c>model:</c> block and a local optimiser other than adam are trained by <c>rmtc train --local</c> only, so far,
-    /// and refused for the farm with a message that says so.
+    /// every field's own limit is in <see cref="JobSpecLimits"/>. <paramref name="target"/> says where the spec will run;
+    /// today the farm and <c>rmtc train --local</c> accept the same specs (model blocks and optimiser settings included).
     /// </summary>
     /// <exception cref="JobSpecException">The spec is not valid; nothing should be scheduled.</exception>
     public static JobSpec Parse(string yaml, string sourceName, string baseDirectory, IReadOnlyCollection<string>? knownRecipes = null, int maxSpecBytes = JobSpecLimits.DefaultMaxSpecBytes,
@@ -99,14 +98,10 @@ public static partial class JobSpecParser
         var local = new LocalTrainingSpec();
         if (reader.Mapping("local") is { } localFields)
         {
-            local = ReadLocal(localFields, target);
+            local = ReadLocal(localFields);
         }
 
         var model = reader.Mapping("model") is { } modelFields ? ReadModel(modelFields, baseDirectory) : null;
-        if (model is not null && target == JobSpecTarget.Farm)
-        {
-            reader.Problem("model", "a `model:` block (your own TorchScript model) is not yet supported on the farm: try it with `rmtc train --local <spec>`");
-        }
 
         var merge = new MergeSpec();
         if (reader.Mapping("merge") is { } mergeFields)
@@ -219,7 +214,7 @@ public static partial class JobSpecParser
         return problems.Count > 0 ? throw new JobSpecException(problems) : spec;
     }
 
-    private static LocalTrainingSpec ReadLocal(Fields fields, JobSpecTarget target)
+    private static LocalTrainingSpec ReadLocal(Fields fields)
     {
         var defaults = new LocalTrainingSpec();
         var optimizer = fields.String("optimizer");
@@ -245,12 +240,6 @@ public static partial class JobSpecParser
             Momentum = momentum,
             WeightDecay = weightDecay,
         };
-        if (target == JobSpecTarget.Farm && local.EffectiveOptimizer != Training.OptimizerSettings.Default)
-        {
-            fields.Problem(optimizer == Training.OptimizerNames.Sgd ? "optimizer" : "weight_decay",
-                "farm shards train with adam without weight decay for now: remove it, or try it with `rmtc train --local <spec>`");
-        }
-
         fields.RejectUnknown();
         return local;
     }

@@ -135,6 +135,13 @@ public sealed class CodeRecord
     public string Runtime { get; set; } = "";
     public string Os { get; set; } = "";
     public string TorchSharpVersion { get; set; } = "";
+    /// <summary>
+    /// sha256 of the TorchScript file the run trained (a spec's <c>model:</c> block), as stored in the artifact store: the
+    /// run's own code beside rmtc's version. Null for a built-in recipe, and in manifests written before model files.
+    /// </summary>
+    public string? ModelDigest { get; set; }
+    /// <summary>Size in bytes of the model file; null with <see cref="ModelDigest"/>.</summary>
+    public long? ModelBytes { get; set; }
 }
 
 /// <summary>Every seed that shaped the run.</summary>

@@ -14,6 +14,9 @@ namespace RMTC.Farm.Core.Merging;
 /// Not thread-safe: callers serialise <see cref="Add(Stream,double)"/> and <see cref="Finish"/>.
 /// Sums are float32, folded as sum + x·w (no fused multiply-add; the first result as 0 + x·w), so the average is
 /// bit-identical on every machine for the same inputs in the same order.
+/// Integer tensors (I64, such as BatchNorm's <c>num_batches_tracked</c>) are counters, not weights: averaging them would
+/// invent fractional counts, so the merge keeps their element-wise maximum over the results (the most batches any shard
+/// has seen). The maximum does not depend on the order results arrive in, and a round of one result returns it unchanged.
 /// </remarks>
 public sealed class FedAvgAccumulator
 {
@@ -25,6 +28,7 @@ public sealed class FedAvgAccumulator
 
     private readonly string[] _names;
     private readonly long[][] _shapes;
+    private readonly TensorDType[] _dtypes;
     private readonly Dictionary<string, int> _index;
     // Running sums as raw little-endian float32 bytes, so that Finish can hand them out without a copy.
     private readonly byte[]?[] _sums;
@@ -33,28 +37,29 @@ public sealed class FedAvgAccumulator
     private bool _finished;
     private bool _broken;
 
-    /// <summary>Creates an empty accumulator whose results must match <paramref name="template"/> (names, dtypes F32, shapes).</summary>
+    /// <summary>Creates an empty accumulator whose results must match <paramref name="template"/> (names, dtypes F32 or I64, shapes).</summary>
     /// <param name="template">Names, dtypes and shapes every result must have.</param>
     /// <param name="recycle">
     /// Tensors whose arrays the caller no longer needs (the previous round's average): a tensor with a template name and
     /// the same byte length lends its array to the sum. Touching fresh pages of a large model costs more than the
     /// merge itself on many machines; the first result overwrites whatever the array held.
     /// </param>
-    /// <exception cref="ArgumentException">A template tensor is not F32 or too large for one array.</exception>
+    /// <exception cref="ArgumentException">A template tensor is neither F32 nor I64, or too large for one array.</exception>
     public FedAvgAccumulator(SafetensorsHeader template, IReadOnlyList<NamedTensor>? recycle = null)
     {
         ArgumentNullException.ThrowIfNull(template);
         var tensors = template.Tensors;
         _names = new string[tensors.Count];
         _shapes = new long[tensors.Count][];
+        _dtypes = new TensorDType[tensors.Count];
         _sums = new byte[tensors.Count][];
         _index = new Dictionary<string, int>(tensors.Count, StringComparer.Ordinal);
         for (int i = 0; i < tensors.Count; i++)
         {
             var t = tensors[i];
-            if (t.DType != TensorDType.F32)
+            if (t.DType is not (TensorDType.F32 or TensorDType.I64))
             {
-                throw new ArgumentException($"template tensor '{t.Name}' is {t.DType.ToHeaderString()}: only F32 weights can be averaged", nameof(template));
+                throw new ArgumentException($"template tensor '{t.Name}' is {t.DType.ToHeaderString()}: only F32 weights (averaged) and I64 counters (maximum) can be merged", nameof(template));
             }
 
             if (!_index.TryAdd(t.Name, i))
@@ -63,7 +68,7 @@ public sealed class FedAvgAccumulator
             }
 
             long elements = NamedTensor.ComputeElementCount(t.Shape, t.Name);
-            long bytes = elements * sizeof(float);
+            long bytes = elements * t.DType.SizeInBytes();
             if (bytes > Array.MaxLength)
             {
                 throw new ArgumentException($"template tensor '{t.Name}' ({bytes} bytes) is too large for one array", nameof(template));
@@ -71,6 +76,7 @@ public sealed class FedAvgAccumulator
 
             _names[i] = t.Name;
             _shapes[i] = (long[])t.Shape.Clone();
+            _dtypes[i] = t.DType;
             // The first fold assigns every element (results must hold every template tensor), so no zeroing is needed.
             _sums[i] = bytes == 0 ? Array.Empty<byte>() : GC.AllocateUninitializedArray<byte>((int)bytes);
         }
@@ -151,6 +157,12 @@ public sealed class FedAvgAccumulator
                 {
                     int n = (int)Math.Min(remaining, ChunkBytes);
                     ReadChunk(seekableResult, buffer, n, e.Name);
+                    if (e.DType != TensorDType.F32)
+                    {
+                        remaining -= n;
+                        continue;
+                    }
+
                     var values = MemoryMarshal.Cast<byte, float>(buffer.AsSpan(0, n));
                     int bad = FloatKernels.IndexOfNonFinite(values);
                     if (bad >= 0)
@@ -170,16 +182,15 @@ public sealed class FedAvgAccumulator
             for (int t = 0; t < entries.Count; t++)
             {
                 var e = entries[t];
-                var sum = MemoryMarshal.Cast<byte, float>(_sums[map[t]].AsSpan());
+                var sum = _sums[map[t]].AsSpan();
                 long remaining = e.End - e.Begin;
-                int element = 0;
+                int at = 0;
                 while (remaining > 0)
                 {
                     int n = (int)Math.Min(remaining, ChunkBytes);
                     seekableResult.ReadExactly(buffer, 0, n);
-                    var values = MemoryMarshal.Cast<byte, float>(buffer.AsSpan(0, n));
-                    Fold(sum.Slice(element, values.Length), values, w);
-                    element += values.Length;
+                    FoldBytes(e.DType, sum.Slice(at, n), buffer.AsSpan(0, n), w);
+                    at += n;
                     remaining -= n;
                 }
             }
@@ -267,16 +278,15 @@ public sealed class FedAvgAccumulator
             for (int t = 0; t < entries.Count; t++)
             {
                 var e = entries[t];
-                var sum = MemoryMarshal.Cast<byte, float>(_sums[map[t]].AsSpan());
+                var sum = _sums[map[t]].AsSpan();
                 long remaining = e.End - e.Begin;
-                int element = 0;
+                int at = 0;
                 while (remaining > 0)
                 {
                     int n = (int)Math.Min(remaining, ChunkBytes);
                     stream.ReadExactly(buffer, 0, n);
-                    var values = MemoryMarshal.Cast<byte, float>(buffer.AsSpan(0, n));
-                    Fold(sum.Slice(element, values.Length), values, w);
-                    element += values.Length;
+                    FoldBytes(e.DType, sum.Slice(at, n), buffer.AsSpan(0, n), w);
+                    at += n;
                     remaining -= n;
                 }
             }
@@ -313,7 +323,14 @@ public sealed class FedAvgAccumulator
                 view.SafeMemoryMappedViewHandle.AcquirePointer(ref start);
                 try
                 {
-                    FoldParallel(sum, (int)(done / sizeof(float)), (float*)(start + view.PointerOffset), (int)(n / sizeof(float)), w);
+                    if (e.DType == TensorDType.F32)
+                    {
+                        FoldParallel(sum, (int)(done / sizeof(float)), (float*)(start + view.PointerOffset), (int)(n / sizeof(float)), w);
+                    }
+                    else
+                    {
+                        FoldBytes(e.DType, sum.AsSpan((int)done, (int)n), new ReadOnlySpan<byte>(start + view.PointerOffset, (int)n), w);
+                    }
                 }
                 finally
                 {
@@ -373,6 +390,35 @@ public sealed class FedAvgAccumulator
         }
     }
 
+    /// <summary>
+    /// Folds one tensor's bytes (whole elements) into its running value: F32 as the weighted sum, I64 as the running
+    /// maximum (the first result copied).
+    /// </summary>
+    private void FoldBytes(TensorDType dtype, Span<byte> sum, ReadOnlySpan<byte> values, float w)
+    {
+        if (dtype == TensorDType.F32)
+        {
+            Fold(MemoryMarshal.Cast<byte, float>(sum), MemoryMarshal.Cast<byte, float>(values), w);
+            return;
+        }
+
+        if (_count == 0)
+        {
+            values.CopyTo(sum);
+            return;
+        }
+
+        var max = MemoryMarshal.Cast<byte, long>(sum);
+        var x = MemoryMarshal.Cast<byte, long>(values);
+        for (int i = 0; i < max.Length; i++)
+        {
+            if (x[i] > max[i])
+            {
+                max[i] = x[i];
+            }
+        }
+    }
+
     /// <summary>Same as <see cref="Add(Stream,double)"/> for in-memory tensors.</summary>
     public void Add(IReadOnlyList<NamedTensor> result, double weight)
     {
@@ -391,6 +437,11 @@ public sealed class FedAvgAccumulator
         ValidateSchema(result.Count, i => (result[i].Name, result[i].DType, result[i].Shape), map);
         for (int t = 0; t < result.Count; t++)
         {
+            if (result[t].DType != TensorDType.F32)
+            {
+                continue;
+            }
+
             var values = MemoryMarshal.Cast<byte, float>(result[t].Data.AsSpan());
             int bad = FloatKernels.IndexOfNonFinite(values);
             if (bad >= 0)
@@ -402,8 +453,7 @@ public sealed class FedAvgAccumulator
         float w = (float)weight;
         for (int t = 0; t < result.Count; t++)
         {
-            var sum = MemoryMarshal.Cast<byte, float>(_sums[map[t]].AsSpan());
-            Fold(sum, MemoryMarshal.Cast<byte, float>(result[t].Data.AsSpan()), w);
+            FoldBytes(result[t].DType, _sums[map[t]].AsSpan(), result[t].Data.AsSpan(), w);
         }
 
         _count++;
@@ -427,8 +477,12 @@ public sealed class FedAvgAccumulator
         {
             byte[] data = _sums[i]!;
             _sums[i] = null;
-            FloatKernels.Divide(MemoryMarshal.Cast<byte, float>(data.AsSpan()), total);
-            result[i] = new NamedTensor(_names[i], TensorDType.F32, _shapes[i], data);
+            if (_dtypes[i] == TensorDType.F32)
+            {
+                FloatKernels.Divide(MemoryMarshal.Cast<byte, float>(data.AsSpan()), total);
+            }
+
+            result[i] = new NamedTensor(_names[i], _dtypes[i], _shapes[i], data);
         }
 
         return result;
@@ -439,6 +493,11 @@ public sealed class FedAvgAccumulator
         for (int t = 0; t < entries.Count; t++)
         {
             var e = entries[t];
+            if (e.DType != TensorDType.F32)
+            {
+                continue;
+            }
+
             var values = MemoryMarshal.Cast<byte, float>(file.Slice((int)(dataStart + e.Begin), (int)(e.End - e.Begin)));
             int bad = FloatKernels.IndexOfNonFinite(values);
             if (bad >= 0)
@@ -451,8 +510,7 @@ public sealed class FedAvgAccumulator
         for (int t = 0; t < entries.Count; t++)
         {
             var e = entries[t];
-            var values = MemoryMarshal.Cast<byte, float>(file.Slice((int)(dataStart + e.Begin), (int)(e.End - e.Begin)));
-            Fold(MemoryMarshal.Cast<byte, float>(_sums[map[t]].AsSpan()), values, w);
+            FoldBytes(e.DType, _sums[map[t]].AsSpan(), file.Slice((int)(dataStart + e.Begin), (int)(e.End - e.Begin)), w);
         }
 
         _count++;
@@ -505,9 +563,9 @@ public sealed class FedAvgAccumulator
         for (int i = 0; i < count; i++)
         {
             var (name, dtype, shape) = get(i);
-            if (dtype != TensorDType.F32)
+            if (dtype != _dtypes[map[i]])
             {
-                throw new WeightsRejectedException($"tensor '{name}': dtype {dtype.ToHeaderString()}, expected F32");
+                throw new WeightsRejectedException($"tensor '{name}': dtype {dtype.ToHeaderString()}, expected {_dtypes[map[i]].ToHeaderString()}");
             }
 
             long[] expected = _shapes[map[i]];

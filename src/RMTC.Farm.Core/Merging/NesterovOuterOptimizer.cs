@@ -13,10 +13,12 @@ public static class NesterovOuterOptimizer
     /// With lr = 1 and momentum = 0 the result is the average (plain FedAvg).
     /// </summary>
     /// <remarks>
+    /// I64 tensors (counters such as BatchNorm's <c>num_batches_tracked</c>) have no gradient: the global takes the
+    /// average's value (the round's merged counter) and their momentum stays as it is.
     /// <paramref name="average"/> and <paramref name="momentumBuffer"/> are matched to <paramref name="global"/> by name (any order).
     /// Everything is validated before anything is written.
     /// </remarks>
-    /// <exception cref="ArgumentException">Names, counts, dtypes (F32 only) or shapes differ.</exception>
+    /// <exception cref="ArgumentException">Names, counts, dtypes (F32 or I64, the same in all three) or shapes differ.</exception>
     /// <exception cref="ArgumentOutOfRangeException">learning rate or momentum not finite.</exception>
     public static void Step(IReadOnlyList<NamedTensor> global, IReadOnlyList<NamedTensor> average, IReadOnlyList<NamedTensor> momentumBuffer, float learningRate, float momentum)
     {
@@ -37,6 +39,12 @@ public static class NesterovOuterOptimizer
         var momenta = Match(global, momentumBuffer, nameof(momentumBuffer));
         for (int i = 0; i < global.Count; i++)
         {
+            if (global[i].DType == TensorDType.I64)
+            {
+                averages[i].Data.CopyTo(global[i].Data.AsSpan());
+                continue;
+            }
+
             FloatKernels.NesterovStep(global[i].AsFloat32(), averages[i].AsFloat32(), momenta[i].AsFloat32(), learningRate, momentum);
         }
     }
@@ -63,9 +71,9 @@ public static class NesterovOuterOptimizer
         for (int i = 0; i < global.Count; i++)
         {
             var g = global[i] ?? throw new ArgumentException($"global tensor {i} is null", nameof(global));
-            if (g.DType != TensorDType.F32)
+            if (g.DType is not (TensorDType.F32 or TensorDType.I64))
             {
-                throw new ArgumentException($"global tensor '{g.Name}' is {g.DType.ToHeaderString()}, expected F32", nameof(global));
+                throw new ArgumentException($"global tensor '{g.Name}' is {g.DType.ToHeaderString()}, expected F32 or I64", nameof(global));
             }
 
             if (!byName.TryGetValue(g.Name, out var o))
@@ -73,9 +81,9 @@ public static class NesterovOuterOptimizer
                 throw new ArgumentException($"{paramName} has no tensor '{g.Name}'", paramName);
             }
 
-            if (o.DType != TensorDType.F32)
+            if (o.DType != g.DType)
             {
-                throw new ArgumentException($"{paramName} tensor '{o.Name}' is {o.DType.ToHeaderString()}, expected F32", paramName);
+                throw new ArgumentException($"{paramName} tensor '{o.Name}' is {o.DType.ToHeaderString()}, expected {g.DType.ToHeaderString()} like the global", paramName);
             }
 
             if (!o.Shape.AsSpan().SequenceEqual(g.Shape))

@@ -31,11 +31,24 @@ public sealed class LicenceClosure
     /// <summary>Per assertion label: every CAWG label (in <see cref="CawgAssertions.All"/> order), then any other label a source carried.</summary>
     public Dictionary<string, LicenceClosureRight> Rights { get; set; } = new(StringComparer.Ordinal);
 
-    /// <summary>The closure of <paramref name="sources"/>; with none, every assertion is unspecified.</summary>
+    /// <summary>
+    /// The closure of <paramref name="sources"/>; with none, every assertion is unspecified. A
+    /// <see cref="RightsSource.TermsOnly"/> source (a model file) adds its licence and id and leaves the rights to the others.
+    /// </summary>
     public static LicenceClosure Of(IEnumerable<RightsSource> sources)
     {
         ArgumentNullException.ThrowIfNull(sources);
-        return Merge(sources.Select(Single).ToArray());
+        var all = sources.ToList();
+        var closure = Merge(all.Where(s => !s.TermsOnly).Select(Single).ToArray());
+        var terms = all.Where(s => s.TermsOnly).ToList();
+        if (terms.Count > 0)
+        {
+            closure.Licences = Union(closure.Licences.Concat(terms.Select(t => string.IsNullOrWhiteSpace(t.Licence) ? NoAssertion : t.Licence)));
+            closure.Owners = Union(closure.Owners.Concat(terms.Select(t => t.Owner)));
+            closure.Sources = Union(closure.Sources.Concat(terms.Select(t => t.Id)));
+        }
+
+        return closure;
     }
 
     /// <summary>The closure of everything the given closures were built from.</summary>

@@ -19,6 +19,24 @@ public sealed record RightsSource(
     IReadOnlyDictionary<string, RightsAssertion> Rights)
 {
     /// <summary>
+    /// True for a source that brings terms (a licence, an origin) but says nothing about how data may be used: a model
+    /// file. Its licence and id join a closure; the closure's CAWG rights stay those of the data sources.
+    /// </summary>
+    public bool TermsOnly { get; init; }
+
+    /// <summary>
+    /// A TorchScript model file a run trains (its code): the licence the spec's <c>model:</c> block declares, and its
+    /// origin in words (e.g. "fine-tuned from weights X under licence Y") in the source's id beside the file's digest.
+    /// </summary>
+    public static RightsSource FromModelFile(string file, string digest, string licence, string? origin)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        var id = $"model:{Path.GetFileName(file)} sha256:{digest}";
+        return new RightsSource(string.IsNullOrWhiteSpace(origin) ? id : $"{id} ({origin.Trim()})", licence, "", "",
+            new Dictionary<string, RightsAssertion>(StringComparer.Ordinal)) { TermsOnly = true };
+    }
+
+    /// <summary>
     /// The sources of an opened dataset: the dataset-level terms when at least one asset inherits them unchanged,
     /// and one source per asset override with its effective terms (override over dataset, label by label).
     /// </summary>

@@ -1,4 +1,5 @@
 using RMTC.Farm.Core.Datasets;
+using RMTC.Farm.Core.Rights;
 
 namespace RMTC.Farm.Core.Training;
 
@@ -16,6 +17,18 @@ public sealed record ScriptedModel
 
     /// <summary>The loss (see <see cref="ModelLosses"/>): <c>mse</c> or <c>l1</c> for image-pairs, <c>cross_entropy</c> for labelled-images.</summary>
     public required string Loss { get; init; }
+
+    /// <summary>
+    /// How refusals name the file when <see cref="Path"/> is a copy of it (an agent's cache entry): the path the spec
+    /// named, where it was submitted from. Null: <see cref="Path"/> itself.
+    /// </summary>
+    public string? Source { get; init; }
+
+    /// <summary>The file's sha256 in the artifact store when it came from there (an agent's copy); null otherwise.</summary>
+    public string? Digest { get; init; }
+
+    /// <summary>Largest model file accepted (bytes): 1 GiB, far above a denoiser or classifier, below what a node can hold.</summary>
+    public const long MaxBytes = 1L << 30;
 }
 
 /// <summary>The tasks a scripted model can be trained for; each is a dataset kind.</summary>
@@ -31,6 +44,16 @@ public static class ScriptedModelTasks
         DatasetKinds.LabelledImages => [ModelLosses.CrossEntropy],
         _ => [],
     };
+
+    /// <summary>
+    /// The CAWG assertions a dataset must allow for a model of <paramref name="task"/>: as for the built-in recipe of the
+    /// task, so an image-pairs model (it makes images) also needs <c>cawg.ai_generative_training</c>; a labelled-images
+    /// model only labels.
+    /// </summary>
+    public static IReadOnlyList<string> RequiredAssertions(string task) =>
+        task == DatasetKinds.LabelledImages
+            ? [CawgAssertions.AiTraining]
+            : [CawgAssertions.AiTraining, CawgAssertions.AiGenerativeTraining];
 }
 
 /// <summary>Names of the losses a scripted model can be trained with.</summary>

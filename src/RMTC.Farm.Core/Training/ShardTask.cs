@@ -89,3 +89,17 @@ public sealed record EvaluationFigures
 
 /// <summary>Progress of a running shard (reported by the trainer as it goes).</summary>
 public sealed record TrainingProgress(int Epoch, int Epochs, long SamplesSeen, long SamplesTotal, double Loss);
+
+/// <summary>
+/// What a task whose input is refused writes to <see cref="ShardTask.ResultPath"/> before it exits with
+/// <see cref="TaskRefusal.ExitCode"/>: a run's model file that fails its check. Retrying cannot mend it, so the agent
+/// reports it as such and the run fails with these problems.
+/// </summary>
+public sealed record TaskRefusal
+{
+    /// <summary>The trainer's exit code for a refused input (EX_DATAERR of sysexits.h).</summary>
+    public const int ExitCode = 65;
+
+    /// <summary>Every problem, each naming the file (as the spec named it) and what is wrong.</summary>
+    public required IReadOnlyList<string> Problems { get; init; }
+}

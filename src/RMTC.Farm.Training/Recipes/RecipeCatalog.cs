@@ -26,6 +26,13 @@ public static class RecipeCatalog
     /// <summary>The CAWG assertions a dataset must allow for this recipe to train on it (see <see cref="BuiltInRecipes.RequiredAssertions"/>).</summary>
     public static IReadOnlyList<string> RequiredAssertions(string recipe) => BuiltInRecipes.RequiredAssertions(Get(recipe).Name);
 
+    /// <summary>The CAWG assertions a dataset must allow for a TorchScript model (see <see cref="ScriptedModelTasks.RequiredAssertions"/>).</summary>
+    public static IReadOnlyList<string> RequiredAssertions(ScriptedModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return ScriptedModelTasks.RequiredAssertions(model.Task);
+    }
+
     /// <summary>
     /// Deterministic initial weights of the recipe's model for a dataset of the given sample shape and class count
     /// (same seed, same bytes), as F32 tensors named by the module's parameter names.

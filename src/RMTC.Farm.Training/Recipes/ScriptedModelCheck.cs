@@ -13,8 +13,8 @@ namespace RMTC.Farm.Training.Recipes;
 /// </summary>
 public static class ScriptedModelCheck
 {
-    /// <summary>Largest model file accepted by default (bytes): 1 GiB, far above a denoiser or classifier, below what a node can hold.</summary>
-    public const long DefaultMaxBytes = 1L << 30;
+    /// <summary>Largest model file accepted by default (bytes): <see cref="ScriptedModel.MaxBytes"/>.</summary>
+    public const long DefaultMaxBytes = ScriptedModel.MaxBytes;
 
     /// <summary>
     /// Checks <paramref name="model"/> against the dataset at <paramref name="datasetPath"/>; returns the refusals, empty

@@ -22,11 +22,22 @@ public static class RunInitialisation
     /// <param name="model">A TorchScript model whose saved state is the starting point; null for a built-in recipe.</param>
     /// <param name="datasetPath">The dataset directory (its <c>dataset.yaml</c> is read, no sample).</param>
     /// <param name="seed">The run's init seed (<see cref="Core.Planning.RunSeeds.Init"/>).</param>
+    /// <exception cref="ScriptedModelRefusedException">
+    /// <paramref name="model"/> fails its check against the dataset (<see cref="ScriptedModelInitialisation"/>): every
+    /// problem names the file as <see cref="ScriptedModel.Source"/> says (the spec's path), not the local copy read.
+    /// </exception>
     public static IReadOnlyList<NamedTensor> Create(string recipe, ScriptedModel? model, string datasetPath, long seed)
     {
         if (model is not null)
         {
-            return RecipeCatalog.CreateInitialWeights(model);
+            var start = ScriptedModelInitialisation.Create(model, datasetPath);
+            if (start.Problems.Count > 0)
+            {
+                var name = model.Source ?? model.Path;
+                throw new ScriptedModelRefusedException(start.Problems.Select(p => p.Replace(model.Path, name, StringComparison.Ordinal)).ToList());
+            }
+
+            return start.InitialWeights!;
         }
 
         var descriptor = Dataset.ReadDescriptor(datasetPath);
@@ -37,17 +48,35 @@ public static class RunInitialisation
     /// Runs a prepare task: writes the initial weights to <see cref="ShardTask.OutputPath"/> (metadata naming the run, the
     /// recipe and the kind, as the coordinator always wrote them) and a <see cref="ShardResult"/> to <see cref="ShardTask.ResultPath"/>.
     /// </summary>
+    /// <exception cref="ScriptedModelRefusedException">The task's model fails its check; <see cref="TaskRefusal"/> is written to <see cref="ShardTask.ResultPath"/> first.</exception>
     public static ShardResult Run(ShardTask task)
     {
         ArgumentNullException.ThrowIfNull(task);
         var clock = Stopwatch.StartNew();
-        var weights = Create(task.Recipe, task.Model, task.DatasetPath, task.Seed);
-        Safetensors.WriteFile(task.OutputPath, weights, new Dictionary<string, string>
+        IReadOnlyList<NamedTensor> weights;
+        try
+        {
+            weights = Create(task.Recipe, task.Model, task.DatasetPath, task.Seed);
+        }
+        catch (ScriptedModelRefusedException e)
+        {
+            File.WriteAllText(task.ResultPath, JsonSerializer.Serialize(new TaskRefusal { Problems = e.Problems }, TaskJson.Options));
+            throw;
+        }
+
+        var metadata = new Dictionary<string, string>
         {
             ["rmtc.run"] = task.RunId,
             ["rmtc.recipe"] = task.Recipe,
             ["rmtc.kind"] = "initial",
-        });
+        };
+        if (task.Model?.Digest is { } model)
+        {
+            // The weights name the file they were read from.
+            metadata["rmtc.model"] = model;
+        }
+
+        Safetensors.WriteFile(task.OutputPath, weights, metadata);
         var result = new ShardResult
         {
             Samples = 0,

@@ -124,6 +124,23 @@ public sealed class LicenceClosureTests
     }
 
     /// <summary>The label's value and its constraint texts joined with '|', so tuples compare by value.</summary>
+    [Fact]
+    public void A_model_files_licence_and_origin_join_the_closure_and_leave_the_datas_rights_as_they_are()
+    {
+        var data = Source("dataset:patterns@1", "CC-BY-4.0", (CawgAssertions.AiTraining, RightsAssertion.Allowed), (CawgAssertions.AiInference, RightsAssertion.Allowed));
+        var model = RightsSource.FromModelFile("/farm/models/resnet.pt", new string('a', 64), "LicenseRef-vendor", "fine-tuned from weights X under licence Y");
+
+        var closure = LicenceClosure.Of([data, model]);
+
+        Assert.Equal(["CC-BY-4.0", "LicenseRef-vendor"], closure.Licences);
+        Assert.Equal(["dataset:patterns@1", $"model:resnet.pt sha256:{new string('a', 64)} (fine-tuned from weights X under licence Y)"], closure.Sources);
+        Assert.Equal(["owner of dataset:patterns@1"], closure.Owners);
+        // The file says nothing about how data may be used: the data's answers stand.
+        Assert.Equal(("allowed", ""), Of(closure, CawgAssertions.AiTraining));
+        Assert.Equal(("allowed", ""), Of(closure, CawgAssertions.AiInference));
+        Assert.Equal(LicenceClosure.Of([data]).Rights.Keys, closure.Rights.Keys);
+    }
+
     private static (string Use, string Info) Of(LicenceClosure closure, string label) =>
         (closure.Rights[label].Use, string.Join("|", closure.Rights[label].ConstraintInfo));
 

@@ -50,6 +50,28 @@ public sealed class ConfinementAndStartupTests
     }
 
     [Fact]
+    public async Task A_model_file_outside_the_roots_is_refused_like_a_dataset_and_one_inside_is_taken()
+    {
+        await using var farm = await SecureFarm.StartAsync();
+        var admin = farm.Jobs(SecureFarm.AdminToken);
+        var inside = farm.Synthesize();
+        var committed = Path.Combine(FarmOperationsTests.RepoRoot(), "farm", "models", "resnet_classifier_synth.pt");
+        string WithModel(string name, string file) => SecureFarm.Spec(name, inside, "alpha").Replace("recipe: classifier",
+            $"model: {{ file: {file}, task: labelled-images, loss: cross_entropy, licence: Apache-2.0 }}", StringComparison.Ordinal);
+
+        var outside = await Assert.ThrowsAsync<RpcException>(() => admin.SubmitJobAsync(SecureFarm.Submit(WithModel("outside", committed))).ResponseAsync);
+        Assert.Equal(StatusCode.PermissionDenied, outside.StatusCode);
+        Assert.Contains($"model file {committed}", outside.Status.Detail);
+        Assert.Contains("move the model file under one of them", outside.Status.Detail);
+        Assert.Empty(farm.Scheduler.ListJobs());
+
+        var copy = Path.Combine(farm.Datasets, "resnet.pt");
+        File.Copy(committed, copy);
+        var ok = await admin.SubmitJobAsync(SecureFarm.Submit(WithModel("inside", copy)));
+        Assert.Equal("torchscript", ok.Job.Recipe);
+    }
+
+    [Fact]
     public async Task Missing_certificate_or_token_files_stop_the_start_with_an_error_naming_the_file()
     {
         var root = Directory.CreateTempSubdirectory("rmtc-sec-bad-").FullName;

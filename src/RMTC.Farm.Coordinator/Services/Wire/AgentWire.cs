@@ -70,7 +70,7 @@ internal static class AgentWire
         return wire;
     }
 
-    public static AttemptFailure ToDomain(this ShardFailed f) => new(f.LeaseId, Epoch(f.LeaseEpoch), f.Reason);
+    public static AttemptFailure ToDomain(this ShardFailed f) => new(f.LeaseId, Epoch(f.LeaseEpoch), f.Reason, f.InputRefused);
 
     public static AttemptYield ToDomain(this ShardYielded y) =>
         new(y.LeaseId, Epoch(y.LeaseEpoch), y.Reason, y.CheckpointDigest, (int)y.TrainingEpoch, (int)y.BatchesDone, y.SamplesSeen, y.SamplesTotal);
@@ -133,7 +133,18 @@ internal static class AgentWire
             BatchSize = (uint)o.BatchSize,
             LearningRate = o.LearningRate,
             ResumeCheckpointDigest = o.ResumeCheckpointDigest,
+            Optimizer = o.Optimizer,
+            Momentum = o.Momentum,
+            WeightDecay = o.WeightDecay,
         };
+        if (o.Model is { } model)
+        {
+            a.ModelDigest = model.Digest;
+            a.ModelTask = model.Task;
+            a.ModelLoss = model.Loss;
+            a.ModelFile = model.File;
+        }
+
         foreach (var i in o.SampleIndices)
         {
             a.SampleIndices.Add((uint)i);

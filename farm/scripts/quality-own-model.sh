@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Your own model on real data: the ResNet example (farm/models/resnet_classifier.pt, PyTorch, TorchScript) on Fashion-MNIST
+# from Debian's dataset-fashion-mnist, trained three ways for the same epochs from the same file's weights:
+#   local     `rmtc train --local` (one process, the baseline)
+#   farm      a coordinator + 4 agents on this machine, FedAvg over 4 IID shards (1 local epoch per round)
+#   pytorch   PyTorch itself (Debian's python3-torch) on the same file, farm/scripts/pytorch_fashion_mnist.py
+# and prints a Markdown table of test accuracy (held-out t10k split, 10,000 images) and wall times.
+# Not part of the test suite (minutes of CPU training).
+# Usage: farm/scripts/quality-own-model.sh [ROUNDS (default 2)]
+#   WORK=dir (default /tmp/rmtc-quality-own-model); BATCH (default 64), LR (default 0.05; SGD, momentum 0.9);
+#   LOCAL_THREADS (default 4) torch threads of the local and PyTorch runs (the farm: 4 agents x 1 thread);
+#   TRAIN_SAMPLES (default 60000, all) trains every run on the first N training images only (the test split stays whole)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+repo="$(pwd)"
+rounds="${1:-2}"
+shards=4
+batch="${BATCH:-64}"
+lr="${LR:-0.05}"
+threads="${LOCAL_THREADS:-4}"
+train_samples="${TRAIN_SAMPLES:-60000}"
+work="${WORK:-/tmp/rmtc-quality-own-model}"
+source_dir=/usr/share/datasets/fashion-mnist
+mkdir -p "$work"
+
+sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+[ -d "$source_dir" ] || $sudo_cmd apt-get install -y -qq --no-install-recommends dataset-fashion-mnist >/dev/null
+/usr/bin/python3 -c "import torch" 2>/dev/null || $sudo_cmd apt-get install -y -qq --no-install-recommends python3-torch >/dev/null
+command -v jq >/dev/null 2>&1 || { echo "error: jq is needed (apt-get install jq)" >&2; exit 2; }
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+dotnet build src/RMTC.Farm.Cli -c Release --nologo -v quiet -clp:ErrorsOnly
+# Run from a copy, so a rebuild in the tree cannot swap the binaries under running agents.
+rm -rf "$work/bin" && cp -r src/RMTC.Farm.Cli/bin/Release/net10.0 "$work/bin"
+rmtc=(dotnet "$work/bin/rmtc.dll")
+
+if [ "$train_samples" -lt 60000 ]; then
+  # The first N training images (Fashion-MNIST's order is already shuffled across classes), the whole t10k split: the
+  # same IDX files for the farm's import and for PyTorch.
+  subset="$work/source-$train_samples"
+  if [ ! -f "$subset/train-labels-idx1-ubyte.gz" ]; then
+    mkdir -p "$subset"
+    ln -sf "$source_dir"/t10k-* "$subset/"
+    /usr/bin/python3 - "$source_dir" "$subset" "$train_samples" <<'PY'
+import gzip, os, struct, sys
+source, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for name, item in (("train-images-idx3-ubyte.gz", 28 * 28), ("train-labels-idx1-ubyte.gz", 1)):
+    data = gzip.open(os.path.join(source, name)).read()
+    dims = data[3]
+    header = bytearray(data[:4 + 4 * dims])
+    struct.pack_into(">I", header, 4, n)
+    with gzip.open(os.path.join(out, name), "wb") as f:
+        f.write(bytes(header) + data[4 + 4 * dims: 4 + 4 * dims + n * item])
+PY
+  fi
+  source_dir="$subset"
+fi
+
+data="$work/fashion-mnist-$train_samples"
+if [ ! -f "$data/dataset.yaml" ]; then
+  "${rmtc[@]}" dataset import idx "$source_dir" --out "$data" --name fashion-mnist --licence MIT \
+    --owner "Zalando Research" --allow cawg.ai_training \
+    --classes "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot"
+fi
+
+cat > "$work/job.yaml" <<YAML
+name: fashion-resnet
+model:
+  file: $repo/farm/models/resnet_classifier.pt
+  task: labelled-images
+  loss: cross_entropy
+  licence: Apache-2.0
+  origin: farm/models/resnet_classifier.py, randomly initialised (seed 1)
+dataset: $data
+shards: $shards
+rounds: $rounds
+seed: 42
+sharding: iid
+local: { epochs: 1, batch_size: $batch, learning_rate: $lr, optimizer: sgd, momentum: 0.9 }
+evaluation: { split: test }
+YAML
+
+echo "== local baseline ($rounds epochs)" >&2
+start=$(date +%s.%N)
+"${rmtc[@]}" train --local "$work/job.yaml" --threads "$threads" --json > "$work/local.json"
+local_wall=$(awk "BEGIN { print $(date +%s.%N) - $start }")
+local_acc=$(jq '.rounds[-1].evaluation.accuracy' "$work/local.json")
+
+echo "== PyTorch ($rounds epochs)" >&2
+start=$(date +%s.%N)
+/usr/bin/python3 farm/scripts/pytorch_fashion_mnist.py --model farm/models/resnet_classifier.pt --source "$source_dir" --epochs "$rounds" --batch "$batch" \
+  --lr "$lr" --optimizer sgd --momentum 0.9 --threads "$threads" > "$work/pytorch.jsonl"
+torch_wall=$(awk "BEGIN { print $(date +%s.%N) - $start }")
+torch_acc=$(tail -1 "$work/pytorch.jsonl" | jq '.accuracy')
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+port=$((20000 + RANDOM % 20000))
+rm -rf "$work/farm"
+"${rmtc[@]}" coordinator --data-dir "$work/farm" --port "$port" --metrics-port 0 --lease-timeout-ms 60000 > "$work/coordinator.log" 2>&1 &
+pids+=($!)
+export RMTC_COORDINATOR="http://127.0.0.1:$port"
+for _ in $(seq 1 60); do "${rmtc[@]}" status >/dev/null 2>&1 && break; sleep 1; done
+for i in $(seq 1 $shards); do
+  "${rmtc[@]}" agent --id "quality-$i" --slots 1 --threads 1 --work-dir "$work/agents/$i" > "$work/agent-$i.log" 2>&1 &
+  pids+=($!)
+done
+echo "== farm, $shards IID shards" >&2
+start=$(date +%s.%N)
+id=$("${rmtc[@]}" submit "$work/job.yaml" --json | jq -r '.id')
+"${rmtc[@]}" watch "$id" >&2
+"${rmtc[@]}" status "$id" --json > "$work/farm.json"
+farm_wall=$(awk "BEGIN { print $(date +%s.%N) - $start }")
+farm_acc=$(jq '.completedRounds[-1].evalAccuracy' "$work/farm.json")
+
+pct() { awk "BEGIN { printf \"%.2f\", ($1) * 100 }"; }
+echo
+echo "Fashion-MNIST ($train_samples training images), farm/models/resnet_classifier.pt, $rounds epochs, batch $batch, SGD lr $lr momentum 0.9, test split 10,000 images; local and PyTorch $threads torch threads, farm 4 agents x 1"
+echo
+echo "| run | shards | epochs | test accuracy | gap to local | wall time |"
+echo "|---|---|---|---|---|---|"
+printf "| local (\`rmtc train --local\`) | 1 | %s | %s %% | | %.0f s |\n" "$rounds" "$(pct "$local_acc")" "$local_wall"
+printf "| farm FedAvg, IID | %s | %s | %s %% | %s pp | %.0f s |\n" "$shards" "$rounds" "$(pct "$farm_acc")" "$(pct "$farm_acc - $local_acc")" "$farm_wall"
+printf "| PyTorch 1.13 (same file) | 1 | %s | %s %% | %s pp | %.0f s |\n" "$rounds" "$(pct "$torch_acc")" "$(pct "$torch_acc - $local_acc")" "$torch_wall"
