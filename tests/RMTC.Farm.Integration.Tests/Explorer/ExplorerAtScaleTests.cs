@@ -29,7 +29,7 @@ public sealed class ExplorerAtScaleTests(ITestOutputHelper output)
         await using var farm = await FarmFixture.StartAsync();
         var data = farm.Synthesize("classifier", 24);
         await farm.StartAgentsAsync(1, "sim", new Dictionary<string, string> { ["RMTC_Agent__SimulateTrainingMs"] = "50" });
-        var job = await farm.SubmitPreparedAsync($"name: real\nrecipe: classifier\ndataset: {data}\nshards: 2\nrounds: 8\n");
+        var job = await farm.SubmitPreparedAsync($"name: real\nrecipe: classifier\ndataset: {data}\nshards: 4\nrounds: 8\n");
         var done = await farm.WaitAsync(job.Id, TimeSpan.FromMinutes(2));
         Assert.True(done.State == JobState.Succeeded, $"{done}\n{farm.AgentLogs()}");
         var template = farm.Scheduler.GetManifest(job.Id)!;
@@ -87,7 +87,7 @@ public sealed class ExplorerAtScaleTests(ITestOutputHelper output)
         await browser.ScreenshotAsync(Path.Combine(Screenshots, "runs.png"));
         Assert.StartsWith($"{Seeded + 1} runs · page 1 of {(Seeded + 1 + 49) / 50}", await browser.TextAsync("#pager"));
 
-        // The 8-round run's provenance report prints to at most 6 pages, each naming the run and its page number.
+        // The 8-round, 4-shard run's provenance report prints to at most 6 pages, each naming the run and its page number.
         await browser.OpenAsync(new Uri(explorer, "report.html?run=" + job.Id).ToString());
         var pdf = Path.Combine(Screenshots, "report-8-rounds.pdf");
         await File.WriteAllBytesAsync(pdf, await browser.PrintToPdfAsync());

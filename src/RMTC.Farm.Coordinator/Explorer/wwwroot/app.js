@@ -282,30 +282,35 @@ async function reportPage() {
   done(h("h1", {}, "Provenance report: ", r.name),
     h("p", { class: "no-print" }, h("button", { onclick: () => print() }, "Print / save as PDF")),
     h("p", { class: "muted" }, `Generated ${when(new Date().toISOString())} from the coordinator's lineage store.`),
-    h("h2", {}, "Model"), kv([["Model sha256", full(r.model)], ["Run", full(r.runId)], ["State", r.state], ["Submitted", `${when(r.submittedAt)} by ${r.submittedBy}`], ["Finished", when(r.finishedAt)],
+    h("h2", {}, "Summary"), kv([["Model sha256", full(r.model)], ["Run", full(r.runId)], ["State", r.state], ["Submitted", `${when(r.submittedAt)} by ${r.submittedBy}`], ["Finished", when(r.finishedAt)],
       ["Recipe", r.recipe], ["Initial weights", full(r.initialWeights)], ["Event chain", verification(r.verification)]]),
-    // Seeds arrive as strings of digits (JSON numbers would lose digits past 2^53 in JavaScript) and are shown as sent.
-    h("h2", {}, "Seeds"), kv([["Run seed (job spec)", field("seed-run", r.seeds?.run)], ["Initial weights seed", field("seed-init", r.seeds?.init)],
-      ["Shard plan seed", field("seed-shard-plan", r.seeds?.shardPlan)]]),
+    // A reviewer reads the rights decision first: what the model was trained from and on what terms.
+    h("h2", {}, "Licence closure (everything the model was trained from)"), closureTable(r.licenceClosure),
+    Object.keys(r.datasetRights).length ? h("table", {}, h("tr", {}, h("th", {}, "CAWG assertion"), h("th", {}, "Dataset decision")), Object.entries(r.datasetRights).map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", {}, v)))) : null,
+    h("h2", {}, "Dataset"), kv([["Name", r.dataset], ["Path", r.datasetPath], ["sha256", full(r.datasetDigest)], ["Samples", r.datasetSamples], ["Licence", r.datasetLicence], ["Owner", r.datasetOwner], ["Consent", r.datasetConsent],
+      ["Excluded assets", r.spec?.excludeAssets?.length ? r.spec.excludeAssets.join(", ") : "none"]]),
     h("h2", {}, "Code"), kv([["rmtc version", field("code-rmtc", r.code?.rmtcVersion)], ["Runtime", field("code-runtime", r.code?.runtime)], ["OS", field("code-os", r.code?.os)],
       ["TorchSharp version", field("code-torchsharp", r.code?.torchSharpVersion)],
       ...(r.modelFile ? [["Model file (TorchScript)", r.modelFile.file], ["Model file sha256", field("code-model", r.modelFile.digest)],
         ["Model file licence", r.modelFile.licence], ["Model file origin", r.modelFile.origin || "—"]] : [])]),
-    h("h2", {}, "Dataset"), kv([["Name", r.dataset], ["Path", r.datasetPath], ["sha256", full(r.datasetDigest)], ["Samples", r.datasetSamples], ["Licence", r.datasetLicence], ["Owner", r.datasetOwner], ["Consent", r.datasetConsent],
-      ["Excluded assets", r.spec?.excludeAssets?.length ? r.spec.excludeAssets.join(", ") : "none"]]),
-    Object.keys(r.datasetRights).length ? h("table", {}, h("tr", {}, h("th", {}, "CAWG assertion"), h("th", {}, "Dataset decision")), Object.entries(r.datasetRights).map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", {}, v)))) : null,
-    h("h2", {}, "Licence closure (everything the model was trained from)"), closureTable(r.licenceClosure),
-    h("h2", {}, "Rounds"), h("table", { id: "report-rounds" }, h("tr", {}, ["Round", "Mean loss", "Held out", "Input", "Shard seeds", "Merged results", "Output"].map(t => h("th", {}, t))),
-      r.rounds.map(x => h("tr", { "data-round": x.round }, h("td", {}, x.round), h("td", {}, x.meanLoss?.toFixed(6) ?? "—"), h("td", {}, heldOut(x.evaluation)), h("td", {}, full(x.input)),
+    // Seeds arrive as strings of digits (JSON numbers would lose digits past 2^53 in JavaScript) and are shown as sent.
+    h("h2", {}, "Seeds"), kv([["Run seed (job spec)", field("seed-run", r.seeds?.run)], ["Initial weights seed", field("seed-init", r.seeds?.init)],
+      ["Shard plan seed", field("seed-shard-plan", r.seeds?.shardPlan)]]),
+    // Per round, what a reader compares (losses, seeds, which results were merged, by short digest); every digest in
+    // full is in the appendix, one per line.
+    h("h2", {}, "Rounds"), h("table", { id: "report-rounds" }, h("tr", {}, ["Round", "Mean loss", "Held out", "Shard seeds", "Merged results", "Output"].map(t => h("th", {}, t))),
+      r.rounds.map(x => h("tr", { "data-round": x.round }, h("td", {}, x.round), h("td", {}, x.meanLoss?.toFixed(6) ?? "—"), h("td", {}, heldOut(x.evaluation)),
         h("td", {}, (x.shards || []).map(p => h("div", {}, `shard ${p.shard}: `, h("code", { class: "shard-seed", "data-shard": p.shard }, p.seed)))),
-        h("td", {}, digests(x.merged, "merged result")), h("td", {}, full(x.output))))),
+        h("td", {}, digests(x.merged.map(m => m.slice(0, 16) + "…"), "merged result")), h("td", {}, h("code", { title: x.output }, (x.output || "—").slice(0, 16) + (x.output ? "…" : "")))))),
     r.derivations.length ? [h("h2", {}, "Exports and inferences"), h("table", {}, h("tr", {}, ["Kind", "Variant", "Inputs", "Outputs", "By", "At"].map(t => h("th", {}, t))),
       r.derivations.map(d => h("tr", {}, h("td", {}, d.kind + " " + d.format), h("td", {}, full(d.variant)), h("td", {}, d.inputs.map(i => h("div", {}, full(i)))), h("td", {}, d.outputs.map(o => h("div", {}, full(o)))), h("td", {}, d.by), h("td", {}, when(d.at)))))] : null,
     // Signed where the findings end, before the appendix: a long source list must not push the signature to its end.
     h("div", { class: "print-only sign-off", id: "sign-off" }, h("h2", {}, "Review"),
       h("p", {}, `Run ${r.runId}, model ${r.model ?? "(none)"}`),
       h("p", {}, "Reviewed by: ______________________   Date: ____________   Decision: ____________")),
-    h("h2", { class: "appendix" }, `Appendix: sources (${assets.length} assets)`), h("table", { id: "assets", class: "compact" }, h("tr", {}, h("th", {}, "Path"), h("th", {}, "sha256")),
+    h("h2", { class: "appendix" }, "Appendix A: every round's digests in full"), h("table", { id: "round-digests", class: "compact" }, h("tr", {}, ["Round", "Input", "Merged results", "Output"].map(t => h("th", {}, t))),
+      r.rounds.map(x => h("tr", {}, h("td", {}, x.round), h("td", {}, full(x.input)), h("td", {}, digests(x.merged, "merged result")), h("td", {}, full(x.output))))),
+    h("h2", {}, `Appendix B: sources (${assets.length} assets)`), h("table", { id: "assets", class: "compact" }, h("tr", {}, h("th", {}, "Path"), h("th", {}, "sha256")),
       assets.map(x => h("tr", {}, h("td", {}, x.path), h("td", {}, h("a", { class: "digest", href: "impact.html?asset=" + x.sha256 }, x.sha256))))));
 }
 
