@@ -70,11 +70,13 @@ async function runsPage() {
     h("td", {}, h("a", { class: "run-link", href: "run.html?id=" + r.runId }, r.name), h("div", { class: "digest muted" }, r.runId)),
     h("td", {}, stateEl(r.state)), h("td", {}, r.show || h("span", { class: "muted" }, "—")), h("td", {}, r.submittedBy), h("td", {}, when(r.submittedAt)),
     h("td", {}, r.recipe), h("td", {}, r.dataset), h("td", {}, r.licence), h("td", {}, `${r.rounds}/${r.plannedRounds ?? "?"}`), h("td", {}, digest(r.model))));
-  const pager = h("p", { id: "pager" }, `${plural(total, "run")} · page ${page} of ${pages} `,
+  // The count and the page links above the table (what a supervisor reads first) and again below it.
+  const pagerOf = id => h("p", { id, class: "pager" }, `${plural(total, "run")} · page ${page} of ${pages} `,
     page > 1 ? h("a", { href: link({ page: String(page - 1) }) }, "← previous") : null, " ",
     page < pages ? h("a", { href: link({ page: String(page + 1) }) }, "next →") : null);
+  const pager = pagerOf("pager");
   done(h("h1", {}, "Runs"), form,
-    runs.length ? [h("table", { id: "runs" }, h("tr", {}, heading("Run", "name"), heading("State", "state"), heading("Show"), heading("By"), heading("Submitted", "submitted"),
+    runs.length ? [pagerOf("pager-top"), h("table", { id: "runs" }, h("tr", {}, heading("Run", "name"), heading("State", "state"), heading("Show"), heading("By"), heading("Submitted", "submitted"),
       heading("Recipe", "recipe"), heading("Dataset", "dataset"), heading("Licence"), heading("Rounds"), heading("Model")), rows), pager]
       : h("p", { class: "muted" }, "No runs match. Submit one with `rmtc submit JOB.yaml`, or run `rmtc demo --explore`."));
 }
