@@ -137,6 +137,13 @@ public sealed class OpenCueEndpointTests
         var relative = await Assert.ThrowsAsync<RpcException>(() => jobs.LaunchSpecAsync(new JobLaunchSpecRequest { Spec = Spec("datasets/patches") }).ResponseAsync);
         Assert.Contains("must be an absolute path", relative.Status.Detail);
 
+        // One spec naming one job twice launches nothing: all or none, not its first copy.
+        var single = Spec(data, range: "1-2", paused: true);
+        var job0 = single[single.IndexOf("<job ", StringComparison.Ordinal)..(single.IndexOf("</job>", StringComparison.Ordinal) + "</job>".Length)];
+        var twice = await Assert.ThrowsAsync<RpcException>(() => jobs.LaunchSpecAsync(new JobLaunchSpecRequest { Spec = single.Replace(job0, job0 + job0, StringComparison.Ordinal) }).ResponseAsync);
+        Assert.Contains("is defined twice in this spec", twice.Status.Detail);
+        Assert.Empty(farm.Scheduler.ListJobs());
+
         var missing = await Assert.ThrowsAsync<RpcException>(() => jobs.FindJobAsync(new JobFindJobRequest { Name = "rnd-denoise-alice_nothing" }).ResponseAsync);
         Assert.Equal(StatusCode.NotFound, missing.StatusCode);
         var missingId = await Assert.ThrowsAsync<RpcException>(() => jobs.GetFramesAsync(new JobGetFramesRequest { Job = new OpenCueJob { Id = "nope" } }).ResponseAsync);
