@@ -19,7 +19,7 @@ namespace RMTC.Farm.Coordinator.Models;
 /// Models leaving the farm: exports a run's final model as ONNX into the artifact store (recorded as a variant of the
 /// model), and checks and records inferences made with an export. Lineage stays in the coordinator's store.
 /// </summary>
-public sealed class OnnxExports(LineageQueries queries, IRunStore store, IArtifactStore artifacts, DerivationLog derivations, DatasetConfinement confinement, TimeProvider time)
+public sealed class OnnxExports(LineageQueries queries, IRunStore store, IArtifactStore artifacts, DerivationLog derivations, DatasetConfinement confinement, TimeProvider time, Scheduling.FarmScheduler scheduler)
 {
     private static readonly string Version =
         typeof(OnnxExports).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "";
@@ -202,7 +202,9 @@ public sealed class OnnxExports(LineageQueries queries, IRunStore store, IArtifa
             }
         }
 
-        return await queries.FindRunAsync(runOrDigest, ct)
+        // The scheduler's copy first: a run that just ended is "succeeded" there (and to its watchers) a commit window
+        // before its final manifest is in the store.
+        return scheduler.GetManifest(runOrDigest) ?? await queries.FindRunAsync(runOrDigest, ct)
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"'{runOrDigest}' is neither a run id (or unique prefix) nor the digest of a model in the lineage store: `rmtc status` lists runs"));
     }
 
