@@ -1,7 +1,12 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using RMTC.Farm.Agent.Execution;
+using RMTC.Farm.Agent.Execution.Simulation;
+using RMTC.Farm.Agent.Execution.Supervision;
+using RMTC.Farm.Agent.Execution.Trainer;
+using RMTC.Farm.Agent.Execution.Transfers;
 using RMTC.Farm.Agent.Gpus;
 using RMTC.Farm.Agent.Session;
 using RMTC.Farm.Agent.Weights;
@@ -12,7 +17,7 @@ namespace RMTC.Farm.Agent.Hosting;
 /// <summary>Registration of the agent daemon in a host.</summary>
 public static class AgentServiceCollectionExtensions
 {
-    /// <summary>Adds the agent: options (validated on start), the weights cache, the shard executor, GPU sampling and the session loop.</summary>
+    /// <summary>Adds the agent: options (validated on start), the weights cache, the shard executor (inputs, trainer supervision or its simulation, uploads), GPU sampling and the session loop.</summary>
     public static IServiceCollection AddRmtcAgent(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<AgentOptions>()
@@ -29,6 +34,14 @@ public static class AgentServiceCollectionExtensions
             .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<WeightsCache>();
+        services.AddSingleton<InputFetcher>();
+        services.AddSingleton<ResultUploader>();
+        services.AddSingleton<TrainerSupervisor>();
+        services.AddSingleton<TrainerShardRunner>();
+        // The simulation replaces the trainer only where configured, and says so in every result it reports.
+        services.AddSingleton<IShardRunner>(sp => sp.GetRequiredService<IOptions<AgentOptions>>().Value.SimulateTrainingMs > 0
+            ? ActivatorUtilities.CreateInstance<SimulatedTrainingRunner>(sp)
+            : sp.GetRequiredService<TrainerShardRunner>());
         services.AddSingleton<ShardExecutor>();
         services.AddSingleton<NvmlGpuSampler>();
         services.AddSingleton(_ => new NvidiaSmiGpuSampler());

@@ -1,6 +1,8 @@
 using System.CommandLine;
+using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using RMTC.Farm.Core.Trainer;
 using RMTC.Farm.Core.Training;
 using RMTC.Farm.Training.Loop;
 using RMTC.Farm.Training.Tasks;
@@ -10,7 +12,9 @@ namespace RMTC.Farm.Cli.Commands;
 /// <summary>
 /// <c>rmtc shard run --task FILE</c>: the child process an agent starts for one shard attempt (like a render frame), or
 /// for one of the run's tasks leased like a shard (its preparation, a round's evaluation: <see cref="ShardTask.Kind"/>).
-/// Progress goes to stdout as one JSON object a line; errors to stderr; exit 0 only with result files written.
+/// It reports on stdout in the typed <see cref="TrainerProtocol"/> (hello, progress, then a result, an evaluation, a
+/// checkpoint or an error), logs to stderr, and exits with one of <see cref="TrainerExitCodes"/>: 0 only with the
+/// result files written and the result message sent.
 /// </summary>
 internal static class ShardCommand
 {
@@ -39,15 +43,16 @@ internal static class ShardCommand
         catch (Exception e) when (e is IOException or JsonException)
         {
             Console.Error.WriteLine($"error: cannot read task {taskFile.FullName}: {e.Message}");
-            return 2;
+            return TrainerExitCodes.BadTask;
         }
 
         if (task is null)
         {
             Console.Error.WriteLine($"error: task {taskFile.FullName} is empty");
-            return 2;
+            return TrainerExitCodes.BadTask;
         }
 
+        var agent = new TrainerMessageWriter(Console.Out);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         // SIGTERM from the agent (cancel or preempt) stops training between batches instead of killing mid-write.
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
@@ -63,58 +68,61 @@ internal static class ShardCommand
             yieldRequested.Cancel();
         });
         _ = WatchParentAsync(stop);
-        // Tells the agent that SIGUSR1 is handled from now on (before this, its default action would end the process).
-        Console.Out.WriteLine("{\"ready\":true}");
-        Console.Out.Flush();
+        // Tells the agent our protocol, and that SIGUSR1 is handled from now on (before this, its default action would end the process).
+        agent.WriteHello(typeof(ShardCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion);
 
         try
         {
             if (task.Kind == ShardTaskKinds.Prepare)
             {
                 var prepared = RunInitialisation.Run(task);
+                agent.Write(new TrainerResult(prepared));
                 Console.Error.WriteLine($"run {task.RunId}: initial weights written in {prepared.Seconds:F1} s (TorchSharp {prepared.TorchSharpVersion})");
-                return 0;
+                return TrainerExitCodes.Completed;
             }
 
             if (task.Kind == ShardTaskKinds.Evaluate)
             {
                 var figures = HeldOutEvaluation.Run(task);
+                agent.Write(new TrainerEvaluation(figures));
                 Console.Error.WriteLine($"run {task.RunId} round {task.Round}: evaluation loss {figures.Loss:G5} on {figures.Samples} samples, {figures.Seconds:F1} s on {figures.Device}");
-                return 0;
+                return TrainerExitCodes.Completed;
             }
 
-            var result = ShardTrainer.Run(task, new SyncProgress(p => Console.Out.WriteLine(JsonSerializer.Serialize(new { progress = p }, Json))), stop.Token, yieldRequested.Token);
-            Console.Out.Flush();
+            var result = ShardTrainer.Run(task, new SyncProgress(p => agent.Write(new TrainerProgress(p))), stop.Token, yieldRequested.Token);
+            agent.Write(new TrainerResult(result));
             Console.Error.WriteLine($"shard {task.Shard} of round {task.Round}: {result.Samples} samples, loss {result.FinalLoss:G5}, {result.Seconds:F1} s on {result.Device}");
-            return 0;
+            return TrainerExitCodes.Completed;
         }
         catch (ShardYieldedException e)
         {
-            // The agent reads this line for the ShardYielded message; the exit code tells it a checkpoint (may) exist.
-            Console.Out.WriteLine(JsonSerializer.Serialize(new { yielded = e.Report }, Json));
-            Console.Out.Flush();
+            // The agent sends this position in its ShardYielded message; the exit code tells it a checkpoint (may) exist.
+            agent.Write(new TrainerCheckpoint(e.Report, e.CheckpointPath));
             Console.Error.WriteLine($"yielded to rendering: {e.Message}{(e.CheckpointPath is null ? ", no checkpoint asked for" : $", checkpoint {e.CheckpointPath}")}");
-            return RMTC.Farm.Agent.Yielding.Preemption.YieldedExitCode;
+            return TrainerExitCodes.Yielded;
         }
         catch (ScriptedModelRefusedException e)
         {
-            // The run's model cannot be trained on its data: the agent reports this as final (result.json says why).
+            // The run's model cannot be trained on its data: the agent reports this as final, with these problems.
+            agent.Write(new TrainerError(e.Message, Refused: true, e.Problems));
             foreach (var problem in e.Problems)
             {
                 Console.Error.WriteLine($"refused: {problem}");
             }
 
-            return TaskRefusal.ExitCode;
+            return TrainerExitCodes.Refused;
         }
         catch (OperationCanceledException)
         {
+            agent.Write(new TrainerError("cancelled", Refused: false, []));
             Console.Error.WriteLine("cancelled");
-            return 143;
+            return TrainerExitCodes.Cancelled;
         }
         catch (Exception e)
         {
+            agent.Write(new TrainerError($"{e.GetType().Name}: {e.Message}", Refused: false, []));
             Console.Error.WriteLine($"error: {e.GetType().Name}: {e.Message}");
-            return 1;
+            return TrainerExitCodes.Failed;
         }
     }
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 
-namespace RMTC.Farm.Agent.Execution;
+namespace RMTC.Farm.Agent.Execution.Supervision;
 
 /// <summary>
 /// A child process in a process group of its own, like a render frame under RQD: cancelling signals the whole
@@ -19,6 +19,7 @@ public sealed partial class ProcessGroup : IDisposable
     /// <summary>The child's pid, also its process group id.</summary>
     public int Id => _process.Id;
 
+    /// <summary>The child process (its output streams, its exit).</summary>
     public Process Process => _process;
 
     /// <summary>
@@ -119,5 +120,6 @@ public sealed partial class ProcessGroup : IDisposable
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
 
+    /// <summary>Releases the process handle; the process itself is not touched.</summary>
     public void Dispose() => _process.Dispose();
 }
