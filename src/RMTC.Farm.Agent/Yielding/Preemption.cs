@@ -1,4 +1,5 @@
 using System.Text.Json;
+using RMTC.Farm.Core.Trainer;
 using RMTC.Farm.Core.Training;
 using RMTC.Farm.Protos.V1;
 
@@ -8,7 +9,7 @@ namespace RMTC.Farm.Agent.Yielding;
 public static class Preemption
 {
     /// <summary>Exit code of <c>rmtc shard run</c> after it yielded and wrote its checkpoint (EX_TEMPFAIL).</summary>
-    public const int YieldedExitCode = 75;
+    public const int YieldedExitCode = TrainerExitCodes.Yielded;
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
