@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http;
 using RMTC.Farm.Coordinator.Lineage;
+using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Coordinator.Scheduling;
 using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Core.Json;
@@ -19,9 +20,9 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
         [LineageIndexKinds.Model, LineageIndexKinds.Weights, LineageIndexKinds.Dataset, LineageIndexKinds.Asset, LineageIndexKinds.Derived];
 
     /// <summary>One page of runs, filtered and ordered as <paramref name="query"/> asks, with the count of all that match.</summary>
-    public async Task<IResult> RunsAsync(HttpContext context, RunsQuery query)
+    public IResult Runs(HttpContext context, RunsQuery query)
     {
-        var matching = query.Order((await VisibleRunsAsync(context)).Where(query.Matches)).ToList();
+        var matching = query.Order(VisibleRuns(context).Where(query.Matches)).ToList();
         var pages = Math.Max(1, (matching.Count + query.Size - 1) / query.Size);
         var runs = matching.Skip((query.Page - 1) * query.Size).Take(query.Size).Select(m => (JsonNode)ExplorerJson.Summary(m)).ToArray();
         return Json(new JsonObject
@@ -95,10 +96,13 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
             ids.UnionWith(await store.LookupAsync(kind, d, context.RequestAborted));
         }
 
-        var visible = new List<RunManifest>();
+        // Who each run is comes from the published view (a summary per run, kept once a run ended): a dataset used by
+        // a thousand runs costs a thousand dictionary lookups here, and manifests are read only for expanded runs.
+        var view = scheduler.View;
+        var visible = new List<RunSummary>();
         foreach (var id in ids)
         {
-            if (await ManifestAsync(id, context.RequestAborted) is { } m && scope.MaySee(context, m))
+            if ((view.Find(id)?.Summary ?? await StoredSummaryAsync(id, context.RequestAborted)) is { } m && scope.MaySee(context, m))
             {
                 visible.Add(m);
             }
@@ -118,9 +122,9 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
         foreach (var m in visible.OrderByDescending(m => m.SubmittedAt).Skip((p - 1) * perPage).Take(perPage))
         {
             var derivations = await store.ReadDerivationsAsync(m.RunId, context.RequestAborted);
-            if (visible.Count == 1 || expanded.Contains(m.RunId))
+            if ((visible.Count == 1 || expanded.Contains(m.RunId)) && await ManifestAsync(m.RunId, context.RequestAborted) is { } whole)
             {
-                graph.AddRun(m, derivations);
+                graph.AddRun(whole, derivations);
             }
             else
             {
@@ -159,7 +163,7 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
         foreach (var a in impact["affected"]!.AsArray().Select(n => n!.AsObject()))
         {
             var runId = (string)a["runId"]!;
-            if (await ManifestAsync(runId, context.RequestAborted) is { } m && scope.MaySee(context, m))
+            if ((scheduler.View.Find(runId)?.Summary ?? await StoredSummaryAsync(runId, context.RequestAborted)) is { } m && scope.MaySee(context, m))
             {
                 var copy = a.DeepClone().AsObject();
                 copy["specHref"] = $"api/impact/{d}/retrain/{runId}";
@@ -199,7 +203,7 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
         var snapshot = view.Counts;
         var gpus = view.GpusByAgent;
         var yielding = view.Yielding;
-        var live = view.Runs.Where(r => !r.IsFinal && scheduler.GetManifest(r.Id) is { } m && scope.MaySee(context, m)).ToList();
+        var live = view.Runs.Where(r => !r.IsFinal && scope.MaySee(context, r.Summary)).ToList();
         // Each agent's live leases with their progress (the agent's heartbeats) and how long they have run.
         var names = live.ToDictionary(r => r.Id, r => r.Name, StringComparer.Ordinal);
         var leases = view.Agents.ToDictionary(a => a.Id, a => a.Leases.Where(l => names.ContainsKey(l.RunId)).ToList(), StringComparer.Ordinal);
@@ -249,20 +253,21 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
         };
     }
 
-    private async Task<IReadOnlyList<RunManifest>> VisibleRunsAsync(HttpContext context)
-    {
-        // The scheduler's copy is the freshest for live runs (the store's lags by a commit window); an ended run's stored
-        // manifest is final, so only live runs are copied from the scheduler, never every run under its lock.
-        var stored = await store.ListAsync(context.RequestAborted);
-        var ids = stored.Select(m => m.RunId).ToHashSet(StringComparer.Ordinal);
-        var live = scheduler.View.Runs.Where(r => !r.IsFinal).Select(r => r.Id).ToHashSet(StringComparer.Ordinal);
-        return stored.Select(m => live.Contains(m.RunId) ? scheduler.GetManifest(m.RunId) ?? m : m)
-            .Concat(scheduler.View.Runs.Where(r => !ids.Contains(r.Id)).Select(r => scheduler.GetManifest(r.Id)).OfType<RunManifest>())
-            .Where(m => scope.MaySee(context, m)).ToList();
-    }
+    /// <summary>
+    /// Every run the caller may see, from the published view: the scheduler holds every run of the store (recovered at
+    /// start, submitted since), so no manifest is read or copied per request, however many runs there are.
+    /// </summary>
+    private IEnumerable<RunSummary> VisibleRuns(HttpContext context) =>
+        scheduler.View.Runs.Select(r => r.Summary).Where(m => scope.MaySee(context, m));
 
+    /// <summary>The summary of a run the scheduler does not hold (written to the store by another process), or null.</summary>
+    private async Task<RunSummary?> StoredSummaryAsync(string runId, CancellationToken ct) =>
+        await store.GetAsync(runId, ct) is { } m ? RunSummary.Of(m) : null;
+
+    // The scheduler resolves ids and prefixes over every run it holds (all of the store's); the store is asked only for
+    // an exact id, never listed, so an unknown id costs one lookup however many runs there are.
     private async Task<RunManifest?> FindVisibleRunAsync(HttpContext context, string id) =>
-        (scheduler.GetManifest(id) ?? await queries.FindRunAsync(id, context.RequestAborted)) is { } m && scope.MaySee(context, m) ? m : null;
+        (scheduler.GetManifest(id) ?? await store.GetAsync(id, context.RequestAborted)) is { } m && scope.MaySee(context, m) ? m : null;
 
     private async Task<RunManifest?> ManifestAsync(string runId, CancellationToken ct) =>
         scheduler.GetManifest(runId) ?? await store.GetAsync(runId, ct);

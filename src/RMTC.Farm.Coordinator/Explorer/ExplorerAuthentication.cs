@@ -59,6 +59,6 @@ public static class ExplorerAuthentication
 public sealed class ShowExplorerScope(FarmAccess access) : IExplorerScope
 {
     /// <inheritdoc/>
-    public bool MaySee(HttpContext context, RunManifest run) =>
-        !access.WranglersAuthenticated || (ExplorerAuthentication.Wrangler(context) is { } w && w.MayAccess(run.Spec?.EffectiveShow));
+    public bool MaySeeShow(HttpContext context, string? show) =>
+        !access.WranglersAuthenticated || (ExplorerAuthentication.Wrangler(context) is { } w && w.MayAccess(show));
 }

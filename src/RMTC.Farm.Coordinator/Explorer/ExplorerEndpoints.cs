@@ -36,7 +36,7 @@ public static class ExplorerEndpoints
         api.MapGet("/runs", (HttpContext c, ExplorerApi a, string? q, string? user, string? state, string? show, string? dataset, string? recipe, string? from, string? to, string? sort, string? order, string? page, string? size) =>
         {
             var (query, error) = RunsQuery.Parse(q, user, state, show, dataset, recipe, from, to, sort, order, page, size);
-            return query is null ? Task.FromResult(ExplorerApi.BadRequest(error!)) : a.RunsAsync(c, query);
+            return query is null ? ExplorerApi.BadRequest(error!) : a.Runs(c, query);
         });
         api.MapGet("/runs/{id}", (HttpContext c, ExplorerApi a, string id) => a.RunAsync(c, id));
         api.MapGet("/runs/{id}/assets", (HttpContext c, ExplorerApi a, string id) => a.AssetsAsync(c, id));

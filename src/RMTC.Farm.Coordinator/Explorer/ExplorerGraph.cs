@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using RMTC.Farm.Coordinator.Lineage;
+using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Core.Lineage;
 
@@ -21,7 +22,7 @@ internal sealed class ExplorerGraph(IArtifactStore artifacts)
     private readonly HashSet<(string, string)> _edges = new();
 
     /// <summary>Adds one run as a single node between its model and its dataset; <paramref name="expandHref"/> opens it in full.</summary>
-    public void AddCollapsedRun(RunManifest m, IReadOnlyList<DerivationRecord> derivations, string expandHref)
+    public void AddCollapsedRun(RunSummary m, IReadOnlyList<DerivationRecord> derivations, string expandHref)
     {
         var dataset = AddDataset(m);
         var run = RunNode(m, expandHref);
@@ -32,7 +33,8 @@ internal sealed class ExplorerGraph(IArtifactStore artifacts)
     /// <summary>Adds one run's whole lineage, and the derivations (exports, inferences) made from its model.</summary>
     public void AddRun(RunManifest m, IReadOnlyList<DerivationRecord> derivations)
     {
-        var dataset = AddDataset(m);
+        var summary = RunSummary.Of(m);
+        var dataset = AddDataset(summary);
         var initial = Node("weights", m.InitialWeightsDigest, "initial weights", m.InitialWeightsDigest, null, new JsonObject { ["seed"] = m.Seeds.Init });
         string? previous = initial;
         foreach (var r in m.Rounds)
@@ -61,26 +63,26 @@ internal sealed class ExplorerGraph(IArtifactStore artifacts)
             previous = round;
         }
 
-        AddModel(m, derivations, previous);
+        AddModel(summary, derivations, previous);
     }
 
     /// <summary>A node standing for <paramref name="count"/> runs left off this page, opening the page that has them.</summary>
     public void AddMoreRuns(int count, string href) =>
         Node("run", "more", $"… {count} more run{(count == 1 ? "" : "s")}", null, href, null);
 
-    private string RunNode(RunManifest m, string expandHref) =>
+    private string RunNode(RunSummary m, string expandHref) =>
         Node("run", m.RunId, m.RunId, null, expandHref, new JsonObject
         {
             ["runId"] = m.RunId,
             ["name"] = m.Name,
             ["state"] = m.State,
             ["recipe"] = m.Recipe,
-            ["rounds"] = m.Rounds.Count,
+            ["rounds"] = m.Rounds,
             ["submitted"] = m.SubmittedAt,
             ["model"] = m.FinalModelDigest,
         });
 
-    private string AddDataset(RunManifest m)
+    private string AddDataset(RunSummary m)
     {
         if (_nodes.ContainsKey("dataset:" + m.Dataset.Digest))
         {
@@ -120,7 +122,7 @@ internal sealed class ExplorerGraph(IArtifactStore artifacts)
     }
 
     /// <summary>The run's model, linked to <paramref name="madeFrom"/> (its last round, or its run node), and what was made from it.</summary>
-    private void AddModel(RunManifest m, IReadOnlyList<DerivationRecord> derivations, string? madeFrom)
+    private void AddModel(RunSummary m, IReadOnlyList<DerivationRecord> derivations, string? madeFrom)
     {
         if (m.FinalModelDigest is { } model)
         {
@@ -129,7 +131,7 @@ internal sealed class ExplorerGraph(IArtifactStore artifacts)
             var modelNode = Node("model", model, $"model {model[..12]}", model, null, new JsonObject
             {
                 ["runId"] = m.RunId,
-                ["licences"] = m.LicenceClosure is { } c ? string.Join(" + ", c.Licences) : m.Dataset.Licence,
+                ["licences"] = m.Licences,
             });
             Edge(modelNode, madeFrom);
             // Exports first: an inference hangs off the export it ran.

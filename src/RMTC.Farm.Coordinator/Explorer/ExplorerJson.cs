@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Core.Lineage;
 using RMTC.Farm.Core.Rights;
 
@@ -43,7 +44,10 @@ internal static class ExplorerJson
     public static JsonArray Strings(IEnumerable<string> values) => new(values.Select(v => (JsonNode)JsonValue.Create(v)).ToArray());
 
     /// <summary>One line of the runs list.</summary>
-    public static JsonObject Summary(RunManifest m) => new()
+    public static JsonObject Summary(RunManifest m) => Summary(RunSummary.Of(m));
+
+    /// <summary>One line of the runs list, from the published summary (no manifest read).</summary>
+    public static JsonObject Summary(RunSummary m) => new()
     {
         ["runId"] = m.RunId,
         ["name"] = m.Name,
@@ -52,12 +56,12 @@ internal static class ExplorerJson
         ["submittedAt"] = m.SubmittedAt,
         ["finishedAt"] = m.FinishedAt,
         ["recipe"] = m.Recipe,
-        ["show"] = m.Spec?.EffectiveShow,
+        ["show"] = m.Show,
         ["dataset"] = DatasetLabel(m.Dataset),
         ["datasetDigest"] = m.Dataset.Digest,
-        ["licence"] = m.LicenceClosure is { } c ? string.Join(" + ", c.Licences) : m.Dataset.Licence,
-        ["rounds"] = m.Rounds.Count,
-        ["plannedRounds"] = m.Spec?.Rounds,
+        ["licence"] = m.Licences,
+        ["rounds"] = m.Rounds,
+        ["plannedRounds"] = m.PlannedRounds,
         ["model"] = m.FinalModelDigest,
     };
 

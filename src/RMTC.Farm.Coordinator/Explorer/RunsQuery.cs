@@ -1,5 +1,5 @@
 using System.Globalization;
-using RMTC.Farm.Core.Lineage;
+using RMTC.Farm.Coordinator.Runs;
 
 namespace RMTC.Farm.Coordinator.Explorer;
 
@@ -70,18 +70,18 @@ internal sealed record RunsQuery(
     }
 
     /// <summary>True when <paramref name="m"/> passes every filter.</summary>
-    public bool Matches(RunManifest m) =>
+    public bool Matches(RunSummary m) =>
         (Text is null || m.Name.Contains(Text, StringComparison.OrdinalIgnoreCase) || m.RunId.StartsWith(Text, StringComparison.Ordinal))
         && (User is null || m.SubmittedBy.Equals(User, StringComparison.OrdinalIgnoreCase))
         && (State is null || m.State.Equals(State, StringComparison.OrdinalIgnoreCase))
-        && (Show is null || string.Equals(m.Spec?.EffectiveShow, Show, StringComparison.OrdinalIgnoreCase))
+        && (Show is null || string.Equals(m.Show, Show, StringComparison.OrdinalIgnoreCase))
         && (Dataset is null || m.Dataset.Name.Contains(Dataset, StringComparison.OrdinalIgnoreCase) || m.Dataset.Digest == Dataset)
         && (Recipe is null || m.Recipe.Equals(Recipe, StringComparison.OrdinalIgnoreCase))
         && (From is null || m.SubmittedAt >= From)
         && (Before is null || m.SubmittedAt < Before);
 
     /// <summary>The runs in the asked order; ties keep the newest first.</summary>
-    public IEnumerable<RunManifest> Order(IEnumerable<RunManifest> runs)
+    public IEnumerable<RunSummary> Order(IEnumerable<RunSummary> runs)
     {
         var newestFirst = runs.OrderByDescending(m => m.SubmittedAt);
         return Sort switch
@@ -95,7 +95,7 @@ internal sealed record RunsQuery(
         };
     }
 
-    private IEnumerable<RunManifest> By(IOrderedEnumerable<RunManifest> runs, Func<RunManifest, string> key) =>
+    private IEnumerable<RunSummary> By(IOrderedEnumerable<RunSummary> runs, Func<RunSummary, string> key) =>
         Descending ? runs.OrderByDescending(key, StringComparer.OrdinalIgnoreCase) : runs.OrderBy(key, StringComparer.OrdinalIgnoreCase);
 
     private static string? Blank(string? s) => string.IsNullOrWhiteSpace(s) ? null : s.Trim();

@@ -86,7 +86,7 @@ public sealed partial class FarmScheduler
         }
 
         var m = run.Manifest;
-        return new RunView(run.Id, m.Name, m.State, run.Spec, m.SubmittedBy, m.SubmittedAt, m.FinishedAt, m.Error, run.Paused, run.Round, shards);
+        return new RunView(run.Id, m.Name, m.State, run.Spec, m.SubmittedBy, m.SubmittedAt, m.FinishedAt, m.Error, run.Paused, run.Round, shards, RunSummary.Of(m));
     }
 }
 
@@ -105,7 +105,7 @@ public enum ShardStatus
 /// <summary>A shard of the current round: state, retries, and its latest attempt's times and agent.</summary>
 public sealed record ShardView(int Index, ShardStatus Status, int Retries, int Failures, DateTimeOffset? StartedAt, DateTimeOffset? StoppedAt, string? AgentId);
 
-/// <summary>A run as it stands: its spec, state and the current round's shards.</summary>
+/// <summary>A run as it stands: its spec, state, the current round's shards and its <see cref="RunSummary"/> (what lists and graphs show).</summary>
 public sealed record RunView(
     string Id,
     string Name,
@@ -117,7 +117,8 @@ public sealed record RunView(
     string? Error,
     bool Paused,
     int Round,
-    IReadOnlyList<ShardView> Shards)
+    IReadOnlyList<ShardView> Shards,
+    RunSummary Summary)
 {
     /// <summary>True once the run ended (succeeded, failed or cancelled).</summary>
     public bool IsFinal => RunStates.IsFinal(State);

@@ -52,6 +52,10 @@ public sealed class ExplorerAtScaleTests(ITestOutputHelper output)
             await store.IndexAsync(LineageIndexer.EntriesOf(m, null));
         }
 
+        // The Explorer lists runs from the scheduler's published view, which holds every run of the store from the
+        // coordinator's start on: a restart recovers the seeded history as a studio's coordinator would find it.
+        await farm.RestartCoordinatorAsync(TimeSpan.Zero);
+
         var explorer = new Uri(farm.App.MetricsAddress()!, "/explorer/");
         await using var browser = await HeadlessChromium.StartAsync();
 

@@ -1,4 +1,5 @@
 using RMTC.Farm.Coordinator.Explorer;
+using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Core.Jobs;
 using RMTC.Farm.Core.Lineage;
 
@@ -7,7 +8,7 @@ namespace RMTC.Farm.Integration.Tests.Explorer;
 /// <summary>The runs list's filters, order and paging, without a server.</summary>
 public sealed class RunsQueryTests
 {
-    private static RunManifest Run(string name, string recipe, string show, int day, string state = RunStates.Succeeded) => new()
+    private static RunSummary Run(string name, string recipe, string show, int day, string state = RunStates.Succeeded) => RunSummary.Of(new RunManifest
     {
         RunId = name + "-000000",
         Name = name,
@@ -17,9 +18,9 @@ public sealed class RunsQueryTests
         SubmittedAt = new DateTimeOffset(2026, 12, day, 12, 0, 0, TimeSpan.Zero),
         Spec = new JobSpec { Name = name, Recipe = recipe, Dataset = "/data", Show = show },
         Dataset = new DatasetRecord { Name = "plates", Digest = new string('a', 64) },
-    };
+    });
 
-    private static readonly RunManifest[] Runs =
+    private static readonly RunSummary[] Runs =
     [
         Run("beauty", "denoiser", "lighthouse", 1),
         Run("albedo", "hdr-denoiser", "lighthouse", 3),
