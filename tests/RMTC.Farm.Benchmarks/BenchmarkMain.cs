@@ -1,8 +1,8 @@
 namespace RMTC.Farm.Benchmarks;
 
 /// <summary>
-/// Entry point: `dotnet run --project tests/RMTC.Farm.Benchmarks -c Release -- [lineage] [merge] [transfer] [scheduling] [rounds] [demo] [onnx] [exr] [scripted]`
-/// (none named: all), with `--runs N` (lineage), `--params N` (merge, transfer), `--agents N --shards N --train-ms N` (scheduling), `--iterations N` (onnx; exr takes at most 5), `--repetitions N --threads N` (scripted).
+/// Entry point: `dotnet run --project tests/RMTC.Farm.Benchmarks -c Release -- [lineage] [merge] [transfer] [scheduling] [rounds] [demo] [onnx] [exr] [scripted] [explorer]`
+/// (none named: all), with `--runs N` (lineage), `--params N` (merge, transfer), `--agents N --shards N --train-ms N` (scheduling), `--iterations N` (onnx; exr takes at most 5), `--repetitions N --threads N` (scripted), `--explorer-runs N` (explorer).
 /// `soak [--runs 20] [--agents 3] [--seed 1]` runs the fault soak instead (issue 6): real processes, one fault per run.
 /// </summary>
 internal static class BenchmarkMain
@@ -70,6 +70,11 @@ internal static class BenchmarkMain
         if (which.Count == 0 || which.Contains("exr"))
         {
             ExrBenchmark.Run(table, Math.Min(iterations, 5));
+        }
+
+        if (which.Count == 0 || which.Contains("explorer"))
+        {
+            await ExplorerBenchmark.RunAsync(table, args.SkipWhile(a => a != "--explorer-runs").Skip(1).Select(int.Parse).FirstOrDefault(10_000));
         }
 
         if (which.Count == 0 || which.Contains("scripted"))
