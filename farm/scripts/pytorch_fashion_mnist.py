@@ -4,7 +4,10 @@
 Trains a TorchScript model file (by default farm/models/resnet_classifier.pt, the very file the farm trains, so both
 start from the same weights) on Fashion-MNIST from Debian's dataset-fashion-mnist with the optimiser the job spec names,
 one shuffled pass per epoch, and prints one JSON line per epoch with the test accuracy on the 10,000 t10k images.
-Pixels are scaled to [0, 1] as `rmtc dataset import idx` does. Run with Debian's python3-torch:
+Pixels are scaled to [0, 1] as `rmtc dataset import idx` does. `--shuffle rmtc` visits the training images in exactly
+the order `rmtc train --local` does for a job with `seed: SEED` (its SplitMix64 shuffles, written out below), so the two
+take the same mini-batches and differ only in floating-point rounding; `--shuffle torch` (the default) draws
+`torch.randperm` from `--seed`. Run with Debian's python3-torch:
 
     /usr/bin/python3 farm/scripts/pytorch_fashion_mnist.py --epochs 2 --batch 64 --lr 0.05 --optimizer sgd --momentum 0.9
 """
@@ -34,6 +37,63 @@ def load(source: str, split: str):
     return images, labels
 
 
+MASK = (1 << 64) - 1
+GOLDEN = 0x9E3779B97F4A7C15
+
+
+def _finalise(z: int) -> int:
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return z ^ (z >> 31)
+
+
+def _mix_seed(seed: int, *parts: int) -> int:
+    """RMTC.Farm.Core.Planning.SplitMix64.MixSeed."""
+    x = _finalise((seed + GOLDEN) & MASK)
+    for p in parts:
+        x = _finalise(((x * 0xD1342543DE82EF95) & MASK) ^ _finalise((p + GOLDEN) & MASK))
+    return x
+
+
+class SplitMix64:
+    """RMTC.Farm.Core.Planning.SplitMix64: the generator behind every shuffle of the farm's training loop."""
+
+    def __init__(self, state: int):
+        self.state = state
+
+    def next(self) -> int:
+        self.state = (self.state + GOLDEN) & MASK
+        return _finalise(self.state)
+
+    def next_int(self, n: int) -> int:
+        while True:
+            product = self.next() * n
+            low = product & MASK
+            if low >= n or low >= ((1 << 64) - n) % n:
+                return product >> 64
+
+    def shuffle(self, items: list) -> None:
+        for i in range(len(items) - 1, 0, -1):
+            j = self.next_int(i + 1)
+            items[i], items[j] = items[j], items[i]
+
+
+def local_seed(job_seed: int) -> int:
+    """RMTC.Farm.Core.Planning.RunSeeds.Local: the shuffle seed `rmtc train --local` derives from the job's seed."""
+    return _mix_seed(job_seed & MASK, 0x10CA1) >> 1
+
+
+def rmtc_orders(seed: int, n: int):
+    """The epoch orders of the farm's training loop (ShardTrainer.TrainEpoch) for a shuffle seed: epoch e shuffles
+    the previous epoch's order in place with SplitMix64.For(seed, e)."""
+    order = list(range(n))
+    epoch = 0
+    while True:
+        SplitMix64(_mix_seed(seed & MASK, epoch)).shuffle(order)
+        yield torch.tensor(order)
+        epoch += 1
+
+
 def accuracy(model, images, labels, batch: int = 1000) -> float:
     model.eval()
     correct = 0
@@ -55,7 +115,8 @@ def main() -> None:
     parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--weight-decay", type=float, default=0.0)
     parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seed", type=int, default=42, help="the job's seed (--shuffle rmtc) or torch's")
+    parser.add_argument("--shuffle", choices=["torch", "rmtc"], default="torch")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -70,9 +131,10 @@ def main() -> None:
     else:
         optimiser = torch.optim.Adam(params, lr=args.lr, weight_decay=args.weight_decay)
     loss_fn = nn.CrossEntropyLoss()
+    orders = rmtc_orders(local_seed(args.seed), len(train_x)) if args.shuffle == "rmtc" else None
     start = time.time()
     for epoch in range(1, args.epochs + 1):
-        order = torch.randperm(len(train_x))
+        order = next(orders) if orders is not None else torch.randperm(len(train_x))
         total = 0.0
         for i in range(0, len(order), args.batch):
             batch = order[i:i + args.batch]
