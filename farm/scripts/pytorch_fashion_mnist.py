@@ -7,7 +7,11 @@ one shuffled pass per epoch, and prints one JSON line per epoch with the test ac
 Pixels are scaled to [0, 1] as `rmtc dataset import idx` does. `--shuffle rmtc` visits the training images in exactly
 the order `rmtc train --local` does for a job with `seed: SEED` (its SplitMix64 shuffles, written out below), so the two
 take the same mini-batches and differ only in floating-point rounding; `--shuffle torch` (the default) draws
-`torch.randperm` from `--seed`. Run with Debian's python3-torch:
+`torch.randperm` from `--seed`. `--shards N` trains PyTorch's own FedAvg instead, as the farm documents it: the images
+split IID into N shards, each round every shard trains one epoch from the global state with a fresh optimiser, and the
+global state becomes the sample-weighted mean of the shards' float tensors (parameters and BatchNorm running
+statistics) and the maximum of their integer ones (`num_batches_tracked`); one round per epoch. Run with Debian's
+python3-torch:
 
     /usr/bin/python3 farm/scripts/pytorch_fashion_mnist.py --epochs 2 --batch 64 --lr 0.05 --optimizer sgd --momentum 0.9
 """
@@ -117,6 +121,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--seed", type=int, default=42, help="the job's seed (--shuffle rmtc) or torch's")
     parser.add_argument("--shuffle", choices=["torch", "rmtc"], default="torch")
+    parser.add_argument("--shards", type=int, default=1, help="FedAvg over this many IID shards (1: plain training)")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -125,16 +130,13 @@ def main() -> None:
     model.train()
     train_x, train_y = load(args.source, "train")
     test_x, test_y = load(args.source, "t10k")
-    params = list(model.parameters())
-    if args.optimizer == "sgd":
-        optimiser = torch.optim.SGD(params, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
-    else:
-        optimiser = torch.optim.Adam(params, lr=args.lr, weight_decay=args.weight_decay)
-    loss_fn = nn.CrossEntropyLoss()
-    orders = rmtc_orders(local_seed(args.seed), len(train_x)) if args.shuffle == "rmtc" else None
-    start = time.time()
-    for epoch in range(1, args.epochs + 1):
-        order = next(orders) if orders is not None else torch.randperm(len(train_x))
+    def make_optimiser():
+        params = list(model.parameters())
+        if args.optimizer == "sgd":
+            return torch.optim.SGD(params, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
+        return torch.optim.Adam(params, lr=args.lr, weight_decay=args.weight_decay)
+
+    def train_epoch(optimiser, order) -> float:
         total = 0.0
         for i in range(0, len(order), args.batch):
             batch = order[i:i + args.batch]
@@ -143,9 +145,34 @@ def main() -> None:
             loss.backward()
             optimiser.step()
             total += loss.item() * len(batch)
-        print(json.dumps({"epoch": epoch, "trainLoss": total / len(order), "accuracy": accuracy(model, test_x, test_y),
-                          "seconds": time.time() - start}), flush=True)
+        return total / len(order)
 
+    loss_fn = nn.CrossEntropyLoss()
+    start = time.time()
+    if args.shards > 1:
+        shards = torch.randperm(len(train_x)).tensor_split(args.shards)
+        for epoch in range(1, args.epochs + 1):
+            start_state = {k: v.clone() for k, v in model.state_dict().items()}
+            merged, losses = {}, []
+            for shard in shards:
+                model.load_state_dict(start_state)
+                losses.append(train_epoch(make_optimiser(), shard[torch.randperm(len(shard))]) * len(shard))
+                for k, v in model.state_dict().items():
+                    if v.is_floating_point():
+                        merged[k] = merged.get(k, 0) + v.double() * len(shard)
+                    else:
+                        merged[k] = torch.maximum(merged[k], v) if k in merged else v.clone()
+            model.load_state_dict({k: (v / len(train_x)).float() if v.is_floating_point() else v for k, v in merged.items()})
+            print(json.dumps({"epoch": epoch, "trainLoss": sum(losses) / len(train_x), "accuracy": accuracy(model, test_x, test_y),
+                              "seconds": time.time() - start}), flush=True)
+        return
+
+    optimiser = make_optimiser()
+    orders = rmtc_orders(local_seed(args.seed), len(train_x)) if args.shuffle == "rmtc" else None
+    for epoch in range(1, args.epochs + 1):
+        order = next(orders) if orders is not None else torch.randperm(len(train_x))
+        print(json.dumps({"epoch": epoch, "trainLoss": train_epoch(optimiser, order), "accuracy": accuracy(model, test_x, test_y),
+                          "seconds": time.time() - start}), flush=True)
 
 if __name__ == "__main__":
     main()

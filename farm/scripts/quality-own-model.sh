@@ -3,13 +3,18 @@
 # from Debian's dataset-fashion-mnist, trained three ways for the same epochs from the same file's weights:
 #   local     `rmtc train --local` (one process, the baseline)
 #   farm      a coordinator + 4 agents on this machine, FedAvg over 4 IID shards (1 local epoch per round)
-#   pytorch   PyTorch itself (Debian's python3-torch) on the same file, farm/scripts/pytorch_fashion_mnist.py
+#   pytorch   PyTorch itself (Debian's python3-torch) on the same file, farm/scripts/pytorch_fashion_mnist.py, visiting
+#             the images in the local run's order (--shuffle rmtc: the same mini-batches, so the two differ only in
+#             floating-point rounding)
 # and prints a Markdown table of test accuracy (held-out t10k split, 10,000 images) and wall times.
 # Not part of the test suite (minutes of CPU training).
 # Usage: farm/scripts/quality-own-model.sh [ROUNDS (default 2)]
 #   WORK=dir (default /tmp/rmtc-quality-own-model); BATCH (default 64), LR (default 0.05; SGD, momentum 0.9);
 #   LOCAL_THREADS (default 4) torch threads of the local and PyTorch runs (the farm: 4 agents x 1 thread);
-#   TRAIN_SAMPLES (default 60000, all) trains every run on the first N training images only (the test split stays whole)
+#   TRAIN_SAMPLES (default 60000, all) trains every run on the first N training images only (the test split stays whole);
+#   TORCH_RANDPERM=1 adds a PyTorch run in its own order (torch.randperm, seed 42): how far another order lands;
+#   TORCH_FEDAVG=1 adds PyTorch's own FedAvg over the same number of IID shards (pytorch_fashion_mnist.py --shards):
+#   where FedAvg itself lands, the reference for the farm's gap to local
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo="$(pwd)"
@@ -88,10 +93,24 @@ local_acc=$(jq '.rounds[-1].evaluation.accuracy' "$work/local.json")
 
 echo "== PyTorch ($rounds epochs)" >&2
 start=$(date +%s.%N)
-/usr/bin/python3 farm/scripts/pytorch_fashion_mnist.py --model farm/models/resnet_classifier.pt --source "$source_dir" --epochs "$rounds" --batch "$batch" \
-  --lr "$lr" --optimizer sgd --momentum 0.9 --threads "$threads" > "$work/pytorch.jsonl"
+torch_args=(--model farm/models/resnet_classifier.pt --source "$source_dir" --epochs "$rounds" --batch "$batch" --lr "$lr" --optimizer sgd --momentum 0.9 --threads "$threads" --seed 42)
+/usr/bin/python3 farm/scripts/pytorch_fashion_mnist.py "${torch_args[@]}" --shuffle rmtc > "$work/pytorch.jsonl"
 torch_wall=$(awk "BEGIN { print $(date +%s.%N) - $start }")
 torch_acc=$(tail -1 "$work/pytorch.jsonl" | jq '.accuracy')
+if [ "${TORCH_RANDPERM:-0}" = 1 ]; then
+  echo "== PyTorch, its own shuffle ($rounds epochs)" >&2
+  start=$(date +%s.%N)
+  /usr/bin/python3 farm/scripts/pytorch_fashion_mnist.py "${torch_args[@]}" --shuffle torch > "$work/pytorch-randperm.jsonl"
+  randperm_wall=$(awk "BEGIN { print $(date +%s.%N) - $start }")
+  randperm_acc=$(tail -1 "$work/pytorch-randperm.jsonl" | jq '.accuracy')
+fi
+if [ "${TORCH_FEDAVG:-0}" = 1 ]; then
+  echo "== PyTorch FedAvg, $shards IID shards ($rounds rounds)" >&2
+  start=$(date +%s.%N)
+  /usr/bin/python3 farm/scripts/pytorch_fashion_mnist.py "${torch_args[@]}" --shards "$shards" > "$work/pytorch-fedavg.jsonl"
+  fedavg_wall=$(awk "BEGIN { print $(date +%s.%N) - $start }")
+  fedavg_acc=$(tail -1 "$work/pytorch-fedavg.jsonl" | jq '.accuracy')
+fi
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
@@ -122,4 +141,17 @@ echo "| run | shards | epochs | test accuracy | gap to local | wall time |"
 echo "|---|---|---|---|---|---|"
 printf "| local (\`rmtc train --local\`) | 1 | %s | %s %% | | %.0f s |\n" "$rounds" "$(pct "$local_acc")" "$local_wall"
 printf "| farm FedAvg, IID | %s | %s | %s %% | %s pp | %.0f s |\n" "$shards" "$rounds" "$(pct "$farm_acc")" "$(pct "$farm_acc - $local_acc")" "$farm_wall"
-printf "| PyTorch 1.13 (same file) | 1 | %s | %s %% | %s pp | %.0f s |\n" "$rounds" "$(pct "$torch_acc")" "$(pct "$torch_acc - $local_acc")" "$torch_wall"
+printf "| PyTorch 1.13 (same file, same batches) | 1 | %s | %s %% | %s pp | %.0f s |\n" "$rounds" "$(pct "$torch_acc")" "$(pct "$torch_acc - $local_acc")" "$torch_wall"
+if [ "${TORCH_RANDPERM:-0}" = 1 ]; then
+  printf "| PyTorch 1.13 (same file, torch.randperm order) | 1 | %s | %s %% | %s pp | %.0f s |\n" "$rounds" "$(pct "$randperm_acc")" "$(pct "$randperm_acc - $local_acc")" "$randperm_wall"
+fi
+if [ "${TORCH_FEDAVG:-0}" = 1 ]; then
+  printf "| PyTorch 1.13 FedAvg, IID (same file) | %s | %s | %s %% | %s pp | %.0f s |\n" "$shards" "$rounds" "$(pct "$fedavg_acc")" "$(pct "$fedavg_acc - $local_acc")" "$fedavg_wall"
+fi
+echo
+echo "Test accuracy after each epoch (round), %:"
+echo "  local   $(jq -r '[.rounds[].evaluation.accuracy * 100 | . * 100 | round / 100 | tostring] | join(", ")' "$work/local.json")"
+echo "  farm    $(jq -r '[.completedRounds[].evalAccuracy * 100 | . * 100 | round / 100 | tostring] | join(", ")' "$work/farm.json")"
+for f in pytorch pytorch-randperm pytorch-fedavg; do
+  [ -f "$work/$f.jsonl" ] && echo "  $f $(jq -rs '[.[].accuracy * 100 | . * 100 | round / 100 | tostring] | join(", ")' "$work/$f.jsonl")"
+done
