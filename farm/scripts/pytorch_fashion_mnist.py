@@ -11,7 +11,10 @@ take the same mini-batches and differ only in floating-point rounding; `--shuffl
 split IID into N shards, each round every shard trains one epoch from the global state with a fresh optimiser, and the
 global state becomes the sample-weighted mean of the shards' float tensors (parameters and BatchNorm running
 statistics) and the maximum of their integer ones (`num_batches_tracked`); one round per epoch. Run with Debian's
-python3-torch:
+python3-torch. `--evaluate WEIGHTS.safetensors` trains nothing: it loads a trained state (`rmtc train --local --out`, or a
+farm run's final weights) into the model and prints its test accuracy as saved and with BatchNorm's running statistics
+recomputed for those weights (`--recalibrate` adds the latter to every epoch of a training run too): how much of an
+accuracy is the weights and how much the running statistics lagging behind them.
 
     /usr/bin/python3 farm/scripts/pytorch_fashion_mnist.py --epochs 2 --batch 64 --lr 0.05 --optimizer sgd --momentum 0.9
 """
@@ -108,6 +111,53 @@ def accuracy(model, images, labels, batch: int = 1000) -> float:
     return correct / len(images)
 
 
+def recalibrated_accuracy(model, train_x, test_x, test_y, passes: int = 60, batch: int = 256) -> float:
+    """Test accuracy with every BatchNorm's running statistics recomputed for the current weights: `passes`
+    training-mode forward passes over random training batches (momentum 0.1 leaves 0.9**passes of the old
+    statistics), then eval mode. The model's state is restored afterwards."""
+    saved = {k: v.clone() for k, v in model.state_dict().items()}
+    generator = torch.Generator().manual_seed(0)
+    model.train()
+    with torch.no_grad():
+        for _ in range(passes):
+            model(train_x[torch.randint(0, len(train_x), (batch,), generator=generator)])
+    result = accuracy(model, test_x, test_y)
+    model.load_state_dict(saved)
+    return result
+
+
+def read_safetensors(path: str) -> dict:
+    with open(path, "rb") as f:
+        data = f.read()
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + size])
+    body = data[8 + size:]
+    dtypes = {"F32": torch.float32, "I64": torch.int64}
+    state = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = entry["data_offsets"]
+        state[name] = torch.frombuffer(bytearray(body[start:end]), dtype=dtypes[entry["dtype"]]).reshape(entry["shape"])
+    return state
+
+
+def write_safetensors(path: str, state: dict) -> None:
+    """The state as safetensors (F32 and I64, names in order), readable by rmtc and by --evaluate."""
+    header, chunks, offset = {}, [], 0
+    for name in sorted(state):
+        tensor = state[name].detach().contiguous()
+        data = tensor.numpy().tobytes()
+        header[name] = {"dtype": "I64" if tensor.dtype == torch.int64 else "F32", "shape": list(tensor.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        chunks.append(data)
+        offset += len(data)
+    encoded = json.dumps(header, separators=(",", ":")).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    with open(path, "wb") as f:
+        f.write(len(encoded).to_bytes(8, "little") + encoded + b"".join(chunks))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=os.path.join(HERE, "..", "models", "resnet_classifier.pt"))
@@ -122,6 +172,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42, help="the job's seed (--shuffle rmtc) or torch's")
     parser.add_argument("--shuffle", choices=["torch", "rmtc"], default="torch")
     parser.add_argument("--shards", type=int, default=1, help="FedAvg over this many IID shards (1: plain training)")
+    parser.add_argument("--recalibrate", action="store_true", help="also the accuracy with recomputed running statistics")
+    parser.add_argument("--save", metavar="WEIGHTS", help="write the final state here (safetensors)")
+    parser.add_argument("--evaluate", metavar="WEIGHTS", help="evaluate a trained state (safetensors) instead of training")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -130,6 +183,18 @@ def main() -> None:
     model.train()
     train_x, train_y = load(args.source, "train")
     test_x, test_y = load(args.source, "t10k")
+    if args.evaluate:
+        model.load_state_dict(read_safetensors(args.evaluate))
+        print(json.dumps({"weights": args.evaluate, "accuracy": accuracy(model, test_x, test_y),
+                          "accuracyRecalibrated": recalibrated_accuracy(model, train_x, test_x, test_y)}), flush=True)
+        return
+
+    def report(epoch: int, loss: float) -> None:
+        line = {"epoch": epoch, "trainLoss": loss, "accuracy": accuracy(model, test_x, test_y)}
+        if args.recalibrate:
+            line["accuracyRecalibrated"] = recalibrated_accuracy(model, train_x, test_x, test_y)
+        print(json.dumps({**line, "seconds": time.time() - start}), flush=True)
+
     def make_optimiser():
         params = list(model.parameters())
         if args.optimizer == "sgd":
@@ -163,16 +228,16 @@ def main() -> None:
                     else:
                         merged[k] = torch.maximum(merged[k], v) if k in merged else v.clone()
             model.load_state_dict({k: (v / len(train_x)).float() if v.is_floating_point() else v for k, v in merged.items()})
-            print(json.dumps({"epoch": epoch, "trainLoss": sum(losses) / len(train_x), "accuracy": accuracy(model, test_x, test_y),
-                              "seconds": time.time() - start}), flush=True)
-        return
+            report(epoch, sum(losses) / len(train_x))
+    else:
+        optimiser = make_optimiser()
+        orders = rmtc_orders(local_seed(args.seed), len(train_x)) if args.shuffle == "rmtc" else None
+        for epoch in range(1, args.epochs + 1):
+            order = next(orders) if orders is not None else torch.randperm(len(train_x))
+            report(epoch, train_epoch(optimiser, order))
+    if args.save:
+        write_safetensors(args.save, model.state_dict())
 
-    optimiser = make_optimiser()
-    orders = rmtc_orders(local_seed(args.seed), len(train_x)) if args.shuffle == "rmtc" else None
-    for epoch in range(1, args.epochs + 1):
-        order = next(orders) if orders is not None else torch.randperm(len(train_x))
-        print(json.dumps({"epoch": epoch, "trainLoss": train_epoch(optimiser, order), "accuracy": accuracy(model, test_x, test_y),
-                          "seconds": time.time() - start}), flush=True)
 
 if __name__ == "__main__":
     main()
