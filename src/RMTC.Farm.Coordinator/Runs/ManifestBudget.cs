@@ -26,8 +26,10 @@ internal static class ManifestBudget
         Quorum = new QuorumClosure { Quorum = int.MaxValue, Merged = int.MaxValue, Deadline = DateTimeOffset.MaxValue },
     });
 
+    // A shard's record, its merged digest, and its place in a quorum's unmerged list or eaten record.
     private static readonly int ShardBytes = Measure(new ShardRecord { Shard = int.MaxValue, Samples = int.MaxValue, Seed = long.MinValue, ResultDigest = Digest })
-        + Measure(Digest) + Measure(int.MaxValue);
+        + Measure(Digest) + Measure(int.MaxValue)
+        + Measure(new EatenShard { Shard = int.MaxValue, By = new string('s', Scheduling.AgentText.MaxLength), At = DateTimeOffset.MaxValue, Via = new string('v', Scheduling.AgentText.MaxLength) });
 
     // An agent's error and progress texts are cut before they are recorded; 512 covers them with room.
     private static readonly int AttemptBytes = Measure(new AttemptRecord
@@ -35,7 +37,7 @@ internal static class ManifestBudget
         Shard = int.MaxValue, Attempt = int.MaxValue, AgentId = new string('a', 128), LeaseId = new string('l', 64), LeaseEpoch = long.MaxValue,
         StartedAt = DateTimeOffset.MaxValue, EndedAt = DateTimeOffset.MaxValue, Samples = long.MaxValue, ResultDigest = Digest,
         FinalLoss = double.MaxValue, Device = new string('d', 64), Outcome = AttemptOutcomes.Preempted, Error = new string('e', 512),
-        CheckpointDigest = Digest, Progress = new string('p', 128), ResumedFrom = Digest,
+        CheckpointDigest = Digest, Progress = new string('p', 128), ResumedFrom = Digest, StoppedBy = new string('s', Scheduling.AgentText.MaxLength),
     });
 
     /// <summary>The most bytes the manifest of a run of <paramref name="spec"/>, now <paramref name="manifest"/>, should reach.</summary>

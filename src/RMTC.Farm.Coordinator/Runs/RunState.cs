@@ -120,6 +120,24 @@ internal sealed class RunState
 
     public bool IsFinal => RunStates.IsFinal(Manifest.State);
     public RoundRecord CurrentRound => Manifest.Rounds[^1];
+
+    /// <summary>Failed attempts tolerated per shard: the spec's, until a wrangler changed it (<see cref="RunManifest.Controls"/>).</summary>
+    public int MaxRetries => Manifest.Controls?.MaxRetries ?? Spec.MaxRetries;
+
+    /// <summary>Where dispatch serves the run: higher priority first, then in submission order.</summary>
+    public DispatchOrder DispatchOrder => new(Manifest.Controls?.Priority ?? Spec.OpenCue?.Priority ?? 0, SubmitOrder);
+}
+
+/// <summary>The order dispatch walks live runs in: higher priority first, equal priorities in submission order.</summary>
+/// <param name="Priority">The run's priority (OpenCue's; 0 unless a spec or a wrangler set one).</param>
+/// <param name="SubmitOrder">The run's submission counter (unique).</param>
+internal readonly record struct DispatchOrder(int Priority, long SubmitOrder) : IComparable<DispatchOrder>
+{
+    public int CompareTo(DispatchOrder other)
+    {
+        var byPriority = other.Priority.CompareTo(Priority);
+        return byPriority != 0 ? byPriority : SubmitOrder.CompareTo(other.SubmitOrder);
+    }
 }
 
 /// <summary>Where a shard of the current round stands.</summary>
@@ -214,6 +232,9 @@ internal sealed class ShardState
 
     /// <summary>Checkpoint of this shard's latest preempted attempt (this round): its next lease resumes from it.</summary>
     public string? ResumeCheckpointDigest { get; set; }
+
+    /// <summary>Dropped from this round by a wrangler (OpenCue's eat): its phase is <see cref="ShardPhase.Done"/> with no result.</summary>
+    public bool Eaten { get; set; }
 }
 
 /// <summary>A run's pending store writes: the batch gathering changes, and whether a write is in flight.</summary>

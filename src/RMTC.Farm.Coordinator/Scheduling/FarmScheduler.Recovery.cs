@@ -49,7 +49,7 @@ public sealed partial class FarmScheduler
                 {
                     ApplyRecoveredEpochsLocked(run, epochs);
                     _runs[run.Id] = run;
-                    _activeRuns[run.SubmitOrder] = run;
+                    _activeRuns[run.DispatchOrder] = run;
                     // Watchers see the whole run, not only what happened since this restart.
                     run.Events.Restore(run.Id, events);
                     run.ResetReady();
@@ -166,6 +166,7 @@ public sealed partial class FarmScheduler
         for (var i = 0; i < spec.Shards; i++)
         {
             var mine = round.Attempts.Where(a => a.Shard == i).ToList();
+            var eaten = round.Quorum?.Eaten?.Any(e => e.Shard == i) == true;
             run.Shards[i] = new ShardState
             {
                 Index = i,
@@ -174,7 +175,8 @@ public sealed partial class FarmScheduler
                 LeaseEpoch = allAttempts.Where(a => a.Shard == i).Select(a => a.LeaseEpoch).DefaultIfEmpty(0).Max(),
                 Attempts = mine.Count,
                 Failures = mine.Count(a => a.Outcome is AttemptOutcomes.Failed or AttemptOutcomes.Refused),
-                Phase = round.Shards[i].ResultDigest is null ? ShardPhase.Queued : ShardPhase.Done,
+                Phase = round.Shards[i].ResultDigest is null && !eaten ? ShardPhase.Queued : ShardPhase.Done,
+                Eaten = eaten,
                 ResultDigest = round.Shards[i].ResultDigest,
                 ResumeCheckpointDigest = ResumeCheckpointOf(mine),
             };

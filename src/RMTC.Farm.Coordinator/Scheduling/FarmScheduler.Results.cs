@@ -272,6 +272,12 @@ public sealed partial class FarmScheduler
             round.OutputDigest = digest;
             round.OutputTensorsDigest = tensorsDigest;
             round.MomentumDigest = momentumDigest;
+            if (round.Quorum is { } closure)
+            {
+                // A round with eaten shards closes without them: its record counts what the merge took.
+                closure.Merged = round.MergedResults.Count;
+            }
+
             run.PendingIndex.Add(new LineageIndexEntry(LineageIndexKinds.Weights, digest, run.Id));
             round.EndedAt = Now;
             _metrics?.RoundClosed((round.EndedAt.Value - round.StartedAt).TotalSeconds, _time.GetElapsedTime(mergeStarted).TotalSeconds, spec.Recipe);

@@ -121,7 +121,7 @@ public sealed partial class FarmScheduler
             return false;
         }
 
-        int done = 0;
+        int done = 0, merged = 0;
         foreach (var shard in run.Shards)
         {
             if (shard.Phase == ShardPhase.Completing)
@@ -132,10 +132,12 @@ public sealed partial class FarmScheduler
             if (shard.Phase == ShardPhase.Done)
             {
                 done++;
+                // An eaten shard is done with the round but brings no result (FarmScheduler.FrameActions.cs).
+                merged += shard.Eaten ? 0 : 1;
             }
         }
 
-        return done >= quorum && done < run.Shards.Length;
+        return merged >= quorum && done < run.Shards.Length;
     }
 
     /// <summary>
@@ -164,13 +166,12 @@ public sealed partial class FarmScheduler
             unmerged.Add(shard.Index);
         }
 
-        round.Quorum = new QuorumClosure
-        {
-            Quorum = policy.Quorum!.Value,
-            Merged = round.MergedResults.Count,
-            UnmergedShards = unmerged,
-            Deadline = round.StartedAt + policy.Deadline!.Value,
-        };
+        // Shards eaten earlier in the round are already recorded here: the closure adds to that record.
+        round.Quorum ??= new QuorumClosure();
+        round.Quorum.Quorum = policy.Quorum!.Value;
+        round.Quorum.Merged = round.MergedResults.Count;
+        round.Quorum.UnmergedShards.AddRange(unmerged);
+        round.Quorum.Deadline = round.StartedAt + policy.Deadline!.Value;
         LogRoundClosedAtQuorum(run.Id, run.Round, round.MergedResults.Count, run.Shards.Length, string.Join(", ", unmerged));
         EventLocked(run, "round-quorum", $"round {run.Round} closed at its deadline ({DurationText.Format(policy.Deadline.Value)}) with {round.MergedResults.Count}/{run.Shards.Length} results (quorum {policy.Quorum}); left out: shard {string.Join(", ", unmerged)}",
             facts: new JsonObject

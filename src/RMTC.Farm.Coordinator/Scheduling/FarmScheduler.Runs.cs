@@ -54,7 +54,7 @@ public sealed partial class FarmScheduler
             PendingEpochReservation = EpochBlock,
         };
         _runs[run.Id] = run;
-        _activeRuns[run.SubmitOrder] = run;
+        _activeRuns[run.DispatchOrder] = run;
         run.PendingIndex.AddRange(LineageIndexer.EntriesOf(manifest, assets));
         LogRunSubmitted(run.Id, spec.Recipe, spec.Shards, spec.Rounds, manifest.Dataset.Name, manifest.Dataset.Digest);
         EventLocked(run, "submitted", $"run {run.Id}: {spec.Recipe} on {manifest.Dataset.Name} ({manifest.Dataset.Samples} samples), {spec.Shards} {spec.EffectiveSharding} shards x {spec.Rounds} rounds, merge {spec.Merge.Strategy}{(manifest.Evaluation is { } ev ? $", evaluated on {ev.Split} ({ev.Samples} samples)" : "")}",

@@ -308,9 +308,9 @@ public sealed partial class FarmScheduler
             {
                 GiveUpTaskLocked(run, task, reason);
             }
-            else if (task.Slot.Failures > run.Spec.MaxRetries)
+            else if (task.Slot.Failures > run.MaxRetries)
             {
-                GiveUpTaskLocked(run, task, $"failed {task.Slot.Failures} times (max_retries {run.Spec.MaxRetries}); last error: {reason}");
+                GiveUpTaskLocked(run, task, $"failed {task.Slot.Failures} times (max_retries {run.MaxRetries}); last error: {reason}");
             }
             else
             {

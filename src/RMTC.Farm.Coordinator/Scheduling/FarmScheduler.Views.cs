@@ -54,7 +54,11 @@ public sealed partial class FarmScheduler
             var live = !run.IsFinal && i < run.Shards.Length ? run.Shards[i] : null;
             var failures = attempts.Count(a => a.Outcome is AttemptOutcomes.Failed or AttemptOutcomes.Refused);
             ShardStatus status;
-            if (attempts.Any(a => a.Outcome == AttemptOutcomes.Succeeded) || (live?.Phase == ShardPhase.Done))
+            if (live?.Eaten == true)
+            {
+                status = ShardStatus.Eaten;
+            }
+            else if (attempts.Any(a => a.Outcome == AttemptOutcomes.Succeeded) || (live?.Phase == ShardPhase.Done))
             {
                 status = ShardStatus.Succeeded;
             }
@@ -66,7 +70,7 @@ public sealed partial class FarmScheduler
             {
                 status = ShardStatus.Waiting; // the run is being prepared: its shards are queued once its initial weights are stored
             }
-            else if (run.Manifest.State == RunStates.Failed && failures > run.Spec.MaxRetries)
+            else if (run.Manifest.State == RunStates.Failed && failures > run.MaxRetries)
             {
                 status = ShardStatus.Dead;
             }
@@ -86,7 +90,8 @@ public sealed partial class FarmScheduler
         }
 
         var m = run.Manifest;
-        return new RunView(run.Id, m.Name, m.State, run.Spec, m.SubmittedBy, m.SubmittedAt, m.FinishedAt, m.Error, run.Paused, run.Round, shards, RunSummary.Of(m));
+        return new RunView(run.Id, m.Name, m.State, run.Spec, m.SubmittedBy, m.SubmittedAt, m.FinishedAt, m.Error, run.Paused, run.Round, shards, RunSummary.Of(m),
+            run.DispatchOrder.Priority, m.Comments?.Count ?? 0);
     }
 }
 
@@ -98,14 +103,17 @@ public enum ShardStatus
     Succeeded,
     /// <summary>Failed more often than the run's max_retries allow.</summary>
     Dead,
-    /// <summary>Never finished because the run was cancelled or failed elsewhere.</summary>
+    /// <summary>Dropped from the round by a wrangler, or never finished because the run was cancelled or failed elsewhere.</summary>
     Eaten,
 }
 
 /// <summary>A shard of the current round: state, retries, and its latest attempt's times and agent.</summary>
 public sealed record ShardView(int Index, ShardStatus Status, int Retries, int Failures, DateTimeOffset? StartedAt, DateTimeOffset? StoppedAt, string? AgentId);
 
-/// <summary>A run as it stands: its spec, state, the current round's shards and its <see cref="RunSummary"/> (what lists and graphs show).</summary>
+/// <summary>
+/// A run as it stands: its spec, state, the current round's shards, its <see cref="RunSummary"/> (what lists and graphs
+/// show), its dispatch priority and how many comments it has.
+/// </summary>
 public sealed record RunView(
     string Id,
     string Name,
@@ -118,7 +126,9 @@ public sealed record RunView(
     bool Paused,
     int Round,
     IReadOnlyList<ShardView> Shards,
-    RunSummary Summary)
+    RunSummary Summary,
+    int Priority = 0,
+    int Comments = 0)
 {
     /// <summary>True once the run ended (succeeded, failed or cancelled).</summary>
     public bool IsFinal => RunStates.IsFinal(State);

@@ -20,8 +20,8 @@ public sealed partial class FarmScheduler
     private readonly Dictionary<string, AgentState> _agents = new(StringComparer.Ordinal);
     private readonly AgentRoster _roster = new();
     private readonly Dictionary<string, RunState> _runs = new(StringComparer.Ordinal);
-    // Runs not yet ended, in submission order: what dispatch walks (ended ones are dropped lazily).
-    private readonly SortedDictionary<long, RunState> _activeRuns = new();
+    // Runs not yet ended, by priority then submission order: what dispatch walks (ended ones are dropped lazily).
+    private readonly SortedDictionary<DispatchOrder, RunState> _activeRuns = new();
     private readonly Dictionary<string, Lease> _leases = new(StringComparer.Ordinal);
     private readonly RunJournal _journal;
     private readonly IArtifactStore _artifacts;
@@ -61,7 +61,7 @@ public sealed partial class FarmScheduler
 
     /// <summary>
     /// Grants leases on queued shards to agents with free slots that fit. Caller holds the lock.
-    /// Runs in submission order, each run's shards oldest-ready first, each to the least-loaded free agent that fits:
+    /// Runs by priority then submission order, each run's shards oldest-ready first, each to the least-loaded free agent that fits:
     /// the cost is the free agents plus the grants, never the farm's whole queue (it runs after every result).
     /// </summary>
     private void DispatchLocked()
@@ -75,7 +75,7 @@ public sealed partial class FarmScheduler
 
         // Least-loaded agent first, so a round spreads across the wall rather than piling onto one node.
         free.Sort(ByLoad);
-        List<long>? ended = null;
+        List<DispatchOrder>? ended = null;
         foreach (var (order, run) in _activeRuns)
         {
             if (run.IsFinal)
@@ -324,9 +324,9 @@ public sealed partial class FarmScheduler
         {
             // The other attempt of a speculated shard still runs: this failure counts, but the shard waits for that one.
             shard.Failures++;
-            if (shard.Failures > run.Spec.MaxRetries)
+            if (shard.Failures > run.MaxRetries)
             {
-                FinishRunLocked(run, RunStates.Failed, $"round {run.Round} shard {shard.Index} failed {shard.Failures} times (max_retries {run.Spec.MaxRetries}); last error: {why}");
+                FinishRunLocked(run, RunStates.Failed, $"round {run.Round} shard {shard.Index} failed {shard.Failures} times (max_retries {run.MaxRetries}); last error: {why}");
             }
 
             return;
@@ -340,9 +340,9 @@ public sealed partial class FarmScheduler
         if (countsAsFailure)
         {
             shard.Failures++;
-            if (shard.Failures > run.Spec.MaxRetries)
+            if (shard.Failures > run.MaxRetries)
             {
-                FinishRunLocked(run, RunStates.Failed, $"round {run.Round} shard {shard.Index} failed {shard.Failures} times (max_retries {run.Spec.MaxRetries}); last error: {why}");
+                FinishRunLocked(run, RunStates.Failed, $"round {run.Round} shard {shard.Index} failed {shard.Failures} times (max_retries {run.MaxRetries}); last error: {why}");
                 return;
             }
         }

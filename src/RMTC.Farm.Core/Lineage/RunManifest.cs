@@ -59,6 +59,10 @@ public sealed class RunManifest
     /// manifests written before they left the coordinator (those runs prepared and evaluated in the coordinator).
     /// </summary>
     public List<TaskRecord>? Tasks { get; set; }
+    /// <summary>Job controls changed after submission (OpenCue's <c>setPriority</c>, <c>setMaxRetries</c>); null when none was.</summary>
+    public RunControls? Controls { get; set; }
+    /// <summary>Wranglers' comments on the run (OpenCue's <c>addComment</c>), oldest first; null when none.</summary>
+    public List<RunComment>? Comments { get; set; }
 
     /// <summary>Options used for every manifest written or read.</summary>
     public static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)
@@ -192,6 +196,40 @@ public sealed class QuorumClosure
     public List<int> UnmergedShards { get; set; } = new();
     /// <summary>When the deadline fell.</summary>
     public DateTimeOffset Deadline { get; set; }
+    /// <summary>Shards a wrangler dropped from the round (OpenCue's <c>eat</c>), also listed in <see cref="UnmergedShards"/>; null when none.</summary>
+    public List<EatenShard>? Eaten { get; set; }
+}
+
+/// <summary>A shard dropped from its round by a wrangler: the round closes without its result.</summary>
+public sealed class EatenShard
+{
+    public int Shard { get; set; }
+    /// <summary>Who asked, as the call named them.</summary>
+    public string By { get; set; } = "";
+    public DateTimeOffset At { get; set; }
+    /// <summary>How the request came (e.g. <c>OpenCue from 10.0.0.5</c>).</summary>
+    public string Via { get; set; } = "";
+}
+
+/// <summary>Settings of a run changed after submission; each null while the spec's value holds.</summary>
+public sealed class RunControls
+{
+    /// <summary>Dispatch priority: runs of higher priority get free agents first.</summary>
+    public int? Priority { get; set; }
+    /// <summary>Failed attempts tolerated per shard (the spec's <c>max_retries</c> until changed).</summary>
+    public int? MaxRetries { get; set; }
+}
+
+/// <summary>A wrangler's comment on a run.</summary>
+public sealed class RunComment
+{
+    /// <summary>1-based, in the order comments were made.</summary>
+    public int Number { get; set; }
+    public DateTimeOffset At { get; set; }
+    /// <summary>Who wrote it, as the call named them.</summary>
+    public string User { get; set; } = "";
+    public string Subject { get; set; } = "";
+    public string Message { get; set; } = "";
 }
 
 /// <summary>One shard of a round: the part of the data it covers and the seed it trains with.</summary>
@@ -220,7 +258,7 @@ public sealed class AttemptRecord
     public string? ResultDigest { get; set; }
     public double? FinalLoss { get; set; }
     public string? Device { get; set; }
-    /// <summary>running, succeeded, failed, expired, refused, cancelled, preempted.</summary>
+    /// <summary>running, succeeded, failed, expired, refused, cancelled, preempted, killed, retried.</summary>
     public string Outcome { get; set; } = AttemptOutcomes.Running;
     public string? Error { get; set; }
     /// <summary>Preempted attempts: the checkpoint stored when the node yielded to rendering (null when none was kept).</summary>
@@ -229,6 +267,8 @@ public sealed class AttemptRecord
     public string? Progress { get; set; }
     /// <summary>The checkpoint this attempt resumed from (a preempted attempt's); null when it started from the round's input.</summary>
     public string? ResumedFrom { get; set; }
+    /// <summary>Who stopped the attempt or discarded its result (killed, retried, or cancelled by an eat), as the call named them; null otherwise.</summary>
+    public string? StoppedBy { get; set; }
 }
 
 /// <summary>How an attempt ended.</summary>
@@ -242,4 +282,8 @@ public static class AttemptOutcomes
     public const string Cancelled = "cancelled";
     /// <summary>Handed back because the node yielded to rendering; not a failure.</summary>
     public const string Preempted = "preempted";
+    /// <summary>Stopped by a wrangler (OpenCue's frame kill); the shard was queued again. Not a failure.</summary>
+    public const string Killed = "killed";
+    /// <summary>Succeeded, then its result was taken out of the round's merge by a wrangler's retry (the shard ran again).</summary>
+    public const string Retried = "retried";
 }

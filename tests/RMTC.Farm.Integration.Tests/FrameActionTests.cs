@@ -1,0 +1,276 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using RMTC.Farm.Coordinator.Hosting;
+using RMTC.Farm.Coordinator.Runs;
+using RMTC.Farm.Coordinator.Scheduling;
+using RMTC.Farm.Coordinator.Storage;
+using RMTC.Farm.Core.Lineage;
+using RMTC.Farm.Core.Weights;
+
+namespace RMTC.Farm.Integration.Tests;
+
+/// <summary>
+/// Wranglers' frame actions and job controls as transitions of the scheduler, driven directly with a fake clock and real
+/// weight files: retry (a merged result taken back out of the round's sum), kill, eat under a quorum policy, priority,
+/// max retries and comments, each checked in the manifest.
+/// </summary>
+public sealed class FrameActionTests : IAsyncLifetime
+{
+    private static readonly ActionOrigin Alice = new("alice", "OpenCue from 127.0.0.1", "bad node");
+
+    private readonly string _root = Directory.CreateTempSubdirectory("rmtc-actions-").FullName;
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-12-07T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+    private readonly FarmScheduler _scheduler;
+    private readonly IArtifactStore _artifacts;
+    private readonly string _data;
+
+    public FrameActionTests()
+    {
+        var options = Options.Create(new CoordinatorOptions { DataDirectory = Path.Combine(_root, "farm"), LeaseTimeoutMs = 3_600_000 });
+        var journal = new RunJournal(new FileRunStore(options), _time, new TestLifetime(), NullLogger<RunJournal>.Instance);
+        _artifacts = new FileArtifactStore(options);
+        _scheduler = new FarmScheduler(journal, _artifacts, _time, options, NullLogger<FarmScheduler>.Instance);
+        _data = Path.Combine(_root, "data");
+        RMTC.Farm.Training.Datasets.DatasetSynthesizer.Synthesize("classifier", _data, 30, seed: 1);
+    }
+
+    private ChannelReader<AgentCommand> Agent(string id, int slots = 1)
+    {
+        var registration = _scheduler.Register(SchedulerInputs.Registration(id, slots, memoryMib: 8192, cores: 4));
+        return _scheduler.Connect(id, registration.SessionToken);
+    }
+
+    private RunStatus Submit(int shards, string extra = "") => _scheduler.SubmitPrepared(new JobSubmission
+    {
+        SpecYaml = $"name: actions\nrecipe: classifier\ndataset: {_data}\nshards: {shards}\nrounds: 1\n{extra}",
+        SourceName = "actions.yaml",
+    });
+
+    private static WorkOrder Assigned(ChannelReader<AgentCommand> inbox)
+    {
+        Assert.True(inbox.TryRead(out var message), "the agent was given no lease");
+        return message.Assign;
+    }
+
+    private async Task<UploadDecision> Deliver(string agent, WorkOrder lease, float shift)
+    {
+        var tensors = _artifacts.ReadWeights(lease.GlobalWeightsDigest).Tensors;
+        foreach (var tensor in tensors.Where(t => t.DType == TensorDType.F32))
+        {
+            var values = tensor.AsFloat32();
+            for (var i = 0; i < values.Length; i++)
+            {
+                values[i] += shift;
+            }
+        }
+
+        var digest = _artifacts.PutWeights(tensors).Digest;
+        return await _scheduler.CompleteAsync(SchedulerInputs.Upload(lease, agent, digest, samples: 15, finalLoss: 0.5));
+    }
+
+    private float FirstValue(string digest) => _artifacts.ReadWeights(digest).Tensors.First(t => t.DType == TensorDType.F32).AsFloat32()[0];
+
+    private Task<RunActionResult> Act(string runId, ShardAction action, bool strict, params int[] shards) =>
+        _scheduler.ActOnShardsAsync(runId, action, shards, Alice, strict);
+
+    [Fact]
+    public async Task A_kill_stops_the_running_attempt_records_who_killed_it_and_queues_the_shard_again_without_counting_a_failure()
+    {
+        var a = Agent("a");
+        var job = Submit(1, "max_retries: 0");
+        var first = Assigned(a);
+
+        var result = await Act(job.Id, ShardAction.Kill, strict: true, first.Shard);
+        Assert.Equal(RunActionVerdict.Done, result.Verdict);
+        Assert.True(a.TryRead(out var stop));
+        Assert.Equal(first.LeaseId, stop.Cancel.LeaseId);
+        Assert.Contains("killed by alice (OpenCue from 127.0.0.1): bad node", stop.Cancel.Reason);
+
+        // The freed agent takes the shard again; the killed attempt's late result is refused as stale.
+        var second = Assigned(a);
+        Assert.Equal((first.Shard, 2), (second.Shard, second.Attempt));
+        Assert.Equal(UploadVerdict.Stale, (await Deliver("a", first, 0.1f)).Verdict);
+        Assert.Equal(UploadVerdict.Accept, (await Deliver("a", second, 0.2f)).Verdict);
+
+        await _scheduler.FlushAsync();
+        var manifest = _scheduler.GetManifest(job.Id)!;
+        // max_retries 0: a kill is no failure, so the run still succeeded.
+        Assert.Equal(RunStates.Succeeded, manifest.State);
+        var killed = manifest.Rounds[0].Attempts.Single(x => x.LeaseId == first.LeaseId);
+        Assert.Equal((AttemptOutcomes.Killed, "alice"), (killed.Outcome, killed.StoppedBy));
+        Assert.Contains("bad node", killed.Error);
+    }
+
+    [Fact]
+    public async Task A_retry_of_a_merged_shard_takes_its_result_out_of_the_round_and_the_merge_averages_the_new_one()
+    {
+        var a = Agent("a");
+        var b = Agent("b");
+        var job = Submit(2);
+        var la = Assigned(a);
+        var lb = Assigned(b);
+        var input = FirstValue(la.GlobalWeightsDigest);
+        Assert.Equal(UploadVerdict.Accept, (await Deliver("b", lb, 0.1f)).Verdict);
+
+        Assert.Equal(RunActionVerdict.Done, (await Act(job.Id, ShardAction.Retry, strict: true, lb.Shard)).Verdict);
+        Assert.Equal(ShardStatus.Running, _scheduler.View.Find(job.Id)!.Shards[lb.Shard].Status);
+        var again = Assigned(b);
+        Assert.Equal((lb.Shard, 2), (again.Shard, again.Attempt));
+        var open = _scheduler.GetManifest(job.Id)!.Rounds[0];
+        Assert.Empty(open.MergedResults);
+        Assert.Null(open.Shards[lb.Shard].ResultDigest);
+
+        Assert.Equal(UploadVerdict.Accept, (await Deliver("a", la, 0.3f)).Verdict);
+        Assert.Equal(UploadVerdict.Accept, (await Deliver("b", again, 0.5f)).Verdict);
+        await _scheduler.FlushAsync();
+        var manifest = _scheduler.GetManifest(job.Id)!;
+        Assert.Equal(RunStates.Succeeded, manifest.State);
+        var round = manifest.Rounds[0];
+        Assert.Equal(2, round.MergedResults.Count);
+        var retried = round.Attempts.Single(x => x.LeaseId == lb.LeaseId);
+        Assert.Equal((AttemptOutcomes.Retried, "alice"), (retried.Outcome, retried.StoppedBy));
+        Assert.DoesNotContain(retried.ResultDigest, round.MergedResults);
+        // Equal shards: the merge is the mean of +0.3 and +0.5; the discarded +0.1 is not in it.
+        Assert.Equal(input + 0.4f, FirstValue(round.OutputDigest!), 4);
+    }
+
+    [Fact]
+    public async Task Retries_and_kills_that_do_not_fit_the_frame_are_refused_naming_why_and_change_nothing()
+    {
+        var a = Agent("a");
+        var job = Submit(2);
+        var running = Assigned(a);
+        var waiting = 1 - running.Shard;
+
+        var retryWaiting = await Act(job.Id, ShardAction.Retry, strict: true, waiting);
+        Assert.Equal(RunActionVerdict.Refused, retryWaiting.Verdict);
+        Assert.Equal($"nothing to retry: shard {waiting} is already waiting for an agent", retryWaiting.Reason);
+        var retryRunning = await Act(job.Id, ShardAction.Retry, strict: true, running.Shard);
+        Assert.Contains("is running: kill it", retryRunning.Reason);
+        var killWaiting = await Act(job.Id, ShardAction.Kill, strict: true, waiting);
+        Assert.Contains("is waiting: no attempt of it runs", killWaiting.Reason);
+        Assert.Contains("is not in this run", (await Act(job.Id, ShardAction.Kill, strict: true, 7)).Reason);
+        Assert.Equal(RunActionVerdict.NotFound, (await Act("nope", ShardAction.Kill, strict: true, 0)).Verdict);
+
+        // A search over every frame acts on those it fits: the running one is killed, the waiting one left alone.
+        var all = await Act(job.Id, ShardAction.Kill, strict: false, 0, 1);
+        Assert.Equal([running.Shard], all.Shards);
+
+        // The run is cancelled: its manifest is sealed, nothing more is done to it.
+        _scheduler.Cancel(job.Id, "test");
+        var ended = await Act(job.Id, ShardAction.Retry, strict: false, 0, 1);
+        Assert.Equal(RunActionVerdict.Refused, ended.Verdict);
+        Assert.StartsWith("the run has ended (cancelled) and its manifest is sealed", ended.Reason);
+    }
+
+    [Fact]
+    public async Task An_eat_is_refused_where_the_round_policy_needs_every_shard()
+    {
+        var a = Agent("a");
+        var job = Submit(2);
+        var lease = Assigned(a);
+        var eat = await Act(job.Id, ShardAction.Eat, strict: true, lease.Shard);
+        Assert.Equal(RunActionVerdict.Refused, eat.Verdict);
+        Assert.StartsWith($"FedAvg cannot close round 1 without shard {lease.Shard}: the job's round policy waits for every shard's result (round_policy close: all)", eat.Reason);
+        Assert.False(a.TryRead(out _));
+    }
+
+    [Fact]
+    public async Task An_eaten_shard_is_cancelled_and_recorded_with_the_rounds_quorum_and_the_round_closes_with_the_others()
+    {
+        var a = Agent("a");
+        var b = Agent("b");
+        var c = Agent("c");
+        var job = Submit(3, "round_policy:\n  close: quorum\n  quorum: 2\n  deadline: 1h");
+        var la = Assigned(a);
+        var lb = Assigned(b);
+        var lc = Assigned(c);
+        Assert.Equal(UploadVerdict.Accept, (await Deliver("a", la, 0.1f)).Verdict);
+
+        Assert.Equal(RunActionVerdict.Done, (await Act(job.Id, ShardAction.Eat, strict: true, lc.Shard)).Verdict);
+        Assert.True(c.TryRead(out var stop));
+        Assert.Equal(lc.LeaseId, stop.Cancel.LeaseId);
+        Assert.Equal(ShardStatus.Eaten, _scheduler.View.Find(job.Id)!.Shards[lc.Shard].Status);
+
+        // Eating b as well would leave one shard, under the quorum: refused, b keeps running.
+        var more = await Act(job.Id, ShardAction.Eat, strict: true, lb.Shard);
+        Assert.Equal(RunActionVerdict.Refused, more.Verdict);
+        Assert.Equal($"eating shard {lb.Shard} would leave 1 of round 1's 3 shards, under the quorum of 2 results FedAvg needs to close the round (round_policy quorum): retry or kill the frame instead", more.Reason);
+        Assert.Contains("was eaten from round 1", (await Act(job.Id, ShardAction.Eat, strict: true, lc.Shard)).Reason);
+
+        // b's result is the last one the round waits for: it closes long before its deadline.
+        Assert.Equal(UploadVerdict.Accept, (await Deliver("b", lb, 0.3f)).Verdict);
+        await _scheduler.FlushAsync();
+        var manifest = _scheduler.GetManifest(job.Id)!;
+        Assert.Equal(RunStates.Succeeded, manifest.State);
+        var quorum = manifest.Rounds[0].Quorum!;
+        Assert.Equal((2, 2), (quorum.Quorum, quorum.Merged));
+        Assert.Equal([lc.Shard], quorum.UnmergedShards);
+        var eaten = Assert.Single(quorum.Eaten!);
+        Assert.Equal((lc.Shard, "alice", "OpenCue from 127.0.0.1"), (eaten.Shard, eaten.By, eaten.Via));
+        var cancelled = manifest.Rounds[0].Attempts.Single(x => x.LeaseId == lc.LeaseId);
+        Assert.Equal((AttemptOutcomes.Cancelled, "alice"), (cancelled.Outcome, cancelled.StoppedBy));
+    }
+
+    [Fact]
+    public void A_higher_priority_run_gets_free_agents_first_and_the_change_is_recorded()
+    {
+        var first = Submit(2);
+        var second = Submit(2);
+        Assert.Equal(RunActionVerdict.Done, _scheduler.SetPriority(second.Id, 10, Alice).Verdict);
+        Assert.Equal(RunActionVerdict.Invalid, _scheduler.SetPriority(second.Id, -1, Alice).Verdict);
+
+        var big = Agent("big", slots: 2);
+        Assert.Equal([second.Id, second.Id], new[] { Assigned(big), Assigned(big) }.Select(l => l.RunId));
+        Assert.Equal(10, _scheduler.View.Find(second.Id)!.Priority);
+        Assert.Equal(10, _scheduler.GetManifest(second.Id)!.Controls!.Priority);
+        Assert.Equal(2, _scheduler.GetJob(first.Id)!.ShardsQueued);
+    }
+
+    [Fact]
+    public void Max_retries_set_after_launch_lets_a_shard_fail_more_and_is_kept_in_the_manifest()
+    {
+        var a = Agent("a");
+        var job = Submit(1, "max_retries: 0");
+        Assert.Equal(RunActionVerdict.Invalid, _scheduler.SetMaxRetries(job.Id, 101, Alice).Verdict);
+        Assert.Equal(RunActionVerdict.Done, _scheduler.SetMaxRetries(job.Id, 1, Alice).Verdict);
+
+        // With the spec's max_retries 0 this failure would have failed the run.
+        _scheduler.ShardFailed("a", SchedulerInputs.Failure(Assigned(a), "out of memory"));
+        Assert.Equal(RunStates.Running, _scheduler.GetJob(job.Id)!.State);
+        _scheduler.ShardFailed("a", SchedulerInputs.Failure(Assigned(a), "out of memory"));
+        var failed = _scheduler.GetJob(job.Id)!;
+        Assert.Equal(RunStates.Failed, failed.State);
+        Assert.Contains("(max_retries 1)", failed.Error);
+        Assert.Equal(1, _scheduler.GetManifest(job.Id)!.Controls!.MaxRetries);
+    }
+
+    [Fact]
+    public void Comments_are_kept_with_the_run_in_order_and_refused_once_it_ended()
+    {
+        var job = Submit(1);
+        Assert.Equal(RunActionVerdict.Done, _scheduler.AddComment(job.Id, "alice", "slow shards", "node 7 is throttled", Alice).Verdict);
+        Assert.Equal(RunActionVerdict.Done, _scheduler.AddComment(job.Id, "", "rerun", "", Alice).Verdict);
+        Assert.Equal(RunActionVerdict.Invalid, _scheduler.AddComment(job.Id, "bob", " ", "", Alice).Verdict);
+        Assert.Equal(RunActionVerdict.Invalid, _scheduler.AddComment(job.Id, "bob", "x", new string('m', FarmScheduler.MaxCommentMessage + 1), Alice).Verdict);
+
+        var comments = _scheduler.CommentsOf(job.Id)!;
+        Assert.Equal([(1, "alice", "slow shards"), (2, "alice", "rerun")], comments.Select(c => (c.Number, c.User, c.Subject)));
+        Assert.Equal(2, _scheduler.GetManifest(job.Id)!.Comments!.Count);
+        Assert.Equal(2, _scheduler.View.Find(job.Id)!.Comments);
+
+        _scheduler.Cancel(job.Id, "test");
+        Assert.Equal(RunActionVerdict.Refused, _scheduler.AddComment(job.Id, "alice", "late", "", Alice).Verdict);
+        Assert.Equal(2, _scheduler.CommentsOf(job.Id)!.Count);
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        await _scheduler.FlushAsync();
+        Directory.Delete(_root, recursive: true);
+    }
+}
