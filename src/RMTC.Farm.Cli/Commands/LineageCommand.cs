@@ -61,6 +61,11 @@ internal static class LineageCommand
                     Console.WriteLine("  shard " + a.Shard + Attempt(a));
                 }
 
+                foreach (var eaten in r.Quorum?.Eaten ?? [])
+                {
+                    Console.WriteLine(string.Create(inv, $"  shard {eaten.Shard} eaten by {eaten.By} ({eaten.Via}) at {eaten.At:u}: the round closed without it"));
+                }
+
                 if (r.Evaluation is { } e)
                 {
                     var metric = e.Accuracy is { } accuracy ? string.Create(inv, $", accuracy {accuracy:P1}") : e.Psnr is { } psnr ? string.Create(inv, $", PSNR {psnr:F2} dB") : "";
@@ -68,6 +73,16 @@ internal static class LineageCommand
                 }
 
                 PrintTaskAttempts(tasks.Where(t => t.Kind == TaskKinds.Evaluate && t.Round == r.Round), "evaluate");
+            }
+
+            if (m.Controls is { } controls)
+            {
+                Console.WriteLine($"controls   {string.Join(", ", new[] { controls.Priority is { } p ? $"priority {p}" : "", controls.MaxRetries is { } r ? $"max retries {r}" : "" }.Where(s => s.Length > 0))} (set after submission)");
+            }
+
+            foreach (var c in m.Comments ?? [])
+            {
+                Console.WriteLine(string.Create(inv, $"comment {c.Number}  {c.User} at {c.At:u}: {c.Subject}{(string.IsNullOrWhiteSpace(c.Message) ? "" : " - " + c.Message)}"));
             }
 
             Console.WriteLine($"model      {(m.FinalModelDigest is null ? "(none yet)" : "sha256:" + m.FinalModelDigest)}");
@@ -88,7 +103,7 @@ internal static class LineageCommand
 
     /// <summary>One attempt's line after what it ran: agent, epoch, outcome, result, error.</summary>
     private static string Attempt(AttemptRecord a) =>
-        string.Create(CultureInfo.InvariantCulture, $" attempt {a.Attempt} on {a.AgentId} (epoch {a.LeaseEpoch}): {a.Outcome}{(a.ResultDigest is null ? "" : " sha256:" + a.ResultDigest[..16])}{(a.Error is null ? "" : " - " + a.Error)}");
+        string.Create(CultureInfo.InvariantCulture, $" attempt {a.Attempt} on {a.AgentId} (epoch {a.LeaseEpoch}): {a.Outcome}{(a.StoppedBy is null ? "" : " by " + a.StoppedBy)}{(a.ResultDigest is null ? "" : " sha256:" + a.ResultDigest[..16])}{(a.Error is null ? "" : " - " + a.Error)}");
 
     /// <summary>A task's attempts (the preparation, a round's evaluation), leased like shards and listed like them.</summary>
     private static void PrintTaskAttempts(IEnumerable<TaskRecord> tasks, string what)

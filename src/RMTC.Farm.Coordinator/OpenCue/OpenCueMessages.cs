@@ -37,7 +37,8 @@ internal static class OpenCueMessages
             Shot = origin?.Shot ?? "",
             User = origin?.User ?? run.SubmittedBy,
             Facility = origin?.Facility ?? "",
-            Priority = origin?.Priority ?? 0,
+            Priority = run.Priority,
+            HasComment = run.Comments > 0,
             MinCores = (float)run.Spec.Resources.Cores,
             MinGpus = run.Spec.Resources.Gpus,
             IsPaused = run.Paused,
@@ -78,7 +79,8 @@ internal static class OpenCueMessages
             LayerStats = new LayerStats(),
         };
         layer.Tags.AddRange(spec.Resources.Tags);
-        layer.Services.Add("rmtc");
+        // The spec's services as written (a layer that names none shows the farm's own).
+        layer.Services.AddRange(origin?.Services is { Count: > 0 } services ? services : ["rmtc"]);
         var counts = Count(run);
         layer.LayerStats.TotalFrames = run.Shards.Count;
         layer.LayerStats.WaitingFrames = counts[ShardStatus.Waiting];

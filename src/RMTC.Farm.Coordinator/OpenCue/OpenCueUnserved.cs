@@ -8,21 +8,14 @@ namespace RMTC.Farm.Coordinator.OpenCue;
 internal static class OpenCueUnserved
 {
     private const string Allocations = "rmtc does not run Cuebot's allocation model: agents take any shard that fits their resources (cores, memory, GPUs, tags), so there are no allocations, subscriptions or facilities to list or change";
-    private const string FrameActions = "rmtc does not take frame actions over OpenCue yet: a failed shard is retried by the farm up to the job's <maxretries>, and a shard cannot be dropped from a round that averages it in; kill the job (job.Kill) and launch again to start over";
+    private const string FrameActions = "rmtc does not mark frames done or waiting: a frame is a shard, done once its result is merged into the round; retry it (frame retry, cueman -retry) to train it again, kill it (cueman -kill) to restart its attempt, or eat it (cueman -eat) where the round policy lets the round close without it";
     private const string LayerChanges = "rmtc takes a layer's resources, tags and range from the launched spec and does not change them afterwards: kill the job and launch a corrected spec";
 
     private static readonly Dictionary<string, string> ByMethod = new(StringComparer.Ordinal)
     {
-        ["job.JobInterface/SetPriority"] = "rmtc does not change a job's priority after launch: the spec's <priority> is recorded, and the farm dispatches runs in submission order",
-        ["job.JobInterface/SetMaxRetries"] = "rmtc does not change a job's max retries after launch: set <maxretries> in the spec (failed attempts tolerated per shard)",
-        ["job.JobInterface/RetryFrames"] = FrameActions,
-        ["job.JobInterface/EatFrames"] = FrameActions,
-        ["job.JobInterface/KillFrames"] = FrameActions,
         ["job.JobInterface/MarkDoneFrames"] = FrameActions,
         ["job.JobInterface/ReorderFrames"] = "rmtc plans a round's shards itself (balanced and seeded) and leases them as agents free up: frames cannot be reordered",
         ["job.JobInterface/StaggerFrames"] = "rmtc plans a round's shards itself (balanced and seeded) and leases them as agents free up: frames cannot be staggered",
-        ["job.JobInterface/GetComments"] = "rmtc keeps no OpenCue comments: a run's history is its lineage (rmtc lineage show RUN_ID on the coordinator's main port)",
-        ["job.JobInterface/AddComment"] = "rmtc keeps no OpenCue comments: a run's history is its lineage (rmtc lineage show RUN_ID on the coordinator's main port)",
         ["job.JobInterface/GetWhatDependsOnThis"] = "rmtc jobs have no dependencies: a job is one training layer, and specs with <depends> entries are refused",
         ["job.JobInterface/GetWhatThisDependsOn"] = "rmtc jobs have no dependencies: a job is one training layer, and specs with <depends> entries are refused",
         ["job.JobInterface/GetDepends"] = "rmtc jobs have no dependencies: a job is one training layer, and specs with <depends> entries are refused",
@@ -34,13 +27,7 @@ internal static class OpenCueUnserved
         ["job.JobInterface/SetAutoEat"] = "rmtc does not eat dead frames: a shard that fails more than <maxretries> times fails the run, since the round's average needs it",
         ["job.LayerInterface/GetOutputPaths"] = "rmtc registers no output paths: a run's outputs are the weights and manifest in its lineage (rmtc lineage show RUN_ID)",
         ["job.LayerInterface/GetLimits"] = "rmtc has no OpenCue limits: a shard runs where an agent's resources fit it",
-        ["job.LayerInterface/RetryFrames"] = FrameActions,
-        ["job.LayerInterface/EatFrames"] = FrameActions,
-        ["job.LayerInterface/KillFrames"] = FrameActions,
         ["job.LayerInterface/MarkdoneFrames"] = FrameActions,
-        ["job.FrameInterface/Retry"] = FrameActions,
-        ["job.FrameInterface/Eat"] = FrameActions,
-        ["job.FrameInterface/Kill"] = FrameActions,
         ["job.FrameInterface/MarkAsWaiting"] = FrameActions,
         ["job.FrameInterface/GetFrameStateDisplayOverrides"] = "rmtc has no frame state display overrides: a frame's state is its shard's",
         ["host.HostInterface/Lock"] = "rmtc does not lock hosts over OpenCue: an agent stops taking work while its node yields to rendering, or when it is stopped",
@@ -50,7 +37,7 @@ internal static class OpenCueUnserved
         ["host.HostInterface/SetAllocation"] = Allocations,
         ["host.HostInterface/GetComments"] = "rmtc keeps no comments on hosts",
         ["host.HostInterface/AddComment"] = "rmtc keeps no comments on hosts",
-        ["host.ProcInterface/Kill"] = FrameActions,
+        ["host.ProcInterface/Kill"] = "rmtc kills a running attempt by its frame: frame kill, or cueman -kill JOB -range N (the attempt is recorded as killed and the shard queued again)",
         ["host.ProcInterface/Unbook"] = "rmtc does not unbook procs: a lease ends when its attempt finishes, fails or its agent goes away",
         ["show.ShowInterface/CreateShow"] = "rmtc has no show registry: a show exists once a job names it in its spec (and the farm admin grants shows to submit hosts in Coordinator:OpenCueSubmitHosts)",
         ["show.ShowInterface/Delete"] = "rmtc has no show registry: a show exists once a job names it in its spec",
@@ -67,7 +54,7 @@ internal static class OpenCueUnserved
         ["facility.FacilityInterface"] = Allocations,
         ["subscription.SubscriptionInterface"] = Allocations,
         ["job.GroupInterface"] = "rmtc has no job groups: a job belongs to its show only",
-        ["job.JobInterface"] = "rmtc does not change a launched job except to kill, pause or resume it: kill it and launch a corrected spec",
+        ["job.JobInterface"] = "rmtc changes a launched job only to kill, pause or resume it, set its priority or max retries, comment on it, and retry, kill or eat its frames: kill it and launch a corrected spec for anything else",
         ["job.LayerInterface"] = LayerChanges,
         ["job.FrameInterface"] = FrameActions,
         ["host.HostInterface"] = "rmtc's hosts are its agents, which register and report themselves: they cannot be changed over OpenCue",
@@ -77,7 +64,7 @@ internal static class OpenCueUnserved
         ["service.ServiceInterface"] = "rmtc has no OpenCue services: every layer runs `rmtc train` on an agent, with the resources its spec names",
         ["service.ServiceOverrideInterface"] = "rmtc has no OpenCue services: every layer runs `rmtc train` on an agent, with the resources its spec names",
         ["limit.LimitInterface"] = "rmtc has no OpenCue limits: a shard runs where an agent's resources fit it",
-        ["comment.CommentInterface"] = "rmtc keeps no OpenCue comments: a run's history is its lineage (rmtc lineage show RUN_ID on the coordinator's main port)",
+        ["comment.CommentInterface"] = "rmtc keeps a job's comments in its run's lineage once made: they cannot be edited or deleted (add another with job.addComment)",
         ["depend.DependInterface"] = "rmtc jobs have no dependencies: a job is one training layer, and specs with <depends> entries are refused",
         ["filter.FilterInterface"] = "rmtc has no OpenCue filters: a spec's settings are what it says",
         ["filter.ActionInterface"] = "rmtc has no OpenCue filters: a spec's settings are what it says",

@@ -25,4 +25,6 @@ public sealed record OpenCueOrigin
     /// <summary>Submitted paused: no shard starts until the job is resumed.</summary>
     public bool Paused { get; init; }
     public int Priority { get; init; }
+    /// <summary>The layer's <c>&lt;services&gt;</c> as written (OpenCue tools show them); null when it names none, so older manifests keep their bytes.</summary>
+    public IReadOnlyList<string>? Services { get; init; }
 }

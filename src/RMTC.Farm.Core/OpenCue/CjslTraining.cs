@@ -301,6 +301,7 @@ public static class CjslTraining
                 Command = layer.Command,
                 Paused = job.Paused,
                 Priority = job.Priority,
+                Services = layer.Services.Count > 0 ? layer.Services : null,
             },
         };
     }

@@ -96,8 +96,8 @@ public sealed class OpenCueToolsTests
         var lines = await CallsAsync(address,
             "raw=/facility.AllocationInterface/GetAll",
             "raw=/service.ServiceInterface/GetDefaultServices",
-            "raw=/job.FrameInterface/Retry",
-            "raw=/job.JobInterface/SetPriority",
+            "raw=/job.FrameInterface/MarkAsWaiting",
+            "raw=/job.JobInterface/ReorderFrames",
             "raw=/host.HostInterface/Lock",
             "raw=/limit.LimitInterface/GetAll",
             "raw=/job.JobInterface/NoSuchCall",
@@ -105,11 +105,11 @@ public sealed class OpenCueToolsTests
             "raw=/show.ShowInterface/GetShows");
         Assert.Equal("raw UNIMPLEMENTED facility.AllocationInterface/GetAll is not served by this rmtc coordinator: rmtc does not run Cuebot's allocation model: agents take any shard that fits their resources (cores, memory, GPUs, tags), so there are no allocations, subscriptions or facilities to list or change", lines[0]);
         Assert.StartsWith("raw UNIMPLEMENTED service.ServiceInterface/GetDefaultServices is not served by this rmtc coordinator: rmtc has no OpenCue services: every layer runs `rmtc train`", lines[1]);
-        Assert.StartsWith("raw UNIMPLEMENTED job.FrameInterface/Retry is not served by this rmtc coordinator: rmtc does not take frame actions over OpenCue yet: a failed shard is retried by the farm up to the job's <maxretries>", lines[2]);
-        Assert.StartsWith("raw UNIMPLEMENTED job.JobInterface/SetPriority is not served by this rmtc coordinator: rmtc does not change a job's priority after launch", lines[3]);
+        Assert.StartsWith("raw UNIMPLEMENTED job.FrameInterface/MarkAsWaiting is not served by this rmtc coordinator: rmtc does not mark frames done or waiting: a frame is a shard", lines[2]);
+        Assert.StartsWith("raw UNIMPLEMENTED job.JobInterface/ReorderFrames is not served by this rmtc coordinator: rmtc plans a round's shards itself", lines[3]);
         Assert.StartsWith("raw UNIMPLEMENTED host.HostInterface/Lock is not served by this rmtc coordinator: rmtc does not lock hosts over OpenCue", lines[4]);
         Assert.StartsWith("raw UNIMPLEMENTED limit.LimitInterface/GetAll is not served by this rmtc coordinator: rmtc has no OpenCue limits", lines[5]);
-        Assert.StartsWith("raw UNIMPLEMENTED job.JobInterface/NoSuchCall is not served by this rmtc coordinator: rmtc does not change a launched job except to kill, pause or resume it", lines[6]);
+        Assert.StartsWith("raw UNIMPLEMENTED job.JobInterface/NoSuchCall is not served by this rmtc coordinator: rmtc changes a launched job only to kill, pause or resume it, set its priority or max retries, comment on it, and retry, kill or eat its frames", lines[6]);
         Assert.Equal("raw UNIMPLEMENTED only OpenCue's services answer on this port: the farm's own services are on the coordinator's main port (Coordinator:Port)", lines[7]);
         Assert.StartsWith("raw ok", lines[8]);
         Assert.All(lines, l => Assert.DoesNotContain("is unimplemented", l, StringComparison.OrdinalIgnoreCase));

@@ -6,7 +6,11 @@ Calls: stats | launch=SPEC.xml | jobs (every job, finished included) | get=ID | 
 | kill=ID | pause=ID | resume=ID | jobnames | layers=JOB_ID (layer ids) | layerframes=LAYER_ID | findlayer=JOB/LAYER
 | getlayer=LAYER_ID | findframe=JOB/LAYER/NUMBER | getframe=FRAME_ID | updated=JOB_ID@UNIX_SECONDS[@LAYER_ID] | shows | activeshows
 | findshow=NAME | hosts | findhost=NAME | hostprocs=NAME | procs | waitprocs=TEXT (polls procs until one's text holds
-TEXT, up to 60 s) | raw=/package.Service/Method (an empty request)."""
+TEXT, up to 60 s) | raw=/package.Service/Method (an empty request)
+| waitframes=LAYER_ID@TEXT (polls the layer's frames until their text holds TEXT, up to 120 s) | services=LAYER_ID
+| jobinfo=JOB_ID (PRIORITY:HAS_COMMENT) | setpriority=JOB_ID@N | setmaxretries=JOB_ID@N | comment=JOB_ID@SUBJECT@MESSAGE
+| comments=JOB_ID | retryframe=FRAME_ID | killframe=FRAME_ID | eatframe=FRAME_ID | retryframes=JOB_ID[@STATE]
+| killframes=JOB_ID[@STATE] | eatframes=JOB_ID[@RANGE] | layerretry=LAYER_ID | layerkill=LAYER_ID | layereat=LAYER_ID."""
 import struct
 import sys
 import time
@@ -148,6 +152,49 @@ def run(channel, name, argument):
             if argument in procs or time.time() > deadline:
                 return procs
             time.sleep(0.01)
+    if name == "waitframes":
+        layer_id, _, wanted = argument.partition("@")
+        deadline = time.time() + 120
+        while True:
+            frames = frames_text(call(channel, "/job.LayerInterface/GetFrames", field(1, field(1, layer_id))))
+            if wanted in frames or time.time() > deadline:
+                return frames
+            time.sleep(0.01)
+    if name == "services":
+        layer = decode(decode(call(channel, "/job.LayerInterface/GetLayer", field(1, argument)))[1][0])
+        return ",".join(s.decode() for s in layer.get(13, []))
+    if name == "jobinfo":
+        job = decode(decode(call(channel, "/job.JobInterface/GetJob", field(1, argument)))[1][0])
+        return "%d:%s" % (num(job, 11), bool(num(job, 16)))
+    if name in ("setpriority", "setmaxretries"):
+        job_id, _, value = argument.partition("@")
+        call(channel, "/job.JobInterface/%s" % ("SetPriority" if name == "setpriority" else "SetMaxRetries"), job_ref(job_id) + field(2, int(value)))
+        return ""
+    if name == "comment":
+        job_id, subject, message = argument.split("@")
+        call(channel, "/job.JobInterface/AddComment", job_ref(job_id) + field(2, field(3, "alice") + field(4, subject) + field(5, message)))
+        return ""
+    if name == "comments":
+        r = decode(call(channel, "/job.JobInterface/GetComments", job_ref(argument)))
+        comments = decode(r[1][0]).get(1, []) if 1 in r else []
+        return "|".join("%s:%s:%s" % (text(decode(c), 3), text(decode(c), 4), text(decode(c), 5)) for c in comments)
+    if name in ("retryframe", "killframe", "eatframe"):
+        extra = field(2, "mallory") + field(3, "4242") + field(4, "ws-07") + field(5, "stuck") if name == "killframe" else b""
+        call(channel, "/job.FrameInterface/%s" % name[:-5].capitalize(), field(1, field(1, argument)) + extra)
+        return ""
+    if name in ("retryframes", "killframes", "eatframes"):
+        job_id, _, narrow = argument.partition("@")
+        criteria = b""
+        if narrow and name == "eatframes":
+            criteria = field(5, narrow)
+        elif narrow:
+            criteria = field(4, field(1, FRAME_STATES.index(narrow)))
+        extra = field(3, "mallory") + field(6, "stuck") if name == "killframes" else b""
+        call(channel, "/job.JobInterface/%s" % (name[:-6].capitalize() + "Frames"), job_ref(job_id) + field(2, criteria) + extra)
+        return ""
+    if name in ("layerretry", "layerkill", "layereat"):
+        call(channel, "/job.LayerInterface/%sFrames" % name[5:].capitalize(), field(1, field(1, argument)))
+        return ""
     if name == "raw":
         return str(len(call(channel, argument, b"")))
     raise ValueError("unknown call " + name)

@@ -19,7 +19,8 @@ def varint(n):
 
 def field(number, value):
     if isinstance(value, int):
-        return varint(number << 3) + varint(value)
+        # Negative int32/int64 values go on the wire as 64-bit two's complement (ten bytes), as protobuf writes them.
+        return varint(number << 3) + varint(value if value >= 0 else value + (1 << 64))
     data = value.encode() if isinstance(value, str) else value
     return varint((number << 3) | 2) + varint(len(data)) + data
 
