@@ -102,7 +102,9 @@ public sealed class OpenCuePortTests
             "stats", $"launch={alphaSpec}", $"launch={betaSpec}", "jobs", $"get={beta.Id}", "find=beta-job", "pending=beta-job",
             $"frames={beta.Id}", $"kill={beta.Id}", $"pause={beta.Id}", $"resume={beta.Id}",
             "jobnames", "shows", "activeshows", "findshow=beta", $"layerframes={beta.Id}/train", $"getlayer={beta.Id}/train",
-            "findlayer=beta-job/train", $"getframe={beta.Id}/1", "findframe=beta-job/train/1", $"updated={beta.Id}@0", "hosts", "procs")];
+            "findlayer=beta-job/train", $"getframe={beta.Id}/1", "findframe=beta-job/train/1", $"updated={beta.Id}@0", "hosts", "procs",
+            $"retryframe={beta.Id}/1", $"killframe={beta.Id}/1", $"eatframes={beta.Id}", $"layerkill={beta.Id}/train", $"setpriority={beta.Id}@5",
+            $"setmaxretries={beta.Id}@1", $"comment={beta.Id}@x@y", $"comments={beta.Id}")];
         var output = string.Join("\n", lines);
 
         Assert.Equal("stats ok", lines[0]);
@@ -126,7 +128,14 @@ public sealed class OpenCuePortTests
             Assert.Contains(" PERMISSION_DENIED cannot read ", line);
             Assert.Contains($"job 'beta-job' ({beta.Id}): it is in show 'beta'", line);
         });
-        Assert.Equal(["hosts ok", "procs ok"], lines[21..]);
+        Assert.Equal(["hosts ok", "procs ok"], lines[21..23]);
+
+        // Frame actions, job controls and comments on another show's job are refused the same way.
+        Assert.All(lines[23..], line =>
+        {
+            Assert.Contains(" PERMISSION_DENIED cannot ", line);
+            Assert.Contains($"job 'beta-job' ({beta.Id}): it is in show 'beta'", line);
+        });
 
         // Nothing of beta's changed; only alpha's job was added.
         var betaRun = farm.Scheduler.ViewRun(beta.Id)!;
