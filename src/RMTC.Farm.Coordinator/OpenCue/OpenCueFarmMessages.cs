@@ -114,6 +114,40 @@ internal static class OpenCueFarmMessages
         };
     }
 
+    /// <summary>
+    /// A show's job whiteboard as Cuebot answers it for CueGUI's Monitor Cue: rmtc has no group hierarchy, so the show
+    /// is the one group (level 0, no subgroups), holding its unfinished jobs by id and inline, with their frame counts.
+    /// </summary>
+    public static NestedGroup ToWhiteboard(string show, IReadOnlyList<RunView> runs, FarmView view)
+    {
+        var live = runs.Where(r => !r.IsFinal).ToList();
+        var ids = live.Select(r => r.Id).ToHashSet(StringComparer.Ordinal);
+        var running = view.Agents.SelectMany(a => a.Leases).Where(l => ids.Contains(l.RunId)).ToList();
+        var group = new NestedGroup
+        {
+            Id = show,
+            Name = show,
+            Level = 0,
+            MinCores = 0,
+            MaxCores = -1,
+            MinGpus = 0,
+            MaxGpus = -1,
+            Groups = new NestedGroupSeq(),
+            Stats = new GroupStats
+            {
+                RunningFrames = live.Sum(r => r.Shards.Count(s => s.Status == ShardStatus.Running)),
+                DeadFrames = live.Sum(r => r.Shards.Count(s => s.Status == ShardStatus.Dead)),
+                WaitingFrames = live.Sum(r => r.Shards.Count(s => s.Status == ShardStatus.Waiting)),
+                PendingJobs = live.Count,
+                ReservedCores = (float)running.Sum(l => view.Find(l.RunId)?.Spec.Resources.Cores ?? 0),
+                ReservedGpus = running.Sum(l => view.Find(l.RunId)?.Spec.Resources.Gpus ?? 0),
+            },
+        };
+        group.Jobs.AddRange(live.Select(r => r.Id));
+        group.InlineJobs.AddRange(live.Select(OpenCueMessages.ToJob));
+        return group;
+    }
+
     private static (double Cores, long MemoryKb, long GpuMemoryKb, uint Gpus) Reserved(AgentView agent, FarmView view)
     {
         (double Cores, long MemoryKb, long GpuMemoryKb, uint Gpus) sum = default;

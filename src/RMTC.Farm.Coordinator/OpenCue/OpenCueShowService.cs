@@ -40,6 +40,26 @@ public sealed class OpenCueShowService(FarmScheduler scheduler) : ShowInterface.
         });
     }
 
+    /// <summary>
+    /// The show's job whiteboard (CueGUI's Monitor Cue polls it for every show it monitors): the show as one group
+    /// holding its unfinished jobs. A show with none has an empty group, as in Cuebot; one the caller may not act for
+    /// is refused by name.
+    /// </summary>
+    public override Task<ShowGetJobWhiteboardResponse> GetJobWhiteboard(ShowGetJobWhiteboardRequest request, ServerCallContext context)
+    {
+        var name = request.Show?.Name is { Length: > 0 } n ? n
+            : throw new RpcException(new Status(StatusCode.InvalidArgument, "GetJobWhiteboard needs the show by name (show.name): pick one from GetShows"));
+        if (context.OpenCueCaller() is { } caller && !caller.MayAct(name))
+        {
+            throw new RpcException(new Status(StatusCode.PermissionDenied,
+                $"cannot read show '{name}': OpenCue calls from {caller.Address} may act for {caller.ShowList} only; the farm admin grants shows to submit hosts in Coordinator:OpenCueSubmitHosts"));
+        }
+
+        var view = scheduler.View;
+        var runs = OpenCueLookup.Visible(view, context).Where(r => string.Equals(r.Spec.EffectiveShow, name, StringComparison.Ordinal)).ToList();
+        return Task.FromResult(new ShowGetJobWhiteboardResponse { Whiteboard = OpenCueFarmMessages.ToWhiteboard(name, runs, view) });
+    }
+
     /// <summary>Every show the caller may see, by name.</summary>
     private static IEnumerable<Show> Shows(FarmView view, ServerCallContext context)
     {

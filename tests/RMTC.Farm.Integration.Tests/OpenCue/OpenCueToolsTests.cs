@@ -32,7 +32,7 @@ public sealed class OpenCueToolsTests
             $"layers={id}", $"layerframes={layer}", $"findlayer={JobName}/train", $"getlayer={layer}", $"findframe={JobName}/train/2",
             $"getframe={id}/3", $"updated={id}@0", "shows", "activeshows", "findshow=rnd",
             $"findlayer={JobName}/comp", $"findframe={JobName}/train/9", $"getframe={id}/x", "findshow=nothing",
-            $"updated={id}@0@{layer}", $"updated={id}@0@{id}/comp");
+            $"updated={id}@0@{layer}", $"updated={id}@0@{id}/comp", "whiteboard=rnd", "whiteboard=nothing");
         Assert.Equal($"layers ok {layer}", waiting[0]);
         Assert.Equal("layerframes ok 0001-train:WAITING:0:,0002-train:WAITING:0:,0003-train:WAITING:0:", waiting[1]);
         Assert.Equal($"findlayer ok {layer} train 1-3", waiting[2]);
@@ -48,6 +48,9 @@ public sealed class OpenCueToolsTests
         // CueGUI's layer filter: the job's layer keeps its frames, another layer has none.
         Assert.Matches($@"^updated ok PENDING \d+ {id}/1:WAITING,{id}/2:WAITING,{id}/3:WAITING$", waiting[14]);
         Assert.Matches(@"^updated ok PENDING \d+$", waiting[15]);
+        // CueGUI's Monitor Cue: the show is one group holding its unfinished job (by id and inline) and its 3 waiting frames.
+        Assert.Equal($"whiteboard ok rnd:0:{id}:{JobName}:3:1", waiting[16]);
+        Assert.Equal("whiteboard ok nothing:0:::0:0", waiting[17]);
 
         // Two agents: two hosts, up and open; an unknown host is named in the answer.
         await farm.StartAgentsAsync(2);

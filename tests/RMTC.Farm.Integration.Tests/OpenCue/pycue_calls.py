@@ -5,7 +5,7 @@ answered and what refused. Usage: pycue_calls.py HOST:PORT CALL...
 Calls: stats | launch=SPEC.xml | jobs (every job, finished included) | get=ID | find=NAME | pending=NAME | frames=ID
 | kill=ID | pause=ID | resume=ID | jobnames | layers=JOB_ID (layer ids) | layerframes=LAYER_ID | findlayer=JOB/LAYER
 | getlayer=LAYER_ID | findframe=JOB/LAYER/NUMBER | getframe=FRAME_ID | updated=JOB_ID@UNIX_SECONDS[@LAYER_ID] | shows | activeshows
-| findshow=NAME | hosts | findhost=NAME | hostprocs=NAME | procs | waitprocs=TEXT (polls procs until one's text holds
+| findshow=NAME | whiteboard=SHOW | hosts | findhost=NAME | hostprocs=NAME | procs | waitprocs=TEXT (polls procs until one's text holds
 TEXT, up to 60 s) | raw=/package.Service/Method (an empty request)
 | waitframes=LAYER_ID@TEXT (polls the layer's frames until their text holds TEXT, up to 120 s) | services=LAYER_ID
 | jobinfo=JOB_ID (PRIORITY:HAS_COMMENT) | setpriority=JOB_ID@N | setmaxretries=JOB_ID@N | comment=JOB_ID@SUBJECT@MESSAGE
@@ -77,6 +77,15 @@ def shows_text(response):
     return ",".join(out)
 
 
+def whiteboard_text(response):
+    """A show's whiteboard group as "NAME:LEVEL:JOB_IDS(|):INLINE_JOB_NAMES(|):WAITING_FRAMES:PENDING_JOBS"."""
+    g = decode(decode(response)[1][0])
+    stats = decode(g[13][0]) if 13 in g else {}
+    jobs = "|".join(j.decode() for j in g.get(12, []))
+    inline = "|".join(text(decode(j), 3) for j in g.get(18, []))
+    return "%s:%d:%s:%s:%d:%d" % (text(g, 2), num(g, 9), jobs, inline, num(stats, 4), num(stats, 5))
+
+
 def job_ref(job_id):
     return field(1, field(1, job_id))
 
@@ -136,6 +145,8 @@ def run(channel, name, argument):
         return shows_text(call(channel, "/show.ShowInterface/%s" % ("GetShows" if name == "shows" else "GetActiveShows"), b""))
     if name == "findshow":
         return shows_text(field(1, field(1, decode(call(channel, "/show.ShowInterface/FindShow", field(1, argument)))[1][0])))
+    if name == "whiteboard":
+        return whiteboard_text(call(channel, "/show.ShowInterface/GetJobWhiteboard", field(1, field(2, argument))))
     if name == "hosts":
         seq = decode(call(channel, "/host.HostInterface/GetHosts", field(1, b"")))
         return ",".join(host_text(h) for h in (decode(seq[1][0]).get(1, []) if 1 in seq else []))
