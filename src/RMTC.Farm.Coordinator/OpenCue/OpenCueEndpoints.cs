@@ -22,6 +22,7 @@ public static class OpenCueEndpoints
         (typeof(OpenCueShowService), ShowInterface.Descriptor),
         (typeof(OpenCueHostService), HostInterface.Descriptor),
         (typeof(OpenCueProcService), ProcInterface.Descriptor),
+        (typeof(OpenCueAllocationService), AllocationInterface.Descriptor),
     ];
 
     /// <summary>
@@ -44,6 +45,7 @@ public static class OpenCueEndpoints
         endpoints.MapGrpcService<OpenCueShowService>();
         endpoints.MapGrpcService<OpenCueHostService>();
         endpoints.MapGrpcService<OpenCueProcService>();
+        endpoints.MapGrpcService<OpenCueAllocationService>();
         return endpoints;
     }
 

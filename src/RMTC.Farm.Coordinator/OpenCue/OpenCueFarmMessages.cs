@@ -9,6 +9,40 @@ namespace RMTC.Farm.Coordinator.OpenCue;
 /// </summary>
 internal static class OpenCueFarmMessages
 {
+    /// <summary>The one allocation every agent is in (Cuebot names allocations <c>facility.name</c>).</summary>
+    public const string AllocationName = "rmtc.agents";
+
+    /// <summary>The farm's one allocation with its totals: every agent's cores and GPUs, what leases hold, what yielding nodes lock.</summary>
+    public static Allocation ToAllocation(FarmView view)
+    {
+        var hosts = view.Agents.Select(a => ToHost(a, view)).ToList();
+        var up = hosts.Where(h => h.State == HardwareState.Up).ToList();
+        var locked = up.Where(h => h.LockState != LockState.Open).ToList();
+        return new Allocation
+        {
+            Id = AllocationName,
+            Name = AllocationName,
+            Tag = "agents",
+            Facility = "rmtc",
+            Stats = new AllocationStats
+            {
+                Cores = up.Sum(h => h.Cores),
+                AvailableCores = up.Except(locked).Sum(h => h.IdleCores),
+                IdleCores = up.Sum(h => h.IdleCores),
+                RunningCores = up.Sum(h => h.Cores - h.IdleCores),
+                LockedCores = locked.Sum(h => h.Cores),
+                Hosts = hosts.Count,
+                LockedHosts = locked.Count,
+                DownHosts = hosts.Count - up.Count,
+                Gpus = up.Sum(h => (float)h.Gpus),
+                AvailableGpus = up.Except(locked).Sum(h => (float)h.IdleGpus),
+                IdleGpus = up.Sum(h => (float)h.IdleGpus),
+                RunningGpus = up.Sum(h => (float)(h.Gpus - h.IdleGpus)),
+                LockedGpus = locked.Sum(h => (float)h.Gpus),
+            },
+        };
+    }
+
     /// <summary>An agent as a host: up while in session, NIMBY_LOCKED while its node yields to rendering, idle resources net of its leases' reservations.</summary>
     public static Host ToHost(AgentView agent, FarmView view)
     {
@@ -20,6 +54,7 @@ internal static class OpenCueFarmMessages
         {
             Id = agent.Id,
             Name = agent.Id,
+            AllocName = AllocationName,
             NimbyEnabled = agent.YieldReason is not null,
             Cores = (float)capacity.Cores,
             IdleCores = (float)Math.Max(0, capacity.Cores - reserved.Cores),

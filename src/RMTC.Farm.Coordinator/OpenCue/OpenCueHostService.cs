@@ -25,8 +25,8 @@ public sealed class OpenCueHostService(FarmScheduler scheduler) : HostInterface.
                 && (r.Ids.Count == 0 || r.Ids.Contains(h.Id))
                 && (regexes.Count == 0 || regexes.Any(x => x.IsMatch(h.Name)))
                 && (r.Substr.Count == 0 || r.Substr.Any(s => h.Name.Contains(s, StringComparison.Ordinal)))
-                // The farm has no allocations: every agent takes any shard that fits it, so no host is in one.
-                && r.Allocs.Count == 0
+                // The farm has one allocation, every agent: a filter naming it keeps every host, any other none.
+                && (r.Allocs.Count == 0 || r.Allocs.Contains(OpenCueFarmMessages.AllocationName))
                 && (states.Count == 0 || states.Contains(h.State))
                 && (locks.Count == 0 || locks.Contains(h.LockState)))
             .OrderBy(h => h.Name, StringComparer.Ordinal));

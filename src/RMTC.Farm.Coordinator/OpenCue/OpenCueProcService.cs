@@ -17,7 +17,7 @@ public sealed class OpenCueProcService(FarmScheduler scheduler) : ProcInterface.
                 && (r.Jobs.Count == 0 || r.Jobs.Contains(p.JobName))
                 && (r.Layers.Count == 0 || r.Layers.Any(l => p.FrameName.EndsWith("-" + l, StringComparison.Ordinal)))
                 && (r.Shows.Count == 0 || r.Shows.Contains(p.ShowName))
-                && r.Allocs.Count == 0)
+                && (r.Allocs.Count == 0 || r.Allocs.Contains(OpenCueFarmMessages.AllocationName)))
             .OrderBy(p => p.DispatchTime)
             .Skip(Math.Max(0, r.FirstResult));
         if (r.MaxResults.Count > 0 && r.MaxResults[0] > 0)

@@ -7,7 +7,7 @@ namespace RMTC.Farm.Coordinator.OpenCue;
 /// </summary>
 internal static class OpenCueUnserved
 {
-    private const string Allocations = "rmtc does not run Cuebot's allocation model: agents take any shard that fits their resources (cores, memory, GPUs, tags), so there are no allocations, subscriptions or facilities to list or change";
+    private const string Allocations = "rmtc does not run Cuebot's allocation model: agents take any shard that fits their resources (cores, memory, GPUs, tags), so every agent is in the one allocation rmtc.agents (listed by AllocationInterface/GetAll) and there are no subscriptions or facilities to list or change";
     private const string FrameActions = "rmtc does not mark frames done or waiting: a frame is a shard, done once its result is merged into the round; retry it (frame retry, cueman -retry) to train it again, kill it (cueman -kill) to restart its attempt, or eat it (cueman -eat) where the round policy lets the round close without it";
     private const string LayerChanges = "rmtc takes a layer's resources, tags and range from the launched spec and does not change them afterwards: kill the job and launch a corrected spec";
 

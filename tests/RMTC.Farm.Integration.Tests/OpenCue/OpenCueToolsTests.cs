@@ -54,12 +54,14 @@ public sealed class OpenCueToolsTests
 
         // Two agents: two hosts, up and open; an unknown host is named in the answer.
         await farm.StartAgentsAsync(2);
-        var hosts = await CallsAsync(address, "hosts", "findhost=agent-2", "findhost=render-07");
+        var hosts = await CallsAsync(address, "hosts", "findhost=agent-2", "findhost=render-07", "allocs");
         var listed = hosts[0]["hosts ok ".Length..].Split(',');
         Assert.Equal(["agent-1", "agent-2"], listed.Select(h => h.Split(':')[0]));
         Assert.All(listed, h => Assert.StartsWith("UP:OPEN:", string.Join(':', h.Split(':')[1..])));
         Assert.StartsWith("findhost ok agent-2:UP:OPEN:", hosts[1]);
         Assert.Equal("findhost NOT_FOUND Failed to find host data: no agent 'render-07' has registered with this coordinator (hosts are agents, named by their agent id)", hosts[2]);
+        // CueGUI's Monitor Hosts and cueadmin -la: one allocation holds every agent.
+        Assert.Equal("allocs ok rmtc.agents:rmtc:2:0:0", hosts[3]);
 
         // Resumed: a running attempt is a proc on its agent, with the job, the frame and when it was dispatched.
         var running = await CallsAsync(address, $"resume={id}", "waitprocs=-train|", "hostprocs=agent-1", "hostprocs=agent-2", $"updated={id}@{before}");
@@ -97,7 +99,7 @@ public sealed class OpenCueToolsTests
         var address = $"{farm.App.OpenCueAddress()!.Host}:{farm.App.OpenCueAddress()!.Port}";
 
         var lines = await CallsAsync(address,
-            "raw=/facility.AllocationInterface/GetAll",
+            "raw=/facility.FacilityInterface/GetAllocations",
             "raw=/service.ServiceInterface/GetDefaultServices",
             "raw=/job.FrameInterface/MarkAsWaiting",
             "raw=/job.JobInterface/ReorderFrames",
@@ -106,7 +108,7 @@ public sealed class OpenCueToolsTests
             "raw=/job.JobInterface/NoSuchCall",
             "raw=/rmtc.farm.v1.JobService/ListJobs",
             "raw=/show.ShowInterface/GetShows");
-        Assert.Equal("raw UNIMPLEMENTED facility.AllocationInterface/GetAll is not served by this rmtc coordinator: rmtc does not run Cuebot's allocation model: agents take any shard that fits their resources (cores, memory, GPUs, tags), so there are no allocations, subscriptions or facilities to list or change", lines[0]);
+        Assert.Equal("raw UNIMPLEMENTED facility.FacilityInterface/GetAllocations is not served by this rmtc coordinator: rmtc does not run Cuebot's allocation model: agents take any shard that fits their resources (cores, memory, GPUs, tags), so every agent is in the one allocation rmtc.agents (listed by AllocationInterface/GetAll) and there are no subscriptions or facilities to list or change", lines[0]);
         Assert.StartsWith("raw UNIMPLEMENTED service.ServiceInterface/GetDefaultServices is not served by this rmtc coordinator: rmtc has no OpenCue services: every layer runs `rmtc train`", lines[1]);
         Assert.StartsWith("raw UNIMPLEMENTED job.FrameInterface/MarkAsWaiting is not served by this rmtc coordinator: rmtc does not mark frames done or waiting: a frame is a shard", lines[2]);
         Assert.StartsWith("raw UNIMPLEMENTED job.JobInterface/ReorderFrames is not served by this rmtc coordinator: rmtc plans a round's shards itself", lines[3]);

@@ -5,7 +5,7 @@ answered and what refused. Usage: pycue_calls.py HOST:PORT CALL...
 Calls: stats | launch=SPEC.xml | jobs (every job, finished included) | get=ID | find=NAME | pending=NAME | frames=ID
 | kill=ID | pause=ID | resume=ID | jobnames | layers=JOB_ID (layer ids) | layerframes=LAYER_ID | findlayer=JOB/LAYER
 | getlayer=LAYER_ID | findframe=JOB/LAYER/NUMBER | getframe=FRAME_ID | updated=JOB_ID@UNIX_SECONDS[@LAYER_ID] | shows | activeshows
-| findshow=NAME | whiteboard=SHOW | hosts | findhost=NAME | hostprocs=NAME | procs | waitprocs=TEXT (polls procs until one's text holds
+| findshow=NAME | whiteboard=SHOW | allocs | hosts | findhost=NAME | hostprocs=NAME | procs | waitprocs=TEXT (polls procs until one's text holds
 TEXT, up to 60 s) | raw=/package.Service/Method (an empty request)
 | waitframes=LAYER_ID@TEXT (polls the layer's frames until their text holds TEXT, up to 120 s) | services=LAYER_ID
 | jobinfo=JOB_ID (PRIORITY:HAS_COMMENT) | setpriority=JOB_ID@N | setmaxretries=JOB_ID@N | comment=JOB_ID@SUBJECT@MESSAGE
@@ -145,6 +145,14 @@ def run(channel, name, argument):
         return shows_text(call(channel, "/show.ShowInterface/%s" % ("GetShows" if name == "shows" else "GetActiveShows"), b""))
     if name == "findshow":
         return shows_text(field(1, field(1, decode(call(channel, "/show.ShowInterface/FindShow", field(1, argument)))[1][0])))
+    if name == "allocs":
+        seq = decode(call(channel, "/facility.AllocationInterface/GetAll", b""))
+        out = []
+        for alloc in (decode(seq[1][0]).get(1, []) if 1 in seq else []):
+            a = decode(alloc)
+            stats = decode(a[6][0]) if 6 in a else {}
+            out.append("%s:%s:%d:%d:%d" % (text(a, 2), text(a, 4), num(stats, 6), num(stats, 8), num(stats, 7)))
+        return ",".join(out)
     if name == "whiteboard":
         return whiteboard_text(call(channel, "/show.ShowInterface/GetJobWhiteboard", field(1, field(2, argument))))
     if name == "hosts":
