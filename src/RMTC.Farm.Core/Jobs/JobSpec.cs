@@ -128,6 +128,20 @@ public sealed record LocalTrainingSpec
     public double? Momentum { get; init; }
     /// <summary>L2 weight decay; null when the spec does not say (0).</summary>
     public double? WeightDecay { get; init; }
+    /// <summary><c>constant</c> or <c>cosine</c> (<see cref="Training.LearningRateSchedule"/>); null when the spec does not say (constant).</summary>
+    public string? LearningRateSchedule { get; init; }
+    /// <summary>The last round's learning rate under a cosine schedule; null when the spec does not say (5% of <see cref="LearningRate"/>).</summary>
+    public double? FinalLearningRate { get; init; }
+    /// <summary><c>none</c> or <c>flip-rotate</c> (<see cref="Training.SampleAugmentations"/>); null when the spec does not say (none).</summary>
+    public string? Augment { get; init; }
+
+    /// <summary>The final learning rate in effect under a cosine schedule (not serialised).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public double EffectiveFinalLearningRate => FinalLearningRate ?? LearningRate * Training.LearningRateSchedule.DefaultFinalFraction;
+
+    /// <summary>Whether samples are flipped and turned while training (not serialised).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool FlipRotate => Augment == Training.SampleAugmentations.FlipRotate;
 
     /// <summary>The optimiser in effect: the spec's settings, with adam and zeros where it says nothing (not serialised).</summary>
     [System.Text.Json.Serialization.JsonIgnore]

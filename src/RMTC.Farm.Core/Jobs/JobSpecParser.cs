@@ -210,9 +210,18 @@ public static partial class JobSpecParser
             RoundPolicy = roundPolicy,
             Show = show,
         };
+        if (local.FlipRotate && TrainsOn(spec) == Datasets.DatasetKinds.LabelledImages)
+        {
+            problems.Add($"{sourceName}: local.augment: flip-rotate turns the input and target images of a pair together, but {spec.Recipe} trains on labelled-images (a class, not an image): remove `augment`");
+        }
+
         problems.AddRange(JobSpecLimits.Problems(spec).Select(p => $"{sourceName}: {p}"));
         return problems.Count > 0 ? throw new JobSpecException(problems) : spec;
     }
+
+    /// <summary>The dataset kind a parsed spec trains on: its model's task, or its built-in recipe's kind (null for a recipe the farm does not know).</summary>
+    private static string? TrainsOn(JobSpec spec) =>
+        spec.Model is { } model ? model.Task : Training.BuiltInRecipes.Names.Contains(spec.Recipe) ? Training.BuiltInRecipes.DatasetKind(spec.Recipe) : null;
 
     private static LocalTrainingSpec ReadLocal(Fields fields)
     {
@@ -231,14 +240,42 @@ public static partial class JobSpecParser
             fields.Problem("momentum", "`momentum` applies to `optimizer: sgd` (adam has its own): add `optimizer: sgd` or remove `momentum`");
         }
 
+        var learningRate = fields.Double("learning_rate", defaults.LearningRate, 0, 100, exclusiveMin: true);
+        var schedule = fields.String("learning_rate_schedule");
+        if (schedule is not null && !Training.LearningRateSchedules.All.Contains(schedule))
+        {
+            fields.Problem("learning_rate_schedule", $"unknown schedule '{Echo.Of(schedule)}': use {string.Join(" or ", Training.LearningRateSchedules.All)}");
+            schedule = null;
+        }
+
+        double? finalLearningRate = fields.Has("final_learning_rate") ? fields.Double("final_learning_rate", 0, 0, 100, exclusiveMin: true) : null;
+        if (finalLearningRate is not null && schedule != Training.LearningRateSchedules.Cosine)
+        {
+            fields.Problem("final_learning_rate", "`final_learning_rate` is where a decaying schedule ends: add `learning_rate_schedule: cosine` or remove it");
+        }
+        else if (finalLearningRate > learningRate)
+        {
+            fields.Problem("final_learning_rate", $"`final_learning_rate` ({finalLearningRate.Value.ToString(CultureInfo.InvariantCulture)}) is above `learning_rate` ({learningRate.ToString(CultureInfo.InvariantCulture)}): the schedule only decays; lower it");
+        }
+
+        var augment = fields.String("augment");
+        if (augment is not null && !Training.SampleAugmentations.All.Contains(augment))
+        {
+            fields.Problem("augment", $"unknown augmentation '{Echo.Of(augment)}': use {string.Join(" or ", Training.SampleAugmentations.All)}");
+            augment = null;
+        }
+
         var local = new LocalTrainingSpec
         {
             Epochs = fields.Int("epochs", defaults.Epochs, 1, 10_000),
             BatchSize = fields.Int("batch_size", defaults.BatchSize, 1, 1_000_000),
-            LearningRate = fields.Double("learning_rate", defaults.LearningRate, 0, 100, exclusiveMin: true),
+            LearningRate = learningRate,
             Optimizer = optimizer,
             Momentum = momentum,
             WeightDecay = weightDecay,
+            LearningRateSchedule = schedule,
+            FinalLearningRate = finalLearningRate,
+            Augment = augment,
         };
         fields.RejectUnknown();
         return local;
@@ -536,7 +573,7 @@ public static partial class JobSpecParser
 
         private static IEnumerable<string> KnownKeys(string prefix) => prefix switch
         {
-            "local." => ["epochs", "batch_size", "learning_rate", "optimizer", "momentum", "weight_decay"],
+            "local." => ["epochs", "batch_size", "learning_rate", "optimizer", "momentum", "weight_decay", "learning_rate_schedule", "final_learning_rate", "augment"],
             "model." => ["file", "task", "loss", "licence", "origin", "onnx_template"],
             "merge." => ["strategy", "outer_learning_rate", "momentum"],
             "resources." => ["gpus", "gpu_memory", "memory", "cores", "tags"],

@@ -42,6 +42,8 @@ public sealed record ShardTask
     public OptimizerSettings? Optimizer { get; init; }
     /// <summary>A TorchScript model to train instead of the built-in <see cref="Recipe"/>; null for a built-in recipe.</summary>
     public ScriptedModel? Model { get; init; }
+    /// <summary>How samples are augmented while training (<see cref="SampleAugmentations"/>); null for none.</summary>
+    public string? Augment { get; init; }
 }
 
 /// <summary>Where a yielded shard stood when it wrote its checkpoint (the trainer's <c>yield.json</c>).</summary>
