@@ -22,6 +22,12 @@ public sealed record LocalTrainingRequest
     public int EpochsPerRound { get; init; } = 1;
     public int BatchSize { get; init; } = 32;
     public double LearningRate { get; init; } = 0.001;
+    /// <summary>How the learning rate moves from round to round (<see cref="LearningRateSchedules"/>), as on the farm.</summary>
+    public string LearningRateSchedule { get; init; } = LearningRateSchedules.Constant;
+    /// <summary>The last round's learning rate under a decaying schedule.</summary>
+    public double FinalLearningRate { get; init; }
+    /// <summary>Turn each batch's pairs to one of 8 orientations (<c>local.augment: flip-rotate</c>).</summary>
+    public bool FlipRotate { get; init; }
     public long Seed { get; init; }
     public string Device { get; init; } = "auto";
     public int Threads { get; init; }
@@ -69,9 +75,17 @@ public static class LocalTrainer
         {
             var clock = Stopwatch.StartNew();
             double loss = 0;
+            // The farm's shards start each round at the schedule's rate for it; this one optimiser moves to the same rate.
+            var rate = Core.Training.LearningRateSchedule.At(request.LearningRateSchedule, request.LearningRate, request.FinalLearningRate, round, request.Rounds);
+            foreach (var group in optimizer.ParamGroups)
+            {
+                group.LearningRate = rate;
+            }
+
             for (var e = 0; e < request.EpochsPerRound; e++, epoch++)
             {
-                loss = ShardTrainer.TrainEpoch(model, recipe, optimizer, inputs, targets, order, request.BatchSize, request.Seed, epoch, device, cancellationToken);
+                loss = ShardTrainer.TrainEpoch(model, recipe, optimizer, inputs, targets, order, request.BatchSize, request.Seed, epoch, device, cancellationToken,
+                    flipRotate: request.FlipRotate);
             }
 
             var result = evaluation?.Evaluate(model);

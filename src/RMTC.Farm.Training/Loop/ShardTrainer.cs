@@ -58,6 +58,13 @@ public static class ShardTrainer
             throw new ArgumentException($"learning rate must be a positive number, got {task.LearningRate}", nameof(task));
         }
 
+        var flipRotate = task.Augment switch
+        {
+            null or SampleAugmentations.None => false,
+            SampleAugmentations.FlipRotate => true,
+            _ => throw new ArgumentException($"unknown augmentation '{task.Augment}' (use {string.Join(" or ", SampleAugmentations.All)})", nameof(task)),
+        };
+
         if (task.SampleIndices is null || task.SampleIndices.Length == 0)
         {
             throw new ArgumentException($"shard {task.Shard} of run {task.RunId} has no samples", nameof(task));
@@ -109,7 +116,7 @@ public static class ShardTrainer
         {
             var finished = TrainEpochFrom(model, recipe, optimizer, inputs, targets, order, task.BatchSize, task.Seed, epoch, device, cancellationToken, cursor,
                 () => yieldRequested.IsCancellationRequested,
-                progress is null ? null : (seen, loss) => progress.Report(new TrainingProgress(epoch + 1, task.Epochs, (long)n * epoch + seen, samplesTotal, loss)));
+                progress is null ? null : (seen, loss) => progress.Report(new TrainingProgress(epoch + 1, task.Epochs, (long)n * epoch + seen, samplesTotal, loss)), flipRotate);
             if (!finished)
             {
                 var stoppedAt = new TrainingPosition(epoch, cursor.Batch, cursor.LossSum, cursor.Seen, epochLosses[..epoch]);
@@ -154,10 +161,10 @@ public static class ShardTrainer
     /// <paramref name="report"/> gets (samples seen this epoch, mean loss so far) about <see cref="ReportsPerEpoch"/> times.
     /// </summary>
     internal static double TrainEpoch(RecipeModel model, Recipe recipe, optim.Optimizer optimizer, Tensor inputs, Tensor targets, long[] order,
-        int batchSize, long seed, int epoch, Device device, CancellationToken cancellationToken, Action<long, double>? report = null)
+        int batchSize, long seed, int epoch, Device device, CancellationToken cancellationToken, Action<long, double>? report = null, bool flipRotate = false)
     {
         var cursor = new EpochCursor();
-        TrainEpochFrom(model, recipe, optimizer, inputs, targets, order, batchSize, seed, epoch, device, cancellationToken, cursor, null, report);
+        TrainEpochFrom(model, recipe, optimizer, inputs, targets, order, batchSize, seed, epoch, device, cancellationToken, cursor, null, report, flipRotate);
         return cursor.LossSum / cursor.Seen;
     }
 
@@ -165,10 +172,17 @@ public static class ShardTrainer
     /// <see cref="TrainEpoch"/> from <paramref name="cursor"/>'s batch on (the shuffle is always applied, so a resumed
     /// epoch visits the same batches), advancing the cursor after every batch. Returns false when
     /// <paramref name="shouldYield"/> said so before a batch: the cursor then says exactly where training stands.
+    /// With <paramref name="flipRotate"/>, each batch's inputs and targets are turned alike (<see cref="FlipRotate"/>).
     /// </summary>
     internal static bool TrainEpochFrom(RecipeModel model, Recipe recipe, optim.Optimizer optimizer, Tensor inputs, Tensor targets, long[] order,
-        int batchSize, long seed, int epoch, Device device, CancellationToken cancellationToken, EpochCursor cursor, Func<bool>? shouldYield, Action<long, double>? report)
+        int batchSize, long seed, int epoch, Device device, CancellationToken cancellationToken, EpochCursor cursor, Func<bool>? shouldYield, Action<long, double>? report,
+        bool flipRotate = false)
     {
+        if (flipRotate && targets.dim() != 4)
+        {
+            throw new ArgumentException($"recipe {recipe.Name}: augment flip-rotate turns input and target images together, but this recipe's targets are labels: remove `augment` from the spec's local block");
+        }
+
         var n = order.Length;
         var batches = (n + batchSize - 1) / batchSize;
         var reportEvery = Math.Max(1, (batches + ReportsPerEpoch - 1) / ReportsPerEpoch);
@@ -189,6 +203,13 @@ public static class ShardTrainer
                 var index = tensor(order.AsSpan(start, count).ToArray(), device: device);
                 var x = inputs.index_select(0, index);
                 var y = targets.index_select(0, index);
+                if (flipRotate)
+                {
+                    var orientation = FlipRotate.Orientation(seed, epoch, b);
+                    x = FlipRotate.Apply(x, orientation);
+                    y = FlipRotate.Apply(y, orientation);
+                }
+
                 optimizer.zero_grad();
                 var output = model.forward(x);
                 var batchLoss = recipe.Loss(output, y);
