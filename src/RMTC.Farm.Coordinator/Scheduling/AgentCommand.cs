@@ -45,6 +45,7 @@ public enum WorkKind
 /// <param name="Momentum">SGD's momentum (0 for none).</param>
 /// <param name="WeightDecay">Weight decay (0 for none).</param>
 /// <param name="Model">The run's own TorchScript model, for every kind of work; null for a built-in recipe.</param>
+/// <param name="Augment">The spec's <c>local.augment</c> (<c>flip-rotate</c>); empty for none.</param>
 public sealed record WorkOrder(
     WorkKind Kind,
     string LeaseId,
@@ -67,7 +68,8 @@ public sealed record WorkOrder(
     string Optimizer = "",
     double Momentum = 0,
     double WeightDecay = 0,
-    WorkModel? Model = null);
+    WorkModel? Model = null,
+    string Augment = "");
 
 /// <summary>A run's TorchScript model as a lease names it: agents fetch the file by its digest.</summary>
 /// <param name="Digest">The file's sha256 in the artifact store.</param>

@@ -16,7 +16,7 @@ internal static class ModelAssignments
 
     /// <summary>
     /// <paramref name="order"/> with the run's optimiser settings (the spec's, empty name for adam as before the setting
-    /// existed) and its model.
+    /// existed), its model, the schedule's learning rate for the order's round and the spec's augmentation.
     /// </summary>
     public static WorkOrder WithRunSettings(this WorkOrder order, RunState run) => order with
     {
@@ -24,5 +24,7 @@ internal static class ModelAssignments
         Momentum = run.Spec.Local.Momentum ?? 0,
         WeightDecay = run.Spec.Local.WeightDecay ?? 0,
         Model = ModelOf(run),
+        LearningRate = Core.Training.LearningRateSchedule.ForRound(run.Spec.Local, Math.Clamp(order.Round, 1, run.Spec.Rounds), run.Spec.Rounds),
+        Augment = run.Spec.Local.Augment ?? "",
     };
 }

@@ -31,6 +31,7 @@ public static class TrainerTasks
         ResumeCheckpointPath = inputs.ResumeCheckpointPath,
         Optimizer = OptimizerOf(a),
         Model = inputs.Model,
+        Augment = a.Augment.Length > 0 ? a.Augment : null,
     };
 
     /// <summary>The assignment's optimiser; null for adam without weight decay (what a coordinator that sends none means).</summary>

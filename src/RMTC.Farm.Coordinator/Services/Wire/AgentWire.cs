@@ -136,6 +136,7 @@ internal static class AgentWire
             Optimizer = o.Optimizer,
             Momentum = o.Momentum,
             WeightDecay = o.WeightDecay,
+            Augment = o.Augment,
         };
         if (o.Model is { } model)
         {
