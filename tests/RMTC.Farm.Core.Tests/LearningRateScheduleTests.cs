@@ -95,6 +95,26 @@ public sealed class LearningRateScheduleTests
     }
 
     [Fact]
+    public void The_example_render_job_parses_with_its_schedule_and_augmentation()
+    {
+        var jobs = Path.Combine(RepoRoot(), "farm", "jobs");
+        var spec = JobSpecParser.Parse(File.ReadAllText(Path.Combine(jobs, "hdr-denoiser.yaml")), "hdr-denoiser.yaml", jobs, Recipes, target: JobSpecTarget.Farm);
+        Assert.Equal(("hdr-denoiser", "cosine", 0.00005, true), (spec.Recipe, spec.Local.LearningRateSchedule, spec.Local.EffectiveFinalLearningRate, spec.Local.FlipRotate));
+        Assert.Equal(0.00005, LearningRateSchedule.ForRound(spec.Local, spec.Rounds, spec.Rounds), 12);
+    }
+
+    private static string RepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "RMTC.Farm.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir!.FullName;
+    }
+
+    [Fact]
     public void Flip_rotate_is_refused_for_a_recipe_that_trains_on_labels()
     {
         Assert.Contains(Problems("name: a\nrecipe: classifier\ndataset: /d\nlocal: { augment: flip-rotate }\n"),
