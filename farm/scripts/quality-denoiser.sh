@@ -13,7 +13,7 @@
 # Usage: farm/scripts/quality-denoiser.sh
 #   WORK=dir (default /tmp/rmtc-quality-denoiser; renders are kept there and reused when the render settings match)
 #   render: SCENES (48) FRAMES (2) HOLDOUT (6) SIZE (96) LOW (8) HIGH (256) SEED (1)
-#   training (defaults: farm/jobs/hdr-denoiser.yaml at 16 x 4 epochs): ROUNDS (16) EPOCHS per round (4) BATCH (2)
+#   training (defaults: farm/jobs/hdr-denoiser.yaml, 32 x 4 epochs): ROUNDS (32) EPOCHS per round (4) BATCH (2)
 #   LR (Adam, 0.001) SCHEDULE (cosine or constant) FINAL_LR (the last round's rate under cosine; default LR / 20)
 #   AUGMENT (flip-rotate or none) SHARDS (2) LOCAL_THREADS (1: the CPU share of one of the farm's 1-thread agents; on a
 #   busy machine 2 threads ran several times slower)
@@ -23,7 +23,7 @@ cd "$(dirname "$0")/../.."
 work="${WORK:-/tmp/rmtc-quality-denoiser}"
 scenes="${SCENES:-48}" frames="${FRAMES:-2}" holdout="${HOLDOUT:-6}" size="${SIZE:-96}"
 low="${LOW:-8}" high="${HIGH:-256}" seed="${SEED:-1}"
-rounds="${ROUNDS:-16}" epochs="${EPOCHS:-4}" batch="${BATCH:-2}" lr="${LR:-0.001}" shards="${SHARDS:-2}"
+rounds="${ROUNDS:-32}" epochs="${EPOCHS:-4}" batch="${BATCH:-2}" lr="${LR:-0.001}" shards="${SHARDS:-2}"
 schedule="${SCHEDULE:-cosine}" augment="${AUGMENT:-flip-rotate}" server_step="${SERVER_STEP:-0}"
 final_lr=""; [ "$schedule" = cosine ] && final_lr=", final_learning_rate: ${FINAL_LR:-$(awk "BEGIN { print $lr / 20 }")}"
 mkdir -p "$work"
