@@ -20,60 +20,28 @@ public sealed class FrameActionTests : IAsyncLifetime
 {
     private static readonly ActionOrigin Alice = new("alice", "OpenCue from 127.0.0.1", "bad node");
 
-    private readonly string _root = Directory.CreateTempSubdirectory("rmtc-actions-").FullName;
-    private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-12-07T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
-    private readonly FarmScheduler _scheduler;
-    private readonly IArtifactStore _artifacts;
-    private readonly string _data;
-
-    public FrameActionTests()
-    {
-        var options = Options.Create(new CoordinatorOptions { DataDirectory = Path.Combine(_root, "farm"), LeaseTimeoutMs = 3_600_000 });
-        var journal = new RunJournal(new FileRunStore(options), _time, new TestLifetime(), NullLogger<RunJournal>.Instance);
-        _artifacts = new FileArtifactStore(options);
-        _scheduler = new FarmScheduler(journal, _artifacts, _time, options, NullLogger<FarmScheduler>.Instance);
-        _data = Path.Combine(_root, "data");
-        RMTC.Farm.Training.Datasets.DatasetSynthesizer.Synthesize("classifier", _data, 30, seed: 1);
-    }
+    private readonly SchedulerHarness _farm = new("rmtc-actions-", "2026-12-07T10:00:00Z", leaseTimeoutMs: 3_600_000);
 
     private ChannelReader<AgentCommand> Agent(string id, int slots = 1)
     {
-        var registration = _scheduler.Register(SchedulerInputs.Registration(id, slots, memoryMib: 8192, cores: 4));
-        return _scheduler.Connect(id, registration.SessionToken);
+        var registration = _farm.Scheduler.Register(SchedulerInputs.Registration(id, slots, memoryMib: 8192, cores: 4));
+        return _farm.Scheduler.Connect(id, registration.SessionToken);
     }
 
-    private RunStatus Submit(int shards, string extra = "") => _scheduler.SubmitPrepared(new JobSubmission
+    private RunStatus Submit(int shards, string extra = "") => _farm.Scheduler.SubmitPrepared(new JobSubmission
     {
-        SpecYaml = $"name: actions\nrecipe: classifier\ndataset: {_data}\nshards: {shards}\nrounds: 1\n{extra}",
+        SpecYaml = $"name: actions\nrecipe: classifier\ndataset: {_farm.Data}\nshards: {shards}\nrounds: 1\n{extra}",
         SourceName = "actions.yaml",
     });
 
-    private static WorkOrder Assigned(ChannelReader<AgentCommand> inbox)
-    {
-        Assert.True(inbox.TryRead(out var message), "the agent was given no lease");
-        return message.Assign;
-    }
+    private static WorkOrder Assigned(ChannelReader<AgentCommand> inbox) => SchedulerHarness.Assigned(inbox);
 
-    private async Task<UploadDecision> Deliver(string agent, WorkOrder lease, float shift)
-    {
-        var tensors = _artifacts.ReadWeights(lease.GlobalWeightsDigest).Tensors;
-        foreach (var tensor in tensors.Where(t => t.DType == TensorDType.F32))
-        {
-            var values = tensor.AsFloat32();
-            for (var i = 0; i < values.Length; i++)
-            {
-                values[i] += shift;
-            }
-        }
+    private Task<UploadDecision> Deliver(string agent, WorkOrder lease, float shift) => _farm.DeliverAsync(agent, lease, shift, samples: 15);
 
-        var digest = _artifacts.PutWeights(tensors).Digest;
-        return await _scheduler.CompleteAsync(SchedulerInputs.Upload(lease, agent, digest, samples: 15, finalLoss: 0.5));
-    }
-
-    private float FirstValue(string digest) => _artifacts.ReadWeights(digest).Tensors.First(t => t.DType == TensorDType.F32).AsFloat32()[0];
+    private float FirstValue(string digest) => _farm.Artifacts.ReadWeights(digest).Tensors.First(t => t.DType == TensorDType.F32).AsFloat32()[0];
 
     private Task<RunActionResult> Act(string runId, ShardAction action, bool strict, params int[] shards) =>
-        _scheduler.ActOnShardsAsync(runId, action, shards, Alice, strict);
+        _farm.Scheduler.ActOnShardsAsync(runId, action, shards, Alice, strict);
 
     [Fact]
     public async Task A_kill_stops_the_running_attempt_records_who_killed_it_and_queues_the_shard_again_without_counting_a_failure()
@@ -94,8 +62,8 @@ public sealed class FrameActionTests : IAsyncLifetime
         Assert.Equal(UploadVerdict.Stale, (await Deliver("a", first, 0.1f)).Verdict);
         Assert.Equal(UploadVerdict.Accept, (await Deliver("a", second, 0.2f)).Verdict);
 
-        await _scheduler.FlushAsync();
-        var manifest = _scheduler.GetManifest(job.Id)!;
+        await _farm.Scheduler.FlushAsync();
+        var manifest = _farm.Scheduler.GetManifest(job.Id)!;
         // max_retries 0: a kill is no failure, so the run still succeeded.
         Assert.Equal(RunStates.Succeeded, manifest.State);
         var killed = manifest.Rounds[0].Attempts.Single(x => x.LeaseId == first.LeaseId);
@@ -115,17 +83,17 @@ public sealed class FrameActionTests : IAsyncLifetime
         Assert.Equal(UploadVerdict.Accept, (await Deliver("b", lb, 0.1f)).Verdict);
 
         Assert.Equal(RunActionVerdict.Done, (await Act(job.Id, ShardAction.Retry, strict: true, lb.Shard)).Verdict);
-        Assert.Equal(ShardStatus.Running, _scheduler.View.Find(job.Id)!.Shards[lb.Shard].Status);
+        Assert.Equal(ShardStatus.Running, _farm.Scheduler.View.Find(job.Id)!.Shards[lb.Shard].Status);
         var again = Assigned(b);
         Assert.Equal((lb.Shard, 2), (again.Shard, again.Attempt));
-        var open = _scheduler.GetManifest(job.Id)!.Rounds[0];
+        var open = _farm.Scheduler.GetManifest(job.Id)!.Rounds[0];
         Assert.Empty(open.MergedResults);
         Assert.Null(open.Shards[lb.Shard].ResultDigest);
 
         Assert.Equal(UploadVerdict.Accept, (await Deliver("a", la, 0.3f)).Verdict);
         Assert.Equal(UploadVerdict.Accept, (await Deliver("b", again, 0.5f)).Verdict);
-        await _scheduler.FlushAsync();
-        var manifest = _scheduler.GetManifest(job.Id)!;
+        await _farm.Scheduler.FlushAsync();
+        var manifest = _farm.Scheduler.GetManifest(job.Id)!;
         Assert.Equal(RunStates.Succeeded, manifest.State);
         var round = manifest.Rounds[0];
         Assert.Equal(2, round.MergedResults.Count);
@@ -159,7 +127,7 @@ public sealed class FrameActionTests : IAsyncLifetime
         Assert.Equal([running.Shard], all.Shards);
 
         // The run is cancelled: its manifest is sealed, nothing more is done to it.
-        _scheduler.Cancel(job.Id, "test");
+        _farm.Scheduler.Cancel(job.Id, "test");
         var ended = await Act(job.Id, ShardAction.Retry, strict: false, 0, 1);
         Assert.Equal(RunActionVerdict.Refused, ended.Verdict);
         Assert.StartsWith("the run has ended (cancelled) and its manifest is sealed", ended.Reason);
@@ -192,7 +160,7 @@ public sealed class FrameActionTests : IAsyncLifetime
         Assert.Equal(RunActionVerdict.Done, (await Act(job.Id, ShardAction.Eat, strict: true, lc.Shard)).Verdict);
         Assert.True(c.TryRead(out var stop));
         Assert.Equal(lc.LeaseId, stop.Cancel.LeaseId);
-        Assert.Equal(ShardStatus.Eaten, _scheduler.View.Find(job.Id)!.Shards[lc.Shard].Status);
+        Assert.Equal(ShardStatus.Eaten, _farm.Scheduler.View.Find(job.Id)!.Shards[lc.Shard].Status);
 
         // Eating b as well would leave one shard, under the quorum: refused, b keeps running.
         var more = await Act(job.Id, ShardAction.Eat, strict: true, lb.Shard);
@@ -202,8 +170,8 @@ public sealed class FrameActionTests : IAsyncLifetime
 
         // b's result is the last one the round waits for: it closes long before its deadline.
         Assert.Equal(UploadVerdict.Accept, (await Deliver("b", lb, 0.3f)).Verdict);
-        await _scheduler.FlushAsync();
-        var manifest = _scheduler.GetManifest(job.Id)!;
+        await _farm.Scheduler.FlushAsync();
+        var manifest = _farm.Scheduler.GetManifest(job.Id)!;
         Assert.Equal(RunStates.Succeeded, manifest.State);
         var quorum = manifest.Rounds[0].Quorum!;
         Assert.Equal((2, 2), (quorum.Quorum, quorum.Merged));
@@ -219,14 +187,14 @@ public sealed class FrameActionTests : IAsyncLifetime
     {
         var first = Submit(2);
         var second = Submit(2);
-        Assert.Equal(RunActionVerdict.Done, _scheduler.SetPriority(second.Id, 10, Alice).Verdict);
-        Assert.Equal(RunActionVerdict.Invalid, _scheduler.SetPriority(second.Id, -1, Alice).Verdict);
+        Assert.Equal(RunActionVerdict.Done, _farm.Scheduler.SetPriority(second.Id, 10, Alice).Verdict);
+        Assert.Equal(RunActionVerdict.Invalid, _farm.Scheduler.SetPriority(second.Id, -1, Alice).Verdict);
 
         var big = Agent("big", slots: 2);
         Assert.Equal([second.Id, second.Id], new[] { Assigned(big), Assigned(big) }.Select(l => l.RunId));
-        Assert.Equal(10, _scheduler.View.Find(second.Id)!.Priority);
-        Assert.Equal(10, _scheduler.GetManifest(second.Id)!.Controls!.Priority);
-        Assert.Equal(2, _scheduler.GetJob(first.Id)!.ShardsQueued);
+        Assert.Equal(10, _farm.Scheduler.View.Find(second.Id)!.Priority);
+        Assert.Equal(10, _farm.Scheduler.GetManifest(second.Id)!.Controls!.Priority);
+        Assert.Equal(2, _farm.Scheduler.GetJob(first.Id)!.ShardsQueued);
     }
 
     [Fact]
@@ -234,43 +202,39 @@ public sealed class FrameActionTests : IAsyncLifetime
     {
         var a = Agent("a");
         var job = Submit(1, "max_retries: 0");
-        Assert.Equal(RunActionVerdict.Invalid, _scheduler.SetMaxRetries(job.Id, 101, Alice).Verdict);
-        Assert.Equal(RunActionVerdict.Done, _scheduler.SetMaxRetries(job.Id, 1, Alice).Verdict);
+        Assert.Equal(RunActionVerdict.Invalid, _farm.Scheduler.SetMaxRetries(job.Id, 101, Alice).Verdict);
+        Assert.Equal(RunActionVerdict.Done, _farm.Scheduler.SetMaxRetries(job.Id, 1, Alice).Verdict);
 
         // With the spec's max_retries 0 this failure would have failed the run.
-        _scheduler.ShardFailed("a", SchedulerInputs.Failure(Assigned(a), "out of memory"));
-        Assert.Equal(RunStates.Running, _scheduler.GetJob(job.Id)!.State);
-        _scheduler.ShardFailed("a", SchedulerInputs.Failure(Assigned(a), "out of memory"));
-        var failed = _scheduler.GetJob(job.Id)!;
+        _farm.Scheduler.ShardFailed("a", SchedulerInputs.Failure(Assigned(a), "out of memory"));
+        Assert.Equal(RunStates.Running, _farm.Scheduler.GetJob(job.Id)!.State);
+        _farm.Scheduler.ShardFailed("a", SchedulerInputs.Failure(Assigned(a), "out of memory"));
+        var failed = _farm.Scheduler.GetJob(job.Id)!;
         Assert.Equal(RunStates.Failed, failed.State);
         Assert.Contains("(max_retries 1)", failed.Error);
-        Assert.Equal(1, _scheduler.GetManifest(job.Id)!.Controls!.MaxRetries);
+        Assert.Equal(1, _farm.Scheduler.GetManifest(job.Id)!.Controls!.MaxRetries);
     }
 
     [Fact]
     public void Comments_are_kept_with_the_run_in_order_and_refused_once_it_ended()
     {
         var job = Submit(1);
-        Assert.Equal(RunActionVerdict.Done, _scheduler.AddComment(job.Id, "alice", "slow shards", "node 7 is throttled", Alice).Verdict);
-        Assert.Equal(RunActionVerdict.Done, _scheduler.AddComment(job.Id, "", "rerun", "", Alice).Verdict);
-        Assert.Equal(RunActionVerdict.Invalid, _scheduler.AddComment(job.Id, "bob", " ", "", Alice).Verdict);
-        Assert.Equal(RunActionVerdict.Invalid, _scheduler.AddComment(job.Id, "bob", "x", new string('m', FarmScheduler.MaxCommentMessage + 1), Alice).Verdict);
+        Assert.Equal(RunActionVerdict.Done, _farm.Scheduler.AddComment(job.Id, "alice", "slow shards", "node 7 is throttled", Alice).Verdict);
+        Assert.Equal(RunActionVerdict.Done, _farm.Scheduler.AddComment(job.Id, "", "rerun", "", Alice).Verdict);
+        Assert.Equal(RunActionVerdict.Invalid, _farm.Scheduler.AddComment(job.Id, "bob", " ", "", Alice).Verdict);
+        Assert.Equal(RunActionVerdict.Invalid, _farm.Scheduler.AddComment(job.Id, "bob", "x", new string('m', FarmScheduler.MaxCommentMessage + 1), Alice).Verdict);
 
-        var comments = _scheduler.CommentsOf(job.Id)!;
+        var comments = _farm.Scheduler.CommentsOf(job.Id)!;
         Assert.Equal([(1, "alice", "slow shards"), (2, "alice", "rerun")], comments.Select(c => (c.Number, c.User, c.Subject)));
-        Assert.Equal(2, _scheduler.GetManifest(job.Id)!.Comments!.Count);
-        Assert.Equal(2, _scheduler.View.Find(job.Id)!.Comments);
+        Assert.Equal(2, _farm.Scheduler.GetManifest(job.Id)!.Comments!.Count);
+        Assert.Equal(2, _farm.Scheduler.View.Find(job.Id)!.Comments);
 
-        _scheduler.Cancel(job.Id, "test");
-        Assert.Equal(RunActionVerdict.Refused, _scheduler.AddComment(job.Id, "alice", "late", "", Alice).Verdict);
-        Assert.Equal(2, _scheduler.CommentsOf(job.Id)!.Count);
+        _farm.Scheduler.Cancel(job.Id, "test");
+        Assert.Equal(RunActionVerdict.Refused, _farm.Scheduler.AddComment(job.Id, "alice", "late", "", Alice).Verdict);
+        Assert.Equal(2, _farm.Scheduler.CommentsOf(job.Id)!.Count);
     }
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync()
-    {
-        await _scheduler.FlushAsync();
-        Directory.Delete(_root, recursive: true);
-    }
+    public Task DisposeAsync() => _farm.DisposeAsync().AsTask();
 }

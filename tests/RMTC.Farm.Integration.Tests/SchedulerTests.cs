@@ -13,31 +13,19 @@ namespace RMTC.Farm.Integration.Tests;
 /// <summary>The scheduler's decisions with a fake clock: expiry and fitting without sleeping or networking.</summary>
 public sealed class SchedulerTests : IAsyncLifetime
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("rmtc-sched-").FullName;
-    private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-11-23T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
-    private readonly FarmScheduler _scheduler;
-    private readonly string _data;
-
-    public SchedulerTests()
-    {
-        var options = Options.Create(new CoordinatorOptions { DataDirectory = Path.Combine(_root, "farm"), LeaseTimeoutMs = 5000 });
-        var journal = new RunJournal(new FileRunStore(options), _time, new TestLifetime(), NullLogger<RunJournal>.Instance);
-        _scheduler = new FarmScheduler(journal, new FileArtifactStore(options), _time, options, NullLogger<FarmScheduler>.Instance);
-        _data = Path.Combine(_root, "data");
-        RMTC.Farm.Training.Datasets.DatasetSynthesizer.Synthesize("classifier", _data, 30, seed: 1);
-    }
+    private readonly SchedulerHarness _farm = new("rmtc-sched-", "2026-11-23T10:00:00Z", leaseTimeoutMs: 5000);
 
     private (string Id, System.Threading.Channels.ChannelReader<AgentCommand> Inbox) Agent(string id, uint gpus = 0, params string[] tags) => Agent(id, 1, gpus, tags);
 
     private (string Id, System.Threading.Channels.ChannelReader<AgentCommand> Inbox) Agent(string id, uint slots, uint gpus, params string[] tags)
     {
-        var registration = _scheduler.Register(SchedulerInputs.Registration(id, (int)slots, gpus, tags: tags));
-        return (id, _scheduler.Connect(id, registration.SessionToken));
+        var registration = _farm.Scheduler.Register(SchedulerInputs.Registration(id, (int)slots, gpus, tags: tags));
+        return (id, _farm.Scheduler.Connect(id, registration.SessionToken));
     }
 
-    private RunStatus Submit(string extra = "", int shards = 2) => _scheduler.SubmitPrepared(new JobSubmission
+    private RunStatus Submit(string extra = "", int shards = 2) => _farm.Scheduler.SubmitPrepared(new JobSubmission
     {
-        SpecYaml = $"name: s\nrecipe: classifier\ndataset: {_data}\nshards: {shards}\nrounds: 1\n{extra}",
+        SpecYaml = $"name: s\nrecipe: classifier\ndataset: {_farm.Data}\nshards: {shards}\nrounds: 1\n{extra}",
         SourceName = "test.yaml",
     });
 
@@ -51,17 +39,17 @@ public sealed class SchedulerTests : IAsyncLifetime
         Assert.True(b.Inbox.TryRead(out _));
 
         // b keeps heartbeating; a goes silent. Just before the timeout nothing happens.
-        _time.Advance(TimeSpan.FromMilliseconds(4900));
-        _scheduler.Heartbeat("b", SchedulerInputs.Heartbeat());
-        Assert.Equal(0, _scheduler.ExpireSilentAgents());
+        _farm.Time.Advance(TimeSpan.FromMilliseconds(4900));
+        _farm.Scheduler.Heartbeat("b", SchedulerInputs.Heartbeat());
+        Assert.Equal(0, _farm.Scheduler.ExpireSilentAgents());
 
-        _time.Advance(TimeSpan.FromMilliseconds(200));
-        Assert.Equal(1, _scheduler.ExpireSilentAgents());
-        var attempts = _scheduler.GetManifest(job.Id)!.Rounds[0].Attempts;
+        _farm.Time.Advance(TimeSpan.FromMilliseconds(200));
+        Assert.Equal(1, _farm.Scheduler.ExpireSilentAgents());
+        var attempts = _farm.Scheduler.GetManifest(job.Id)!.Rounds[0].Attempts;
         Assert.Equal(AttemptOutcomes.Expired, attempts.Single(x => x.LeaseId == leaseA.Assign.LeaseId).Outcome);
 
         // The shard waits for a free slot: b is busy, a is gone. Once b frees up (its lease fails), it gets both in turn.
-        Assert.Equal(1, _scheduler.GetJob(job.Id)!.ShardsQueued);
+        Assert.Equal(1, _farm.Scheduler.GetJob(job.Id)!.ShardsQueued);
     }
 
     [Fact]
@@ -70,7 +58,7 @@ public sealed class SchedulerTests : IAsyncLifetime
         var cpu = Agent("cpu-node");
         var job = Submit("resources: { gpus: 1, tags: [lighting] }");
         Assert.False(cpu.Inbox.TryRead(out _));
-        Assert.Contains("no connected agent fits", _scheduler.GetJob(job.Id)!.WaitingReason);
+        Assert.Contains("no connected agent fits", _farm.Scheduler.GetJob(job.Id)!.WaitingReason);
 
         var gpu = Agent("gpu-node", gpus: 2, "lighting", "gpu");
         Assert.True(gpu.Inbox.TryRead(out var message));
@@ -80,29 +68,29 @@ public sealed class SchedulerTests : IAsyncLifetime
     [Fact]
     public void The_published_view_shows_a_submission_at_once_and_shard_moves_within_its_age_limit()
     {
-        var before = _scheduler.View;
+        var before = _farm.Scheduler.View;
         var job = Submit(shards: 3);
         // A new run is something readers must see at once (OpenCue answers a launch with it).
-        var submitted = _scheduler.View;
+        var submitted = _farm.Scheduler.View;
         Assert.True(submitted.Version > before.Version);
         Assert.Equal(ShardStatus.Waiting, submitted.Find(job.Id)!.Shards[0].Status);
-        Assert.Same(submitted, _scheduler.View);
+        Assert.Same(submitted, _farm.Scheduler.View);
 
         // A lease is an ordinary move: the view may lag it, never by more than ViewMaxAge.
         var a = Agent("a");
         Assert.True(a.Inbox.TryRead(out _));
-        _scheduler.Heartbeat("a", SchedulerInputs.Heartbeat());
-        var lagging = _scheduler.View;
-        _time.Advance(FarmScheduler.ViewMaxAge);
-        var fresh = _scheduler.View;
+        _farm.Scheduler.Heartbeat("a", SchedulerInputs.Heartbeat());
+        var lagging = _farm.Scheduler.View;
+        _farm.Time.Advance(FarmScheduler.ViewMaxAge);
+        var fresh = _farm.Scheduler.View;
         Assert.True(fresh.Version >= lagging.Version);
         Assert.Single(fresh.Find(job.Id)!.Shards, s => s.Status == ShardStatus.Running);
         Assert.Equal(2, fresh.Counts.ShardsQueued);
         Assert.Equal(1, fresh.Counts.ShardsRunning);
         Assert.Equal(1, fresh.Counts.AgentsConnected);
         // Unchanged farm, same view: readers share one immutable object.
-        _time.Advance(TimeSpan.FromSeconds(5));
-        Assert.Same(_scheduler.View, _scheduler.View);
+        _farm.Time.Advance(TimeSpan.FromSeconds(5));
+        Assert.Same(_farm.Scheduler.View, _farm.Scheduler.View);
     }
 
     [Fact]
@@ -112,11 +100,11 @@ public sealed class SchedulerTests : IAsyncLifetime
         Submit();
         Assert.True(a.Inbox.TryRead(out var lease));
         var header = SchedulerInputs.Upload(lease.Assign, "a", new string('0', 64)) with { LeaseEpoch = lease.Assign.LeaseEpoch + 1 };
-        Assert.Equal(UploadVerdict.Stale, _scheduler.CheckUpload(header).Verdict);
+        Assert.Equal(UploadVerdict.Stale, _farm.Scheduler.CheckUpload(header).Verdict);
         header = header with { LeaseEpoch = lease.Assign.LeaseEpoch };
-        Assert.Equal(UploadVerdict.Accept, _scheduler.CheckUpload(header).Verdict);
+        Assert.Equal(UploadVerdict.Accept, _farm.Scheduler.CheckUpload(header).Verdict);
         header = header with { AgentId = "impostor" };
-        Assert.Equal(UploadVerdict.Stale, _scheduler.CheckUpload(header).Verdict);
+        Assert.Equal(UploadVerdict.Stale, _farm.Scheduler.CheckUpload(header).Verdict);
     }
 
     private static List<WorkOrder> Drain(System.Threading.Channels.ChannelReader<AgentCommand> inbox)
@@ -147,10 +135,10 @@ public sealed class SchedulerTests : IAsyncLifetime
         Assert.Equal([first.Id, first.Id, first.Id], bigLeases.Select(l => l.RunId));
         Assert.Equal([0, 1, 2], bigLeases.Select(l => l.Shard));
         Assert.Equal(second.Id, Assert.Single(smallLeases).RunId);
-        Assert.Equal(2, _scheduler.GetJob(second.Id)!.ShardsQueued);
+        Assert.Equal(2, _farm.Scheduler.GetJob(second.Id)!.ShardsQueued);
 
         // A failed attempt goes to the back of its run's queue; the freed slot takes the oldest waiting shard first.
-        _scheduler.ShardFailed("big", SchedulerInputs.Failure(bigLeases[1], "test"));
+        _farm.Scheduler.ShardFailed("big", SchedulerInputs.Failure(bigLeases[1], "test"));
         var next = Assert.Single(Drain(big.Inbox));
         Assert.Equal((first.Id, 1), (next.RunId, next.Shard));
         Assert.Equal(2, next.Attempt);
@@ -180,15 +168,10 @@ public sealed class SchedulerTests : IAsyncLifetime
 
         var counts = agents.Select(a => Drain(a.Inbox).Count).ToList();
         Assert.All(counts, c => Assert.Equal(1, c));
-        Assert.Equal(8, _scheduler.GetJob(job.Id)!.ShardsQueued);
+        Assert.Equal(8, _farm.Scheduler.GetJob(job.Id)!.ShardsQueued);
     }
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync()
-    {
-        // Manifests are written in the background; let them land before the folder goes.
-        await _scheduler.FlushAsync();
-        Directory.Delete(_root, recursive: true);
-    }
+    public Task DisposeAsync() => _farm.DisposeAsync().AsTask();
 }

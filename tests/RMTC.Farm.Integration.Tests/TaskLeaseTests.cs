@@ -11,31 +11,24 @@ using RMTC.Farm.Protos.V1;
 namespace RMTC.Farm.Integration.Tests;
 
 /// <summary>A round's evaluation as a lease, with a fake clock: queued at the merge, expired and leased again, fenced, and ending the run.</summary>
-public sealed class TaskLeaseTests : IDisposable
+public sealed class TaskLeaseTests : IAsyncLifetime
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("rmtc-tasklease-").FullName;
-    private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-11-23T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
-    private readonly FarmScheduler _scheduler;
-    private readonly FileArtifactStore _artifacts;
+    private readonly SchedulerHarness _farm = new("rmtc-tasklease-", "2026-11-23T10:00:00Z", leaseTimeoutMs: 5000, samples: 40);
     private readonly string _data;
 
     public TaskLeaseTests()
     {
-        var options = Options.Create(new CoordinatorOptions { DataDirectory = Path.Combine(_root, "farm"), LeaseTimeoutMs = 5000 });
-        var journal = new RunJournal(new FileRunStore(options), _time, new TestLifetime(), NullLogger<RunJournal>.Instance);
-        _artifacts = new FileArtifactStore(options);
-        _scheduler = new FarmScheduler(journal, _artifacts, _time, options, NullLogger<FarmScheduler>.Instance);
-        var source = Path.Combine(_root, "data");
-        RMTC.Farm.Training.Datasets.DatasetSynthesizer.Synthesize("classifier", source, 40, seed: 1);
-        _data = EvaluationRunTests.WithTestSplit(source, 10);
+        _data = EvaluationRunTests.WithTestSplit(_farm.Data, 10);
     }
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync() => _farm.DisposeAsync().AsTask();
 
     private System.Threading.Channels.ChannelReader<AgentCommand> Agent(string id)
     {
-        var registration = _scheduler.Register(SchedulerInputs.Registration(id));
-        return _scheduler.Connect(id, registration.SessionToken);
+        var registration = _farm.Scheduler.Register(SchedulerInputs.Registration(id));
+        return _farm.Scheduler.Connect(id, registration.SessionToken);
     }
 
     private static WorkOrder? Next(System.Threading.Channels.ChannelReader<AgentCommand> inbox) =>
@@ -45,14 +38,14 @@ public sealed class TaskLeaseTests : IDisposable
     public async Task An_expired_evaluation_is_leased_again_its_stale_report_is_ignored_and_the_run_ends_with_the_figures()
     {
         var inboxes = new Dictionary<string, System.Threading.Channels.ChannelReader<AgentCommand>> { ["a"] = Agent("a"), ["b"] = Agent("b") };
-        var job = _scheduler.SubmitPrepared(new JobSubmission { SpecYaml = $"name: t\nrecipe: classifier\ndataset: {_data}\nshards: 1\nrounds: 1\n", SourceName = "t.yaml" });
+        var job = _farm.Scheduler.SubmitPrepared(new JobSubmission { SpecYaml = $"name: t\nrecipe: classifier\ndataset: {_data}\nshards: 1\nrounds: 1\n", SourceName = "t.yaml" });
 
         // The one shard: its result is the initial weights (a valid model), merged at once.
         var (shardAgent, shard) = inboxes.Select(kv => (kv.Key, Next(kv.Value))).Single(x => x.Item2 is not null);
         Assert.Equal(WorkKind.Shard, shard!.Kind);
-        var initial = _scheduler.GetManifest(job.Id)!.InitialWeightsDigest;
-        var merged = await _scheduler.CompleteAsync(
-            SchedulerInputs.Upload(shard, shardAgent, initial, samples: shard.SampleIndices.Count, finalLoss: 0.5, totalBytes: _artifacts.SizeOf(initial)),
+        var initial = _farm.Scheduler.GetManifest(job.Id)!.InitialWeightsDigest;
+        var merged = await _farm.Scheduler.CompleteAsync(
+            SchedulerInputs.Upload(shard, shardAgent, initial, samples: shard.SampleIndices.Count, finalLoss: 0.5, totalBytes: _farm.Artifacts.SizeOf(initial)),
             valuesChecked: true);
         Assert.Equal(UploadVerdict.Accept, merged.Verdict);
 
@@ -60,28 +53,28 @@ public sealed class TaskLeaseTests : IDisposable
         var (first, evaluation) = inboxes.Select(kv => (kv.Key, Next(kv.Value))).Single(x => x.Item2 is not null);
         Assert.Equal(WorkKind.Evaluate, evaluation!.Kind);
         Assert.Equal(10, evaluation.SampleIndices.Count);
-        var manifest = _scheduler.GetManifest(job.Id)!;
+        var manifest = _farm.Scheduler.GetManifest(job.Id)!;
         Assert.Equal(manifest.Rounds[0].OutputDigest, evaluation.GlobalWeightsDigest);
-        Assert.Equal(RunStates.Running, _scheduler.GetJob(job.Id)!.State);
+        Assert.Equal(RunStates.Running, _farm.Scheduler.GetJob(job.Id)!.State);
 
         // Its agent goes silent: the lease expires and the evaluation goes to the other agent, with a newer epoch.
         var second = first == "a" ? "b" : "a";
-        _time.Advance(TimeSpan.FromMilliseconds(5100));
-        _scheduler.Heartbeat(second, SchedulerInputs.Heartbeat());
-        Assert.Equal(1, _scheduler.ExpireSilentAgents());
+        _farm.Time.Advance(TimeSpan.FromMilliseconds(5100));
+        _farm.Scheduler.Heartbeat(second, SchedulerInputs.Heartbeat());
+        Assert.Equal(1, _farm.Scheduler.ExpireSilentAgents());
         var again = Next(inboxes[second]);
         Assert.Equal(WorkKind.Evaluate, again!.Kind);
         Assert.True(again.LeaseEpoch > evaluation.LeaseEpoch);
 
         // The first agent's late figures are fenced out; the second's land on the round and end the run.
-        _scheduler.EvaluationReported(first, SchedulerInputs.Evaluation(evaluation, loss: 9, accuracy: 0.1, samples: 10));
-        Assert.Null(_scheduler.GetManifest(job.Id)!.Rounds[0].Evaluation);
-        _scheduler.EvaluationReported(second, SchedulerInputs.Evaluation(again, loss: 0.7, accuracy: 0.6, samples: 10, seconds: 0.2, device: "cpu"));
+        _farm.Scheduler.EvaluationReported(first, SchedulerInputs.Evaluation(evaluation, loss: 9, accuracy: 0.1, samples: 10));
+        Assert.Null(_farm.Scheduler.GetManifest(job.Id)!.Rounds[0].Evaluation);
+        _farm.Scheduler.EvaluationReported(second, SchedulerInputs.Evaluation(again, loss: 0.7, accuracy: 0.6, samples: 10, seconds: 0.2, device: "cpu"));
 
-        var done = _scheduler.GetJob(job.Id)!;
+        var done = _farm.Scheduler.GetJob(job.Id)!;
         Assert.Equal(RunStates.Succeeded, done.State);
         Assert.Equal(0.6, done.CompletedRounds[0].EvalAccuracy);
-        manifest = _scheduler.GetManifest(job.Id)!;
+        manifest = _farm.Scheduler.GetManifest(job.Id)!;
         Assert.Equal(0.7, manifest.Rounds[0].Evaluation!.Loss);
         var task = Assert.Single(manifest.Tasks!);
         Assert.Equal([AttemptOutcomes.Expired, AttemptOutcomes.Succeeded], task.Attempts.Select(x => x.Outcome));
@@ -94,21 +87,21 @@ public sealed class TaskLeaseTests : IDisposable
     public async Task An_evaluation_that_keeps_failing_leaves_its_round_unevaluated_and_the_run_succeeds()
     {
         var inbox = Agent("a");
-        var job = _scheduler.SubmitPrepared(new JobSubmission { SpecYaml = $"name: t\nrecipe: classifier\ndataset: {_data}\nshards: 1\nrounds: 1\nmax_retries: 1\n", SourceName = "t.yaml" });
+        var job = _farm.Scheduler.SubmitPrepared(new JobSubmission { SpecYaml = $"name: t\nrecipe: classifier\ndataset: {_data}\nshards: 1\nrounds: 1\nmax_retries: 1\n", SourceName = "t.yaml" });
         var shard = Next(inbox)!;
-        var initial = _scheduler.GetManifest(job.Id)!.InitialWeightsDigest;
-        await _scheduler.CompleteAsync(SchedulerInputs.Upload(shard, "a", initial, samples: 1, totalBytes: _artifacts.SizeOf(initial)), valuesChecked: true);
+        var initial = _farm.Scheduler.GetManifest(job.Id)!.InitialWeightsDigest;
+        await _farm.Scheduler.CompleteAsync(SchedulerInputs.Upload(shard, "a", initial, samples: 1, totalBytes: _farm.Artifacts.SizeOf(initial)), valuesChecked: true);
 
         for (var i = 0; i < 2; i++)
         {
             var evaluation = Next(inbox)!;
             Assert.Equal(WorkKind.Evaluate, evaluation.Kind);
-            _scheduler.ShardFailed("a", SchedulerInputs.Failure(evaluation, "dataset moved"));
+            _farm.Scheduler.ShardFailed("a", SchedulerInputs.Failure(evaluation, "dataset moved"));
         }
 
         Assert.Null(Next(inbox));
-        Assert.Equal(RunStates.Succeeded, _scheduler.GetJob(job.Id)!.State);
-        var manifest = _scheduler.GetManifest(job.Id)!;
+        Assert.Equal(RunStates.Succeeded, _farm.Scheduler.GetJob(job.Id)!.State);
+        var manifest = _farm.Scheduler.GetManifest(job.Id)!;
         Assert.Null(manifest.Rounds[0].Evaluation);
         Assert.Contains("dataset moved", manifest.Tasks![0].Error);
     }
