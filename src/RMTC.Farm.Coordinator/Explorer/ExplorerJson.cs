@@ -78,6 +78,7 @@ internal static class ExplorerJson
         ["samples"] = a.Samples,
         ["device"] = a.Device,
         ["error"] = a.Error,
+        ["stoppedBy"] = a.StoppedBy,
     };
 
     /// <summary>A dataset's name and version as people write them: "synth-denoiser v1" (a bare number gets its "v").</summary>

@@ -140,13 +140,14 @@ function timeline(rounds, tasks) {
   const t1 = Math.max(...attempts.map(a => Date.parse(a.endedAt || a.startedAt)), t0 + 1);
   const W = 900, L = 130, row = 26, H = agents.length * row + 30;
   const x = t => L + (W - L - 10) * (t - t0) / (t1 - t0);
-  const colour = { succeeded: "#2da44e", failed: "#cf222e", expired: "#bf8700", refused: "#8250df", cancelled: "#8c959f", running: "#0b62c4", preempted: "#e16f24" };
+  // killed: stopped by a wrangler and queued again; retried: a result taken back out of the round to train again.
+  const colour = { succeeded: "#2da44e", failed: "#cf222e", expired: "#bf8700", refused: "#8250df", cancelled: "#8c959f", running: "#0b62c4", preempted: "#e16f24", killed: "#953800", retried: "#57606a" };
   const svg = s("svg", { width: W, height: H, id: "timeline", role: "img", "aria-label": "shard attempts per agent" });
   agents.forEach((ag, i) => svg.append(s("text", { x: 4, y: i * row + 18 }, ag)));
   for (const a of attempts) {
     const i = agents.indexOf(a.agent), x0 = x(Date.parse(a.startedAt)), x1 = x(Date.parse(a.endedAt || a.startedAt));
     svg.append(s("g", {}, s("rect", { x: x0, y: i * row + 5, width: Math.max(3, x1 - x0), height: row - 8, fill: colour[a.outcome] || "#999" }),
-      s("title", {}, `${a.what} attempt ${a.attempt}: ${a.outcome}${a.error ? " (" + a.error + ")" : ""}, ${((Date.parse(a.endedAt || a.startedAt) - Date.parse(a.startedAt)) / 1000).toFixed(1)} s`),
+      s("title", {}, `${a.what} attempt ${a.attempt}: ${a.outcome}${a.stoppedBy ? " by " + a.stoppedBy : ""}${a.error ? " (" + a.error + ")" : ""}, ${((Date.parse(a.endedAt || a.startedAt) - Date.parse(a.startedAt)) / 1000).toFixed(1)} s`),
       x1 - x0 > 40 ? s("text", { x: x0 + 3, y: i * row + 18, fill: "#fff" }, a.label) : null));
   }
   // The end label ends where the last bar ends.
