@@ -203,8 +203,10 @@ public sealed class ScriptedModelFarmTests(ITestOutputHelper output)
         await using var farm = await FarmFixture.StartAsync(leaseTimeoutMs: 20_000);
         var data = farm.Synthesize("classifier", 100);
         var spec = Spec("own-preempt", "resnet_classifier_synth.pt", "labelled-images", "cross_entropy", data, shards: 1, rounds: 1,
-            "{ epochs: 12, batch_size: 4, learning_rate: 0.02, optimizer: sgd, momentum: 0.9, weight_decay: 0.0001 }");
+            "{ epochs: 48, batch_size: 4, learning_rate: 0.02, optimizer: sgd, momentum: 0.9, weight_decay: 0.0001 }");
 
+        // 48 epochs (about 4 s idle) so the flag lands mid-training even when the machine is loaded: at 12 a CI run
+        // finished the shard before the yield was seen.
         // The uninterrupted run first, on a node that never yields.
         var steady = (await farm.StartAgentsAsync(1, "steady"))[0];
         var reference = await farm.SubmitAsync(spec);
