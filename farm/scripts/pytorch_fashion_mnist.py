@@ -21,6 +21,7 @@ accuracy is the weights and how much the running statistics lagging behind them.
 import argparse
 import gzip
 import json
+import math
 import os
 import time
 
@@ -165,6 +166,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
+                        help="the job spec's local.learning_rate_schedule: cosine goes from --lr in the first epoch (round) to --final-lr in the last")
+    parser.add_argument("--final-lr", type=float, default=None, help="the spec's local.final_learning_rate (default: --lr / 20)")
     parser.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--weight-decay", type=float, default=0.0)
@@ -201,6 +205,20 @@ def main() -> None:
             return torch.optim.SGD(params, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
         return torch.optim.Adam(params, lr=args.lr, weight_decay=args.weight_decay)
 
+    final_lr = args.final_lr if args.final_lr is not None else args.lr * 0.05
+
+    def lr_for(epoch: int) -> float:
+        # LearningRateSchedule.At in RMTC.Farm.Core: changes at epoch (round) boundaries, holds within one.
+        if args.lr_schedule == "constant" or args.epochs == 1:
+            return args.lr
+        progress = (epoch - 1) / (args.epochs - 1)
+        return final_lr + (args.lr - final_lr) * (1 + math.cos(math.pi * progress)) / 2
+
+    def set_lr(optimiser, epoch: int):
+        for group in optimiser.param_groups:
+            group["lr"] = lr_for(epoch)
+        return optimiser
+
     def train_epoch(optimiser, order) -> float:
         total = 0.0
         for i in range(0, len(order), args.batch):
@@ -221,7 +239,7 @@ def main() -> None:
             merged, losses = {}, []
             for shard in shards:
                 model.load_state_dict(start_state)
-                losses.append(train_epoch(make_optimiser(), shard[torch.randperm(len(shard))]) * len(shard))
+                losses.append(train_epoch(set_lr(make_optimiser(), epoch), shard[torch.randperm(len(shard))]) * len(shard))
                 for k, v in model.state_dict().items():
                     if v.is_floating_point():
                         merged[k] = merged.get(k, 0) + v.double() * len(shard)
@@ -234,7 +252,7 @@ def main() -> None:
         orders = rmtc_orders(local_seed(args.seed), len(train_x)) if args.shuffle == "rmtc" else None
         for epoch in range(1, args.epochs + 1):
             order = next(orders) if orders is not None else torch.randperm(len(train_x))
-            report(epoch, train_epoch(optimiser, order))
+            report(epoch, train_epoch(set_lr(optimiser, epoch), order))
     if args.save:
         write_safetensors(args.save, model.state_dict())
 

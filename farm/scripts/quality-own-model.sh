@@ -12,6 +12,8 @@
 # Not part of the test suite (minutes of CPU training).
 # Usage: farm/scripts/quality-own-model.sh [ROUNDS (default 2)]
 #   WORK=dir (default /tmp/rmtc-quality-own-model); BATCH (default 64), LR (default 0.05; SGD, momentum 0.9);
+#   LR_SCHEDULE (default constant; cosine: the spec's local.learning_rate_schedule, PyTorch follows the same curve) and
+#   FINAL_LR (cosine's last-round rate, default LR / 20);
 #   LOCAL_THREADS (default 4) torch threads of the local and PyTorch runs (the farm: 4 agents x 1 thread);
 #   TRAIN_SAMPLES (default 60000, all) trains every run on the first N training images only (the test split stays whole);
 #   TORCH_RANDPERM=1 adds a PyTorch run in its own order (torch.randperm, seed 42): how far another order lands;
@@ -24,6 +26,8 @@ rounds="${1:-2}"
 shards=4
 batch="${BATCH:-64}"
 lr="${LR:-0.05}"
+lr_schedule="${LR_SCHEDULE:-constant}"
+final_lr="${FINAL_LR:-$(awk "BEGIN { print $lr / 20 }")}"
 threads="${LOCAL_THREADS:-4}"
 train_samples="${TRAIN_SAMPLES:-60000}"
 work="${WORK:-/tmp/rmtc-quality-own-model}"
@@ -83,7 +87,7 @@ shards: $shards
 rounds: $rounds
 seed: 42
 sharding: iid
-local: { epochs: 1, batch_size: $batch, learning_rate: $lr, optimizer: sgd, momentum: 0.9 }
+local: { epochs: 1, batch_size: $batch, learning_rate: $lr, learning_rate_schedule: $lr_schedule, final_learning_rate: $final_lr, optimizer: sgd, momentum: 0.9 }
 evaluation: { split: test }
 YAML
 
@@ -95,7 +99,7 @@ local_acc=$(jq '.rounds[-1].evaluation.accuracy' "$work/local.json")
 
 echo "== PyTorch ($rounds epochs)" >&2
 start=$(date +%s.%N)
-torch_args=(--model farm/models/resnet_classifier.pt --source "$source_dir" --epochs "$rounds" --batch "$batch" --lr "$lr" --optimizer sgd --momentum 0.9 --threads "$threads" --seed 42)
+torch_args=(--model farm/models/resnet_classifier.pt --source "$source_dir" --epochs "$rounds" --batch "$batch" --lr "$lr" --lr-schedule "$lr_schedule" --final-lr "$final_lr" --optimizer sgd --momentum 0.9 --threads "$threads" --seed 42)
 /usr/bin/python3 farm/scripts/pytorch_fashion_mnist.py "${torch_args[@]}" --shuffle rmtc --save "$work/pytorch.safetensors" > "$work/pytorch.jsonl"
 torch_wall=$(awk "BEGIN { print $(date +%s.%N) - $start }")
 torch_acc=$(tail -1 "$work/pytorch.jsonl" | jq '.accuracy')
@@ -144,7 +148,7 @@ torch_re=$(recalibrated "$work/pytorch.safetensors")
 
 pct() { awk "BEGIN { printf \"%.2f\", ($1) * 100 }"; }
 echo
-echo "Fashion-MNIST ($train_samples training images), farm/models/resnet_classifier.pt, $rounds epochs, batch $batch, SGD lr $lr momentum 0.9, test split 10,000 images; local and PyTorch $threads torch threads, farm 4 agents x 1"
+echo "Fashion-MNIST ($train_samples training images), farm/models/resnet_classifier.pt, $rounds epochs, batch $batch, SGD lr $lr ($lr_schedule$([ "$lr_schedule" = cosine ] && echo " to $final_lr")) momentum 0.9, test split 10,000 images; local and PyTorch $threads torch threads, farm 4 agents x 1"
 echo
 echo "| run | shards | epochs | test accuracy | gap to local | with recomputed BN statistics | gap to local | wall time |"
 echo "|---|---|---|---|---|---|---|---|"

@@ -71,6 +71,8 @@ internal sealed class RunState
     public SemaphoreSlim MergeGate { get; } = new(1, 1);
     /// <summary>The current round's running weighted sum. Guarded by <see cref="MergeGate"/>.</summary>
     public FedAvgAccumulator? Accumulator { get; set; }
+    /// <summary>Feeds <see cref="Accumulator"/> in shard order, so the average does not depend on arrival order. Guarded by <see cref="MergeGate"/>.</summary>
+    public ShardOrderedFold Folds { get; } = new();
     /// <summary>The last round's average, whose arrays the next round's sum reuses (fresh pages cost more than a merge). Guarded by <see cref="MergeGate"/>.</summary>
     public IReadOnlyList<NamedTensor>? SpentAverage { get; set; }
     /// <summary>Server momentum for the nesterov strategy. Guarded by <see cref="MergeGate"/>.</summary>

@@ -43,7 +43,7 @@ public sealed partial class FarmScheduler
         await run.MergeGate.WaitAsync();
         try
         {
-            List<(string Digest, int Weight)>? refold = null;
+            List<(string Digest, int Shard)>? refold = null;
             bool close;
             List<int> acted;
             lock (_gate)
@@ -74,7 +74,7 @@ public sealed partial class FarmScheduler
                 if (action == ShardAction.Retry)
                 {
                     refold = run.CurrentRound.MergedResults
-                        .Select(d => (d, run.Plan[run.CurrentRound.Shards.First(s => s.ResultDigest == d).Shard].Length)).ToList();
+                        .Select(d => (d, run.CurrentRound.Shards.First(s => s.ResultDigest == d).Shard)).ToList();
                 }
 
                 close = action == ShardAction.Eat && run.Tally.Done == run.Shards.Length;
@@ -91,12 +91,13 @@ public sealed partial class FarmScheduler
 
             if (refold is not null)
             {
-                // The running sum cannot give a result back: it is rebuilt from the results still merged, in their order.
+                // The running sum cannot give a result back: it is rebuilt from the results still merged, in shard order
+                // as the merge folds them (the retried shard's new result takes its place when it comes).
                 var accumulator = new FedAvgAccumulator(run.Template);
-                foreach (var (digest, weight) in refold)
+                run.Folds.Reset();
+                foreach (var (digest, shard) in refold.OrderBy(r => r.Shard))
                 {
-                    await using var file = _artifacts.OpenRead(digest);
-                    accumulator.AddPrechecked(file, weight);
+                    run.Folds.Offer(shard, digest, run.Plan[shard].Length, accumulator, OpenResult);
                 }
 
                 run.Accumulator = accumulator;

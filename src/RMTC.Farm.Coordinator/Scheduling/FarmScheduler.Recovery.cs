@@ -182,12 +182,16 @@ public sealed partial class FarmScheduler
             };
         }
 
-        // Fold the round's merged results again, in the order they were merged.
-        foreach (var digest in round.MergedResults)
+        // Fold the round's merged results again as the merge did, in shard order: the recovered run's average has the
+        // bits the uninterrupted one would have had.
+        foreach (var (digest, shard) in round.MergedResults.Select(d => (d, round.Shards.First(s => s.ResultDigest == d).Shard)).OrderBy(m => m.Shard))
         {
-            var shard = round.Shards.First(s => s.ResultDigest == digest).Shard;
-            using var file = _artifacts.OpenRead(digest);
-            run.Accumulator.Add(file, plan[shard].Length);
+            using (var file = _artifacts.OpenRead(digest))
+            {
+                run.Accumulator.Check(file, valuesChecked: false);
+            }
+
+            run.Folds.Offer(shard, digest, plan[shard].Length, run.Accumulator, OpenResult);
             var loss = round.Attempts.LastOrDefault(a => a.ResultDigest == digest)?.FinalLoss ?? 0;
             run.LossSum += loss * plan[shard].Length;
             run.SamplesMerged += plan[shard].Length;

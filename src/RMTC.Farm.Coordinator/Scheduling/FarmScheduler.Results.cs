@@ -15,6 +15,8 @@ public sealed partial class FarmScheduler
     // Leases whose result was accepted, so a repeated upload is answered as a duplicate rather than refused.
     private readonly Dictionary<string, string> _acceptedResults = new(StringComparer.Ordinal);
 
+    private Stream OpenResult(string digest) => _artifacts.OpenRead(digest);
+
     /// <summary>Checks an upload's header against the lease it names.</summary>
     public UploadDecision CheckUpload(ResultUpload header)
     {
@@ -147,15 +149,13 @@ public sealed partial class FarmScheduler
 
             try
             {
-                await using var result = _artifacts.OpenRead(header.Digest);
-                if (valuesChecked)
+                await using (var result = _artifacts.OpenRead(header.Digest))
                 {
-                    accumulator.AddPrechecked(result, weight);
+                    accumulator.Check(result, valuesChecked);
                 }
-                else
-                {
-                    accumulator.Add(result, weight);
-                }
+
+                // Folded now if every lower shard is, else when they are or the round closes (ShardOrderedFold).
+                run.Folds.Offer(lease.Shard.Index, header.Digest, weight, accumulator, OpenResult);
             }
             catch (Exception e) when (e is WeightsRejectedException or SafetensorsFormatException)
             {
@@ -235,6 +235,8 @@ public sealed partial class FarmScheduler
     private void CloseRound(RunState run)
     {
         var mergeStarted = _time.GetTimestamp();
+        // Results still waiting behind a shard the round closes without (eaten, or out at a quorum) are folded now.
+        run.Folds.Flush(run.Accumulator!, OpenResult);
         var average = run.Accumulator!.Finish();
         var spec = run.Spec;
         IReadOnlyList<NamedTensor> merged = average;

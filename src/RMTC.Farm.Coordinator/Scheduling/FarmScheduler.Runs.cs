@@ -86,6 +86,7 @@ public sealed partial class FarmScheduler
         run.GlobalDigest = inputDigest;
         run.GlobalBytes = inputBytes;
         run.Accumulator = new FedAvgAccumulator(run.Template, run.SpentAverage);
+        run.Folds.Reset();
         run.SpentAverage = null;
         run.LossSum = 0;
         run.SamplesMerged = 0;

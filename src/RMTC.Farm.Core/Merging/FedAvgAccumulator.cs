@@ -115,27 +115,8 @@ public sealed class FedAvgAccumulator
         ArgumentNullException.ThrowIfNull(seekableResult);
         ThrowIfUnusable();
         ValidateWeight(weight);
-        if (!seekableResult.CanRead || !seekableResult.CanSeek)
-        {
-            throw new ArgumentException("the result stream must be readable and seekable", nameof(seekableResult));
-        }
-
-        long origin = seekableResult.Position;
-        SafetensorsHeader header;
-        try
-        {
-            header = Safetensors.ReadHeader(seekableResult, seekableResult.Length - origin);
-        }
-        catch (SafetensorsFormatException e)
-        {
-            throw new WeightsRejectedException($"result is not a valid safetensors file: {e.Message}");
-        }
-
+        var (header, map, dataStart) = ReadCheckedHeader(seekableResult);
         var entries = header.Tensors;
-        var map = new int[entries.Count];
-        ValidateSchema(entries.Count, i => (entries[i].Name, entries[i].DType, entries[i].Shape), map);
-
-        long dataStart = origin + header.DataStart;
         if (seekableResult is MemoryStream ms && ms.TryGetBuffer(out var segment))
         {
             AddInPlace(segment.AsSpan(0, (int)ms.Length), dataStart, entries, map, weight);
@@ -147,33 +128,7 @@ public sealed class FedAvgAccumulator
         try
         {
             // Pass 1: every value finite.
-            seekableResult.Seek(dataStart, SeekOrigin.Begin);
-            for (int t = 0; t < entries.Count; t++)
-            {
-                var e = entries[t];
-                long remaining = e.End - e.Begin;
-                int element = 0;
-                while (remaining > 0)
-                {
-                    int n = (int)Math.Min(remaining, ChunkBytes);
-                    ReadChunk(seekableResult, buffer, n, e.Name);
-                    if (e.DType != TensorDType.F32)
-                    {
-                        remaining -= n;
-                        continue;
-                    }
-
-                    var values = MemoryMarshal.Cast<byte, float>(buffer.AsSpan(0, n));
-                    int bad = FloatKernels.IndexOfNonFinite(values);
-                    if (bad >= 0)
-                    {
-                        throw NonFinite(e.Name, element + bad, values[bad]);
-                    }
-
-                    element += values.Length;
-                    remaining -= n;
-                }
-            }
+            CheckFinite(seekableResult, dataStart, entries, buffer);
 
             // Pass 2: fold. From here on a failure would leave a partial sum behind.
             _broken = true;
@@ -207,6 +162,90 @@ public sealed class FedAvgAccumulator
     }
 
     /// <summary>
+    /// Checks a result as <see cref="Add(Stream,double)"/> would (names, shapes and dtypes against the template; every
+    /// value finite unless <paramref name="valuesChecked"/>) without folding it: for a result folded later, in shard
+    /// order (<see cref="ShardOrderedFold"/>), with <see cref="AddPrechecked(Stream,double)"/>.
+    /// </summary>
+    /// <exception cref="WeightsRejectedException">The result is malformed, does not match the model, or holds a non-finite value.</exception>
+    /// <exception cref="ArgumentException">The stream cannot read or seek.</exception>
+    public void Check(Stream seekableResult, bool valuesChecked)
+    {
+        ArgumentNullException.ThrowIfNull(seekableResult);
+        var (header, _, dataStart) = ReadCheckedHeader(seekableResult);
+        if (valuesChecked)
+        {
+            return;
+        }
+
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes);
+        try
+        {
+            CheckFinite(seekableResult, dataStart, header.Tensors, buffer);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Reads a result's header from the stream's position and checks it against the template.</summary>
+    private (SafetensorsHeader Header, int[] Map, long DataStart) ReadCheckedHeader(Stream seekableResult)
+    {
+        if (!seekableResult.CanRead || !seekableResult.CanSeek)
+        {
+            throw new ArgumentException("the result stream must be readable and seekable", nameof(seekableResult));
+        }
+
+        long origin = seekableResult.Position;
+        SafetensorsHeader header;
+        try
+        {
+            header = Safetensors.ReadHeader(seekableResult, seekableResult.Length - origin);
+        }
+        catch (SafetensorsFormatException e)
+        {
+            throw new WeightsRejectedException($"result is not a valid safetensors file: {e.Message}");
+        }
+
+        var entries = header.Tensors;
+        var map = new int[entries.Count];
+        ValidateSchema(entries.Count, i => (entries[i].Name, entries[i].DType, entries[i].Shape), map);
+        return (header, map, origin + header.DataStart);
+    }
+
+    /// <summary>Reads every float32 value of the data once, refusing the first non-finite one.</summary>
+    private static void CheckFinite(Stream stream, long dataStart, IReadOnlyList<TensorEntry> entries, byte[] buffer)
+    {
+        stream.Seek(dataStart, SeekOrigin.Begin);
+        for (int t = 0; t < entries.Count; t++)
+        {
+            var e = entries[t];
+            long remaining = e.End - e.Begin;
+            int element = 0;
+            while (remaining > 0)
+            {
+                int n = (int)Math.Min(remaining, ChunkBytes);
+                ReadChunk(stream, buffer, n, e.Name);
+                if (e.DType != TensorDType.F32)
+                {
+                    remaining -= n;
+                    continue;
+                }
+
+                var values = MemoryMarshal.Cast<byte, float>(buffer.AsSpan(0, n));
+                int bad = FloatKernels.IndexOfNonFinite(values);
+                if (bad >= 0)
+                {
+                    throw NonFinite(e.Name, element + bad, values[bad]);
+                }
+
+                element += values.Length;
+                remaining -= n;
+            }
+        }
+    }
+
+    /// <summary>
     /// Folds in a stored result whose values were already found finite as it arrived (<see cref="SafetensorsFiniteCheck"/>):
     /// one pass over its data, read through a memory map (no copy into a buffer). Names, dtypes and shapes are still
     /// checked against the template from the header.
@@ -231,25 +270,8 @@ public sealed class FedAvgAccumulator
         ArgumentNullException.ThrowIfNull(seekableResult);
         ThrowIfUnusable();
         ValidateWeight(weight);
-        if (!seekableResult.CanRead || !seekableResult.CanSeek)
-        {
-            throw new ArgumentException("the result stream must be readable and seekable", nameof(seekableResult));
-        }
-
         long origin = seekableResult.Position;
-        SafetensorsHeader header;
-        try
-        {
-            header = Safetensors.ReadHeader(seekableResult, seekableResult.Length - origin);
-        }
-        catch (SafetensorsFormatException e)
-        {
-            throw new WeightsRejectedException($"result is not a valid safetensors file: {e.Message}");
-        }
-
-        var entries = header.Tensors;
-        var map = new int[entries.Count];
-        ValidateSchema(entries.Count, i => (entries[i].Name, entries[i].DType, entries[i].Shape), map);
+        var (header, map, _) = ReadCheckedHeader(seekableResult);
         if (header.DataLength > 0)
         {
             if (seekableResult is FileStream file)
