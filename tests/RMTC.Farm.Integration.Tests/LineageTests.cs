@@ -37,6 +37,21 @@ public sealed class LineageTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Show_takes_a_unique_run_id_prefix_and_refuses_an_ambiguous_or_unknown_one_by_name()
+    {
+        var shown = Core.Lineage.RunManifest.FromJson((await _lineage.ShowAsync(new LineageRunRequest { RunId = _b1.Id[..4] })).Json);
+        Assert.Equal(_b1.Id, shown.RunId);
+
+        // Both runs of the job share this prefix: neither is picked.
+        var ambiguous = await Assert.ThrowsAsync<RpcException>(async () => await _lineage.ShowAsync(new LineageRunRequest { RunId = JobOnA }));
+        Assert.Equal(StatusCode.NotFound, ambiguous.StatusCode);
+        Assert.Contains($"no run '{JobOnA}'", ambiguous.Status.Detail);
+        var unknown = await Assert.ThrowsAsync<RpcException>(async () => await _lineage.VerifyAsync(new LineageRunRequest { RunId = "nothing-like-it" }));
+        Assert.Equal(StatusCode.NotFound, unknown.StatusCode);
+        Assert.Contains("`rmtc status` lists runs", unknown.Status.Detail);
+    }
+
+    [Fact]
     public async Task Trace_down_from_a_dataset_or_an_asset_finds_every_run_and_model_made_from_it()
     {
         var down = Parse(await _lineage.TraceAsync(new TraceRequest { Digest = _a1.DatasetDigest, Direction = TraceDirection.Down }));

@@ -13,16 +13,19 @@ public sealed class LineageQueries(IRunStore store, IArtifactStore artifacts)
 {
     private static readonly JsonSerializerOptions Json = new(RunManifest.JsonOptions);
 
-    /// <summary>A run's manifest by id or unique prefix, or null.</summary>
-    public async Task<RunManifest?> FindRunAsync(string idOrPrefix, CancellationToken ct)
+    /// <summary>A run's stored manifest by id or unique prefix, or null.</summary>
+    /// <param name="idOrPrefix">A run id, or a prefix of exactly one.</param>
+    /// <param name="resolvePrefix">The run id a prefix names, or null (the scheduler's, which holds every run): the store is never listed.</param>
+    /// <param name="ct">Cancels the store reads.</param>
+    public async Task<RunManifest?> FindRunAsync(string idOrPrefix, Func<string, string?> resolvePrefix, CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(resolvePrefix);
         if (await store.GetAsync(idOrPrefix, ct) is { } exact)
         {
             return exact;
         }
 
-        var matches = (await store.ListAsync(ct)).Where(m => m.RunId.StartsWith(idOrPrefix, StringComparison.Ordinal)).Take(2).ToList();
-        return matches.Count == 1 ? matches[0] : null;
+        return resolvePrefix(idOrPrefix) is { } id && id != idOrPrefix ? await store.GetAsync(id, ct) : null;
     }
 
     /// <summary>Chain and seal problems of a run (empty when intact).</summary>

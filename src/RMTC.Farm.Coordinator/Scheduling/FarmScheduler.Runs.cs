@@ -189,6 +189,16 @@ public sealed partial class FarmScheduler
         return run is null ? Task.CompletedTask : run.Journal.Stored.Task.WaitAsync(cancellationToken);
     }
 
+    /// <summary>The id of the run <paramref name="idOrPrefix"/> names (itself, or the one run it is a prefix of), or null.</summary>
+    /// <remarks>Every stored run is held here after recovery, so the lineage store never has to be listed to resolve a prefix.</remarks>
+    public string? ResolveRunId(string idOrPrefix)
+    {
+        lock (_gate)
+        {
+            return Find(idOrPrefix)?.Id;
+        }
+    }
+
     private RunState? Find(string idOrPrefix)
     {
         if (_runs.TryGetValue(idOrPrefix, out var exact))

@@ -1,5 +1,6 @@
 using Grpc.Core;
 using RMTC.Farm.Coordinator.Lineage;
+using RMTC.Farm.Coordinator.Scheduling;
 using RMTC.Farm.Coordinator.Security;
 using RMTC.Farm.Core.Digests;
 using RMTC.Farm.Core.Json;
@@ -11,7 +12,7 @@ namespace RMTC.Farm.Coordinator.Services;
 /// Lineage queries over gRPC: show, verify, trace, impact, export, reindex. With wrangler tokens, a run's lineage is
 /// its show's; trace and impact leave out runs of other shows; reindex is an admin's.
 /// </summary>
-public sealed class LineageGrpcService(LineageQueries queries) : LineageService.LineageServiceBase
+public sealed class LineageGrpcService(LineageQueries queries, FarmScheduler scheduler) : LineageService.LineageServiceBase
 {
     /// <summary>How lineage documents are written for <c>--json</c>: indented, 64-bit integers as strings (<see cref="JsonIntegers"/>).</summary>
     private static readonly System.Text.Json.JsonSerializerOptions Indented = new() { WriteIndented = true };
@@ -77,7 +78,7 @@ public sealed class LineageGrpcService(LineageQueries queries) : LineageService.
 
     private async Task<Core.Lineage.RunManifest> FindAsync(string runId, ServerCallContext context)
     {
-        var manifest = await queries.FindRunAsync(runId, context.CancellationToken)
+        var manifest = await queries.FindRunAsync(runId, scheduler.ResolveRunId, context.CancellationToken)
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"no run '{runId}' in the lineage store: `rmtc status` lists runs"));
         ShowScope.CheckAccess(context.Wrangler(), manifest.Spec?.EffectiveShow, $"run '{manifest.RunId}'");
         return manifest;
