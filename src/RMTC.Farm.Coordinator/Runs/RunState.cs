@@ -1,3 +1,4 @@
+using RMTC.Farm.Coordinator.Merging;
 using RMTC.Farm.Coordinator.Scheduling;
 using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Core.Jobs;
@@ -67,16 +68,8 @@ internal sealed class RunState
     /// <summary>Epochs the next journal batch reserves before it writes anything else (a new run's first block); 0: none.</summary>
     public int PendingEpochReservation { get; set; }
 
-    /// <summary>Serialises merges and round closing of this run (taken outside the scheduler lock).</summary>
-    public SemaphoreSlim MergeGate { get; } = new(1, 1);
-    /// <summary>The current round's running weighted sum. Guarded by <see cref="MergeGate"/>.</summary>
-    public FedAvgAccumulator? Accumulator { get; set; }
-    /// <summary>Feeds <see cref="Accumulator"/> in shard order, so the average does not depend on arrival order. Guarded by <see cref="MergeGate"/>.</summary>
-    public ShardOrderedFold Folds { get; } = new();
-    /// <summary>The last round's average, whose arrays the next round's sum reuses (fresh pages cost more than a merge). Guarded by <see cref="MergeGate"/>.</summary>
-    public IReadOnlyList<NamedTensor>? SpentAverage { get; set; }
-    /// <summary>Server momentum for the nesterov strategy. Guarded by <see cref="MergeGate"/>.</summary>
-    public IReadOnlyList<NamedTensor>? Momentum { get; set; }
+    /// <summary>The run's merging: the current round's sum, the strategy at the close, the stored output. Used under its own gate, outside the scheduler's lock.</summary>
+    public required RoundMerge Merge { get; init; }
     public double LossSum { get; set; }
     public long SamplesMerged { get; set; }
 

@@ -40,7 +40,7 @@ public sealed partial class FarmScheduler
         }
 
         // A retry of a merged shard changes the round's running sum, and an eat may close the round: both are merges.
-        await run.MergeGate.WaitAsync();
+        await run.Merge.Gate.WaitAsync();
         try
         {
             List<(string Digest, int Shard)>? refold = null;
@@ -93,14 +93,7 @@ public sealed partial class FarmScheduler
             {
                 // The running sum cannot give a result back: it is rebuilt from the results still merged, in shard order
                 // as the merge folds them (the retried shard's new result takes its place when it comes).
-                var accumulator = new FedAvgAccumulator(run.Template);
-                run.Folds.Reset();
-                foreach (var (digest, shard) in refold.OrderBy(r => r.Shard))
-                {
-                    run.Folds.Offer(shard, digest, run.Plan[shard].Length, accumulator, OpenResult);
-                }
-
-                run.Accumulator = accumulator;
+                run.Merge.Rebuild(refold.Select(r => (r.Shard, r.Digest, (double)run.Plan[r.Shard].Length)));
             }
 
             if (close)
@@ -112,7 +105,7 @@ public sealed partial class FarmScheduler
         }
         finally
         {
-            run.MergeGate.Release();
+            run.Merge.Gate.Release();
         }
     }
 

@@ -77,14 +77,14 @@ public sealed partial class FarmScheduler
                 else if (run.Shards.All(s => s.Phase == ShardPhase.Done))
                 {
                     // The crash fell between the last merge and the round's close.
-                    await run.MergeGate.WaitAsync(cancellationToken);
+                    await run.Merge.Gate.WaitAsync(cancellationToken);
                     try
                     {
                         CloseRound(run);
                     }
                     finally
                     {
-                        run.MergeGate.Release();
+                        run.Merge.Gate.Release();
                     }
                 }
 
@@ -119,6 +119,7 @@ public sealed partial class FarmScheduler
                 Spec = manifest.Spec ?? new Core.Jobs.JobSpec { Name = manifest.Name, Recipe = manifest.Recipe, Dataset = manifest.Dataset.Path },
                 Plan = [],
                 Template = new SafetensorsHeader { Tensors = [], Metadata = new Dictionary<string, string>(), DataStart = 8 },
+                Merge = NewMerge(manifest.RunId, manifest.Spec),
                 SubmitOrder = ++_submitCounter,
                 Round = manifest.Rounds.Count,
             };
@@ -158,7 +159,7 @@ public sealed partial class FarmScheduler
             GlobalDigest = round.InputDigest,
             GlobalBytes = _artifacts.SizeOf(round.InputDigest),
             LastEvent = last,
-            Accumulator = new FedAvgAccumulator(template),
+            Merge = NewMerge(m.RunId, spec),
         };
 
         var allAttempts = m.Rounds.SelectMany(r => r.Attempts).ToList();
@@ -182,24 +183,21 @@ public sealed partial class FarmScheduler
             };
         }
 
-        // Fold the round's merged results again as the merge did, in shard order: the recovered run's average has the
-        // bits the uninterrupted one would have had.
-        foreach (var (digest, shard) in round.MergedResults.Select(d => (d, round.Shards.First(s => s.ResultDigest == d).Shard)).OrderBy(m => m.Shard))
+        // The round's merged results are folded again as the merge did, in shard order: the recovered run's average has
+        // the bits the uninterrupted one would have had.
+        var merged = round.MergedResults.Select(d => (Shard: round.Shards.First(s => s.ResultDigest == d).Shard, Digest: d, Weight: (double)plan[round.Shards.First(s => s.ResultDigest == d).Shard].Length)).ToList();
+        run.Merge.StartRound(template);
+        run.Merge.Rebuild(merged);
+        foreach (var (_, digest, weight) in merged)
         {
-            using (var file = _artifacts.OpenRead(digest))
-            {
-                run.Accumulator.Check(file, valuesChecked: false);
-            }
-
-            run.Folds.Offer(shard, digest, plan[shard].Length, run.Accumulator, OpenResult);
             var loss = round.Attempts.LastOrDefault(a => a.ResultDigest == digest)?.FinalLoss ?? 0;
-            run.LossSum += loss * plan[shard].Length;
-            run.SamplesMerged += plan[shard].Length;
+            run.LossSum += loss * weight;
+            run.SamplesMerged += (long)weight;
         }
 
         if (m.Rounds.Count > 1 && m.Rounds[^2].MomentumDigest is { } momentum)
         {
-            run.Momentum = _artifacts.ReadWeights(momentum).Tensors;
+            run.Merge.RestoreMomentum(_artifacts.ReadWeights(momentum).Tensors);
         }
 
         foreach (var a in allAttempts.Where(a => a.Outcome == AttemptOutcomes.Succeeded && a.ResultDigest is not null))
@@ -226,6 +224,7 @@ public sealed partial class FarmScheduler
             Spec = m.Spec!,
             Plan = plan,
             Template = new SafetensorsHeader { Tensors = [], Metadata = new Dictionary<string, string>(), DataStart = 8 },
+            Merge = NewMerge(m.RunId, m.Spec),
             SubmitOrder = ++_submitCounter,
             EvaluationIndices = EvaluationIndicesOf(m, Core.Datasets.Dataset.ListSamples(m.Dataset.Path)),
             LastEvent = last,

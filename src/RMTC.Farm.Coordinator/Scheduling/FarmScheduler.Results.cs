@@ -15,8 +15,6 @@ public sealed partial class FarmScheduler
     // Leases whose result was accepted, so a repeated upload is answered as a duplicate rather than refused.
     private readonly Dictionary<string, string> _acceptedResults = new(StringComparer.Ordinal);
 
-    private Stream OpenResult(string digest) => _artifacts.OpenRead(digest);
-
     /// <summary>Checks an upload's header against the lease it names.</summary>
     public UploadDecision CheckUpload(ResultUpload header)
     {
@@ -136,12 +134,12 @@ public sealed partial class FarmScheduler
 
         var run = lease.Run;
         Task saved;
-        await run.MergeGate.WaitAsync();
+        await run.Merge.Gate.WaitAsync();
         try
         {
             // The planned shard size is the merge weight: an agent cannot inflate its own influence.
             var weight = run.Plan[lease.Shard.Index].Length;
-            if (run.Accumulator is not { } accumulator)
+            if (!run.Merge.IsOpen)
             {
                 // The run ended while this result waited for the gate, and its merge state is gone.
                 return new UploadDecision(UploadVerdict.Stale, $"run {run.Id} is {run.Manifest.State}");
@@ -149,13 +147,8 @@ public sealed partial class FarmScheduler
 
             try
             {
-                await using (var result = _artifacts.OpenRead(header.Digest))
-                {
-                    accumulator.Check(result, valuesChecked);
-                }
-
-                // Folded now if every lower shard is, else when they are or the round closes (ShardOrderedFold).
-                run.Folds.Offer(lease.Shard.Index, header.Digest, weight, accumulator, OpenResult);
+                // Folded now if every lower shard is, else when they are or the round closes (shard order, not arrival).
+                run.Merge.Add(lease.Shard.Index, header.Digest, weight, valuesChecked);
             }
             catch (Exception e) when (e is WeightsRejectedException or SafetensorsFormatException)
             {
@@ -222,7 +215,7 @@ public sealed partial class FarmScheduler
         }
         finally
         {
-            run.MergeGate.Release();
+            run.Merge.Gate.Release();
         }
 
         // The agent hears "accepted" only once the record of it is durable. The merge gate is already free: the next
@@ -235,33 +228,8 @@ public sealed partial class FarmScheduler
     private void CloseRound(RunState run)
     {
         var mergeStarted = _time.GetTimestamp();
-        // Results still waiting behind a shard the round closes without (eaten, or out at a quorum) are folded now.
-        run.Folds.Flush(run.Accumulator!, OpenResult);
-        var average = run.Accumulator!.Finish();
+        var (digest, bytes, tensorsDigest, momentumDigest) = run.Merge.Close(run.Round, run.GlobalDigest);
         var spec = run.Spec;
-        IReadOnlyList<NamedTensor> merged = average;
-        string? momentumDigest = null;
-        if (spec.Merge.Strategy == MergeStrategies.Nesterov)
-        {
-            var global = _artifacts.ReadWeights(run.GlobalDigest).Tensors;
-            run.Momentum ??= global.Select(t => new NamedTensor(t.Name, t.DType, t.Shape, new byte[t.Data.Length])).ToList();
-            NesterovOuterOptimizer.Step(global, average, run.Momentum, (float)spec.Merge.OuterLearningRate, (float)spec.Merge.Momentum);
-            merged = global;
-            momentumDigest = _artifacts.PutWeights(run.Momentum, new Dictionary<string, string> { ["rmtc.run"] = run.Id, ["rmtc.kind"] = "momentum" }).Digest;
-        }
-
-        var (digest, bytes) = _artifacts.PutWeights(merged, new Dictionary<string, string>
-        {
-            ["rmtc.run"] = run.Id,
-            ["rmtc.round"] = run.Round.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["rmtc.merge"] = spec.Merge.Strategy,
-            ["rmtc.input"] = run.GlobalDigest,
-            ["rmtc.recipe"] = spec.Recipe,
-        });
-        // The file's metadata names the run: the tensors digest is what two runs that trained the same weights share.
-        var tensorsDigest = TensorsDigest.Of(merged);
-        // Written out and no longer needed (nesterov folded it into the global weights): the next round's sum reuses its arrays.
-        run.SpentAverage = average;
 
         lock (_gate)
         {
@@ -323,16 +291,14 @@ public sealed partial class FarmScheduler
     /// </summary>
     private static async Task ReleaseMergeStateAsync(RunState run)
     {
-        await run.MergeGate.WaitAsync().ConfigureAwait(false);
+        await run.Merge.Gate.WaitAsync().ConfigureAwait(false);
         try
         {
-            run.Accumulator = null;
-            run.SpentAverage = null;
-            run.Momentum = null;
+            run.Merge.Release();
         }
         finally
         {
-            run.MergeGate.Release();
+            run.Merge.Gate.Release();
         }
     }
 

@@ -39,7 +39,7 @@ public sealed partial class FarmScheduler
 
         foreach (var run in due ?? [])
         {
-            await run.MergeGate.WaitAsync();
+            await run.Merge.Gate.WaitAsync();
             try
             {
                 bool close;
@@ -60,7 +60,7 @@ public sealed partial class FarmScheduler
             }
             finally
             {
-                run.MergeGate.Release();
+                run.Merge.Gate.Release();
             }
         }
     }

@@ -46,6 +46,7 @@ public sealed partial class FarmScheduler
             Plan = plan,
             // Known once the preparation's weights are stored.
             Template = new SafetensorsHeader { Tensors = [], Metadata = new Dictionary<string, string>(), DataStart = 8 },
+            Merge = NewMerge(manifest.RunId, spec),
             SubmitOrder = ++_submitCounter,
             Paused = spec.OpenCue?.Paused ?? false,
             EvaluationIndices = evaluationIndices,
@@ -85,9 +86,7 @@ public sealed partial class FarmScheduler
         run.Round = round;
         run.GlobalDigest = inputDigest;
         run.GlobalBytes = inputBytes;
-        run.Accumulator = new FedAvgAccumulator(run.Template, run.SpentAverage);
-        run.Folds.Reset();
-        run.SpentAverage = null;
+        run.Merge.StartRound(run.Template);
         run.LossSum = 0;
         run.SamplesMerged = 0;
         var record = new RoundRecord

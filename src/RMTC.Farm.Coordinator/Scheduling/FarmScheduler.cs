@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RMTC.Farm.Coordinator.Hosting;
+using RMTC.Farm.Coordinator.Merging;
 using RMTC.Farm.Coordinator.Metrics;
 using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Coordinator.Storage;
@@ -58,6 +59,9 @@ public sealed partial class FarmScheduler
     }
 
     private DateTimeOffset Now => _time.GetUtcNow();
+
+    private RoundMerge NewMerge(string runId, Core.Jobs.JobSpec? spec) =>
+        new(_artifacts, runId, spec?.Recipe ?? "", spec?.Merge ?? new Core.Jobs.MergeSpec());
 
     /// <summary>
     /// Grants leases on queued shards to agents with free slots that fit. Caller holds the lock.
