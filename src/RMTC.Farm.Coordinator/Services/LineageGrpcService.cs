@@ -79,7 +79,7 @@ public sealed class LineageGrpcService(LineageQueries queries, FarmScheduler sch
     private async Task<Core.Lineage.RunManifest> FindAsync(string runId, ServerCallContext context)
     {
         var manifest = await queries.FindRunAsync(runId, scheduler.ResolveRunId, context.CancellationToken)
-            ?? throw new RpcException(new Status(StatusCode.NotFound, $"no run '{runId}' in the lineage store: `rmtc status` lists runs"));
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"no run '{runId}' in the lineage store, or it is a prefix of more than one run id: `rmtc status` lists runs"));
         ShowScope.CheckAccess(context.Wrangler(), manifest.Spec?.EffectiveShow, $"run '{manifest.RunId}'");
         return manifest;
     }
