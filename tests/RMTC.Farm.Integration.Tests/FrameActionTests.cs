@@ -130,7 +130,7 @@ public sealed class FrameActionTests : IAsyncLifetime
         _farm.Scheduler.Cancel(job.Id, "test");
         var ended = await Act(job.Id, ShardAction.Retry, strict: false, 0, 1);
         Assert.Equal(RunActionVerdict.Refused, ended.Verdict);
-        Assert.StartsWith("the run has ended (cancelled) and its manifest is sealed", ended.Reason);
+        Assert.StartsWith("the job has finished (cancelled) and its run's manifest is sealed (hash-chained and signed), so no frame of it can be retried", ended.Reason);
     }
 
     [Fact]
@@ -183,6 +183,52 @@ public sealed class FrameActionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_eaten_shard_stays_eaten_across_a_coordinator_restart_and_the_round_closes_without_it_merging_each_result_once()
+    {
+        var a = Agent("a");
+        var b = Agent("b");
+        var c = Agent("c");
+        var job = Submit(3, "round_policy:\n  close: quorum\n  quorum: 2\n  deadline: 1h");
+        var la = Assigned(a);
+        var lb = Assigned(b);
+        var lc = Assigned(c);
+        Assert.Equal(UploadVerdict.Accept, (await Deliver("a", la, 0.1f)).Verdict);
+        Assert.Equal(RunActionVerdict.Done, (await Act(job.Id, ShardAction.Eat, strict: true, lc.Shard)).Verdict);
+        await _farm.Scheduler.FlushAsync();
+
+        // The coordinator restarts: a new scheduler on the same stores rebuilds the run from its manifest.
+        var options = Options.Create(new CoordinatorOptions { DataDirectory = Path.Combine(_farm.Root, "farm"), LeaseTimeoutMs = 3_600_000 });
+        var store = new FileRunStore(options);
+        var restarted = new FarmScheduler(new RunJournal(store, _farm.Time, new TestLifetime(), NullLogger<RunJournal>.Instance), new FileArtifactStore(options), _farm.Time, options, NullLogger<FarmScheduler>.Instance);
+        Assert.Equal(1, await restarted.RecoverAsync(store, CancellationToken.None));
+        var recovered = restarted.View.Find(job.Id)!;
+        Assert.Equal([ShardStatus.Succeeded, ShardStatus.Running, ShardStatus.Eaten], new[] { la.Shard, lb.Shard, lc.Shard }.Select(i => recovered.Shards[i].Status));
+        Assert.Equal(lc.Shard, Assert.Single(restarted.GetManifest(job.Id)!.Rounds[0].Quorum!.Eaten!).Shard);
+        // Still eaten: the frame is neither queued again nor eaten twice.
+        Assert.Contains("was eaten from round 1", (await restarted.ActOnShardsAsync(job.Id, ShardAction.Eat, [lc.Shard], Alice, strict: true)).Reason);
+
+        // b reattaches and delivers: the round closes with a's and b's results, without c; a's result is not merged again.
+        restarted.Register(SchedulerInputs.Registration("b", 1, memoryMib: 8192, cores: 4));
+        var digest = _farm.Artifacts.PutWeights(_farm.Artifacts.ReadWeights(lb.GlobalWeightsDigest).Tensors).Digest;
+        Assert.Equal(UploadVerdict.Accept, (await restarted.CompleteAsync(SchedulerInputs.Upload(lb, "b", digest, samples: 15, finalLoss: 0.5))).Verdict);
+        var again = await restarted.CompleteAsync(SchedulerInputs.Upload(la, "a", digest, samples: 15, finalLoss: 0.5));
+        Assert.NotEqual(UploadVerdict.Accept, again.Verdict);
+        await restarted.FlushAsync();
+
+        var manifest = restarted.GetManifest(job.Id)!;
+        Assert.Equal(RunStates.Succeeded, manifest.State);
+        var round = Assert.Single(manifest.Rounds);
+        Assert.Equal(2, round.MergedResults.Count);
+        var quorum = round.Quorum!;
+        Assert.Equal((2, 2), (quorum.Quorum, quorum.Merged));
+        Assert.Equal([lc.Shard], quorum.UnmergedShards);
+        Assert.Equal((lc.Shard, "alice"), (Assert.Single(quorum.Eaten!).Shard, quorum.Eaten![0].By));
+        var events = await store.ReadEventsAsync(job.Id);
+        Assert.Single(events, e => e.Kind == "round-merged");
+        Assert.Single(events, e => e.Kind == "shard-eaten");
+    }
+
+    [Fact]
     public void A_higher_priority_run_gets_free_agents_first_and_the_change_is_recorded()
     {
         var first = Submit(2);
@@ -198,7 +244,7 @@ public sealed class FrameActionTests : IAsyncLifetime
     }
 
     [Fact]
-    public void Max_retries_set_after_launch_lets_a_shard_fail_more_and_is_kept_in_the_manifest()
+    public async Task Max_retries_set_after_launch_lets_a_shard_fail_more_and_is_kept_in_the_manifest_and_a_dead_frame_of_the_failed_run_is_not_retried()
     {
         var a = Agent("a");
         var job = Submit(1, "max_retries: 0");
@@ -213,6 +259,12 @@ public sealed class FrameActionTests : IAsyncLifetime
         Assert.Equal(RunStates.Failed, failed.State);
         Assert.Contains("(max_retries 1)", failed.Error);
         Assert.Equal(1, _farm.Scheduler.GetManifest(job.Id)!.Controls!.MaxRetries);
+
+        // Cuebot would revive the job to retry its dead frame; the failed run's manifest is sealed, so the refusal says what to do instead.
+        var retry = await Act(job.Id, ShardAction.Retry, strict: true, 0);
+        Assert.Equal(RunActionVerdict.Refused, retry.Verdict);
+        Assert.Equal("the job has finished (failed) and its run's manifest is sealed (hash-chained and signed), so no frame of it can be retried: rmtc does not revive a finished job as Cuebot does. To train it again, launch its spec again as a new job (pycue's launchSpec, pyoutline's cuerun, or rmtc submit SPEC); where its frames died after too many failed attempts, raise <maxretries> (max_retries in a YAML spec; it was 1); the new job starts from its first round, on the same data with the same seed", retry.Reason);
+        Assert.Equal(RunStates.Failed, _farm.Scheduler.GetJob(job.Id)!.State);
     }
 
     [Fact]

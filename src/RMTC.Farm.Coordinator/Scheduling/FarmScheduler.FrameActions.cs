@@ -115,7 +115,7 @@ public sealed partial class FarmScheduler
         var verb = Verb(action);
         if (run.IsFinal)
         {
-            return $"the run has ended ({run.Manifest.State}) and its manifest is sealed: nothing can be {Past(action)}; launch the job again to train again";
+            return Sealed(run, action);
         }
 
         if (run.Manifest.Rounds.Count == 0)
@@ -184,6 +184,20 @@ public sealed partial class FarmScheduler
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// The refusal of a frame action on an ended run, saying what to do instead. Cuebot revives a finished job to retry
+    /// its dead frames; a run's manifest is hash-chained and signed once it ends, so here a new job is launched instead.
+    /// </summary>
+    private static string Sealed(RunState run, ShardAction action)
+    {
+        var retries = run.Manifest.State == RunStates.Failed
+            ? $"where its frames died after too many failed attempts, raise <maxretries> (max_retries in a YAML spec; it was {run.MaxRetries}); "
+            : "";
+        return $"the job has finished ({run.Manifest.State}) and its run's manifest is sealed (hash-chained and signed), so no frame of it can be {Past(action)}: "
+            + "rmtc does not revive a finished job as Cuebot does. To train it again, launch its spec again as a new job "
+            + $"(pycue's launchSpec, pyoutline's cuerun, or rmtc submit SPEC); {retries}the new job starts from its first round, on the same data with the same seed";
     }
 
     /// <summary>True when <paramref name="action"/> changes <paramref name="shard"/> (others are left alone or refused).</summary>

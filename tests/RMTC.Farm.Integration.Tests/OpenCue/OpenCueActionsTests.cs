@@ -65,7 +65,7 @@ public sealed class OpenCueActionsTests
         Assert.Contains("controls   priority 7, max retries 4 (set after submission)", show.Output);
         Assert.Contains("comment 1  alice at ", show.Output);
         var ended = await CallsAsync(address, $"layerretry={layer}", $"comment={id}@late@x", $"comments={id}");
-        Assert.StartsWith($"layerretry FAILED_PRECONDITION {failed}the run has ended (succeeded) and its manifest is sealed", ended[0]);
+        Assert.Equal($"layerretry FAILED_PRECONDITION {failed}the job has finished (succeeded) and its run's manifest is sealed (hash-chained and signed), so no frame of it can be retried: rmtc does not revive a finished job as Cuebot does. To train it again, launch its spec again as a new job (pycue's launchSpec, pyoutline's cuerun, or rmtc submit SPEC); the new job starts from its first round, on the same data with the same seed", ended[0]);
         Assert.StartsWith("comment FAILED_PRECONDITION", ended[1]);
         Assert.Equal("comments ok alice:seeds:seed 5 is the baseline", ended[2]);
     }
