@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Microsoft.AspNetCore.Http;
 using RMTC.Farm.Coordinator.Scheduling;
+using RMTC.Farm.Coordinator.Security;
 using RMTC.Farm.Protos.OpenCue;
 
 namespace RMTC.Farm.Coordinator.OpenCue;
@@ -15,16 +16,25 @@ internal static class OpenCueActions
     /// <summary>Longest user name or reason taken from a call (the rest is cut): they are recorded in the manifest.</summary>
     private const int MaxNameLength = 128;
 
-    /// <summary>Who asked: the call's <c>username</c> when it names one (pycue sends the login name), else the caller's address.</summary>
+    /// <summary>
+    /// Who asked: the wrangler whose token the call presents (pycue sends none; a site's wrapper may), else the user the
+    /// call's message names (pycue fills <c>username</c> of kills and <c>user</c> of comments from the login name), else
+    /// the caller's address. Retries, eats, setPriority and setMaxRetries name nobody in OpenCue's messages.
+    /// </summary>
     public static ActionOrigin Origin(ServerCallContext context, string username = "", string pid = "", string host = "", string reason = "")
     {
         var address = Address(context);
-        var where = host.Length > 0 || pid.Length > 0
-            ? $" ({string.Join(", ", new[] { host.Length > 0 ? $"host {Cut(host)}" : "", pid.Length > 0 ? $"pid {Cut(pid)}" : "" }.Where(s => s.Length > 0))})"
-            : "";
+        var wrangler = context.Wrangler();
+        var details = new[]
+        {
+            wrangler is not null ? $"wrangler token of {Cut(wrangler.User)}" : "",
+            wrangler is not null && username.Length > 0 && username != wrangler.User ? $"the call names user {Cut(username)}" : "",
+            host.Length > 0 ? $"host {Cut(host)}" : "",
+            pid.Length > 0 ? $"pid {Cut(pid)}" : "",
+        }.Where(s => s.Length > 0).ToList();
         return new ActionOrigin(
-            username.Length > 0 ? Cut(username) : $"an OpenCue client at {address}",
-            $"OpenCue from {address}{where}",
+            wrangler is not null ? Cut(wrangler.User) : username.Length > 0 ? Cut(username) : $"an OpenCue client at {address}",
+            $"OpenCue from {address}{(details.Count > 0 ? $" ({string.Join(", ", details)})" : "")}",
             Cut(reason));
     }
 

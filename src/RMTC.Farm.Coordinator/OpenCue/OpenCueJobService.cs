@@ -135,10 +135,9 @@ public sealed partial class OpenCueJobService(FarmScheduler scheduler, Submissio
     public override Task<JobKillResponse> Kill(JobKillRequest request, ServerCallContext context)
     {
         var run = Resolve(request.Job, "cannot kill", context);
-        var who = request.Username.Length > 0 ? request.Username : "an OpenCue client";
-        var reason = $"killed by {who} via OpenCue{(request.Reason.Length > 0 ? ": " + request.Reason : "")}";
-        scheduler.Cancel(run.Id, reason);
-        LogKilled(run.Id, who, Peer(context));
+        var origin = OpenCueActions.Origin(context, request.Username, request.Pid, request.HostKill, request.Reason);
+        scheduler.Cancel(run.Id, $"killed by {origin.By} via {origin.Via}{(origin.Reason.Length > 0 ? ": " + origin.Reason : "")}");
+        LogKilled(run.Id, origin.By, origin.Via);
         return Task.FromResult(new JobKillResponse());
     }
 
@@ -211,8 +210,8 @@ public sealed partial class OpenCueJobService(FarmScheduler scheduler, Submissio
     [LoggerMessage(Level = LogLevel.Information, Message = "OpenCue spec launched {Count} run(s): {RunIds} (user {User}, as the spec claims; from {Address})")]
     private partial void LogLaunched(int count, string runIds, string user, string address);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "OpenCue Kill of run {RunId} by {User} (as the call claims; from {Address})")]
-    private partial void LogKilled(string runId, string user, string address);
+    [LoggerMessage(Level = LogLevel.Information, Message = "OpenCue Kill of run {RunId} by {User} ({Via})")]
+    private partial void LogKilled(string runId, string user, string via);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "OpenCue spec refused: {Reason}")]
     private partial void LogRefused(string reason);

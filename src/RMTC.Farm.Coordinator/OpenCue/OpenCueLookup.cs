@@ -28,12 +28,26 @@ public sealed class OpenCueLookup(FarmScheduler scheduler)
 
     /// <summary>
     /// The run, when the caller may act on its show; otherwise PermissionDenied rather than NotFound, as for wranglers
-    /// (<see cref="ShowScope"/>): run ids and OpenCue job names are not secret.
+    /// (<see cref="ShowScope"/>): run ids and OpenCue job names are not secret. A wrangler token, when the call presents
+    /// one, must be for the job's show as well.
     /// </summary>
-    public static RunView Permitted(RunView run, string action, ServerCallContext context) =>
-        context.OpenCueCaller() is { } caller && !caller.MayAct(run.Spec.EffectiveShow)
-            ? throw caller.Refuse($"{action} job '{OpenCueMessages.NameOf(run)}' ({run.Id})", run.Spec.EffectiveShow)
-            : run;
+    public static RunView Permitted(RunView run, string action, ServerCallContext context)
+    {
+        var show = run.Spec.EffectiveShow;
+        if (context.OpenCueCaller() is { } caller && !caller.MayAct(show))
+        {
+            throw caller.Refuse($"{action} job '{OpenCueMessages.NameOf(run)}' ({run.Id})", show);
+        }
+
+        // A call that presents a wrangler token is recorded in that wrangler's name, so it is held to the token's shows too.
+        if (context.Wrangler() is { } wrangler && !wrangler.MayAccess(show))
+        {
+            throw new RpcException(new Status(StatusCode.PermissionDenied,
+                $"{action} job '{OpenCueMessages.NameOf(run)}' ({run.Id}): it is {(show is null ? "in no show" : $"in show '{show}'")}, and the wrangler token presented ({wrangler.User}) is for {wrangler.ShowList} only"));
+        }
+
+        return run;
+    }
 
     /// <summary>The runs a search may return: every run, or only the caller's shows' when submit hosts are listed.</summary>
     public IEnumerable<RunView> Visible(ServerCallContext context) => Visible(View, context);

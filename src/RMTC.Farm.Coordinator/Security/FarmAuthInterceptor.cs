@@ -90,6 +90,13 @@ public sealed partial class FarmAuthInterceptor(FarmAccess access, OpenCueAccess
     /// <summary>With submit hosts listed, only they are answered; the address is the connection's, which the caller cannot choose.</summary>
     private void AuthorizeOpenCue(ServerCallContext context)
     {
+        // pycue sends no token; a client that does (a site's wrapper around pycue) is named by it in the run's records.
+        if (access.WranglersAuthenticated && BearerToken(context) is { } token)
+        {
+            context.UserState[CallerContext.Key] = access.Wrangler(token)
+                ?? throw Refuse(context, "the token presented is not a wrangler token of this farm (not in Coordinator:WranglerTokensFile): OpenCue calls need none, so leave it out, or check it");
+        }
+
         if (!openCue.Scoped)
         {
             return;

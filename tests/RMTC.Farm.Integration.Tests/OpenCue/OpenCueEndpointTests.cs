@@ -159,7 +159,7 @@ public sealed class OpenCueEndpointTests
         var killed = (await jobs.GetJobAsync(new JobGetJobRequest { Id = job.Id })).Job;
         Assert.Equal(JobState.Finished, killed.State);
         Assert.All(await FramesAsync(jobs, killed), f => Assert.Equal(FrameState.Eaten, f.State));
-        Assert.Contains("killed by wrangler via OpenCue: wrong data", farm.Scheduler.GetManifest(job.Id)!.Error);
+        Assert.Contains("killed by wrangler via OpenCue from 127.0.0.1: wrong data", farm.Scheduler.GetManifest(job.Id)!.Error);
 
         // Our own services are not on the OpenCue port, and OpenCue's are not on ours.
         var ours = await Assert.ThrowsAsync<RpcException>(() => new JobService.JobServiceClient(channel).ListJobsAsync(new ListJobsRequest()).ResponseAsync);

@@ -5,19 +5,28 @@ answered and what refused. Usage: pycue_calls.py HOST:PORT CALL...
 Calls: stats | launch=SPEC.xml | jobs (every job, finished included) | get=ID | find=NAME | pending=NAME | frames=ID
 | kill=ID | pause=ID | resume=ID | jobnames | layers=JOB_ID (layer ids) | layerframes=LAYER_ID | findlayer=JOB/LAYER
 | getlayer=LAYER_ID | findframe=JOB/LAYER/NUMBER | getframe=FRAME_ID | updated=JOB_ID@UNIX_SECONDS[@LAYER_ID] | shows | activeshows
-| findshow=NAME | whiteboard=SHOW | allocs | hosts | findhost=NAME | hostprocs=NAME | procs | waitprocs=TEXT (polls procs until one's text holds
+| findshow=NAME | whiteboard=SHOW | allocs | hosts | findhost=NAME | hostmem=NAME (MEMORY_KB:IDLE_KB:FREE_KB) | hostprocs=NAME | procs | waitprocs=TEXT (polls procs until one's text holds
 TEXT, up to 60 s) | raw=/package.Service/Method (an empty request)
 | waitframes=LAYER_ID@TEXT (polls the layer's frames until their text holds TEXT, up to 120 s) | services=LAYER_ID
 | jobinfo=JOB_ID (PRIORITY:HAS_COMMENT) | setpriority=JOB_ID@N | setmaxretries=JOB_ID@N | comment=JOB_ID@SUBJECT@MESSAGE
 | comments=JOB_ID | retryframe=FRAME_ID | killframe=FRAME_ID | eatframe=FRAME_ID | retryframes=JOB_ID[@STATE]
-| killframes=JOB_ID[@STATE] | eatframes=JOB_ID[@RANGE] | layerretry=LAYER_ID | layerkill=LAYER_ID | layereat=LAYER_ID."""
+| killframes=JOB_ID[@STATE] | eatframes=JOB_ID[@RANGE] | layerretry=LAYER_ID | layerkill=LAYER_ID | layereat=LAYER_ID
+| token=TOKEN (sent as a bearer token with every later call; empty: none again)."""
 import struct
 import sys
 import time
 
 import grpc
 
-from pycue_probe import call, decode, field, job_of
+import pycue_probe
+from pycue_probe import decode, field, job_of
+
+# Metadata sent with every call from a "token=" call on: pycue sends none, a site's wrapper may send a wrangler token.
+METADATA = []
+
+
+def call(channel, path, request):
+    return pycue_probe.call(channel, path, request, METADATA or None)
 
 FRAME_STATES = ["WAITING", "SETUP", "RUNNING", "SUCCEEDED", "DEPEND", "DEAD", "EATEN", "CHECKPOINT"]
 JOB_STATES = ["PENDING", "FINISHED", "STARTUP", "SHUTDOWN", "POSTED"]
@@ -160,6 +169,9 @@ def run(channel, name, argument):
         return ",".join(host_text(h) for h in (decode(seq[1][0]).get(1, []) if 1 in seq else []))
     if name == "findhost":
         return host_text(decode(call(channel, "/host.HostInterface/FindHost", field(1, argument)))[1][0])
+    if name == "hostmem":
+        h = decode(decode(call(channel, "/host.HostInterface/FindHost", field(1, argument)))[1][0])
+        return "%d:%d:%d" % (num(h, 8), num(h, 9), num(h, 17))
     if name == "hostprocs":
         return procs_text(call(channel, "/host.HostInterface/GetProcs", field(1, field(2, argument))))
     if name == "procs":
@@ -213,6 +225,9 @@ def run(channel, name, argument):
         return ""
     if name in ("layerretry", "layerkill", "layereat"):
         call(channel, "/job.LayerInterface/%sFrames" % name[5:].capitalize(), field(1, field(1, argument)))
+        return ""
+    if name == "token":
+        METADATA[:] = [("authorization", "Bearer " + argument)] if argument else []
         return ""
     if name == "raw":
         return str(len(call(channel, argument, b"")))

@@ -57,9 +57,9 @@ def read_varint(data, i):
             return result, i
 
 
-def call(channel, path, request):
+def call(channel, path, request, metadata=None):
     method = channel.unary_unary(path, request_serializer=lambda b: b, response_deserializer=lambda b: b)
-    return method(request, timeout=30)
+    return method(request, timeout=30, metadata=metadata)
 
 
 def job_of(job_bytes):
