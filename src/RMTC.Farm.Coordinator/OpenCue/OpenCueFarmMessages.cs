@@ -71,7 +71,8 @@ internal static class OpenCueFarmMessages
             State = agent.Connected ? HardwareState.Up : HardwareState.Down,
             LockState = agent.YieldReason is not null ? LockState.NimbyLocked : LockState.Open,
             Gpus = capacity.Gpus,
-            IdleGpus = Math.Max(0, capacity.Gpus - reserved.Gpus),
+            // Signed: leases of a multi-slot agent may together reserve more GPUs than it has.
+            IdleGpus = Math.Max(0, (long)capacity.Gpus - reserved.Gpus),
         };
         host.Tags.AddRange(capacity.Tags);
         return host;
@@ -83,7 +84,7 @@ internal static class OpenCueFarmMessages
         foreach (var lease in agent.Leases)
         {
             var run = view.Find(lease.RunId);
-            var resources = run?.Spec.Resources;
+            var reserved = Reservation.Of(run);
             var proc = new Proc
             {
                 Id = lease.Id,
@@ -96,11 +97,10 @@ internal static class OpenCueFarmMessages
                 PingTime = OpenCueMessages.Seconds(agent.LastSeen),
                 BookedTime = OpenCueMessages.Seconds(lease.GrantedAt),
                 DispatchTime = OpenCueMessages.Seconds(lease.GrantedAt),
-                // Never zero: cueadmin divides the memory used by the memory reserved.
-                ReservedMemory = resources?.MemoryMiB > 0 ? resources.MemoryMiB * 1024 : Math.Max(1, (long)agent.Capacity.MemoryMib * 1024 / Math.Max(1, agent.Slots)),
-                ReservedGpuMemory = (resources?.GpuMemoryMiB ?? 0) * 1024,
-                ReservedCores = (float)(resources?.Cores ?? 0),
-                ReservedGpus = resources?.Gpus ?? 0,
+                ReservedMemory = reserved.MemoryKb,
+                ReservedGpuMemory = reserved.GpuMemoryKb,
+                ReservedCores = (float)reserved.Cores,
+                ReservedGpus = reserved.Gpus,
             };
             proc.Services.Add(lease.Task is null ? "rmtc train" : $"rmtc {lease.Task}");
             yield return proc;
@@ -183,15 +183,14 @@ internal static class OpenCueFarmMessages
         return group;
     }
 
-    private static (double Cores, long MemoryKb, long GpuMemoryKb, uint Gpus) Reserved(AgentView agent, FarmView view)
+    /// <summary>What the agent's leases reserve together: the sum of <see cref="Reservation.Of"/>, as its procs show it.</summary>
+    private static Reservation Reserved(AgentView agent, FarmView view)
     {
-        (double Cores, long MemoryKb, long GpuMemoryKb, uint Gpus) sum = default;
+        var sum = new Reservation(0, 0, 0, 0);
         foreach (var lease in agent.Leases)
         {
-            if (view.Find(lease.RunId)?.Spec.Resources is { } r)
-            {
-                sum = (sum.Cores + r.Cores, sum.MemoryKb + (r.MemoryMiB * 1024), sum.GpuMemoryKb + (r.GpuMemoryMiB * 1024), sum.Gpus + (uint)r.Gpus);
-            }
+            var r = Reservation.Of(view.Find(lease.RunId));
+            sum = new Reservation(sum.Cores + r.Cores, sum.MemoryKb + r.MemoryKb, sum.GpuMemoryKb + r.GpuMemoryKb, sum.Gpus + r.Gpus);
         }
 
         return sum;

@@ -86,6 +86,16 @@ public sealed class OpenCueActionsTests
         var waiting = frames.Where(f => f.Contains(":WAITING:", StringComparison.Ordinal)).Select(f => int.Parse(f[..4], System.Globalization.CultureInfo.InvariantCulture)).Single();
         Assert.Equal(2, running.Count);
 
+        // The job declares no memory: each proc shows 1K reserved (cueadmin divides by it), and its host's idle memory is its memory less that 1K.
+        var reserved = await CallsAsync(address, "procs", "hostmem=sim-1", "hostmem=sim-2");
+        Assert.All(reserved[0]["procs ok ".Length..].Split(','), p => Assert.EndsWith("-train|" + p.Split('|')[3] + "|1", p));
+        Assert.All(reserved[1..], line =>
+        {
+            var kb = line.Split(' ')[2].Split(':').Select(long.Parse).ToList();
+            Assert.True(kb[0] > 0, line);
+            Assert.Equal([kb[0], kb[0] - 1, kb[0] - 1], kb);
+        });
+
         // The waiting frame is eaten (the quorum of 2 still holds); eating a running one too is refused. Then a running frame is killed.
         var acted = await CallsAsync(address, $"eatframe={job.Id}/{waiting}", $"eatframe={job.Id}/{running[0]}", $"killframe={job.Id}/{running[0]}", $"layerframes={layer}");
         Assert.Equal("eatframe ok", acted[0]);
