@@ -23,6 +23,7 @@ public static class OpenCueEndpoints
         (typeof(OpenCueHostService), HostInterface.Descriptor),
         (typeof(OpenCueProcService), ProcInterface.Descriptor),
         (typeof(OpenCueAllocationService), AllocationInterface.Descriptor),
+        (typeof(OpenCueServiceService), ServiceInterface.Descriptor),
     ];
 
     /// <summary>
@@ -46,6 +47,7 @@ public static class OpenCueEndpoints
         endpoints.MapGrpcService<OpenCueHostService>();
         endpoints.MapGrpcService<OpenCueProcService>();
         endpoints.MapGrpcService<OpenCueAllocationService>();
+        endpoints.MapGrpcService<OpenCueServiceService>();
         return endpoints;
     }
 

@@ -25,20 +25,8 @@ public sealed class OpenCueShowService(FarmScheduler scheduler) : ShowInterface.
         return Task.FromResult(response);
     }
 
-    public override Task<ShowFindShowResponse> FindShow(ShowFindShowRequest request, ServerCallContext context)
-    {
-        if (context.OpenCueCaller() is { } caller && !caller.MayAct(request.Name))
-        {
-            throw new RpcException(new Status(StatusCode.PermissionDenied,
-                $"cannot read show '{request.Name}': OpenCue calls from {caller.Address} may act for {caller.ShowList} only; the farm admin grants shows to submit hosts in Coordinator:OpenCueSubmitHosts"));
-        }
-
-        return Task.FromResult(new ShowFindShowResponse
-        {
-            Show = Shows(scheduler.View, context).FirstOrDefault(s => s.Name == request.Name)
-                ?? throw OpenCueLookup.NotFound($"Failed to find show data: no job of this farm is in show '{request.Name}' (a show exists here once a job names it in its spec)"),
-        });
-    }
+    public override Task<ShowFindShowResponse> FindShow(ShowFindShowRequest request, ServerCallContext context) =>
+        Task.FromResult(new ShowFindShowResponse { Show = Find(request.Name, context) });
 
     /// <summary>
     /// The show's job whiteboard (CueGUI's Monitor Cue polls it for every show it monitors): the show as one group
@@ -58,6 +46,46 @@ public sealed class OpenCueShowService(FarmScheduler scheduler) : ShowInterface.
         var view = scheduler.View;
         var runs = OpenCueLookup.Visible(view, context).Where(r => string.Equals(r.Spec.EffectiveShow, name, StringComparison.Ordinal)).ToList();
         return Task.FromResult(new ShowGetJobWhiteboardResponse { Whiteboard = OpenCueFarmMessages.ToWhiteboard(name, runs, view) });
+    }
+
+    /// <summary>
+    /// The show's subscriptions (CueGUI's Subscriptions window and Subscription Graphs): one, to the allocation every
+    /// agent is in, with no guaranteed size and a burst of every agent's cores, since any show's shard may run on any
+    /// agent that fits it; what its running attempts reserve is its use.
+    /// </summary>
+    public override Task<ShowGetSubscriptionResponse> GetSubscriptions(ShowGetSubscriptionRequest request, ServerCallContext context)
+    {
+        var name = request.Show?.Name is { Length: > 0 } n ? n : request.Show?.Id ?? "";
+        var show = Find(name, context);
+        var allocation = OpenCueFarmMessages.ToAllocation(scheduler.View);
+        var response = new ShowGetSubscriptionResponse { Subscriptions = new SubscriptionSeq() };
+        response.Subscriptions.Subscriptions.Add(new Subscription
+        {
+            Id = $"{allocation.Name}.{show.Name}",
+            Name = $"{allocation.Name}.{show.Name}",
+            ShowName = show.Name,
+            Facility = allocation.Facility,
+            AllocationName = allocation.Name,
+            // Cuebot's units: hundredths of a core.
+            Size = 0,
+            Burst = (int)Math.Round(allocation.Stats.Cores * 100),
+            ReservedCores = (int)Math.Round(show.ShowStats.ReservedCores * 100),
+            ReservedGpus = (int)Math.Round(show.ShowStats.ReservedGpus),
+        });
+        return Task.FromResult(response);
+    }
+
+    /// <summary>A show the caller may see, by name: PERMISSION_DENIED for another show of a submit host, NOT_FOUND for none.</summary>
+    private Show Find(string name, ServerCallContext context)
+    {
+        if (context.OpenCueCaller() is { } caller && !caller.MayAct(name))
+        {
+            throw new RpcException(new Status(StatusCode.PermissionDenied,
+                $"cannot read show '{name}': OpenCue calls from {caller.Address} may act for {caller.ShowList} only; the farm admin grants shows to submit hosts in Coordinator:OpenCueSubmitHosts"));
+        }
+
+        return Shows(scheduler.View, context).FirstOrDefault(s => s.Name == name)
+            ?? throw OpenCueLookup.NotFound($"Failed to find show data: no job of this farm is in show '{name}' (a show exists here once a job names it in its spec)");
     }
 
     /// <summary>Every show the caller may see, by name.</summary>

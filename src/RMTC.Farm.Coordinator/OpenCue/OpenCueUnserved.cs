@@ -7,7 +7,7 @@ namespace RMTC.Farm.Coordinator.OpenCue;
 /// </summary>
 internal static class OpenCueUnserved
 {
-    private const string Allocations = "rmtc does not run Cuebot's allocation model: agents take any shard that fits their resources (cores, memory, GPUs, tags), so every agent is in the one allocation rmtc.agents (listed by AllocationInterface/GetAll) and there are no subscriptions or facilities to list or change";
+    private const string Allocations = "rmtc does not run Cuebot's allocation model: agents take any shard that fits their resources (cores, memory, GPUs, tags), so every agent is in the one allocation rmtc.agents (listed by AllocationInterface/GetAll, its hosts by GetHosts) and each show's one subscription is to it, without size or burst limits (ShowInterface/GetSubscriptions); there are no facilities, and allocations and subscriptions cannot be changed";
     private const string FrameActions = "rmtc does not mark frames done or waiting: a frame is a shard, done once its result is merged into the round; retry it (frame retry, cueman -retry) to train it again, kill it (cueman -kill) to restart its attempt, or eat it (cueman -eat) where the round policy lets the round close without it";
     private const string LayerChanges = "rmtc takes a layer's resources, tags and range from the launched spec and does not change them afterwards: kill the job and launch a corrected spec";
 
@@ -41,7 +41,6 @@ internal static class OpenCueUnserved
         ["host.ProcInterface/Unbook"] = "rmtc does not unbook procs: a lease ends when its attempt finishes, fails or its agent goes away",
         ["show.ShowInterface/CreateShow"] = "rmtc has no show registry: a show exists once a job names it in its spec (and the farm admin grants shows to submit hosts in Coordinator:OpenCueSubmitHosts)",
         ["show.ShowInterface/Delete"] = "rmtc has no show registry: a show exists once a job names it in its spec",
-        ["show.ShowInterface/GetSubscriptions"] = Allocations,
         ["show.ShowInterface/CreateSubscription"] = Allocations,
         ["show.ShowInterface/GetGroups"] = "rmtc has no job groups: a job belongs to its show only",
         ["show.ShowInterface/GetRootGroup"] = "rmtc has no job groups: a job belongs to its show only",
@@ -61,7 +60,7 @@ internal static class OpenCueUnserved
         ["host.DeedInterface"] = "rmtc has no host ownership (deeds): agents are daemons their nodes' owners run",
         ["host.OwnerInterface"] = "rmtc has no host ownership (deeds): agents are daemons their nodes' owners run",
         ["show.ShowInterface"] = "rmtc has no show registry: a show exists once a job names it in its spec, and has no settings",
-        ["service.ServiceInterface"] = "rmtc has no OpenCue services: every layer runs `rmtc train` on an agent, with the resources its spec names",
+        ["service.ServiceInterface"] = "rmtc has no OpenCue services (GetDefaultServices lists none): every layer runs `rmtc train` on an agent, with the resources its spec names, and services cannot be created or changed",
         ["service.ServiceOverrideInterface"] = "rmtc has no OpenCue services: every layer runs `rmtc train` on an agent, with the resources its spec names",
         ["limit.LimitInterface"] = "rmtc has no OpenCue limits: a shard runs where an agent's resources fit it",
         ["comment.CommentInterface"] = "rmtc keeps a job's comments in its run's lineage once made: they cannot be edited or deleted (add another with job.addComment)",

@@ -54,7 +54,8 @@ public sealed class OpenCueToolsTests
 
         // Two agents: two hosts, up and open; an unknown host is named in the answer.
         await farm.StartAgentsAsync(2);
-        var hosts = await CallsAsync(address, "hosts", "findhost=agent-2", "findhost=render-07", "allocs");
+        var hosts = await CallsAsync(address, "hosts", "findhost=agent-2", "findhost=render-07", "allocs",
+            "allocfind=rmtc.agents", "allochosts=rmtc.agents", "allocfind=local.general", "subscriptions=rnd", "subscriptions=nothing", "defaultservices");
         var listed = hosts[0]["hosts ok ".Length..].Split(',');
         Assert.Equal(["agent-1", "agent-2"], listed.Select(h => h.Split(':')[0]));
         Assert.All(listed, h => Assert.StartsWith("UP:OPEN:", string.Join(':', h.Split(':')[1..])));
@@ -62,6 +63,15 @@ public sealed class OpenCueToolsTests
         Assert.Equal("findhost NOT_FOUND Failed to find host data: no agent 'render-07' has registered with this coordinator (hosts are agents, named by their agent id)", hosts[2]);
         // CueGUI's Monitor Hosts and cueadmin -la: one allocation holds every agent.
         Assert.Equal("allocs ok rmtc.agents:rmtc:2:0:0", hosts[3]);
+        // CueGUI's Allocations window lists the allocation's hosts, its Subscription Graphs find it by name.
+        Assert.Equal(["allocfind ok rmtc.agents:rmtc", "allochosts ok agent-1,agent-2"], hosts[4..6]);
+        Assert.Equal("allocfind NOT_FOUND Failed to find allocation data: rmtc has one allocation, rmtc.agents (every agent), not 'local.general'", hosts[6]);
+        // CueGUI's Subscriptions window: the show's one subscription, to every agent, nothing guaranteed, a burst of every core (hundredths).
+        var cores = (int)Math.Round(farm.Scheduler.View.Agents.Sum(a => a.Capacity.Cores) * 100);
+        Assert.Equal($"subscriptions ok rmtc.agents.rnd:rnd:rmtc.agents:0:{cores}", hosts[7]);
+        Assert.StartsWith("subscriptions NOT_FOUND Failed to find show data: no job of this farm is in show 'nothing'", hosts[8]);
+        // CueGUI's Services and Stuck Frame windows open on the (empty) default services.
+        Assert.Equal("defaultservices ok 0", hosts[9]);
 
         // Resumed: a running attempt is a proc on its agent, with the job, the frame and when it was dispatched.
         var running = await CallsAsync(address, $"resume={id}", "waitprocs=-train|", "hostprocs=agent-1", "hostprocs=agent-2", $"updated={id}@{before}");
@@ -100,7 +110,7 @@ public sealed class OpenCueToolsTests
 
         var lines = await CallsAsync(address,
             "raw=/facility.FacilityInterface/GetAllocations",
-            "raw=/service.ServiceInterface/GetDefaultServices",
+            "raw=/service.ServiceInterface/CreateService",
             "raw=/job.FrameInterface/MarkAsWaiting",
             "raw=/job.JobInterface/ReorderFrames",
             "raw=/host.HostInterface/Lock",
@@ -108,8 +118,8 @@ public sealed class OpenCueToolsTests
             "raw=/job.JobInterface/NoSuchCall",
             "raw=/rmtc.farm.v1.JobService/ListJobs",
             "raw=/show.ShowInterface/GetShows");
-        Assert.Equal("raw UNIMPLEMENTED facility.FacilityInterface/GetAllocations is not served by this rmtc coordinator: rmtc does not run Cuebot's allocation model: agents take any shard that fits their resources (cores, memory, GPUs, tags), so every agent is in the one allocation rmtc.agents (listed by AllocationInterface/GetAll) and there are no subscriptions or facilities to list or change", lines[0]);
-        Assert.StartsWith("raw UNIMPLEMENTED service.ServiceInterface/GetDefaultServices is not served by this rmtc coordinator: rmtc has no OpenCue services: every layer runs `rmtc train`", lines[1]);
+        Assert.Equal("raw UNIMPLEMENTED facility.FacilityInterface/GetAllocations is not served by this rmtc coordinator: rmtc does not run Cuebot's allocation model: agents take any shard that fits their resources (cores, memory, GPUs, tags), so every agent is in the one allocation rmtc.agents (listed by AllocationInterface/GetAll, its hosts by GetHosts) and each show's one subscription is to it, without size or burst limits (ShowInterface/GetSubscriptions); there are no facilities, and allocations and subscriptions cannot be changed", lines[0]);
+        Assert.StartsWith("raw UNIMPLEMENTED service.ServiceInterface/CreateService is not served by this rmtc coordinator: rmtc has no OpenCue services (GetDefaultServices lists none): every layer runs `rmtc train`", lines[1]);
         Assert.StartsWith("raw UNIMPLEMENTED job.FrameInterface/MarkAsWaiting is not served by this rmtc coordinator: rmtc does not mark frames done or waiting: a frame is a shard", lines[2]);
         Assert.StartsWith("raw UNIMPLEMENTED job.JobInterface/ReorderFrames is not served by this rmtc coordinator: rmtc plans a round's shards itself", lines[3]);
         Assert.StartsWith("raw UNIMPLEMENTED host.HostInterface/Lock is not served by this rmtc coordinator: rmtc does not lock hosts over OpenCue", lines[4]);

@@ -5,7 +5,8 @@ answered and what refused. Usage: pycue_calls.py HOST:PORT CALL...
 Calls: stats | launch=SPEC.xml | jobs (every job, finished included) | get=ID | find=NAME | pending=NAME | frames=ID
 | kill=ID | pause=ID | resume=ID | jobnames | layers=JOB_ID (layer ids) | layerframes=LAYER_ID | findlayer=JOB/LAYER
 | getlayer=LAYER_ID | findframe=JOB/LAYER/NUMBER | getframe=FRAME_ID | updated=JOB_ID@UNIX_SECONDS[@LAYER_ID] | shows | activeshows
-| findshow=NAME | whiteboard=SHOW | allocs | hosts | findhost=NAME | hostmem=NAME (MEMORY_KB:IDLE_KB:FREE_KB) | hostprocs=NAME | procs | waitprocs=TEXT (polls procs until one's text holds
+| findshow=NAME | whiteboard=SHOW | allocs | allocfind=NAME | allochosts=NAME | subscriptions=SHOW
+| defaultservices (how many) | hosts | findhost=NAME | hostmem=NAME (MEMORY_KB:IDLE_KB:FREE_KB) | hostprocs=NAME | procs | waitprocs=TEXT (polls procs until one's text holds
 TEXT, up to 60 s) | raw=/package.Service/Method (an empty request)
 | waitframes=LAYER_ID@TEXT (polls the layer's frames until their text holds TEXT, up to 120 s) | services=LAYER_ID
 | jobinfo=JOB_ID (PRIORITY:HAS_COMMENT) | setpriority=JOB_ID@N | setmaxretries=JOB_ID@N | comment=JOB_ID@SUBJECT@MESSAGE
@@ -162,6 +163,22 @@ def run(channel, name, argument):
             stats = decode(a[6][0]) if 6 in a else {}
             out.append("%s:%s:%d:%d:%d" % (text(a, 2), text(a, 4), num(stats, 6), num(stats, 8), num(stats, 7)))
         return ",".join(out)
+    if name in ("allocfind", "allochosts"):
+        if name == "allocfind":
+            a = decode(decode(call(channel, "/facility.AllocationInterface/Find", field(1, argument)))[1][0])
+            return "%s:%s" % (text(a, 2), text(a, 4))
+        seq = decode(call(channel, "/facility.AllocationInterface/GetHosts", field(1, field(2, argument))))
+        return ",".join(text(decode(h), 2) for h in (decode(seq[1][0]).get(1, []) if 1 in seq else []))
+    if name == "subscriptions":
+        seq = decode(call(channel, "/show.ShowInterface/GetSubscriptions", field(1, field(2, argument))))
+        out = []
+        for sub in (decode(seq[1][0]).get(1, []) if 1 in seq else []):
+            u = decode(sub)
+            out.append("%s:%s:%s:%d:%d" % (text(u, 2), text(u, 3), text(u, 5), num(u, 6), num(u, 7)))
+        return ",".join(out)
+    if name == "defaultservices":
+        seq = decode(call(channel, "/service.ServiceInterface/GetDefaultServices", b""))
+        return str(len(decode(seq[1][0]).get(1, [])) if 1 in seq else 0)
     if name == "whiteboard":
         return whiteboard_text(call(channel, "/show.ShowInterface/GetJobWhiteboard", field(1, field(2, argument))))
     if name == "hosts":
