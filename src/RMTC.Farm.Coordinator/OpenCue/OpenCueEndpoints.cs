@@ -24,6 +24,7 @@ public static class OpenCueEndpoints
         (typeof(OpenCueProcService), ProcInterface.Descriptor),
         (typeof(OpenCueAllocationService), AllocationInterface.Descriptor),
         (typeof(OpenCueServiceService), ServiceInterface.Descriptor),
+        (typeof(OpenCueLimitService), LimitInterface.Descriptor),
     ];
 
     /// <summary>
@@ -48,6 +49,7 @@ public static class OpenCueEndpoints
         endpoints.MapGrpcService<OpenCueProcService>();
         endpoints.MapGrpcService<OpenCueAllocationService>();
         endpoints.MapGrpcService<OpenCueServiceService>();
+        endpoints.MapGrpcService<OpenCueLimitService>();
         return endpoints;
     }
 

@@ -62,7 +62,7 @@ internal static class OpenCueUnserved
         ["show.ShowInterface"] = "rmtc has no show registry: a show exists once a job names it in its spec, and has no settings",
         ["service.ServiceInterface"] = "rmtc has no OpenCue services (GetDefaultServices lists none): every layer runs `rmtc train` on an agent, with the resources its spec names, and services cannot be created or changed",
         ["service.ServiceOverrideInterface"] = "rmtc has no OpenCue services: every layer runs `rmtc train` on an agent, with the resources its spec names",
-        ["limit.LimitInterface"] = "rmtc has no OpenCue limits: a shard runs where an agent's resources fit it",
+        ["limit.LimitInterface"] = "rmtc has no OpenCue limits (GetAll lists none): a shard runs where an agent's resources fit it, and limits cannot be created or changed",
         ["comment.CommentInterface"] = "rmtc keeps a job's comments in its run's lineage once made: they cannot be edited or deleted (add another with job.addComment)",
         ["depend.DependInterface"] = "rmtc jobs have no dependencies: a job is one training layer, and specs with <depends> entries are refused",
         ["filter.FilterInterface"] = "rmtc has no OpenCue filters: a spec's settings are what it says",

@@ -55,7 +55,7 @@ public sealed class OpenCueToolsTests
         // Two agents: two hosts, up and open; an unknown host is named in the answer.
         await farm.StartAgentsAsync(2);
         var hosts = await CallsAsync(address, "hosts", "findhost=agent-2", "findhost=render-07", "allocs",
-            "allocfind=rmtc.agents", "allochosts=rmtc.agents", "allocfind=local.general", "subscriptions=rnd", "subscriptions=nothing", "defaultservices");
+            "allocfind=rmtc.agents", "allochosts=rmtc.agents", "allocfind=local.general", "subscriptions=rnd", "subscriptions=nothing", "defaultservices", "raw=/limit.LimitInterface/GetAll");
         var listed = hosts[0]["hosts ok ".Length..].Split(',');
         Assert.Equal(["agent-1", "agent-2"], listed.Select(h => h.Split(':')[0]));
         Assert.All(listed, h => Assert.StartsWith("UP:OPEN:", string.Join(':', h.Split(':')[1..])));
@@ -72,6 +72,8 @@ public sealed class OpenCueToolsTests
         Assert.StartsWith("subscriptions NOT_FOUND Failed to find show data: no job of this farm is in show 'nothing'", hosts[8]);
         // CueGUI's Services and Stuck Frame windows open on the (empty) default services.
         Assert.Equal("defaultservices ok 0", hosts[9]);
+        // CueGUI's Limits window and layer Properties dialog open on the (empty) limits: an empty answer is 0 bytes.
+        Assert.Equal("raw ok 0", hosts[10]);
 
         // Resumed: a running attempt is a proc on its agent, with the job, the frame and when it was dispatched.
         var running = await CallsAsync(address, $"resume={id}", "waitprocs=-train|", "hostprocs=agent-1", "hostprocs=agent-2", $"updated={id}@{before}");
@@ -114,7 +116,7 @@ public sealed class OpenCueToolsTests
             "raw=/job.FrameInterface/MarkAsWaiting",
             "raw=/job.JobInterface/ReorderFrames",
             "raw=/host.HostInterface/Lock",
-            "raw=/limit.LimitInterface/GetAll",
+            "raw=/limit.LimitInterface/CreateLimit",
             "raw=/job.JobInterface/NoSuchCall",
             "raw=/rmtc.farm.v1.JobService/ListJobs",
             "raw=/show.ShowInterface/GetShows");
@@ -123,7 +125,7 @@ public sealed class OpenCueToolsTests
         Assert.StartsWith("raw UNIMPLEMENTED job.FrameInterface/MarkAsWaiting is not served by this rmtc coordinator: rmtc does not mark frames done or waiting: a frame is a shard", lines[2]);
         Assert.StartsWith("raw UNIMPLEMENTED job.JobInterface/ReorderFrames is not served by this rmtc coordinator: rmtc plans a round's shards itself", lines[3]);
         Assert.StartsWith("raw UNIMPLEMENTED host.HostInterface/Lock is not served by this rmtc coordinator: rmtc does not lock hosts over OpenCue", lines[4]);
-        Assert.StartsWith("raw UNIMPLEMENTED limit.LimitInterface/GetAll is not served by this rmtc coordinator: rmtc has no OpenCue limits", lines[5]);
+        Assert.StartsWith("raw UNIMPLEMENTED limit.LimitInterface/CreateLimit is not served by this rmtc coordinator: rmtc has no OpenCue limits (GetAll lists none)", lines[5]);
         Assert.StartsWith("raw UNIMPLEMENTED job.JobInterface/NoSuchCall is not served by this rmtc coordinator: rmtc changes a launched job only to kill, pause or resume it, set its priority or max retries, comment on it, and retry, kill or eat its frames", lines[6]);
         Assert.Equal("raw UNIMPLEMENTED only OpenCue's services answer on this port: the farm's own services are on the coordinator's main port (Coordinator:Port)", lines[7]);
         Assert.StartsWith("raw ok", lines[8]);
