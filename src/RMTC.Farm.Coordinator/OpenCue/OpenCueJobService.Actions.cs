@@ -69,14 +69,25 @@ public sealed partial class OpenCueJobService
         return Task.FromResult(response);
     }
 
-    /// <summary>Acts on the frames of the job that the search matches (every frame when it sets nothing), as cueman -retry/-kill/-eat do.</summary>
+    /// <summary>Acts on the frames of the job that the search matches (every frame when it sets nothing), as cueman -retry/-kill/-eat do; none matched: nothing, as Cuebot.</summary>
     private async Task ActOnSearchAsync(Job? job, FrameSearchCriteria? criteria, ShardAction action, string refusal, ActionOrigin origin, ServerCallContext context)
     {
         var run = Resolve(job, refusal, context);
         var shards = OpenCueActions.ShardsOf(run, OpenCueLookup.Search(run, criteria));
+        if (shards.Count == 0)
+        {
+            // As Cuebot: CueGUI's Retry Dead Frames and Eat Dead Frames ask for frames that are DEAD, usually none, and
+            // show an error only as a traceback. A search that matches nothing does nothing.
+            LogNothingMatched(action.ToString().ToLowerInvariant(), run.Id, origin.By, origin.Via);
+            return;
+        }
+
         LogFrameAction(action.ToString().ToLowerInvariant(), run.Id, shards.Count, origin.By, origin.Via);
         await OpenCueActions.ActAsync(scheduler, run, action, shards, origin, strict: false);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "OpenCue {Action} of run {RunId} asked by {By} ({Via}) matched no frame: nothing done")]
+    private partial void LogNothingMatched(string action, string runId, string by, string via);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "OpenCue {Action} of {Count} frame(s) of run {RunId} asked by {By} ({Via})")]
     private partial void LogFrameAction(string action, string runId, int count, string by, string via);

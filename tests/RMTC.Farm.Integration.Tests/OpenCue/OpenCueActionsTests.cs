@@ -36,12 +36,14 @@ public sealed class OpenCueActionsTests
         // One agent: resumed until frame 1 runs, then paused again, so frame 1 succeeds while frame 2 waits and the round stays open.
         await farm.StartAgentsAsync(1);
         await CallsAsync(address, $"resume={id}", "waitprocs=0001-train|", $"pause={id}");
-        var open = await CallsAsync(address, $"waitframes={layer}@0001-train:SUCCEEDED", $"retryframe={id}/2", $"killframe={id}/2", $"eatframes={id}", $"retryframe={id}/1", $"layerframes={layer}");
+        var open = await CallsAsync(address, $"waitframes={layer}@0001-train:SUCCEEDED", $"retryframe={id}/2", $"killframe={id}/2", $"eatframes={id}", $"retryframes={id}@DEAD", $"eatframes={id}@9", $"retryframe={id}/1", $"layerframes={layer}");
         Assert.Equal("waitframes ok 0001-train:SUCCEEDED:0:agent-1,0002-train:WAITING:0:", open[0]);
         Assert.Equal($"retryframe FAILED_PRECONDITION {failed}nothing to retry: frame 0002-train is already waiting for an agent", open[1]);
         Assert.Equal($"killframe FAILED_PRECONDITION Failed to kill frames of job '{JobName}' ({id}): nothing to kill: frame 0002-train is waiting: no attempt of it runs", open[2]);
         Assert.StartsWith($"eatframes FAILED_PRECONDITION Failed to eat frames of job '{JobName}' ({id}): FedAvg cannot close round 1 without frame 0001-train, frame 0002-train: the job's round policy waits for every shard's result (round_policy close: all)", open[3]);
-        Assert.Equal(["retryframe ok", "layerframes ok 0001-train:WAITING:0:agent-1,0002-train:WAITING:0:"], open[4..]);
+        // CueGUI's Retry Dead Frames with no dead frame, or a range with no frame: nothing is done, as on Cuebot.
+        Assert.Equal(["retryframes ok", "eatframes ok"], open[4..6]);
+        Assert.Equal(["retryframe ok", "layerframes ok 0001-train:WAITING:0:agent-1,0002-train:WAITING:0:"], open[6..]);
 
         await CallsAsync(address, $"resume={id}");
         await FarmFixture.WaitUntilAsync(() => farm.Scheduler.ViewRun(id)!.IsFinal, TimeSpan.FromMinutes(3), farm.AgentLogs);
