@@ -102,8 +102,13 @@ internal static class LineageCommand
     }
 
     /// <summary>One attempt's line after what it ran: agent, epoch, outcome, result, error.</summary>
-    private static string Attempt(AttemptRecord a) =>
-        string.Create(CultureInfo.InvariantCulture, $" attempt {a.Attempt} on {a.AgentId} (epoch {a.LeaseEpoch}): {a.Outcome}{(a.StoppedBy is null ? "" : " by " + a.StoppedBy)}{(a.ResultDigest is null ? "" : " sha256:" + a.ResultDigest[..16])}{(a.Error is null ? "" : " - " + a.Error)}");
+    private static string Attempt(AttemptRecord a)
+    {
+        // A stopped attempt's error already reads "killed by WHO (...)": print it once, not after "killed by WHO".
+        var stopped = a.StoppedBy is not null && a.Error is not null && a.Error.StartsWith($"{a.Outcome} by ", StringComparison.Ordinal);
+        var outcome = stopped ? a.Error : a.Outcome + (a.StoppedBy is null ? "" : " by " + a.StoppedBy);
+        return string.Create(CultureInfo.InvariantCulture, $" attempt {a.Attempt} on {a.AgentId} (epoch {a.LeaseEpoch}): {outcome}{(a.ResultDigest is null ? "" : " sha256:" + a.ResultDigest[..16])}{(a.Error is null || stopped ? "" : " - " + a.Error)}");
+    }
 
     /// <summary>A task's attempts (the preparation, a round's evaluation), leased like shards and listed like them.</summary>
     private static void PrintTaskAttempts(IEnumerable<TaskRecord> tasks, string what)
