@@ -24,9 +24,25 @@ namespace RMTC.Farm.Coordinator.Storage;
 /// version (it uses <see cref="DateTimeOffset.UtcTicks"/>-based versions). Connection and timeout errors
 /// (<see cref="RedisConnectionException"/>, <see cref="RedisTimeoutException"/>) propagate: the caller retries, and
 /// every write is idempotent.
+/// <para>
+/// With a <see cref="IStoreFence"/> (several coordinators, <c>Coordinator:Leadership</c>) every write is a script that
+/// first checks the fencing token (<see cref="FencedScript"/>), and a refused one throws
+/// <see cref="StoreFencedException"/> after telling the fence; without one the writes are exactly as they were.
+/// </para>
 /// </remarks>
-public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<RedisRunStore> log) : IRunStore
+/// <param name="redis">The shared connection.</param>
+/// <param name="log">Stale saves, damaged lists, fencing refusals.</param>
+/// <param name="fence">The leadership's fencing token; null when one coordinator owns the store.</param>
+public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<RedisRunStore> log, IStoreFence? fence = null) : IRunStore
 {
+    private static readonly string FencedSave = FencedScript.Wrap(SaveManifestScript.Lua);
+    private static readonly string FencedAppend = FencedScript.Wrap(AppendEventsScript.Lua);
+    private static readonly string FencedReserve = FencedScript.Wrap(ReserveEpochsScript.Lua);
+    private static readonly string FencedSetAdd = FencedScript.Wrap(FencedScript.SetAdd);
+    private static readonly string FencedSetRemove = FencedScript.Wrap(FencedScript.SetRemove);
+    private static readonly string FencedDelete = FencedScript.Wrap(FencedScript.Delete);
+    private static readonly string FencedListPush = FencedScript.Wrap(FencedScript.ListPush);
+
     private IDatabase Db => redis.GetDatabase();
 
     /// <summary>Writes the manifest unless the stored version is greater than or equal to <paramref name="version"/>.</summary>
@@ -42,8 +58,8 @@ public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<
         var db = Db;
         // Listed before written: a crash between leaves a listed id without manifest (skipped by ListAsync), never a
         // manifest that recovery cannot find. The set lives in another Cluster slot, so it cannot join the script.
-        await db.SetAddAsync(RedisKeys.Runs, runId);
-        var written = (long)await db.ScriptEvaluateAsync(SaveManifestScript.Lua, [key], [version.ToString(CultureInfo.InvariantCulture), json]);
+        await SetAddAsync(db, RedisKeys.Runs, [runId], "the run list");
+        var written = (long)await ScriptAsync(db, SaveManifestScript.Lua, FencedSave, [key], [version.ToString(CultureInfo.InvariantCulture), json], $"the manifest of run {runId}");
         if (written == 0)
         {
             LogStaleSave(runId, version);
@@ -109,7 +125,7 @@ public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<
 
         try
         {
-            await Db.ScriptEvaluateAsync(AppendEventsScript.Lua, [key], args);
+            await ScriptAsync(Db, AppendEventsScript.Lua, FencedAppend, [key], args, $"events of run {runId}");
         }
         catch (RedisServerException e) when (e.Message.Contains("RMTCGAP", StringComparison.Ordinal))
         {
@@ -160,9 +176,9 @@ public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<
         // Pipelined, key names first: an index set is never created without being registered for ClearIndexAsync.
         var sends = new List<Task>(groups.Count + 1)
         {
-            db.SetAddAsync(RedisKeys.IndexKeys, groups.Select(g => (RedisValue)g.Key).ToArray()),
+            SetAddAsync(db, RedisKeys.IndexKeys, groups.Select(g => (RedisValue)g.Key).ToArray(), "the index key list"),
         };
-        sends.AddRange(groups.Select(g => db.SetAddAsync(g.Key, g.Ids)));
+        sends.AddRange(groups.Select(g => SetAddAsync(db, g.Key, g.Ids, "a reverse index")));
         await Task.WhenAll(sends);
     }
 
@@ -181,10 +197,10 @@ public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<
         var keys = await db.SetMembersAsync(RedisKeys.IndexKeys);
         // One DEL per key (they sit in different Cluster slots), pipelined; then unregister exactly those names, so a
         // key registered meanwhile by a concurrent IndexAsync stays registered.
-        var sends = keys.Select(k => (Task)db.KeyDeleteAsync((string)k!)).ToList();
+        var sends = keys.Select(k => fence is null ? (Task)db.KeyDeleteAsync((string)k!) : FencedAsync(db, FencedDelete, [(string)k!], [], "a reverse index")).ToList();
         if (keys.Length > 0)
         {
-            sends.Add(db.SetRemoveAsync(RedisKeys.IndexKeys, keys));
+            sends.Add(fence is null ? (Task)db.SetRemoveAsync(RedisKeys.IndexKeys, keys) : FencedAsync(db, FencedSetRemove, [RedisKeys.IndexKeys], keys, "the index key list"));
         }
 
         await Task.WhenAll(sends);
@@ -195,7 +211,14 @@ public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<
     {
         var key = RedisKeys.Derivations(runId);
         cancellationToken.ThrowIfCancellationRequested();
-        await Db.ListRightPushAsync(key, record.ToJson());
+        if (fence is null)
+        {
+            await Db.ListRightPushAsync(key, record.ToJson());
+        }
+        else
+        {
+            await FencedAsync(Db, FencedListPush, [key], [record.ToJson()], $"a derivation of run {runId}");
+        }
     }
 
     /// <summary>The run's derivations in order; an element that is not a record throws <see cref="InvalidDataException"/>.</summary>
@@ -234,11 +257,41 @@ public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<
         LeaseEpochBlock.CheckRequest(floor, count);
         var key = RedisKeys.Epochs(runId);
         cancellationToken.ThrowIfCancellationRequested();
-        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ReserveEpochsScript.Lua, [key], [floor, count]))!;
+        var reply = (RedisResult[])(await ScriptAsync(Db, ReserveEpochsScript.Lua, FencedReserve, [key], [floor, count], $"lease epochs of run {runId}"))!;
         var block = new LeaseEpochBlock((long)reply[0], (long)reply[1]);
         return block.Through <= LeaseEpochBlock.MaxEpoch && block.Through > block.After
             ? block
             : throw new InvalidDataException($"run {runId}: Redis key {key} holds a lease epoch reservation out of range ({block.After}..{block.Through}); the store is damaged");
+    }
+
+    private Task SetAddAsync(IDatabase db, RedisKey key, RedisValue[] members, string what) =>
+        fence is null ? (Task)db.SetAddAsync(key, members) : FencedAsync(db, FencedSetAdd, [key], members, what);
+
+    private Task<RedisResult> ScriptAsync(IDatabase db, string lua, string fenced, RedisKey[] keys, RedisValue[] args, string what) =>
+        fence is null ? db.ScriptEvaluateAsync(lua, keys, args) : FencedAsync(db, fenced, keys, args, what);
+
+    /// <summary>Runs a <see cref="FencedScript.Wrap"/>ped script with this coordinator's token; a refusal steps it down.</summary>
+    private async Task<RedisResult> FencedAsync(IDatabase db, string fenced, RedisKey[] keys, RedisValue[] args, string what)
+    {
+        var token = fence!.Token;
+        if (token <= 0)
+        {
+            // A standby, or a leader that stepped down: nothing it knows may reach the store.
+            throw new StoreFencedException($"{what} not written: this coordinator does not hold the leader lease");
+        }
+
+        try
+        {
+            return await db.ScriptEvaluateAsync(fenced, [RedisKeys.Fence, .. keys], [token, .. args]);
+        }
+        catch (RedisServerException e) when (e.Message.Contains(FencedScript.Refusal, StringComparison.Ordinal))
+        {
+            var parts = e.Message[(e.Message.IndexOf(FencedScript.Refusal, StringComparison.Ordinal) + FencedScript.Refusal.Length)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var newer = parts.Length > 0 && long.TryParse(parts[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : 0;
+            LogFenced(what, token, newer);
+            fence.Refused(newer, what);
+            throw new StoreFencedException($"{what} not written: fencing token {token} is stale, another coordinator took the leader lease with token {newer}");
+        }
     }
 
     private static RunManifest ParseManifest(RedisKey key, string json)
@@ -258,6 +311,9 @@ public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId} is listed in rmtc:runs but has no manifest (a save was interrupted); skipped")]
     private partial void LogListedWithoutManifest(string runId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Redis refused a write of {What}: this coordinator's fencing token {Token} is older than {Newer}, another coordinator leads")]
+    private partial void LogFenced(string what, long token, long newer);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Reverse indexes cleared: {Keys} keys deleted")]
     private partial void LogIndexCleared(int keys);

@@ -15,6 +15,15 @@ internal static class RedisKeys
     /// <summary>Set of every index key name, so the indexes can be dropped without KEYS or SCAN.</summary>
     public static readonly RedisKey IndexKeys = "rmtc:idx:keys";
 
+    /// <summary>
+    /// The newest leadership fencing token any coordinator took (<c>INCR</c> on each acquisition of
+    /// <see cref="LeaderLease"/>); fenced writes compare their token with it.
+    /// </summary>
+    public static readonly RedisKey Fence = "rmtc:leader:fence";
+
+    /// <summary>The leader lease: <c>&lt;token&gt;|&lt;advertised address&gt;</c>, with an expiry (<c>PX</c>), renewed by its holder.</summary>
+    public static readonly RedisKey LeaderLease = "rmtc:leader";
+
     /// <summary>Hash with fields <c>version</c> and <c>json</c>.</summary>
     public static RedisKey Manifest(string runId) => $"rmtc:{{run:{RunId(runId)}}}:manifest";
 
