@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using RMTC.Farm.Coordinator.Hosting;
+using RMTC.Farm.Coordinator.Leadership;
 
 namespace RMTC.Farm.Cli.Commands;
 
@@ -52,8 +53,15 @@ internal static class CoordinatorCommand
             var options = app.Services.GetRequiredService<IOptions<CoordinatorOptions>>().Value;
             var store = string.IsNullOrWhiteSpace(options.Redis) ? "embedded file store" : $"redis {options.Redis}";
             Console.WriteLine($"rmtc coordinator listening on {app.BoundAddress()} (data: {Path.GetFullPath(options.DataDirectory)}, lineage: {store}, metrics: {app.MetricsAddress()?.ToString() ?? "off"}, OpenCue: {app.OpenCueAddress()?.ToString() ?? "off"})");
+            var leadership = app.Services.GetRequiredService<CoordinatorLeadership>();
+            if (leadership.Enabled)
+            {
+                Console.WriteLine($"leader election on: advertised as {leadership.AdvertisedAddress}; standing by until this coordinator holds the leader lease");
+            }
+
             await app.WaitForShutdownAsync(ct);
-            return 0;
+            // A leader that lost its lease ends so that its supervisor starts it again, fresh, as a standby.
+            return leadership.Phase == LeaderPhase.SteppedDown ? CoordinatorLeadership.SteppedDownExitCode : 0;
         });
         return command;
     }

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using RMTC.Farm.Coordinator.Explorer;
+using RMTC.Farm.Coordinator.Leadership;
 using RMTC.Farm.Coordinator.Lineage;
 using RMTC.Farm.Coordinator.Metrics;
 using RMTC.Farm.Coordinator.OpenCue;
@@ -54,7 +55,12 @@ public static class CoordinatorServiceCollectionExtensions
         services.AddSingleton<Intake.ResultIntake>();
         services.TryAddSingleton<Explorer.IExplorerScope, Explorer.OpenExplorerScope>();
         services.AddSingleton<Explorer.ExplorerApi>();
-        services.AddHostedService<RunRecoveryService>();
+        // With leadership on, runs are recovered once this coordinator takes the leader lease, not at start.
+        if (!services.AddRmtcLeadership(configuration))
+        {
+            services.AddHostedService<RunRecoveryService>();
+        }
+
         services.AddHostedService<LeaseReaper>();
         services.AddGrpc(o =>
         {
