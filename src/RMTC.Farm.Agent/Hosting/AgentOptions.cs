@@ -7,7 +7,10 @@ public sealed class AgentOptions
 {
     public const string Section = "Agent";
 
-    /// <summary>The coordinator's gRPC address, e.g. <c>http://cuebot-ml.farm:7460</c>.</summary>
+    /// <summary>
+    /// The coordinator's gRPC address, e.g. <c>http://cuebot-ml.farm:7460</c>; with a standby, every coordinator's
+    /// address separated by commas (or a list in the configuration file): the agent follows whichever leads.
+    /// </summary>
     [Required]
     public string Coordinator { get; set; } = "http://127.0.0.1:7460";
 

@@ -11,20 +11,42 @@ using RMTC.Farm.Agent.Gpus;
 using RMTC.Farm.Agent.Session;
 using RMTC.Farm.Agent.Weights;
 using RMTC.Farm.Agent.Yielding;
+using RMTC.Farm.Protos.Client;
 
 namespace RMTC.Farm.Agent.Hosting;
 
 /// <summary>Registration of the agent daemon in a host.</summary>
 public static class AgentServiceCollectionExtensions
 {
+    /// <summary>A list in configuration (<c>"Coordinator": ["http://a:7460", "http://b:7460"]</c>) as one comma-separated setting; null when it is not a list.</summary>
+    private static string? CoordinatorList(IConfigurationSection section)
+    {
+        var items = section.GetChildren().Select(c => c.Value).Where(v => !string.IsNullOrWhiteSpace(v)).ToList();
+        return items.Count > 0 ? string.Join(',', items) : null;
+    }
+
+    private static bool IsAddressList(string? text)
+    {
+        try
+        {
+            CoordinatorAddresses.Parse(text, "Agent:Coordinator");
+            return true;
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Adds the agent: options (validated on start), the weights cache, the shard executor (inputs, trainer supervision or its simulation, uploads), GPU sampling and the session loop.</summary>
     public static IServiceCollection AddRmtcAgent(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<AgentOptions>()
             .Bind(configuration.GetSection(AgentOptions.Section))
             .ValidateDataAnnotations()
-            .Validate(o => Uri.TryCreate(o.Coordinator, UriKind.Absolute, out var u) && (u.Scheme == "http" || u.Scheme == "https"),
-                "Agent:Coordinator must be an address such as http://127.0.0.1:7460")
+            .PostConfigure(o => o.Coordinator = CoordinatorList(configuration.GetSection(AgentOptions.Section).GetSection(nameof(AgentOptions.Coordinator))) ?? o.Coordinator)
+            .Validate(o => IsAddressList(o.Coordinator),
+                "Agent:Coordinator must be an address such as http://127.0.0.1:7460, or several (a leader and its standbys) separated by commas or as a list")
             .Validate(o => string.IsNullOrWhiteSpace(o.TokenFile) || File.Exists(o.TokenFile),
                 "Agent:TokenFile (--token-file) names no readable file: write the farm token (the coordinator's Coordinator:AgentTokenFile) there")
             .Validate(o => string.IsNullOrWhiteSpace(o.CaFile) || File.Exists(o.CaFile),

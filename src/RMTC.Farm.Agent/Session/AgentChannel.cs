@@ -21,6 +21,16 @@ public static class AgentChannel
     });
 
     /// <summary>
+    /// The agent's way to the leading coordinator among <see cref="AgentOptions.Coordinator"/> (one address, or a leader
+    /// and its standbys separated by commas), each channel opened as <see cref="Open"/> does with the agent's credentials.
+    /// </summary>
+    public static LeaderFollowingInvoker OpenLeaderFollowing(AgentOptions options)
+    {
+        var credentials = Credentials(options);
+        return new LeaderFollowingInvoker(CoordinatorAddresses.Parse(options.Coordinator, "Agent:Coordinator"), address => Open(address, credentials));
+    }
+
+    /// <summary>
     /// The agent's credentials: the farm token from <see cref="AgentOptions.TokenFile"/>, else <c>RMTC_FARM_TOKEN</c>;
     /// the farm CA from <see cref="AgentOptions.CaFile"/>, else <c>RMTC_CA_FILE</c>; the client certificate for mutual TLS
     /// from <see cref="AgentOptions.ClientCertificatePath"/>. Throws naming an unreadable file.

@@ -10,6 +10,7 @@ using RMTC.Farm.Agent.Execution;
 using RMTC.Farm.Agent.Gpus;
 using RMTC.Farm.Agent.Hosting;
 using RMTC.Farm.Agent.Yielding;
+using RMTC.Farm.Protos.Client;
 using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Agent.Session;
@@ -33,14 +34,15 @@ public sealed partial class AgentWorker(ShardExecutor executor, GpuSampling gpuS
         // The GPU simulation follows what this agent runs; real GPUs ignore it.
         gpuSampling.Busy = () => !_running.IsEmpty;
         yielding.Changed += OnYieldChanged;
-        using var channel = AgentChannel.Open(o.Coordinator, AgentChannel.Credentials(o));
-        var client = new AgentService.AgentServiceClient(channel);
+        using var coordinators = AgentChannel.OpenLeaderFollowing(o);
+        coordinators.Moved += (from, to, why) => LogFollowing(from, to, why);
+        var client = new AgentService.AgentServiceClient(coordinators);
         var delay = TimeSpan.FromMilliseconds(200);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                await RunSessionAsync(client, stoppingToken);
+                await RunSessionAsync(client, coordinators, stoppingToken);
                 delay = TimeSpan.FromMilliseconds(200);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -49,7 +51,13 @@ public sealed partial class AgentWorker(ShardExecutor executor, GpuSampling gpuS
             }
             catch (Exception e) when (e is RpcException or IOException or HttpRequestException or OperationCanceledException)
             {
-                LogSessionLost(o.Coordinator, e is RpcException r ? $"{r.StatusCode}: {r.Status.Detail}" : e.Message, delay.TotalSeconds);
+                if (e is RpcException refusal && LeaderHint.Of(refusal) is not null)
+                {
+                    // A standby named the leader: go there at once rather than after a backoff meant for outages.
+                    delay = TimeSpan.FromMilliseconds(200);
+                }
+
+                LogSessionLost(coordinators.Current, e is RpcException r ? $"{r.StatusCode}: {r.Status.Detail}" : e.Message, delay.TotalSeconds);
             }
 
             try
@@ -69,7 +77,7 @@ public sealed partial class AgentWorker(ShardExecutor executor, GpuSampling gpuS
         await StopAllAsync();
     }
 
-    private async Task RunSessionAsync(AgentService.AgentServiceClient client, CancellationToken ct)
+    private async Task RunSessionAsync(AgentService.AgentServiceClient client, LeaderFollowingInvoker coordinators, CancellationToken ct)
     {
         var o = options.Value;
         // Simulated GPUs stand in for real ones only where the operator did not say how many GPUs to offer.
@@ -99,7 +107,7 @@ public sealed partial class AgentWorker(ShardExecutor executor, GpuSampling gpuS
         using var session = CancellationTokenSource.CreateLinkedTokenSource(ct);
         using var call = client.Session(cancellationToken: session.Token);
         await call.RequestStream.WriteAsync(new AgentMessage { Hello = new Hello { AgentId = AgentId, SessionToken = registration.SessionToken } }, ct);
-        LogConnected(AgentId, o.Coordinator, slots);
+        LogConnected(AgentId, coordinators.Current, slots);
 
         var sender = SendAsync(call.RequestStream, TimeSpan.FromMilliseconds(registration.HeartbeatIntervalMs), session.Token);
         try
@@ -259,6 +267,9 @@ public sealed partial class AgentWorker(ShardExecutor executor, GpuSampling gpuS
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Agent {AgentId} connected to {Coordinator} with {Slots} slot(s)")]
     private partial void LogConnected(string agentId, string coordinator, int slots);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Following the leader: calls go to {To} instead of {From} ({Why})")]
+    private partial void LogFollowing(string from, string to, string why);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Session with {Coordinator} lost ({Reason}); reconnecting in {Seconds:F1} s")]
     private partial void LogSessionLost(string coordinator, string reason, double seconds);
