@@ -20,6 +20,7 @@ public sealed partial class CoordinatorLeadership(IOptions<LeadershipOptions> op
     public const int SteppedDownExitCode = 75;
 
     private readonly Lock _lock = new();
+    private readonly CancellationTokenSource _steppedDown = new();
     private LeaderPhase _phase = LeaderPhase.Standby;
     private long _token;
 
@@ -46,6 +47,9 @@ public sealed partial class CoordinatorLeadership(IOptions<LeadershipOptions> op
 
     /// <summary>The advertised address of the coordinator that holds the lease, as last seen; null when unknown.</summary>
     public string? LeaderAddress { get; private set; }
+
+    /// <summary>Cancelled when this coordinator steps down: calls in flight (agents' sessions, uploads) are cut off with it.</summary>
+    public CancellationToken SteppedDownToken => _steppedDown.Token;
 
     /// <summary>Why it stepped down, once it did.</summary>
     public string? SteppedDownBecause { get; private set; }
@@ -129,6 +133,9 @@ public sealed partial class CoordinatorLeadership(IOptions<LeadershipOptions> op
         SteppedDownBecause = reason;
         metrics.Leading(false);
         LogSteppedDown(token, reason);
+        // Sessions still open would keep agents training for a scheduler whose memory is stale; cut them now, and
+        // they reconnect to the leader.
+        _steppedDown.Cancel();
         lifetime.StopApplication();
     }
 

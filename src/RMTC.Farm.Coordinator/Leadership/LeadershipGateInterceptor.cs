@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
+using Microsoft.AspNetCore.Http;
 using RMTC.Farm.Protos.Client;
 
 namespace RMTC.Farm.Coordinator.Leadership;
@@ -11,17 +12,35 @@ namespace RMTC.Farm.Coordinator.Leadership;
 /// </summary>
 public sealed class LeadershipGateInterceptor(CoordinatorLeadership leadership) : Interceptor
 {
-    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation) =>
-        leadership.Serving ? continuation(request, context) : throw Refusal();
+    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        using var cut = Admit(context);
+        return await continuation(request, context);
+    }
 
-    public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation) =>
-        leadership.Serving ? continuation(requestStream, context) : throw Refusal();
+    public override async Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        using var cut = Admit(context);
+        return await continuation(requestStream, context);
+    }
 
-    public override Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation) =>
-        leadership.Serving ? continuation(request, responseStream, context) : throw Refusal();
+    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        using var cut = Admit(context);
+        await continuation(request, responseStream, context);
+    }
 
-    public override Task DuplexStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation) =>
-        leadership.Serving ? continuation(requestStream, responseStream, context) : throw Refusal();
+    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        using var cut = Admit(context);
+        await continuation(requestStream, responseStream, context);
+    }
+
+    /// <summary>Refuses the call unless this coordinator serves; else ties it to leadership, so stepping down aborts it.</summary>
+    private CancellationTokenRegistration Admit(ServerCallContext context) =>
+        leadership.Serving
+            ? leadership.SteppedDownToken.Register(static http => ((HttpContext)http!).Abort(), context.GetHttpContext())
+            : throw Refusal();
 
     private RpcException Refusal()
     {

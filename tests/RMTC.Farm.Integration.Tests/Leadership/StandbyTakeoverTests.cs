@@ -1,0 +1,231 @@
+using System.Diagnostics;
+using Grpc.Core;
+using Grpc.Net.Client;
+using RMTC.Farm.Core.Lineage;
+using RMTC.Farm.Integration.Tests.Fixtures;
+using RMTC.Farm.Protos.Client;
+using RMTC.Farm.Protos.V1;
+using Xunit.Abstractions;
+
+namespace RMTC.Farm.Integration.Tests.Leadership;
+
+/// <summary>
+/// Two coordinator processes over one redis-server and one data directory, real agents given both addresses: the
+/// leader dies (SIGKILL) or freezes past its lease (SIGSTOP, then SIGCONT) mid-run, and the standby takes over, recovers
+/// the run and finishes it; the frozen one steps down on waking without writing.
+/// </summary>
+public sealed class StandbyTakeoverTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Leader_killed_mid_run_the_standby_leads_within_5_s_and_the_run_completes_and_verifies()
+    {
+        await using var farm = await TwoCoordinatorFarm.StartAsync("kill");
+        var (a, b) = (farm.Leader, farm.Standby);
+
+        // The standby refuses clearly and names the leader; the CLI given only the standby follows it.
+        var refusal = await Assert.ThrowsAsync<RpcException>(async () => await farm.Jobs(b).ListJobsAsync(new ListJobsRequest()));
+        Assert.Equal(StatusCode.Unavailable, refusal.StatusCode);
+        Assert.Equal(a.Address, LeaderHint.Of(refusal));
+        Assert.Contains($"the leader is {a.Address}", refusal.Status.Detail, StringComparison.Ordinal);
+        var (code, status) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(1), "status", "--coordinator", b.Address);
+        Assert.True(code == 0, status);
+
+        var (job, doneBefore, before) = await farm.SubmitAndWaitMidRoundAsync();
+        var killed = Stopwatch.StartNew();
+        a.Kill();
+        await farm.WaitForLeaseHolderAsync(b.Address, TimeSpan.FromSeconds(10));
+        var took = killed.Elapsed;
+        await farm.WaitServingAsync(b, TimeSpan.FromSeconds(30));
+        var serving = killed.Elapsed;
+        output.WriteLine($"takeover: lease taken {took.TotalSeconds:F2} s after SIGKILL, serving after {serving.TotalSeconds:F2} s");
+        output.WriteLine(string.Join("\n", b.Output.Split('\n').Where(l => l.Contains("Took over", StringComparison.Ordinal) || l.Contains("Took the leader lease", StringComparison.Ordinal))));
+        Assert.True(took < TimeSpan.FromSeconds(5), $"the standby took the lease {took.TotalSeconds:F2} s after the leader died (lease 3 s):\n{b.Output}");
+
+        var after = await farm.WaitFinishedAsync(b, job);
+        farm.AssertNothingRedone(before, doneBefore, after);
+        // The CLI given both addresses, the dead leader first, reaches the new one.
+        var (verify, text) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(1), "lineage", "verify", job, "--coordinator", $"{a.Address},{b.Address}");
+        Assert.True(verify == 0, text);
+        farm.AssertAgentsAlive();
+    }
+
+    [Fact]
+    public async Task Leader_paused_past_its_lease_steps_down_on_waking_and_writes_nothing()
+    {
+        await using var farm = await TwoCoordinatorFarm.StartAsync("pause");
+        var (a, b) = (farm.Leader, farm.Standby);
+        var (job, doneBefore, before) = await farm.SubmitAndWaitMidRoundAsync();
+
+        CoordinatorPair.Signal(a.Process, pause: true);
+        var paused = Stopwatch.StartNew();
+        try
+        {
+            await farm.WaitForLeaseHolderAsync(b.Address, TimeSpan.FromSeconds(10));
+            output.WriteLine($"lease taken {paused.Elapsed.TotalSeconds:F2} s after SIGSTOP");
+            await farm.WaitServingAsync(b, TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            CoordinatorPair.Signal(a.Process, pause: false);
+        }
+
+        // Awake, the old leader finds its lease gone (or its writes refused by the fence), stops serving and exits 75.
+        await FarmFixture.WaitUntilAsync(() => a.Process.HasExited, TimeSpan.FromSeconds(30), () => "the paused leader did not step down:\n" + a.Output);
+        Assert.True(a.Process.ExitCode == 75, $"exit code {a.Process.ExitCode}:\n{a.Output}");
+        Assert.Contains("Stepped down as leader", a.Output, StringComparison.Ordinal);
+
+        var after = await farm.WaitFinishedAsync(b, job);
+        farm.AssertNothingRedone(before, doneBefore, after);
+        // Nothing the old leader did after waking reached the store: the chain B continued verifies whole.
+        var (verify, text) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(1), "lineage", "verify", job, "--coordinator", $"{a.Address},{b.Address}");
+        Assert.True(verify == 0, text);
+        Assert.Equal(b.Address, (await farm.LeaseHolderAsync())?.Address);
+        farm.AssertAgentsAlive();
+    }
+
+    /// <summary>Redis, two coordinators (the first leads once it serves), two agents given both addresses, and a dataset.</summary>
+    private sealed class TwoCoordinatorFarm : IAsyncDisposable
+    {
+        private readonly List<AgentProcess> _agents = [];
+        private readonly List<GrpcChannel> _channels = [];
+        private string _root = "";
+
+        public RedisServer Redis { get; private set; } = null!;
+        public CoordinatorProcess Leader { get; private set; } = null!;
+        public CoordinatorProcess Standby { get; private set; } = null!;
+        public string Data => Path.Combine(_root, "data");
+
+        public static async Task<TwoCoordinatorFarm> StartAsync(string name)
+        {
+            var farm = new TwoCoordinatorFarm { _root = Directory.CreateTempSubdirectory($"rmtc-standby-{name}-").FullName };
+            try
+            {
+                farm.Redis = await RedisServer.StartAsync();
+                RMTC.Farm.Training.Datasets.DatasetSynthesizer.Synthesize("classifier", farm.Data, 320, seed: 5);
+                var shared = Path.Combine(farm._root, "farm");
+                farm.Leader = await CoordinatorPair.StartAsync(shared, farm.Redis.Endpoint, CoordinatorProcess.FreePort());
+                await farm.WaitServingAsync(farm.Leader, TimeSpan.FromSeconds(30));
+                farm.Standby = await CoordinatorPair.StartAsync(shared, farm.Redis.Endpoint, CoordinatorProcess.FreePort());
+                for (var i = 1; i <= 2; i++)
+                {
+                    farm._agents.Add(AgentProcess.Start($"{farm.Leader.Address},{farm.Standby.Address}", $"standby-agent-{i}", Path.Combine(farm._root, "agents", $"a{i}")));
+                }
+
+                return farm;
+            }
+            catch
+            {
+                await farm.DisposeAsync();
+                throw;
+            }
+        }
+
+        public JobService.JobServiceClient Jobs(CoordinatorProcess coordinator)
+        {
+            var channel = GrpcChannel.ForAddress(coordinator.Address);
+            _channels.Add(channel);
+            return new JobService.JobServiceClient(channel);
+        }
+
+        /// <summary>Submits a 4-shard, 2-round run to the leader and waits until the store holds some, not all, of round 1's results.</summary>
+        public async Task<(string Job, List<int> DoneBefore, RunManifest Before)> SubmitAndWaitMidRoundAsync()
+        {
+            var job = (await Jobs(Leader).SubmitJobAsync(new SubmitJobRequest
+            {
+                SpecYaml = $"name: standby\nrecipe: classifier\ndataset: {Data}\nshards: 4\nrounds: 2\nlocal: {{ epochs: 2, batch_size: 4 }}\n",
+                SourceName = "standby.yaml",
+            })).Job.Id;
+            await FarmFixture.WaitUntilAsync(() =>
+            {
+                var stored = CoordinatorCrashTests.TryReadManifest("", job, Redis.Endpoint);
+                var done = stored?.Rounds.Count == 1 ? stored.Rounds[0].Shards.Count(s => s.ResultDigest is not null) : 0;
+                return done is >= 1 and < 4;
+            }, TimeSpan.FromSeconds(120), () => "round 1 never got half-way:\n" + Leader.Output);
+            var before = CoordinatorCrashTests.TryReadManifest("", job, Redis.Endpoint)!;
+            return (job, before.Rounds[0].Shards.Where(s => s.ResultDigest is not null).Select(s => s.Shard).ToList(), before);
+        }
+
+        public async Task<LeaseHolderView?> LeaseHolderAsync()
+        {
+            using var mux = await Redis.ConnectAsync();
+            var value = (string?)await mux.GetDatabase().StringGetAsync("rmtc:leader");
+            return value is null ? null : new LeaseHolderView(value[(value.IndexOf('|', StringComparison.Ordinal) + 1)..]);
+        }
+
+        public async Task WaitForLeaseHolderAsync(string address, TimeSpan timeout)
+        {
+            using var mux = await Redis.ConnectAsync();
+            var db = mux.GetDatabase();
+            await FarmFixture.WaitUntilAsync(() => ((string?)db.StringGet("rmtc:leader"))?.EndsWith("|" + address, StringComparison.Ordinal) == true,
+                timeout, () => $"{address} never took the leader lease:\n{Standby.Output}");
+        }
+
+        /// <summary>Waits until <paramref name="coordinator"/> answers calls instead of refusing them as a standby.</summary>
+        public async Task WaitServingAsync(CoordinatorProcess coordinator, TimeSpan timeout)
+        {
+            var jobs = Jobs(coordinator);
+            await FarmFixture.WaitUntilAsync(() =>
+            {
+                try
+                {
+                    jobs.ListJobs(new ListJobsRequest(), deadline: DateTime.UtcNow.AddSeconds(5));
+                    return true;
+                }
+                catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded)
+                {
+                    return false;
+                }
+            }, timeout, () => $"{coordinator.Address} never served:\n{coordinator.Output}");
+        }
+
+        public async Task<RunManifest> WaitFinishedAsync(CoordinatorProcess coordinator, string job)
+        {
+            var jobs = Jobs(coordinator);
+            await FarmFixture.WaitUntilAsync(() => jobs.GetJob(new GetJobRequest { JobId = job }).State is JobState.Succeeded or JobState.Failed,
+                TimeSpan.FromMinutes(4), () => "the run did not finish after the takeover:\n" + coordinator.Output + string.Join("\n", _agents.Select(a => a.Output)));
+            var after = RunManifest.FromJson((await jobs.GetManifestAsync(new GetJobRequest { JobId = job })).Json);
+            Assert.True(after.State == RunStates.Succeeded, after.Error + "\n" + coordinator.Output);
+            return after;
+        }
+
+        /// <summary>Results stored before the takeover are neither run again nor changed.</summary>
+        public void AssertNothingRedone(RunManifest before, List<int> doneBefore, RunManifest after)
+        {
+            Assert.NotEmpty(doneBefore);
+            foreach (var shard in doneBefore)
+            {
+                Assert.Single(after.Rounds[0].Attempts, x => x.Shard == shard && x.Outcome == AttemptOutcomes.Succeeded);
+                Assert.Equal(before.Rounds[0].Shards[shard].ResultDigest, after.Rounds[0].Shards[shard].ResultDigest);
+            }
+        }
+
+        public void AssertAgentsAlive() => Assert.All(_agents, x => Assert.False(x.Process.HasExited, x.Output));
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var c in _channels)
+            {
+                c.Dispose();
+            }
+
+            foreach (var x in _agents)
+            {
+                x.Dispose();
+            }
+
+            Leader?.Dispose();
+            Standby?.Dispose();
+            Redis?.Dispose();
+            await Task.Yield();
+            try
+            {
+                Directory.Delete(_root, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    private sealed record LeaseHolderView(string Address);
+}
