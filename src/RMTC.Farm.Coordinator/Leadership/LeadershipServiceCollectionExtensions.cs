@@ -2,6 +2,7 @@ using Grpc.AspNetCore.Server;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using RMTC.Farm.Coordinator.Hosting;
 using RMTC.Farm.Coordinator.Storage;
 
 namespace RMTC.Farm.Coordinator.Leadership;
@@ -24,7 +25,8 @@ public static class LeadershipServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<LeadershipOptions>, LeadershipOptionsValidator>();
         services.AddSingleton<LeadershipMetrics>();
         services.AddSingleton<CoordinatorLeadership>();
-        if (!(section.Get<LeadershipOptions>()?.Enabled ?? false))
+        // Without Redis the options fail validation at start, naming the fix; nothing is registered that needs Redis.
+        if (!(section.Get<LeadershipOptions>()?.Enabled ?? false) || string.IsNullOrWhiteSpace(configuration.GetSection(CoordinatorOptions.Section)[nameof(CoordinatorOptions.Redis)]))
         {
             return false;
         }

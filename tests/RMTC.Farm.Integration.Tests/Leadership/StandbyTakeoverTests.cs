@@ -30,6 +30,9 @@ public sealed class StandbyTakeoverTests(ITestOutputHelper output)
         var (code, status) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(1), "status", "--coordinator", b.Address);
         Assert.True(code == 0, status);
 
+        Assert.Equal((0, 0), await farm.LeadershipMetricsAsync(b));
+        Assert.Equal((1, 1), await farm.LeadershipMetricsAsync(a));
+
         var (job, doneBefore, before) = await farm.SubmitAndWaitMidRoundAsync();
         var killed = Stopwatch.StartNew();
         a.Kill();
@@ -40,6 +43,8 @@ public sealed class StandbyTakeoverTests(ITestOutputHelper output)
         output.WriteLine($"takeover: lease taken {took.TotalSeconds:F2} s after SIGKILL, serving after {serving.TotalSeconds:F2} s");
         output.WriteLine(string.Join("\n", b.Output.Split('\n').Where(l => l.Contains("Took over", StringComparison.Ordinal) || l.Contains("Took the leader lease", StringComparison.Ordinal))));
         Assert.True(took < TimeSpan.FromSeconds(5), $"the standby took the lease {took.TotalSeconds:F2} s after the leader died (lease 3 s):\n{b.Output}");
+
+        Assert.Equal((1, 1), await farm.LeadershipMetricsAsync(b));
 
         var after = await farm.WaitFinishedAsync(b, job);
         farm.AssertNothingRedone(before, doneBefore, after);
@@ -118,6 +123,20 @@ public sealed class StandbyTakeoverTests(ITestOutputHelper output)
                 await farm.DisposeAsync();
                 throw;
             }
+        }
+
+        /// <summary>The coordinator's <c>rmtc_coordinator_leader</c> and <c>rmtc_coordinator_takeovers_total</c>, scraped from its /metrics.</summary>
+        public async Task<(int Leader, int Takeovers)> LeadershipMetricsAsync(CoordinatorProcess coordinator)
+        {
+            var address = System.Text.RegularExpressions.Regex.Match(coordinator.Output, @"metrics: (http://\S+/metrics)").Groups[1].Value;
+            using var http = new HttpClient();
+            var text = await http.GetStringAsync(address);
+            int Read(string name) => (int)double.Parse(
+                System.Text.RegularExpressions.Regex.Match(text, $@"^{name}(\{{[^}}]*\}})? (\S+)", System.Text.RegularExpressions.RegexOptions.Multiline) is { Success: true } m
+                    ? m.Groups[2].Value
+                    : throw new InvalidOperationException($"{name} is not in {address}:\n{text}"),
+                System.Globalization.CultureInfo.InvariantCulture);
+            return (Read("rmtc_coordinator_leader"), Read("rmtc_coordinator_takeovers_total"));
         }
 
         public JobService.JobServiceClient Jobs(CoordinatorProcess coordinator)
