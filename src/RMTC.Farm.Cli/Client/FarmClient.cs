@@ -34,7 +34,15 @@ internal static class FarmClient
         });
     }
 
-    public static JobService.JobServiceClient Jobs(GrpcChannel channel) => new(channel);
+    /// <summary>
+    /// The job service. Inside <see cref="RunAsync"/> given several coordinators it follows the leader
+    /// (<see cref="LeaderFollowingInvoker"/>), so <c>watch</c> and <c>submit --wait</c>, which reconnect with backoff,
+    /// ride through a takeover as they ride through a restart.
+    /// </summary>
+    public static JobService.JobServiceClient Jobs(GrpcChannel channel) => Following.Value is { } leader ? new(leader) : new(channel);
+
+    /// <summary>The leader-following invoker of the action <see cref="RunAsync"/> runs, when it was given several coordinators.</summary>
+    private static readonly AsyncLocal<LeaderFollowingInvoker?> Following = new();
 
     /// <summary>
     /// Runs a client action against the leading coordinator, turning transport errors into one clear line and exit code
@@ -72,6 +80,9 @@ internal static class FarmClient
                 return 2;
             }
 
+            // The coordinator found to answer first, then the others.
+            using var following = addresses.Count > 1 ? new LeaderFollowingInvoker([address, .. addresses.Where(a => a != address)], Channel) : null;
+            Following.Value = following;
             try
             {
                 using (channel)

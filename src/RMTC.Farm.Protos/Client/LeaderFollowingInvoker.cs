@@ -7,7 +7,8 @@ namespace RMTC.Farm.Protos.Client;
 /// A call invoker over several coordinators (a leader and its standbys) that sends every call to the one it believes
 /// leads. A call refused with <see cref="StatusCode.Unavailable"/> moves that belief: to the address the refusal names
 /// in <see cref="LeaderHint.MetadataKey"/> (a standby pointing at the leader), else to the next address in the list
-/// (the leader is gone). The call itself is not retried here: callers already retry through outages with their own
+/// (the leader is gone). Failures are seen wherever the caller meets them: the response, its headers, the streams.
+/// The call itself is not retried here: callers already retry through outages with their own
 /// backoff, and their next try lands on the new leader.
 /// </summary>
 public sealed class LeaderFollowingInvoker : CallInvoker, IDisposable
@@ -61,21 +62,21 @@ public sealed class LeaderFollowingInvoker : CallInvoker, IDisposable
     {
         var (index, invoker) = Pick();
         var call = invoker.AsyncUnaryCall(method, host, options, request);
-        return new AsyncUnaryCall<TResponse>(Watch(call.ResponseAsync, index), call.ResponseHeadersAsync, call.GetStatus, call.GetTrailers, call.Dispose);
+        return new AsyncUnaryCall<TResponse>(Watch(call.ResponseAsync, index), Watch(call.ResponseHeadersAsync, index), call.GetStatus, call.GetTrailers, call.Dispose);
     }
 
     public override AsyncServerStreamingCall<TResponse> AsyncServerStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request)
     {
         var (index, invoker) = Pick();
         var call = invoker.AsyncServerStreamingCall(method, host, options, request);
-        return new AsyncServerStreamingCall<TResponse>(new WatchedReader<TResponse>(call.ResponseStream, e => Observe(index, e)), call.ResponseHeadersAsync, call.GetStatus, call.GetTrailers, call.Dispose);
+        return new AsyncServerStreamingCall<TResponse>(new WatchedReader<TResponse>(call.ResponseStream, e => Observe(index, e)), Watch(call.ResponseHeadersAsync, index), call.GetStatus, call.GetTrailers, call.Dispose);
     }
 
     public override AsyncClientStreamingCall<TRequest, TResponse> AsyncClientStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options)
     {
         var (index, invoker) = Pick();
         var call = invoker.AsyncClientStreamingCall(method, host, options);
-        return new AsyncClientStreamingCall<TRequest, TResponse>(new WatchedWriter<TRequest>(call.RequestStream, e => Observe(index, e)), Watch(call.ResponseAsync, index), call.ResponseHeadersAsync, call.GetStatus, call.GetTrailers, call.Dispose);
+        return new AsyncClientStreamingCall<TRequest, TResponse>(new WatchedWriter<TRequest>(call.RequestStream, e => Observe(index, e)), Watch(call.ResponseAsync, index), Watch(call.ResponseHeadersAsync, index), call.GetStatus, call.GetTrailers, call.Dispose);
     }
 
     public override AsyncDuplexStreamingCall<TRequest, TResponse> AsyncDuplexStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options)
@@ -85,7 +86,7 @@ public sealed class LeaderFollowingInvoker : CallInvoker, IDisposable
         return new AsyncDuplexStreamingCall<TRequest, TResponse>(
             new WatchedWriter<TRequest>(call.RequestStream, e => Observe(index, e)),
             new WatchedReader<TResponse>(call.ResponseStream, e => Observe(index, e)),
-            call.ResponseHeadersAsync, call.GetStatus, call.GetTrailers, call.Dispose);
+            Watch(call.ResponseHeadersAsync, index), call.GetStatus, call.GetTrailers, call.Dispose);
     }
 
     /// <summary>

@@ -34,6 +34,9 @@ public sealed class StandbyTakeoverTests(ITestOutputHelper output)
         Assert.Equal((1, 1), await farm.LeadershipMetricsAsync(a));
 
         var (job, doneBefore, before) = await farm.SubmitAndWaitMidRoundAsync();
+        // A wrangler watching the run, given both addresses, rides through the takeover.
+        using var watch = new CliProcess("watch", job, "--coordinator", $"{a.Address},{b.Address}");
+        await FarmFixture.WaitUntilAsync(() => watch.Output.Contains(" submitted ", StringComparison.Ordinal), TimeSpan.FromSeconds(60), () => "the watcher printed nothing:\n" + watch.Output);
         var killed = Stopwatch.StartNew();
         a.Kill();
         await farm.WaitForLeaseHolderAsync(b.Address, TimeSpan.FromSeconds(10));
@@ -52,6 +55,9 @@ public sealed class StandbyTakeoverTests(ITestOutputHelper output)
         var (verify, text) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(1), "lineage", "verify", job, "--coordinator", $"{a.Address},{b.Address}");
         Assert.True(verify == 0, text);
         farm.AssertAgentsAlive();
+        await FarmFixture.WaitUntilAsync(() => watch.Process.HasExited, TimeSpan.FromSeconds(60), () => "the watcher did not end with the run:\n" + watch.Output);
+        Assert.True(watch.Process.ExitCode == 0, $"watch exit {watch.Process.ExitCode}:\n{watch.Output}");
+        Assert.EndsWith("run succeeded", watch.Output.TrimEnd(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -247,4 +253,6 @@ public sealed class StandbyTakeoverTests(ITestOutputHelper output)
     }
 
     private sealed record LeaseHolderView(string Address);
+
+    private sealed class CliProcess(params string[] arguments) : RmtcProcess(arguments);
 }
