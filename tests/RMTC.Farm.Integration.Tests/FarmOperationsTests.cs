@@ -19,7 +19,7 @@ public sealed partial class FarmOperationsTests
         Assert.True(code == 0, output);
         (code, output) = await RunAsync("/usr/bin/promtool", "check", "rules", Path.Combine(Farm, "prometheus", "rules.yml"));
         Assert.True(code == 0, output);
-        Assert.Contains("4 rules found", output);
+        Assert.Contains("6 rules found", output);
     }
 
     [Theory]
