@@ -32,6 +32,7 @@ internal static class RmtcCommand
         root.Subcommands.Add(DatasetCommand.Create());
         root.Subcommands.Add(LineageCommand.Create());
         root.Subcommands.Add(ShardCommand.Create());
+        root.Subcommands.Add(TrainerCommand.Create());
         root.Subcommands.Add(ExportCommand.Create());
         root.Subcommands.Add(InferCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());

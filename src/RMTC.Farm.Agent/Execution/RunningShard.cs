@@ -8,6 +8,8 @@ public sealed class RunningShard
     public required Assignment Assignment { get; init; }
     public required CancellationTokenSource Cancellation { get; init; }
     public string Phase { get; set; } = "starting";
+    /// <summary>When the lease reached the agent (a <see cref="TimeProvider"/> timestamp): where a shard's start is measured from.</summary>
+    public long ReceivedAt { get; set; }
     public ShardProgress Progress { get; set; } = new();
     public Task? Task { get; set; }
     /// <summary>Fires when the node yields to rendering: the attempt stops with a checkpoint and is handed back.</summary>

@@ -21,12 +21,14 @@ public sealed partial class ShardExecutor(
     IShardRunner runner,
     ResultUploader uploader,
     IOptions<AgentOptions> options,
+    TimeProvider time,
     ILogger<ShardExecutor> log)
 {
     /// <summary>Runs the attempt; returns null on success (or when the coordinator no longer wants it), else the failure to report.</summary>
     public async Task<ShardFailed?> RunAsync(AgentService.AgentServiceClient client, string agentId, RunningShard shard, CancellationToken ct)
     {
         var a = shard.Assignment;
+        shard.ReceivedAt = time.GetTimestamp();
         using var workspace = ShardWorkspace.For(options.Value.WorkDirectory, a.LeaseId);
         try
         {

@@ -71,6 +71,9 @@ public sealed class AgentOptions
     /// <summary>Arguments before <c>--task FILE</c>, e.g. the rmtc dll and <c>shard run</c>.</summary>
     public List<string> TrainerArguments { get; set; } = new();
 
+    /// <summary>How trainers run: cold (a process per shard) or warm (a long-lived trainer per slot), with its cache and recycling.</summary>
+    public TrainerOptions Trainer { get; set; } = new();
+
     /// <summary>Torch threads per shard (0 = cores / slots).</summary>
     [Range(0, 1024)]
     public int ThreadsPerShard { get; set; }

@@ -38,7 +38,7 @@ public static class AgentServiceCollectionExtensions
         }
     }
 
-    /// <summary>Adds the agent: options (validated on start), the weights cache, the shard executor (inputs, trainer supervision or its simulation, uploads), GPU sampling and the session loop.</summary>
+    /// <summary>Adds the agent: options (validated on start), the weights cache, the shard executor (inputs, cold or warm trainers or their simulation, uploads), GPU sampling and the session loop.</summary>
     public static IServiceCollection AddRmtcAgent(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<AgentOptions>()
@@ -54,6 +54,7 @@ public static class AgentServiceCollectionExtensions
             .Validate(o => string.IsNullOrWhiteSpace(o.ClientCertificatePath) || (File.Exists(o.ClientCertificatePath) && (string.IsNullOrWhiteSpace(o.ClientKeyPath) || File.Exists(o.ClientKeyPath))),
                 "Agent:ClientCertificatePath / Agent:ClientKeyPath name no readable file: give the agent's PEM client certificate and key (signed by the coordinator's Coordinator:Tls:AgentCaPath)")
             .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<AgentOptions>, TrainerOptionsValidation>();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<WeightsCache>();
         services.AddSingleton<InputFetcher>();
@@ -61,9 +62,14 @@ public static class AgentServiceCollectionExtensions
         services.AddSingleton<TrainerSupervisor>();
         services.AddSingleton<TrainerShardRunner>();
         // The simulation replaces the trainer only where configured, and says so in every result it reports.
-        services.AddSingleton<IShardRunner>(sp => sp.GetRequiredService<IOptions<AgentOptions>>().Value.SimulateTrainingMs > 0
-            ? ActivatorUtilities.CreateInstance<SimulatedTrainingRunner>(sp)
-            : sp.GetRequiredService<TrainerShardRunner>());
+        services.AddSingleton<WarmTrainerPool>();
+        services.AddHostedService(sp => sp.GetRequiredService<WarmTrainerPool>());
+        services.AddSingleton<IShardRunner>(sp => sp.GetRequiredService<IOptions<AgentOptions>>().Value switch
+        {
+            { SimulateTrainingMs: > 0 } => ActivatorUtilities.CreateInstance<SimulatedTrainingRunner>(sp),
+            { Trainer.IsWarm: true } => sp.GetRequiredService<WarmTrainerPool>(),
+            _ => sp.GetRequiredService<TrainerShardRunner>(),
+        });
         services.AddSingleton<ShardExecutor>();
         services.AddSingleton<NvmlGpuSampler>();
         services.AddSingleton(_ => new NvidiaSmiGpuSampler());

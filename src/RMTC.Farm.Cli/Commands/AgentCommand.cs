@@ -42,16 +42,22 @@ internal static class AgentCommand
             Description = "How often the flag file and probe are checked (default 1s). SIGUSR1 to the agent also forces a yield, until SIGUSR2 (Agent:Yield:Signals)",
             CustomParser = r => HostConfiguration.ParseDuration(r),
         };
+        var trainer = new Option<string?>("--trainer")
+        {
+            Description = "How shards are trained: warm (a long-lived trainer per slot keeps libtorch and decoded samples between shards) or cold (a fresh process per shard). Config: Agent:Trainer:Mode",
+        };
+        trainer.AcceptOnlyFromAmong(TrainerModes.Warm, TrainerModes.Cold);
         var parentPid = new Option<int?>("--exit-with-parent") { Description = "Stop when this process ends (used by `rmtc demo`)", Hidden = true };
         var command = new Command("agent", "Run an agent: registers with the coordinator, trains the shards it is leased, streams results back. " +
             "Renders come first: while --yield-flag exists, --yield-probe exits 0, or after SIGUSR1 (until SIGUSR2), the node yields: " +
             "running shards stop with a checkpoint that another agent resumes, and no shard is taken until the node is free.")
         {
-            coordinator, id, slots, gpus, tags, workDir, threads, config, simulate, yieldFlag, yieldProbe, yieldPoll, parentPid, tokenFile, ca,
+            coordinator, id, slots, gpus, tags, workDir, threads, config, simulate, yieldFlag, yieldProbe, yieldPoll, parentPid, tokenFile, ca, trainer,
         };
         command.SetAction(async (parse, ct) =>
         {
             var (exe, prefix) = SelfLauncher.Command("shard", "run");
+            var (_, servePrefix) = SelfLauncher.Command("trainer", "serve");
             var flags = new Dictionary<string, string?>
             {
                 ["Agent:Coordinator"] = parse.GetValue(coordinator) ?? Environment.GetEnvironmentVariable("RMTC_COORDINATOR"),
@@ -61,6 +67,7 @@ internal static class AgentCommand
                 ["Agent:WorkDirectory"] = parse.GetValue(workDir)?.FullName,
                 ["Agent:ThreadsPerShard"] = HostConfiguration.Text(parse.GetValue(threads)),
                 ["Agent:TrainerExecutable"] = exe,
+                ["Agent:Trainer:Mode"] = parse.GetValue(trainer),
                 ["Agent:TokenFile"] = parse.GetValue(tokenFile)?.FullName,
                 ["Agent:CaFile"] = parse.GetValue(ca)?.FullName,
                 ["Agent:SimulateTrainingMs"] = HostConfiguration.Text(parse.GetValue(simulate) is { } wait ? (int?)wait.TotalMilliseconds : null),
@@ -71,6 +78,11 @@ internal static class AgentCommand
             for (var i = 0; i < prefix.Count; i++)
             {
                 flags[$"Agent:TrainerArguments:{i}"] = prefix[i];
+            }
+
+            for (var i = 0; i < servePrefix.Count; i++)
+            {
+                flags[$"Agent:Trainer:ServeArguments:{i}"] = servePrefix[i];
             }
 
             var tagValues = parse.GetValue(tags) ?? [];

@@ -10,6 +10,7 @@ namespace RMTC.Farm.Core.Trainer;
 /// </summary>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = TrainerProtocol.TypeProperty)]
 [JsonDerivedType(typeof(TrainerHello), TrainerHello.Type)]
+[JsonDerivedType(typeof(TrainerStarted), TrainerStarted.Type)]
 [JsonDerivedType(typeof(TrainerProgress), TrainerProgress.Type)]
 [JsonDerivedType(typeof(TrainerResult), TrainerResult.Type)]
 [JsonDerivedType(typeof(TrainerEvaluation), TrainerEvaluation.Type)]
@@ -27,6 +28,18 @@ public sealed record TrainerHello(int Protocol, string? Rmtc) : TrainerMessage
 {
     /// <summary>The <c>type</c> of this message on the wire.</summary>
     public const string Type = "hello";
+}
+
+/// <summary>
+/// Training begins: the inputs are read, the model built and loaded; the first batch comes next. Sent once per training
+/// task (not by a preparation or an evaluation), so the agent can tell how long a shard took to start.
+/// </summary>
+/// <param name="SetupSeconds">Seconds from the task reaching the trainer to this point (reading samples, building the model).</param>
+/// <param name="Warm">True when a long-lived trainer (<c>rmtc trainer serve</c>) runs the task, false for <c>rmtc shard run</c>.</param>
+public sealed record TrainerStarted(double SetupSeconds, bool Warm) : TrainerMessage
+{
+    /// <summary>The <c>type</c> of this message on the wire.</summary>
+    public const string Type = "started";
 }
 
 /// <summary>How far training has come (as often as the training loop reports it).</summary>

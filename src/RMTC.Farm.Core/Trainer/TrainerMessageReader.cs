@@ -50,6 +50,7 @@ public sealed class TrainerMessageReader(TextReader input)
 
     private static string TypeOf(TrainerMessage message) => message switch
     {
+        TrainerStarted => TrainerStarted.Type,
         TrainerProgress => TrainerProgress.Type,
         TrainerResult => TrainerResult.Type,
         TrainerEvaluation => TrainerEvaluation.Type,

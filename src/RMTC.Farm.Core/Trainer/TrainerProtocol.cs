@@ -13,16 +13,18 @@ public static class TrainerProtocol
 {
     /// <summary>
     /// The version this build writes and reads. Raise it when a message changes meaning or a field becomes required;
-    /// an added optional field keeps it. Version 0 is the unversioned protocol before it (<c>{"ready":true}</c>).
+    /// an added optional field keeps it. Version 0 is the unversioned protocol before it (<c>{"ready":true}</c>);
+    /// version 2 added the <see cref="TrainerStarted"/> message and the agent's <see cref="TrainerRequest"/>s on the
+    /// trainer's standard input (<c>rmtc trainer serve</c>: a task per shard, cancel and yield by message).
     /// </summary>
-    public const int Version = 1;
+    public const int Version = 2;
 
     /// <summary>The property that names a message's kind.</summary>
     public const string TypeProperty = "type";
 
     /// <summary>Every <c>type</c> this version knows, in the order a trainer may send them.</summary>
     public static IReadOnlyList<string> Types { get; } =
-        [TrainerHello.Type, TrainerProgress.Type, TrainerResult.Type, TrainerEvaluation.Type, TrainerCheckpoint.Type, TrainerError.Type];
+        [TrainerHello.Type, TrainerStarted.Type, TrainerProgress.Type, TrainerResult.Type, TrainerEvaluation.Type, TrainerCheckpoint.Type, TrainerError.Type];
 
     /// <summary>
     /// Strict on what a message must hold (every constructor parameter present, no null where none is allowed), lenient
@@ -36,8 +38,33 @@ public static class TrainerProtocol
         RespectNullableAnnotations = true,
     };
 
+    /// <summary>Every <c>type</c> of request an agent sends a long-lived trainer on its standard input.</summary>
+    public static IReadOnlyList<string> RequestTypes { get; } = [TrainerTaskRequest.Type, TrainerCancelRequest.Type, TrainerYieldRequest.Type];
+
     /// <summary>The message as one line of the protocol (no line break).</summary>
     public static string Format(TrainerMessage message) => JsonSerializer.Serialize(message, Json);
+
+    /// <summary>The agent's request as one line of the protocol (no line break).</summary>
+    public static string Format(TrainerRequest request) => JsonSerializer.Serialize(request, Json);
+
+    /// <summary>
+    /// Reads one line of a long-lived trainer's standard input: the request, or a problem that names what is wrong with
+    /// the line (the trainer reports it on standard error and goes on reading).
+    /// </summary>
+    public static (TrainerRequest? Request, string? Problem) ParseRequest(string line)
+    {
+        ArgumentNullException.ThrowIfNull(line);
+        try
+        {
+            return JsonSerializer.Deserialize<TrainerRequest>(line, Json) is { } request
+                ? (request, null)
+                : (null, $"not a trainer request (null): {Quote(line)}");
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException)
+        {
+            return (null, $"not a trainer request of protocol {Version} (one of {string.Join(", ", RequestTypes)}): {e.Message}: {Quote(line)}");
+        }
+    }
 
     /// <summary>
     /// Reads one line: the message, or a problem that names what is wrong with the line (not JSON, no <c>type</c>, a

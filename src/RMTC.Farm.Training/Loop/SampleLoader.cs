@@ -28,7 +28,11 @@ internal sealed class SampleBatchSource
 /// </remarks>
 internal static class SampleLoader
 {
-    public static SampleBatchSource Load(string datasetDirectory, DatasetDescriptor descriptor, IReadOnlyList<string> relativePaths, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Reads the samples at <paramref name="relativePaths"/>; with a <paramref name="cache"/> (a long-lived trainer's),
+    /// takes the samples it holds from it and keeps the ones it read there, so the same bytes come out either way.
+    /// </summary>
+    public static SampleBatchSource Load(string datasetDirectory, DatasetDescriptor descriptor, IReadOnlyList<string> relativePaths, CancellationToken cancellationToken = default, SampleCache? cache = null)
     {
         var shape = descriptor.SampleShape;
         var per = checked(shape[0] * shape[1] * shape[2]);
@@ -52,32 +56,23 @@ internal static class SampleLoader
                 i =>
                 {
                     var path = Path.Combine(datasetDirectory, relativePaths[i]);
-                    IReadOnlyList<NamedTensor> tensors;
-                    try
-                    {
-                        tensors = Safetensors.ReadFile(path).Tensors;
-                    }
-                    catch (Exception e) when (e is IOException or UnauthorizedAccessException or SafetensorsFormatException)
-                    {
-                        throw new DatasetException($"sample {relativePaths[i]}: {e.Message}");
-                    }
-
-                    Find(tensors, DatasetKinds.InputTensor, TensorDType.F32, expected, relativePaths[i])
-                        .AsFloat32().CopyTo(inputs.AsSpan(i * per, per));
+                    // A held sample was checked when it was read; only its shape against this descriptor is checked again.
+                    var sample = cache is not null && cache.TryGet(path, out var held) && Fits(held, per, pairs ? perTarget : -1)
+                        ? held
+                        : Read(path, relativePaths[i], pairs, expected, expectedTarget, cache);
+                    sample.Input.CopyTo(inputs.AsSpan(i * per, per));
                     if (pairs)
                     {
-                        Find(tensors, DatasetKinds.TargetTensor, TensorDType.F32, expectedTarget, relativePaths[i])
-                            .AsFloat32().CopyTo(targets.AsSpan(i * perTarget, perTarget));
+                        sample.Target!.CopyTo(targets.AsSpan(i * perTarget, perTarget));
                     }
                     else
                     {
-                        var label = BinaryPrimitives.ReadInt64LittleEndian(Find(tensors, DatasetKinds.LabelTensor, TensorDType.I64, [], relativePaths[i]).Data);
-                        if (label < 0 || label >= classes)
+                        if (sample.Label < 0 || sample.Label >= classes)
                         {
-                            throw new DatasetException($"sample {relativePaths[i]}: label {label} is outside the {classes} classes of dataset.yaml");
+                            throw new DatasetException($"sample {relativePaths[i]}: label {sample.Label} is outside the {classes} classes of dataset.yaml");
                         }
 
-                        labels![i] = label;
+                        labels![i] = sample.Label;
                     }
                 });
         }
@@ -87,6 +82,30 @@ internal static class SampleLoader
         }
 
         return new SampleBatchSource { Count = n, SampleShape = shape, TargetShape = targetShape, Inputs = inputs, Targets = targets, Labels = labels };
+    }
+
+    private static bool Fits(CachedSample sample, int per, int perTarget) =>
+        sample.Input.Length == per && (perTarget < 0 ? sample.Target is null : sample.Target?.Length == perTarget);
+
+    /// <summary>Reads and checks one sample file; keeps it in <paramref name="cache"/> when there is one.</summary>
+    private static CachedSample Read(string path, string relative, bool pairs, long[] expected, long[] expectedTarget, SampleCache? cache)
+    {
+        IReadOnlyList<NamedTensor> tensors;
+        try
+        {
+            tensors = Safetensors.ReadFile(path).Tensors;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or SafetensorsFormatException)
+        {
+            throw new DatasetException($"sample {relative}: {e.Message}");
+        }
+
+        var input = Find(tensors, DatasetKinds.InputTensor, TensorDType.F32, expected, relative).AsFloat32().ToArray();
+        var sample = pairs
+            ? new CachedSample(input, Find(tensors, DatasetKinds.TargetTensor, TensorDType.F32, expectedTarget, relative).AsFloat32().ToArray(), 0)
+            : new CachedSample(input, null, BinaryPrimitives.ReadInt64LittleEndian(Find(tensors, DatasetKinds.LabelTensor, TensorDType.I64, [], relative).Data));
+        cache?.Add(path, sample);
+        return sample;
     }
 
     private static NamedTensor Find(IReadOnlyList<NamedTensor> tensors, string name, TensorDType dtype, long[] shape, string file)

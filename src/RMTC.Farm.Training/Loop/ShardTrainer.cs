@@ -40,7 +40,17 @@ public static class ShardTrainer
     /// <see cref="ShardYieldedException"/>.
     /// </summary>
     /// <exception cref="ShardYieldedException">Yielded; the checkpoint is written.</exception>
-    public static ShardResult Run(ShardTask task, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken, CancellationToken yieldRequested)
+    public static ShardResult Run(ShardTask task, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken, CancellationToken yieldRequested) =>
+        Run(task, progress, cancellationToken, yieldRequested, samples: null, started: null);
+
+    /// <summary>
+    /// As <see cref="Run(ShardTask, IProgress{TrainingProgress}?, CancellationToken, CancellationToken)"/>, for a long-lived
+    /// trainer: samples come from and go to <paramref name="samples"/> (the same values as from their files, so the
+    /// weights are the same bytes), and <paramref name="started"/> gets the seconds spent before the first batch.
+    /// </summary>
+    /// <exception cref="ShardYieldedException">Yielded; the checkpoint is written.</exception>
+    public static ShardResult Run(ShardTask task, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken, CancellationToken yieldRequested,
+        SampleCache? samples, Action<double>? started)
     {
         ArgumentNullException.ThrowIfNull(task);
         if (task.Epochs <= 0)
@@ -80,7 +90,7 @@ public static class ShardTrainer
         var (device, deviceName) = ResolveDevice(task.Device);
         cancellationToken.ThrowIfCancellationRequested();
 
-        var (descriptor, data) = LoadShard(recipe, task.DatasetPath, task.SampleIndices, cancellationToken);
+        var (descriptor, data) = LoadShard(recipe, task.DatasetPath, task.SampleIndices, cancellationToken, samples);
         var initial = ReadWeights(task.InitialWeightsPath);
 
         using var model = recipe.CreateModel(descriptor.SampleShape, descriptor.Classes.Count);
@@ -112,6 +122,7 @@ public static class ShardTrainer
         position.EpochLosses.CopyTo(epochLosses, 0);
         long samplesTotal = (long)n * task.Epochs;
         var cursor = new EpochCursor { Batch = position.Batch, LossSum = position.LossSum, Seen = position.Seen };
+        started?.Invoke(clock.Elapsed.TotalSeconds);
         for (int epoch = position.Epoch; epoch < task.Epochs; epoch++)
         {
             var finished = TrainEpochFrom(model, recipe, optimizer, inputs, targets, order, task.BatchSize, task.Seed, epoch, device, cancellationToken, cursor,
@@ -303,7 +314,8 @@ public static class ShardTrainer
         throw new ArgumentException($"unknown device '{requested}' (use auto, cpu, cuda or cuda:N)", nameof(requested));
     }
 
-    internal static (DatasetDescriptor Descriptor, SampleBatchSource Data) LoadShard(Recipe recipe, string datasetPath, IReadOnlyList<int> indices, CancellationToken cancellationToken)
+    internal static (DatasetDescriptor Descriptor, SampleBatchSource Data) LoadShard(Recipe recipe, string datasetPath, IReadOnlyList<int> indices, CancellationToken cancellationToken,
+        SampleCache? cache = null)
     {
         var descriptor = Dataset.ReadDescriptor(datasetPath);
         if (descriptor.Kind != recipe.DatasetKind)
@@ -334,7 +346,7 @@ public static class ShardTrainer
             relative[i] = all[index];
         }
 
-        return (descriptor, SampleLoader.Load(Path.GetFullPath(datasetPath), descriptor, relative, cancellationToken));
+        return (descriptor, SampleLoader.Load(Path.GetFullPath(datasetPath), descriptor, relative, cancellationToken, cache));
     }
 
     internal static IReadOnlyList<NamedTensor> ReadWeights(string path)

@@ -24,9 +24,11 @@ public sealed partial class ProcessGroup : IDisposable
 
     /// <summary>
     /// Starts <paramref name="executable"/> as the leader of a new session and process group (through setsid(1),
-    /// which execs in place, so the pid we hold is the trainer's). Standard output and error are redirected.
+    /// which execs in place, so the pid we hold is the trainer's). Standard output and error are redirected, and standard
+    /// input too with <paramref name="redirectInput"/> (a warm trainer reads its tasks there).
     /// </summary>
-    public static ProcessGroup Start(string executable, IEnumerable<string> arguments, string workingDirectory, IDictionary<string, string>? environment = null)
+    public static ProcessGroup Start(string executable, IEnumerable<string> arguments, string workingDirectory, IDictionary<string, string>? environment = null,
+        bool redirectInput = false)
     {
         var setsid = File.Exists("/usr/bin/setsid") ? "/usr/bin/setsid" : File.Exists("/bin/setsid") ? "/bin/setsid" : null;
         var info = new ProcessStartInfo
@@ -35,6 +37,7 @@ public sealed partial class ProcessGroup : IDisposable
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            RedirectStandardInput = redirectInput,
             UseShellExecute = false,
         };
         if (setsid is not null)

@@ -22,14 +22,16 @@ public sealed partial class TrainerSupervisor(TimeProvider time, ILogger<Trainer
     /// <summary>
     /// Starts the trainer and waits for its exit. <paramref name="onProgress"/> gets each progress report as it comes.
     /// Cancelling <paramref name="cancellationToken"/> stops the trainer (SIGTERM, SIGKILL after the grace) and throws
-    /// <see cref="OperationCanceledException"/> once it is gone.
+    /// <see cref="OperationCanceledException"/> once it is gone. <paramref name="onStarted"/> gets the trainer's word that
+    /// training begins (its first batch is next).
     /// </summary>
-    public async Task<TrainerExit> RunAsync(TrainerLaunch launch, Action<TrainingProgress> onProgress, CancellationToken yieldRequested, CancellationToken cancellationToken)
+    public async Task<TrainerExit> RunAsync(TrainerLaunch launch, Action<TrainingProgress> onProgress, CancellationToken yieldRequested, CancellationToken cancellationToken,
+        Action<TrainerStarted>? onStarted = null)
     {
         using var group = ProcessGroup.Start(launch.Executable, launch.Arguments, launch.WorkingDirectory);
         LogTrainerStarted(launch.LeaseId, group.Id);
         var output = new TrainerOutput();
-        var stdout = ReadMessagesAsync(group, launch, output, onProgress);
+        var stdout = ReadMessagesAsync(group, launch, output, onProgress, onStarted);
         // SIGUSR1 only once the trainer handles it (it says hello): before that the signal's default action would kill it.
         using var onYield = yieldRequested.Register(() => output.Ready.Task.ContinueWith(_ => group.RequestYield(),
             CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default));
@@ -55,7 +57,7 @@ public sealed partial class TrainerSupervisor(TimeProvider time, ILogger<Trainer
         return output.ToExit(group.Process.ExitCode);
     }
 
-    private async Task ReadMessagesAsync(ProcessGroup group, TrainerLaunch launch, TrainerOutput output, Action<TrainingProgress> onProgress)
+    private async Task ReadMessagesAsync(ProcessGroup group, TrainerLaunch launch, TrainerOutput output, Action<TrainingProgress> onProgress, Action<TrainerStarted>? onStarted)
     {
         var reader = new TrainerMessageReader(group.Process.StandardOutput);
         try
@@ -97,6 +99,9 @@ public sealed partial class TrainerSupervisor(TimeProvider time, ILogger<Trainer
                 {
                     case TrainerHello:
                         output.Ready.TrySetResult();
+                        break;
+                    case TrainerStarted started:
+                        onStarted?.Invoke(started);
                         break;
                     case TrainerProgress p:
                         onProgress(p.Progress);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RMTC.Farm.Agent.Execution.Supervision;
 using RMTC.Farm.Agent.Hosting;
@@ -13,7 +14,7 @@ namespace RMTC.Farm.Agent.Execution.Trainer;
 /// <see cref="TrainerSupervisor"/>, relays its progress to heartbeats, and reads how it ended from its exit code and
 /// its last <see cref="TrainerProtocol"/> messages.
 /// </summary>
-public sealed class TrainerShardRunner(TrainerSupervisor supervisor, IOptions<AgentOptions> options) : IShardRunner
+public sealed partial class TrainerShardRunner(TrainerSupervisor supervisor, IOptions<AgentOptions> options, TimeProvider time, ILogger<TrainerShardRunner> log) : IShardRunner
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -31,7 +32,7 @@ public sealed class TrainerShardRunner(TrainerSupervisor supervisor, IOptions<Ag
 
         shard.Phase = a.Kind switch { TaskKind.Prepare => "preparing", TaskKind.Evaluate => "evaluating", _ => "training" };
         var launch = new TrainerLaunch(a.LeaseId, exe, [.. o.TrainerArguments, "--task", taskPath], dir, TimeSpan.FromMilliseconds(o.CancelGraceMs));
-        var exit = await supervisor.RunAsync(launch, p => Report(shard, p), shard.YieldRequested.Token, cancellationToken);
+        var exit = await supervisor.RunAsync(launch, p => Report(shard, p), shard.YieldRequested.Token, cancellationToken, s => LogFirstBatch(log, time, shard, s));
         return Interpret(exit, task, shard);
     }
 
@@ -83,7 +84,16 @@ public sealed class TrainerShardRunner(TrainerSupervisor supervisor, IOptions<Ag
         return new ShardRunFailed(ShardFailures.Of(a, $"trainer exited with code {exit.Code}: {said}{unread}"));
     }
 
-    private static void Report(RunningShard shard, TrainingProgress p) => shard.Progress = new ShardProgress
+    /// <summary>Logs how long the shard took from its lease to its first batch (the trainer's <see cref="TrainerStarted"/>), warm or cold.</summary>
+    internal static void LogFirstBatch(ILogger log, TimeProvider time, RunningShard shard, TrainerStarted started) =>
+        LogShardStarted(log, shard.Assignment.LeaseId, time.GetElapsedTime(shard.ReceivedAt).TotalMilliseconds,
+            started.Warm ? "warm" : "cold", started.SetupSeconds * 1000);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Lease {LeaseId}: first batch {StartMs:F0} ms after the lease arrived ({Mode} trainer; {SetupMs:F0} ms of it reading samples and building the model)")]
+    private static partial void LogShardStarted(ILogger log, string leaseId, double startMs, string mode, double setupMs);
+
+    /// <summary>Relays a trainer's progress to the shard's heartbeats.</summary>
+    internal static void Report(RunningShard shard, TrainingProgress p) => shard.Progress = new ShardProgress
     {
         LeaseId = shard.Assignment.LeaseId,
         LeaseEpoch = shard.Assignment.LeaseEpoch,
