@@ -14,7 +14,7 @@ public sealed class TrainerOptions
     public const long DefaultCacheBytes = 256L * 1024 * 1024;
 
     /// <summary><see cref="TrainerModes.Warm"/> or <see cref="TrainerModes.Cold"/>.</summary>
-    public string Mode { get; set; } = TrainerModes.Cold;
+    public string Mode { get; set; } = TrainerModes.Warm;
 
     /// <summary>
     /// Most bytes of decoded samples a warm trainer keeps between shards (each slot's trainer its own); 0 keeps none.

@@ -10,6 +10,7 @@ public sealed class TrainerProtocolTests
     [
         new TrainerHello(TrainerProtocol.Version, "1.4.0+abc"),
         new TrainerHello(TrainerProtocol.Version, null),
+        new TrainerStarted(0.042, Warm: true),
         new TrainerProgress(new TrainingProgress(2, 3, 640, 960, 0.125)),
         new TrainerResult(new ShardResult { Samples = 320, FinalLoss = 0.031, EpochLosses = [0.5, 0.1, 0.031], Seconds = 4.25, Device = "cuda:0" }),
         new TrainerResult(new ShardResult { Samples = 0, FinalLoss = 0, EpochLosses = [], Seconds = 0.75, Device = "cpu", TorchSharpVersion = "0.107.0" }),
@@ -54,7 +55,7 @@ public sealed class TrainerProtocolTests
         var output = new FlushCountingWriter();
         var writer = new TrainerMessageWriter(output);
         writer.WriteHello("9.9.9");
-        writer.Write(EveryMessage[2]);
+        writer.Write(EveryMessage[3]);
 
         Assert.Equal(2, output.Flushes);
         var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -77,7 +78,7 @@ public sealed class TrainerProtocolTests
     [Fact]
     public async Task The_reader_hands_back_the_trainers_messages_in_order_after_its_hello()
     {
-        var reader = Reader(new TrainerHello(TrainerProtocol.Version, "1.0"), EveryMessage[2], EveryMessage[3]);
+        var reader = Reader(new TrainerHello(TrainerProtocol.Version, "1.0"), EveryMessage[3], EveryMessage[4]);
 
         Assert.IsType<TrainerHello>((await reader.ReadAsync())!.Value.Message);
         Assert.Equal("1.0", reader.Hello!.Rmtc);
@@ -87,12 +88,13 @@ public sealed class TrainerProtocolTests
     }
 
     [Theory]
-    [InlineData(2)]
+    [InlineData(1)]
+    [InlineData(3)]
     [InlineData(0)]
     [InlineData(-1)]
     public async Task A_trainer_speaking_another_version_is_refused_naming_both_versions_and_the_fix(int version)
     {
-        var reader = Reader(new TrainerHello(version, "0.1.0"), EveryMessage[2]);
+        var reader = Reader(new TrainerHello(version, "0.1.0"), EveryMessage[3]);
 
         var e = await Assert.ThrowsAsync<TrainerProtocolMismatchException>(async () => await reader.ReadAsync());
         Assert.Equal(version, e.TrainerVersion);
@@ -109,7 +111,7 @@ public sealed class TrainerProtocolTests
 
         var e = await Assert.ThrowsAsync<TrainerProtocolMismatchException>(async () => await reader.ReadAsync());
         Assert.Equal(0, e.TrainerVersion);
-        Assert.Contains("trainer protocol 0 but this agent speaks 1", e.Message);
+        Assert.Contains("trainer protocol 0 but this agent speaks 2", e.Message);
     }
 
     [Theory]
@@ -118,7 +120,7 @@ public sealed class TrainerProtocolTests
     [InlineData("[1,2,3]", "not a JSON object: [1,2,3]")]
     [InlineData("{\"progress\":{\"epoch\":1}}", "no \"type\" naming the message")]
     [InlineData("{\"type\":7}", "no \"type\" naming the message")]
-    [InlineData("{\"type\":\"gpu-temperature\",\"celsius\":80}", "unknown message type \"gpu-temperature\" (protocol 1 knows hello, progress, result, evaluation, checkpoint, error)")]
+    [InlineData("{\"type\":\"gpu-temperature\",\"celsius\":80}", "unknown message type \"gpu-temperature\" (protocol 2 knows hello, started, progress, result, evaluation, checkpoint, error)")]
     [InlineData("{\"type\":\"progress\"}", "malformed \"progress\" message")]
     [InlineData("{\"type\":\"progress\",\"progress\":{\"epoch\":1,\"epochs\":2}}", "malformed \"progress\" message")]
     [InlineData("{\"type\":\"result\",\"result\":{\"samples\":\"many\"}}", "malformed \"result\" message")]
@@ -127,7 +129,7 @@ public sealed class TrainerProtocolTests
     public async Task A_line_that_is_no_message_is_reported_with_what_is_wrong_and_reading_goes_on(string line, string problem)
     {
         var hello = TrainerProtocol.Format(new TrainerHello(TrainerProtocol.Version, null));
-        var progress = TrainerProtocol.Format(EveryMessage[2]);
+        var progress = TrainerProtocol.Format(EveryMessage[3]);
         var reader = new TrainerMessageReader(new StringReader($"{hello}\n{line}\n{progress}\n"));
 
         Assert.IsType<TrainerHello>((await reader.ReadAsync())!.Value.Message);
@@ -147,7 +149,7 @@ public sealed class TrainerProtocolTests
     [Fact]
     public async Task Messages_before_the_hello_and_a_second_hello_are_reported_not_acted_on()
     {
-        var reader = Reader(EveryMessage[2], new TrainerHello(TrainerProtocol.Version, null), new TrainerHello(TrainerProtocol.Version, null), EveryMessage[3]);
+        var reader = Reader(EveryMessage[3], new TrainerHello(TrainerProtocol.Version, null), new TrainerHello(TrainerProtocol.Version, null), EveryMessage[4]);
 
         var early = (await reader.ReadAsync())!.Value;
         Assert.Null(early.Message);
@@ -164,6 +166,39 @@ public sealed class TrainerProtocolTests
     {
         var read = TrainerProtocol.Parse("{\"progress\":{\"loss\":0.5,\"samplesTotal\":10,\"samplesSeen\":5,\"epochs\":1,\"epoch\":1,\"gpu\":3},\"type\":\"progress\",\"at\":\"now\"}");
         Assert.Equal(new TrainingProgress(1, 1, 5, 10, 0.5), Assert.IsType<TrainerProgress>(read.Message).Progress);
+    }
+
+    [Fact]
+    public void Every_request_of_the_agent_comes_back_as_it_was_sent_on_one_line_named_by_its_type()
+    {
+        var task = new ShardTask
+        {
+            RunId = "r-1", Round = 2, Shard = 3, Recipe = "denoiser", DatasetPath = "/farm/data", SampleIndices = [4, 5, 6],
+            InitialWeightsPath = "/work/cache/w.safetensors", Seed = -17, OutputPath = "/work/shards/l-1/result.safetensors",
+            ResultPath = "/work/shards/l-1/result.json", CheckpointPath = "/work/shards/l-1/checkpoint.safetensors", Threads = 2,
+        };
+        TrainerRequest[] every = [new TrainerTaskRequest("l-1", task), new TrainerCancelRequest("l-1"), new TrainerYieldRequest("l-1")];
+        foreach (var request in every)
+        {
+            var line = TrainerProtocol.Format(request);
+            Assert.DoesNotContain('\n', line);
+            var (read, problem) = TrainerProtocol.ParseRequest(line);
+            Assert.Null(problem);
+            Assert.Equivalent(request, read, strict: true);
+        }
+
+        Assert.Equal(TrainerProtocol.RequestTypes.Order(), every.Select(r => TrainerProtocol.Format(r)[9..].Split('"')[0]).Order());
+    }
+
+    [Theory]
+    [InlineData("hello", "not a trainer request of protocol 2 (one of task, cancel, yield)")]
+    [InlineData("{\"type\":\"pause\",\"id\":\"l-1\"}", "not a trainer request of protocol 2")]
+    [InlineData("{\"type\":\"task\",\"id\":\"l-1\"}", "not a trainer request of protocol 2")]
+    public void A_line_that_is_no_request_is_named_as_such(string line, string problem)
+    {
+        var (request, said) = TrainerProtocol.ParseRequest(line);
+        Assert.Null(request);
+        Assert.Contains(problem, said);
     }
 
     private static TrainerMessageReader Reader(params TrainerMessage[] messages) =>
