@@ -1,8 +1,8 @@
 namespace RMTC.Farm.Benchmarks;
 
 /// <summary>
-/// Entry point: `dotnet run --project tests/RMTC.Farm.Benchmarks -c Release -- [lineage] [merge] [transfer] [scheduling] [rounds] [demo] [onnx] [exr] [scripted] [explorer]`
-/// (none named: all), with `--runs N` (lineage), `--params N` (merge, transfer), `--agents N --shards N --train-ms N` (scheduling), `--iterations N` (onnx; exr takes at most 5), `--repetitions N --threads N` (scripted), `--explorer-runs N` (explorer).
+/// Entry point: `dotnet run --project tests/RMTC.Farm.Benchmarks -c Release -- [lineage] [merge] [transfer] [scheduling] [rounds] [start] [demo] [onnx] [exr] [scripted] [explorer]`
+/// (none named: all), with `--runs N` (lineage), `--params N` (merge, transfer), `--agents N --shards N --train-ms N` (scheduling), `--iterations N` (onnx; exr takes at most 5), `--repetitions N --threads N` (scripted), `--rounds N` (start: shards timed per trainer mode), `--explorer-runs N` (explorer).
 /// `soak [--runs 20] [--agents 3] [--seed 1]` runs the fault soak instead (issue 6): real processes, one fault per run.
 /// </summary>
 internal static class BenchmarkMain
@@ -55,6 +55,11 @@ internal static class BenchmarkMain
         {
             var parameters = args.SkipWhile(a => a != "--params").Skip(1).Select(long.Parse).FirstOrDefault(100_000_000);
             await TransferBenchmark.RunAsync(table, parameters);
+        }
+
+        if (which.Count == 0 || which.Contains("start"))
+        {
+            await TrainerStartBenchmark.RunAsync(table, args.SkipWhile(a => a != "--rounds").Skip(1).Select(int.Parse).FirstOrDefault(6));
         }
 
         if (which.Count == 0 || which.Contains("demo"))

@@ -9,16 +9,25 @@ namespace RMTC.Farm.Benchmarks;
 
 /// <summary>
 /// `rmtc demo` with its defaults, as a newcomer runs it, timed by phase from the outside (process clock) and from its
-/// own record (the manifest's rounds and attempts, the trainers' reported seconds in the shard-completed events).
+/// own record (the manifest's rounds and attempts, the trainers' reported seconds in the shard-completed events), with
+/// cold trainers (a process per shard) and warm ones (a long-lived trainer per agent slot) one after the other.
 /// </summary>
 internal static class DemoBenchmark
 {
     public static async Task RunAsync(ResultTable table)
     {
+        var cold = await RunAsync(table, "cold");
+        var warm = await RunAsync(table, "warm");
+        table.Add("rmtc demo, end to end (defaults), warm against cold trainers", warm, "s", cold, "cold trainers, same run", "<= 0.7 of cold (ratio >= 1.43)", higherIsBetter: false);
+    }
+
+    /// <summary>One demo with <c>Agent:Trainer:Mode</c> = <paramref name="mode"/> for its agents; returns its total seconds.</summary>
+    private static async Task<double> RunAsync(ResultTable table, string mode)
+    {
         var output = Directory.CreateTempSubdirectory("rmtc-demo-bench-").FullName;
         try
         {
-            Console.WriteLine($"end to end: rmtc demo (defaults) into {output}");
+            Console.WriteLine($"end to end: rmtc demo (defaults), {mode} trainers, into {output}");
             var start = DateTimeOffset.UtcNow;
             var clock = Stopwatch.StartNew();
             var info = new ProcessStartInfo(RmtcCli.Dotnet) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -26,6 +35,8 @@ internal static class DemoBenchmark
             info.ArgumentList.Add("demo");
             info.ArgumentList.Add("--out");
             info.ArgumentList.Add(output);
+            // The demo's agents inherit its environment.
+            info.Environment["RMTC_Agent__Trainer__Mode"] = mode;
             using var demo = Process.Start(info)!;
             var stdout = demo.StandardOutput.ReadToEndAsync();
             var stderr = demo.StandardError.ReadToEndAsync();
@@ -61,9 +72,10 @@ internal static class DemoBenchmark
             Console.WriteLine($"  total {total:F1} s: start-up {startup:F1} s (dataset, coordinator, agent processes), submission to first lease {toFirstLease:F2} s,");
             Console.WriteLine($"  {manifest.Rounds.Count} rounds {rounds:F1} s = training {training:F1} s + trainer process start, weights fetch, upload and durable record on the critical path {agentOverhead:F2} s + merge and next round {merge:F2} s (+ waiting for the slowest agent),");
             Console.WriteLine($"  after the run (model, manifest, stopping agents) {finish:F1} s");
-            table.Add("rmtc demo, end to end (defaults)", total, "s", training, "trainers' own time on the critical path", "report", higherIsBetter: false);
-            table.Add("  demo start-up", startup, "s", total, "demo total", "report", higherIsBetter: false);
-            table.Add("  demo merge + next round, all rounds", merge * 1000, "ms", rounds * 1000, "round time", "report", higherIsBetter: false);
+            table.Add($"rmtc demo, end to end (defaults), {mode} trainers", total, "s", training, "trainers' own time on the critical path", "report", higherIsBetter: false);
+            table.Add($"  demo start-up, {mode}", startup, "s", total, "demo total", "report", higherIsBetter: false);
+            table.Add($"  demo merge + next round, all rounds, {mode}", merge * 1000, "ms", rounds * 1000, "round time", "report", higherIsBetter: false);
+            return total;
         }
         finally
         {

@@ -365,7 +365,7 @@ internal static class SoakTest
         }
     }
 
-    /// <summary>`rmtc shard run` processes alive on this machine.</summary>
+    /// <summary>`rmtc shard run` and `rmtc trainer serve` processes alive on this machine.</summary>
     private static int Trainers()
     {
         var count = 0;
@@ -374,7 +374,7 @@ internal static class SoakTest
             try
             {
                 var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline"));
-                if (cmdline.Contains("rmtc.dll\0shard\0run", StringComparison.Ordinal))
+                if (cmdline.Contains("rmtc.dll\0shard\0run", StringComparison.Ordinal) || cmdline.Contains("rmtc.dll\0trainer\0serve", StringComparison.Ordinal))
                 {
                     count++;
                 }

@@ -67,6 +67,6 @@ internal static class ShardCommand
         _ = TrainerTaskExecution.WatchParentAsync(stop, "shard");
         // Tells the agent our protocol, and that SIGUSR1 is handled from now on (before this, its default action would end the process).
         agent.WriteHello(TrainerTaskExecution.RmtcVersion);
-        return TrainerTaskExecution.Run(task, agent, stop.Token, yieldRequested.Token, samples: null);
+        return TrainerTaskExecution.Run(task, agent, stop.Token, yieldRequested.Token, caches: null);
     }
 }

@@ -10,15 +10,18 @@ namespace RMTC.Farm.Cli.Commands;
 /// <summary>
 /// <c>rmtc trainer serve</c>: a long-lived trainer an agent keeps per slot (a warm trainer). It loads libtorch once,
 /// reads <see cref="TrainerRequest"/>s from standard input (a task per shard, cancel and yield by message) and answers
-/// each task with the messages <c>rmtc shard run</c> writes, ended by a result, evaluation, checkpoint or error. Between
-/// tasks it keeps the device and a bounded cache of decoded samples (<c>--cache-bytes</c>). It ends when its standard
-/// input closes (the agent retires it or is gone), on SIGTERM (its current task stops between batches), or when the
-/// agent that started it is gone.
+/// each task with the messages <c>rmtc shard run</c> writes, ended by a result, evaluation, checkpoint or error.
+/// Between tasks it keeps the device, a bounded cache of decoded samples (<c>--cache-bytes</c>) and the last models it
+/// trained. It ends when its standard input closes (the agent retires it or is gone), on SIGTERM (its current task
+/// stops between batches), or when the agent that started it is gone.
 /// </summary>
 internal static class TrainerCommand
 {
     /// <summary>SIGUSR1 (10 on Linux): .NET takes raw signal numbers cast to <see cref="PosixSignal"/>.</summary>
     private const PosixSignal YieldSignal = (PosixSignal)10;
+
+    /// <summary>Models kept between tasks (a node usually trains one run's model at a time; two spare a rebuild when runs alternate).</summary>
+    private const int ModelsKept = 2;
 
     /// <summary>libtorch's default seed: what a fresh <c>rmtc shard run</c> process starts with, restored before each task.</summary>
     private const long LibtorchDefaultSeed = 67280421310721;
@@ -46,7 +49,9 @@ internal static class TrainerCommand
         }
 
         var agent = new TrainerMessageWriter(Console.Out);
-        var samples = new SampleCache(cacheBytes);
+        using var models = new ModelCache(ModelsKept);
+        var caches = new TrainerCaches(new SampleCache(cacheBytes), models);
+        var samples = caches.Samples;
         using var stopAll = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var current = new CurrentTask();
         var terminated = false;
@@ -88,7 +93,7 @@ internal static class TrainerCommand
             int code;
             try
             {
-                code = TrainerTaskExecution.Run(run.Request.Task, agent, stop.Token, run.Yield.Token, samples);
+                code = TrainerTaskExecution.Run(run.Request.Task, agent, stop.Token, run.Yield.Token, caches);
             }
             catch (IOException e)
             {
@@ -98,7 +103,7 @@ internal static class TrainerCommand
             }
 
             current.Clear(run);
-            Console.Error.WriteLine($"task {run.Request.Id} ended ({code}); {++served} served; sample cache {samples.Bytes / 1e6:F1} of {samples.CapacityBytes / 1e6:F1} MB, {samples.Count} samples, {samples.Hits} hits, {samples.Misses} misses");
+            Console.Error.WriteLine($"task {run.Request.Id} ended ({code}); {++served} served; sample cache {samples.Bytes / 1e6:F1} of {samples.CapacityBytes / 1e6:F1} MB, {samples.Count} samples, {samples.Hits} hits, {samples.Misses} misses; {models.Hits} models reused");
         }
 
         // The end of input is the agent retiring this trainer; a signal or a lost agent is a stop.

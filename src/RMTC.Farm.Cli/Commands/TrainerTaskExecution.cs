@@ -20,10 +20,10 @@ internal static class TrainerTaskExecution
 
     /// <summary>
     /// Runs <paramref name="task"/>, reporting to <paramref name="agent"/>; <paramref name="stop"/> cancels between
-    /// batches, <paramref name="yieldRequested"/> stops with a checkpoint. <paramref name="samples"/> is a warm trainer's
-    /// sample cache (null for a cold one). Returns one of <see cref="TrainerExitCodes"/>.
+    /// batches, <paramref name="yieldRequested"/> stops with a checkpoint. <paramref name="caches"/> are a warm trainer's
+    /// samples and models (null for a cold one). Returns one of <see cref="TrainerExitCodes"/>.
     /// </summary>
-    public static int Run(ShardTask task, TrainerMessageWriter agent, CancellationToken stop, CancellationToken yieldRequested, SampleCache? samples)
+    public static int Run(ShardTask task, TrainerMessageWriter agent, CancellationToken stop, CancellationToken yieldRequested, TrainerCaches? caches)
     {
         var clock = Stopwatch.StartNew();
         try
@@ -44,8 +44,8 @@ internal static class TrainerTaskExecution
                 return TrainerExitCodes.Completed;
             }
 
-            var result = ShardTrainer.Run(task, new SyncProgress(p => agent.Write(new TrainerProgress(p))), stop, yieldRequested, samples,
-                _ => agent.Write(new TrainerStarted(clock.Elapsed.TotalSeconds, Warm: samples is not null)));
+            var result = ShardTrainer.Run(task, new SyncProgress(p => agent.Write(new TrainerProgress(p))), stop, yieldRequested, caches,
+                _ => agent.Write(new TrainerStarted(clock.Elapsed.TotalSeconds, Warm: caches is not null)));
             agent.Write(new TrainerResult(result));
             Console.Error.WriteLine($"shard {task.Shard} of round {task.Round}: {result.Samples} samples, loss {result.FinalLoss:G5}, {result.Seconds:F1} s on {result.Device}");
             return TrainerExitCodes.Completed;

@@ -41,16 +41,17 @@ public static class ShardTrainer
     /// </summary>
     /// <exception cref="ShardYieldedException">Yielded; the checkpoint is written.</exception>
     public static ShardResult Run(ShardTask task, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken, CancellationToken yieldRequested) =>
-        Run(task, progress, cancellationToken, yieldRequested, samples: null, started: null);
+        Run(task, progress, cancellationToken, yieldRequested, caches: null, started: null);
 
     /// <summary>
     /// As <see cref="Run(ShardTask, IProgress{TrainingProgress}?, CancellationToken, CancellationToken)"/>, for a long-lived
-    /// trainer: samples come from and go to <paramref name="samples"/> (the same values as from their files, so the
-    /// weights are the same bytes), and <paramref name="started"/> gets the seconds spent before the first batch.
+    /// trainer: samples and the model come from and go to <paramref name="caches"/> (the same values as from their files,
+    /// and a model overwritten whole by the initial weights, so the weights are the same bytes), and
+    /// <paramref name="started"/> gets the seconds spent before the first batch.
     /// </summary>
     /// <exception cref="ShardYieldedException">Yielded; the checkpoint is written.</exception>
     public static ShardResult Run(ShardTask task, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken, CancellationToken yieldRequested,
-        SampleCache? samples, Action<double>? started)
+        TrainerCaches? caches, Action<double>? started)
     {
         ArgumentNullException.ThrowIfNull(task);
         if (task.Epochs <= 0)
@@ -90,10 +91,33 @@ public static class ShardTrainer
         var (device, deviceName) = ResolveDevice(task.Device);
         cancellationToken.ThrowIfCancellationRequested();
 
-        var (descriptor, data) = LoadShard(recipe, task.DatasetPath, task.SampleIndices, cancellationToken, samples);
+        var (descriptor, data) = LoadShard(recipe, task.DatasetPath, task.SampleIndices, cancellationToken, caches?.Samples);
         var initial = ReadWeights(task.InitialWeightsPath);
 
-        using var model = recipe.CreateModel(descriptor.SampleShape, descriptor.Classes.Count);
+        var modelKey = caches is null ? null : ModelCache.KeyOf(recipe, task.Model, descriptor.SampleShape, descriptor.Classes.Count, deviceName);
+        var model = (modelKey is null ? null : caches!.Models.Take(modelKey)) ?? recipe.CreateModel(descriptor.SampleShape, descriptor.Classes.Count);
+        try
+        {
+            return Train(task, progress, cancellationToken, yieldRequested, started, clock, recipe, device, deviceName, data, initial, model, flipRotate);
+        }
+        finally
+        {
+            // Kept whatever happened: the next task overwrites every parameter and buffer before it trains.
+            if (modelKey is not null)
+            {
+                caches!.Models.Return(modelKey, model);
+            }
+            else
+            {
+                model.Dispose();
+            }
+        }
+    }
+
+    private static ShardResult Train(ShardTask task, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken, CancellationToken yieldRequested,
+        Action<double>? started, Stopwatch clock, Recipe recipe, Device device, string deviceName, SampleBatchSource data, IReadOnlyList<NamedTensor> initial,
+        RecipeModel model, bool flipRotate)
+    {
         TorchWeights.Load(model, initial, $"initial weights {task.InitialWeightsPath}");
         model.to(device);
         model.train();

@@ -38,10 +38,10 @@ public sealed class WarmTrainerPoolTests : IAsyncLifetime
         Assert.Equal(WarmTrainerFixture.Samples, result.Samples);
         Assert.Equal("cpu", result.Device);
         Assert.True(result.Seconds > 0);
-        // The trainer's own log says the second and third shards read their samples from its cache.
+        // The trainer's own log says the second and third shards took their samples and their model from its caches.
         var log = await File.ReadAllTextAsync(Path.Combine(options.WorkDirectory, "trainers", "trainer-1.log"));
         Assert.Contains($"3 served; sample cache", log);
-        Assert.Contains($"{WarmTrainerFixture.Samples + 32} hits, {WarmTrainerFixture.Samples} misses", log);
+        Assert.Contains($"{WarmTrainerFixture.Samples + 32} hits, {WarmTrainerFixture.Samples} misses; 2 models reused", log);
     }
 
     [Fact]

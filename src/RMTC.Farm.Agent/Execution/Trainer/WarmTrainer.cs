@@ -24,6 +24,7 @@ public sealed partial class WarmTrainer : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly Task _stdout;
     private readonly Task _stderr;
+    private readonly Queue<string> _lastLines = new();
     private WarmTask? _task;
     private volatile bool _broken;
 
@@ -328,8 +329,6 @@ public sealed partial class WarmTrainer : IAsyncDisposable
             }
         }
     }
-
-    private readonly Queue<string> _lastLines = new();
 
     /// <summary>Its last lines of standard error, for a failure that happened outside a task.</summary>
     private string Tail()

@@ -17,7 +17,7 @@ namespace RMTC.Farm.Agent.Execution.Trainer;
 /// a newer trainer announcing another rmtc version). Trainers start with the agent, so the first shard finds one warm.
 /// </summary>
 public sealed partial class WarmTrainerPool(IOptions<AgentOptions> options, TimeProvider time, ILogger<WarmTrainerPool> log)
-    : IShardRunner, IHostedService, IAsyncDisposable
+    : IShardRunner, IHostedService, IAsyncDisposable, IDisposable
 {
     private readonly Lock _gate = new();
     private readonly List<WarmTrainer> _idle = [];
@@ -158,6 +158,9 @@ public sealed partial class WarmTrainerPool(IOptions<AgentOptions> options, Time
             await trainer.DisposeAsync();
         }
     }
+
+    /// <summary>Kills whatever trainers are left, for a container disposed synchronously.</summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     /// <summary>A ready trainer (else one still starting, else a new one), never one that is broken or stale.</summary>
     private WarmTrainer Take()
