@@ -56,7 +56,9 @@ internal static partial class TrainerStartBenchmark
         }
         finally
         {
-            agent.Dispose();
+            // Gone before the next mode's agent connects, so that one runs every shard (the fixture disposes it).
+            agent.Kill();
+            await FarmFixture.WaitUntilAsync(() => farm.Scheduler.ConnectedAgents == 0, TimeSpan.FromSeconds(60), () => "the agent is still connected");
         }
     }
 

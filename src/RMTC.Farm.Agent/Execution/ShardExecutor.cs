@@ -24,6 +24,9 @@ public sealed partial class ShardExecutor(
     TimeProvider time,
     ILogger<ShardExecutor> log)
 {
+    /// <summary>The agent is connected and may be leased work: a warm runner starts its trainers now.</summary>
+    public void AgentConnected() => (runner as Trainer.WarmTrainerPool)?.Prestart();
+
     /// <summary>Runs the attempt; returns null on success (or when the coordinator no longer wants it), else the failure to report.</summary>
     public async Task<ShardFailed?> RunAsync(AgentService.AgentServiceClient client, string agentId, RunningShard shard, CancellationToken ct)
     {

@@ -108,6 +108,7 @@ public sealed partial class AgentWorker(ShardExecutor executor, GpuSampling gpuS
         using var call = client.Session(cancellationToken: session.Token);
         await call.RequestStream.WriteAsync(new AgentMessage { Hello = new Hello { AgentId = AgentId, SessionToken = registration.SessionToken } }, ct);
         LogConnected(AgentId, coordinators.Current, slots);
+        executor.AgentConnected();
 
         var sender = SendAsync(call.RequestStream, TimeSpan.FromMilliseconds(registration.HeartbeatIntervalMs), session.Token);
         try

@@ -14,7 +14,7 @@ namespace RMTC.Farm.Agent.Execution.Trainer;
 /// each fed a task per shard. A trainer that crashes, or does not stop within <c>Agent:CancelGraceMs</c> of a cancel,
 /// is killed and replaced by a fresh one (the shard fails or is cancelled as with a cold trainer); a trainer is retired
 /// after <c>Agent:Trainer:RecycleAfterShards</c> tasks, and when rmtc changed under it (its program files rewritten, or
-/// a newer trainer announcing another rmtc version). Trainers start with the agent, so the first shard finds one warm.
+/// a newer trainer announcing another rmtc version). Trainers start once the agent is connected, so the first shard finds one warm.
 /// </summary>
 public sealed partial class WarmTrainerPool(IOptions<AgentOptions> options, TimeProvider time, ILogger<WarmTrainerPool> log)
     : IShardRunner, IHostedService, IAsyncDisposable, IDisposable
@@ -26,6 +26,7 @@ public sealed partial class WarmTrainerPool(IOptions<AgentOptions> options, Time
     private int _sequence;
     private (int Sequence, string? Rmtc)? _newest;
     private bool _stopped;
+    private bool _prestarted;
 
     /// <summary>Trainer processes started so far (a replacement counts).</summary>
     public int TrainersStarted => Volatile.Read(ref _sequence);
@@ -54,40 +55,55 @@ public sealed partial class WarmTrainerPool(IOptions<AgentOptions> options, Time
         }
     }
 
-    /// <summary>Starts a trainer per slot in warm mode, without waiting for them: the first shard then finds one warm.</summary>
-    public Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>Nothing: trainers start once the agent is connected (<see cref="Prestart"/>), not while the host starts.</summary>
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// Starts a trainer per slot, without waiting for them, the first time the agent is connected: the first shard then
+    /// finds one warm, and a node's start (its registration above all) does not compete with libtorch loading.
+    /// </summary>
+    public void Prestart()
     {
         var o = options.Value;
         if (!o.Trainer.IsWarm || o.SimulateTrainingMs > 0 || o.TrainerExecutable is null)
         {
-            return Task.CompletedTask;
+            return;
         }
 
         lock (_gate)
         {
-            for (var i = Math.Max(1, o.Slots); i > 0; i--)
+            if (_prestarted || _stopped)
+            {
+                return;
+            }
+
+            _prestarted = true;
+            for (var i = Math.Max(1, o.Slots) - _idle.Count - _busy.Count; i > 0; i--)
             {
                 _idle.Add(StartTrainer());
             }
         }
-
-        return Task.CompletedTask;
     }
 
-    /// <summary>Retires every idle trainer (a busy one is retired when its shard ends) and waits for them to go.</summary>
+    /// <summary>
+    /// Stops every idle trainer at once (SIGKILL to its group: it holds no task, so nothing is lost, and a libtorch
+    /// process takes a while to wind down), and waits for those being retired. A busy one is retired when its shard ends.
+    /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        List<WarmTrainer> idle;
         List<Task> waiting;
         lock (_gate)
         {
             _stopped = true;
-            foreach (var trainer in _idle)
-            {
-                Retire(trainer);
-            }
-
+            idle = [.. _idle];
             _idle.Clear();
             waiting = [.. _retiring];
+        }
+
+        foreach (var trainer in idle)
+        {
+            await trainer.DisposeAsync();
         }
 
         await Task.WhenAll(waiting).WaitAsync(cancellationToken);
