@@ -38,7 +38,8 @@ public sealed class CoordinatorCrashTests
             var jobs = new JobService.JobServiceClient(channel);
             var job = (await jobs.SubmitJobAsync(new SubmitJobRequest
             {
-                SpecYaml = $"name: crash\nrecipe: classifier\ndataset: {data}\nshards: 4\nrounds: 2\nlocal: {{ epochs: 2, batch_size: 4 }}\n",
+                // Shards long enough that the store is seen between the first result and the last: warm trainers start in milliseconds.
+                SpecYaml = $"name: crash\nrecipe: classifier\ndataset: {data}\nshards: 4\nrounds: 2\nlocal: {{ epochs: 6, batch_size: 4 }}\n",
                 SourceName = "crash.yaml",
             })).Job;
 

@@ -72,7 +72,8 @@ public sealed class CoordinatorRestartWatchTests
         using var farm = await RestartFarm.StartAsync(redis.Endpoint);
         await farm.StartAgentsAsync(2);
         var spec = Path.Combine(farm.Root, "job.yaml");
-        await File.WriteAllTextAsync(spec, farm.Spec(shards: 4, rounds: 2, epochs: 2));
+        // Long enough to outlast the followers' start on a loaded machine: warm trainers start a shard in milliseconds.
+        await File.WriteAllTextAsync(spec, farm.Spec(shards: 4, rounds: 3, epochs: 4));
 
         using var submit = new CliProcess("submit", spec, "--wait", "--coordinator", farm.Address);
         await FarmFixture.WaitUntilAsync(() => submit.Output.Contains("submitted ", StringComparison.Ordinal), CliTimeout, () => "not submitted:\n" + submit.Output);

@@ -39,8 +39,10 @@ public sealed class WarmTrainerPoolTests : IAsyncLifetime
         Assert.Equal("cpu", result.Device);
         Assert.True(result.Seconds > 0);
         // The trainer's own log says the second and third shards took their samples and their model from its caches.
-        var log = await File.ReadAllTextAsync(Path.Combine(options.WorkDirectory, "trainers", "trainer-1.log"));
-        Assert.Contains($"3 served; sample cache", log);
+        // (Its line on a task follows the task's result, so it may land a moment after the result was read.)
+        var logPath = Path.Combine(options.WorkDirectory, "trainers", "trainer-1.log");
+        await FarmFixture.WaitUntilAsync(() => File.ReadAllText(logPath).Contains("3 served", StringComparison.Ordinal), TimeSpan.FromSeconds(30), () => File.ReadAllText(logPath));
+        var log = await File.ReadAllTextAsync(logPath);
         Assert.Contains($"{WarmTrainerFixture.Samples + 32} hits, {WarmTrainerFixture.Samples} misses; 2 models reused", log);
     }
 
