@@ -39,7 +39,7 @@ public sealed class CoordinatorCrashTests
             var job = (await jobs.SubmitJobAsync(new SubmitJobRequest
             {
                 // Shards long enough that the store is seen between the first result and the last: warm trainers start in milliseconds.
-                SpecYaml = $"name: crash\nrecipe: classifier\ndataset: {data}\nshards: 4\nrounds: 2\nlocal: {{ epochs: 6, batch_size: 4 }}\n",
+                SpecYaml = $"name: crash\nrecipe: classifier\ndataset: {data}\nshards: 4\nrounds: 2\nlocal: {{ epochs: 40, batch_size: 4 }}\n",
                 SourceName = "crash.yaml",
             })).Job;
 

@@ -157,7 +157,7 @@ public sealed class StandbyTakeoverTests(ITestOutputHelper output)
         {
             var job = (await Jobs(Leader).SubmitJobAsync(new SubmitJobRequest
             {
-                SpecYaml = $"name: standby\nrecipe: classifier\ndataset: {Data}\nshards: 4\nrounds: 2\nlocal: {{ epochs: 2, batch_size: 4 }}\n",
+                SpecYaml = $"name: standby\nrecipe: classifier\ndataset: {Data}\nshards: 4\nrounds: 2\nlocal: {{ epochs: 30, batch_size: 4 }}\n",
                 SourceName = "standby.yaml",
             })).Job.Id;
             await FarmFixture.WaitUntilAsync(() =>
