@@ -287,7 +287,7 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
 
     internal static IResult BadRequest(string message) => Problem(StatusCodes.Status400BadRequest, message);
 
-    private static IResult Problem(int status, string message) =>
+    internal static IResult Problem(int status, string message) =>
         Results.Text(Text(new JsonObject { ["error"] = message, ["status"] = status }), "application/json; charset=utf-8", statusCode: status);
 
     internal static IResult Json(JsonObject o) => Results.Text(Text(o), "application/json; charset=utf-8");

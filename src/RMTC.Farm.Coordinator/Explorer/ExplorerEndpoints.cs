@@ -28,7 +28,8 @@ public static class ExplorerEndpoints
             listeners.Metrics?.IPEndPoint?.Port is { } port && context.HttpContext.Connection.LocalPort == port
                 ? await next(context)
                 : Results.NotFound())
-            .AddEndpointFilter(ExplorerAuthentication.Filter);
+            .AddEndpointFilter(ExplorerAuthentication.Filter)
+            .AddEndpointFilter(ExplorerStandbyGate.Filter);
 
         group.MapGet("/", (HttpContext c) => Asset(c, "index.html"));
         group.MapGet("/{file}", (HttpContext c, string file) => Asset(c, file));

@@ -76,6 +76,26 @@ public sealed partial class CoordinatorLeadership(IOptions<LeadershipOptions> op
     /// <summary>Another coordinator holds the lease (or nobody, when <paramref name="address"/> is null).</summary>
     internal void Observe(string? address) => LeaderAddress = address;
 
+    /// <summary>
+    /// Why this coordinator does not serve now, in words for a wrangler, and where the leader is (null when unknown or
+    /// when clients should wait here): what the gRPC gate and the Explorer answer.
+    /// </summary>
+    public (string Text, string? Leader) NotServing()
+    {
+        var me = AdvertisedAddress;
+        var phase = Phase;
+        // A coordinator recovering after its takeover is the leader: clients wait for it rather than go elsewhere.
+        var leader = phase == LeaderPhase.Recovering ? me : LeaderAddress is { } l && l != me ? l : null;
+        var text = phase switch
+        {
+            LeaderPhase.Recovering => $"coordinator {me} has just taken over as leader and is recovering the live runs: retry in a moment",
+            LeaderPhase.SteppedDown => $"coordinator {me} stepped down as leader ({SteppedDownBecause}) and is stopping" + (leader is null ? "" : $"; the leader is {leader}"),
+            _ when leader is not null => $"coordinator {me} is a standby; the leader is {leader}: send calls there (clients given every coordinator's address, e.g. --coordinator {leader},{me}, follow it on their own)",
+            _ => $"coordinator {me} is a standby and no coordinator holds the leader lease yet: retry in a moment",
+        };
+        return (text, leader);
+    }
+
     /// <summary>This coordinator took the lease with <paramref name="token"/>: it recovers the runs before it serves.</summary>
     internal void Acquired(long token)
     {

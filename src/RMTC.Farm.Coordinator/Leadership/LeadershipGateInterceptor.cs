@@ -44,17 +44,7 @@ public sealed class LeadershipGateInterceptor(CoordinatorLeadership leadership) 
 
     private RpcException Refusal()
     {
-        var me = leadership.AdvertisedAddress;
-        var phase = leadership.Phase;
-        // A coordinator recovering after its takeover is the leader: clients wait for it rather than go elsewhere.
-        var leader = phase == LeaderPhase.Recovering ? me : leadership.LeaderAddress is { } l && l != me ? l : null;
-        var text = phase switch
-        {
-            LeaderPhase.Recovering => $"coordinator {me} has just taken over as leader and is recovering the live runs: retry in a moment",
-            LeaderPhase.SteppedDown => $"coordinator {me} stepped down as leader ({leadership.SteppedDownBecause}) and is stopping" + (leader is null ? "" : $"; the leader is {leader}"),
-            _ when leader is not null => $"coordinator {me} is a standby; the leader is {leader}: send calls there (clients given every coordinator's address, e.g. --coordinator {leader},{me}, follow it on their own)",
-            _ => $"coordinator {me} is a standby and no coordinator holds the leader lease yet: retry in a moment",
-        };
+        var (text, leader) = leadership.NotServing();
         var trailers = new Metadata();
         if (leader is not null)
         {

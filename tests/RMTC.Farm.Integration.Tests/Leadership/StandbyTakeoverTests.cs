@@ -32,6 +32,13 @@ public sealed class StandbyTakeoverTests(ITestOutputHelper output)
 
         Assert.Equal((0, 0), await farm.LeadershipMetricsAsync(b));
         Assert.Equal((1, 1), await farm.LeadershipMetricsAsync(a));
+        // The standby's Explorer says who leads instead of showing an empty farm; the leader's shows the farm.
+        var (explorer, said) = await farm.ExplorerAsync(b, "api/farm");
+        Assert.True(explorer == System.Net.HttpStatusCode.ServiceUnavailable, said);
+        Assert.Contains($"the leader is {a.Address}", said, StringComparison.Ordinal);
+        (explorer, said) = await farm.ExplorerAsync(b, "");
+        Assert.True(explorer == System.Net.HttpStatusCode.ServiceUnavailable && said.Contains("http-equiv=\"refresh\"", StringComparison.Ordinal), said);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await farm.ExplorerAsync(a, "api/farm")).Status);
 
         var (job, doneBefore, before) = await farm.SubmitAndWaitMidRoundAsync();
         // A wrangler watching the run, given both addresses, rides through the takeover.
@@ -48,6 +55,7 @@ public sealed class StandbyTakeoverTests(ITestOutputHelper output)
         Assert.True(took < TimeSpan.FromSeconds(5), $"the standby took the lease {took.TotalSeconds:F2} s after the leader died (lease 3 s):\n{b.Output}");
 
         Assert.Equal((1, 1), await farm.LeadershipMetricsAsync(b));
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await farm.ExplorerAsync(b, "api/farm")).Status);
 
         var after = await farm.WaitFinishedAsync(b, job);
         farm.AssertNothingRedone(before, doneBefore, after);
@@ -143,6 +151,15 @@ public sealed class StandbyTakeoverTests(ITestOutputHelper output)
                     : throw new InvalidOperationException($"{name} is not in {address}:\n{text}"),
                 System.Globalization.CultureInfo.InvariantCulture);
             return (Read("rmtc_coordinator_leader"), Read("rmtc_coordinator_takeovers_total"));
+        }
+
+        /// <summary>GETs <c>/explorer/PATH</c> on the coordinator's metrics port (where its Explorer is).</summary>
+        public async Task<(System.Net.HttpStatusCode Status, string Body)> ExplorerAsync(CoordinatorProcess coordinator, string path)
+        {
+            var metrics = System.Text.RegularExpressions.Regex.Match(coordinator.Output, @"metrics: (http://\S+)/metrics").Groups[1].Value;
+            using var http = new HttpClient();
+            using var response = await http.GetAsync($"{metrics}/explorer/{path}");
+            return (response.StatusCode, await response.Content.ReadAsStringAsync());
         }
 
         public JobService.JobServiceClient Jobs(CoordinatorProcess coordinator)
