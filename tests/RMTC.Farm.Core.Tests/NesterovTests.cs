@@ -118,4 +118,19 @@ public sealed class NesterovTests
             Assert.Equal(before[t], global[t].Data);
         }
     }
+
+    [Fact]
+    public void Tensors_named_as_running_statistics_take_the_average_and_keep_no_momentum()
+    {
+        var global = new List<NamedTensor> { NamedTensor.FromFloats("bn.running_var", [2], [1f, 1f]), NamedTensor.FromFloats("w", [1], [1f]) };
+        var average = new List<NamedTensor> { NamedTensor.FromFloats("bn.running_var", [2], [0.2f, 0.4f]), NamedTensor.FromFloats("w", [1], [0.5f]) };
+        var momentum = new List<NamedTensor> { NamedTensor.FromFloats("bn.running_var", [2], [0f, 0f]), NamedTensor.FromFloats("w", [1], [0f]) };
+
+        NesterovOuterOptimizer.Step(global, average, momentum, 2f, 0.5f, new HashSet<string>(["bn.running_var"]));
+
+        Assert.Equal([0.2f, 0.4f], global[0].AsFloat32().ToArray());
+        Assert.Equal([0f, 0f], momentum[0].AsFloat32().ToArray());
+        // w: g = 0.5, m = 0.5, w = 1 - 2 * (0.5 * 0.5 + 0.5).
+        Assert.Equal(-0.5f, global[1].AsFloat32()[0]);
+    }
 }

@@ -106,4 +106,23 @@ public sealed class RoundMergeTests : IDisposable
         Assert.NotEqual(afterOne, Read(second.Digest));
         Assert.NotEqual(first.MomentumDigest, second.MomentumDigest);
     }
+
+    [Fact]
+    public void Nesterov_takes_running_statistics_as_averaged_and_carries_their_names_to_the_next_round()
+    {
+        // A variance whose average fell by more than half: extrapolated, it would turn negative and break BatchNorm.
+        var metadata = new Dictionary<string, string> { [WeightsMetadata.Statistics] = "bn.running_var" };
+        NamedTensor[] Model(float weight, float variance) => [NamedTensor.FromFloats("bn.running_var", [1], [variance]), NamedTensor.FromFloats("conv.weight", [1], [weight])];
+        var global = _artifacts.PutWeights(Model(1, 1), metadata).Digest;
+        var merge = new RoundMerge(_artifacts, "run-1", "torchscript", new MergeSpec { Strategy = MergeStrategies.Nesterov, OuterLearningRate = 2, Momentum = 0 });
+        merge.StartRound(_artifacts.ReadWeightsHeader(global));
+        merge.Add(0, _artifacts.PutWeights(Model(0.5f, 0.2f)).Digest, 1, valuesChecked: false);
+        var round = merge.Close(1, global);
+
+        var (tensors, stored) = _artifacts.ReadWeights(round.Digest);
+        Assert.Equal(0.2f, tensors.Single(t => t.Name == "bn.running_var").AsFloat32()[0]);
+        // The learned weight takes the outer step: 1 - 2 * (1 - 0.5).
+        Assert.Equal(0f, tensors.Single(t => t.Name == "conv.weight").AsFloat32()[0]);
+        Assert.Equal("bn.running_var", stored[WeightsMetadata.Statistics]);
+    }
 }

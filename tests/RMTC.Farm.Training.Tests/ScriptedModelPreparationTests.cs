@@ -48,6 +48,12 @@ public class ScriptedModelPreparationTests
         Assert.Equal(new string('a', 64), written.Metadata["rmtc.model"]);
         Assert.Equal("initial", written.Metadata["rmtc.kind"]);
         Assert.Contains(written.Tensors, t => t.DType == TensorDType.I64 && t.Name.EndsWith("num_batches_tracked", StringComparison.Ordinal));
+        // BatchNorm's running statistics are named for the merge (a server step must not extrapolate them); the counters
+        // and the learned parameters are not.
+        var statistics = WeightsMetadata.ReadStatistics(written.Metadata);
+        Assert.NotEmpty(statistics);
+        Assert.All(statistics, s => Assert.True(s.EndsWith(".running_mean", StringComparison.Ordinal) || s.EndsWith(".running_var", StringComparison.Ordinal), s));
+        Assert.Equal(written.Tensors.Count(t => t.Name.EndsWith(".running_mean", StringComparison.Ordinal) || t.Name.EndsWith(".running_var", StringComparison.Ordinal)), statistics.Count);
     }
 
     [Fact]

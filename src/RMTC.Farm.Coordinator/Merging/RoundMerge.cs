@@ -97,23 +97,32 @@ public sealed class RoundMerge(IArtifactStore artifacts, string runId, string re
         var average = sum.Finish();
         IReadOnlyList<NamedTensor> merged = average;
         string? momentumDigest = null;
+        // Which tensors are running statistics: recorded by the run's initial weights, carried round to round.
+        var globalMetadata = artifacts.ReadWeightsHeader(globalDigest).Metadata;
+        var statistics = globalMetadata.GetValueOrDefault(WeightsMetadata.Statistics);
         if (merge.Strategy == MergeStrategies.Nesterov)
         {
             var global = artifacts.ReadWeights(globalDigest).Tensors;
             _momentum ??= global.Select(t => new NamedTensor(t.Name, t.DType, t.Shape, new byte[t.Data.Length])).ToList();
-            NesterovOuterOptimizer.Step(global, average, _momentum, (float)merge.OuterLearningRate, (float)merge.Momentum);
+            NesterovOuterOptimizer.Step(global, average, _momentum, (float)merge.OuterLearningRate, (float)merge.Momentum, WeightsMetadata.ReadStatistics(globalMetadata));
             merged = global;
             momentumDigest = artifacts.PutWeights(_momentum, new Dictionary<string, string> { ["rmtc.run"] = runId, ["rmtc.kind"] = "momentum" }).Digest;
         }
 
-        var (digest, bytes) = artifacts.PutWeights(merged, new Dictionary<string, string>
+        var metadata = new Dictionary<string, string>
         {
             ["rmtc.run"] = runId,
             ["rmtc.round"] = round.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["rmtc.merge"] = merge.Strategy,
             ["rmtc.input"] = globalDigest,
             ["rmtc.recipe"] = recipe,
-        });
+        };
+        if (statistics is not null)
+        {
+            metadata[WeightsMetadata.Statistics] = statistics;
+        }
+
+        var (digest, bytes) = artifacts.PutWeights(merged, metadata);
 
         // Written out and no longer needed (nesterov folded it into the global weights): the next round's sum reuses its arrays.
         _spentAverage = average;

@@ -14,13 +14,15 @@ public static class NesterovOuterOptimizer
     /// </summary>
     /// <remarks>
     /// I64 tensors (counters such as BatchNorm's <c>num_batches_tracked</c>) have no gradient: the global takes the
-    /// average's value (the round's merged counter) and their momentum stays as it is.
+    /// average's value (the round's merged counter) and their momentum stays as it is. So do the tensors named in
+    /// <paramref name="statistics"/> (running statistics, <see cref="WeightsMetadata.Statistics"/>): they are computed by
+    /// training, not learned, and an extrapolated variance can turn negative.
     /// <paramref name="average"/> and <paramref name="momentumBuffer"/> are matched to <paramref name="global"/> by name (any order).
     /// Everything is validated before anything is written.
     /// </remarks>
     /// <exception cref="ArgumentException">Names, counts, dtypes (F32 or I64, the same in all three) or shapes differ.</exception>
     /// <exception cref="ArgumentOutOfRangeException">learning rate or momentum not finite.</exception>
-    public static void Step(IReadOnlyList<NamedTensor> global, IReadOnlyList<NamedTensor> average, IReadOnlyList<NamedTensor> momentumBuffer, float learningRate, float momentum)
+    public static void Step(IReadOnlyList<NamedTensor> global, IReadOnlyList<NamedTensor> average, IReadOnlyList<NamedTensor> momentumBuffer, float learningRate, float momentum, IReadOnlySet<string>? statistics = null)
     {
         ArgumentNullException.ThrowIfNull(global);
         ArgumentNullException.ThrowIfNull(average);
@@ -39,7 +41,7 @@ public static class NesterovOuterOptimizer
         var momenta = Match(global, momentumBuffer, nameof(momentumBuffer));
         for (int i = 0; i < global.Count; i++)
         {
-            if (global[i].DType == TensorDType.I64)
+            if (global[i].DType == TensorDType.I64 || statistics?.Contains(global[i].Name) == true)
             {
                 averages[i].Data.CopyTo(global[i].Data.AsSpan());
                 continue;

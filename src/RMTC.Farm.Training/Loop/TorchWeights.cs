@@ -104,6 +104,17 @@ public static class TorchWeights
         }
     }
 
+    /// <summary>
+    /// The names of the module's floating-point buffers (BatchNorm's <c>running_mean</c> and <c>running_var</c>), ordered
+    /// ordinally: state that training computes rather than learns, which a merge averages but must not extrapolate.
+    /// </summary>
+    public static IReadOnlyList<string> FloatBuffers(nn.Module module)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        using var scope = NewDisposeScope();
+        return module.named_buffers().Where(b => !IsInteger(b.buffer.dtype)).Select(b => b.name).Order(StringComparer.Ordinal).ToList();
+    }
+
     /// <summary>Whether a state entry of this dtype is exchanged as I64 rather than F32.</summary>
     internal static bool IsInteger(ScalarType dtype) =>
         dtype is ScalarType.Int64 or ScalarType.Int32 or ScalarType.Int16 or ScalarType.Int8 or ScalarType.Byte;

@@ -55,11 +55,17 @@ public static class RecipeCatalog
     /// The initial weights of a TorchScript model: its own state (parameters and buffers) as saved, F32 with integer
     /// buffers such as BatchNorm's <c>num_batches_tracked</c> as I64, ordered ordinally by name.
     /// </summary>
-    public static IReadOnlyList<NamedTensor> CreateInitialWeights(ScriptedModel model)
+    public static IReadOnlyList<NamedTensor> CreateInitialWeights(ScriptedModel model) => CreateInitialState(model).Weights;
+
+    /// <summary>
+    /// <see cref="CreateInitialWeights(ScriptedModel)"/> with the names of the module's floating-point buffers
+    /// (<see cref="TorchWeights.FloatBuffers"/>), which the run's initial weights record for the merge.
+    /// </summary>
+    public static (IReadOnlyList<NamedTensor> Weights, IReadOnlyList<string> Statistics) CreateInitialState(ScriptedModel model)
     {
         ArgumentNullException.ThrowIfNull(model);
         using var module = torch.jit.load<torch.Tensor, torch.Tensor>(model.Path);
-        return TorchWeights.Export(module);
+        return (TorchWeights.Export(module), TorchWeights.FloatBuffers(module));
     }
 
     /// <summary>

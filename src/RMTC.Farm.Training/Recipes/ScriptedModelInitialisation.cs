@@ -9,7 +9,8 @@ namespace RMTC.Farm.Training.Recipes;
 /// </summary>
 /// <param name="Problems">Every refusal, each naming the file and what is wrong; empty when the model can be trained.</param>
 /// <param name="InitialWeights">The module's state, F32 with I64 counters, ordered by name; null when refused.</param>
-public sealed record ScriptedModelStart(IReadOnlyList<string> Problems, IReadOnlyList<NamedTensor>? InitialWeights);
+/// <param name="Statistics">The names of its floating-point buffers (running statistics); empty when refused.</param>
+public sealed record ScriptedModelStart(IReadOnlyList<string> Problems, IReadOnlyList<NamedTensor>? InitialWeights, IReadOnlyList<string> Statistics);
 
 /// <summary>
 /// The one Training-side call that turns a submitted TorchScript model into a run's start, where training code runs: the
@@ -25,6 +26,12 @@ public static class ScriptedModelInitialisation
     {
         ArgumentNullException.ThrowIfNull(model);
         var problems = ScriptedModelCheck.Check(model, datasetPath, maxBytes);
-        return problems.Count > 0 ? new ScriptedModelStart(problems, null) : new ScriptedModelStart([], RecipeCatalog.CreateInitialWeights(model));
+        if (problems.Count > 0)
+        {
+            return new ScriptedModelStart(problems, null, []);
+        }
+
+        var (weights, statistics) = RecipeCatalog.CreateInitialState(model);
+        return new ScriptedModelStart([], weights, statistics);
     }
 }

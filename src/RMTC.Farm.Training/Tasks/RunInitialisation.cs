@@ -26,7 +26,14 @@ public static class RunInitialisation
     /// <paramref name="model"/> fails its check against the dataset (<see cref="ScriptedModelInitialisation"/>): every
     /// problem names the file as <see cref="ScriptedModel.Source"/> says (the spec's path), not the local copy read.
     /// </exception>
-    public static IReadOnlyList<NamedTensor> Create(string recipe, ScriptedModel? model, string datasetPath, long seed)
+    public static IReadOnlyList<NamedTensor> Create(string recipe, ScriptedModel? model, string datasetPath, long seed) =>
+        CreateState(recipe, model, datasetPath, seed).Weights;
+
+    /// <summary>
+    /// <see cref="Create"/> with the names of the model's floating-point buffers (a TorchScript model's running
+    /// statistics; none for a built-in recipe), which the initial weights record as <see cref="WeightsMetadata.Statistics"/>.
+    /// </summary>
+    public static (IReadOnlyList<NamedTensor> Weights, IReadOnlyList<string> Statistics) CreateState(string recipe, ScriptedModel? model, string datasetPath, long seed)
     {
         if (model is not null)
         {
@@ -37,11 +44,11 @@ public static class RunInitialisation
                 throw new ScriptedModelRefusedException(start.Problems.Select(p => p.Replace(model.Path, name, StringComparison.Ordinal)).ToList());
             }
 
-            return start.InitialWeights!;
+            return (start.InitialWeights!, start.Statistics);
         }
 
         var descriptor = Dataset.ReadDescriptor(datasetPath);
-        return RecipeCatalog.CreateInitialWeights(recipe, descriptor.SampleShape, descriptor.Classes.Count, seed);
+        return (RecipeCatalog.CreateInitialWeights(recipe, descriptor.SampleShape, descriptor.Classes.Count, seed), []);
     }
 
     /// <summary>
@@ -54,9 +61,10 @@ public static class RunInitialisation
         ArgumentNullException.ThrowIfNull(task);
         var clock = Stopwatch.StartNew();
         IReadOnlyList<NamedTensor> weights;
+        IReadOnlyList<string> statistics;
         try
         {
-            weights = Create(task.Recipe, task.Model, task.DatasetPath, task.Seed);
+            (weights, statistics) = CreateState(task.Recipe, task.Model, task.DatasetPath, task.Seed);
         }
         catch (ScriptedModelRefusedException e)
         {
@@ -74,6 +82,11 @@ public static class RunInitialisation
         {
             // The weights name the file they were read from.
             metadata["rmtc.model"] = model;
+        }
+
+        if (statistics.Count > 0)
+        {
+            metadata[WeightsMetadata.Statistics] = WeightsMetadata.FormatStatistics(statistics);
         }
 
         Safetensors.WriteFile(task.OutputPath, weights, metadata);
