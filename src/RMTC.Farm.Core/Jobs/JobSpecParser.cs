@@ -226,57 +226,19 @@ public static partial class JobSpecParser
     private static LocalTrainingSpec ReadLocal(Fields fields)
     {
         var defaults = new LocalTrainingSpec();
-        var optimizer = fields.String("optimizer");
-        if (optimizer is not null && !Training.OptimizerNames.All.Contains(optimizer))
-        {
-            fields.Problem("optimizer", $"unknown optimizer '{Echo.Of(optimizer)}': use {string.Join(" or ", Training.OptimizerNames.All)}");
-            optimizer = null;
-        }
-
-        double? momentum = fields.Has("momentum") ? fields.Double("momentum", 0, 0, 1, exclusiveMax: true) : null;
-        double? weightDecay = fields.Has("weight_decay") ? fields.Double("weight_decay", 0, 0, 1) : null;
-        if (momentum is not null && optimizer != Training.OptimizerNames.Sgd)
-        {
-            fields.Problem("momentum", "`momentum` applies to `optimizer: sgd` (adam has its own): add `optimizer: sgd` or remove `momentum`");
-        }
-
-        var learningRate = fields.Double("learning_rate", defaults.LearningRate, 0, 100, exclusiveMin: true);
-        var schedule = fields.String("learning_rate_schedule");
-        if (schedule is not null && !Training.LearningRateSchedules.All.Contains(schedule))
-        {
-            fields.Problem("learning_rate_schedule", $"unknown schedule '{Echo.Of(schedule)}': use {string.Join(" or ", Training.LearningRateSchedules.All)}");
-            schedule = null;
-        }
-
-        double? finalLearningRate = fields.Has("final_learning_rate") ? fields.Double("final_learning_rate", 0, 0, 100, exclusiveMin: true) : null;
-        if (finalLearningRate is not null && schedule != Training.LearningRateSchedules.Cosine)
-        {
-            fields.Problem("final_learning_rate", "`final_learning_rate` is where a decaying schedule ends: add `learning_rate_schedule: cosine` or remove it");
-        }
-        else if (finalLearningRate > learningRate)
-        {
-            fields.Problem("final_learning_rate", $"`final_learning_rate` ({finalLearningRate.Value.ToString(CultureInfo.InvariantCulture)}) is above `learning_rate` ({learningRate.ToString(CultureInfo.InvariantCulture)}): the schedule only decays; lower it");
-        }
-
-        var augment = fields.String("augment");
-        if (augment is not null && !Training.SampleAugmentations.All.Contains(augment))
-        {
-            fields.Problem("augment", $"unknown augmentation '{Echo.Of(augment)}': use {string.Join(" or ", Training.SampleAugmentations.All)}");
-            augment = null;
-        }
-
         var local = new LocalTrainingSpec
         {
             Epochs = fields.Int("epochs", defaults.Epochs, 1, 10_000),
             BatchSize = fields.Int("batch_size", defaults.BatchSize, 1, 1_000_000),
-            LearningRate = learningRate,
-            Optimizer = optimizer,
-            Momentum = momentum,
-            WeightDecay = weightDecay,
-            LearningRateSchedule = schedule,
-            FinalLearningRate = finalLearningRate,
-            Augment = augment,
+            LearningRate = fields.Double("learning_rate", defaults.LearningRate, 0, 100, exclusiveMin: true),
+            Optimizer = fields.String("optimizer"),
+            Momentum = fields.Has("momentum") ? fields.Double("momentum", 0, 0, 1, exclusiveMax: true) : null,
+            WeightDecay = fields.Has("weight_decay") ? fields.Double("weight_decay", 0, 0, 1) : null,
+            LearningRateSchedule = fields.String("learning_rate_schedule"),
+            FinalLearningRate = fields.Has("final_learning_rate") ? fields.Double("final_learning_rate", 0, 0, 100, exclusiveMin: true) : null,
+            Augment = fields.String("augment"),
         };
+        local = LocalTrainingRules.Check(local, (key, value) => value is null ? $"`{key}`" : $"`{key}: {value}`", fields.Problem);
         fields.RejectUnknown();
         return local;
     }

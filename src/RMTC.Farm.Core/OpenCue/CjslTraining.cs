@@ -16,7 +16,8 @@ public static class CjslTraining
     /// <summary>Training settings a layer may give, as <c>--flag</c> (or <c>RMTC_FLAG</c> in env).</summary>
     public static readonly IReadOnlyList<string> Flags =
     [
-        "recipe", "dataset", "rounds", "seed", "epochs", "batch-size", "learning-rate", "merge", "outer-learning-rate", "momentum",
+        "recipe", "dataset", "rounds", "seed", "epochs", "batch-size", "learning-rate", "optimizer", "sgd-momentum", "weight-decay",
+        "learning-rate-schedule", "final-learning-rate", "augment", "merge", "outer-learning-rate", "momentum",
         "accept-constraint", "exclude-asset",
     ];
 
@@ -62,6 +63,9 @@ public static class CjslTraining
 
         return specs;
     }
+
+    /// <summary>The layer flag of a YAML <c>local:</c> key (<c>momentum</c> is SGD's: <c>--sgd-momentum</c>).</summary>
+    private static string FlagOfKey(string key) => key == "momentum" ? "sgd-momentum" : key.Replace('_', '-');
 
     /// <summary>True when the layer's command runs <c>rmtc train</c>.</summary>
     public static bool IsTrainingLayer(CjslLayer layer)
@@ -216,12 +220,23 @@ public static class CjslTraining
         var defaults = new JobSpec { Name = "x", Recipe = "x", Dataset = "x" };
         var rounds = (int)Whole("rounds", defaults.Rounds, 1, JobSpecParser.MaxRounds);
         var seed = Whole("seed", defaults.Seed, long.MinValue, long.MaxValue);
+        double? Optional(string flag, double min, double max, bool exclusiveMin, bool exclusiveMax) =>
+            settings.ContainsKey(flag) ? Real(flag, 0, min, max, exclusiveMin, exclusiveMax) : null;
+
         var local = new LocalTrainingSpec
         {
             Epochs = (int)Whole("epochs", defaults.Local.Epochs, 1, 10_000),
             BatchSize = (int)Whole("batch-size", defaults.Local.BatchSize, 1, 1_000_000),
             LearningRate = Real("learning-rate", defaults.Local.LearningRate, 0, 100, exclusiveMin: true, exclusiveMax: false),
+            Optimizer = One("optimizer"),
+            Momentum = Optional("sgd-momentum", 0, 1, exclusiveMin: false, exclusiveMax: true),
+            WeightDecay = Optional("weight-decay", 0, 1, exclusiveMin: false, exclusiveMax: false),
+            LearningRateSchedule = One("learning-rate-schedule"),
+            FinalLearningRate = Optional("final-learning-rate", 0, 100, exclusiveMin: true, exclusiveMax: false),
+            Augment = One("augment"),
         };
+        // The same checks as a YAML spec's local: block, in this format's words (--merge's --momentum is the server's).
+        local = LocalTrainingRules.Check(local, (key, value) => $"`--{FlagOfKey(key)}{(value is null ? "" : " " + value)}`", (_, text) => problems.Add($"{where}: {text}"));
         var strategy = One("merge") ?? defaults.Merge.Strategy;
         if (!MergeStrategies.All.Contains(strategy))
         {

@@ -42,6 +42,35 @@ public sealed class CjslTrainingTests
     }
 
     [Fact]
+    public void The_optimiser_schedule_and_augmentation_are_flags_as_in_a_yaml_local_block()
+    {
+        var spec = Map(CjslSamples.Training(
+            cmd: "rmtc train --recipe classifier --dataset /d --optimizer sgd --sgd-momentum 0.9 --weight-decay 0.0001 --learning-rate 0.05 --learning-rate-schedule cosine --final-learning-rate 0.0005 --augment flip-rotate --momentum 0.5",
+            layerBody: "<env><key name=\"RMTC_SGD_MOMENTUM\">0.8</key></env>")).Single();
+
+        Assert.Equal(("sgd", 0.9, 0.0001), (spec.Local.Optimizer, spec.Local.Momentum, spec.Local.WeightDecay));
+        Assert.Equal(("cosine", 0.0005, "flip-rotate"), (spec.Local.LearningRateSchedule, spec.Local.FinalLearningRate, spec.Local.Augment));
+        // --momentum stays the merge's (server) momentum.
+        Assert.Equal(0.5, spec.Merge.Momentum);
+        var plain = Map(CjslSamples.Training(cmd: "rmtc train --recipe classifier --dataset /d")).Single().Local;
+        Assert.Equal(new LocalTrainingSpec { Epochs = plain.Epochs, BatchSize = plain.BatchSize, LearningRate = plain.LearningRate }, plain);
+    }
+
+    [Theory]
+    [InlineData("--optimizer rmsprop", "unknown optimizer 'rmsprop': use adam or sgd")]
+    [InlineData("--sgd-momentum 0.9", "`--sgd-momentum` applies to `--optimizer sgd` (adam has its own): add `--optimizer sgd` or remove `--sgd-momentum`")]
+    [InlineData("--final-learning-rate 0.001", "`--final-learning-rate` is where a decaying schedule ends: add `--learning-rate-schedule cosine` or remove it")]
+    [InlineData("--learning-rate-schedule cosine --learning-rate 0.01 --final-learning-rate 0.1", "`--final-learning-rate` (0.1) is above `--learning-rate` (0.01): the schedule only decays; lower it")]
+    [InlineData("--learning-rate-schedule step", "unknown schedule 'step': use constant or cosine")]
+    [InlineData("--augment mirror", "unknown augmentation 'mirror': use none or flip-rotate")]
+    [InlineData("--weight-decay 2", "--weight-decay must be a number at least 0 and at most 1 (got '2')")]
+    public void Local_training_flags_are_checked_as_a_yaml_local_block_is(string flags, string expected)
+    {
+        var error = Error(CjslSamples.Training(cmd: "rmtc train --recipe classifier --dataset /d " + flags));
+        Assert.Contains("job.xml:15: layer 'train': " + expected, error);
+    }
+
+    [Fact]
     public void Settings_may_come_from_env_alone()
     {
         var spec = Map(CjslSamples.Training(cmd: "rmtc train",
