@@ -21,10 +21,13 @@ internal static class CoordinatorCommand
         var openCuePort = new Option<int?>("--opencue-port") { Description = "Port for OpenCue tools (pycue, pyoutline, cuesubmit: CUEBOT_HOSTS=host:PORT), plaintext gRPC (default 8443 as Cuebot; 0 picks a free one; -1 turns it off). With tokens configured it is off unless Coordinator:OpenCueSubmitHosts lists submit hosts" };
         var openCueListen = new Option<string?>("--opencue-listen") { Description = "Address the OpenCue port binds (default: as --listen)" };
         var redis = new Option<string?>("--redis") { Description = "Keep manifests, event logs and indexes in Redis (host:port); default: the embedded file store" };
+        var sentinels = new Option<string?>("--redis-sentinels") { Description = "Redis behind Sentinel instead of --redis: the sentinels, host:port,host:port (the store follows a failover to the promoted replica)" };
+        var service = new Option<string?>("--redis-service") { Description = "With --redis-sentinels: the name the sentinels monitor the primary by ('sentinel monitor NAME ...')" };
+        var minReplicas = new Option<int?>("--redis-min-replicas") { Description = "Replicas every store write must reach (Redis WAIT) before anything is acknowledged (default 1 with --redis-sentinels, 0 with --redis)" };
         var config = new Option<FileInfo?>("--config") { Description = "JSON file with a \"Coordinator\" section (see farm/config/coordinator.json)" };
         var command = new Command("coordinator", "Run the coordinator: accepts jobs, leases shards to agents, merges rounds, records lineage.")
         {
-            dataDir, listen, port, metricsPort, openCuePort, openCueListen, leaseTimeout, redis, config,
+            dataDir, listen, port, metricsPort, openCuePort, openCueListen, leaseTimeout, redis, sentinels, service, minReplicas, config,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -35,6 +38,9 @@ internal static class CoordinatorCommand
                 ["Coordinator:Port"] = HostConfiguration.Text(parse.GetValue(port)),
                 ["Coordinator:LeaseTimeoutMs"] = HostConfiguration.Text(parse.GetValue(leaseTimeout)),
                 ["Coordinator:Redis"] = parse.GetValue(redis),
+                ["Coordinator:RedisSentinels"] = parse.GetValue(sentinels),
+                ["Coordinator:RedisServiceName"] = parse.GetValue(service),
+                ["Coordinator:RedisMinReplicas"] = HostConfiguration.Text(parse.GetValue(minReplicas)),
                 ["Coordinator:MetricsPort"] = HostConfiguration.Text(parse.GetValue(metricsPort)),
                 ["Coordinator:OpenCuePort"] = HostConfiguration.Text(parse.GetValue(openCuePort)),
                 ["Coordinator:OpenCueListenAddress"] = parse.GetValue(openCueListen),
@@ -56,7 +62,9 @@ internal static class CoordinatorCommand
             }
 
             var options = app.Services.GetRequiredService<IOptions<CoordinatorOptions>>().Value;
-            var store = string.IsNullOrWhiteSpace(options.Redis) ? "embedded file store" : $"redis {options.Redis}";
+            var store = !options.UsesRedis ? "embedded file store"
+                : options.EffectiveRedisMinReplicas == 0 ? RedisConnection.Describe(options)
+                : $"{RedisConnection.Describe(options)}, writes on {options.EffectiveRedisMinReplicas} replica(s) before they count";
             Console.WriteLine($"rmtc coordinator listening on {app.BoundAddress()} (data: {Path.GetFullPath(options.DataDirectory)}, lineage: {store}, metrics: {app.MetricsAddress()?.ToString() ?? "off"}, OpenCue: {app.OpenCueAddress()?.ToString() ?? "off"})");
             var leadership = app.Services.GetRequiredService<CoordinatorLeadership>();
             if (leadership.Enabled)

@@ -17,6 +17,41 @@ public sealed class CoordinatorOptions
     /// </summary>
     public string? Redis { get; set; }
 
+    /// <summary>
+    /// Redis behind Sentinel instead of <see cref="Redis"/>: the sentinels' addresses, <c>host:port</c> separated by
+    /// commas (port 26379 when left out). The store asks them for the primary of <see cref="RedisServiceName"/> and
+    /// follows a failover to the promoted replica.
+    /// </summary>
+    public string? RedisSentinels { get; set; }
+
+    /// <summary>The name the sentinels monitor the primary by (<c>sentinel monitor NAME …</c>); required with <see cref="RedisSentinels"/>.</summary>
+    public string? RedisServiceName { get; set; }
+
+    /// <summary>
+    /// How many replicas each store write must reach (Redis <c>WAIT</c>) before it counts as stored, so that nothing
+    /// acknowledged is lost when a replica is promoted. Unset: 1 with <see cref="RedisSentinels"/>, 0 (no <c>WAIT</c>)
+    /// with a standalone <see cref="Redis"/>.
+    /// </summary>
+    [Range(0, 16)]
+    public int? RedisMinReplicas { get; set; }
+
+    /// <summary>How long one <c>WAIT</c> blocks for the replicas; a write that reached too few in this time is written again.</summary>
+    [Range(10, 4000)]
+    public int RedisReplicaTimeoutMs { get; set; } = 1000;
+
+    /// <summary>Whether the store is Redis (standalone or behind Sentinel) rather than the embedded file store.</summary>
+    public bool UsesRedis => !string.IsNullOrWhiteSpace(Redis) || !string.IsNullOrWhiteSpace(RedisSentinels);
+
+    /// <summary>
+    /// <see cref="UsesRedis"/> read from the unbound <c>Coordinator</c> section, for registrations made before options
+    /// are bound and validated.
+    /// </summary>
+    public static bool ConfiguresRedis(Microsoft.Extensions.Configuration.IConfiguration section) =>
+        !string.IsNullOrWhiteSpace(section[nameof(Redis)]) || !string.IsNullOrWhiteSpace(section[nameof(RedisSentinels)]);
+
+    /// <summary><see cref="RedisMinReplicas"/> with its default applied.</summary>
+    public int EffectiveRedisMinReplicas => RedisMinReplicas ?? (string.IsNullOrWhiteSpace(RedisSentinels) ? 0 : 1);
+
     /// <summary>Address Kestrel binds for gRPC (HTTP/2 cleartext).</summary>
     [Required]
     public string ListenAddress { get; set; } = "127.0.0.1";

@@ -17,6 +17,7 @@ using RMTC.Farm.Coordinator.Scheduling;
 using RMTC.Farm.Coordinator.Security;
 using RMTC.Farm.Coordinator.Services;
 using RMTC.Farm.Coordinator.Storage;
+using RMTC.Farm.Coordinator.Storage.Redis;
 using StackExchange.Redis;
 
 namespace RMTC.Farm.Coordinator.Hosting;
@@ -31,10 +32,11 @@ public static class CoordinatorServiceCollectionExtensions
             .Bind(configuration.GetSection(CoordinatorOptions.Section))
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<CoordinatorOptions>, RedisOptionsValidator>();
         services.AddRmtcCoordinatorSecurity(configuration);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<IArtifactStore, FileArtifactStore>();
-        AddRunStore(services, configuration.GetSection(CoordinatorOptions.Section)[nameof(CoordinatorOptions.Redis)]);
+        AddRunStore(services, CoordinatorOptions.ConfiguresRedis(configuration.GetSection(CoordinatorOptions.Section)));
         services.AddSingleton<CoordinatorEndpoints>();
         services.AddSingleton<FarmMetrics>();
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
@@ -73,22 +75,20 @@ public static class CoordinatorServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>Redis when configured (the farm), else the embedded file store (one machine).</summary>
-    private static void AddRunStore(IServiceCollection services, string? redis)
+    /// <summary>Redis when configured (the farm: standalone, or behind Sentinel), else the embedded file store (one machine).</summary>
+    private static void AddRunStore(IServiceCollection services, bool redis)
     {
-        if (string.IsNullOrWhiteSpace(redis))
+        if (!redis)
         {
             services.AddSingleton<IRunStore, FileRunStore>();
             return;
         }
 
-        services.AddSingleton<IConnectionMultiplexer>(_ =>
+        services.AddSingleton<IConnectionMultiplexer>(sp => RedisConnection.Connect(sp.GetRequiredService<IOptions<CoordinatorOptions>>().Value));
+        services.AddSingleton(sp =>
         {
-            var options = ConfigurationOptions.Parse(redis);
-            // Keep trying in the background when Redis restarts; the journal retries writes meanwhile.
-            options.AbortOnConnectFail = false;
-            options.ClientName = "rmtc-coordinator";
-            return ConnectionMultiplexer.Connect(options);
+            var o = sp.GetRequiredService<IOptions<CoordinatorOptions>>().Value;
+            return new ReplicaWait(o.EffectiveRedisMinReplicas, TimeSpan.FromMilliseconds(o.RedisReplicaTimeoutMs));
         });
         services.AddSingleton<IRunStore, RedisRunStore>();
     }

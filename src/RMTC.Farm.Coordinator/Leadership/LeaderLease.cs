@@ -1,3 +1,4 @@
+using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Coordinator.Storage.Redis;
 using StackExchange.Redis;
 
@@ -7,9 +8,12 @@ namespace RMTC.Farm.Coordinator.Leadership;
 /// The leader lease in Redis: one key set with <c>NX PX</c> holding <c>&lt;token&gt;|&lt;address&gt;</c>, where the
 /// token comes from <c>INCR</c> of the fence key in the same script, so every acquisition gets a token above every
 /// earlier one (<see cref="RedisKeys.Fence"/>). Renewal and release only touch a lease that still holds this
-/// coordinator's value.
+/// coordinator's value. With replicas required (Redis behind Sentinel) a lease counts as taken only once its token
+/// reached them: a failover could otherwise hand the same token to the next leader.
 /// </summary>
-public sealed class LeaderLease(IConnectionMultiplexer redis)
+/// <param name="redis">The shared connection.</param>
+/// <param name="replicas">Replicas a taken lease must reach (<see cref="ReplicaWait"/>); null: none.</param>
+public sealed class LeaderLease(IConnectionMultiplexer redis, ReplicaWait? replicas = null)
 {
     private const string AcquireScript = """
         local held = redis.call('GET', KEYS[1])
@@ -36,11 +40,39 @@ public sealed class LeaderLease(IConnectionMultiplexer redis)
     private IDatabase Db => redis.GetDatabase();
 
     /// <summary>Takes the lease for <paramref name="address"/> when nobody holds it: the held lease (yours, with its token) or who holds it.</summary>
+    /// <remarks>
+    /// A lease taken but not yet on enough replicas is given back and <see cref="StoreNotReplicatedException"/> thrown:
+    /// the next try takes it again with a new token.
+    /// </remarks>
     public async Task<LeaseHolder> TryAcquireAsync(string address, TimeSpan lease)
     {
-        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(AcquireScript, [RedisKeys.LeaderLease, RedisKeys.Fence], [address, (long)lease.TotalMilliseconds]))!;
+        var db = Db;
+        var acquire = db.ScriptEvaluateAsync(AcquireScript, [RedisKeys.LeaderLease, RedisKeys.Fence], [address, (long)lease.TotalMilliseconds]);
+        // Queued right behind the script, on its connection (see ReplicaWait); read only when the lease was taken.
+        var wait = replicas is { MinReplicas: > 0 } ? replicas.Send(db) : null;
+        _ = wait?.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        var reply = (RedisResult[])(await acquire)!;
         var holder = LeaseHolder.Parse((string)reply[1]!);
-        return (long)reply[0] > 0 ? holder with { Mine = true } : holder;
+        if ((long)reply[0] <= 0)
+        {
+            return holder;
+        }
+
+        if (wait is not null)
+        {
+            var reached = await wait;
+            try
+            {
+                replicas!.Require(reached, $"the leader lease (fencing token {holder.Token})");
+            }
+            catch (StoreNotReplicatedException)
+            {
+                await ReleaseAsync(holder);
+                throw;
+            }
+        }
+
+        return holder with { Mine = true };
     }
 
     /// <summary>Extends the lease if it still holds <paramref name="held"/>; false when it expired or another took it.</summary>

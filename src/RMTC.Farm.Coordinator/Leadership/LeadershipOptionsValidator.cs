@@ -14,9 +14,9 @@ internal sealed class LeadershipOptionsValidator(IOptions<CoordinatorOptions> co
         }
 
         var failures = new List<string>();
-        if (string.IsNullOrWhiteSpace(coordinator.Value.Redis))
+        if (!coordinator.Value.UsesRedis)
         {
-            failures.Add("Coordinator:Leadership:Enabled needs Coordinator:Redis (--redis): coordinators share the lease and the runs through Redis; the embedded file store has one coordinator");
+            failures.Add("Coordinator:Leadership:Enabled needs Coordinator:Redis (--redis) or Coordinator:RedisSentinels (--redis-sentinels): coordinators share the lease and the runs through Redis; the embedded file store has one coordinator");
         }
 
         if (string.IsNullOrWhiteSpace(options.AdvertisedAddress))

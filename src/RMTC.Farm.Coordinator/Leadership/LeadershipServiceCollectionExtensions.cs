@@ -26,7 +26,7 @@ public static class LeadershipServiceCollectionExtensions
         services.AddSingleton<LeadershipMetrics>();
         services.AddSingleton<CoordinatorLeadership>();
         // Without Redis the options fail validation at start, naming the fix; nothing is registered that needs Redis.
-        if (!(section.Get<LeadershipOptions>()?.Enabled ?? false) || string.IsNullOrWhiteSpace(configuration.GetSection(CoordinatorOptions.Section)[nameof(CoordinatorOptions.Redis)]))
+        if (!(section.Get<LeadershipOptions>()?.Enabled ?? false) || !CoordinatorOptions.ConfiguresRedis(configuration.GetSection(CoordinatorOptions.Section)))
         {
             return false;
         }

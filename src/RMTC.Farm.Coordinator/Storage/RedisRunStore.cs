@@ -23,7 +23,9 @@ namespace RMTC.Farm.Coordinator.Storage;
 /// never overwrites" holds across coordinators and restarts: a restarted coordinator must number above every stored
 /// version (it uses <see cref="DateTimeOffset.UtcTicks"/>-based versions). Connection and timeout errors
 /// (<see cref="RedisConnectionException"/>, <see cref="RedisTimeoutException"/>) propagate: the caller retries, and
-/// every write is idempotent.
+/// every write is idempotent. With replicas required (Redis behind Sentinel) every write is followed by a
+/// <see cref="ReplicaWait"/>, and one that reached too few replicas throws <see cref="StoreNotReplicatedException"/>
+/// (a <see cref="RedisException"/>), retried like an outage.
 /// <para>
 /// With a <see cref="IStoreFence"/> (several coordinators, <c>Coordinator:Leadership</c>) every write is a script that
 /// first checks the fencing token (<see cref="FencedScript"/>), and a refused one throws
@@ -33,7 +35,11 @@ namespace RMTC.Farm.Coordinator.Storage;
 /// <param name="redis">The shared connection.</param>
 /// <param name="log">Stale saves, damaged lists, fencing refusals.</param>
 /// <param name="fence">The leadership's fencing token; null when one coordinator owns the store.</param>
-public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<RedisRunStore> log, IStoreFence? fence = null) : IRunStore
+/// <param name="replicas">
+/// How many replicas every write must reach before it counts as stored (<see cref="ReplicaWait"/>); null: none (a
+/// standalone Redis).
+/// </param>
+public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<RedisRunStore> log, IStoreFence? fence = null, ReplicaWait? replicas = null) : IRunStore
 {
     private static readonly string FencedSave = FencedScript.Wrap(SaveManifestScript.Lua);
     private static readonly string FencedAppend = FencedScript.Wrap(AppendEventsScript.Lua);
@@ -58,8 +64,8 @@ public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<
         var db = Db;
         // Listed before written: a crash between leaves a listed id without manifest (skipped by ListAsync), never a
         // manifest that recovery cannot find. The set lives in another Cluster slot, so it cannot join the script.
-        await SetAddAsync(db, RedisKeys.Runs, [runId], "the run list");
-        var written = (long)await ScriptAsync(db, SaveManifestScript.Lua, FencedSave, [key], [version.ToString(CultureInfo.InvariantCulture), json], $"the manifest of run {runId}");
+        await Replicated(db, SetAddAsync(db, RedisKeys.Runs, [runId], "the run list"), "the run list");
+        var written = (long)await Replicated(db, ScriptAsync(db, SaveManifestScript.Lua, FencedSave, [key], [version.ToString(CultureInfo.InvariantCulture), json], $"the manifest of run {runId}"), $"the manifest of run {runId}");
         if (written == 0)
         {
             LogStaleSave(runId, version);
@@ -125,7 +131,15 @@ public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<
 
         try
         {
-            await ScriptAsync(Db, AppendEventsScript.Lua, FencedAppend, [key], args, $"events of run {runId}");
+            var db = Db;
+            await Replicated(db, ScriptAsync(db, AppendEventsScript.Lua, FencedAppend, [key], args, $"events of run {runId}"), $"events of run {runId}");
+        }
+        catch (RedisServerException e) when (e.Message.Contains("RMTCGAP", StringComparison.Ordinal) && replicas is { MinReplicas: > 0 })
+        {
+            // Behind Sentinel a gap is what a server that is not (or no longer) the primary shows: an old primary
+            // restarted before Sentinel made it a replica. Every write reached a replica before it counted, so the
+            // primary has the entries: write again until it answers.
+            throw new RedisException($"the event log of run {runId} on the server that answered is missing entries ({e.Message.Replace("RMTCGAP ", "", StringComparison.Ordinal)}); writing again until the primary Sentinel names answers", e);
         }
         catch (RedisServerException e) when (e.Message.Contains("RMTCGAP", StringComparison.Ordinal))
         {
@@ -179,7 +193,7 @@ public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<
             SetAddAsync(db, RedisKeys.IndexKeys, groups.Select(g => (RedisValue)g.Key).ToArray(), "the index key list"),
         };
         sends.AddRange(groups.Select(g => SetAddAsync(db, g.Key, g.Ids, "a reverse index")));
-        await Task.WhenAll(sends);
+        await Replicated(db, Task.WhenAll(sends), "reverse index entries");
     }
 
     public async Task<IReadOnlyList<string>> LookupAsync(string kind, string digest, CancellationToken cancellationToken = default)
@@ -203,7 +217,7 @@ public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<
             sends.Add(fence is null ? (Task)db.SetRemoveAsync(RedisKeys.IndexKeys, keys) : FencedAsync(db, FencedSetRemove, [RedisKeys.IndexKeys], keys, "the index key list"));
         }
 
-        await Task.WhenAll(sends);
+        await Replicated(db, Task.WhenAll(sends), "the cleared reverse indexes");
         LogIndexCleared(keys.Length);
     }
 
@@ -211,14 +225,9 @@ public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<
     {
         var key = RedisKeys.Derivations(runId);
         cancellationToken.ThrowIfCancellationRequested();
-        if (fence is null)
-        {
-            await Db.ListRightPushAsync(key, record.ToJson());
-        }
-        else
-        {
-            await FencedAsync(Db, FencedListPush, [key], [record.ToJson()], $"a derivation of run {runId}");
-        }
+        var db = Db;
+        var push = fence is null ? (Task)db.ListRightPushAsync(key, record.ToJson()) : FencedAsync(db, FencedListPush, [key], [record.ToJson()], $"a derivation of run {runId}");
+        await Replicated(db, push, $"a derivation of run {runId}");
     }
 
     /// <summary>The run's derivations in order; an element that is not a record throws <see cref="InvalidDataException"/>.</summary>
@@ -250,19 +259,26 @@ public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<
 
     /// <summary>
     /// One script (atomic). Acknowledged means in Redis's append-only file as far as its <c>appendfsync</c> setting
-    /// promises: <c>always</c> survives any crash, <c>everysec</c> a crash of redis-server but not of its host.
+    /// promises: <c>always</c> survives any crash, <c>everysec</c> a crash of redis-server but not of its host; and, with
+    /// replicas required, on that many replicas too (a failover keeps it).
     /// </summary>
     public async Task<LeaseEpochBlock> ReserveLeaseEpochsAsync(string runId, long floor, int count, CancellationToken cancellationToken = default)
     {
         LeaseEpochBlock.CheckRequest(floor, count);
         var key = RedisKeys.Epochs(runId);
         cancellationToken.ThrowIfCancellationRequested();
-        var reply = (RedisResult[])(await ScriptAsync(Db, ReserveEpochsScript.Lua, FencedReserve, [key], [floor, count], $"lease epochs of run {runId}"))!;
+        var db = Db;
+        var reply = (RedisResult[])(await Replicated(db, ScriptAsync(db, ReserveEpochsScript.Lua, FencedReserve, [key], [floor, count], $"lease epochs of run {runId}"), $"lease epochs of run {runId}"))!;
         var block = new LeaseEpochBlock((long)reply[0], (long)reply[1]);
         return block.Through <= LeaseEpochBlock.MaxEpoch && block.Through > block.After
             ? block
             : throw new InvalidDataException($"run {runId}: Redis key {key} holds a lease epoch reservation out of range ({block.After}..{block.Through}); the store is damaged");
     }
+
+    /// <summary>The write (already sent) once enough replicas hold it: the one point where writes wait for replication.</summary>
+    private Task<T> Replicated<T>(IDatabase db, Task<T> write, string what) => replicas is null ? write : replicas.AfterAsync(db, write, what);
+
+    private Task Replicated(IDatabase db, Task write, string what) => replicas is null ? write : replicas.AfterAsync(db, write, what);
 
     private Task SetAddAsync(IDatabase db, RedisKey key, RedisValue[] members, string what) =>
         fence is null ? (Task)db.SetAddAsync(key, members) : FencedAsync(db, FencedSetAdd, [key], members, what);
