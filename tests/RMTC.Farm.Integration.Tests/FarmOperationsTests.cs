@@ -19,12 +19,14 @@ public sealed partial class FarmOperationsTests
         Assert.True(code == 0, output);
         (code, output) = await RunAsync("/usr/bin/promtool", "check", "rules", Path.Combine(Farm, "prometheus", "rules.yml"));
         Assert.True(code == 0, output);
-        Assert.Contains("6 rules found", output);
+        Assert.Contains("7 rules found", output);
     }
 
     [Theory]
     [InlineData("rmtc-agent.service")]
     [InlineData("rmtc-coordinator.service")]
+    [InlineData("rmtc-redis.service")]
+    [InlineData("rmtc-redis-sentinel.service")]
     public async Task Systemd_accepts_the_unit_files(string unit)
     {
         if (!File.Exists("/usr/bin/systemd-analyze"))

@@ -20,7 +20,8 @@ public sealed class CoordinatorOptions
     /// <summary>
     /// Redis behind Sentinel instead of <see cref="Redis"/>: the sentinels' addresses, <c>host:port</c> separated by
     /// commas (port 26379 when left out). The store asks them for the primary of <see cref="RedisServiceName"/> and
-    /// follows a failover to the promoted replica.
+    /// follows a failover to the promoted replica. StackExchange.Redis options may go among them (<c>password=…</c>),
+    /// applying to the sentinels and the primary alike.
     /// </summary>
     public string? RedisSentinels { get; set; }
 

@@ -88,7 +88,7 @@ public static class CoordinatorServiceCollectionExtensions
         services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<CoordinatorOptions>>().Value;
-            return new ReplicaWait(o.EffectiveRedisMinReplicas, TimeSpan.FromMilliseconds(o.RedisReplicaTimeoutMs));
+            return new ReplicaWait(o.EffectiveRedisMinReplicas, TimeSpan.FromMilliseconds(o.RedisReplicaTimeoutMs), sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
         });
         services.AddSingleton<IRunStore, RedisRunStore>();
     }

@@ -21,7 +21,8 @@ public static class RedisConnection
         }
         else
         {
-            configuration = new ConfigurationOptions { ServiceName = options.RedisServiceName };
+            configuration = ConfigurationOptions.Parse(SentinelAddresses.Options(options.RedisSentinels));
+            configuration.ServiceName = options.RedisServiceName;
             foreach (var (host, port) in SentinelAddresses.Parse(options.RedisSentinels, out _))
             {
                 configuration.EndPoints.Add(host, port);

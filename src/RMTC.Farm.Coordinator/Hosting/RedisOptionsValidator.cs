@@ -19,6 +19,14 @@ internal sealed class RedisOptionsValidator : IValidateOptions<CoordinatorOption
         {
             SentinelAddresses.Parse(options.RedisSentinels!, out var errors);
             failures.AddRange(errors);
+            try
+            {
+                _ = StackExchange.Redis.ConfigurationOptions.Parse(SentinelAddresses.Options(options.RedisSentinels!));
+            }
+            catch (Exception e) when (e is ArgumentException or NotSupportedException)
+            {
+                failures.Add($"Coordinator:RedisSentinels has an option StackExchange.Redis does not take: {e.Message}; options go as name=value among the addresses, e.g. password=…");
+            }
             if (string.IsNullOrWhiteSpace(options.RedisServiceName))
             {
                 failures.Add("Coordinator:RedisSentinels needs Coordinator:RedisServiceName (--redis-service): the name the sentinels monitor the primary by, as in their 'sentinel monitor NAME host port quorum' line");

@@ -1,4 +1,6 @@
+using System.Diagnostics.Metrics;
 using System.Globalization;
+using RMTC.Farm.Coordinator.Metrics;
 using StackExchange.Redis;
 
 namespace RMTC.Farm.Coordinator.Storage.Redis;
@@ -19,8 +21,14 @@ namespace RMTC.Farm.Coordinator.Storage.Redis;
 /// </remarks>
 /// <param name="minReplicas">Replicas each write must reach; 0 sends no <c>WAIT</c> (a standalone Redis).</param>
 /// <param name="timeout">How long one <c>WAIT</c> may block.</param>
-public sealed class ReplicaWait(int minReplicas, TimeSpan timeout)
+/// <param name="meters">
+/// Where <c>rmtc_store_unreplicated_writes_total</c> goes (writes that reached too few replicas, each written again), in
+/// the farm's meter; null: not counted.
+/// </param>
+public sealed class ReplicaWait(int minReplicas, TimeSpan timeout, IMeterFactory? meters = null)
 {
+    private readonly Counter<long>? _short = CreateCounter(meters);
+
     /// <summary>Replicas each write must reach.</summary>
     public int MinReplicas { get; } = minReplicas;
 
@@ -71,8 +79,17 @@ public sealed class ReplicaWait(int minReplicas, TimeSpan timeout)
     {
         if (reached < MinReplicas)
         {
+            _short?.Add(1);
             throw new StoreNotReplicatedException(string.Create(CultureInfo.InvariantCulture,
                 $"{what} reached {reached} of the {MinReplicas} Redis replica(s) it must reach within {Timeout.TotalMilliseconds:F0} ms (Coordinator:RedisMinReplicas, Coordinator:RedisReplicaTimeoutMs); it is written again until the replicas have it. If no replica is connected, start one or let Sentinel reconfigure one"));
         }
+    }
+
+    private static Counter<long>? CreateCounter(IMeterFactory? meters)
+    {
+        var counter = meters?.Create(FarmMetrics.MeterName).CreateCounter<long>("rmtc_store_unreplicated_writes",
+            description: "Store writes that reached fewer Redis replicas than Coordinator:RedisMinReplicas in time; each is written again, and nothing waiting on it is acknowledged meanwhile");
+        counter?.Add(0);
+        return counter;
     }
 }

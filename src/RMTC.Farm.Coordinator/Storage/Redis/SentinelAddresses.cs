@@ -2,9 +2,17 @@ using System.Globalization;
 
 namespace RMTC.Farm.Coordinator.Storage.Redis;
 
-/// <summary>The sentinels' addresses as <c>Coordinator:RedisSentinels</c> gives them: <c>host:port</c>, separated by commas.</summary>
+/// <summary>
+/// The sentinels' addresses as <c>Coordinator:RedisSentinels</c> gives them: <c>host:port</c>, separated by commas,
+/// optionally with StackExchange.Redis options among them (<c>password=…</c>, <c>ssl=true</c>), which apply to the
+/// sentinels and the primary alike.
+/// </summary>
 public static class SentinelAddresses
 {
+    /// <summary>The client options among the entries (those with <c>=</c>), as a StackExchange.Redis configuration string.</summary>
+    public static string Options(string list) =>
+        string.Join(',', list.Split(',', StringSplitOptions.TrimEntries).Where(e => e.Contains('=', StringComparison.Ordinal)));
+
     /// <summary>Sentinel's own default port, taken when an address names none.</summary>
     public const int DefaultPort = 26379;
 
@@ -18,6 +26,12 @@ public static class SentinelAddresses
         var result = new List<(string Host, int Port)>();
         foreach (var raw in list.Split(',', StringSplitOptions.TrimEntries))
         {
+            if (raw.Contains('=', StringComparison.Ordinal))
+            {
+                // A client option, not an address (see Options).
+                continue;
+            }
+
             if (raw.Length == 0)
             {
                 errors.Add($"Coordinator:RedisSentinels '{list}' has an empty entry: list the sentinels as host:port,host:port");
@@ -25,7 +39,7 @@ public static class SentinelAddresses
             }
 
             var (host, port) = Split(raw);
-            if (host.Length == 0 || host.Any(char.IsWhiteSpace) || host.Contains('=', StringComparison.Ordinal))
+            if (host.Length == 0 || host.Any(char.IsWhiteSpace))
             {
                 errors.Add($"Coordinator:RedisSentinels entry '{raw}' is not host:port: name each sentinel by its host and port, e.g. redis-a.farm:26379");
             }
@@ -37,6 +51,11 @@ public static class SentinelAddresses
             {
                 result.Add((host, port.Value));
             }
+        }
+
+        if (result.Count == 0 && errors.Count == 0)
+        {
+            errors.Add($"Coordinator:RedisSentinels '{list}' names no sentinel: list them as host:port,host:port");
         }
 
         if (result.Count > 0 && result.Distinct().Count() != result.Count)
