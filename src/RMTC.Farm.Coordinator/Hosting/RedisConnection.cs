@@ -21,7 +21,7 @@ public static class RedisConnection
         }
         else
         {
-            configuration = ConfigurationOptions.Parse(SentinelAddresses.Options(options.RedisSentinels));
+            configuration = ParseOptions(options.RedisSentinels);
             configuration.ServiceName = options.RedisServiceName;
             foreach (var (host, port) in SentinelAddresses.Parse(options.RedisSentinels, out _))
             {
@@ -34,6 +34,10 @@ public static class RedisConnection
         configuration.ClientName = "rmtc-coordinator";
         return configuration;
     }
+
+    /// <summary>The client options among the sentinels' addresses (<see cref="SentinelAddresses.Options"/>); none: the defaults.</summary>
+    internal static ConfigurationOptions ParseOptions(string sentinels) =>
+        SentinelAddresses.Options(sentinels) is { Length: > 0 } given ? ConfigurationOptions.Parse(given) : new ConfigurationOptions();
 
     /// <summary>Connects as <see cref="Configure"/> says.</summary>
     public static IConnectionMultiplexer Connect(CoordinatorOptions options) => ConnectionMultiplexer.Connect(Configure(options));

@@ -21,7 +21,7 @@ internal sealed class RedisOptionsValidator : IValidateOptions<CoordinatorOption
             failures.AddRange(errors);
             try
             {
-                _ = StackExchange.Redis.ConfigurationOptions.Parse(SentinelAddresses.Options(options.RedisSentinels!));
+                _ = RedisConnection.ParseOptions(options.RedisSentinels!);
             }
             catch (Exception e) when (e is ArgumentException or NotSupportedException)
             {

@@ -10,7 +10,7 @@ public sealed class SentinelConfigurationTests
         try
         {
             var (code, output) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(1), "coordinator", "--data-dir", Path.Combine(dir, "data"), "--port", "0", "--metrics-port", "-1", "--opencue-port", "-1",
-                "--redis", "127.0.0.1:6379", "--redis-sentinels", "sentinel-a:26379,sentinel-b:99999,,[::1", "--redis-min-replicas", "-1");
+                "--redis", "127.0.0.1:6379", "--redis-sentinels", "sentinel-a:26379,sentinel-b:99999,,[::1,connectTimeout=soon", "--redis-min-replicas", "-1");
             Assert.True(code == 2, $"exit {code}:\n{output}");
             Assert.Contains("Coordinator:Redis (--redis) and Coordinator:RedisSentinels (--redis-sentinels) are both set", output, StringComparison.Ordinal);
             Assert.Contains("entry 'sentinel-b:99999' has no port number", output, StringComparison.Ordinal);
@@ -18,6 +18,7 @@ public sealed class SentinelConfigurationTests
             Assert.Contains("entry '[::1' is not host:port", output, StringComparison.Ordinal);
             Assert.Contains("Coordinator:RedisSentinels needs Coordinator:RedisServiceName (--redis-service)", output, StringComparison.Ordinal);
             Assert.Contains("RedisMinReplicas", output, StringComparison.Ordinal);
+            Assert.Contains("Coordinator:RedisSentinels has an option StackExchange.Redis does not take", output, StringComparison.Ordinal);
 
             (code, output) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(1), "coordinator", "--data-dir", Path.Combine(dir, "data"), "--port", "0", "--metrics-port", "-1", "--opencue-port", "-1",
                 "--redis-service", "rmtc", "--redis-min-replicas", "1");
