@@ -37,7 +37,7 @@ public sealed partial class LeaseEpochCrashTests
             var jobs = new JobService.JobServiceClient(channel);
             var job = (await jobs.SubmitJobAsync(new SubmitJobRequest
             {
-                SpecYaml = $"name: epochs\nrecipe: classifier\ndataset: {data}\nshards: 6\nrounds: 3\nmax_retries: 8\nlocal: {{ epochs: 1, batch_size: 8 }}\n",
+                SpecYaml = $"name: epochs\nrecipe: classifier\ndataset: {data}\nshards: 6\nrounds: 3\nmax_retries: 8\nlocal: {{ epochs: 20, batch_size: 8 }}\n",
                 SourceName = "epochs.yaml",
             })).Job;
 

@@ -175,7 +175,9 @@ public sealed class PreemptionTests(Xunit.Abstractions.ITestOutputHelper output)
     [Fact]
     public async Task The_wire_fences_checkpoints_by_epoch_counts_no_failure_and_resumes_the_next_lease()
     {
-        await using var farm = await FarmFixture.StartAsync(leaseTimeoutMs: 5000, heartbeatMs: 100);
+        // This hand-driven agent heartbeats only when the test says so: a long lease timeout keeps a loaded machine's
+        // pauses between steps from expiring its lease.
+        await using var farm = await FarmFixture.StartAsync(leaseTimeoutMs: 60_000, heartbeatMs: 100);
         var data = farm.Synthesize("classifier", 40);
         var agents = new AgentService.AgentServiceClient(farm.Channel);
         var job = await farm.SubmitPreparedAsync($"name: wire\nrecipe: classifier\ndataset: {data}\nshards: 1\nrounds: 1\nmax_retries: 0\n");
