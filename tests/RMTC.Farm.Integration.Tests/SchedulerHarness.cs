@@ -27,7 +27,9 @@ internal sealed class SchedulerHarness : IAsyncDisposable
         Root = Directory.CreateTempSubdirectory(prefix).FullName;
         Time = new FakeTimeProvider(DateTimeOffset.Parse(start, CultureInfo.InvariantCulture));
         var options = Options.Create(new CoordinatorOptions { DataDirectory = Path.Combine(Root, "farm"), LeaseTimeoutMs = leaseTimeoutMs });
-        var journal = new RunJournal(new FileRunStore(options), Time, new TestLifetime(), NullLogger<RunJournal>.Instance);
+        // Every manifest written in parts is read back and compared with the whole document (see DisposeAsync).
+        _journal = new RunJournal(new FileRunStore(options), Time, new TestLifetime(), NullLogger<RunJournal>.Instance) { VerifyWrites = true };
+        var journal = _journal;
         Artifacts = new FileArtifactStore(options);
         Scheduler = new FarmScheduler(journal, Artifacts, Time, options, NullLogger<FarmScheduler>.Instance);
         Data = Path.Combine(Root, "data");
@@ -73,10 +75,14 @@ internal sealed class SchedulerHarness : IAsyncDisposable
         return Scheduler.CompleteAsync(SchedulerInputs.Upload(lease, agent, digest, samples: samples, finalLoss: 0.5));
     }
 
+    private readonly RunJournal _journal;
+
     public async ValueTask DisposeAsync()
     {
         // Manifests are written in the background; let them land before the folder goes.
         await Scheduler.FlushAsync();
         Directory.Delete(Root, recursive: true);
+        // Whatever the test did, every incremental manifest write read back as the manifest it recorded.
+        Assert.Empty(_journal.Mismatches);
     }
 }

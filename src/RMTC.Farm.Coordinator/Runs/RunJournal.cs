@@ -12,10 +12,12 @@ namespace RMTC.Farm.Coordinator.Runs;
 /// </summary>
 /// <remarks>
 /// Group commit: while one write of a run is in flight, and for <c>commitWindow</c> after a change, later changes
-/// gather in one batch, written next as a single append of their events, one index call and one manifest. The manifest
-/// is serialised once, when its write comes up, not when it changed. A busy run costs a manifest per window, not one
-/// per event. A batch counts as stored only once a manifest that includes it has landed: recovery starts from the
-/// manifest, so an acknowledgement never runs ahead of it.
+/// gather in one batch, written next as a single append of their events, one index call and one manifest write. The
+/// manifest is written incrementally (<see cref="ManifestTracker"/>): when its write comes up, what changed since the
+/// last write is taken under the scheduler's lock (small parts serialised, changed records copied), serialised after
+/// the lock is released, and stored in one atomic step on top of the previous write (<see cref="IRunStore.SavePartsAsync"/>);
+/// an ended run is written whole. A batch counts as stored only once a manifest write that includes it has landed:
+/// recovery starts from the manifest, so an acknowledgement never runs ahead of it.
 /// </remarks>
 /// <param name="store">Where events, index entries and manifests go.</param>
 /// <param name="time">The clock of the commit window and of retry backoff.</param>
@@ -37,11 +39,11 @@ public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHost
     /// manifest always implies its reservation); 0: none.
     /// </param>
     /// <param name="snapshot">
-    /// Serialises the manifest (<see cref="RunManifest.ToJson"/>) under the owner's lock when its write comes up; returns
-    /// null when the run changed after the given version (the batch holding that newer change writes the manifest, and
-    /// this batch counts as stored when that one is).
+    /// Takes what the manifest write carries under the owner's lock when its write comes up; returns null when the run
+    /// changed after the given version (the batch holding that newer change writes the manifest, and this batch counts
+    /// as stored when that one is).
     /// </param>
-    internal Task Enqueue(RunState run, long version, IReadOnlyList<LineageEvent> events, IReadOnlyList<LineageIndexEntry> index, int reserveEpochs, Func<RunState, long, string?> snapshot)
+    internal Task Enqueue(RunState run, long version, IReadOnlyList<LineageEvent> events, IReadOnlyList<LineageIndexEntry> index, int reserveEpochs, ManifestSnapshot snapshot)
     {
         var journal = run.Journal;
         lock (journal)
@@ -61,7 +63,16 @@ public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHost
         }
     }
 
-    private async Task WriteLoopAsync(RunState run, Func<RunState, long, string?> snapshot)
+    /// <summary>
+    /// When set (tests), every manifest written in parts is read back and compared with the whole document as it stood
+    /// when the write was taken; differences are logged and kept in <see cref="Mismatches"/>.
+    /// </summary>
+    internal bool VerifyWrites { get; set; }
+
+    /// <summary>Differences found by <see cref="VerifyWrites"/>, one line each.</summary>
+    internal System.Collections.Concurrent.ConcurrentQueue<string> Mismatches { get; } = new();
+
+    private async Task WriteLoopAsync(RunState run, ManifestSnapshot snapshot)
     {
         var journal = run.Journal;
         // Batches whose events are written but whose manifest is not yet: they are stored once a later manifest lands.
@@ -117,9 +128,9 @@ public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHost
                 }
 
                 unstored.Add(batch);
-                if (snapshot(run, batch.Version) is { } manifest)
+                if (snapshot(run, batch.Version, false, VerifyWrites) is { } capture)
                 {
-                    await RetryAsync(run.Id, "manifest", ct => store.SaveAsync(run.Id, manifest, batch.Version, ct));
+                    await WriteManifestAsync(run, capture, snapshot);
                     journal.Stored.TrySetResult();
                     foreach (var stored in unstored)
                     {
@@ -131,7 +142,9 @@ public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHost
             }
             catch (Exception e)
             {
-                // Only shutdown ends retrying: whoever waits hears why, and the next change starts a new writer.
+                // Only shutdown ends retrying: whoever waits hears why, and the next change starts a new writer, whose
+                // first manifest write is whole (what landed of this one is unknown).
+                run.Recording.Landed(new ManifestCapture(batch.Version, null), ManifestWriteResult.NotWritten);
                 JournalBatch? next;
                 lock (journal)
                 {
@@ -150,6 +163,43 @@ public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHost
                 journal.Stored.TrySetException(e);
                 return;
             }
+        }
+    }
+
+    /// <summary>
+    /// Writes what <paramref name="capture"/> holds: an ended run's whole document, or the changed parts, serialised
+    /// here, off the scheduler's lock. A store that lost the parts' base gets every part, taken afresh.
+    /// </summary>
+    private async Task WriteManifestAsync(RunState run, ManifestCapture capture, ManifestSnapshot snapshot)
+    {
+        if (capture.Whole is { } json)
+        {
+            await RetryAsync(run.Id, "manifest", ct => store.SaveAsync(run.Id, json, capture.Version, ct));
+            run.Recording.Landed(capture, ManifestWriteResult.Written);
+            return;
+        }
+
+        var parts = capture.ToParts();
+        var result = ManifestWriteResult.NotWritten;
+        await RetryAsync(run.Id, "manifest", async ct => result = await store.SavePartsAsync(run.Id, parts, ct));
+        run.Recording.Landed(capture, result);
+        if (result == ManifestWriteResult.BaseMissing)
+        {
+            LogBaseMissing(run.Id, capture.Version);
+            if (snapshot(run, capture.Version, true, VerifyWrites) is { } whole)
+            {
+                await WriteManifestAsync(run, whole, snapshot);
+            }
+
+            return;
+        }
+
+        if (result == ManifestWriteResult.Written && capture.Expected is { } expected
+            && (await store.GetAsync(run.Id))?.ToJson() is var stored && stored != expected)
+        {
+            var line = $"run {run.Id} version {capture.Version}: the store assembles a manifest that differs from the one written ({(stored is null ? "none" : $"{stored.Length} against {expected.Length} characters")})";
+            Mismatches.Enqueue(line);
+            LogMismatch(line);
         }
     }
 
@@ -207,6 +257,12 @@ public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHost
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Run {RunId}: the store refused {What}: {Reason}")]
     private partial void LogRejected(string runId, string what, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: the store does not hold the manifest this write of version {Version} builds on (another writer, or an older format); writing it whole")]
+    private partial void LogBaseMissing(string runId, long version);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Manifest written in parts does not read back: {Line}")]
+    private partial void LogMismatch(string line);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId}: {What} written after {Attempt} attempts")]
     private partial void LogRecovered(string runId, string what, int attempt);

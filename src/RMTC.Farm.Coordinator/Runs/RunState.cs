@@ -55,6 +55,8 @@ internal sealed class RunState
     public List<LineageEvent> PendingEvents { get; } = new();
     /// <summary>The journal's queue of writes for this run (its own lock).</summary>
     public JournalQueue Journal { get; } = new();
+    /// <summary>What of the manifest the store holds, so each write carries what changed (see <see cref="ManifestTracker"/>).</summary>
+    public ManifestTracker Recording { get; } = new();
 
     /// <summary>
     /// The highest lease epoch this run may grant: reserved in the store, or (a new run's first block) to be reserved by

@@ -227,6 +227,8 @@ public sealed partial class FarmScheduler
         var weight = run.Plan[shard.Index].Length;
         round.MergedResults.Remove(digest);
         record.ResultDigest = null;
+        // Records that had settled change: the next manifest write carries them again.
+        run.Recording.Touch(run.Manifest.Rounds.Count - 1, shard.Index);
         var attempt = round.Attempts.LastOrDefault(a => a.Shard == shard.Index && a.Outcome == AttemptOutcomes.Succeeded && a.ResultDigest == digest);
         if (attempt is not null)
         {

@@ -475,13 +475,12 @@ public sealed partial class FarmScheduler
 
     private readonly List<Task> _pendingSaves = new();
 
-    /// <summary>The journal's view of a run's manifest (its JSON) when its write comes up: null if the run changed after <paramref name="version"/>.</summary>
-    private string? SnapshotOf(RunState run, long version)
+    /// <summary>What the journal writes of a run's manifest when its write comes up (what changed): null if the run changed after <paramref name="version"/>.</summary>
+    private ManifestCapture? SnapshotOf(RunState run, long version, bool whole, bool expect)
     {
         lock (_gate)
         {
-            // Serialised once, here; the store writes these bytes as they are.
-            return Volatile.Read(ref run.LatestVersion) == version ? run.Manifest.ToJson() : null;
+            return Volatile.Read(ref run.LatestVersion) == version ? run.Recording.Capture(run.Manifest, version, whole, expect) : null;
         }
     }
 

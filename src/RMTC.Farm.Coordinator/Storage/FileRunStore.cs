@@ -12,9 +12,12 @@ namespace RMTC.Farm.Coordinator.Storage;
 /// <summary>
 /// The embedded store, for one machine. Under the data directory:
 /// <list type="bullet">
-/// <item><c>runs/&lt;id&gt;/run.json</c>: the manifest, replaced atomically (write temp + rename), so a crash leaves
-/// either the old or the new manifest, never half of one.</item>
+/// <item><c>runs/&lt;id&gt;/run.json</c>: the manifest written whole (an ended run, or one written before parts), replaced
+/// atomically (write temp + rename), so a crash leaves either the old or the new manifest, never half of one.</item>
 /// <item><c>runs/&lt;id&gt;/version</c>: <c>{"version":N}</c>, the version of that manifest.</item>
+/// <item><c>runs/&lt;id&gt;/run.parts.jsonl</c>: the manifest of a live run in parts, one line per write of what changed
+/// (<see cref="ManifestPartsLog"/>), rewritten as one line when it has grown to twice its compacted size; it replaces
+/// <c>run.json</c> while the run lives, and a whole write replaces it.</item>
 /// <item><c>runs/&lt;id&gt;/events.jsonl</c>: the event log, one <see cref="LineageEvent.ToJson"/> per line.</item>
 /// <item><c>runs/&lt;id&gt;/epochs</c>: <c>{"through":N}</c>, the highest lease epoch reserved (<see cref="ReserveLeaseEpochsAsync"/>), fsynced.</item>
 /// <item><c>runs/&lt;id&gt;/derivations.jsonl</c>: exports and inferences of the run's model, one <see cref="DerivationRecord.ToJson"/> per line.</item>
@@ -34,6 +37,13 @@ public sealed class FileRunStore : IRunStore
     private const string EventsFile = "events.jsonl";
     private const string DerivationsFile = "derivations.jsonl";
     private const string EpochsFile = "epochs";
+    private const string PartsFile = "run.parts.jsonl";
+
+    // A parts log is compacted once it holds this much more than twice its last compacted size.
+    private const long CompactSlackBytes = 256 * 1024;
+
+    // The parts log of each run as this store last wrote or read it (writes of one run are serialised by its gate).
+    private readonly ConcurrentDictionary<string, PartsLogState> _partsLogs = new(StringComparer.Ordinal);
 
     // Entries in each run's log, known after its first append (writes of one run are serialised by its gate).
     private readonly ConcurrentDictionary<string, long> _eventCounts = new(StringComparer.Ordinal);
@@ -68,7 +78,7 @@ public sealed class FileRunStore : IRunStore
         await gate.WaitAsync(cancellationToken);
         try
         {
-            if (await StoredVersionAsync(dir, cancellationToken) is { } stored && version <= stored)
+            if (await StoredVersionAsync(runId, dir, cancellationToken) is { } stored && version <= stored)
             {
                 return;
             }
@@ -78,6 +88,61 @@ public sealed class FileRunStore : IRunStore
             // lets a restarted coordinator (whose versions are larger anyway) write, never a stale writer win later.
             await ReplaceAsync(Path.Combine(dir, ManifestFile), json, cancellationToken);
             await ReplaceAsync(Path.Combine(dir, VersionFile), VersionJson(version), cancellationToken);
+            // Then the parts go: until they do, readers pick the higher version, which is this document's.
+            File.Delete(Path.Combine(dir, PartsFile));
+            _partsLogs.TryRemove(runId, out _);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<ManifestWriteResult> SavePartsAsync(string runId, ManifestParts parts, CancellationToken cancellationToken = default)
+    {
+        var dir = RunDirectory(runId);
+        var path = Path.Combine(dir, PartsFile);
+        var gate = GateOf(runId);
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            var log = await PartsLogOfAsync(runId, path, cancellationToken);
+            var whole = await WholeVersionAsync(dir, cancellationToken);
+            if (log?.Version == parts.Version)
+            {
+                // A retry of a write that landed.
+                return ManifestWriteResult.Written;
+            }
+
+            var stored = log is null ? whole : whole is null ? log.Version : Math.Max(log.Version, whole.Value);
+            if (stored is { } newest && parts.Version <= newest)
+            {
+                return ManifestWriteResult.Stale;
+            }
+
+            var line = ManifestPartsLog.Line(parts);
+            if (parts.Base is null)
+            {
+                Directory.CreateDirectory(dir);
+                await ReplaceAsync(path, line, cancellationToken);
+                _partsLogs[runId] = new PartsLogState(parts.Version, line.Length, line.Length);
+                // The parts hold a newer version than any whole document, which is dropped (readers compare versions
+                // until it is gone).
+                File.Delete(Path.Combine(dir, ManifestFile));
+                File.Delete(Path.Combine(dir, VersionFile));
+                return ManifestWriteResult.Written;
+            }
+
+            if (log is null || log.Version != parts.Base || (whole is { } w && w > log.Version))
+            {
+                return ManifestWriteResult.BaseMissing;
+            }
+
+            await AppendLinesAsync(path, line, cancellationToken);
+            var grown = log with { Version = parts.Version, Bytes = log.Bytes + line.Length };
+            _partsLogs[runId] = grown.Bytes > (2 * grown.CompactBytes) + CompactSlackBytes ? await CompactAsync(runId, path, cancellationToken) : grown;
+            return ManifestWriteResult.Written;
         }
         finally
         {
@@ -86,16 +151,8 @@ public sealed class FileRunStore : IRunStore
     }
 
     /// <summary>The stored manifest, or null (also for an id no run can have, e.g. with a path separator).</summary>
-    public async Task<RunManifest?> GetAsync(string runId, CancellationToken cancellationToken = default)
-    {
-        if (!IsRunId(runId))
-        {
-            return null;
-        }
-
-        var path = Path.Combine(_root, runId, ManifestFile);
-        return File.Exists(path) ? ParseManifest(path, await File.ReadAllTextAsync(path, cancellationToken)) : null;
-    }
+    public Task<RunManifest?> GetAsync(string runId, CancellationToken cancellationToken = default) =>
+        IsRunId(runId) ? ReadManifestAsync(Path.Combine(_root, runId), cancellationToken) : Task.FromResult<RunManifest?>(null);
 
     /// <summary>Every stored manifest, ordered by run id (ordinal).</summary>
     public async Task<IReadOnlyList<RunManifest>> ListAsync(CancellationToken cancellationToken = default)
@@ -103,15 +160,68 @@ public sealed class FileRunStore : IRunStore
         var result = new List<RunManifest>();
         foreach (var dir in Directory.EnumerateDirectories(_root).Order(StringComparer.Ordinal))
         {
-            // A run whose events landed before its first manifest has no run.json yet: not a run to list.
-            var path = Path.Combine(dir, ManifestFile);
-            if (File.Exists(path))
+            // A run whose events landed before its first manifest has no manifest yet: not a run to list.
+            if (await ReadManifestAsync(dir, cancellationToken) is { } manifest)
             {
-                result.Add(ParseManifest(path, await File.ReadAllTextAsync(path, cancellationToken)));
+                result.Add(manifest);
             }
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// The manifest in <paramref name="dir"/>: its parts assembled or its whole document, whichever has the higher version
+    /// (both exist only for a moment, while one replaces the other); null when neither exists.
+    /// </summary>
+    private static async Task<RunManifest?> ReadManifestAsync(string dir, CancellationToken cancellationToken)
+    {
+        var partsPath = Path.Combine(dir, PartsFile);
+        var wholePath = Path.Combine(dir, ManifestFile);
+        if (await ManifestPartsLog.ReadAsync(partsPath, cancellationToken) is { } log
+            && (!File.Exists(wholePath) || await WholeVersionAsync(dir, cancellationToken) is not { } whole || whole < log.Version))
+        {
+            return ManifestAssembly.Assemble(log.Parts, partsPath);
+        }
+
+        try
+        {
+            return ParseManifest(wholePath, await File.ReadAllTextAsync(wholePath, cancellationToken));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            // No manifest, or its parts replaced it since the check above: read them.
+            return await ManifestPartsLog.ReadAsync(partsPath, cancellationToken) is { } parts ? ManifestAssembly.Assemble(parts.Parts, partsPath) : null;
+        }
+    }
+
+    /// <summary>The run's parts log as last written or read (read once per run and store). Caller holds the run's gate.</summary>
+    private async Task<PartsLogState?> PartsLogOfAsync(string runId, string path, CancellationToken cancellationToken)
+    {
+        if (_partsLogs.TryGetValue(runId, out var known))
+        {
+            return known;
+        }
+
+        if (await ManifestPartsLog.ReadAsync(path, cancellationToken) is not { } log)
+        {
+            return null;
+        }
+
+        // Compaction measures growth from here: a log found bigger than its content is compacted at the next write.
+        var state = new PartsLogState(log.Version, log.Bytes, log.Bytes / 2);
+        _partsLogs[runId] = state;
+        return state;
+    }
+
+    /// <summary>Rewrites the parts log as one line holding every part, via temp + rename. Caller holds the run's gate.</summary>
+    private static async Task<PartsLogState> CompactAsync(string runId, string path, CancellationToken cancellationToken)
+    {
+        var log = await ManifestPartsLog.ReadAsync(path, cancellationToken)
+            ?? throw new InvalidDataException($"the parts log of run {runId} ({path}) vanished while it was being written");
+        var line = ManifestPartsLog.Compacted(log.Version, log.Parts);
+        await ReplaceAsync(path, line, cancellationToken);
+        return new PartsLogState(log.Version, line.Length, line.Length);
     }
 
     public async Task AppendEventsAsync(string runId, IReadOnlyList<LineageEvent> events, CancellationToken cancellationToken = default)
@@ -358,7 +468,14 @@ public sealed class FileRunStore : IRunStore
 
     private SemaphoreSlim GateOf(string runId) => _gates.GetOrAdd(runId, _ => new SemaphoreSlim(1, 1));
 
-    private static async Task<long?> StoredVersionAsync(string dir, CancellationToken cancellationToken)
+    /// <summary>The highest version stored for the run, whole or in parts; null when none is.</summary>
+    private async Task<long?> StoredVersionAsync(string runId, string dir, CancellationToken cancellationToken)
+    {
+        var whole = await WholeVersionAsync(dir, cancellationToken);
+        return await PartsLogOfAsync(runId, Path.Combine(dir, PartsFile), cancellationToken) is { } log && (whole is null || log.Version > whole) ? log.Version : whole;
+    }
+
+    private static async Task<long?> WholeVersionAsync(string dir, CancellationToken cancellationToken)
     {
         var path = Path.Combine(dir, VersionFile);
         if (!File.Exists(path))
@@ -384,6 +501,13 @@ public sealed class FileRunStore : IRunStore
     {
         var temp = $"{path}.{Guid.NewGuid():N}.tmp";
         await File.WriteAllTextAsync(temp, text, cancellationToken);
+        File.Move(temp, path, overwrite: true);
+    }
+
+    private static async Task ReplaceAsync(string path, byte[] bytes, CancellationToken cancellationToken)
+    {
+        var temp = $"{path}.{Guid.NewGuid():N}.tmp";
+        await File.WriteAllBytesAsync(temp, bytes, cancellationToken);
         File.Move(temp, path, overwrite: true);
     }
 
@@ -489,4 +613,7 @@ public sealed class FileRunStore : IRunStore
     }
 
     internal static bool IsIndexKind(string kind) => kind.Length is > 0 and <= 64 && kind.All(c => c is (>= 'a' and <= 'z') or '-');
+
+    /// <summary>A run's parts log: the version of its last line, its bytes, and its bytes when last compacted.</summary>
+    private sealed record PartsLogState(long Version, long Bytes, long CompactBytes);
 }

@@ -13,10 +13,23 @@ public interface IRunStore
     Task SaveAsync(RunManifest manifest, long version, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Saves a manifest already serialised by <see cref="RunManifest.ToJson"/> (the journal serialises once, under the
-    /// scheduler's lock, and hands over the bytes); same versioning as <see cref="SaveAsync(RunManifest, long, CancellationToken)"/>.
+    /// Saves a manifest already serialised by <see cref="RunManifest.ToJson"/>, whole (the journal's write of an ended run);
+    /// same versioning as <see cref="SaveAsync(RunManifest, long, CancellationToken)"/>. A whole document replaces any parts
+    /// the run had (<see cref="SavePartsAsync"/>).
     /// </summary>
     Task SaveAsync(string runId, string manifestJson, long version, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Writes a manifest in parts (<see cref="ManifestPartKeys"/>): only what changed since the write named by
+    /// <see cref="ManifestParts.Base"/>, or, with no base, every part (replacing whatever the store held for the run, a
+    /// whole document included). The write lands whole or not at all; a lower or equal version never overwrites.
+    /// <see cref="GetAsync"/> and <see cref="ListAsync"/> assemble the same manifest from parts as from a whole document.
+    /// </summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="parts">The version, its base, and the parts written and removed.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>Whether the parts landed; <see cref="ManifestWriteResult.BaseMissing"/> asks for a write without base.</returns>
+    Task<ManifestWriteResult> SavePartsAsync(string runId, ManifestParts parts, CancellationToken cancellationToken = default);
 
     /// <summary>The stored manifest of a run, or null.</summary>
     Task<RunManifest?> GetAsync(string runId, CancellationToken cancellationToken = default);

@@ -10,7 +10,9 @@ namespace RMTC.Farm.Coordinator.Storage;
 /// <summary>
 /// The farm's store, in Redis (standalone or Cluster). Keys, all under <c>rmtc:</c>:
 /// <list type="bullet">
-/// <item><c>rmtc:{run:&lt;id&gt;}:manifest</c>: hash, fields <c>version</c> and <c>json</c>.</item>
+/// <item><c>rmtc:{run:&lt;id&gt;}:manifest</c>: hash, fields <c>version</c> and either <c>json</c> (the whole document:
+/// an ended run, or a manifest written before parts) or the parts of a live run (<see cref="ManifestPartKeys"/>: <c>head</c>,
+/// <c>r0</c>, <c>r0.a12</c>, ...), each written when it changed (<see cref="SavePartsAsync"/>).</item>
 /// <item><c>rmtc:{run:&lt;id&gt;}:events</c>: list of <see cref="LineageEvent.ToJson"/>, oldest first.</item>
 /// <item><c>rmtc:{run:&lt;id&gt;}:derivations</c>: list of <see cref="DerivationRecord.ToJson"/> (exports, inferences).</item>
 /// <item><c>rmtc:{run:&lt;id&gt;}:epochs</c>: the highest lease epoch reserved for the run (<see cref="ReserveLeaseEpochsAsync"/>).</item>
@@ -42,6 +44,7 @@ namespace RMTC.Farm.Coordinator.Storage;
 public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<RedisRunStore> log, IStoreFence? fence = null, ReplicaWait? replicas = null) : IRunStore
 {
     private static readonly string FencedSave = FencedScript.Wrap(SaveManifestScript.Lua);
+    private static readonly string FencedSaveParts = FencedScript.Wrap(SaveManifestPartsScript.Lua);
     private static readonly string FencedAppend = FencedScript.Wrap(AppendEventsScript.Lua);
     private static readonly string FencedReserve = FencedScript.Wrap(ReserveEpochsScript.Lua);
     private static readonly string FencedSetAdd = FencedScript.Wrap(FencedScript.SetAdd);
@@ -82,8 +85,48 @@ public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<
 
         cancellationToken.ThrowIfCancellationRequested();
         var key = RedisKeys.Manifest(runId);
-        var json = await Db.HashGetAsync(key, "json");
-        return json.IsNull ? null : ParseManifest(key, json!);
+        return ParseManifest(key, await Db.HashGetAllAsync(key));
+    }
+
+    /// <inheritdoc />
+    public async Task<ManifestWriteResult> SavePartsAsync(string runId, ManifestParts parts, CancellationToken cancellationToken = default)
+    {
+        var key = RedisKeys.Manifest(runId);
+        cancellationToken.ThrowIfCancellationRequested();
+        var db = Db;
+        if (parts.Base is null)
+        {
+            // As for a whole document: listed before written (a write with a base follows one without).
+            await SetAddAsync(db, RedisKeys.Runs, [runId], "the run list");
+        }
+
+        var args = new RedisValue[3 + parts.Removed.Count + (2 * parts.Written.Count)];
+        args[0] = parts.Version.ToString(CultureInfo.InvariantCulture);
+        args[1] = parts.Base is { } b ? b.ToString(CultureInfo.InvariantCulture) : "";
+        args[2] = parts.Removed.Count;
+        var at = 3;
+        foreach (var removed in parts.Removed)
+        {
+            args[at++] = removed;
+        }
+
+        foreach (var (field, json) in parts.Written)
+        {
+            args[at++] = field;
+            args[at++] = json;
+        }
+
+        var reply = (long)await ScriptAsync(db, SaveManifestPartsScript.Lua, FencedSaveParts, [key], args, $"the manifest of run {runId}");
+        switch (reply)
+        {
+            case 1 or 2:
+                return ManifestWriteResult.Written;
+            case 0:
+                LogStaleSave(runId, parts.Version);
+                return ManifestWriteResult.Stale;
+            default:
+                return ManifestWriteResult.BaseMissing;
+        }
     }
 
     /// <summary>Every stored manifest, ordered by run id (ordinal).</summary>
@@ -92,21 +135,20 @@ public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<
         cancellationToken.ThrowIfCancellationRequested();
         var db = Db;
         var ids = (await db.SetMembersAsync(RedisKeys.Runs)).Select(v => (string)v!).Order(StringComparer.Ordinal).ToList();
-        // Pipelined: every HGET is sent before the first answer is awaited.
-        var gets = ids.Select(id => (Id: id, Json: db.HashGetAsync(RedisKeys.Manifest(id), "json"))).ToList();
-        await Task.WhenAll(gets.Select(g => g.Json));
+        // Pipelined: every HGETALL is sent before the first answer is awaited.
+        var gets = ids.Select(id => (Id: id, Fields: db.HashGetAllAsync(RedisKeys.Manifest(id)))).ToList();
+        await Task.WhenAll(gets.Select(g => g.Fields));
         var result = new List<RunManifest>(gets.Count);
         foreach (var (id, get) in gets)
         {
-            var json = await get;
-            if (json.IsNull)
+            if (ParseManifest(RedisKeys.Manifest(id), await get) is not { } manifest)
             {
                 // Listed by a save that crashed before its manifest landed; the next save of the run fills it in.
                 LogListedWithoutManifest(id);
                 continue;
             }
 
-            result.Add(ParseManifest(RedisKeys.Manifest(id), json!));
+            result.Add(manifest);
         }
 
         return result;
@@ -308,6 +350,32 @@ public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<
             fence.Refused(newer, what);
             throw new StoreFencedException($"{what} not written: fencing token {token} is stale, another coordinator took the leader lease with token {newer}");
         }
+    }
+
+    /// <summary>The manifest a hash holds: its whole document, or its parts assembled; null when it holds neither.</summary>
+    private static RunManifest? ParseManifest(RedisKey key, HashEntry[] fields)
+    {
+        string? json = null;
+        var parts = new List<KeyValuePair<string, string>>(fields.Length);
+        foreach (var field in fields)
+        {
+            var name = (string)field.Name!;
+            if (name == "json")
+            {
+                json = field.Value!;
+            }
+            else if (name != "version")
+            {
+                parts.Add(new(name, (string)field.Value!));
+            }
+        }
+
+        if (json is not null)
+        {
+            return ParseManifest(key, json);
+        }
+
+        return parts.Count == 0 ? null : ManifestAssembly.Assemble(parts, $"Redis hash {key}");
     }
 
     private static RunManifest ParseManifest(RedisKey key, string json)

@@ -241,6 +241,9 @@ public sealed class ShardRecord
     public long Seed { get; set; }
     /// <summary>Digest of the accepted result, once one is.</summary>
     public string? ResultDigest { get; set; }
+
+    /// <summary>A copy of this record as it stands (every field is a value or an immutable string), for writers that serialise it later.</summary>
+    public ShardRecord Copy() => (ShardRecord)MemberwiseClone();
 }
 
 /// <summary>One lease of a shard to an agent and how it ended.</summary>
@@ -269,6 +272,9 @@ public sealed class AttemptRecord
     public string? ResumedFrom { get; set; }
     /// <summary>Who stopped the attempt or discarded its result (killed, retried, or cancelled by an eat), as the call named them; null otherwise.</summary>
     public string? StoppedBy { get; set; }
+
+    /// <summary>A copy of this record as it stands (every field is a value or an immutable string), for writers that serialise it later.</summary>
+    public AttemptRecord Copy() => (AttemptRecord)MemberwiseClone();
 }
 
 /// <summary>How an attempt ended.</summary>

@@ -31,6 +31,62 @@ public sealed class FileRunStoreTests : RunStoreContract
     }
 
     [Fact]
+    public async Task A_manifest_stored_whole_by_an_older_coordinator_loads_and_its_first_write_in_parts_replaces_it()
+    {
+        var id = Id("old");
+        var dir = Path.Combine(_root, "runs", id);
+        Directory.CreateDirectory(dir);
+        var manifest = Manifest(id);
+        // What a coordinator before parts (and before 64-bit integers as strings) left: run.json and its version.
+        var old = manifest.ToJson().Replace($"\"{long.MaxValue}\"", $"{long.MaxValue}", StringComparison.Ordinal);
+        Assert.NotEqual(manifest.ToJson(), old);
+        await File.WriteAllTextAsync(Path.Combine(dir, "run.json"), old);
+        await File.WriteAllTextAsync(Path.Combine(dir, "version"), "{\"version\":5}");
+        Assert.Equal(manifest.ToJson(), (await Store.GetAsync(id))?.ToJson());
+
+        // A restarted coordinator continues the run: its first write holds every part and takes the document's place.
+        manifest.Rounds[0].Attempts.Add(Running(0, 2, "a2"));
+        await WriteAsync(Store, new Coordinator.Runs.ManifestTracker(), manifest, 6);
+        Assert.Equal(manifest.ToJson(), (await Store.GetAsync(id))?.ToJson());
+        Assert.False(File.Exists(Path.Combine(dir, "run.json")));
+        Assert.True(File.Exists(Path.Combine(dir, "run.parts.jsonl")));
+    }
+
+    [Fact]
+    public async Task A_torn_last_write_of_parts_is_ignored_and_a_long_log_is_compacted()
+    {
+        var id = Id("torn-parts");
+        var path = Path.Combine(_root, "runs", id, "run.parts.jsonl");
+        var manifest = Manifest(id);
+        var tracker = new Coordinator.Runs.ManifestTracker();
+        await WriteAsync(Store, tracker, manifest, 1);
+        var expected = manifest.ToJson();
+        // A crash mid-append: half of the next write's line.
+        manifest.Rounds[0].Attempts.Add(Running(0, 2, "a2"));
+        var line = System.Text.Encoding.UTF8.GetString(ManifestPartsLog.Line(tracker.Capture(manifest, 2, whole: false, expect: false).ToParts()));
+        await File.AppendAllTextAsync(path, line[..(line.Length / 2)]);
+        Assert.Equal(expected, (await Store.GetAsync(id))?.ToJson());
+
+        // The write was never acknowledged: the restarted journal writes it again, onto a clean end of the log.
+        var reopened = await OpenAsync();
+        tracker.Landed(new Coordinator.Runs.ManifestCapture(2, null), ManifestWriteResult.NotWritten);
+        await WriteAsync(reopened, tracker, manifest, 2);
+        Assert.Equal(manifest.ToJson(), (await reopened.GetAsync(id))?.ToJson());
+
+        // Each write appends what changed; the log is rewritten as one line when it outgrows twice its compacted size.
+        for (var i = 3; i < 200; i++)
+        {
+            var attempt = Running(0, i, "a" + i);
+            attempt.Error = new string('e', 4000);
+            manifest.Rounds[0].Attempts.Add(attempt);
+            await WriteAsync(reopened, tracker, manifest, i);
+        }
+
+        Assert.InRange((await File.ReadAllLinesAsync(path)).Length, 1, 150);
+        Assert.Equal(manifest.ToJson(), (await Store.GetAsync(id))?.ToJson());
+    }
+
+    [Fact]
     public async Task A_torn_last_line_is_ignored_and_the_next_append_starts_clean()
     {
         var id = Id("torn");

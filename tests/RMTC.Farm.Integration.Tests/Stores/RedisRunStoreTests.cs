@@ -49,6 +49,28 @@ public sealed class RedisRunStoreTests(RedisServer redis) : RunStoreContract, IC
     }
 
     [Fact]
+    public async Task A_manifest_stored_whole_by_an_older_coordinator_loads_and_its_first_write_in_parts_replaces_it()
+    {
+        var id = Id("old");
+        var manifest = Manifest(id);
+        var key = $"rmtc:{{run:{id}}}:manifest";
+        var mux = await ConnectAsync();
+        // What a coordinator before parts (and before 64-bit integers as strings) left: the hash's version and json.
+        var old = manifest.ToJson().Replace($"\"{long.MaxValue}\"", $"{long.MaxValue}", StringComparison.Ordinal);
+        Assert.NotEqual(manifest.ToJson(), old);
+        await mux.GetDatabase().HashSetAsync(key, [new("version", "5"), new("json", old)]);
+        await mux.GetDatabase().SetAddAsync("rmtc:runs", id);
+        Assert.Equal(manifest.ToJson(), (await Store.GetAsync(id))?.ToJson());
+        Assert.Equal(manifest.ToJson(), (await Store.ListAsync()).Single(m => m.RunId == id).ToJson());
+
+        manifest.Rounds[0].Attempts.Add(Running(0, 2, "a2"));
+        await WriteAsync(Store, new Coordinator.Runs.ManifestTracker(), manifest, 6);
+        Assert.Equal(manifest.ToJson(), (await Store.GetAsync(id))?.ToJson());
+        Assert.False(await mux.GetDatabase().HashExistsAsync(key, "json"));
+        Assert.True(await mux.GetDatabase().HashExistsAsync(key, "r0.a1"));
+    }
+
+    [Fact]
     public async Task Data_survives_a_restart_and_a_kill()
     {
         var id = Id("durable");

@@ -10,7 +10,7 @@ namespace RMTC.Farm.Integration.Tests.Stores;
 /// What every <see cref="IRunStore"/> promises. Each concrete store runs all of it; ids carry a per-test prefix so
 /// tests sharing one backend (a Redis server) never see each other's runs.
 /// </summary>
-public abstract class RunStoreContract : IAsyncLifetime
+public abstract partial class RunStoreContract : IAsyncLifetime
 {
     private readonly string _prefix = "t" + Guid.NewGuid().ToString("N")[..10];
 
