@@ -1,7 +1,7 @@
 namespace RMTC.Farm.Benchmarks;
 
 /// <summary>
-/// Entry point: `dotnet run --project tests/RMTC.Farm.Benchmarks -c Release -- [lineage] [merge] [transfer] [scheduling] [rounds] [start] [demo] [onnx] [exr] [scripted] [explorer]`
+/// Entry point: `dotnet run --project tests/RMTC.Farm.Benchmarks -c Release -- [lineage] [merge] [transfer] [scheduling] [manifest] [rounds] [start] [demo] [onnx] [exr] [scripted] [explorer]`
 /// (none named: all), with `--runs N` (lineage), `--params N` (merge, transfer), `--agents N --shards N --train-ms N` (scheduling), `--iterations N` (onnx; exr takes at most 5), `--repetitions N --threads N` (scripted), `--rounds N` (start: shards timed per trainer mode), `--explorer-runs N` (explorer).
 /// `soak [--runs 20] [--agents 3] [--seed 1]` runs the fault soak instead (issue 6): real processes, one fault per run.
 /// </summary>
@@ -44,6 +44,11 @@ internal static class BenchmarkMain
             var shards = args.SkipWhile(a => a != "--shards").Skip(1).Select(int.Parse).FirstOrDefault(100_000);
             var trainMs = args.SkipWhile(a => a != "--train-ms").Skip(1).Select(int.Parse).FirstOrDefault(100);
             await SchedulingBenchmark.RunLeasesAsync(table, agents, shards, trainMs);
+        }
+
+        if (which.Count == 0 || which.Contains("manifest"))
+        {
+            await ManifestWriteBenchmark.RunAsync(table);
         }
 
         if (which.Count == 0 || which.Contains("rounds"))
