@@ -59,6 +59,7 @@ public sealed class FencedRedisRunStoreTests(RedisServer redis) : RunStoreContra
 
         await Assert.ThrowsAsync<StoreFencedException>(() => Store.SaveAsync(Manifest(id, "stale"), 11));
         await Assert.ThrowsAsync<StoreFencedException>(() => Store.SaveAsync(Manifest(Id("new-run"), "stale"), 11));
+        await Assert.ThrowsAsync<StoreFencedException>(() => Store.SavePartsAsync(id, new ManifestParts { Version = 11, Written = ManifestPartJson.Split(Manifest(id, "stale")) }));
         await Assert.ThrowsAsync<StoreFencedException>(() => Store.AppendEventsAsync(id, chain[2..]));
         await Assert.ThrowsAsync<StoreFencedException>(() => Store.IndexAsync([new(LineageIndexKinds.Weights, Digest("other"), id)]));
         await Assert.ThrowsAsync<StoreFencedException>(() => Store.ClearIndexAsync());
