@@ -31,9 +31,6 @@ internal sealed class ManifestCapture
     /// <summary>The whole document as of the capture, when the journal checks what the store assembles (tests).</summary>
     public string? Expected { get; init; }
 
-    /// <summary>Parts in this write.</summary>
-    public int Count => _parts.Count;
-
     public void Serialised(string key, string json) => _parts[key] = json;
 
     public void Record(string key, ShardRecord copy) => _parts[key] = copy;

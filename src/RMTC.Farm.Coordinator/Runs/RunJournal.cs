@@ -258,7 +258,7 @@ public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHost
     [LoggerMessage(Level = LogLevel.Error, Message = "Run {RunId}: the store refused {What}: {Reason}")]
     private partial void LogRejected(string runId, string what, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: the store does not hold the manifest this write of version {Version} builds on (another writer, or an older format); writing it whole")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: the store does not hold the manifest this write of version {Version} builds on (another coordinator wrote it, or the store lost writes); writing every part")]
     private partial void LogBaseMissing(string runId, long version);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Manifest written in parts does not read back: {Line}")]
