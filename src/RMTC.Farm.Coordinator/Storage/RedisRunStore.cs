@@ -97,7 +97,7 @@ public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<
         if (parts.Base is null)
         {
             // As for a whole document: listed before written (a write with a base follows one without).
-            await SetAddAsync(db, RedisKeys.Runs, [runId], "the run list");
+            await Replicated(db, SetAddAsync(db, RedisKeys.Runs, [runId], "the run list"), "the run list");
         }
 
         var args = new RedisValue[3 + parts.Removed.Count + (2 * parts.Written.Count)];
@@ -116,7 +116,7 @@ public sealed partial class RedisRunStore(IConnectionMultiplexer redis, ILogger<
             args[at++] = json;
         }
 
-        var reply = (long)await ScriptAsync(db, SaveManifestPartsScript.Lua, FencedSaveParts, [key], args, $"the manifest of run {runId}");
+        var reply = (long)await Replicated(db, ScriptAsync(db, SaveManifestPartsScript.Lua, FencedSaveParts, [key], args, $"the manifest of run {runId}"), $"the manifest of run {runId}");
         switch (reply)
         {
             case 1 or 2:
