@@ -9,6 +9,10 @@ public sealed class CoordinatorEndpoints
     /// <summary>True when the gRPC listener has TLS (Coordinator:Tls).</summary>
     public bool GrpcTls { get; set; }
     public ListenOptions? Metrics { get; set; }
+    /// <summary>The HTTP data plane for artifacts (Coordinator:DataPlane:Port); null when off.</summary>
+    public ListenOptions? DataPlane { get; set; }
+    /// <summary>True when the data plane's listener has TLS.</summary>
+    public bool DataPlaneTls { get; set; }
     /// <summary>The OpenCue-compatible endpoint; null when off.</summary>
     public ListenOptions? OpenCue { get; set; }
 }

@@ -50,6 +50,7 @@ public static class CoordinatorHost
 
                 endpoints.Grpc = listen;
             });
+            DataPlane.DataPlaneListener.Configure(kestrel, address, context.Configuration, tls, endpoints);
             if (options.MetricsPort >= 0)
             {
                 // Prometheus scrapes HTTP/1.1; gRPC needs HTTP/2: each gets its own port.

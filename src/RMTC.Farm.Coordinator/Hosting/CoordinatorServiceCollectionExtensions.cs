@@ -7,6 +7,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
+using RMTC.Farm.Coordinator.DataPlane;
 using RMTC.Farm.Coordinator.Explorer;
 using RMTC.Farm.Coordinator.Leadership;
 using RMTC.Farm.Coordinator.Lineage;
@@ -55,6 +56,7 @@ public static class CoordinatorServiceCollectionExtensions
         services.AddSingleton<FarmScheduler>();
         services.AddSingleton<Submission.SubmissionPipeline>();
         services.AddSingleton<Intake.ResultIntake>();
+        services.AddRmtcDataPlane();
         services.TryAddSingleton<Explorer.IExplorerScope, Explorer.OpenExplorerScope>();
         services.AddSingleton<Explorer.ExplorerApi>();
         // With leadership on, runs are recovered once this coordinator takes the leader lease, not at start.
@@ -102,6 +104,7 @@ public static class CoordinatorServiceCollectionExtensions
         endpoints.MapOpenCue();
         endpoints.MapGrpcService<ModelGrpcService>();
         endpoints.MapExplorer();
+        endpoints.MapDataPlane();
         return endpoints;
     }
 }

@@ -54,6 +54,30 @@ public sealed class FarmAccess
     public bool IsFarmToken(string token) =>
         _agentTokenDigest is { } expected && CryptographicOperations.FixedTimeEquals(expected, SHA256.HashData(Encoding.UTF8.GetBytes(token)));
 
+    /// <summary>
+    /// Why an agent's request is refused, or null when it may go on: a client certificate (Kestrel accepted the handshake
+    /// only if it chains to the agents' CA, <see cref="TlsOptions.AgentCaPath"/>) or the farm token. The gRPC services and
+    /// the data plane ask this same question.
+    /// </summary>
+    public string? AgentRefusal(bool presentedClientCertificate, string? bearerToken)
+    {
+        if (!AgentsAuthenticated || (AgentCertificates && presentedClientCertificate))
+        {
+            return null;
+        }
+
+        if (bearerToken is null)
+        {
+            return AgentCertificates
+                ? "this coordinator requires agents to present a client certificate of the farm's agent CA (Agent:ClientCertificatePath, Coordinator:Tls:AgentCaPath) or the farm token (--token-file / RMTC_FARM_TOKEN)"
+                : "this coordinator requires the farm token from agents: give the agent --token-file FILE (Agent:TokenFile) or RMTC_FARM_TOKEN, holding the coordinator's Coordinator:AgentTokenFile";
+        }
+
+        return IsFarmToken(bearerToken)
+            ? null
+            : "the token presented is not this farm's token: check the agent's --token-file / RMTC_FARM_TOKEN against the coordinator's Coordinator:AgentTokenFile";
+    }
+
     /// <summary>The wrangler a token stands for, or null when it is no wrangler's.</summary>
     public WranglerIdentity? Wrangler(string token) =>
         _wranglers is not null && _wranglers.TryGetValue(WranglerTokensFile.Digest(token), out var identity) ? identity : null;

@@ -51,19 +51,9 @@ public sealed partial class FarmAuthInterceptor(FarmAccess access, OpenCueAccess
         var method = context.Method;
         if (method.StartsWith(AgentPrefix, StringComparison.Ordinal))
         {
-            // Kestrel accepted the handshake only if the certificate chains to the agents' CA (Coordinator:Tls:AgentCaPath).
-            if (!access.AgentsAuthenticated || (access.AgentCertificates && context.GetHttpContext().Connection.ClientCertificate is not null))
+            if (access.AgentRefusal(context.GetHttpContext().Connection.ClientCertificate is not null, BearerToken(context)) is { } refusal)
             {
-                return;
-            }
-
-            var token = BearerToken(context)
-                ?? throw Refuse(context, access.AgentCertificates
-                    ? "this coordinator requires agents to present a client certificate of the farm's agent CA (Agent:ClientCertificatePath, Coordinator:Tls:AgentCaPath) or the farm token (--token-file / RMTC_FARM_TOKEN)"
-                    : "this coordinator requires the farm token from agents: give the agent --token-file FILE (Agent:TokenFile) or RMTC_FARM_TOKEN, holding the coordinator's Coordinator:AgentTokenFile");
-            if (!access.IsFarmToken(token))
-            {
-                throw Refuse(context, "the token presented is not this farm's token: check the agent's --token-file / RMTC_FARM_TOKEN against the coordinator's Coordinator:AgentTokenFile");
+                throw Refuse(context, refusal);
             }
 
             return;

@@ -4,6 +4,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using RMTC.Farm.Coordinator.DataPlane;
 using RMTC.Farm.Coordinator.Hosting;
 using RMTC.Farm.Coordinator.Intake;
 using RMTC.Farm.Coordinator.Metrics;
@@ -16,14 +17,17 @@ using RMTC.Farm.Protos.V1;
 namespace RMTC.Farm.Coordinator.Services;
 
 /// <summary>The agents' side of the wire: registration, sessions, and weights moving in chunks both ways.</summary>
-public sealed partial class AgentGrpcService(FarmScheduler scheduler, ResultIntake intake, IArtifactStore artifacts, FarmMetrics metrics, IOptions<CoordinatorOptions> options, ILogger<AgentGrpcService> log)
+public sealed partial class AgentGrpcService(FarmScheduler scheduler, ResultIntake intake, IArtifactStore artifacts, FarmMetrics metrics, IOptions<CoordinatorOptions> options, CoordinatorEndpoints endpoints, ILogger<AgentGrpcService> log)
     : AgentService.AgentServiceBase
 {
     public override Task<RegisterResponse> Register(RegisterRequest request, ServerCallContext context)
     {
         try
         {
-            return Task.FromResult(scheduler.Register(request.ToDomain()).ToWire());
+            var welcome = scheduler.Register(request.ToDomain()).ToWire();
+            // An agent that knows the data plane moves weights there; older agents ignore the field and keep to gRPC.
+            welcome.DataPlane = endpoints.Advertised();
+            return Task.FromResult(welcome);
         }
         catch (ArgumentException e)
         {
