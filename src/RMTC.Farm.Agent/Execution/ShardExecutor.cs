@@ -78,7 +78,7 @@ public sealed partial class ShardExecutor(
             LogStale(a.LeaseId, e.Status.Detail);
             return null;
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or JsonException or RpcException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or InvalidDataException or JsonException or RpcException or UnauthorizedAccessException or HttpRequestException)
         {
             return ShardFailures.Of(a, e is RpcException r ? $"{r.StatusCode}: {r.Status.Detail}" : e.Message);
         }

@@ -118,4 +118,10 @@ public sealed class AgentOptions
 
     /// <summary>Default of <see cref="ChunkBytes"/>.</summary>
     public const int DefaultChunkBytes = 64 * 1024;
+
+    /// <summary>
+    /// Move weights over the coordinator's HTTP data plane when it offers one (ranged, resumable fetches and uploads);
+    /// false keeps every transfer on gRPC. A coordinator without a data plane gets gRPC either way.
+    /// </summary>
+    public bool UseDataPlane { get; set; } = true;
 }

@@ -57,6 +57,7 @@ public static class AgentServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<AgentOptions>, TrainerOptionsValidation>();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<WeightsCache>();
+        services.AddSingleton<DataPlaneLink>();
         services.AddSingleton<InputFetcher>();
         services.AddSingleton<ResultUploader>();
         services.AddSingleton<TrainerSupervisor>();

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RMTC.Farm.Agent.Execution;
+using RMTC.Farm.Agent.Execution.Transfers;
 using RMTC.Farm.Agent.Gpus;
 using RMTC.Farm.Agent.Hosting;
 using RMTC.Farm.Agent.Yielding;
@@ -19,7 +20,7 @@ namespace RMTC.Farm.Agent.Session;
 /// The daemon's main loop: register, hold the session (heartbeats up, assignments down), run shards, and
 /// reconnect with backoff whenever the coordinator goes away. Running shards survive a reconnect.
 /// </summary>
-public sealed partial class AgentWorker(ShardExecutor executor, GpuSampling gpuSampling, IOptions<AgentOptions> options, TimeProvider time, ILogger<AgentWorker> log, YieldMonitor yielding) : BackgroundService
+public sealed partial class AgentWorker(ShardExecutor executor, DataPlaneLink dataPlane, GpuSampling gpuSampling, IOptions<AgentOptions> options, TimeProvider time, ILogger<AgentWorker> log, YieldMonitor yielding) : BackgroundService
 {
     private readonly ConcurrentDictionary<string, RunningShard> _running = new(StringComparer.Ordinal);
     private readonly Channel<AgentMessage> _outgoing = Channel.CreateUnbounded<AgentMessage>();
@@ -103,11 +104,13 @@ public sealed partial class AgentWorker(ShardExecutor executor, GpuSampling gpuS
         };
         request.Gpus.AddRange(gpus);
         var registration = await client.RegisterAsync(request, cancellationToken: ct);
+        // Weights go over the data plane of the coordinator that answered (gRPC when it offers none).
+        dataPlane.Use(coordinators.Current, registration.DataPlane);
 
         using var session = CancellationTokenSource.CreateLinkedTokenSource(ct);
         using var call = client.Session(cancellationToken: session.Token);
         await call.RequestStream.WriteAsync(new AgentMessage { Hello = new Hello { AgentId = AgentId, SessionToken = registration.SessionToken } }, ct);
-        LogConnected(AgentId, coordinators.Current, slots);
+        LogConnected(AgentId, coordinators.Current, slots, dataPlane.Current?.Name ?? "gRPC");
         executor.AgentConnected();
 
         var sender = SendAsync(call.RequestStream, TimeSpan.FromMilliseconds(registration.HeartbeatIntervalMs), session.Token);
@@ -266,8 +269,8 @@ public sealed partial class AgentWorker(ShardExecutor executor, GpuSampling gpuS
         await Task.WhenAll(_running.Values.Select(s => s.Task ?? Task.CompletedTask));
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Agent {AgentId} connected to {Coordinator} with {Slots} slot(s)")]
-    private partial void LogConnected(string agentId, string coordinator, int slots);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Agent {AgentId} connected to {Coordinator} with {Slots} slot(s); weights over {Transfers}")]
+    private partial void LogConnected(string agentId, string coordinator, int slots, string transfers);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Following the leader: calls go to {To} instead of {From} ({Why})")]
     private partial void LogFollowing(string from, string to, string why);

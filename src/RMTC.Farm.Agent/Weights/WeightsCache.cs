@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
-using Grpc.Core;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RMTC.Farm.Agent.Hosting;
 using RMTC.Farm.Protos.V1;
@@ -8,25 +8,37 @@ using RMTC.Farm.Protos.V1;
 namespace RMTC.Farm.Agent.Weights;
 
 /// <summary>
-/// Global weights (and runs' TorchScript model files) cached on the node by digest: each version crosses the network once
-/// per node.
+/// Global weights (and runs' TorchScript model files, checkpoints) cached on the node by digest: each version crosses the
+/// network once per node. A fetch cut midway keeps what arrived (<c>DIGEST.safetensors.part</c>) and goes on from there,
+/// with the same source or the next one, and the whole file must hash to its digest before it is used.
 /// </summary>
-public sealed class WeightsCache
+public sealed partial class WeightsCache
 {
+    /// <summary>Tries of one source, each resuming where the last stopped, before the next source is asked.</summary>
+    public const int TriesPerSource = 3;
+
     private readonly string _root;
     private readonly ConcurrentDictionary<string, Lazy<Task<string>>> _inflight = new();
+    private readonly TimeProvider _time;
+    private readonly ILogger<WeightsCache> _log;
 
-    public WeightsCache(IOptions<AgentOptions> options)
+    public WeightsCache(IOptions<AgentOptions> options, TimeProvider time, ILogger<WeightsCache> log)
     {
         _root = Path.Combine(Path.GetFullPath(options.Value.WorkDirectory), "cache", "sha256");
+        _time = time;
+        _log = log;
         Directory.CreateDirectory(_root);
     }
 
     /// <summary>
-    /// Path of the cached file with this digest, fetching it first when missing. Concurrent callers share one fetch.
-    /// <paramref name="type"/> says whether the digest names weights or a model file (they are kept under different names).
+    /// Path of the cached file with this digest, fetching it first when missing from <paramref name="sources"/>, in their
+    /// order (the first that completes the file wins). Concurrent callers share one fetch. <paramref name="type"/> says
+    /// whether the digest names weights or a model file (they are kept under different names).
     /// </summary>
-    public async Task<string> GetAsync(AgentService.AgentServiceClient client, string digest, CancellationToken ct, ArtifactType type = ArtifactType.Weights)
+    /// <exception cref="ArtifactMissingException">A source answered that the artifact does not exist.</exception>
+    /// <exception cref="IOException">Every source failed; the message names each one's last error.</exception>
+    /// <exception cref="InvalidDataException">The bytes do not hash to <paramref name="digest"/>.</exception>
+    public async Task<string> GetAsync(IReadOnlyList<IArtifactSource> sources, string digest, CancellationToken ct, ArtifactType type = ArtifactType.Weights)
     {
         var path = Path.Combine(_root, digest + (type == ArtifactType.Torchscript ? ".pt" : ".safetensors"));
         if (File.Exists(path))
@@ -34,7 +46,7 @@ public sealed class WeightsCache
             return path;
         }
 
-        var fetch = _inflight.GetOrAdd(path, _ => new Lazy<Task<string>>(() => FetchAsync(client, digest, type, path, ct)));
+        var fetch = _inflight.GetOrAdd(path, _ => new Lazy<Task<string>>(() => FetchAsync(sources, digest, type, path, ct)));
         try
         {
             return await fetch.Value;
@@ -45,37 +57,119 @@ public sealed class WeightsCache
         }
     }
 
-    private static async Task<string> FetchAsync(AgentService.AgentServiceClient client, string digest, ArtifactType type, string path, CancellationToken ct)
+    private async Task<string> FetchAsync(IReadOnlyList<IArtifactSource> sources, string digest, ArtifactType type, string path, CancellationToken ct)
     {
-        var temp = path + "." + Guid.NewGuid().ToString("N") + ".part";
+        var what = type == ArtifactType.Torchscript ? "model file" : "weights";
+        var (part, file) = OpenPart(path);
+        var verified = false;
+        var corrupt = false;
         try
         {
-            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            await using (file)
             {
-                using var call = client.FetchWeights(new FetchWeightsRequest { Digest = digest, Type = type }, cancellationToken: ct);
-                await foreach (var chunk in call.ResponseStream.ReadAllAsync(ct))
+                using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                // What an earlier, cut fetch left (even one of a previous agent process) is kept: hash it, ask for the rest.
+                await HashExistingAsync(file, hash, ct);
+                var kept = file.Length;
+                await using var sink = new HashingFileSink(file, hash);
+                await CopyFromSourcesAsync(sources, digest, type, sink, ct);
+                await file.FlushAsync(ct);
+                if (kept > 0)
                 {
-                    hash.AppendData(chunk.Data.Span);
-                    await file.WriteAsync(chunk.Data.Memory, ct);
+                    LogResumed(digest, kept, file.Length);
                 }
+
+                var actual = Convert.ToHexStringLower(hash.GetHashAndReset());
+                if (actual != digest)
+                {
+                    corrupt = true;
+                    throw new InvalidDataException($"{what} {digest} arrived corrupt (hash {actual}); will fetch again");
+                }
+
+                verified = true;
             }
 
-            var actual = Convert.ToHexStringLower(hash.GetHashAndReset());
-            if (actual != digest)
-            {
-                throw new InvalidDataException($"{(type == ArtifactType.Torchscript ? "model file" : "weights")} {digest} arrived corrupt (hash {actual}); will fetch again");
-            }
-
-            File.Move(temp, path, overwrite: true);
+            File.Move(part, path, overwrite: true);
             return path;
         }
         finally
         {
-            if (File.Exists(temp))
+            // A cut fetch keeps its bytes for the next try; bytes known bad, or a one-off name nobody resumes, go.
+            if (!verified && File.Exists(part) && (corrupt || part != path + ".part" || new FileInfo(part).Length == 0))
             {
-                File.Delete(temp);
+                File.Delete(part);
             }
         }
     }
+
+    /// <summary>Asks each source in turn, each up to <see cref="TriesPerSource"/> times, every try going on from the bytes kept.</summary>
+    private async Task CopyFromSourcesAsync(IReadOnlyList<IArtifactSource> sources, string digest, ArtifactType type, HashingFileSink sink, CancellationToken ct)
+    {
+        var failures = new List<string>();
+        foreach (var source in sources)
+        {
+            for (var attempt = 1; attempt <= TriesPerSource; attempt++)
+            {
+                var offset = sink.Position;
+                try
+                {
+                    await source.CopyToAsync(digest, type, offset, sink, ct);
+                    return;
+                }
+                catch (ArtifactMissingException)
+                {
+                    throw;
+                }
+                catch (Exception e) when (!ct.IsCancellationRequested && e is not InvalidDataException)
+                {
+                    LogTransferCut(digest, source.Name, offset, sink.Position, attempt, e.Message);
+                    if (attempt == TriesPerSource)
+                    {
+                        failures.Add($"{source.Name}: {e.Message}");
+                        break;
+                    }
+
+                    // Progress made: go on at once; none: give the source a moment (a restart, a busy link).
+                    if (sink.Position == offset)
+                    {
+                        await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), _time, ct);
+                    }
+                }
+            }
+        }
+
+        throw new IOException($"could not fetch {digest} ({sink.Position} bytes kept for the next try): {string.Join("; ", failures)}");
+    }
+
+    /// <summary>The partial file of a fetch: the fixed name (resumable), or a fresh one when another process holds it.</summary>
+    private static (string Part, FileStream File) OpenPart(string path)
+    {
+        var part = path + ".part";
+        try
+        {
+            return (part, new FileStream(part, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous));
+        }
+        catch (IOException)
+        {
+            part = path + "." + Guid.NewGuid().ToString("N") + ".part";
+            return (part, new FileStream(part, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous));
+        }
+    }
+
+    private static async Task HashExistingAsync(FileStream file, IncrementalHash hash, CancellationToken ct)
+    {
+        var buffer = new byte[1 << 20];
+        file.Position = 0;
+        int read;
+        while ((read = await file.ReadAsync(buffer, ct)) > 0)
+        {
+            hash.AppendData(buffer, 0, read);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Fetch of {Digest} from {Source} stopped at byte {Reached} (started at {Offset}, try {Attempt}): {Reason}; resuming")]
+    private partial void LogTransferCut(string digest, string source, long offset, long reached, int attempt, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Fetch of {Digest} resumed: {Kept} bytes were kept from a cut transfer, {Total} in all")]
+    private partial void LogResumed(string digest, long kept, long total);
 }
