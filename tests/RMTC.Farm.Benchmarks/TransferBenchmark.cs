@@ -6,17 +6,26 @@ using System.Security.Cryptography;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using RMTC.Farm.Agent.Execution.Transfers;
+using RMTC.Farm.Agent.Hosting;
+using RMTC.Farm.Agent.Weights;
+using RMTC.Farm.Coordinator.DataPlane;
 using RMTC.Farm.Coordinator.Scheduling;
 using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Core.Weights;
 using RMTC.Farm.Integration.Tests;
+using RMTC.Farm.Protos.Client;
+using RMTC.Farm.Protos.DataPlane;
 using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Benchmarks;
 
 /// <summary>
-/// Weights on the wire: FetchWeights and UploadResult of a P-parameter model over gRPC on loopback, through a real
-/// coordinator (Kestrel, the artifact store, the scheduler's fencing), against a plain TCP socket moving the same bytes.
+/// Weights on the wire: FetchWeights and UploadResult of a P-parameter model over gRPC on loopback, and the same
+/// transfers over the HTTP data plane (ranged GET, resumable PUT), through a real coordinator (Kestrel, the artifact
+/// store, the scheduler's fencing), against a plain TCP socket moving the same bytes, all in one run.
 /// </summary>
 /// <remarks>
 /// The upload goes through the whole receive path (sha256, finite check, temp file, rename). Its bytes are not the
@@ -71,6 +80,46 @@ internal static class TransferBenchmark
         table.Add($"FetchWeights ({modelBytes / 1e6:N0} MB, gRPC loopback)", fetch / 1e9, "GB/s", socket / 1e9, "plain TCP socket, same bytes", ">= 0.5");
         table.Add("  FetchWeights peak memory", fetchPeak / 1e6, "MB", modelBytes / 1e6, "model size", "no full copy (ratio > 1)", higherIsBetter: false);
 
+        // The data plane: what an agent's DataPlaneClient does (HTTP/1.1 GET, 1 MiB reads), the bytes counted and dropped
+        // as FetchWeights' are above; then the agent's whole fetch into its cache (sha256 and file writes included).
+        var plane = farm.App.DataPlaneAddress() ?? throw new InvalidOperationException("the coordinator has no data plane");
+        using var dataPlane = new DataPlaneClient(plane, FarmCredentials.None);
+        double get = 0;
+        long getPeak = 0;
+        for (var i = 0; i < Repeats; i++)
+        {
+            var baseline = ProcessMemory.ResetPeak();
+            var sw = Stopwatch.StartNew();
+            var sink = new CountingSink();
+            await dataPlane.CopyToAsync(digest, ArtifactType.Weights, 0, sink, CancellationToken.None);
+            get = Math.Max(get, sink.Count / sw.Elapsed.TotalSeconds);
+            getPeak = Math.Max(getPeak, ProcessMemory.Peak - baseline);
+        }
+
+        Console.WriteLine($"  data plane GET: {get / 1e9:F2} GB/s, peak +{getPeak / 1e6:N0} MB (server and client in this process)");
+        table.Add($"data plane GET ({modelBytes / 1e6:N0} MB, HTTP/1.1 loopback)", get / 1e9, "GB/s", socket / 1e9, "plain TCP socket, same bytes", ">= 0.5");
+        table.Add("  data plane GET peak memory", getPeak / 1e6, "MB", modelBytes / 1e6, "model size", "no full copy (ratio > 1)", higherIsBetter: false);
+
+        double cached = 0;
+        for (var i = 0; i < Repeats; i++)
+        {
+            var node = Path.Combine("/dev/shm", $"rmtc-bench-node-{Environment.ProcessId}-{i}");
+            try
+            {
+                var cache = new WeightsCache(Options.Create(new AgentOptions { WorkDirectory = node }), TimeProvider.System, NullLogger<WeightsCache>.Instance);
+                var sw = Stopwatch.StartNew();
+                await cache.GetAsync([dataPlane], digest, CancellationToken.None);
+                cached = Math.Max(cached, modelBytes / sw.Elapsed.TotalSeconds);
+            }
+            finally
+            {
+                Directory.Delete(node, recursive: true);
+            }
+        }
+
+        Console.WriteLine($"  data plane fetch into a node's cache (sha256, file in /dev/shm): {cached / 1e9:F2} GB/s");
+        table.Add("  the agent's whole fetch: data plane into its cache, sha256 checked", cached / 1e9, "GB/s", socket / 1e9, "plain TCP socket, same bytes", "report");
+
         // A lease to upload against: one agent, a small run that tolerates every refusal.
         var agent = farm.Scheduler.Register(new AgentRegistration("bench", "bench", 1, new AgentResources(0, 0, 65536, 16, []), "bench"));
         var inbox = farm.Scheduler.Connect("bench", agent.SessionToken);
@@ -93,6 +142,65 @@ internal static class TransferBenchmark
         Console.WriteLine($"  UploadResult: {upload / 1e9:F2} GB/s, peak +{uploadPeak / 1e6:N0} MB (server and client in this process)");
         table.Add($"UploadResult ({modelBytes / 1e6:N0} MB, gRPC loopback)", upload / 1e9, "GB/s", socket / 1e9, "plain TCP socket, same bytes", ">= 0.5");
         table.Add("  UploadResult peak memory", uploadPeak / 1e6, "MB", modelBytes / 1e6, "model size", "no full copy (ratio > 1)", higherIsBetter: false);
+
+        double put = 0;
+        long putPeak = 0;
+        for (var i = 0; i < Repeats; i++)
+        {
+            var assign = ((AssignWork)await inbox.ReadAsync()).Order;
+            var baseline = ProcessMemory.ResetPeak();
+            var sw = Stopwatch.StartNew();
+            var metadata = new UploadMetadata { LeaseId = assign.LeaseId, LeaseEpoch = (ulong)assign.LeaseEpoch, AgentId = "bench", Samples = 8 };
+            try
+            {
+                await dataPlane.UploadAsync(payload, digest, metadata, resume: false, CancellationToken.None);
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.InvalidArgument)
+            {
+                // Refused after it was received in full: not this run's model (expected, see the remarks).
+            }
+
+            put = Math.Max(put, modelBytes / sw.Elapsed.TotalSeconds);
+            putPeak = Math.Max(putPeak, ProcessMemory.Peak - baseline);
+        }
+
+        Console.WriteLine($"  data plane PUT: {put / 1e9:F2} GB/s, peak +{putPeak / 1e6:N0} MB (server and client in this process)");
+        table.Add($"data plane PUT ({modelBytes / 1e6:N0} MB, sha256, finite check, store)", put / 1e9, "GB/s", socket / 1e9, "plain TCP socket, same bytes", ">= 0.5");
+        table.Add("  data plane PUT peak memory", putPeak / 1e6, "MB", modelBytes / 1e6, "model size", "no full copy (ratio > 1)", higherIsBetter: false);
+    }
+
+    /// <summary>A write-only stream that counts bytes and keeps none.</summary>
+    private sealed class CountingSink : Stream
+    {
+        public long Count { get; private set; }
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => Count;
+
+        public override long Position { get => Count; set => throw new NotSupportedException(); }
+
+        public override void Flush()
+        {
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => Count += count;
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            Count += buffer.Length;
+            return ValueTask.CompletedTask;
+        }
     }
 
     /// <summary>What the agent's shard executor does: header, then the file in chunks.</summary>

@@ -46,16 +46,18 @@ public sealed class FarmFixture : IAsyncDisposable
     public string DataDirectory => Path.Combine(Root, "farm");
     public IReadOnlyList<AgentProcess> Agents => _agents;
 
-    public static async Task<FarmFixture> StartAsync(int leaseTimeoutMs = 3000, int heartbeatMs = 250, string? redis = null)
+    /// <param name="dataPlanePort">Coordinator:DataPlane:Port: 0 a free port (the default), -1 none (agents use gRPC).</param>
+    public static async Task<FarmFixture> StartAsync(int leaseTimeoutMs = 3000, int heartbeatMs = 250, string? redis = null, int dataPlanePort = 0)
     {
         var root = Directory.CreateTempSubdirectory("rmtc-it-").FullName;
-        var app = await StartCoordinatorAsync(root, 0, leaseTimeoutMs, heartbeatMs, redis);
-        return new FarmFixture(app, root, leaseTimeoutMs, heartbeatMs) { _redis = redis };
+        var app = await StartCoordinatorAsync(root, 0, leaseTimeoutMs, heartbeatMs, redis, dataPlanePort);
+        return new FarmFixture(app, root, leaseTimeoutMs, heartbeatMs) { _redis = redis, _dataPlanePort = dataPlanePort };
     }
 
     private string? _redis;
+    private int _dataPlanePort;
 
-    private static async Task<WebApplication> StartCoordinatorAsync(string root, int port, int leaseTimeoutMs, int heartbeatMs, string? redis = null)
+    private static async Task<WebApplication> StartCoordinatorAsync(string root, int port, int leaseTimeoutMs, int heartbeatMs, string? redis = null, int dataPlanePort = 0)
     {
         var app = CoordinatorHost.Create(c => c.AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -66,6 +68,7 @@ public sealed class FarmFixture : IAsyncDisposable
             ["Coordinator:Redis"] = redis,
             ["Coordinator:MetricsPort"] = "0",
             ["Coordinator:OpenCuePort"] = "0",
+            ["Coordinator:DataPlane:Port"] = dataPlanePort.ToString(CultureInfo.InvariantCulture),
             ["Logging:LogLevel:Default"] = "Warning",
         }));
         await app.StartAsync();
@@ -79,7 +82,7 @@ public sealed class FarmFixture : IAsyncDisposable
         await App.StopAsync();
         await App.DisposeAsync();
         await Task.Delay(down);
-        App = await StartCoordinatorAsync(Root, port, _leaseTimeoutMs, _heartbeatMs, _redis);
+        App = await StartCoordinatorAsync(Root, port, _leaseTimeoutMs, _heartbeatMs, _redis, _dataPlanePort);
     }
 
     /// <summary>Starts `rmtc agent` processes and waits until all of them hold a session.</summary>

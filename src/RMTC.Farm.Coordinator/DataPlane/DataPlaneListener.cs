@@ -38,4 +38,10 @@ public static class DataPlaneListener
     /// <summary>The data plane as a registering agent learns it; null when it is off.</summary>
     public static Protos.V1.DataPlane? Advertised(this CoordinatorEndpoints endpoints) =>
         endpoints.DataPlane?.IPEndPoint is { } bound ? new Protos.V1.DataPlane { Port = (uint)bound.Port, Tls = endpoints.DataPlaneTls } : null;
+
+    /// <summary>The data plane's address once started (for tests and benchmarks; agents learn it at registration), or null when off.</summary>
+    public static Uri? DataPlaneAddress(this Microsoft.AspNetCore.Builder.WebApplication app) =>
+        Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<CoordinatorEndpoints>(app.Services) is { DataPlane.IPEndPoint: { } bound } endpoints
+            ? new Uri($"{(endpoints.DataPlaneTls ? "https" : "http")}://127.0.0.1:{bound.Port}")
+            : null;
 }

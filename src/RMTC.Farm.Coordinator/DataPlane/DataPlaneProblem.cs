@@ -16,8 +16,6 @@ internal static class DataPlaneProblem
         var response = context.Response;
         response.StatusCode = status;
         response.ContentType = "application/json";
-        // A refusal is not the artifact: whatever was set for its bytes no longer applies.
-        response.Headers.Remove("Content-Range");
         response.Headers.ContentLength = null;
         return response.WriteAsync(JsonSerializer.Serialize(new DataPlaneAnswer(verdict, reason, "")), context.RequestAborted);
     }
