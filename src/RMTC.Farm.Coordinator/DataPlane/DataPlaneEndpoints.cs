@@ -7,6 +7,7 @@ using RMTC.Farm.Coordinator.Hosting;
 using RMTC.Farm.Coordinator.Metrics;
 using RMTC.Farm.Coordinator.Security;
 using RMTC.Farm.Coordinator.Storage;
+using RMTC.Farm.Protos.DataPlane;
 
 namespace RMTC.Farm.Coordinator.DataPlane;
 
@@ -54,8 +55,7 @@ public static partial class DataPlaneEndpoints
 
         var log = http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(DataPlaneEndpoints));
         LogRefused(log, http.Request.Method, http.Request.Path, http.Connection.RemoteIpAddress?.ToString() ?? "?", refusal);
-        await DataPlaneProblem.WriteAsync(http, StatusCodes.Status401Unauthorized, refusal);
-        return null;
+        return Results.Json(new DataPlaneAnswer("", refusal, ""), statusCode: StatusCodes.Status401Unauthorized);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Refused {Method} {Path} from {Peer}: {Reason}")]

@@ -178,6 +178,8 @@ public sealed class AgentAuthTests
         var done = await alice.GetJobAsync(new GetJobRequest { JobId = job.Id });
         Assert.True(done.State == JobState.Succeeded, $"{done}\n{agent.Output}");
         Assert.Equal("alice", done.SubmittedBy);
+        // Its weights moved over the data plane, with the same TLS and token.
+        Assert.Matches(@"uploaded \(\d+ bytes, duplicate: \w+\) over data plane https://", agent.Output);
 
         // The model is the show's too: bob (show beta) may not export it; alice may, recorded as hers.
         var bobModels = new ModelService.ModelServiceClient(farm.Channel(SecureFarm.BobToken));
