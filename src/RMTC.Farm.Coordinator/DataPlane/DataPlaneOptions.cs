@@ -22,4 +22,12 @@ public sealed class DataPlaneOptions
     /// <summary>How long the bytes of a cut upload are kept for the agent to resume before they are discarded.</summary>
     [Range(1, 86_400)]
     public int ResumeWindowSeconds { get; set; } = 300;
+
+    /// <summary>
+    /// Bytes of each buffer block Kestrel receives into, for every listener of the coordinator (it has one pool): larger
+    /// blocks take an upload in fewer, larger receives. 0 keeps Kestrel's own pool (4 KiB blocks); otherwise 4096 to
+    /// 1048576. Changed on restart.
+    /// </summary>
+    [Range(0, 1024 * 1024)]
+    public int ReceiveBlockBytes { get; set; } = 64 * 1024;
 }

@@ -56,7 +56,7 @@ public static class CoordinatorServiceCollectionExtensions
         services.AddSingleton<FarmScheduler>();
         services.AddSingleton<Submission.SubmissionPipeline>();
         services.AddSingleton<Intake.ResultIntake>();
-        services.AddRmtcDataPlane();
+        services.AddRmtcDataPlane(configuration);
         services.TryAddSingleton<Explorer.IExplorerScope, Explorer.OpenExplorerScope>();
         services.AddSingleton<Explorer.ExplorerApi>();
         // With leadership on, runs are recovered once this coordinator takes the leader lease, not at start.

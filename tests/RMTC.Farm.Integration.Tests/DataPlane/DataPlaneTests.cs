@@ -148,11 +148,19 @@ public sealed class DataPlaneTests
         Assert.True(cut is HttpRequestException or IOException, cut.ToString());
         Assert.True(proxy.Cut);
 
+        // The coordinator holds what arrived before the cut, and says so.
+        using var direct = new HttpClient { BaseAddress = farm.App.DataPlaneAddress() };
+        long held = 0;
+        await FarmFixture.WaitUntilAsync(() => (held = UploadOffset(direct, digest, metadata)) > 0, TimeSpan.FromSeconds(10), () => "the coordinator holds none of the cut upload");
+        Assert.InRange(held, 1, length - 1);
+
+        var beforeResume = proxy.ToServer;
         var (stored, duplicate) = await plane.UploadAsync(result, digest, metadata, resume: true, CancellationToken.None);
         Assert.Equal(digest, stored);
         Assert.False(duplicate);
         Assert.True(farm.Artifacts.Exists(digest));
-        Assert.True(proxy.ToServer < length * 1.3, $"{proxy.ToServer} bytes crossed for a {length}-byte result: it started over");
+        // The resume (an offset query, then a PUT with Content-Range) carried less than the whole body: no restart.
+        Assert.True(proxy.ToServer - beforeResume < length, $"{proxy.ToServer - beforeResume} bytes crossed to resume a {length}-byte result of which {held} were held: it started over");
         await FarmFixture.WaitUntilAsync(() => farm.Scheduler.GetManifest(lease.RunId)!.Rounds[0].Attempts[0].Outcome == AttemptOutcomes.Succeeded, TimeSpan.FromSeconds(10), () => "the result was not taken");
 
         // Asked again (an answer lost on the way back), the coordinator answers the same without the bytes.
@@ -303,6 +311,14 @@ public sealed class DataPlaneTests
 
     private static UploadMetadata Metadata(Assignment lease) =>
         new() { LeaseId = lease.LeaseId, LeaseEpoch = lease.LeaseEpoch, AgentId = "plane", Samples = 40, FinalLoss = 0.5, EpochLosses = [0.5], TrainSeconds = 1, Device = "cpu" };
+
+    private static long UploadOffset(HttpClient http, string digest, UploadMetadata metadata)
+    {
+        using var head = new HttpRequestMessage(HttpMethod.Head, DataPlaneWire.ArtifactPath(digest));
+        head.Headers.Add(DataPlaneWire.UploadHeader, JsonSerializer.Serialize(metadata));
+        using var response = http.Send(head);
+        return long.Parse(response.Headers.GetValues(DataPlaneWire.UploadOffsetHeader).Single(), System.Globalization.CultureInfo.InvariantCulture);
+    }
 
     private static HttpRequestMessage Put(string digest, UploadMetadata metadata, byte[] bytes)
     {

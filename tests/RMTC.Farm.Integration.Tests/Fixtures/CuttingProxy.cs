@@ -6,7 +6,7 @@ namespace RMTC.Farm.Integration.Tests.Fixtures;
 /// <summary>
 /// A TCP proxy on 127.0.0.1 in front of a real server that cuts its first connection (both directions, with a reset)
 /// once that connection has carried <c>cutAfter</c> bytes in the chosen direction: a network failure in the middle of a
-/// transfer. Later connections pass whole. Counts the bytes each way, so a test can tell a resume from a restart.
+/// transfer (the bytes passed are given 300 ms to be read first). Later connections pass whole. Counts the bytes each way, so a test can tell a resume from a restart.
 /// </summary>
 public sealed class CuttingProxy : IAsyncDisposable
 {
@@ -117,6 +117,8 @@ public sealed class CuttingProxy : IAsyncDisposable
                     await to.SendAsync(buffer.AsMemory(0, allowed), cut.Token);
                     Count(upstream, allowed);
                     Cut = true;
+                    // The bytes passed arrive before the link dies: a reset drops whatever its receiver has not read yet.
+                    await Task.Delay(300, CancellationToken.None);
                     await cut.CancelAsync();
                     return;
                 }
