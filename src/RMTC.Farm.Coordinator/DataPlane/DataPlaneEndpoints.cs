@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using RMTC.Farm.Coordinator.Hosting;
+using RMTC.Farm.Coordinator.Leadership;
 using RMTC.Farm.Coordinator.Metrics;
 using RMTC.Farm.Coordinator.Security;
 using RMTC.Farm.Coordinator.Storage;
@@ -13,7 +14,8 @@ namespace RMTC.Farm.Coordinator.DataPlane;
 
 /// <summary>
 /// Maps the data plane (<c>/artifacts/sha256/&lt;hex&gt;</c>) on its own port only, behind the agents' authentication:
-/// the farm token or a client certificate of the agents' CA, exactly as the gRPC AgentService asks.
+/// the farm token or a client certificate of the agents' CA, exactly as the gRPC AgentService asks. Uploads are taken
+/// only by the leading coordinator (a standby answers 503 naming the leader); artifacts are served by any.
 /// </summary>
 public static partial class DataPlaneEndpoints
 {
@@ -38,7 +40,18 @@ public static partial class DataPlaneEndpoints
 
             return ArtifactDownload.HandleAsync(c, hex, store, metrics);
         });
-        group.MapPut("/{hex}", (HttpContext c, string hex, UploadSessions sessions) => ResultUploadEndpoint.PutAsync(c, hex, sessions));
+        group.MapPut("/{hex}", (HttpContext c, string hex, UploadSessions sessions, CoordinatorLeadership leadership) =>
+        {
+            // A standby holds no leases: answering "stale" would make the agent drop a result the leader wants. Like the gRPC
+            // gate, it says where the leader is; the agent retries, and its next registration points it there.
+            if (!leadership.Serving)
+            {
+                c.Response.Headers.RetryAfter = "1";
+                return Results.Json(new DataPlaneAnswer("", leadership.NotServing().Text, ""), statusCode: StatusCodes.Status503ServiceUnavailable).ExecuteAsync(c);
+            }
+
+            return ResultUploadEndpoint.PutAsync(c, hex, sessions);
+        });
         return endpoints;
     }
 
