@@ -57,7 +57,7 @@ internal static class CoordinatorCommand
             }
             catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
             {
-                await Console.Error.WriteLineAsync(PortInUse(e.Message, app.Services.GetRequiredService<IOptions<CoordinatorOptions>>().Value));
+                await Console.Error.WriteLineAsync(PortInUse(e.Message, app.Services.GetRequiredService<IOptions<CoordinatorOptions>>().Value, app.Services.GetRequiredService<IOptions<RMTC.Farm.Coordinator.DataPlane.DataPlaneOptions>>().Value.Port));
                 return 2;
             }
 
@@ -83,13 +83,14 @@ internal static class CoordinatorCommand
     /// A listener's port is taken (a second coordinator on the machine, most often): which setting chose it and how to
     /// pick another, instead of Kestrel's stack trace.
     /// </summary>
-    private static string PortInUse(string message, CoordinatorOptions options)
+    private static string PortInUse(string message, CoordinatorOptions options, int dataPlanePort)
     {
         var match = System.Text.RegularExpressions.Regex.Match(message, @"(\S+:(\d+)): address already in use", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
         var port = match.Success && int.TryParse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture, out var p) ? p : -1;
         var setting = port == options.Port ? "the gRPC port (--port, Coordinator:Port)"
             : port == options.MetricsPort ? "the metrics and Explorer port (--metrics-port, Coordinator:MetricsPort; -1 turns it off)"
             : port == options.OpenCuePort ? "the OpenCue port (--opencue-port, Coordinator:OpenCuePort; -1 turns it off)"
+            : port == dataPlanePort ? "the weights data plane's port (Coordinator:DataPlane:Port; -1 turns it off and agents use gRPC)"
             : "a port of this coordinator";
         var where = match.Success ? match.Groups[1].Value : "its address";
         return $"error: cannot listen on {where}: another process holds it (another coordinator on this machine?). Stop it, or give {setting} another value; 0 picks a free port";
