@@ -2,7 +2,7 @@
 # Your own model on real data: the ResNet example (farm/models/resnet_classifier.pt, PyTorch, TorchScript) on Fashion-MNIST
 # from Debian's dataset-fashion-mnist, trained three ways for the same epochs from the same file's weights:
 #   local     `rmtc train --local` (one process, the baseline)
-#   farm      a coordinator + 4 agents on this machine, FedAvg over 4 IID shards (1 local epoch per round)
+#   farm      a coordinator + 4 agents on this machine, FedAvg over 4 IID shards (1 local epoch per round; FARM_BATCH, MERGE below)
 #   pytorch   PyTorch itself (Debian's python3-torch) on the same file, farm/scripts/pytorch_fashion_mnist.py, visiting
 #             the images in the local run's order (--shuffle rmtc: the same mini-batches, so the two differ only in
 #             floating-point rounding)
@@ -14,6 +14,12 @@
 #   WORK=dir (default /tmp/rmtc-quality-own-model); BATCH (default 64), LR (default 0.05; SGD, momentum 0.9);
 #   LR_SCHEDULE (default constant; cosine: the spec's local.learning_rate_schedule, PyTorch follows the same curve) and
 #   FINAL_LR (cosine's last-round rate, default LR / 20);
+#   FARM_BATCH (default BATCH / 4) each shard's batch: by default the 4 shards' batches add up to the local run's, so
+#   the farm takes as many optimiser steps per epoch as local, each over as many images (data-parallel training's
+#   global batch); FARM_BATCH=$BATCH gives each shard the local batch (4 times fewer steps per epoch);
+#   MERGE (default nesterov) the farm's merge: fedavg, or nesterov with OUTER_LR (default 1.0) and OUTER_MOMENTUM
+#   (default 0.7): FedAvg's mean update applied as an outer Nesterov step (DiLoCo; FedAvg with server momentum);
+#   SEED (default 42) the spec's seed: the order the images are visited in (local, farm, PyTorch --shuffle rmtc);
 #   LOCAL_THREADS (default 4) torch threads of the local and PyTorch runs (the farm: 4 agents x 1 thread);
 #   TRAIN_SAMPLES (default 60000, all) trains every run on the first N training images only (the test split stays whole);
 #   TORCH_RANDPERM=1 adds a PyTorch run in its own order (torch.randperm, seed 42): how far another order lands;
@@ -29,6 +35,16 @@ lr="${LR:-0.05}"
 lr_schedule="${LR_SCHEDULE:-constant}"
 final_lr="${FINAL_LR:-$(awk "BEGIN { print $lr / 20 }")}"
 threads="${LOCAL_THREADS:-4}"
+seed="${SEED:-42}"
+farm_batch="${FARM_BATCH:-$(( batch / shards > 0 ? batch / shards : 1 ))}"
+merge="${MERGE:-nesterov}"
+outer_lr="${OUTER_LR:-1.0}"
+outer_momentum="${OUTER_MOMENTUM:-0.7}"
+case "$merge" in
+  fedavg) merge_yaml="{ strategy: fedavg }"; merge_text="FedAvg" ;;
+  nesterov) merge_yaml="{ strategy: nesterov, outer_learning_rate: $outer_lr, momentum: $outer_momentum }"; merge_text="FedAvg + Nesterov outer step ($outer_lr, momentum $outer_momentum)" ;;
+  *) echo "error: MERGE must be fedavg or nesterov (got '$merge')" >&2; exit 2 ;;
+esac
 train_samples="${TRAIN_SAMPLES:-60000}"
 work="${WORK:-/tmp/rmtc-quality-own-model}"
 source_dir=/usr/share/datasets/fashion-mnist
@@ -85,11 +101,14 @@ model:
 dataset: $data
 shards: $shards
 rounds: $rounds
-seed: 42
+seed: $seed
 sharding: iid
 local: { epochs: 1, batch_size: $batch, learning_rate: $lr, learning_rate_schedule: $lr_schedule, final_learning_rate: $final_lr, optimizer: sgd, momentum: 0.9 }
 evaluation: { split: test }
 YAML
+# The farm's spec: the same, but each shard's batch and the merge.
+sed -e "s/batch_size: $batch,/batch_size: $farm_batch,/" "$work/job.yaml" > "$work/farm-job.yaml"
+echo "merge: $merge_yaml" >> "$work/farm-job.yaml"
 
 echo "== local baseline ($rounds epochs)" >&2
 start=$(date +%s.%N)
@@ -99,7 +118,7 @@ local_acc=$(jq '.rounds[-1].evaluation.accuracy' "$work/local.json")
 
 echo "== PyTorch ($rounds epochs)" >&2
 start=$(date +%s.%N)
-torch_args=(--model farm/models/resnet_classifier.pt --source "$source_dir" --epochs "$rounds" --batch "$batch" --lr "$lr" --lr-schedule "$lr_schedule" --final-lr "$final_lr" --optimizer sgd --momentum 0.9 --threads "$threads" --seed 42)
+torch_args=(--model farm/models/resnet_classifier.pt --source "$source_dir" --epochs "$rounds" --batch "$batch" --lr "$lr" --lr-schedule "$lr_schedule" --final-lr "$final_lr" --optimizer sgd --momentum 0.9 --threads "$threads" --seed "$seed")
 /usr/bin/python3 farm/scripts/pytorch_fashion_mnist.py "${torch_args[@]}" --shuffle rmtc --save "$work/pytorch.safetensors" > "$work/pytorch.jsonl"
 torch_wall=$(awk "BEGIN { print $(date +%s.%N) - $start }")
 torch_acc=$(tail -1 "$work/pytorch.jsonl" | jq '.accuracy')
@@ -123,7 +142,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 port=$((20000 + RANDOM % 20000))
 rm -rf "$work/farm"
-"${rmtc[@]}" coordinator --data-dir "$work/farm" --port "$port" --metrics-port 0 --lease-timeout-ms 60000 > "$work/coordinator.log" 2>&1 &
+"${rmtc[@]}" coordinator --data-dir "$work/farm" --port "$port" --metrics-port 0 --opencue-port -1 --lease-timeout-ms 60000 > "$work/coordinator.log" 2>&1 &
 pids+=($!)
 export RMTC_COORDINATOR="http://127.0.0.1:$port"
 for _ in $(seq 1 60); do "${rmtc[@]}" status >/dev/null 2>&1 && break; sleep 1; done
@@ -133,7 +152,7 @@ for i in $(seq 1 $shards); do
 done
 echo "== farm, $shards IID shards" >&2
 start=$(date +%s.%N)
-id=$("${rmtc[@]}" submit "$work/job.yaml" --json | jq -r '.id')
+id=$("${rmtc[@]}" submit "$work/farm-job.yaml" --json | jq -r '.id')
 "${rmtc[@]}" watch "$id" >&2
 "${rmtc[@]}" status "$id" --json > "$work/farm.json"
 farm_wall=$(awk "BEGIN { print $(date +%s.%N) - $start }")
@@ -153,7 +172,7 @@ echo
 echo "| run | shards | epochs | test accuracy | gap to local | with recomputed BN statistics | gap to local | wall time |"
 echo "|---|---|---|---|---|---|---|---|"
 printf "| local (\`rmtc train --local\`) | 1 | %s | %s %% | | %s %% | | %.0f s |\n" "$rounds" "$(pct "$local_acc")" "$(pct "$local_re")" "$local_wall"
-printf "| farm FedAvg, IID | %s | %s | %s %% | %s pp | %s %% | %s pp | %.0f s |\n" "$shards" "$rounds" "$(pct "$farm_acc")" "$(pct "$farm_acc - $local_acc")" \
+printf "| farm $merge_text, IID, batch $farm_batch per shard | %s | %s | %s %% | %s pp | %s %% | %s pp | %.0f s |\n" "$shards" "$rounds" "$(pct "$farm_acc")" "$(pct "$farm_acc - $local_acc")" \
   "$(pct "$farm_re")" "$(pct "$farm_re - $local_re")" "$farm_wall"
 printf "| PyTorch 1.13 (same file, same batches) | 1 | %s | %s %% | %s pp | %s %% | %s pp | %.0f s |\n" "$rounds" "$(pct "$torch_acc")" "$(pct "$torch_acc - $local_acc")" \
   "$(pct "$torch_re")" "$(pct "$torch_re - $local_re")" "$torch_wall"
