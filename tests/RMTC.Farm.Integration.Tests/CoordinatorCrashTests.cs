@@ -31,7 +31,7 @@ public sealed class CoordinatorCrashTests
             coordinator = await CoordinatorProcess.StartAsync(farmDir, port, redis);
             for (var i = 1; i <= 2; i++)
             {
-                agents.Add(AgentProcess.Start(coordinator.Address, $"crash-agent-{i}", Path.Combine(root, "agents", $"a{i}")));
+                agents.Add(AgentProcess.Start(coordinator.Address, $"crash-agent-{i}", Path.Combine(root, "agents", $"a{i}"), AgentProcess.OneSlot));
             }
 
             using var channel = GrpcChannel.ForAddress(coordinator.Address);

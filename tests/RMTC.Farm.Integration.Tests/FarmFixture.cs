@@ -194,6 +194,12 @@ public sealed class AgentProcess : RmtcProcess
 
     public string Id { get; }
 
+    /// <summary>
+    /// One training slot: two such agents run a 4-shard round in two waves, so "some, not all, of the round's results are
+    /// in" holds for a whole wave, not only for the spread of four shards finishing together.
+    /// </summary>
+    public static IDictionary<string, string> OneSlot { get; } = new Dictionary<string, string> { ["RMTC_Agent__Slots"] = "1" };
+
     public static AgentProcess Start(string coordinator, string id, string workDir, IDictionary<string, string>? environment = null) => new(
         id,
         ["agent", "--coordinator", coordinator, "--id", id, "--work-dir", workDir, "--threads", "1", "--exit-with-parent", Environment.ProcessId.ToString(CultureInfo.InvariantCulture)],

@@ -53,7 +53,10 @@ public sealed partial class SentinelFailoverTests(ITestOutputHelper output)
                 {
                     environment["RMTC_Coordinator__Leadership__Enabled"] = "true";
                     environment["RMTC_Coordinator__Leadership__AdvertisedAddress"] = $"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}";
-                    environment["RMTC_Coordinator__Leadership__LeaseMs"] = "3000";
+                    // Longer than a failover (about 2.3 s to promote, then the client's reconnect), as the README advises:
+                    // with 3 s both coordinators could lose the lease in turn and step down, with no supervisor here to
+                    // start them again.
+                    environment["RMTC_Coordinator__Leadership__LeaseMs"] = "6000";
                     environment["RMTC_Coordinator__Leadership__RenewIntervalMs"] = "1000";
                     environment["Logging__LogLevel__Default"] = "Information";
                 }
@@ -107,8 +110,11 @@ public sealed partial class SentinelFailoverTests(ITestOutputHelper output)
             Assert.True(verify == 0, text);
 
             // Read from the promoted primary itself, not through a coordinator's memory.
-            var stored = CoordinatorCrashTests.TryReadManifest("", job, promoted!) ?? throw new InvalidOperationException($"no manifest of {job} on {promoted}");
-            Assert.True(stored.State == RunStates.Succeeded, stored.Error + "\n" + Everything());
+            // The run's end is written by the journal after the state changes in memory: wait for it to land.
+            RunManifest? found = null;
+            await FarmFixture.WaitUntilAsync(() => (found = CoordinatorCrashTests.TryReadManifest("", job, promoted!))?.State == RunStates.Succeeded,
+                TimeSpan.FromSeconds(30), () => $"the manifest of {job} on {promoted} does not say succeeded ({found?.State}: {found?.Error}):\n" + Everything());
+            var stored = found!;
             var attempts = stored.Rounds.SelectMany(r => r.Attempts).ToList();
             var acknowledged = Acknowledged(agents);
             Assert.True(acknowledged.Count >= 12, $"{acknowledged.Count} results acknowledged:\n" + Everything());

@@ -127,7 +127,7 @@ public sealed class StandbyTakeoverTests(ITestOutputHelper output)
                 farm.Standby = await CoordinatorPair.StartAsync(shared, farm.Redis.Endpoint, CoordinatorProcess.FreePort());
                 for (var i = 1; i <= 2; i++)
                 {
-                    farm._agents.Add(AgentProcess.Start($"{farm.Leader.Address},{farm.Standby.Address}", $"standby-agent-{i}", Path.Combine(farm._root, "agents", $"a{i}")));
+                    farm._agents.Add(AgentProcess.Start($"{farm.Leader.Address},{farm.Standby.Address}", $"standby-agent-{i}", Path.Combine(farm._root, "agents", $"a{i}"), AgentProcess.OneSlot));
                 }
 
                 return farm;
