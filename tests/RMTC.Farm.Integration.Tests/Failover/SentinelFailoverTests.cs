@@ -83,13 +83,15 @@ public sealed partial class SentinelFailoverTests(ITestOutputHelper output)
             })).Job.Id;
             string Everything() => string.Join("\n", coordinators.Select(c => c.Output).Concat(agents.Select(a => a.Output)));
 
-            // Mid-run: the store holds some of round 1's results, not all.
+            // Mid-run: the store holds some results, and at least a round's worth are still to come. Any round will do:
+            // a poll opens a fresh connection, and a CI run saw round 1 (about a second with warm trainers) pass
+            // between two polls.
             await FarmFixture.WaitUntilAsync(() =>
             {
                 var stored = CoordinatorCrashTests.TryReadManifest("", job, redis.FirstPrimary);
-                var done = stored?.Rounds.Count == 1 ? stored.Rounds[0].Shards.Count(s => s.ResultDigest is not null) : 0;
-                return done is >= 1 and < 4;
-            }, TimeSpan.FromSeconds(120), () => "round 1 never got half-way:\n" + Everything());
+                var done = stored is null || stored.State != RunStates.Running ? 0 : stored.Rounds.Sum(r => r.Shards.Count(s => s.ResultDigest is not null));
+                return done is >= 1 and <= 8;
+            }, TimeSpan.FromSeconds(120), () => "the run never got under way:\n" + Everything());
 
             var acknowledgedBefore = Acknowledged(agents).Count;
             var killed = Stopwatch.StartNew();
