@@ -89,7 +89,7 @@ internal static class TrainCommand
         var rounds = new List<LocalRoundReport>();
         if (!json)
         {
-            Console.WriteLine($"local {spec.Model?.File ?? spec.Recipe} on {d.Name}: {data.Train.Count} training samples, {spec.Rounds} rounds x {spec.Local.Epochs} epochs, evaluated on {(data.EvaluationSplit is null ? "nothing" : $"{data.EvaluationSplit} ({data.Evaluation.Count} samples)")}");
+            Console.WriteLine($"local {spec.Model?.File ?? spec.Recipe} on {d.Name}: {data.Train.Count} training samples, {(spec.Local.EffectiveRoundsPerEpoch > 1 ? $"{spec.Rounds / spec.Local.EffectiveRoundsPerEpoch} epochs (the farm's {spec.Rounds} rounds of 1/{spec.Local.EffectiveRoundsPerEpoch} epoch)" : $"{spec.Rounds} rounds x {spec.Local.Epochs} epochs")}, evaluated on {(data.EvaluationSplit is null ? "nothing" : $"{data.EvaluationSplit} ({data.Evaluation.Count} samples)")}");
         }
 
         try
@@ -105,7 +105,9 @@ internal static class TrainCommand
                 InitialWeights = scripted is not null
                     ? RecipeCatalog.CreateInitialWeights(scripted)
                     : RecipeCatalog.CreateInitialWeights(spec.Recipe, d.SampleShape, d.Classes.Count, RunSeeds.Init(spec.Seed)),
-                Rounds = spec.Rounds,
+                // An epoch spread over several farm rounds is one round here: the same epochs, shuffles and learning
+                // rates, evaluated once per epoch.
+                Rounds = spec.Rounds / spec.Local.EffectiveRoundsPerEpoch,
                 EpochsPerRound = spec.Local.Epochs,
                 BatchSize = spec.Local.BatchSize,
                 LearningRate = spec.Local.LearningRate,
@@ -120,7 +122,7 @@ internal static class TrainCommand
                 rounds.Add(r);
                 if (!json)
                 {
-                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{clock.Elapsed.TotalSeconds,7:F1} s] round {r.Round}/{spec.Rounds}: train loss {r.TrainLoss:G4}{Describe(r.Evaluation)}"));
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{clock.Elapsed.TotalSeconds,7:F1} s] round {r.Round}/{spec.Rounds / spec.Local.EffectiveRoundsPerEpoch}: train loss {r.TrainLoss:G4}{Describe(r.Evaluation)}"));
                 }
             }), ct);
             if (output is not null)

@@ -67,7 +67,8 @@ public static class RetrainSpec
             ? $", learning_rate_schedule: {curve}{(spec.Local.FinalLearningRate is { } last ? $", final_learning_rate: {last.ToString(inv)}" : "")}"
             : "";
         var augment = spec.Local.Augment is { } how ? $", augment: {how}" : "";
-        sb.AppendLine(inv, $"local: {{ epochs: {spec.Local.Epochs}, batch_size: {spec.Local.BatchSize}, learning_rate: {spec.Local.LearningRate.ToString(inv)}{optimizer}{decay}{schedule}{augment} }}");
+        var spread = spec.Local.RoundsPerEpoch is { } perEpoch ? $", rounds_per_epoch: {perEpoch}" : "";
+        sb.AppendLine(inv, $"local: {{ epochs: {spec.Local.Epochs}, batch_size: {spec.Local.BatchSize}, learning_rate: {spec.Local.LearningRate.ToString(inv)}{optimizer}{decay}{schedule}{augment}{spread} }}");
         sb.AppendLine(inv, $"merge: {{ strategy: {spec.Merge.Strategy}, outer_learning_rate: {spec.Merge.OuterLearningRate.ToString(inv)}, momentum: {spec.Merge.Momentum.ToString(inv)} }}");
         var r = spec.Resources;
         sb.AppendLine(inv, $"resources: {{ gpus: {r.Gpus}, gpu_memory: {r.GpuMemoryMiB}m, memory: {r.MemoryMiB}m, cores: {r.Cores.ToString(inv)}, tags: [{string.Join(", ", r.Tags)}] }}");

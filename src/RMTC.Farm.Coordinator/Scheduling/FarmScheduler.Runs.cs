@@ -104,7 +104,7 @@ public sealed partial class FarmScheduler
             record.Shards.Add(new ShardRecord
             {
                 Shard = i,
-                Samples = run.Plan[i].Length,
+                Samples = RoundSlices.Length(run.Plan[i].Length, round, run.Spec.Local.EffectiveRoundsPerEpoch),
                 Seed = SeedMixer.Derive(run.Spec.Seed, round, i),
             });
         }

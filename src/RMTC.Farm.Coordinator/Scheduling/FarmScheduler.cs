@@ -268,7 +268,7 @@ public sealed partial class FarmScheduler
             run.Spec.Recipe,
             run.Manifest.Dataset.Path,
             run.Manifest.Dataset.Digest,
-            run.Plan[shard.Index],
+            Core.Planning.RoundSlices.For(run.Plan[shard.Index], run.Spec.Seed, shard.Index, run.Round, run.Spec.Local.EffectiveRoundsPerEpoch),
             run.GlobalDigest,
             run.GlobalBytes,
             shardRecord.Seed,

@@ -134,6 +134,16 @@ public sealed record LocalTrainingSpec
     public double? FinalLearningRate { get; init; }
     /// <summary><c>none</c> or <c>flip-rotate</c> (<see cref="Training.SampleAugmentations"/>); null when the spec does not say (none).</summary>
     public string? Augment { get; init; }
+    /// <summary>
+    /// Rounds one epoch is spread over: each round trains every shard on one part of its samples
+    /// (<see cref="Planning.RoundSlices"/>), so shards merge that many times as often at the same epochs; null when the
+    /// spec does not say (1: a round trains <see cref="Epochs"/> whole epochs).
+    /// </summary>
+    public int? RoundsPerEpoch { get; init; }
+
+    /// <summary>Rounds per epoch in effect (not serialised).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public int EffectiveRoundsPerEpoch => RoundsPerEpoch ?? 1;
 
     /// <summary>The final learning rate in effect under a cosine schedule (not serialised).</summary>
     [System.Text.Json.Serialization.JsonIgnore]

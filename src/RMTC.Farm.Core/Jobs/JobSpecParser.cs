@@ -18,6 +18,9 @@ public static partial class JobSpecParser
     /// <summary>Largest round count a spec may ask for.</summary>
     public const int MaxRounds = 100_000;
 
+    /// <summary>Most rounds one epoch may be spread over (<c>local.rounds_per_epoch</c>).</summary>
+    public const int MaxRoundsPerEpoch = 1_000;
+
     /// <summary>What a job spec looks like, for errors about a file that is not one.</summary>
     private const string ExpectedShape =
         "A job spec is a YAML mapping of `key: value` lines such as `name: denoise-shot42`, `recipe: denoiser`, `dataset: ../datasets/patches` "
@@ -98,7 +101,7 @@ public static partial class JobSpecParser
         var local = new LocalTrainingSpec();
         if (reader.Mapping("local") is { } localFields)
         {
-            local = ReadLocal(localFields);
+            local = ReadLocal(localFields, rounds);
         }
 
         var model = reader.Mapping("model") is { } modelFields ? ReadModel(modelFields, baseDirectory) : null;
@@ -223,7 +226,7 @@ public static partial class JobSpecParser
     private static string? TrainsOn(JobSpec spec) =>
         spec.Model is { } model ? model.Task : Training.BuiltInRecipes.Names.Contains(spec.Recipe) ? Training.BuiltInRecipes.DatasetKind(spec.Recipe) : null;
 
-    private static LocalTrainingSpec ReadLocal(Fields fields)
+    private static LocalTrainingSpec ReadLocal(Fields fields, int rounds)
     {
         var defaults = new LocalTrainingSpec();
         var local = new LocalTrainingSpec
@@ -237,8 +240,9 @@ public static partial class JobSpecParser
             LearningRateSchedule = fields.String("learning_rate_schedule"),
             FinalLearningRate = fields.Has("final_learning_rate") ? fields.Double("final_learning_rate", 0, 0, 100, exclusiveMin: true) : null,
             Augment = fields.String("augment"),
+            RoundsPerEpoch = fields.Has("rounds_per_epoch") ? fields.Int("rounds_per_epoch", 1, 1, MaxRoundsPerEpoch) : null,
         };
-        local = LocalTrainingRules.Check(local, (key, value) => value is null ? $"`{key}`" : $"`{key}: {value}`", fields.Problem);
+        local = LocalTrainingRules.Check(local, rounds, (key, value) => value is null ? $"`{key}`" : $"`{key}: {value}`", fields.Problem);
         fields.RejectUnknown();
         return local;
     }
@@ -535,7 +539,7 @@ public static partial class JobSpecParser
 
         private static IEnumerable<string> KnownKeys(string prefix) => prefix switch
         {
-            "local." => ["epochs", "batch_size", "learning_rate", "optimizer", "momentum", "weight_decay", "learning_rate_schedule", "final_learning_rate", "augment"],
+            "local." => ["epochs", "batch_size", "learning_rate", "optimizer", "momentum", "weight_decay", "learning_rate_schedule", "final_learning_rate", "augment", "rounds_per_epoch"],
             "model." => ["file", "task", "loss", "licence", "origin", "onnx_template"],
             "merge." => ["strategy", "outer_learning_rate", "momentum"],
             "resources." => ["gpus", "gpu_memory", "memory", "cores", "tags"],

@@ -15,7 +15,7 @@ internal static class LocalTrainingRules
     /// format does, given its YAML key and optionally a value: <c>`optimizer: sgd`</c> in YAML, <c>`--optimizer sgd`</c>
     /// on an OpenCue layer.
     /// </summary>
-    public static LocalTrainingSpec Check(LocalTrainingSpec local, Func<string, string?, string> setting, Action<string, string> problem)
+    public static LocalTrainingSpec Check(LocalTrainingSpec local, int rounds, Func<string, string?, string> setting, Action<string, string> problem)
     {
         var optimizer = local.Optimizer;
         if (optimizer is not null && !Training.OptimizerNames.All.Contains(optimizer))
@@ -54,6 +54,19 @@ internal static class LocalTrainingRules
         {
             problem("augment", $"unknown augmentation '{Echo.Of(augment)}': use {string.Join(" or ", Training.SampleAugmentations.All)}");
             augment = null;
+        }
+
+        if (local.RoundsPerEpoch is > 1 and var perEpoch)
+        {
+            var each = perEpoch.ToString(CultureInfo.InvariantCulture);
+            if (local.Epochs != 1)
+            {
+                problem("epochs", $"{setting("rounds_per_epoch", each)} spreads one epoch over {each} rounds, so a round trains part of an epoch: set {setting("epochs", "1")} (got {local.Epochs.ToString(CultureInfo.InvariantCulture)}) or remove {setting("rounds_per_epoch", null)}");
+            }
+            else if (rounds % perEpoch != 0)
+            {
+                problem("rounds_per_epoch", $"{setting("rounds", rounds.ToString(CultureInfo.InvariantCulture))} must be whole epochs with {setting("rounds_per_epoch", each)}: use a multiple of {each} rounds, e.g. {(rounds + perEpoch - 1) / perEpoch * perEpoch}");
+            }
         }
 
         return local with { Optimizer = optimizer, LearningRateSchedule = schedule, Augment = augment };

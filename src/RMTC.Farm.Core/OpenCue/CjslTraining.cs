@@ -17,7 +17,7 @@ public static class CjslTraining
     public static readonly IReadOnlyList<string> Flags =
     [
         "recipe", "dataset", "rounds", "seed", "epochs", "batch-size", "learning-rate", "optimizer", "sgd-momentum", "weight-decay",
-        "learning-rate-schedule", "final-learning-rate", "augment", "merge", "outer-learning-rate", "momentum",
+        "learning-rate-schedule", "final-learning-rate", "augment", "rounds-per-epoch", "merge", "outer-learning-rate", "momentum",
         "accept-constraint", "exclude-asset",
     ];
 
@@ -234,9 +234,10 @@ public static class CjslTraining
             LearningRateSchedule = One("learning-rate-schedule"),
             FinalLearningRate = Optional("final-learning-rate", 0, 100, exclusiveMin: true, exclusiveMax: false),
             Augment = One("augment"),
+            RoundsPerEpoch = settings.ContainsKey("rounds-per-epoch") ? (int)Whole("rounds-per-epoch", 1, 1, JobSpecParser.MaxRoundsPerEpoch) : null,
         };
         // The same checks as a YAML spec's local: block, in this format's words (--merge's --momentum is the server's).
-        local = LocalTrainingRules.Check(local, (key, value) => $"`--{FlagOfKey(key)}{(value is null ? "" : " " + value)}`", (_, text) => problems.Add($"{where}: {text}"));
+        local = LocalTrainingRules.Check(local, rounds, (key, value) => $"`--{FlagOfKey(key)}{(value is null ? "" : " " + value)}`", (_, text) => problems.Add($"{where}: {text}"));
         var strategy = One("merge") ?? defaults.Merge.Strategy;
         if (!MergeStrategies.All.Contains(strategy))
         {

@@ -11,4 +11,7 @@ public static class RunSeeds
 
     /// <summary>Seed of a local (one-process) run's epoch shuffles.</summary>
     public static long Local(long runSeed) => SeedMixer.Derive(runSeed, 0x10CA1);
+
+    /// <summary>Seed of the per-epoch shuffle that cuts a shard into rounds (<see cref="RoundSlices"/>).</summary>
+    public static long RoundSlices(long runSeed) => SeedMixer.Derive(runSeed, 0x511CE);
 }

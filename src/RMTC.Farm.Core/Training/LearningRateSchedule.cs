@@ -19,18 +19,25 @@ public static class LearningRateSchedules
 /// The learning rate of each round of a run, from the run's progress alone, so the coordinator (which puts it in every
 /// shard's work order) and <c>rmtc train --local</c> (which sets it on its one optimiser at each round's start) follow
 /// the same curve step for step. It changes at round boundaries and holds within a round: a shard's work order carries
-/// one learning rate, and the local run evaluates where the farm does, after each round.
+/// one learning rate, and the local run evaluates where the farm does, after each round. When one epoch is spread over
+/// several rounds (<c>local.rounds_per_epoch</c>) the curve steps per epoch instead, so a farm run that merges more often
+/// follows the same learning rates as the local run of the same epochs.
 /// </summary>
 public static class LearningRateSchedule
 {
     /// <summary>The fraction of <c>learning_rate</c> a cosine schedule ends at when the spec names no <c>final_learning_rate</c>.</summary>
     public const double DefaultFinalFraction = 0.05;
 
-    /// <summary>The learning rate of <paramref name="round"/> (1-based) of a run of <paramref name="rounds"/> under <paramref name="local"/>'s schedule.</summary>
+    /// <summary>
+    /// The learning rate of <paramref name="round"/> (1-based) of a run of <paramref name="rounds"/> under
+    /// <paramref name="local"/>'s schedule: the rate of the round's epoch when an epoch spans several rounds.
+    /// </summary>
     public static double ForRound(LocalTrainingSpec local, int round, int rounds)
     {
         ArgumentNullException.ThrowIfNull(local);
-        return At(local.LearningRateSchedule ?? LearningRateSchedules.Constant, local.LearningRate, local.EffectiveFinalLearningRate, round, rounds);
+        var perEpoch = local.EffectiveRoundsPerEpoch;
+        var (step, steps) = perEpoch > 1 ? (Planning.RoundSlices.EpochOf(round, perEpoch), Math.Max(1, rounds / perEpoch)) : (round, rounds);
+        return At(local.LearningRateSchedule ?? LearningRateSchedules.Constant, local.LearningRate, local.EffectiveFinalLearningRate, Math.Min(step, steps), steps);
     }
 
     /// <summary>

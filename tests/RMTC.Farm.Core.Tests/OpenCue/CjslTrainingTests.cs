@@ -52,6 +52,7 @@ public sealed class CjslTrainingTests
         Assert.Equal(("cosine", 0.0005, "flip-rotate"), (spec.Local.LearningRateSchedule, spec.Local.FinalLearningRate, spec.Local.Augment));
         // --momentum stays the merge's (server) momentum.
         Assert.Equal(0.5, spec.Merge.Momentum);
+        Assert.Equal(3, Map(CjslSamples.Training(cmd: "rmtc train --recipe classifier --dataset /d --rounds 6 --rounds-per-epoch 3")).Single().Local.RoundsPerEpoch);
         var plain = Map(CjslSamples.Training(cmd: "rmtc train --recipe classifier --dataset /d")).Single().Local;
         Assert.Equal(new LocalTrainingSpec { Epochs = plain.Epochs, BatchSize = plain.BatchSize, LearningRate = plain.LearningRate }, plain);
     }
@@ -64,6 +65,8 @@ public sealed class CjslTrainingTests
     [InlineData("--learning-rate-schedule step", "unknown schedule 'step': use constant or cosine")]
     [InlineData("--augment mirror", "unknown augmentation 'mirror': use none or flip-rotate")]
     [InlineData("--weight-decay 2", "--weight-decay must be a number at least 0 and at most 1 (got '2')")]
+    [InlineData("--rounds 3 --rounds-per-epoch 2", "`--rounds 3` must be whole epochs with `--rounds-per-epoch 2`: use a multiple of 2 rounds, e.g. 4")]
+    [InlineData("--rounds 4 --epochs 2 --rounds-per-epoch 2", "`--rounds-per-epoch 2` spreads one epoch over 2 rounds, so a round trains part of an epoch: set `--epochs 1` (got 2) or remove `--rounds-per-epoch`")]
     public void Local_training_flags_are_checked_as_a_yaml_local_block_is(string flags, string expected)
     {
         var error = Error(CjslSamples.Training(cmd: "rmtc train --recipe classifier --dataset /d " + flags));
