@@ -19,6 +19,8 @@
 #   global batch); FARM_BATCH=$BATCH gives each shard the local batch (4 times fewer steps per epoch);
 #   MERGE (default nesterov) the farm's merge: fedavg, or nesterov with OUTER_LR (default 1.0) and OUTER_MOMENTUM
 #   (default 0.7): FedAvg's mean update applied as an outer Nesterov step (DiLoCo; FedAvg with server momentum);
+#   ROUNDS_PER_EPOCH (default 1) the farm merges this many times an epoch (local.rounds_per_epoch: ROUNDS epochs
+#   become ROUNDS x N rounds of 1/N epoch each, on the same learning rates; local and PyTorch are unchanged);
 #   SEED (default 42) the spec's seed: the order the images are visited in (local, farm, PyTorch --shuffle rmtc);
 #   LOCAL_THREADS (default 4) torch threads of the local and PyTorch runs (the farm: 4 agents x 1 thread);
 #   TRAIN_SAMPLES (default 60000, all) trains every run on the first N training images only (the test split stays whole);
@@ -40,6 +42,7 @@ farm_batch="${FARM_BATCH:-$(( batch / shards > 0 ? batch / shards : 1 ))}"
 merge="${MERGE:-nesterov}"
 outer_lr="${OUTER_LR:-1.0}"
 outer_momentum="${OUTER_MOMENTUM:-0.7}"
+rounds_per_epoch="${ROUNDS_PER_EPOCH:-1}"
 case "$merge" in
   fedavg) merge_yaml="{ strategy: fedavg }"; merge_text="FedAvg" ;;
   nesterov) merge_yaml="{ strategy: nesterov, outer_learning_rate: $outer_lr, momentum: $outer_momentum }"; merge_text="FedAvg + Nesterov outer step ($outer_lr, momentum $outer_momentum)" ;;
@@ -108,6 +111,10 @@ evaluation: { split: test }
 YAML
 # The farm's spec: the same, but each shard's batch and the merge.
 sed -e "s/batch_size: $batch,/batch_size: $farm_batch,/" "$work/job.yaml" > "$work/farm-job.yaml"
+if [ "$rounds_per_epoch" != 1 ]; then
+  sed -i -e "s/^rounds: $rounds\$/rounds: $((rounds * rounds_per_epoch))/" -e "s/momentum: 0.9 }/momentum: 0.9, rounds_per_epoch: $rounds_per_epoch }/" "$work/farm-job.yaml"
+  merge_text="$merge_text, $rounds_per_epoch rounds an epoch"
+fi
 echo "merge: $merge_yaml" >> "$work/farm-job.yaml"
 
 echo "== local baseline ($rounds epochs)" >&2

@@ -37,14 +37,6 @@ internal sealed class DemoRunner(DemoSettings settings)
         var logDir = Path.Combine(output, "logs");
         Directory.CreateDirectory(logDir);
 
-        Step($"synthesizing a {settings.Recipe} dataset ({settings.Samples} samples) in {datasetDir}");
-        if (Directory.Exists(datasetDir))
-        {
-            Directory.Delete(datasetDir, recursive: true);
-        }
-
-        DatasetSynthesizer.Synthesize(settings.Recipe, datasetDir, settings.Samples, seed: 7);
-
         Step("starting the coordinator (embedded file store, gRPC on 127.0.0.1)");
         await using var app = CoordinatorHost.Create(c => c.AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -71,6 +63,14 @@ internal sealed class DemoRunner(DemoSettings settings)
                 agents.Add(StartAgent(address, i, output, logDir));
             }
 
+            // While the agents' runtimes start and connect (seconds each, and nothing for this process to do).
+            Step($"synthesizing a {settings.Recipe} dataset ({settings.Samples} samples) in {datasetDir} while they start");
+            if (Directory.Exists(datasetDir))
+            {
+                Directory.Delete(datasetDir, recursive: true);
+            }
+
+            DatasetSynthesizer.Synthesize(settings.Recipe, datasetDir, settings.Samples, seed: 7);
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
             while (scheduler.ConnectedAgents < settings.Agents)
             {

@@ -64,7 +64,10 @@ internal sealed class ManifestCapture
 /// changed after <paramref name="version"/> (the batch holding that newer change writes the manifest).
 /// </summary>
 /// <param name="run">The run.</param>
-/// <param name="version">The version the write stores.</param>
+/// <param name="version">
+/// The version the write stores; or <see cref="RunJournal.Latest"/>: the run as it stands, with the journal's open batch
+/// (every change not yet written) taken under the same lock (<see cref="JournalQueue.TakeOpenForCatchUp"/>).
+/// </param>
 /// <param name="whole">Every part (the store lost the base of the run's parts).</param>
 /// <param name="expect">Also serialise the whole document, for the journal to compare with what the store assembles.</param>
 internal delegate ManifestCapture? ManifestSnapshot(RunState run, long version, bool whole, bool expect);

@@ -26,6 +26,9 @@ namespace RMTC.Farm.Coordinator.Runs;
 /// <param name="commitWindow">How long a batch gathers changes before it is written (<c>Coordinator:JournalCommitWindowMs</c>); zero: at once.</param>
 public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<RunJournal> log, TimeSpan commitWindow = default)
 {
+    /// <summary>The version a <see cref="ManifestSnapshot"/> is asked for to catch up: the run's latest (see its parameter).</summary>
+    internal const long Latest = -1;
+
     /// <summary>
     /// Queues a change's events, then the manifest as of <paramref name="version"/> or later, behind the run's previous
     /// writes; the task ends when they landed. Callers enqueue in the order the changes happened (under their lock).
@@ -112,23 +115,31 @@ public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHost
 
             try
             {
-                if (batch.ReserveEpochs > 0)
-                {
-                    await RetryAsync(run.Id, "lease epochs", ct => store.ReserveLeaseEpochsAsync(run.Id, 0, batch.ReserveEpochs, ct), rethrowRejected: true);
-                }
-
-                if (batch.Events.Count > 0)
-                {
-                    await RetryAsync(run.Id, "events", ct => store.AppendEventsAsync(run.Id, batch.Events, ct));
-                }
-
-                if (batch.Index.Count > 0)
-                {
-                    await RetryAsync(run.Id, "index", ct => store.IndexAsync(batch.Index, ct));
-                }
-
                 unstored.Add(batch);
-                if (snapshot(run, batch.Version, false, VerifyWrites) is { } capture)
+                await WriteBatchAsync(run, batch);
+                var capture = snapshot(run, batch.Version, false, VerifyWrites);
+                if (capture is null)
+                {
+                    // The run changed while the batch was written. Chasing the changes a batch at a time can lag for as
+                    // long as they keep coming (a busy run's manifest, and the submission and results waiting on it,
+                    // held back for seconds under load): take every change not yet written and the manifest as they
+                    // leave it at one instant, write their events, then the manifest.
+                    capture = snapshot(run, Latest, false, VerifyWrites);
+                    JournalBatch? newer;
+                    lock (journal)
+                    {
+                        newer = journal.CaughtUp;
+                        journal.CaughtUp = null;
+                    }
+
+                    if (newer is not null)
+                    {
+                        unstored.Add(newer);
+                        await WriteBatchAsync(run, newer);
+                    }
+                }
+
+                if (capture is not null)
                 {
                     await WriteManifestAsync(run, capture, snapshot);
                     journal.Stored.TrySetResult();
@@ -163,6 +174,25 @@ public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHost
                 journal.Stored.TrySetException(e);
                 return;
             }
+        }
+    }
+
+    /// <summary>A batch's lease-epoch reservation, events and index entries, in that order.</summary>
+    private async Task WriteBatchAsync(RunState run, JournalBatch batch)
+    {
+        if (batch.ReserveEpochs > 0)
+        {
+            await RetryAsync(run.Id, "lease epochs", ct => store.ReserveLeaseEpochsAsync(run.Id, 0, batch.ReserveEpochs, ct), rethrowRejected: true);
+        }
+
+        if (batch.Events.Count > 0)
+        {
+            await RetryAsync(run.Id, "events", ct => store.AppendEventsAsync(run.Id, batch.Events, ct));
+        }
+
+        if (batch.Index.Count > 0)
+        {
+            await RetryAsync(run.Id, "index", ct => store.IndexAsync(batch.Index, ct));
         }
     }
 

@@ -240,6 +240,22 @@ internal sealed class JournalQueue
     internal JournalBatch? Open { get; set; }
     internal bool Writing { get; set; }
 
+    /// <summary>The open batch as <see cref="TakeOpenForCatchUp"/> took it, for the writer to collect.</summary>
+    internal JournalBatch? CaughtUp { get; set; }
+
+    /// <summary>
+    /// Moves the open batch to <see cref="CaughtUp"/>. The owner calls it under its own lock while it captures the
+    /// manifest (<see cref="RunJournal.Latest"/>), so the capture and the events it implies are taken at one instant.
+    /// </summary>
+    internal void TakeOpenForCatchUp()
+    {
+        lock (this)
+        {
+            CaughtUp = Open;
+            Open = null;
+        }
+    }
+
     /// <summary>
     /// Set once a manifest of the run has landed in the store: from then on a restarted coordinator recovers it, so a
     /// submission is acknowledged only after this (events alone, without a manifest, recover nothing).

@@ -480,6 +480,14 @@ public sealed partial class FarmScheduler
     {
         lock (_gate)
         {
+            if (version == RunJournal.Latest)
+            {
+                // No change can slip in under the lock: the journal takes every change not yet written, and the
+                // capture is the run as the last of them left it.
+                run.Journal.TakeOpenForCatchUp();
+                version = Volatile.Read(ref run.LatestVersion);
+            }
+
             return Volatile.Read(ref run.LatestVersion) == version ? run.Recording.Capture(run.Manifest, version, whole, expect) : null;
         }
     }
