@@ -2,7 +2,7 @@ namespace RMTC.Farm.Benchmarks;
 
 /// <summary>
 /// Entry point: `dotnet run --project tests/RMTC.Farm.Benchmarks -c Release -- [lineage] [merge] [transfer] [scheduling] [manifest] [rounds] [start] [demo] [onnx] [exr] [scripted] [explorer]`
-/// (none named: all), with `--runs N` (lineage), `--params N` (merge, transfer), `--agents N --shards N --train-ms N` (scheduling), `--iterations N` (onnx; exr takes at most 5), `--repetitions N --threads N` (scripted), `--rounds N` (start: shards timed per trainer mode), `--explorer-runs N` (explorer).
+/// (none named: all), with `--runs N` (lineage), `--params N` (merge, transfer), `--agents N --shards N --train-ms N` (scheduling), `--iterations N` (onnx; exr takes at most 5), `--repetitions N --threads N` (scripted), `--rounds N` (start: shards timed per trainer mode), `--explorer-runs N` (explorer), `--demo-baseline DLL --demo-repeat N` (demo: an older build's rmtc.dll beside today's, alternated N times).
 /// `soak [--runs 20] [--agents 3] [--seed 1]` runs the fault soak instead (issue 6): real processes, one fault per run.
 /// </summary>
 internal static class BenchmarkMain
@@ -25,7 +25,8 @@ internal static class BenchmarkMain
 
         var runs = args.SkipWhile(a => a != "--runs").Skip(1).Select(int.Parse).FirstOrDefault(100_000);
         var iterations = args.SkipWhile(a => a != "--iterations").Skip(1).Select(int.Parse).FirstOrDefault(50);
-        var which = args.Where(a => !a.StartsWith("--", StringComparison.Ordinal) && !int.TryParse(a, out _)).ToHashSet();
+        var baseline = args.SkipWhile(a => a != "--demo-baseline").Skip(1).FirstOrDefault();
+        var which = args.Where(a => !a.StartsWith("--", StringComparison.Ordinal) && !int.TryParse(a, out _) && a != baseline).ToHashSet();
         var table = new ResultTable();
         if (which.Count == 0 || which.Contains("lineage"))
         {
@@ -69,7 +70,13 @@ internal static class BenchmarkMain
 
         if (which.Count == 0 || which.Contains("demo"))
         {
-            await DemoBenchmark.RunAsync(table);
+            if (baseline is not null && !File.Exists(baseline))
+            {
+                await Console.Error.WriteLineAsync($"error: --demo-baseline {baseline}: no such file (give the rmtc.dll of an older build, e.g. src/RMTC.Farm.Cli/bin/Release/net10.0/rmtc.dll of a worktree at that commit)");
+                return 2;
+            }
+
+            await DemoBenchmark.RunAsync(table, baseline is null ? null : Path.GetFullPath(baseline), args.SkipWhile(a => a != "--demo-repeat").Skip(1).Select(int.Parse).FirstOrDefault(1));
         }
 
         if (which.Count == 0 || which.Contains("onnx"))
