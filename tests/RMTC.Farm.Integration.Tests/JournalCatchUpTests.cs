@@ -1,8 +1,3 @@
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
-using Microsoft.Extensions.Time.Testing;
-using RMTC.Farm.Coordinator.Hosting;
-using RMTC.Farm.Coordinator.Runs;
 using RMTC.Farm.Coordinator.Scheduling;
 using RMTC.Farm.Coordinator.Storage;
 using RMTC.Farm.Core.Lineage;
@@ -19,51 +14,38 @@ public sealed class JournalCatchUpTests
     [Fact]
     public async Task A_run_that_changes_during_every_events_write_is_stored_after_two_writes_not_when_the_changes_stop()
     {
-        var root = Directory.CreateTempSubdirectory("rmtc-journal-catchup-").FullName;
-        try
-        {
-            var options = Options.Create(new CoordinatorOptions { DataDirectory = Path.Combine(root, "farm") });
-            var store = new ChangingStore(new FileRunStore(options));
-            var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-12-08T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
-            var journal = new RunJournal(store, time, new TestLifetime(), NullLogger<RunJournal>.Instance) { VerifyWrites = true };
-            var scheduler = new FarmScheduler(journal, new FileArtifactStore(options), time, options, NullLogger<FarmScheduler>.Instance);
-            var data = Path.Combine(root, "data");
-            RMTC.Farm.Training.Datasets.DatasetSynthesizer.Synthesize("classifier", data, 20, seed: 1);
+        ChangingStore? store = null;
+        await using var farm = new SchedulerHarness("rmtc-journal-catchup-", "2026-12-08T10:00:00Z", leaseTimeoutMs: 60_000, samples: 20,
+            wrapStore: inner => store = new ChangingStore(inner));
+        var scheduler = farm.Scheduler;
 
-            // Every events write of the run changes it again (a wrangler's priority here; on a farm, leases and
-            // results), 20 times in all.
-            var job = scheduler.SubmitPrepared(new JobSubmission { SpecYaml = $"name: t\nrecipe: classifier\ndataset: {data}\nshards: 2\nrounds: 1\n", SourceName = "t.yaml" });
-            var stored = scheduler.WhenRecordedAsync(job.Id, CancellationToken.None);
-            var verdicts = new System.Collections.Concurrent.ConcurrentBag<RunActionVerdict>();
-            store.OnAppend = n =>
+        // Every events write of the run changes it again (a wrangler's priority here; on a farm, leases and results),
+        // 20 times in all.
+        var job = scheduler.SubmitPrepared(new JobSubmission { SpecYaml = $"name: t\nrecipe: classifier\ndataset: {farm.Data}\nshards: 2\nrounds: 1\n", SourceName = "t.yaml" });
+        var stored = scheduler.WhenRecordedAsync(job.Id, CancellationToken.None);
+        var verdicts = new System.Collections.Concurrent.ConcurrentBag<RunActionVerdict>();
+        store!.OnAppend = n =>
+        {
+            if (stored.IsCompleted && store.StoredAtAppend == 0)
             {
-                if (stored.IsCompleted && store.StoredAtAppend == 0)
-                {
-                    store.StoredAtAppend = n;
-                }
+                store.StoredAtAppend = n;
+            }
 
-                if (n <= 20)
-                {
-                    verdicts.Add(scheduler.SetPriority(job.Id, n, new ActionOrigin("tester", "test")).Verdict);
-                }
-            };
-            scheduler.SetPriority(job.Id, 100, new ActionOrigin("tester", "test"));
+            if (n <= 20)
+            {
+                verdicts.Add(scheduler.SetPriority(job.Id, n, new ActionOrigin("tester", "test")).Verdict);
+            }
+        };
+        scheduler.SetPriority(job.Id, 100, new ActionOrigin("tester", "test"));
 
-            await stored.WaitAsync(TimeSpan.FromSeconds(60));
-            // The changes go on after that: the last one is made during the 20th write, and written by the 21st.
-            await FarmFixture.WaitUntilAsync(() => store.Appends > 20, TimeSpan.FromSeconds(60), () => $"only {store.Appends} events writes");
-            await scheduler.FlushAsync();
-            // Stored while the changes were still coming: with the chase it landed only after the 20th.
-            Assert.InRange(store.StoredAtAppend, 1, 5);
-            var manifest = await store.GetAsync(job.Id);
-            Assert.All(verdicts, v => Assert.Equal(RunActionVerdict.Done, v));
-            Assert.Equal(20, manifest!.Controls!.Priority);
-            Assert.Empty(journal.Mismatches);
-        }
-        finally
-        {
-            Directory.Delete(root, recursive: true);
-        }
+        await stored.WaitAsync(TimeSpan.FromSeconds(60));
+        // The changes go on after that: the last one is made during the 20th write, and written by the 21st.
+        await FarmFixture.WaitUntilAsync(() => store.Appends > 20, TimeSpan.FromSeconds(60), () => $"only {store.Appends} events writes");
+        await scheduler.FlushAsync();
+        // Stored while the changes were still coming: with the chase it landed only after the 20th.
+        Assert.InRange(store.StoredAtAppend, 1, 5);
+        Assert.All(verdicts, v => Assert.Equal(RunActionVerdict.Done, v));
+        Assert.Equal(20, (await store.GetAsync(job.Id))!.Controls!.Priority);
     }
 
     /// <summary>The file store, with a hook run inside each events write (while the journal's writer waits on it).</summary>

@@ -22,13 +22,15 @@ internal sealed class SchedulerHarness : IAsyncDisposable
     /// <param name="start">Where the fake clock starts (ISO 8601).</param>
     /// <param name="leaseTimeoutMs">Silence after which an agent loses its leases.</param>
     /// <param name="samples">Samples of the synthesized dataset.</param>
-    public SchedulerHarness(string prefix, string start, int leaseTimeoutMs, int samples = 30)
+    /// <param name="wrapStore">Wraps the file run store the journal writes to (a test's hooks); null: the store itself.</param>
+    public SchedulerHarness(string prefix, string start, int leaseTimeoutMs, int samples = 30, Func<IRunStore, IRunStore>? wrapStore = null)
     {
         Root = Directory.CreateTempSubdirectory(prefix).FullName;
         Time = new FakeTimeProvider(DateTimeOffset.Parse(start, CultureInfo.InvariantCulture));
         var options = Options.Create(new CoordinatorOptions { DataDirectory = Path.Combine(Root, "farm"), LeaseTimeoutMs = leaseTimeoutMs });
         // Every manifest written in parts is read back and compared with the whole document (see DisposeAsync).
-        _journal = new RunJournal(new FileRunStore(options), Time, new TestLifetime(), NullLogger<RunJournal>.Instance) { VerifyWrites = true };
+        IRunStore store = new FileRunStore(options);
+        _journal = new RunJournal(wrapStore?.Invoke(store) ?? store, Time, new TestLifetime(), NullLogger<RunJournal>.Instance) { VerifyWrites = true };
         var journal = _journal;
         Artifacts = new FileArtifactStore(options);
         Scheduler = new FarmScheduler(journal, Artifacts, Time, options, NullLogger<FarmScheduler>.Instance);
