@@ -3,7 +3,7 @@ namespace RMTC.Farm.Benchmarks;
 /// <summary>
 /// Entry point: `dotnet run --project tests/RMTC.Farm.Benchmarks -c Release -- [lineage] [merge] [transfer] [scheduling] [manifest] [rounds] [start] [demo] [onnx] [exr] [scripted] [explorer]`
 /// (none named: all), with `--runs N` (lineage), `--params N` (merge, transfer), `--agents N --shards N --train-ms N` (scheduling), `--iterations N` (onnx; exr takes at most 5), `--repetitions N --threads N` (scripted), `--rounds N` (start: shards timed per trainer mode), `--explorer-runs N` (explorer), `--demo-baseline DLL --demo-repeat N` (demo: an older build's rmtc.dll beside today's, alternated N times).
-/// `soak [--runs 20] [--agents 3] [--seed 1]` runs the fault soak instead (issue 6): real processes, one fault per run.
+/// `soak [--runs 20] [--agents 3] [--seed 1] [--failover]` runs the fault soak instead (issue 6): real processes, one fault per run.
 /// </summary>
 internal static class BenchmarkMain
 {
@@ -20,7 +20,8 @@ internal static class BenchmarkMain
             return await SoakTest.RunAsync(
                 args.SkipWhile(a => a != "--runs").Skip(1).Select(int.Parse).FirstOrDefault(20),
                 args.SkipWhile(a => a != "--agents").Skip(1).Select(int.Parse).FirstOrDefault(3),
-                args.SkipWhile(a => a != "--seed").Skip(1).Select(int.Parse).FirstOrDefault(1));
+                args.SkipWhile(a => a != "--seed").Skip(1).Select(int.Parse).FirstOrDefault(1),
+                failover: args.Contains("--failover"));
         }
 
         var runs = args.SkipWhile(a => a != "--runs").Skip(1).Select(int.Parse).FirstOrDefault(100_000);

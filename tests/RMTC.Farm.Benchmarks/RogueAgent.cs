@@ -34,10 +34,21 @@ internal sealed class RogueAgent(GrpcChannel channel, string id)
         Assignment? lease = null;
         while (lease is null && await session.ResponseStream.MoveNext(wait.Token))
         {
-            if (session.ResponseStream.Current.KindCase == CoordinatorMessage.KindOneofCase.Assign)
+            if (session.ResponseStream.Current.KindCase != CoordinatorMessage.KindOneofCase.Assign)
             {
-                lease = session.ResponseStream.Current.Assign;
+                continue;
             }
+
+            var assigned = session.ResponseStream.Current.Assign;
+            if (assigned.GlobalWeightsDigest.Length == 0 || !assigned.LeaseId.Contains("/s", StringComparison.Ordinal))
+            {
+                // A run's preparation (its initial weights) or an evaluation, not a shard: handed back as failed, the
+                // next attempt goes to a real agent, and this one waits for a shard to spoil.
+                await session.RequestStream.WriteAsync(new AgentMessage { Failed = new ShardFailed { LeaseId = assigned.LeaseId, LeaseEpoch = assigned.LeaseEpoch, Reason = "the soak's rogue agent takes shards only" } }, wait.Token);
+                continue;
+            }
+
+            lease = assigned;
         }
 
         if (lease is null)

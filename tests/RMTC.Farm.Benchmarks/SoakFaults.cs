@@ -15,10 +15,24 @@ internal static class SoakFaults
     public const string StaleUpload = "stale result after the lease expired";
     public const string Straggler = "straggler (speculative lease)";
     public const string Preemption = "render preempts an agent (SIGUSR1, SIGUSR2)";
+    public const string LeaderKill = "leader coordinator SIGKILL, standby takes over";
+    public const string LeaderPause = "leader SIGSTOP past its lease, then SIGCONT";
+    public const string RedisPrimaryKill = "Redis primary SIGKILL, Sentinel fails over";
 
+    /// <summary>One coordinator on one redis-server: the coordinator and Redis restarted in place.</summary>
     public static readonly string[] All =
     [
         AgentKill, AgentCutOff, CoordinatorKill, RedisRestart, RedisThenCoordinatorKill, CorruptUpload, NaNWeights, WrongShape, DuplicateUpload, StaleUpload,
+        Straggler, Preemption,
+    ];
+
+    /// <summary>
+    /// Two coordinators (a leader and a standby) on Redis behind Sentinel: the same agent and upload faults, with the
+    /// leader and the Redis primary lost in place of the one coordinator and the one redis-server.
+    /// </summary>
+    public static readonly string[] Failover =
+    [
+        AgentKill, AgentCutOff, LeaderKill, RedisPrimaryKill, LeaderPause, CorruptUpload, NaNWeights, WrongShape, DuplicateUpload, StaleUpload,
         Straggler, Preemption,
     ];
 

@@ -23,10 +23,9 @@ public sealed class SentinelRedis : IAsyncDisposable
     private readonly string _root = Directory.CreateTempSubdirectory("rmtc-sentinel-").FullName;
     private readonly List<Node> _nodes = [];
     private readonly List<Node> _sentinels = [];
+    private readonly string? _password;
 
-    private SentinelRedis()
-    {
-    }
+    private SentinelRedis(string? password) => _password = password;
 
     /// <summary>The first primary's port (the sentinels' starting point; after a failover it may be dead or a replica).</summary>
     public int FirstPrimaryPort => _nodes[0].Port;
@@ -40,11 +39,13 @@ public sealed class SentinelRedis : IAsyncDisposable
     /// <summary>
     /// Starts a primary, <paramref name="replicas"/> replicas and <paramref name="sentinels"/> sentinels (quorum: a
     /// majority), and waits until the replicas are in sync and every sentinel knows every replica and the other
-    /// sentinels: only then can a failover happen.
+    /// sentinels: only then can a failover happen. With <paramref name="password"/> every data node requires it
+    /// (<c>requirepass</c>, and <c>masterauth</c> for replication) and the sentinels use it (<c>sentinel auth-pass</c>);
+    /// the sentinels themselves ask for none, as in <c>farm/redis</c>.
     /// </summary>
-    public static async Task<SentinelRedis> StartAsync(int replicas = 2, int sentinels = 3)
+    public static async Task<SentinelRedis> StartAsync(int replicas = 2, int sentinels = 3, string? password = null)
     {
-        var group = new SentinelRedis();
+        var group = new SentinelRedis(password);
         try
         {
             var primary = await group.StartNodeAsync("primary", []);
@@ -55,14 +56,14 @@ public sealed class SentinelRedis : IAsyncDisposable
 
             await WaitAsync(async () =>
             {
-                if (!(await InfoAsync(primary.Port, "replication")).Contains($"connected_slaves:{replicas.ToString(CultureInfo.InvariantCulture)}", StringComparison.Ordinal))
+                if (!(await group.InfoAsync(primary.Port, "replication")).Contains($"connected_slaves:{replicas.ToString(CultureInfo.InvariantCulture)}", StringComparison.Ordinal))
                 {
                     return false;
                 }
 
                 foreach (var replica in group._nodes.Skip(1))
                 {
-                    if (!(await InfoAsync(replica.Port, "replication")).Contains("master_link_status:up", StringComparison.Ordinal))
+                    if (!(await group.InfoAsync(replica.Port, "replication")).Contains("master_link_status:up", StringComparison.Ordinal))
                     {
                         return false;
                     }
@@ -82,7 +83,7 @@ public sealed class SentinelRedis : IAsyncDisposable
                 {
                     foreach (var s in group._sentinels)
                     {
-                        var known = await CommandAsync(s.Port, "SENTINEL", "master", ServiceName);
+                        var known = await CommandAsync(s.Port, null, "SENTINEL", "master", ServiceName);
                         if (!known.Contains($"num-slaves\n{replicas.ToString(CultureInfo.InvariantCulture)}\n", StringComparison.Ordinal)
                             || !known.Contains($"num-other-sentinels\n{(sentinels - 1).ToString(CultureInfo.InvariantCulture)}\n", StringComparison.Ordinal))
                         {
@@ -110,7 +111,7 @@ public sealed class SentinelRedis : IAsyncDisposable
         {
             try
             {
-                var reply = (await CommandAsync(s.Port, "SENTINEL", "get-master-addr-by-name", ServiceName)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+                var reply = (await CommandAsync(s.Port, null, "SENTINEL", "get-master-addr-by-name", ServiceName)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
                 if (reply.Length == 2)
                 {
                     return $"{reply[0]}:{reply[1]}";
@@ -139,6 +140,30 @@ public sealed class SentinelRedis : IAsyncDisposable
         await node.Process.WaitForExitAsync();
     }
 
+    /// <summary>
+    /// Starts the data node that listened on <paramref name="endpoint"/> (killed earlier) again on its port and
+    /// directory, as a replica of the primary the sentinels name now: what its service manager does after a crash once
+    /// Sentinel has rewritten its role (a killed primary that came back as a primary would be demoted by the sentinels a
+    /// few seconds later anyway).
+    /// </summary>
+    public async Task RestartAsReplicaAsync(string endpoint)
+    {
+        var old = _nodes.Single(n => endpoint.EndsWith(":" + n.Port.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
+        if (!old.Process.HasExited)
+        {
+            throw new InvalidOperationException($"{old.Name} on port {old.Port} is still running: kill it before restarting it");
+        }
+
+        var primary = await PrimaryAsync() ?? throw new InvalidOperationException("no sentinel names a primary:\n" + Output);
+        var colon = primary.LastIndexOf(':');
+        var node = new Node(old.Name, old.Port, NodeArguments(old.Port, Path.Combine(_root, old.Name), [.. Auth(_password), "--replicaof", primary[..colon], primary[(colon + 1)..]]));
+        _nodes[_nodes.IndexOf(old)] = node;
+        old.Stop();
+        await WaitAsync(async () => node.Process.HasExited
+            ? throw new InvalidOperationException($"{node.Name} exited with {node.Process.ExitCode}:\n{node.Output}")
+            : await CommandAsync(node.Port, _password, "PING") == "PONG", () => $"{node.Name} on port {node.Port} did not answer PING after its restart:\n{node.Output}");
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var n in _sentinels.Concat(_nodes))
@@ -160,17 +185,19 @@ public sealed class SentinelRedis : IAsyncDisposable
     private async Task<Node> StartNodeAsync(string name, string[] extra)
     {
         var dir = Directory.CreateDirectory(Path.Combine(_root, name)).FullName;
-        return await StartAsync(name, _nodes, port =>
-        [
-            "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
-            "--appendfsync", "always", "--dir", dir, "--daemonize", "no", "--loglevel", "notice", .. extra,
-        ]);
+        return await StartAsync(name, _nodes, _password, port => NodeArguments(port, dir, [.. Auth(_password), .. extra]));
     }
+
+    private static string[] NodeArguments(int port, string dir, string[] extra) =>
+    [
+        "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+        "--appendfsync", "always", "--dir", dir, "--daemonize", "no", "--loglevel", "notice", .. extra,
+    ];
 
     private async Task StartSentinelAsync(int index, int primaryPort, int quorum)
     {
         var dir = Directory.CreateDirectory(Path.Combine(_root, $"sentinel-{index.ToString(CultureInfo.InvariantCulture)}")).FullName;
-        await StartAsync($"sentinel-{index.ToString(CultureInfo.InvariantCulture)}", _sentinels, port =>
+        await StartAsync($"sentinel-{index.ToString(CultureInfo.InvariantCulture)}", _sentinels, null, port =>
         {
             // Sentinel rewrites its file (it records what it learns), so each has its own.
             var conf = Path.Combine(dir, "sentinel.conf");
@@ -182,12 +209,15 @@ public sealed class SentinelRedis : IAsyncDisposable
                 $"sentinel down-after-milliseconds {ServiceName} 1000",
                 $"sentinel failover-timeout {ServiceName} 3000",
                 $"sentinel parallel-syncs {ServiceName} 2",
+                _password is null ? "" : $"sentinel auth-pass {ServiceName} {_password}",
                 "") );
             return [conf, "--sentinel"];
         });
     }
 
-    private static async Task<Node> StartAsync(string name, List<Node> into, Func<int, string[]> arguments)
+    private static string[] Auth(string? password) => password is null ? [] : ["--requirepass", password, "--masterauth", password];
+
+    private static async Task<Node> StartAsync(string name, List<Node> into, string? password, Func<int, string[]> arguments)
     {
         // The port found free can be taken before the server binds it: pick another and try again.
         for (var attempt = 1; ; attempt++)
@@ -198,7 +228,7 @@ public sealed class SentinelRedis : IAsyncDisposable
             {
                 await WaitAsync(async () => node.Process.HasExited
                     ? throw new InvalidOperationException($"{name} exited with {node.Process.ExitCode}:\n{node.Output}")
-                    : await CommandAsync(port, "PING") == "PONG", () => $"{name} on port {port} did not answer PING:\n{node.Output}");
+                    : await CommandAsync(port, password, "PING") == "PONG", () => $"{name} on port {port} did not answer PING:\n{node.Output}");
                 into.Add(node);
                 return node;
             }
@@ -209,29 +239,46 @@ public sealed class SentinelRedis : IAsyncDisposable
         }
     }
 
-    private static Task<string> InfoAsync(int port, string section) => CommandAsync(port, "INFO", section);
+    private Task<string> InfoAsync(int port, string section) => CommandAsync(port, _password, "INFO", section);
 
     /// <summary>
-    /// One command in RESP on a fresh connection, with no client library in between; the reply flattened to lines
-    /// (bulk strings and array elements one per line, errors as <c>-ERR …</c>).
+    /// One command in RESP on a fresh connection, with no client library in between, after <c>AUTH</c> when a
+    /// <paramref name="password"/> is given; the reply flattened to lines (bulk strings and array elements one per
+    /// line, errors as <c>-ERR …</c>).
     /// </summary>
-    private static async Task<string> CommandAsync(int port, params string[] command)
+    private static async Task<string> CommandAsync(int port, string? password, params string[] command)
     {
         using var client = new TcpClient();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(3));
         await client.ConnectAsync(IPAddress.Loopback, port, timeout.Token);
         var stream = client.GetStream();
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        if (password is not null)
+        {
+            await SendAsync(stream, ["AUTH", password], timeout.Token);
+            var auth = new List<string>();
+            await ReadValueAsync(reader, auth, timeout.Token);
+            if (auth is not ["OK"])
+            {
+                throw new IOException($"AUTH on port {port} answered {string.Join(' ', auth)}");
+            }
+        }
+
+        await SendAsync(stream, command, timeout.Token);
+        var lines = new List<string>();
+        await ReadValueAsync(reader, lines, timeout.Token);
+        return string.Join('\n', lines) + (lines.Count > 1 ? "\n" : "");
+    }
+
+    private static async Task SendAsync(Stream stream, string[] command, CancellationToken ct)
+    {
         var request = new StringBuilder().Append('*').Append(command.Length).Append("\r\n");
         foreach (var part in command)
         {
             request.Append('$').Append(Encoding.UTF8.GetByteCount(part)).Append("\r\n").Append(part).Append("\r\n");
         }
 
-        await stream.WriteAsync(Encoding.UTF8.GetBytes(request.ToString()), timeout.Token);
-        using var reader = new StreamReader(stream, Encoding.UTF8);
-        var lines = new List<string>();
-        await ReadValueAsync(reader, lines, timeout.Token);
-        return string.Join('\n', lines) + (lines.Count > 1 ? "\n" : "");
+        await stream.WriteAsync(Encoding.UTF8.GetBytes(request.ToString()), ct);
     }
 
     private static async Task ReadValueAsync(StreamReader reader, List<string> into, CancellationToken ct)
