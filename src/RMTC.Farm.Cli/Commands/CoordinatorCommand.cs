@@ -55,6 +55,12 @@ internal static class CoordinatorCommand
                 await Console.Error.WriteLineAsync($"error: invalid configuration: {string.Join("; ", e.Failures)}");
                 return 2;
             }
+            catch (StackExchange.Redis.RedisException e)
+            {
+                // The start-up recovery reads the store: out of reach, the coordinator cannot start (its supervisor tries again).
+                await Console.Error.WriteLineAsync($"error: {RedisConnection.Explain(e, app.Services.GetRequiredService<IOptions<CoordinatorOptions>>().Value)}");
+                return 1;
+            }
             catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
             {
                 await Console.Error.WriteLineAsync(PortInUse(e.Message, app.Services.GetRequiredService<IOptions<CoordinatorOptions>>().Value, app.Services.GetRequiredService<IOptions<RMTC.Farm.Coordinator.DataPlane.DataPlaneOptions>>().Value.Port));

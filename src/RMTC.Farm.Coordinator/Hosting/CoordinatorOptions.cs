@@ -29,6 +29,14 @@ public sealed class CoordinatorOptions
     public string? RedisServiceName { get; set; }
 
     /// <summary>
+    /// The password of the Redis data nodes (their <c>requirepass</c>): sent to a standalone <see cref="Redis"/>, or to
+    /// the primary the sentinels name (the sentinels are sent it too, which those without a password of their own
+    /// accept). Kept out of <see cref="Redis"/> and <see cref="RedisSentinels"/> so it appears in no log; set it in the
+    /// config file or as <c>RMTC_Coordinator__RedisPassword</c> (an EnvironmentFile readable by the service alone).
+    /// </summary>
+    public string? RedisPassword { get; set; }
+
+    /// <summary>
     /// How many replicas each store write must reach (Redis <c>WAIT</c>) before it counts as stored, so that nothing
     /// acknowledged is lost when a replica is promoted. Unset: 1 with <see cref="RedisSentinels"/>, 0 (no <c>WAIT</c>)
     /// with a standalone <see cref="Redis"/>.

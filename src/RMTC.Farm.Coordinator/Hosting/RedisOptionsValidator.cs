@@ -41,6 +41,11 @@ internal sealed class RedisOptionsValidator : IValidateOptions<CoordinatorOption
             failures.Add("Coordinator:RedisServiceName is set without Coordinator:RedisSentinels (--redis-sentinels): list the sentinels, or leave the service name out for a standalone Redis");
         }
 
+        if (!string.IsNullOrEmpty(options.RedisPassword) && !options.UsesRedis)
+        {
+            failures.Add("Coordinator:RedisPassword is set but no Redis is configured: set Coordinator:Redis or Coordinator:RedisSentinels, or leave the password out");
+        }
+
         if (options.RedisMinReplicas > 0 && !options.UsesRedis)
         {
             failures.Add($"Coordinator:RedisMinReplicas is {options.RedisMinReplicas} but no Redis is configured: the embedded file store has no replicas; set Coordinator:Redis or Coordinator:RedisSentinels, or leave it out");
