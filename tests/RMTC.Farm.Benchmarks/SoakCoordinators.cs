@@ -129,23 +129,35 @@ internal sealed class SoakCoordinators : IAsyncDisposable
         }
     }
 
-    /// <summary>Asks whichever coordinator serves: the first answer that is no refusal (a standby's, a dead one's).</summary>
+    /// <summary>
+    /// Asks whichever coordinator serves: the first answer that is no refusal (a standby's, a dead one's). While none
+    /// serves (a takeover under way, both restarting) it asks again for up to a minute, then throws the last refusal.
+    /// </summary>
     public T Call<T>(Func<JobService.JobServiceClient, T> call)
     {
-        RpcException? last = null;
-        foreach (var channel in _channels)
+        var waited = Stopwatch.StartNew();
+        while (true)
         {
-            try
+            RpcException? last = null;
+            foreach (var channel in _channels)
             {
-                return call(new JobService.JobServiceClient(channel));
+                try
+                {
+                    return call(new JobService.JobServiceClient(channel));
+                }
+                catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Cancelled)
+                {
+                    last = e;
+                }
             }
-            catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Cancelled)
-            {
-                last = e;
-            }
-        }
 
-        throw last!;
+            if (waited.Elapsed > TimeSpan.FromMinutes(1))
+            {
+                throw last!;
+            }
+
+            Thread.Sleep(200);
+        }
     }
 
     /// <summary>SIGKILL (no restart in the single-coordinator soak: see <see cref="RestartAsync"/>; the supervisor restarts it otherwise).</summary>

@@ -40,6 +40,7 @@ internal static class SoakTest
         var random = new Random(seed);
         var plan = Enumerable.Range(0, runs).Select(i => kinds[i % kinds.Length]).OrderBy(_ => random.Next()).ToList();
         var injected = new Dictionary<string, int>();
+        var notInjected = new List<string>();
         var answers = new List<string>();
         var outcomes = new SortedDictionary<string, int>(StringComparer.Ordinal);
         var figures = new SoakFailoverFigures();
@@ -63,6 +64,11 @@ internal static class SoakTest
                     var heard = agents.Select(a => (Agent: a, From: a.Output.Length)).ToList();
                     var leader = await coordinators.LeaderAsync(TimeSpan.FromMinutes(2));
                     var channel = coordinators.Channel(leader);
+                    // Every agent with the leader first (after a takeover they reconnect with backoff): a run submitted to a
+                    // farm of one rogue agent would hand it every task.
+                    var leaderAddress = coordinators.AddressOf(leader);
+                    await WaitAsync(() => agents.All(a => a.Output.LastIndexOf(" connected to ", StringComparison.Ordinal) is var at and >= 0
+                        && a.Output.AsSpan(at).StartsWith($" connected to {leaderAddress}", StringComparison.Ordinal)), "every agent connected to the leader");
                     var rogue = SoakFaults.IsRogue(fault) ? new RogueAgent(channel, $"rogue-{i + 1}") : null;
                     using var rogueSession = rogue is null ? null : await rogue.ConnectAsync();
                     var policy = fault == SoakFaults.Straggler ? "round_policy:\n  straggler_after: 1s\n" : "";
@@ -73,11 +79,18 @@ internal static class SoakTest
                     })).Job;
 
                     string answer = "";
+                    var missed = false;
                     switch (fault)
                     {
                         case SoakFaults.AgentKill:
                         {
                             var k = await BusyAgentAsync(coordinators, job.Id, agents);
+                            if (k < 0)
+                            {
+                                missed = true;
+                                break;
+                            }
+
                             agents[k].Kill();
                             agents[k].Dispose();
                             await Task.Delay(1000);
@@ -90,6 +103,12 @@ internal static class SoakTest
                         case SoakFaults.Straggler:
                         {
                             var k = await BusyAgentAsync(coordinators, job.Id, agents);
+                            if (k < 0)
+                            {
+                                missed = true;
+                                break;
+                            }
+
                             Signal("STOP", agents[k].Process.Id);
                             await Task.Delay(fault == SoakFaults.AgentCutOff ? LeaseTimeoutMs + 2000 : LeaseTimeoutMs - 1000);
                             Signal("CONT", agents[k].Process.Id);
@@ -100,6 +119,12 @@ internal static class SoakTest
                         {
                             // The render manager's hook: the node yields mid-shard, and is free again 2 s later.
                             var k = await BusyAgentAsync(coordinators, job.Id, agents);
+                            if (k < 0)
+                            {
+                                missed = true;
+                                break;
+                            }
+
                             Signal("USR1", agents[k].Process.Id);
                             await Task.Delay(2000);
                             Signal("USR2", agents[k].Process.Id);
@@ -187,7 +212,16 @@ internal static class SoakTest
                             break;
                     }
 
-                    injected[fault] = injected.GetValueOrDefault(fault) + 1;
+                    if (missed)
+                    {
+                        // A warm farm can finish a short run between two looks: nothing was running to hit.
+                        notInjected.Add(fault);
+                        answer = "not injected: the run ended before a shard was seen running";
+                    }
+                    else
+                    {
+                        injected[fault] = injected.GetValueOrDefault(fault) + 1;
+                    }
                     rogueSession?.Dispose();
 
                     var state = await FinalStateAsync(coordinators, job.Id);
@@ -269,6 +303,11 @@ internal static class SoakTest
         foreach (var (kind, count) in injected.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
             Console.WriteLine($"  fault: {kind,-48} {count}");
+        }
+
+        if (notInjected.Count > 0)
+        {
+            Console.WriteLine($"  not injected (run ended first): {string.Join(", ", notInjected)}");
         }
 
         Console.WriteLine($"shard attempts by outcome    {string.Join(", ", outcomes.Select(p => $"{p.Key} {p.Value}"))}");
@@ -365,6 +404,12 @@ internal static class SoakTest
             var manifest = RunManifest.FromJson(coordinators.Call(c => c.GetManifest(new GetJobRequest { JobId = jobId })).Json);
             var running = manifest.Rounds.LastOrDefault()?.Attempts.FirstOrDefault(a => a.Outcome == AttemptOutcomes.Running && agents.Any(p => p.Id == a.AgentId));
             index = running is null ? -1 : Array.FindIndex(agents, p => p.Id == running.AgentId);
+            if (RunStates.IsFinal(manifest.State))
+            {
+                index = -1;
+                return true;
+            }
+
             seen = $"{manifest.State}, round {manifest.Rounds.Count}, attempts {string.Join(" ", manifest.Rounds.SelectMany(r => r.Attempts).Select(a => $"{a.LeaseId}@{a.AgentId}:{a.Outcome}"))}";
             return index >= 0;
         }, () => $"an agent running a shard (the run: {seen})");
