@@ -509,16 +509,20 @@ internal static class SoakTest
         }
     }
 
-    /// <summary>`rmtc shard run` and `rmtc trainer serve` processes alive on this machine.</summary>
+    /// <summary>
+    /// `rmtc shard run` and `rmtc trainer serve` processes of this build alive on this machine: those of other
+    /// checkouts (another soak, a test suite running beside it) are not the soak's to count.
+    /// </summary>
     private static int Trainers()
     {
+        var ours = Path.Combine(AppContext.BaseDirectory, "rmtc.dll");
         var count = 0;
         foreach (var dir in Directory.GetDirectories("/proc"))
         {
             try
             {
                 var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline"));
-                if (cmdline.Contains("rmtc.dll\0shard\0run", StringComparison.Ordinal) || cmdline.Contains("rmtc.dll\0trainer\0serve", StringComparison.Ordinal))
+                if (cmdline.Contains(ours + "\0shard\0run", StringComparison.Ordinal) || cmdline.Contains(ours + "\0trainer\0serve", StringComparison.Ordinal))
                 {
                     count++;
                 }
