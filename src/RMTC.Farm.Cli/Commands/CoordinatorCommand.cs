@@ -55,7 +55,7 @@ internal static class CoordinatorCommand
                 await Console.Error.WriteLineAsync($"error: invalid configuration: {string.Join("; ", e.Failures)}");
                 return 2;
             }
-            catch (StackExchange.Redis.RedisException e)
+            catch (Exception e) when (e is StackExchange.Redis.RedisConnectionException or StackExchange.Redis.RedisTimeoutException)
             {
                 // The start-up recovery reads the store: out of reach, the coordinator cannot start (its supervisor tries again).
                 await Console.Error.WriteLineAsync($"error: {RedisConnection.Explain(e, app.Services.GetRequiredService<IOptions<CoordinatorOptions>>().Value)}");
