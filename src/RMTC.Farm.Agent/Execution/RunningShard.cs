@@ -12,6 +12,8 @@ public sealed class RunningShard
     public long ReceivedAt { get; set; }
     public ShardProgress Progress { get; set; } = new();
     public Task? Task { get; set; }
+    /// <summary>Called once the inputs are on the node: the worker tells the coordinator at once (a heartbeat), which then names this agent as a peer for them.</summary>
+    public Action? InputsFetched { get; set; }
     /// <summary>Fires when the node yields to rendering: the attempt stops with a checkpoint and is handed back.</summary>
     public CancellationTokenSource YieldRequested { get; } = new();
     /// <summary>Why the node yields (flag file, probe, signal), once <see cref="YieldRequested"/> fired.</summary>

@@ -43,6 +43,8 @@ public sealed partial class ShardExecutor(
 
             shard.Phase = "fetching";
             var fetched = await inputs.FetchAsync(client, a, ct);
+            shard.Phase = "fetched";
+            shard.InputsFetched?.Invoke();
             if (shard.YieldRequested.IsCancellationRequested)
             {
                 // Rendering claimed the node before training began: nothing to keep, hand the shard straight back.

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RMTC.Farm.Agent.Hosting;
+using RMTC.Farm.Agent.Weights;
 using RMTC.Farm.Protos.V1;
 
 namespace RMTC.Farm.Agent.Gpus;
@@ -13,7 +14,7 @@ namespace RMTC.Farm.Agent.Gpus;
 /// The agent's own <c>/metrics</c> (off unless <see cref="AgentOptions.MetricsPort"/> is set): its latest GPU samples
 /// with the DCGM exporter's names and labels, for farms that scrape nodes directly. Serves cached samples only.
 /// </summary>
-public sealed partial class AgentMetricsEndpoint(GpuSampling sampling, IOptions<AgentOptions> options, ILogger<AgentMetricsEndpoint> log) : BackgroundService
+public sealed partial class AgentMetricsEndpoint(GpuSampling sampling, TransferCounters transfers, IOptions<AgentOptions> options, ILogger<AgentMetricsEndpoint> log) : BackgroundService
 {
     /// <summary>The bound address once listening (tests read it), else null.</summary>
     public Uri? Address { get; private set; }
@@ -51,7 +52,7 @@ public sealed partial class AgentMetricsEndpoint(GpuSampling sampling, IOptions<
                 continue;
             }
 
-            var body = Encoding.UTF8.GetBytes(Render(sampling.Latest, Environment.MachineName));
+            var body = Encoding.UTF8.GetBytes(Render(sampling.Latest, Environment.MachineName) + Render(transfers));
             response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
             await response.OutputStream.WriteAsync(body, stoppingToken);
         }
@@ -75,6 +76,23 @@ public sealed partial class AgentMetricsEndpoint(GpuSampling sampling, IOptions<
             }
         }
 
+        return sb.ToString();
+    }
+
+    /// <summary>Prometheus text exposition of what the agent's fetches and its peer data plane moved (counters since start).</summary>
+    public static string Render(TransferCounters t)
+    {
+        var sb = new StringBuilder();
+        sb.Append("# HELP rmtc_agent_fetched_bytes_total Bytes of weights and model files fetched, by source (peer agent or coordinator).\n");
+        sb.Append("# TYPE rmtc_agent_fetched_bytes_total counter\n");
+        sb.Append(CultureInfo.InvariantCulture, $"rmtc_agent_fetched_bytes_total{{source=\"peer\"}} {t.FromPeers}\n");
+        sb.Append(CultureInfo.InvariantCulture, $"rmtc_agent_fetched_bytes_total{{source=\"coordinator\"}} {t.FromCoordinator}\n");
+        sb.Append("# HELP rmtc_agent_peer_refusals_total Peers given up (down, silent, without the artifact, or serving bytes of another digest).\n");
+        sb.Append("# TYPE rmtc_agent_peer_refusals_total counter\n");
+        sb.Append(CultureInfo.InvariantCulture, $"rmtc_agent_peer_refusals_total {t.PeerRefusals}\n");
+        sb.Append("# HELP rmtc_agent_peer_served_bytes_total Bytes of this agent's cache served to peer agents.\n");
+        sb.Append("# TYPE rmtc_agent_peer_served_bytes_total counter\n");
+        sb.Append(CultureInfo.InvariantCulture, $"rmtc_agent_peer_served_bytes_total {t.ServedToPeers}\n");
         return sb.ToString();
     }
 

@@ -124,4 +124,7 @@ public sealed class AgentOptions
     /// false keeps every transfer on gRPC. A coordinator without a data plane gets gRPC either way.
     /// </summary>
     public bool UseDataPlane { get; set; } = true;
+
+    /// <summary>This agent's weights cache served to peer agents, and how long a peer the coordinator names is waited on.</summary>
+    public PeerDataPlaneOptions PeerDataPlane { get; set; } = new();
 }

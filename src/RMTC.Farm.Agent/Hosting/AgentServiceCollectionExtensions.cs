@@ -38,7 +38,7 @@ public static class AgentServiceCollectionExtensions
         }
     }
 
-    /// <summary>Adds the agent: options (validated on start), the weights cache, the shard executor (inputs, cold or warm trainers or their simulation, uploads), GPU sampling and the session loop.</summary>
+    /// <summary>Adds the agent: options (validated on start), the weights cache and its peer data plane, the shard executor (inputs, cold or warm trainers or their simulation, uploads), GPU sampling and the session loop.</summary>
     public static IServiceCollection AddRmtcAgent(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<AgentOptions>()
@@ -56,8 +56,13 @@ public static class AgentServiceCollectionExtensions
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<AgentOptions>, TrainerOptionsValidation>();
         services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<TransferCounters>();
         services.AddSingleton<WeightsCache>();
         services.AddSingleton<DataPlaneLink>();
+        services.AddSingleton<PeerLinks>();
+        // Bound before the session starts, so the first registration can name it.
+        services.AddSingleton<PeerCacheServer>();
+        services.AddHostedService(sp => sp.GetRequiredService<PeerCacheServer>());
         services.AddSingleton<InputFetcher>();
         services.AddSingleton<ResultUploader>();
         services.AddSingleton<TrainerSupervisor>();

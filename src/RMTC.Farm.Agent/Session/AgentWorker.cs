@@ -10,6 +10,7 @@ using RMTC.Farm.Agent.Execution;
 using RMTC.Farm.Agent.Execution.Transfers;
 using RMTC.Farm.Agent.Gpus;
 using RMTC.Farm.Agent.Hosting;
+using RMTC.Farm.Agent.Weights;
 using RMTC.Farm.Agent.Yielding;
 using RMTC.Farm.Protos.Client;
 using RMTC.Farm.Protos.V1;
@@ -20,7 +21,7 @@ namespace RMTC.Farm.Agent.Session;
 /// The daemon's main loop: register, hold the session (heartbeats up, assignments down), run shards, and
 /// reconnect with backoff whenever the coordinator goes away. Running shards survive a reconnect.
 /// </summary>
-public sealed partial class AgentWorker(ShardExecutor executor, DataPlaneLink dataPlane, GpuSampling gpuSampling, IOptions<AgentOptions> options, TimeProvider time, ILogger<AgentWorker> log, YieldMonitor yielding) : BackgroundService
+public sealed partial class AgentWorker(ShardExecutor executor, DataPlaneLink dataPlane, PeerCacheServer peerCache, GpuSampling gpuSampling, IOptions<AgentOptions> options, TimeProvider time, ILogger<AgentWorker> log, YieldMonitor yielding) : BackgroundService
 {
     private readonly ConcurrentDictionary<string, RunningShard> _running = new(StringComparer.Ordinal);
     private readonly Channel<AgentMessage> _outgoing = Channel.CreateUnbounded<AgentMessage>();
@@ -101,6 +102,8 @@ public sealed partial class AgentWorker(ShardExecutor executor, DataPlaneLink da
             Slots = (uint)slots,
             Capacity = capacity,
             Version = typeof(AgentWorker).Assembly.GetName().Version?.ToString() ?? "",
+            // Where peers may fetch what this node holds; the coordinator learns what it holds from the leases it ran.
+            PeerDataPlane = await peerCache.AdvertisedAsync.WaitAsync(ct) ?? "",
         };
         request.Gpus.AddRange(gpus);
         var registration = await client.RegisterAsync(request, cancellationToken: ct);
@@ -220,6 +223,7 @@ public sealed partial class AgentWorker(ShardExecutor executor, DataPlaneLink da
     private void Start(AgentService.AgentServiceClient client, Assignment assignment)
     {
         var shard = new RunningShard { Assignment = assignment, Cancellation = new CancellationTokenSource() };
+        shard.InputsFetched = () => _outgoing.Writer.TryWrite(new AgentMessage { Heartbeat = BuildHeartbeat() });
         if (!_running.TryAdd(assignment.LeaseId, shard))
         {
             return;

@@ -22,6 +22,17 @@ internal sealed class HashingFileSink(FileStream file, IncrementalHash hash) : S
         set => throw new NotSupportedException("a fetch appends");
     }
 
+    /// <summary>The sha256 of the bytes so far, lowercase hex.</summary>
+    public string CurrentDigest() => Convert.ToHexStringLower(hash.GetCurrentHash());
+
+    /// <summary>Throws away every byte so far (bytes of the wrong digest): the next source starts from byte 0.</summary>
+    public void Discard()
+    {
+        file.SetLength(0);
+        file.Position = 0;
+        hash.GetHashAndReset();
+    }
+
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         hash.AppendData(buffer);

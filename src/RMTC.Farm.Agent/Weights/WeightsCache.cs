@@ -21,9 +21,12 @@ public sealed partial class WeightsCache
     private readonly ConcurrentDictionary<string, Lazy<Task<string>>> _inflight = new();
     private readonly TimeProvider _time;
     private readonly ILogger<WeightsCache> _log;
+    private readonly TransferCounters? _counters;
 
-    public WeightsCache(IOptions<AgentOptions> options, TimeProvider time, ILogger<WeightsCache> log)
+    /// <summary>A cache under the agent's work directory; <paramref name="counters"/> (optional) counts bytes by source.</summary>
+    public WeightsCache(IOptions<AgentOptions> options, TimeProvider time, ILogger<WeightsCache> log, TransferCounters? counters = null)
     {
+        _counters = counters;
         _root = Path.Combine(Path.GetFullPath(options.Value.WorkDirectory), "cache", "sha256");
         _time = time;
         _log = log;
@@ -40,7 +43,7 @@ public sealed partial class WeightsCache
     /// <exception cref="InvalidDataException">The bytes do not hash to <paramref name="digest"/>.</exception>
     public async Task<string> GetAsync(IReadOnlyList<IArtifactSource> sources, string digest, CancellationToken ct, ArtifactType type = ArtifactType.Weights)
     {
-        var path = Path.Combine(_root, digest + (type == ArtifactType.Torchscript ? ".pt" : ".safetensors"));
+        var path = PathOf(digest, type);
         if (File.Exists(path))
         {
             return path;
@@ -57,6 +60,18 @@ public sealed partial class WeightsCache
         }
     }
 
+    /// <summary>
+    /// Path of the cached, digest-checked file with this digest, or null when this node does not hold it (a fetch still
+    /// under way is not held: its bytes are in a <c>.part</c> file until they hash to the digest). What peers are served.
+    /// </summary>
+    public string? Held(string digest, ArtifactType type = ArtifactType.Weights)
+    {
+        var path = PathOf(digest, type);
+        return File.Exists(path) ? path : null;
+    }
+
+    private string PathOf(string digest, ArtifactType type) => Path.Combine(_root, digest + (type == ArtifactType.Torchscript ? ".pt" : ".safetensors"));
+
     private async Task<string> FetchAsync(IReadOnlyList<IArtifactSource> sources, string digest, ArtifactType type, string path, CancellationToken ct)
     {
         var what = type == ArtifactType.Torchscript ? "model file" : "weights";
@@ -72,20 +87,20 @@ public sealed partial class WeightsCache
                 await HashExistingAsync(file, hash, ct);
                 var kept = file.Length;
                 await using var sink = new HashingFileSink(file, hash);
-                await CopyFromSourcesAsync(sources, digest, type, sink, ct);
+                var (source, actual) = await CopyFromSourcesAsync(sources, digest, type, sink, kept, ct);
                 await file.FlushAsync(ct);
-                if (kept > 0)
-                {
-                    LogResumed(digest, kept, file.Length);
-                }
-
-                var actual = Convert.ToHexStringLower(hash.GetHashAndReset());
-                if (actual != digest)
+                if (source is null)
                 {
                     corrupt = true;
                     throw new InvalidDataException($"{what} {digest} arrived corrupt (hash {actual}); will fetch again");
                 }
 
+                if (kept > 0 && file.Length > 0)
+                {
+                    LogResumed(digest, kept, file.Length);
+                }
+
+                LogFetched(what, digest, file.Length, source.Name);
                 verified = true;
             }
 
@@ -102,28 +117,48 @@ public sealed partial class WeightsCache
         }
     }
 
-    /// <summary>Asks each source in turn, each up to <see cref="TriesPerSource"/> times, every try going on from the bytes kept.</summary>
-    private async Task CopyFromSourcesAsync(IReadOnlyList<IArtifactSource> sources, string digest, ArtifactType type, HashingFileSink sink, CancellationToken ct)
+    /// <summary>
+    /// Asks each source in turn, each up to its <see cref="IArtifactSource.Tries"/>, every try going on from the bytes
+    /// kept. When a source has sent the whole artifact its digest is checked: a match returns that source; bytes of
+    /// another digest are thrown away (a peer serving the wrong bytes, a corrupt partial file) and the next source starts
+    /// from byte 0. Returns a null source, and the last digest seen, when the last source's bytes were wrong too.
+    /// </summary>
+    private async Task<(IArtifactSource? Source, string Actual)> CopyFromSourcesAsync(IReadOnlyList<IArtifactSource> sources, string digest, ArtifactType type, HashingFileSink sink, long kept, CancellationToken ct)
     {
         var failures = new List<string>();
+        var wrong = "";
+        var lastWasWrong = false;
         foreach (var source in sources)
         {
-            for (var attempt = 1; attempt <= TriesPerSource; attempt++)
+            var tries = Math.Max(1, source.Tries);
+            var before = sink.Position;
+            var completed = false;
+            for (var attempt = 1; attempt <= tries; attempt++)
             {
                 var offset = sink.Position;
                 try
                 {
                     await source.CopyToAsync(digest, type, offset, sink, ct);
-                    return;
+                    completed = true;
+                    break;
                 }
-                catch (ArtifactMissingException)
+                catch (ArtifactMissingException) when (!source.IsPeer)
                 {
                     throw;
                 }
                 catch (Exception e) when (!ct.IsCancellationRequested && e is not InvalidDataException)
                 {
+                    if (source.IsPeer)
+                    {
+                        // A peer is a shortcut, never the only way: one failure and the coordinator is asked.
+                        _counters?.PeerRefused();
+                        LogPeerRefused(digest, source.Name, e.Message);
+                        failures.Add($"{source.Name}: {e.Message}");
+                        break;
+                    }
+
                     LogTransferCut(digest, source.Name, offset, sink.Position, attempt, e.Message);
-                    if (attempt == TriesPerSource)
+                    if (attempt == tries)
                     {
                         failures.Add($"{source.Name}: {e.Message}");
                         break;
@@ -136,6 +171,37 @@ public sealed partial class WeightsCache
                     }
                 }
             }
+
+            _counters?.Fetched(source.IsPeer, sink.Position - before);
+            lastWasWrong = false;
+            if (!completed)
+            {
+                continue;
+            }
+
+            var actual = sink.CurrentDigest();
+            if (actual == digest)
+            {
+                return (source, actual);
+            }
+
+            // Nothing unverified is kept: not this source's bytes, nor a partial file they were appended to.
+            wrong = actual;
+            lastWasWrong = true;
+            if (source.IsPeer)
+            {
+                _counters?.PeerRefused();
+            }
+
+            LogWrongDigest(digest, source.Name, actual, sink.Position, kept);
+            failures.Add($"{source.Name}: sent bytes of sha256 {actual}");
+            sink.Discard();
+            kept = 0;
+        }
+
+        if (lastWasWrong)
+        {
+            return (null, wrong);
         }
 
         throw new IOException($"could not fetch {digest} ({sink.Position} bytes kept for the next try): {string.Join("; ", failures)}");
@@ -169,6 +235,15 @@ public sealed partial class WeightsCache
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Fetch of {Digest} from {Source} stopped at byte {Reached} (started at {Offset}, try {Attempt}): {Reason}; resuming")]
     private partial void LogTransferCut(string digest, string source, long offset, long reached, int attempt, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Fetched {What} {Digest} ({Bytes} bytes, digest checked) from {Source}")]
+    private partial void LogFetched(string what, string digest, long bytes, string source);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Peer refused for {Digest}: {Source} failed ({Reason}); asking the coordinator")]
+    private partial void LogPeerRefused(string digest, string source, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused the bytes of {Digest} from {Source}: they hash to {Actual} ({Bytes} bytes, {Kept} of them kept from before); discarded, asking the next source")]
+    private partial void LogWrongDigest(string digest, string source, string actual, long bytes, long kept);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Fetch of {Digest} resumed: {Kept} bytes were kept from a cut transfer, {Total} in all")]
     private partial void LogResumed(string digest, long kept, long total);

@@ -30,4 +30,10 @@ public sealed class DataPlaneOptions
     /// </summary>
     [Range(0, 1024 * 1024)]
     public int ReceiveBlockBytes { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// Name, in each assignment, a peer agent that holds its weights (agents that serve their cache, <c>Agent:PeerDataPlane</c>),
+    /// so a round's fan-out need not all come from here; false names none and every fetch comes from the coordinator.
+    /// </summary>
+    public bool NamePeers { get; set; } = true;
 }

@@ -17,7 +17,7 @@ using RMTC.Farm.Protos.V1;
 namespace RMTC.Farm.Coordinator.Services;
 
 /// <summary>The agents' side of the wire: registration, sessions, and weights moving in chunks both ways.</summary>
-public sealed partial class AgentGrpcService(FarmScheduler scheduler, ResultIntake intake, IArtifactStore artifacts, FarmMetrics metrics, IOptions<CoordinatorOptions> options, CoordinatorEndpoints endpoints, ILogger<AgentGrpcService> log)
+public sealed partial class AgentGrpcService(FarmScheduler scheduler, ResultIntake intake, IArtifactStore artifacts, FarmMetrics metrics, IOptions<CoordinatorOptions> options, CoordinatorEndpoints endpoints, PeerDirectory peers, ILogger<AgentGrpcService> log)
     : AgentService.AgentServiceBase
 {
     public override Task<RegisterResponse> Register(RegisterRequest request, ServerCallContext context)
@@ -27,6 +27,7 @@ public sealed partial class AgentGrpcService(FarmScheduler scheduler, ResultInta
             var welcome = scheduler.Register(request.ToDomain()).ToWire();
             // An agent that knows the data plane moves weights there; older agents ignore the field and keep to gRPC.
             welcome.DataPlane = endpoints.Advertised();
+            peers.Register(request.AgentId, request.PeerDataPlane, context.GetHttpContext().Connection.RemoteIpAddress);
             return Task.FromResult(welcome);
         }
         catch (ArgumentException e)
@@ -54,12 +55,20 @@ public sealed partial class AgentGrpcService(FarmScheduler scheduler, ResultInta
             throw new RpcException(new Status(StatusCode.FailedPrecondition, e.Message));
         }
 
+        peers.Online(hello.AgentId, true);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var writer = Task.Run(async () =>
         {
             await foreach (var message in outbox.ReadAllAsync(stop.Token))
             {
-                await responseStream.WriteAsync(message.ToWire(), stop.Token);
+                var wire = message.ToWire();
+                if (wire.Assign is { } a)
+                {
+                    // A peer that holds the inputs spares the coordinator's network; the agent checks the digest and falls back here.
+                    a.PeerDataPlane = peers.Name(hello.AgentId, a.LeaseId, [a.GlobalWeightsDigest, a.ModelDigest, a.ResumeCheckpointDigest]);
+                }
+
+                await responseStream.WriteAsync(wire, stop.Token);
             }
         }, stop.Token);
 
@@ -72,6 +81,7 @@ public sealed partial class AgentGrpcService(FarmScheduler scheduler, ResultInta
         finally
         {
             scheduler.Disconnect(hello.AgentId, outbox);
+            peers.Online(hello.AgentId, false);
             await stop.CancelAsync();
             try
             {
@@ -97,6 +107,11 @@ public sealed partial class AgentGrpcService(FarmScheduler scheduler, ResultInta
                 switch (message.KindCase)
                 {
                     case AgentMessage.KindOneofCase.Heartbeat:
+                        foreach (var running in message.Heartbeat.Running)
+                        {
+                            peers.Reported(agentId, running.LeaseId, running.Phase);
+                        }
+
                         scheduler.Heartbeat(agentId, message.Heartbeat.ToDomain());
                         break;
                     case AgentMessage.KindOneofCase.Failed:

@@ -23,14 +23,22 @@ public sealed class DataPlaneClient : IArtifactSource, IDisposable
 
     private const int BufferBytes = 1 << 20;
     private readonly HttpClient _http;
+    private readonly TimeSpan _idleTimeout;
+    private readonly string _what;
 
-    /// <summary>A client of the data plane at <paramref name="baseAddress"/>, presenting <paramref name="credentials"/> (token, CA, client certificate).</summary>
-    public DataPlaneClient(Uri baseAddress, FarmCredentials credentials)
+    /// <summary>
+    /// A client of the data plane at <paramref name="baseAddress"/>, presenting <paramref name="credentials"/> (token, CA,
+    /// client certificate). <paramref name="idleTimeout"/> (default <see cref="IdleTimeout"/>) bounds both the connect and
+    /// each wait for bytes; <paramref name="what"/> names the server in logs ("data plane" by default).
+    /// </summary>
+    public DataPlaneClient(Uri baseAddress, FarmCredentials credentials, TimeSpan? idleTimeout = null, string what = "data plane")
     {
         BaseAddress = baseAddress;
+        _idleTimeout = idleTimeout ?? IdleTimeout;
+        _what = what;
         var handler = new SocketsHttpHandler
         {
-            ConnectTimeout = TimeSpan.FromSeconds(5),
+            ConnectTimeout = _idleTimeout < TimeSpan.FromSeconds(5) ? _idleTimeout : TimeSpan.FromSeconds(5),
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
             // Bulk bytes: the default 1 s wait for "100 Continue" is only for a refusal that comes before them.
             Expect100ContinueTimeout = TimeSpan.FromSeconds(5),
@@ -42,7 +50,7 @@ public sealed class DataPlaneClient : IArtifactSource, IDisposable
     public Uri BaseAddress { get; }
 
     /// <inheritdoc/>
-    public string Name => $"data plane {BaseAddress}";
+    public string Name => $"{_what} {BaseAddress}";
 
     /// <inheritdoc/>
     public async Task CopyToAsync(string digest, ArtifactType type, long offset, Stream destination, CancellationToken cancellationToken)
@@ -54,7 +62,7 @@ public sealed class DataPlaneClient : IArtifactSource, IDisposable
         }
 
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        idle.CancelAfter(IdleTimeout);
+        idle.CancelAfter(_idleTimeout);
         try
         {
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, idle.Token);
@@ -87,7 +95,7 @@ public sealed class DataPlaneClient : IArtifactSource, IDisposable
                 while ((read = await body.ReadAsync(buffer.AsMemory(0, BufferBytes), idle.Token)) > 0)
                 {
                     await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
-                    idle.CancelAfter(IdleTimeout);
+                    idle.CancelAfter(_idleTimeout);
                 }
             }
             finally
@@ -97,7 +105,7 @@ public sealed class DataPlaneClient : IArtifactSource, IDisposable
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new IOException($"{Name} sent nothing for {IdleTimeout.TotalSeconds:F0} s");
+            throw new IOException($"{Name} sent nothing for {_idleTimeout.TotalSeconds:0.#} s");
         }
     }
 

@@ -6,12 +6,12 @@ using RMTC.Farm.Protos.V1;
 namespace RMTC.Farm.Agent.Execution.Transfers;
 
 /// <summary>Fetches an attempt's inputs by digest through the <see cref="WeightsCache"/>: a node never fetches the same bytes twice.</summary>
-public sealed partial class InputFetcher(WeightsCache cache, DataPlaneLink dataPlane, ILogger<InputFetcher> log)
+public sealed partial class InputFetcher(WeightsCache cache, DataPlaneLink dataPlane, PeerLinks peers, ILogger<InputFetcher> log)
 {
     /// <summary>The global weights, the run's model file and the checkpoint to resume, as <paramref name="a"/> names them.</summary>
     public async Task<ShardInputs> FetchAsync(AgentService.AgentServiceClient client, Assignment a, CancellationToken ct)
     {
-        var sources = Sources(client);
+        var sources = Sources(client, a);
         // A prepare task makes the run's first weights: there is nothing to fetch yet.
         var weights = a.Kind == TaskKind.Prepare ? "" : await cache.GetAsync(sources, a.GlobalWeightsDigest, ct);
         // A run's own model comes by digest like its weights, for every kind of task: no node needs the path the spec named.
@@ -51,11 +51,26 @@ public sealed partial class InputFetcher(WeightsCache cache, DataPlaneLink dataP
     }
 
     /// <summary>
-    /// Where inputs come from, in order: the coordinator's data plane when it offers one, then its gRPC stream (the
-    /// fallback, and all an older coordinator has). A peer holding the digest would go first here.
+    /// Where inputs come from, in order: the peer agent the coordinator named (one try, digest-checked, given up at its
+    /// first failure), the coordinator's data plane when it offers one, then its gRPC stream (the fallback, and all an
+    /// older coordinator has).
     /// </summary>
-    private IReadOnlyList<IArtifactSource> Sources(AgentService.AgentServiceClient client) =>
-        dataPlane.Current is { } plane ? [plane, new GrpcArtifactSource(client)] : [new GrpcArtifactSource(client)];
+    private IReadOnlyList<IArtifactSource> Sources(AgentService.AgentServiceClient client, Assignment a)
+    {
+        var sources = new List<IArtifactSource>(3);
+        if (peers.For(a.PeerDataPlane, a.LeaseId) is { } peer)
+        {
+            sources.Add(peer);
+        }
+
+        if (dataPlane.Current is { } plane)
+        {
+            sources.Add(plane);
+        }
+
+        sources.Add(new GrpcArtifactSource(client));
+        return sources;
+    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Lease {LeaseId}: resuming from checkpoint {Digest}")]
     private partial void LogResuming(string leaseId, string digest);
