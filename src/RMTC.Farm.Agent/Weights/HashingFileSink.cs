@@ -6,7 +6,7 @@ namespace RMTC.Farm.Agent.Weights;
 /// Write-only stream that appends to a file and feeds the same bytes to sha256: how a fetch learns the digest of what it
 /// keeps without reading it back. <see cref="Position"/> is the file's length so far, where a resumed transfer starts.
 /// </summary>
-internal sealed class HashingFileSink(FileStream file, IncrementalHash hash) : Stream
+internal sealed class HashingFileSink(FileStream file, IncrementalHash hash, InFlightFetch? relay = null) : Stream
 {
     public override bool CanRead => false;
 
@@ -31,12 +31,19 @@ internal sealed class HashingFileSink(FileStream file, IncrementalHash hash) : S
         file.SetLength(0);
         file.Position = 0;
         hash.GetHashAndReset();
+        relay?.Discarded();
     }
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         hash.AppendData(buffer);
         file.Write(buffer);
+        if (relay is not null)
+        {
+            // A peer may be relaying this fetch: the bytes must be in the file, not the stream's buffer, before it is told.
+            file.Flush();
+            relay.Advanced(file.Position);
+        }
     }
 
     public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
@@ -45,6 +52,11 @@ internal sealed class HashingFileSink(FileStream file, IncrementalHash hash) : S
     {
         hash.AppendData(buffer.Span);
         await file.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+        if (relay is not null)
+        {
+            await file.FlushAsync(cancellationToken).ConfigureAwait(false);
+            relay.Advanced(file.Position);
+        }
     }
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>

@@ -24,12 +24,18 @@ namespace RMTC.Farm.Agent.Weights;
 /// <summary>
 /// This agent's weights cache, served read-only to peer agents on its own HTTP/1.1 port (<see cref="PeerDataPlaneOptions"/>):
 /// <c>GET|HEAD /artifacts/sha256/HEX[?kind=torchscript]</c> with <c>Range</c>, the coordinator's data plane's requests.
-/// Only files that hashed to their digest are served (a fetch under way is not held). Each request must carry the farm
-/// token as the coordinator's data plane asks it. Serving is off, and the coordinator names this agent to no one, when
+/// A digest this node holds is served from its verified file; one it is fetching now is relayed as the bytes arrive
+/// (the receiver checks the digest, as it checks every source's). Each request must carry the farm token as the
+/// coordinator's data plane asks it. Serving is off, and the coordinator names this agent to no one, when
 /// the port is -1 or when peers could not be authenticated safely (see <see cref="WhyNotServing"/>).
 /// </summary>
-public sealed partial class PeerCacheServer(WeightsCache cache, TransferCounters counters, IOptions<AgentOptions> options, ILogger<PeerCacheServer> log) : IHostedService, IAsyncDisposable
+public sealed partial class PeerCacheServer(WeightsCache cache, TransferCounters counters, IOptions<AgentOptions> options, TimeProvider time, ILogger<PeerCacheServer> log) : IHostedService, IAsyncDisposable
 {
+    /// <summary>How long a request for a digest this node neither holds nor fetches waits for its fetch to begin (the coordinator names a peer as it sends it the lease).</summary>
+    public static readonly TimeSpan FetchStartWait = TimeSpan.FromSeconds(2);
+
+    private const int RelayBufferBytes = 1 << 20;
+
     private readonly TaskCompletionSource<string?> _advertised = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private WebApplication? _app;
     private byte[]? _token;
@@ -168,10 +174,22 @@ public sealed partial class PeerCacheServer(WeightsCache cache, TransferCounters
             return;
         }
 
-        if (cache.Held(hex, type) is not { } file)
+        var file = cache.Held(hex, type);
+        if (file is null)
         {
-            await ProblemAsync(context, StatusCodes.Status404NotFound, $"this agent holds no {(type == ArtifactType.Torchscript ? "model file" : "weights")} with digest {hex}");
-            return;
+            var relay = await HeldOrFetchingAsync(hex, type, context.RequestAborted);
+            file = cache.Held(hex, type);
+            if (file is null && relay is not null && request.Headers.Range.Count == 0 && HttpMethods.IsGet(request.Method))
+            {
+                await RelayAsync(context, hex, relay);
+                return;
+            }
+
+            if (file is null)
+            {
+                await ProblemAsync(context, StatusCodes.Status404NotFound, $"this agent holds no {(type == ArtifactType.Torchscript ? "model file" : "weights")} with digest {hex}");
+                return;
+            }
         }
 
         var size = new FileInfo(file).Length;
@@ -216,6 +234,114 @@ public sealed partial class PeerCacheServer(WeightsCache cache, TransferCounters
         LogServed(hex, length, from, context.Connection.RemoteIpAddress?.ToString() ?? "?");
     }
 
+    /// <summary>Waits up to <see cref="FetchStartWait"/> for this node to hold the digest or to be fetching it; the fetch under way, or null.</summary>
+    private async Task<InFlightFetch?> HeldOrFetchingAsync(string hex, ArtifactType type, CancellationToken ct)
+    {
+        var deadline = time.GetUtcNow() + FetchStartWait;
+        while (true)
+        {
+            if (cache.Fetching(hex, type) is { } relay)
+            {
+                return relay;
+            }
+
+            if (cache.Held(hex, type) is not null || time.GetUtcNow() >= deadline)
+            {
+                return null;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(20), time, ct);
+        }
+    }
+
+    /// <summary>
+    /// Relays a fetch under way as its bytes land in the partial file (length unknown: chunked), then the rest from the
+    /// verified file. A fetch whose bytes were thrown away (wrong digest) or that failed cuts the relay: the receiver
+    /// checks the digest itself and goes on from the coordinator.
+    /// </summary>
+    private async Task RelayAsync(HttpContext context, string hex, InFlightFetch relay)
+    {
+        var ct = context.RequestAborted;
+        var response = context.Response;
+        response.Headers.ETag = $"\"{hex}\"";
+        response.ContentType = "application/octet-stream";
+        await response.StartAsync(ct);
+        var generation = relay.Generation;
+        long sent = 0;
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(RelayBufferBytes);
+        try
+        {
+            while (true)
+            {
+                // Taken before the state is read, so a change between the two is not missed.
+                var changed = relay.Changed;
+                var written = relay.Written;
+                if (relay.Generation != generation)
+                {
+                    context.Abort();
+                    return;
+                }
+
+                if (sent < written)
+                {
+                    int read;
+                    try
+                    {
+                        read = RandomAccess.Read(relay.Handle, buffer.AsSpan(0, (int)Math.Min(RelayBufferBytes, written - sent)), sent);
+                    }
+                    catch (ObjectDisposedException)
+                    {
+                        // The fetch closed its file: it is ending; the rest comes from the verified file.
+                        break;
+                    }
+
+                    if (relay.Generation != generation)
+                    {
+                        context.Abort();
+                        return;
+                    }
+
+                    if (read > 0)
+                    {
+                        await response.Body.WriteAsync(buffer.AsMemory(0, read), ct);
+                        sent += read;
+                        continue;
+                    }
+                }
+
+                if (relay.Done.IsCompleted)
+                {
+                    break;
+                }
+
+                await changed.WaitAsync(ct);
+            }
+
+            var verified = await relay.Done.WaitAsync(TimeSpan.FromSeconds(30), time, ct);
+            if (verified is null)
+            {
+                context.Abort();
+                return;
+            }
+
+            await using var rest = new FileStream(verified, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            rest.Position = sent;
+            int more;
+            while ((more = await rest.ReadAsync(buffer.AsMemory(0, RelayBufferBytes), ct)) > 0)
+            {
+                await response.Body.WriteAsync(buffer.AsMemory(0, more), ct);
+                sent += more;
+            }
+
+            counters.Served(sent);
+            LogRelayed(hex, sent, context.Connection.RemoteIpAddress?.ToString() ?? "?");
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
     private static bool Authorized(string header, byte[] token)
     {
         const string bearer = "Bearer ";
@@ -244,6 +370,9 @@ public sealed partial class PeerCacheServer(WeightsCache cache, TransferCounters
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Not serving the weights cache to peer agents: {Why}")]
     private partial void LogNotServing(string why);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Relayed {Digest} to a peer at {Peer} while fetching it: {Bytes} bytes")]
+    private partial void LogRelayed(string digest, long bytes, string peer);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Served {Digest} to a peer at {Peer}: {Bytes} bytes from byte {From}")]
     private partial void LogServed(string digest, long bytes, long from, string peer);

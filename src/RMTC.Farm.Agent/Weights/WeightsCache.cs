@@ -19,6 +19,7 @@ public sealed partial class WeightsCache
 
     private readonly string _root;
     private readonly ConcurrentDictionary<string, Lazy<Task<string>>> _inflight = new();
+    private readonly ConcurrentDictionary<string, InFlightFetch> _relays = new();
     private readonly TimeProvider _time;
     private readonly ILogger<WeightsCache> _log;
     private readonly TransferCounters? _counters;
@@ -70,6 +71,10 @@ public sealed partial class WeightsCache
         return File.Exists(path) ? path : null;
     }
 
+    /// <summary>The fetch of this digest under way on this node (its bytes unverified so far), or null when none is.</summary>
+    public InFlightFetch? Fetching(string digest, ArtifactType type = ArtifactType.Weights) =>
+        _relays.TryGetValue(PathOf(digest, type), out var relay) ? relay : null;
+
     private string PathOf(string digest, ArtifactType type) => Path.Combine(_root, digest + (type == ArtifactType.Torchscript ? ".pt" : ".safetensors"));
 
     private async Task<string> FetchAsync(IReadOnlyList<IArtifactSource> sources, string digest, ArtifactType type, string path, CancellationToken ct)
@@ -78,6 +83,7 @@ public sealed partial class WeightsCache
         var (part, file) = OpenPart(path);
         var verified = false;
         var corrupt = false;
+        InFlightFetch? relay = null;
         try
         {
             await using (file)
@@ -86,7 +92,14 @@ public sealed partial class WeightsCache
                 // What an earlier, cut fetch left (even one of a previous agent process) is kept: hash it, ask for the rest.
                 await HashExistingAsync(file, hash, ct);
                 var kept = file.Length;
-                await using var sink = new HashingFileSink(file, hash);
+                // Peers may relay the bytes as they arrive (they check the digest themselves); not a one-off partial file.
+                relay = part == path + ".part" ? new InFlightFetch(file.SafeFileHandle, kept) : null;
+                if (relay is not null)
+                {
+                    _relays[path] = relay;
+                }
+
+                await using var sink = new HashingFileSink(file, hash, relay);
                 var (source, actual) = await CopyFromSourcesAsync(sources, digest, type, sink, kept, ct);
                 await file.FlushAsync(ct);
                 if (source is null)
@@ -105,10 +118,17 @@ public sealed partial class WeightsCache
             }
 
             File.Move(part, path, overwrite: true);
+            relay?.Finished(path);
             return path;
         }
         finally
         {
+            if (relay is not null)
+            {
+                _relays.TryRemove(new KeyValuePair<string, InFlightFetch>(path, relay));
+                relay.Finished(null);
+            }
+
             // A cut fetch keeps its bytes for the next try; bytes known bad, or a one-off name nobody resumes, go.
             if (!verified && File.Exists(part) && (corrupt || part != path + ".part" || new FileInfo(part).Length == 0))
             {
@@ -150,10 +170,19 @@ public sealed partial class WeightsCache
                 {
                     if (source.IsPeer)
                     {
-                        // A peer is a shortcut, never the only way: one failure and the coordinator is asked.
+                        // A peer is a shortcut, never the only way: one failure and the coordinator is asked. What it sent
+                        // may be a relay of bytes its own fetch then threw away: the coordinator starts afresh.
                         _counters?.PeerRefused();
                         LogPeerRefused(digest, source.Name, e.Message);
                         failures.Add($"{source.Name}: {e.Message}");
+                        _counters?.Fetched(true, sink.Position - before);
+                        if (sink.Position > 0)
+                        {
+                            sink.Discard();
+                        }
+
+                        before = 0;
+                        kept = 0;
                         break;
                     }
 

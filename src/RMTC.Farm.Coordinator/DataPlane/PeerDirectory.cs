@@ -17,13 +17,21 @@ public sealed partial class PeerDirectory(IOptions<DataPlaneOptions> options, IL
     /// <summary>Digests remembered per agent, most recent first; older ones are forgotten (the agent may still hold them).</summary>
     public const int DigestsPerAgent = 32;
 
+    /// <summary>
+    /// Agents one fetching agent relays to, at most: with no holder yet (a round's first leases), each lease names an agent
+    /// still fetching, nearest the coordinator first, so a round's fan-out becomes a tree of this degree with one fetch
+    /// from the coordinator at its root.
+    /// </summary>
+    public const int RelayFanOut = 3;
+
     /// <summary>Leases remembered until their agent reports them past fetching; the oldest go first beyond this.</summary>
     public const int PendingLeases = 16_384;
 
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Peer> _agents = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<Peer>> _holders = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, (string Agent, string[] Digests)> _leases = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Lease> _leases = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<Lease>> _fetching = new(StringComparer.Ordinal);
     private readonly Queue<string> _leaseOrder = new();
 
     /// <summary>
@@ -66,10 +74,11 @@ public sealed partial class PeerDirectory(IOptions<DataPlaneOptions> options, IL
 
     /// <summary>
     /// The peer to name in a lease sent to <paramref name="agentId"/> whose inputs are <paramref name="inputs"/> (the first
-    /// is the one a peer is chosen for: the round's weights, or a prepare task's model file), or "" for none: no other
-    /// agent in session that serves its cache is known to hold it, or the agent holds it itself. Among holders, the one
-    /// named least so far, so a round's fan-out spreads over them. Remembers the lease to learn, from heartbeats, that
-    /// its agent holds the inputs too.
+    /// is the one a peer is chosen for: the round's weights, or a prepare task's model file), or "" for the coordinator.
+    /// A holder first (in session, serving, reachable; the one named least so far, so load spreads); else an agent still
+    /// fetching it that relays as the bytes arrive (at most <see cref="RelayFanOut"/> receivers each, nearest the
+    /// coordinator first: a tree, whose lease graph has no cycle since each names only agents sent the digest before it);
+    /// none when the agent holds it itself. Remembers the lease to learn, from heartbeats, that its agent holds the inputs.
     /// </summary>
     public string Name(string agentId, string leaseId, IReadOnlyList<string> inputs)
     {
@@ -81,38 +90,93 @@ public sealed partial class PeerDirectory(IOptions<DataPlaneOptions> options, IL
 
         lock (_gate)
         {
-            Remember(leaseId, agentId, digests);
-            if (!options.Value.NamePeers || !_holders.TryGetValue(digests[0], out var holders))
-            {
-                return "";
-            }
-
             var asking = Get(agentId);
-            if (holders.Contains(asking))
+            var lease = Remember(leaseId, asking, digests);
+            if (lease is null || !options.Value.NamePeers)
             {
                 return "";
             }
 
-            Peer? chosen = null;
-            foreach (var peer in holders)
+            if (_holders.TryGetValue(digests[0], out var holders) && holders.Contains(asking))
             {
-                // A loopback address reaches a peer only from its own host: never send another host there.
-                if (peer.Online && peer.Address is not null && (!peer.Loopback || asking.FromLoopback)
-                    && (chosen is null || peer.Named < chosen.Named || (peer.Named == chosen.Named && string.CompareOrdinal(peer.Id, chosen.Id) < 0)))
-                {
-                    chosen = peer;
-                }
+                return "";
             }
 
+            var chosen = ChooseHolder(holders, asking) ?? ChooseRelay(digests[0], asking);
             if (chosen is null)
             {
+                // Fetched from the coordinator: the root of this digest's relay tree.
+                AddFetching(digests[0], lease, depth: 0);
                 return "";
             }
 
-            chosen.Named++;
-            LogNamed(leaseId, agentId, chosen.Id, chosen.Address!, digests[0]);
-            return chosen.Address!;
+            chosen.Peer.Named++;
+            if (chosen.Relay is { } upstream)
+            {
+                upstream.Relayed++;
+            }
+
+            AddFetching(digests[0], lease, depth: chosen.Relay is { } from ? from.Depth + 1 : 1);
+            LogNamed(leaseId, agentId, chosen.Peer.Id, chosen.Peer.Address!, digests[0], chosen.Relay is null ? "holds it" : "is fetching it");
+            return chosen.Peer.Address!;
         }
+    }
+
+    /// <summary>The holder named least so far that <paramref name="asking"/> can reach.</summary>
+    private static Choice? ChooseHolder(List<Peer>? holders, Peer asking)
+    {
+        Peer? chosen = null;
+        foreach (var peer in holders ?? [])
+        {
+            if (Reachable(peer, asking) && (chosen is null || peer.Named < chosen.Named || (peer.Named == chosen.Named && string.CompareOrdinal(peer.Id, chosen.Id) < 0)))
+            {
+                chosen = peer;
+            }
+        }
+
+        return chosen is null ? null : new Choice(chosen, null);
+    }
+
+    /// <summary>An agent still fetching the digest with room for one more receiver, nearest the coordinator first.</summary>
+    private Choice? ChooseRelay(string digest, Peer asking)
+    {
+        Lease? chosen = null;
+        foreach (var lease in _fetching.TryGetValue(digest, out var fetching) ? fetching : [])
+        {
+            if (lease.Agent != asking && lease.Relayed < RelayFanOut && Reachable(lease.Agent, asking)
+                && (chosen is null || (lease.Depth, lease.Relayed).CompareTo((chosen.Depth, chosen.Relayed)) < 0))
+            {
+                chosen = lease;
+            }
+        }
+
+        return chosen is null ? null : new Choice(chosen.Agent, chosen);
+    }
+
+    /// <summary>In session, serving, and (for a loopback address, which reaches a peer only from its own host) on the asker's host.</summary>
+    private static bool Reachable(Peer peer, Peer asking) =>
+        peer != asking && peer.Online && peer.Address is not null && (!peer.Loopback || asking.FromLoopback);
+
+    private void AddFetching(string digest, Lease lease, int depth)
+    {
+        lease.Depth = depth;
+        lease.FetchingDigest = digest;
+        if (!_fetching.TryGetValue(digest, out var list))
+        {
+            _fetching[digest] = list = [];
+        }
+
+        list.Add(lease);
+    }
+
+    private void StopFetching(Lease lease)
+    {
+        if (lease.FetchingDigest is { } digest && _fetching.TryGetValue(digest, out var list) && list.Remove(lease) && list.Count == 0)
+        {
+            _fetching.Remove(digest);
+        }
+
+        lease.FetchingDigest = null;
     }
 
     /// <summary>
@@ -128,15 +192,16 @@ public sealed partial class PeerDirectory(IOptions<DataPlaneOptions> options, IL
 
         lock (_gate)
         {
-            if (!_leases.Remove(leaseId, out var lease) || lease.Agent != agentId)
+            if (!_leases.TryGetValue(leaseId, out var lease) || lease.Agent.Id != agentId)
             {
                 return;
             }
 
-            var peer = Get(agentId);
+            _leases.Remove(leaseId);
+            StopFetching(lease);
             foreach (var digest in lease.Digests)
             {
-                Holds(peer, digest);
+                Holds(lease.Agent, digest);
             }
         }
     }
@@ -176,18 +241,26 @@ public sealed partial class PeerDirectory(IOptions<DataPlaneOptions> options, IL
         }
     }
 
-    private void Remember(string leaseId, string agentId, string[] digests)
+    /// <summary>Remembers a lease sent; null when it was sent before (a resend after a reconnect names no new peer).</summary>
+    private Lease? Remember(string leaseId, Peer agent, string[] digests)
     {
-        if (_leases.TryAdd(leaseId, (agentId, digests)))
+        var lease = new Lease(leaseId, agent, digests);
+        if (!_leases.TryAdd(leaseId, lease))
         {
-            _leaseOrder.Enqueue(leaseId);
+            return null;
         }
 
+        _leaseOrder.Enqueue(leaseId);
         // Leases that never got past fetching (failed, cancelled) are forgotten in the order they came.
         while (_leaseOrder.Count > PendingLeases)
         {
-            _leases.Remove(_leaseOrder.Dequeue());
+            if (_leases.Remove(_leaseOrder.Dequeue(), out var old))
+            {
+                StopFetching(old);
+            }
         }
+
+        return lease;
     }
 
     private Peer Get(string agentId)
@@ -233,6 +306,27 @@ public sealed partial class PeerDirectory(IOptions<DataPlaneOptions> options, IL
     private static bool IsLoopbackHost(string host) =>
         host == "localhost" || (IPAddress.TryParse(host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
 
+    private sealed record Choice(Peer Peer, Lease? Relay);
+
+    /// <summary>A lease sent and not yet reported past fetching: its agent is fetching its inputs, and may relay them.</summary>
+    private sealed class Lease(string id, Peer agent, string[] digests)
+    {
+        public string Id { get; } = id;
+
+        public Peer Agent { get; } = agent;
+
+        public string[] Digests { get; } = digests;
+
+        /// <summary>The digest this lease's agent is listed as fetching (and relaying), or null.</summary>
+        public string? FetchingDigest { get; set; }
+
+        /// <summary>Hops from the coordinator: 0 fetches from it, 1 from an agent that holds or fetches from it, …</summary>
+        public int Depth { get; set; }
+
+        /// <summary>Receivers named this agent while it fetches.</summary>
+        public int Relayed { get; set; }
+    }
+
     private sealed class Peer(string id)
     {
         public string Id { get; } = id;
@@ -255,6 +349,6 @@ public sealed partial class PeerDirectory(IOptions<DataPlaneOptions> options, IL
     [LoggerMessage(Level = LogLevel.Warning, Message = "Agent {AgentId} advertised the peer data plane '{Advertised}', which cannot be used ({Problem}); it is named to no peer")]
     private partial void LogUnusable(string agentId, string advertised, string problem);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Lease {LeaseId} for {AgentId}: peer {PeerId} at {Address} holds {Digest}")]
-    private partial void LogNamed(string leaseId, string agentId, string peerId, string address, string digest);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Lease {LeaseId} for {AgentId}: peer {PeerId} at {Address} {How} ({Digest})")]
+    private partial void LogNamed(string leaseId, string agentId, string peerId, string address, string digest, string how);
 }

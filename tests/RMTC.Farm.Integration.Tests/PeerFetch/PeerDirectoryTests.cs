@@ -14,26 +14,61 @@ public sealed class PeerDirectoryTests
     private static readonly IPAddress Farm = IPAddress.Parse("10.20.0.7");
 
     [Fact]
-    public void A_peer_is_named_only_once_it_reported_a_lease_of_that_digest_past_fetching()
+    public void A_rounds_first_leases_form_a_relay_tree_and_a_holder_is_named_once_it_reported_past_fetching()
     {
         var peers = Directory();
-        Join(peers, "a", "http://10.20.0.7:7462", Farm);
-        Join(peers, "b", "http://10.20.0.8:7462", IPAddress.Parse("10.20.0.8"));
+        foreach (var id in new[] { "a", "b", "c", "d", "e", "f" })
+        {
+            Join(peers, id, $"http://{Host(id)}:7462", IPAddress.Parse(Host(id)));
+        }
 
-        // Both fetch round 1 at once: no one holds it yet.
+        // Nobody holds round 1's weights: the first lease fetches from the coordinator, the next three relay from it,
+        // the fifth from the first of those (one hop further), never from itself.
         Assert.Equal("", peers.Name("a", "la", [W1, Model]));
-        Assert.Equal("", peers.Name("b", "lb", [W1, Model]));
-        peers.Reported("a", "la", "fetching");
+        Assert.Equal("http://10.0.0.1:7462", peers.Name("b", "lb", [W1, Model]));
+        Assert.Equal("http://10.0.0.1:7462", peers.Name("c", "lc", [W1, Model]));
+        Assert.Equal("http://10.0.0.1:7462", peers.Name("d", "ld", [W1, Model]));
+        Assert.Equal("http://10.0.0.2:7462", peers.Name("e", "le", [W1, Model]));
         Assert.Empty(peers.Holders(W1));
 
+        peers.Reported("a", "la", "fetching");
+        Assert.Empty(peers.Holders(W1));
         peers.Reported("a", "la", "training");
         Assert.Equal(["a"], peers.Holders(W1));
         Assert.Equal(["a"], peers.Holders(Model));
 
-        // A later lease of the same round (a retry, a second wave) goes to a; a itself is never named to itself.
-        Assert.Equal("http://10.20.0.7:7462", peers.Name("b", "lb2", [W1]));
+        // A holder is named before any relay; an agent that holds the weights is named nothing.
+        Assert.Equal("http://10.0.0.1:7462", peers.Name("f", "lf", [W1]));
         Assert.Equal("", peers.Name("a", "la2", [W1]));
+        // Another digest: nobody has it, the coordinator serves.
         Assert.Equal("", peers.Name("b", "lb3", [W2]));
+        // The same lease sent again (a reconnect) names no peer.
+        Assert.Equal("", peers.Name("c", "lc", [W1, Model]));
+    }
+
+    [Fact]
+    public void A_relay_tree_of_many_leases_takes_one_fetch_from_the_coordinator_and_stays_shallow()
+    {
+        var peers = Directory();
+        var named = new List<string>();
+        for (var i = 0; i < 64; i++)
+        {
+            var id = $"n{i:D2}";
+            Join(peers, id, $"http://10.1.0.{i + 1}:7462", IPAddress.Parse($"10.1.0.{i + 1}"));
+            named.Add(peers.Name(id, "l-" + id, [W1]));
+        }
+
+        Assert.Single(named, n => n.Length == 0);
+        // Nobody relays to more than its fan-out.
+        Assert.All(named.Where(n => n.Length > 0).GroupBy(n => n), g => Assert.InRange(g.Count(), 1, PeerDirectory.RelayFanOut));
+        // 1 + 3 + 9 + 27 + 81 > 64: four hops at most.
+        var depth = new Dictionary<string, int> { ["http://10.1.0.1:7462"] = 0 };
+        for (var i = 1; i < 64; i++)
+        {
+            depth[$"http://10.1.0.{i + 1}:7462"] = depth[named[i]] + 1;
+        }
+
+        Assert.InRange(depth.Values.Max(), 1, 4);
     }
 
     [Fact]
@@ -125,6 +160,8 @@ public sealed class PeerDirectoryTests
         Join(off, "b", "", IPAddress.Parse("10.20.0.8"));
         Assert.Equal("", off.Name("b", "l", [W1]));
     }
+
+    private static string Host(string id) => $"10.0.0.{id[0] - 'a' + 1}";
 
     private static PeerDirectory Directory(bool namePeers = true) =>
         new(Options.Create(new DataPlaneOptions { NamePeers = namePeers }), NullLogger<PeerDirectory>.Instance);

@@ -44,6 +44,27 @@ public sealed class PeerFetchRunTests
     }
 
     [Fact]
+    public async Task A_rounds_leases_sent_at_once_take_the_weights_from_one_coordinator_fetch_relayed_by_peers()
+    {
+        await using var farm = await FarmFixture.StartAsync();
+        var data = farm.Synthesize("classifier", 80);
+        var agents = await farm.StartAgentsAsync(4, "fan", Tagged("a"));
+        var run = await farm.SubmitPreparedAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, Spec, "fan", data, 31, "a").Replace("shards: 1", "shards: 4", StringComparison.Ordinal));
+        var initial = farm.Scheduler.GetManifest(run.Id)!.InitialWeightsDigest;
+        var done = await farm.WaitAsync(run.Id, TimeSpan.FromMinutes(3));
+
+        Assert.True(done.State == JobState.Succeeded, farm.AgentLogs());
+        var sources = agents.Select(a => Regex.Match(a.Output, $@"Fetched weights {initial} \(\d+ bytes, digest checked\) from (peer agent|data plane)").Groups[1].Value).ToList();
+        Assert.All(sources, s => Assert.NotEqual("", s));
+        // The coordinator named one agent to fetch from it and the others to that agent (relayed while it fetched, or
+        // served once it held them); a peer slow to start could send one more to the coordinator, never all.
+        Assert.InRange(sources.Count(s => s == "data plane"), 1, 2);
+        Assert.InRange(sources.Count(s => s == "peer agent"), 2, 3);
+        Assert.Equal(4, farm.Scheduler.GetManifest(run.Id)!.Rounds[0].Attempts.Select(a => a.AgentId).Distinct().Count());
+        await AssertVerifiesAsync(farm, run.Id);
+    }
+
+    [Fact]
     public async Task A_peer_serving_the_wrong_bytes_or_down_is_refused_and_the_coordinator_serves_the_weights()
     {
         await using var farm = await FarmFixture.StartAsync();

@@ -38,7 +38,7 @@ public sealed class PeerSourceTests
         var servedA = new TransferCounters();
         var cacheA = new WeightsCache(nodeA, TimeProvider.System, NullLogger<WeightsCache>.Instance, servedA);
         await cacheA.GetAsync([plane], digest, CancellationToken.None);
-        await using var server = new PeerCacheServer(cacheA, servedA, nodeA, NullLogger<PeerCacheServer>.Instance);
+        await using var server = new PeerCacheServer(cacheA, servedA, nodeA, TimeProvider.System, NullLogger<PeerCacheServer>.Instance);
         await server.StartAsync(CancellationToken.None);
         var advertised = await server.AdvertisedAsync;
         Assert.NotNull(advertised);
@@ -148,6 +148,58 @@ public sealed class PeerSourceTests
         Assert.Equal(0, counted.FromPeers);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_peer_still_fetching_relays_the_bytes_as_they_arrive_and_a_relay_of_wrong_bytes_is_cut(bool wrongBytes)
+    {
+        await using var farm = await FarmFixture.StartAsync();
+        var bytes = Weights(256 * 1024, out var digest);
+        farm.Artifacts.Put(bytes, ArtifactKind.Weights);
+        using var plane = new DataPlaneClient(farm.App.DataPlaneAddress()!, FarmCredentials.None);
+        var served = bytes.ToArray();
+        if (wrongBytes)
+        {
+            served[^1] ^= 0x01;
+        }
+
+        // Node A is half-way through its own fetch, held there by its source, when node B asks it.
+        var nodeA = Options("a", farm.Root);
+        var countedA = new TransferCounters();
+        var cacheA = new WeightsCache(nodeA, TimeProvider.System, NullLogger<WeightsCache>.Instance, countedA);
+        await using var server = new PeerCacheServer(cacheA, countedA, nodeA, TimeProvider.System, NullLogger<PeerCacheServer>.Instance);
+        await server.StartAsync(CancellationToken.None);
+        var gated = new GatedSource(served);
+        var fetchA = cacheA.GetAsync([gated], digest, CancellationToken.None);
+        await FarmFixture.WaitUntilAsync(() => cacheA.Fetching(digest) is { } f && f.Written >= served.Length / 2, TimeSpan.FromSeconds(10), () => "node A did not start fetching");
+
+        var nodeB = Options("b", farm.Root);
+        var countedB = new TransferCounters();
+        var cacheB = new WeightsCache(nodeB, TimeProvider.System, NullLogger<WeightsCache>.Instance, countedB);
+        using var links = new PeerLinks(nodeB, NullLogger<PeerLinks>.Instance);
+        var fetchB = cacheB.GetAsync([links.For((await server.AdvertisedAsync)!, "lease")!, plane], digest, CancellationToken.None);
+        var partB = Path.Combine(farm.Root, "b", "cache", "sha256", digest + ".safetensors.part");
+        await FarmFixture.WaitUntilAsync(() => File.Exists(partB) && new FileInfo(partB).Length >= served.Length / 2, TimeSpan.FromSeconds(10), () => "node B received nothing relayed");
+        gated.Release();
+
+        Assert.Equal(digest, Sha256Digest.OfFile(await fetchB));
+        if (wrongBytes)
+        {
+            // A threw its bytes away when they did not hash to the digest, which cut the relay; B started afresh from the coordinator.
+            await Assert.ThrowsAsync<InvalidDataException>(() => fetchA);
+            Assert.Equal(1, countedB.PeerRefusals);
+            Assert.Equal(bytes.Length, countedB.FromCoordinator);
+            Assert.Null(cacheA.Held(digest));
+        }
+        else
+        {
+            Assert.Equal(digest, Sha256Digest.OfFile(await fetchA));
+            Assert.Equal(bytes.Length, countedB.FromPeers);
+            Assert.Equal(0, countedB.FromCoordinator);
+            Assert.Equal(bytes.Length, countedA.ServedToPeers);
+        }
+    }
+
     [Fact]
     public void Peer_settings_are_checked_and_a_peer_is_not_sent_the_token_in_clear_on_a_tls_farm()
     {
@@ -169,6 +221,29 @@ public sealed class PeerSourceTests
         Assert.Null(links.For("http://10.20.0.8:7462", "lease"));
         Assert.NotNull(links.For("http://127.0.0.1:7462", "lease"));
         Assert.Null(links.For("", "lease"));
+    }
+
+    /// <summary>A source that sends the first half of its bytes at once and the rest when released.</summary>
+    private sealed class GatedSource(byte[] bytes) : IArtifactSource
+    {
+        private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public string Name => "gated test source";
+
+        public void Release() => _gate.TrySetResult();
+
+        public async Task CopyToAsync(string digest, RMTC.Farm.Protos.V1.ArtifactType type, long offset, Stream destination, CancellationToken cancellationToken)
+        {
+            var half = bytes.Length / 2;
+            if (offset < half)
+            {
+                await destination.WriteAsync(bytes.AsMemory((int)offset, half - (int)offset), cancellationToken);
+                offset = half;
+            }
+
+            await _gate.Task.WaitAsync(cancellationToken);
+            await destination.WriteAsync(bytes.AsMemory((int)offset), cancellationToken);
+        }
     }
 
     private static IOptions<AgentOptions> Options(string node, string root, string? tokenFile = null, int timeoutMs = 5000) =>
