@@ -1,8 +1,8 @@
 namespace RMTC.Farm.Benchmarks;
 
 /// <summary>
-/// Entry point: `dotnet run --project tests/RMTC.Farm.Benchmarks -c Release -- [lineage] [merge] [transfer] [scheduling] [manifest] [rounds] [start] [demo] [onnx] [exr] [scripted] [explorer]`
-/// (none named: all), with `--runs N` (lineage), `--params N` (merge, transfer), `--agents N --shards N --train-ms N` (scheduling), `--iterations N` (onnx; exr takes at most 5), `--repetitions N --threads N` (scripted), `--rounds N` (start: shards timed per trainer mode), `--explorer-runs N` (explorer), `--demo-baseline DLL --demo-repeat N` (demo: an older build's rmtc.dll beside today's, alternated N times).
+/// Entry point: `dotnet run --project tests/RMTC.Farm.Benchmarks -c Release -- [lineage] [merge] [transfer] [peers] [scheduling] [manifest] [rounds] [start] [demo] [onnx] [exr] [scripted] [explorer]`
+/// (none named: all), with `--runs N` (lineage), `--params N` (merge, transfer, peers), `--peer-agents N` (peers), `--agents N --shards N --train-ms N` (scheduling), `--iterations N` (onnx; exr takes at most 5), `--repetitions N --threads N` (scripted), `--rounds N` (start: shards timed per trainer mode), `--explorer-runs N` (explorer), `--demo-baseline DLL --demo-repeat N` (demo: an older build's rmtc.dll beside today's, alternated N times).
 /// `soak [--runs 20] [--agents 3] [--seed 1] [--failover]` runs the fault soak instead (issue 6): real processes, one fault per run.
 /// </summary>
 internal static class BenchmarkMain
@@ -62,6 +62,12 @@ internal static class BenchmarkMain
         {
             var parameters = args.SkipWhile(a => a != "--params").Skip(1).Select(long.Parse).FirstOrDefault(100_000_000);
             await TransferBenchmark.RunAsync(table, parameters);
+        }
+
+        if (which.Count == 0 || which.Contains("peers"))
+        {
+            var parameters = args.SkipWhile(a => a != "--params").Skip(1).Select(long.Parse).FirstOrDefault(10_000_000);
+            await PeerFetchBenchmark.RunAsync(table, args.SkipWhile(a => a != "--peer-agents").Skip(1).Select(int.Parse).FirstOrDefault(8), parameters);
         }
 
         if (which.Count == 0 || which.Contains("start"))

@@ -29,7 +29,7 @@ namespace RMTC.Farm.Agent.Weights;
 /// coordinator's data plane asks it. Serving is off, and the coordinator names this agent to no one, when
 /// the port is -1 or when peers could not be authenticated safely (see <see cref="WhyNotServing"/>).
 /// </summary>
-public sealed partial class PeerCacheServer(WeightsCache cache, TransferCounters counters, IOptions<AgentOptions> options, TimeProvider time, ILogger<PeerCacheServer> log) : IHostedService, IAsyncDisposable
+public sealed partial class PeerCacheServer(WeightsCache cache, TransferCounters counters, IOptions<AgentOptions> options, TimeProvider time, ILogger<PeerCacheServer> log) : IHostedService, IAsyncDisposable, IDisposable
 {
     /// <summary>How long a request for a digest this node neither holds nor fetches waits for its fetch to begin (the coordinator names a peer as it sends it the lease).</summary>
     public static readonly TimeSpan FetchStartWait = TimeSpan.FromSeconds(2);
@@ -355,6 +355,9 @@ public sealed partial class PeerCacheServer(WeightsCache cache, TransferCounters
         context.Response.ContentType = "application/json";
         return context.Response.WriteAsync(JsonSerializer.Serialize(new DataPlaneAnswer("", reason, "")), context.RequestAborted);
     }
+
+    /// <inheritdoc/>
+    public void Dispose() => (_app as IDisposable)?.Dispose();
 
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()
