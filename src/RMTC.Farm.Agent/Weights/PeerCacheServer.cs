@@ -94,8 +94,10 @@ public sealed partial class PeerCacheServer(WeightsCache cache, TransferCounters
         }
 
         _token = token is null ? null : Encoding.UTF8.GetBytes(token);
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
-        builder.Logging.ClearProviders();
+        // An empty builder: no configuration sources, so nothing in the environment (ASPNETCORE_URLS, Kestrel__Endpoints)
+        // binds this listener anywhere but where Agent:PeerDataPlane says.
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+        builder.WebHost.UseKestrelCore();
         var address = IPAddress.Parse(o.PeerDataPlane.ListenAddress);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
