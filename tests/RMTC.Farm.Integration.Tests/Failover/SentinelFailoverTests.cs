@@ -188,7 +188,7 @@ public sealed partial class SentinelFailoverTests(ITestOutputHelper output)
     }
 
     /// <summary>Every (lease, result digest) an agent logged as acknowledged by the coordinator.</summary>
-    private static List<(string Lease, string Digest)> Acknowledged(IEnumerable<AgentProcess> agents) =>
+    internal static List<(string Lease, string Digest)> Acknowledged(IEnumerable<AgentProcess> agents) =>
         agents.SelectMany(a => UploadedLine().Matches(a.Output)).Select(m => (m.Groups[1].Value, m.Groups[2].Value)).ToList();
 
     [GeneratedRegex(@"Lease (\S+): result ([0-9a-f]{64}) uploaded")]

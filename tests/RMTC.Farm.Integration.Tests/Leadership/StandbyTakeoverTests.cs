@@ -102,6 +102,42 @@ public sealed class StandbyTakeoverTests(ITestOutputHelper output)
         farm.AssertAgentsAlive();
     }
 
+    [Fact]
+    public async Task A_run_survives_three_leader_failovers_in_a_row_with_nothing_acknowledged_lost()
+    {
+        await using var farm = await TwoCoordinatorFarm.StartAsync("three");
+        var addresses = $"{farm.Leader.Address},{farm.Standby.Address}";
+        var (job, _, _) = await farm.SubmitAndWaitMidRoundAsync(rounds: 4);
+        var results = 0;
+        for (var failover = 1; failover <= 3; failover++)
+        {
+            // Some work lands between failovers: each leader leases, merges and records before it dies.
+            var before = results;
+            await FarmFixture.WaitUntilAsync(() => (results = farm.StoredResults(job)) > before, TimeSpan.FromMinutes(2),
+                () => $"no result was stored after failover {failover - 1}:\n{farm.Leader.Output}");
+            Assert.True(results < 16, $"the run ended before failover {failover}: make its shards longer");
+            var (took, serving) = await farm.FailOverAsync();
+            output.WriteLine($"failover {failover} after {results} stored results: lease taken {took.TotalSeconds:F2} s after SIGKILL, serving after {serving.TotalSeconds:F2} s");
+            Assert.True(took < TimeSpan.FromSeconds(5), $"failover {failover}: the standby took the lease {took.TotalSeconds:F2} s after the leader died (lease 3 s):\n{farm.Leader.Output}");
+        }
+
+        var after = await farm.WaitFinishedAsync(farm.Leader, job);
+        var (verify, text) = await RmtcCli.RunAsync(TimeSpan.FromMinutes(1), "lineage", "verify", job, "--coordinator", addresses);
+        Assert.True(verify == 0, text);
+        // Every result an agent was told is stored is in the manifest, and no lease epoch of a shard was granted twice.
+        var attempts = after.Rounds.SelectMany(r => r.Attempts).ToList();
+        foreach (var (lease, digest) in farm.Acknowledged())
+        {
+            var recorded = lease.Contains("/prepare/", StringComparison.Ordinal)
+                ? after.InitialWeightsDigest.EndsWith(digest, StringComparison.Ordinal)
+                : attempts.Any(a => a.LeaseId == lease && a.ResultDigest?.EndsWith(digest, StringComparison.Ordinal) == true);
+            Assert.True(recorded, $"lease {lease}: result {digest} was acknowledged to its agent but is not in the manifest");
+        }
+
+        Assert.All(after.Rounds, r => Assert.Equal(r.Attempts.Count, r.Attempts.Select(a => (a.Shard, a.LeaseEpoch)).Distinct().Count()));
+        farm.AssertAgentsAlive();
+    }
+
     /// <summary>Redis, two coordinators (the first leads once it serves), two agents given both addresses, and a dataset.</summary>
     private sealed class TwoCoordinatorFarm : IAsyncDisposable
     {
@@ -169,12 +205,12 @@ public sealed class StandbyTakeoverTests(ITestOutputHelper output)
             return new JobService.JobServiceClient(channel);
         }
 
-        /// <summary>Submits a 4-shard, 2-round run to the leader and waits until the store holds some, not all, of round 1's results.</summary>
-        public async Task<(string Job, List<int> DoneBefore, RunManifest Before)> SubmitAndWaitMidRoundAsync()
+        /// <summary>Submits a 4-shard run of <paramref name="rounds"/> rounds to the leader and waits until the store holds some, not all, of round 1's results.</summary>
+        public async Task<(string Job, List<int> DoneBefore, RunManifest Before)> SubmitAndWaitMidRoundAsync(int rounds = 2)
         {
             var job = (await Jobs(Leader).SubmitJobAsync(new SubmitJobRequest
             {
-                SpecYaml = $"name: standby\nrecipe: classifier\ndataset: {Data}\nshards: 4\nrounds: 2\nlocal: {{ epochs: 30, batch_size: 4 }}\n",
+                SpecYaml = $"name: standby\nrecipe: classifier\ndataset: {Data}\nshards: 4\nrounds: {rounds}\nlocal: {{ epochs: 30, batch_size: 4 }}\n",
                 SourceName = "standby.yaml",
             })).Job.Id;
             await FarmFixture.WaitUntilAsync(() =>
@@ -185,6 +221,33 @@ public sealed class StandbyTakeoverTests(ITestOutputHelper output)
             }, TimeSpan.FromSeconds(120), () => "round 1 never got half-way:\n" + Leader.Output);
             var before = CoordinatorCrashTests.TryReadManifest("", job, Redis.Endpoint)!;
             return (job, before.Rounds[0].Shards.Where(s => s.ResultDigest is not null).Select(s => s.Shard).ToList(), before);
+        }
+
+        /// <summary>Shard results the store holds for <paramref name="job"/>, over all rounds (0 while none can be read).</summary>
+        public int StoredResults(string job) =>
+            CoordinatorCrashTests.TryReadManifest("", job, Redis.Endpoint)?.Rounds.Sum(r => r.Shards.Count(s => s.ResultDigest is not null)) ?? 0;
+
+        /// <summary>Every (lease, result digest) an agent logged as acknowledged.</summary>
+        public List<(string Lease, string Digest)> Acknowledged() => Failover.SentinelFailoverTests.Acknowledged(_agents);
+
+        /// <summary>
+        /// SIGKILLs the leader, waits until the standby holds the lease and serves, then starts the dead one again on
+        /// its port, as systemd would, where it stands by: the two swap roles. Returns when the lease was taken and
+        /// when the new leader served, from the kill.
+        /// </summary>
+        public async Task<(TimeSpan Took, TimeSpan Serving)> FailOverAsync()
+        {
+            var (dead, next) = (Leader, Standby);
+            var killed = Stopwatch.StartNew();
+            dead.Kill();
+            await WaitForLeaseHolderAsync(next.Address, TimeSpan.FromSeconds(10));
+            var took = killed.Elapsed;
+            await WaitServingAsync(next, TimeSpan.FromSeconds(30));
+            var serving = killed.Elapsed;
+            dead.Dispose();
+            Standby = await CoordinatorPair.StartAsync(Path.Combine(_root, "farm"), Redis.Endpoint, new Uri(dead.Address).Port);
+            Leader = next;
+            return (took, serving);
         }
 
         public async Task<LeaseHolderView?> LeaseHolderAsync()
