@@ -268,7 +268,7 @@ public sealed class FrameActionTests : IAsyncLifetime
     }
 
     [Fact]
-    public void Comments_are_kept_with_the_run_in_order_and_refused_once_it_ended()
+    public async Task Comments_are_kept_with_the_run_in_order_and_refused_once_it_ended()
     {
         var job = Submit(1);
         Assert.Equal(RunActionVerdict.Done, _farm.Scheduler.AddComment(job.Id, "alice", "slow shards", "node 7 is throttled", Alice).Verdict);
@@ -276,14 +276,14 @@ public sealed class FrameActionTests : IAsyncLifetime
         Assert.Equal(RunActionVerdict.Invalid, _farm.Scheduler.AddComment(job.Id, "bob", " ", "", Alice).Verdict);
         Assert.Equal(RunActionVerdict.Invalid, _farm.Scheduler.AddComment(job.Id, "bob", "x", new string('m', FarmScheduler.MaxCommentMessage + 1), Alice).Verdict);
 
-        var comments = _farm.Scheduler.CommentsOf(job.Id)!;
+        var comments = (await _farm.Scheduler.CommentsOfAsync(job.Id))!;
         Assert.Equal([(1, "alice", "slow shards"), (2, "alice", "rerun")], comments.Select(c => (c.Number, c.User, c.Subject)));
         Assert.Equal(2, _farm.Scheduler.GetManifest(job.Id)!.Comments!.Count);
         Assert.Equal(2, _farm.Scheduler.View.Find(job.Id)!.Comments);
 
         _farm.Scheduler.Cancel(job.Id, "test");
         Assert.Equal(RunActionVerdict.Refused, _farm.Scheduler.AddComment(job.Id, "alice", "late", "", Alice).Verdict);
-        Assert.Equal(2, _farm.Scheduler.CommentsOf(job.Id)!.Count);
+        Assert.Equal(2, (await _farm.Scheduler.CommentsOfAsync(job.Id))!.Count);
     }
 
     public Task InitializeAsync() => Task.CompletedTask;

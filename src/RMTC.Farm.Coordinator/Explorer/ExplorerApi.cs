@@ -267,10 +267,10 @@ internal sealed partial class ExplorerApi(IRunStore store, LineageQueries querie
     // The scheduler resolves ids and prefixes over every run it holds (all of the store's); the store is asked only for
     // an exact id, never listed, so an unknown id costs one lookup however many runs there are.
     private async Task<RunManifest?> FindVisibleRunAsync(HttpContext context, string id) =>
-        (scheduler.GetManifest(id) ?? await store.GetAsync(id, context.RequestAborted)) is { } m && scope.MaySee(context, m) ? m : null;
+        (await scheduler.GetManifestAsync(id, context.RequestAborted) ?? await store.GetAsync(id, context.RequestAborted)) is { } m && scope.MaySee(context, m) ? m : null;
 
     private async Task<RunManifest?> ManifestAsync(string runId, CancellationToken ct) =>
-        scheduler.GetManifest(runId) ?? await store.GetAsync(runId, ct);
+        await scheduler.GetManifestAsync(runId, ct) ?? await store.GetAsync(runId, ct);
 
     /// <summary>A sha256 as the stores key it (64 lower-case hex), from a digest written with or without "sha256:".</summary>
     internal static string? Normalise(string digest)

@@ -204,7 +204,7 @@ public sealed class OnnxExports(LineageQueries queries, IRunStore store, IArtifa
 
         // The scheduler's copy first: a run that just ended is "succeeded" there (and to its watchers) a commit window
         // before its final manifest is in the store.
-        return scheduler.GetManifest(runOrDigest) ?? await queries.FindRunAsync(runOrDigest, scheduler.ResolveRunId, ct)
+        return await scheduler.GetManifestAsync(runOrDigest, ct) ?? await queries.FindRunAsync(runOrDigest, scheduler.ResolveRunId, ct)
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"'{runOrDigest}' is neither a run id (or unique prefix) nor the digest of a model in the lineage store: `rmtc status` lists runs"));
     }
 

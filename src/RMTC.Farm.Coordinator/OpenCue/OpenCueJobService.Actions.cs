@@ -54,11 +54,11 @@ public sealed partial class OpenCueJobService
         return Task.FromResult(new JobAddCommentResponse());
     }
 
-    public override Task<JobGetCommentsResponse> GetComments(JobGetCommentsRequest request, ServerCallContext context)
+    public override async Task<JobGetCommentsResponse> GetComments(JobGetCommentsRequest request, ServerCallContext context)
     {
         var run = Resolve(request.Job, "cannot read", context);
         var response = new JobGetCommentsResponse { Comments = new CommentSeq() };
-        response.Comments.Comments.AddRange((scheduler.CommentsOf(run.Id) ?? []).Select(c => new Comment
+        response.Comments.Comments.AddRange((await scheduler.CommentsOfAsync(run.Id, context.CancellationToken) ?? []).Select(c => new Comment
         {
             Id = $"{run.Id}/comment/{c.Number}",
             Timestamp = OpenCueMessages.Seconds(c.At),
@@ -66,7 +66,7 @@ public sealed partial class OpenCueJobService
             Subject = c.Subject,
             Message = c.Message,
         }));
-        return Task.FromResult(response);
+        return response;
     }
 
     /// <summary>Acts on the frames of the job that the search matches (every frame when it sets nothing), as cueman -retry/-kill/-eat do; none matched: nothing, as Cuebot.</summary>

@@ -9,7 +9,8 @@ namespace RMTC.Farm.Coordinator.Runs;
 /// <summary>
 /// A run's history of events plus live subscribers (WatchJob). Progress events go to subscribers only. After a
 /// coordinator restart the history comes from the run's stored event log: a live run's is loaded into memory, an ended
-/// run's is read from the store when someone watches it (ended runs are many and rarely watched).
+/// run's is read from the store when someone watches it (ended runs are many and rarely watched); a run that ends live
+/// drops its history once its last events are in the store.
 /// </summary>
 public sealed class RunEventLog
 {
@@ -73,8 +74,9 @@ public sealed class RunEventLog
     }
 
     /// <summary>
-    /// Marks the log as that of a run that had ended before this coordinator started: its history is read from
-    /// <paramref name="load"/> when watched, the last event carrying <paramref name="outcome"/>, and nothing live follows.
+    /// Marks the log as that of an ended run whose events are all in the store (it ended before this coordinator
+    /// started, or its last write has landed): its history is read from <paramref name="load"/> when watched, the last
+    /// event carrying <paramref name="outcome"/>, and nothing live follows. The history held in memory is dropped.
     /// </summary>
     public void UseStored(Func<CancellationToken, Task<IReadOnlyList<LineageEvent>>> load, RunStatus outcome)
     {
@@ -83,6 +85,8 @@ public sealed class RunEventLog
             _stored = load;
             _storedOutcome = outcome;
             _closed = true;
+            _history.Clear();
+            _history.TrimExcess();
         }
     }
 

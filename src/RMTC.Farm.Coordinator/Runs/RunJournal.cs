@@ -29,6 +29,9 @@ public sealed partial class RunJournal(IRunStore store, TimeProvider time, IHost
     /// <summary>The version a <see cref="ManifestSnapshot"/> is asked for to catch up: the run's latest (see its parameter).</summary>
     internal const long Latest = -1;
 
+    /// <summary>The store the journal writes to (ended runs' manifests and logs are read back from it).</summary>
+    internal IRunStore Store => store;
+
     /// <summary>
     /// Queues a change's events, then the manifest as of <paramref name="version"/> or later, behind the run's previous
     /// writes; the task ends when they landed. Callers enqueue in the order the changes happened (under their lock).

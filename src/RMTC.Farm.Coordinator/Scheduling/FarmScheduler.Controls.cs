@@ -144,27 +144,37 @@ public sealed partial class FarmScheduler
     }
 
     /// <summary>The run's comments, oldest first (copies); null when the run is unknown.</summary>
-    public IReadOnlyList<RunComment>? CommentsOf(string runId)
+    /// <remarks>An ended run's come from its manifest, read from the store unless it is among the few kept.</remarks>
+    public async Task<IReadOnlyList<RunComment>?> CommentsOfAsync(string runId, CancellationToken cancellationToken = default)
     {
         lock (_gate)
         {
-            return _runs.TryGetValue(runId, out var run)
-                ? (run.Manifest.Comments ?? []).Select(c => new RunComment { Number = c.Number, At = c.At, User = c.User, Subject = c.Subject, Message = c.Message }).ToList()
-                : null;
+            if (_runs.TryGetValue(runId, out var run))
+            {
+                return (run.Manifest.Comments ?? []).Select(c => new RunComment { Number = c.Number, At = c.At, User = c.User, Subject = c.Subject, Message = c.Message }).ToList();
+            }
+
+            if (!_ended.TryGet(runId, out _))
+            {
+                return null;
+            }
         }
+
+        // The manifest read is a copy already.
+        return (await GetManifestAsync(runId, cancellationToken).ConfigureAwait(false))?.Comments ?? [];
     }
 
     /// <summary>Why the run's <paramref name="what"/> cannot change now (unknown or ended), or null. Caller holds the lock.</summary>
     private RunActionResult? ControllableLocked(string runId, string what)
     {
-        if (!_runs.TryGetValue(runId, out var run))
+        if (_runs.ContainsKey(runId))
         {
-            return RunActionResult.NotFound(runId);
+            return null;
         }
 
-        return run.IsFinal
-            ? RunActionResult.Refused($"the run has ended ({run.Manifest.State}) and its manifest is sealed: {what} can no longer change")
-            : null;
+        return _ended.TryGet(runId, out var ended)
+            ? RunActionResult.Refused($"the run has ended ({ended.State}) and its manifest is sealed: {what} can no longer change")
+            : RunActionResult.NotFound(runId);
     }
 
     private static JsonObject ControlFacts(ActionOrigin origin, int from, int to) => new()

@@ -32,11 +32,10 @@ public sealed partial class FarmScheduler
         lock (_gate)
         {
             run = _runs.GetValueOrDefault(runId);
-        }
-
-        if (run is null)
-        {
-            return RunActionResult.NotFound(runId);
+            if (run is null)
+            {
+                return _ended.TryGet(runId, out var ended) ? RunActionResult.Refused(Sealed(ended.State, ended.MaxRetries, action)) : RunActionResult.NotFound(runId);
+            }
         }
 
         // A retry of a merged shard changes the round's running sum, and an eat may close the round: both are merges.
@@ -115,7 +114,7 @@ public sealed partial class FarmScheduler
         var verb = Verb(action);
         if (run.IsFinal)
         {
-            return Sealed(run, action);
+            return Sealed(run.Manifest.State, run.MaxRetries, action);
         }
 
         if (run.Manifest.Rounds.Count == 0)
@@ -190,12 +189,12 @@ public sealed partial class FarmScheduler
     /// The refusal of a frame action on an ended run, saying what to do instead. Cuebot revives a finished job to retry
     /// its dead frames; a run's manifest is hash-chained and signed once it ends, so here a new job is launched instead.
     /// </summary>
-    private static string Sealed(RunState run, ShardAction action)
+    private static string Sealed(string state, int maxRetries, ShardAction action)
     {
-        var retries = run.Manifest.State == RunStates.Failed
-            ? $"where its frames died after too many failed attempts, raise <maxretries> (max_retries in a YAML spec; it was {run.MaxRetries}); "
+        var retries = state == RunStates.Failed
+            ? $"where its frames died after too many failed attempts, raise <maxretries> (max_retries in a YAML spec; it was {maxRetries}); "
             : "";
-        return $"the job has finished ({run.Manifest.State}) and its run's manifest is sealed (hash-chained and signed), so no frame of it can be {Past(action)}: "
+        return $"the job has finished ({state}) and its run's manifest is sealed (hash-chained and signed), so no frame of it can be {Past(action)}: "
             + "rmtc does not revive a finished job as Cuebot does. To train it again, launch its spec again as a new job "
             + $"(pycue's launchSpec, pyoutline's cuerun, or rmtc submit SPEC); {retries}the new job starts from its first round, on the same data with the same seed";
     }

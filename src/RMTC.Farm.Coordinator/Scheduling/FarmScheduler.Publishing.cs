@@ -18,8 +18,6 @@ public sealed partial class FarmScheduler
     // Changes of the farm, and the count at the last one readers must see at once; both under _gate.
     private long _changes;
     private long _mustSeeAt;
-    // Views of ended runs never change: taken once, reused by every later view.
-    private readonly Dictionary<string, RunView> _endedViews = new(StringComparer.Ordinal);
 
     /// <summary>The farm as published: fresh after submissions, pauses, ends and agent sessions; at most <see cref="ViewMaxAge"/> behind otherwise.</summary>
     public FarmView View
@@ -65,23 +63,12 @@ public sealed partial class FarmScheduler
 
     private FarmView TakeViewLocked()
     {
-        var runs = new List<RunView>(_runs.Count);
-        foreach (var run in _runs.Values.OrderByDescending(r => r.SubmitOrder))
-        {
-            if (_endedViews.TryGetValue(run.Id, out var ended))
-            {
-                runs.Add(ended);
-                continue;
-            }
-
-            var view = ViewLocked(run);
-            if (run.IsFinal)
-            {
-                _endedViews[run.Id] = view;
-            }
-
-            runs.Add(view);
-        }
+        // Views of ended runs never change: taken once when they ended, reused by every later view.
+        var runs = _runs.Values.Select(r => (r.SubmitOrder, View: ViewLocked(r)))
+            .Concat(_ended.All.Select(r => (r.SubmitOrder, r.View)))
+            .OrderByDescending(r => r.SubmitOrder)
+            .Select(r => r.View)
+            .ToList();
 
         var connected = _roster.Connected;
         return new FarmView(
@@ -109,7 +96,7 @@ public sealed partial class FarmScheduler
 
     private FarmSnapshot SnapshotLocked()
     {
-        var live = _runs.Values.Where(r => !r.IsFinal).ToList();
+        var live = _runs.Values;
         return new FarmSnapshot(
             _roster.Connected.Count,
             live.Sum(r => r.Tally.Queued),

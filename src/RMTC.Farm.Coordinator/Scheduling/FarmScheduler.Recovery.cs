@@ -31,10 +31,10 @@ public sealed partial class FarmScheduler
             {
                 lock (_gate)
                 {
-                    // Not loaded: a watcher gets the stored log, read when asked, ending with the run as it ended.
-                    var ended = AddFinished(manifest);
+                    // Kept as a summary: its manifest is read from the store when asked, and a watcher gets the stored
+                    // log, read when asked, ending with the run as it ended.
                     var id = manifest.RunId;
-                    ended.Events.UseStored(ct => store.ReadEventsAsync(id, ct), StatusLocked(ended));
+                    AddEndedLocked(manifest, ct => store.ReadEventsAsync(id, ct));
                 }
 
                 continue;
@@ -95,7 +95,8 @@ public sealed partial class FarmScheduler
                 LogRecoveryFailed(manifest.RunId, e.Message);
                 lock (_gate)
                 {
-                    var run = AddFinished(manifest);
+                    var run = EndedStateOf(manifest);
+                    _runs[run.Id] = run;
                     FinishRunLocked(run, RunStates.Failed, $"could not be recovered after a coordinator restart: {e.Message}");
                 }
             }
@@ -107,25 +108,6 @@ public sealed partial class FarmScheduler
         }
 
         return recovered;
-    }
-
-    private RunState AddFinished(RunManifest manifest)
-    {
-        lock (_gate)
-        {
-            var run = new RunState
-            {
-                Manifest = manifest,
-                Spec = manifest.Spec ?? new Core.Jobs.JobSpec { Name = manifest.Name, Recipe = manifest.Recipe, Dataset = manifest.Dataset.Path },
-                Plan = [],
-                Template = new SafetensorsHeader { Tensors = [], Metadata = new Dictionary<string, string>(), DataStart = 8 },
-                Merge = NewMerge(manifest.RunId, manifest.Spec),
-                SubmitOrder = ++_submitCounter,
-                Round = manifest.Rounds.Count,
-            };
-            _runs[run.Id] = run;
-            return run;
-        }
     }
 
     private RunState Rebuild(RunManifest m, LineageEvent? last)

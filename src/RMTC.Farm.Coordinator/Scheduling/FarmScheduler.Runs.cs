@@ -121,7 +121,8 @@ public sealed partial class FarmScheduler
     {
         lock (_gate)
         {
-            return Find(idOrPrefix) is { } run ? StatusLocked(run) : null;
+            var (live, ended) = FindLocked(idOrPrefix);
+            return live is not null ? StatusLocked(live) : ended?.Status;
         }
     }
 
@@ -130,18 +131,19 @@ public sealed partial class FarmScheduler
     {
         lock (_gate)
         {
-            return _runs.Values.OrderByDescending(r => r.SubmitOrder).Select(StatusLocked).ToList();
+            return _runs.Values.Select(r => (r.SubmitOrder, Status: StatusLocked(r)))
+                .Concat(_ended.All.Select(r => (r.SubmitOrder, r.Status)))
+                .OrderByDescending(r => r.SubmitOrder)
+                .Select(r => r.Status)
+                .ToList();
         }
     }
 
-    /// <summary>The run's manifest as it stands (a copy), or null.</summary>
-    public RunManifest? GetManifest(string idOrPrefix)
-    {
-        lock (_gate)
-        {
-            return Find(idOrPrefix) is { } run ? RunManifest.FromJson(run.Manifest.ToJson()) : null;
-        }
-    }
+    /// <summary>
+    /// The run's manifest as it stands (a copy), or null. Waits for the store when the run has ended and its manifest is
+    /// not among the few kept: servers call <see cref="GetManifestAsync"/>.
+    /// </summary>
+    public RunManifest? GetManifest(string idOrPrefix) => GetManifestAsync(idOrPrefix).GetAwaiter().GetResult();
 
     /// <summary>The run's events (history then live), or null when unknown.</summary>
     /// <param name="idOrPrefix">Run id or a unique prefix.</param>
@@ -152,7 +154,8 @@ public sealed partial class FarmScheduler
     {
         lock (_gate)
         {
-            return Find(idOrPrefix)?.Events.SubscribeAsync(afterSeq, afterHash, cancellationToken);
+            var (live, ended) = FindLocked(idOrPrefix);
+            return (live?.Events ?? ended?.Events)?.SubscribeAsync(afterSeq, afterHash, cancellationToken);
         }
     }
 
@@ -161,9 +164,10 @@ public sealed partial class FarmScheduler
     {
         lock (_gate)
         {
-            if (Find(idOrPrefix) is not { } run)
+            var (run, ended) = FindLocked(idOrPrefix);
+            if (run is null)
             {
-                return null;
+                return ended?.Status;
             }
 
             FinishRunLocked(run, RunStates.Cancelled, string.IsNullOrWhiteSpace(reason) ? "cancelled by request" : reason);
@@ -179,13 +183,13 @@ public sealed partial class FarmScheduler
     /// </summary>
     public Task WhenRecordedAsync(string runId, CancellationToken cancellationToken)
     {
-        RunState? run;
+        Task? stored;
         lock (_gate)
         {
-            run = _runs.GetValueOrDefault(runId);
+            stored = _runs.TryGetValue(runId, out var run) ? run.Journal.Stored.Task : _ended.TryGet(runId, out var ended) ? ended.Stored : null;
         }
 
-        return run is null ? Task.CompletedTask : run.Journal.Stored.Task.WaitAsync(cancellationToken);
+        return stored is null ? Task.CompletedTask : stored.WaitAsync(cancellationToken);
     }
 
     /// <summary>The id of the run <paramref name="idOrPrefix"/> names (itself, or the one run it is a prefix of), or null.</summary>
@@ -194,19 +198,9 @@ public sealed partial class FarmScheduler
     {
         lock (_gate)
         {
-            return Find(idOrPrefix)?.Id;
+            var (live, ended) = FindLocked(idOrPrefix);
+            return live?.Id ?? ended?.Id;
         }
-    }
-
-    private RunState? Find(string idOrPrefix)
-    {
-        if (_runs.TryGetValue(idOrPrefix, out var exact))
-        {
-            return exact;
-        }
-
-        var matches = _runs.Values.Where(r => r.Id.StartsWith(idOrPrefix, StringComparison.Ordinal)).Take(2).ToList();
-        return matches.Count == 1 ? matches[0] : null;
     }
 
     private static string Short(string digest) => digest.Length > 12 ? "sha256:" + digest[..12] : digest;

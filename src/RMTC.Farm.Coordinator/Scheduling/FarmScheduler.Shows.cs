@@ -15,9 +15,9 @@ public sealed partial class FarmScheduler
 
         lock (_gate)
         {
-            var run = Find(idOrPrefix);
-            show = run?.Spec.EffectiveShow;
-            return run is not null;
+            var (live, ended) = FindLocked(idOrPrefix);
+            show = (live?.Spec ?? ended?.View.Spec)?.EffectiveShow;
+            return live is not null || ended is not null;
         }
     }
 

@@ -18,12 +18,13 @@ public sealed partial class FarmScheduler
     {
         lock (_gate)
         {
-            if (Find(idOrPrefix) is not { } run)
+            var (run, ended) = FindLocked(idOrPrefix);
+            if (run is null)
             {
-                return null;
+                return ended?.View;
             }
 
-            if (run.Paused != paused && !run.IsFinal)
+            if (run.Paused != paused)
             {
                 run.Paused = paused;
                 EventLocked(run, paused ? "paused" : "resumed", paused ? "paused: no new shard attempts start" : "resumed");
@@ -39,7 +40,7 @@ public sealed partial class FarmScheduler
     }
 
     private RunState? FindPendingByOpenCueNameLocked(string name) =>
-        _runs.Values.FirstOrDefault(r => !r.IsFinal && r.Spec.OpenCue?.JobName == name);
+        _runs.Values.FirstOrDefault(r => r.Spec.OpenCue?.JobName == name);
 
     private RunView ViewLocked(RunState run)
     {

@@ -20,7 +20,9 @@ public sealed partial class FarmScheduler
     private readonly object _gate = new();
     private readonly Dictionary<string, AgentState> _agents = new(StringComparer.Ordinal);
     private readonly AgentRoster _roster = new();
+    // Live runs; an ended run leaves for _ended, which keeps its summary (FarmScheduler.Ended.cs).
     private readonly Dictionary<string, RunState> _runs = new(StringComparer.Ordinal);
+    private readonly EndedRuns _ended;
     // Runs not yet ended, by priority then submission order: what dispatch walks (ended ones are dropped lazily).
     private readonly SortedDictionary<DispatchOrder, RunState> _activeRuns = new();
     private readonly Dictionary<string, Lease> _leases = new(StringComparer.Ordinal);
@@ -40,6 +42,7 @@ public sealed partial class FarmScheduler
         metrics?.ObserveFarm(() => View.Counts);
         metrics?.ObserveGpus(() => View.Gpus);
         _journal = journal;
+        _ended = new EndedRuns(journal.Store);
         _artifacts = artifacts;
         _time = time;
         _log = log;
@@ -392,7 +395,7 @@ public sealed partial class FarmScheduler
 
         EventLocked(run, state, error ?? $"run {state}", final: true, facts: facts);
         SealLocked(run);
-        SaveLocked(run);
+        RetireLocked(run, SaveLocked(run));
         // Waits for the merge gate, which the caller may hold (a last round closing): never inline under the lock.
         _ = ReleaseMergeStateAsync(run);
     }

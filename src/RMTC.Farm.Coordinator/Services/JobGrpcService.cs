@@ -97,10 +97,10 @@ public sealed class JobGrpcService(FarmScheduler scheduler, SubmissionPipeline p
         return Task.FromResult(scheduler.Cancel(request.JobId, reason)?.ToWire() ?? throw NotFound(request.JobId));
     }
 
-    public override Task<ManifestDocument> GetManifest(GetJobRequest request, ServerCallContext context)
+    public override async Task<ManifestDocument> GetManifest(GetJobRequest request, ServerCallContext context)
     {
         Scope(request.JobId, context);
-        return Task.FromResult(new ManifestDocument { Json = (scheduler.GetManifest(request.JobId) ?? throw NotFound(request.JobId)).ToJson() });
+        return new ManifestDocument { Json = (await scheduler.GetManifestAsync(request.JobId, context.CancellationToken) ?? throw NotFound(request.JobId)).ToJson() };
     }
 
     /// <summary>Refuses a wrangler a job of another show (unknown jobs fall through to NotFound).</summary>
