@@ -45,8 +45,11 @@ internal sealed class RunState
     public ShardTally Tally { get; private set; } = new();
     /// <summary>Paused runs get no new leases; running attempts finish (OpenCue's Pause).</summary>
     public bool Paused { get; set; }
-    /// <summary>Version of the newest manifest snapshot queued for the store (read by the journal without the lock).</summary>
-    public long LatestVersion;
+    /// <summary>
+    /// Version of the newest manifest snapshot queued for the store. Only the scheduler's lock holder reads or writes it
+    /// (the journal asks through its snapshot callback, which takes the lock), so it needs no memory barrier of its own.
+    /// </summary>
+    public long LatestVersion { get; set; }
     /// <summary>The last entry of the run's event chain.</summary>
     public LineageEvent? LastEvent { get; set; }
     /// <summary>Reverse-index entries not yet handed to the journal.</summary>

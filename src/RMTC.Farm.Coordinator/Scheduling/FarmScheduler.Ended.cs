@@ -49,7 +49,7 @@ public sealed partial class FarmScheduler
         lock (_gate)
         {
             // A later write of the ended run (none is expected) would carry a newer state than this one's.
-            if (Volatile.Read(ref run.LatestVersion) != version || ended.Unwritten is not { } unwritten)
+            if (run.LatestVersion != version || ended.Unwritten is not { } unwritten)
             {
                 return;
             }

@@ -50,16 +50,8 @@ public sealed partial class FarmScheduler
     }
 
     /// <summary>Agents with an open session now.</summary>
-    public int ConnectedAgents
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _roster.Connected.Count;
-            }
-        }
-    }
+    /// <remarks>Read from the published view, which is taken again at once after an agent comes or goes.</remarks>
+    public int ConnectedAgents => View.Counts.AgentsConnected;
 
     private DateTimeOffset Now => _time.GetUtcNow();
 
@@ -464,7 +456,7 @@ public sealed partial class FarmScheduler
     {
         // Versions continue across coordinator restarts: never below the clock, always above the last one.
         var version = Math.Max(run.LatestVersion + 1, Now.UtcTicks);
-        Volatile.Write(ref run.LatestVersion, version);
+        run.LatestVersion = version;
         var events = run.PendingEvents.ToArray();
         run.PendingEvents.Clear();
         var index = run.PendingIndex.ToArray();
@@ -488,10 +480,10 @@ public sealed partial class FarmScheduler
                 // No change can slip in under the lock: the journal takes every change not yet written, and the
                 // capture is the run as the last of them left it.
                 run.Journal.TakeOpenForCatchUp();
-                version = Volatile.Read(ref run.LatestVersion);
+                version = run.LatestVersion;
             }
 
-            return Volatile.Read(ref run.LatestVersion) == version ? run.Recording.Capture(run.Manifest, version, whole, expect) : null;
+            return run.LatestVersion == version ? run.Recording.Capture(run.Manifest, version, whole, expect) : null;
         }
     }
 
