@@ -89,6 +89,30 @@ public sealed class EndedRunTests : IAsyncLifetime
         Assert.Equal(RunStates.Cancelled, events[^1].Status!.State);
     }
 
+    [Fact]
+    public async Task A_run_saved_again_after_it_failed_lets_go_of_its_manifest_once_the_last_write_landed()
+    {
+        var registration = _farm.Scheduler.Register(SchedulerInputs.Registration("a"));
+        var inbox = _farm.Scheduler.Connect("a", registration.SessionToken);
+        var job = _farm.Scheduler.SubmitPrepared(new JobSubmission
+        {
+            SpecYaml = $"name: fails\nrecipe: classifier\ndataset: {_farm.Data}\nshards: 1\nrounds: 1\nmax_retries: 0\n",
+            SourceName = "test.yaml",
+        });
+        var lease = SchedulerHarness.Assigned(inbox);
+
+        // A refused result past max_retries fails the run, and the refusal saves the run once more after it ended.
+        _farm.Scheduler.RefuseUpload(SchedulerInputs.Upload(lease, "a", new string('0', 64)), "corrupt bytes");
+        Assert.Equal(RunStates.Failed, _farm.Scheduler.GetJob(job.Id)!.State);
+        await _farm.Scheduler.FlushAsync();
+
+        await FarmFixture.WaitUntilAsync(() => _farm.Scheduler.EndedManifestsHeld == 0, TimeSpan.FromSeconds(30), () => "the failed run's manifest is still held after its writes landed");
+        var manifest = (await _farm.Scheduler.GetManifestAsync(job.Id))!;
+        Assert.Equal(RunStates.Failed, manifest.State);
+        Assert.Equal(AttemptOutcomes.Refused, Assert.Single(manifest.Rounds[0].Attempts).Outcome);
+        Assert.NotNull(manifest.Seal);
+    }
+
     private static (string State, string Error, DateTimeOffset? FinishedAt, int Round) Ended(RunStatus s) => (s.State, s.Error, s.FinishedAt, s.CurrentRound);
 
     private static async Task<List<RunEvent>> Collect(IAsyncEnumerable<RunEvent> events)

@@ -50,6 +50,8 @@ internal sealed class RunState
     /// (the journal asks through its snapshot callback, which takes the lock), so it needs no memory barrier of its own.
     /// </summary>
     public long LatestVersion { get; set; }
+    /// <summary>Completes when the write of <see cref="LatestVersion"/> has landed (see <c>FarmScheduler.SaveLocked</c>).</summary>
+    public Task LatestSave { get; set; } = Task.CompletedTask;
     /// <summary>The last entry of the run's event chain.</summary>
     public LineageEvent? LastEvent { get; set; }
     /// <summary>Reverse-index entries not yet handed to the journal.</summary>

@@ -11,10 +11,10 @@ namespace RMTC.Farm.Coordinator.Scheduling;
 public sealed partial class FarmScheduler
 {
     /// <summary>
-    /// Replaces an ended run's live state with its summary. Its manifest stays in memory until <paramref name="saved"/>
-    /// (its last write) lands, since until then the store holds an older state. Caller holds the lock.
+    /// Replaces an ended run's live state with its summary. Its manifest stays in memory until its last write lands,
+    /// since until then the store holds an older state. Caller holds the lock.
     /// </summary>
-    private void RetireLocked(RunState run, Task saved)
+    private void RetireLocked(RunState run)
     {
         var status = StatusLocked(run);
         var ended = new EndedRun
@@ -29,32 +29,46 @@ public sealed partial class FarmScheduler
         };
         _runs.Remove(run.Id);
         _ended.Add(ended);
-        _ = ForgetWhenWrittenAsync(run, ended, saved, run.LatestVersion);
+        _ = ForgetWhenWrittenAsync(run, ended);
     }
 
     /// <summary>Once the ended run's last write landed, its manifest and event history are read from the store.</summary>
-    private async Task ForgetWhenWrittenAsync(RunState run, EndedRun ended, Task saved, long version)
+    private async Task ForgetWhenWrittenAsync(RunState run, EndedRun ended)
     {
-        try
-        {
-            await saved.ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            // The journal logged it; the manifest stays in memory, the only complete copy.
-            return;
-        }
-
+        // Off the caller, which holds the lock: nothing below runs inside its change.
+        await Task.Yield();
         RunManifest manifest;
-        lock (_gate)
+        while (true)
         {
-            // A later write of the ended run (none is expected) would carry a newer state than this one's.
-            if (run.LatestVersion != version || ended.Unwritten is not { } unwritten)
+            Task saved;
+            long version;
+            lock (_gate)
             {
+                (saved, version) = (run.LatestSave, run.LatestVersion);
+            }
+
+            try
+            {
+                await saved.ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // The journal logged it; the manifest stays in memory, the only complete copy.
                 return;
             }
 
-            manifest = unwritten;
+            lock (_gate)
+            {
+                // The caller that ended the run may have saved it once more after: that write is the one to wait for.
+                if (run.LatestVersion != version)
+                {
+                    continue;
+                }
+
+                manifest = ended.Unwritten!;
+            }
+
+            break;
         }
 
         // A run that just ended is the one most likely asked for next (its page, its export, a test's assertions).
@@ -66,6 +80,18 @@ public sealed partial class FarmScheduler
 
         var id = ended.Id;
         ended.Events.UseStored(ct => _ended.ReadEventsAsync(id, ct), ended.Status);
+    }
+
+    /// <summary>Ended runs whose manifest is still held because its last write has not landed yet (0 once the journal caught up).</summary>
+    internal int EndedManifestsHeld
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _ended.All.Count(r => r.Unwritten is not null);
+            }
+        }
     }
 
     /// <summary>Takes a run that had ended before this coordinator started as its summary. Caller holds the lock.</summary>

@@ -387,7 +387,8 @@ public sealed partial class FarmScheduler
 
         EventLocked(run, state, error ?? $"run {state}", final: true, facts: facts);
         SealLocked(run);
-        RetireLocked(run, SaveLocked(run));
+        SaveLocked(run);
+        RetireLocked(run);
         // Waits for the merge gate, which the caller may hold (a last round closing): never inline under the lock.
         _ = ReleaseMergeStateAsync(run);
     }
@@ -463,6 +464,7 @@ public sealed partial class FarmScheduler
         run.PendingIndex.Clear();
         var task = _journal.Enqueue(run, version, events, index, run.PendingEpochReservation, SnapshotOf);
         run.PendingEpochReservation = 0;
+        run.LatestSave = task;
         _pendingSaves.RemoveAll(t => t.IsCompleted);
         _pendingSaves.Add(task);
         return task;
