@@ -283,7 +283,7 @@ public sealed class DataPlaneTests
         new(Options.Create(new AgentOptions { WorkDirectory = Path.Combine(root, node) }), TimeProvider.System, NullLogger<WeightsCache>.Instance);
 
     /// <summary>A safetensors file of <paramref name="floats"/> finite values, and its digest.</summary>
-    private static byte[] Weights(int floats, out string digest)
+    internal static byte[] Weights(int floats, out string digest)
     {
         var data = new byte[floats * sizeof(float)];
         var values = MemoryMarshal.Cast<byte, float>(data.AsSpan());

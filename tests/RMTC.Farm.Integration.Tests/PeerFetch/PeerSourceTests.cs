@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using RMTC.Farm.Agent.Execution.Transfers;
@@ -27,7 +26,7 @@ public sealed class PeerSourceTests
     public async Task Weights_come_from_a_peer_agents_cache_with_ranges_and_the_farm_token_and_not_from_the_coordinator()
     {
         await using var farm = await FarmFixture.StartAsync();
-        var bytes = Weights(64 * 1024, out var digest);
+        var bytes = DataPlane.DataPlaneTests.Weights(64 * 1024, out var digest);
         farm.Artifacts.Put(bytes, ArtifactKind.Weights);
         var tokenFile = Path.Combine(farm.Root, "farm-token");
         await File.WriteAllTextAsync(tokenFile, "peer-test-token\n");
@@ -94,7 +93,7 @@ public sealed class PeerSourceTests
     public async Task A_peer_serving_bytes_of_another_digest_is_refused_and_the_coordinator_serves_the_weights()
     {
         await using var farm = await FarmFixture.StartAsync();
-        var bytes = Weights(64 * 1024, out var digest);
+        var bytes = DataPlane.DataPlaneTests.Weights(64 * 1024, out var digest);
         farm.Artifacts.Put(bytes, ArtifactKind.Weights);
         var wrong = bytes.ToArray();
         wrong[^1] ^= 0x01;
@@ -126,7 +125,7 @@ public sealed class PeerSourceTests
     public async Task A_peer_that_is_down_or_silent_is_given_up_at_once_or_after_its_timeout()
     {
         await using var farm = await FarmFixture.StartAsync();
-        var bytes = Weights(16 * 1024, out var digest);
+        var bytes = DataPlane.DataPlaneTests.Weights(16 * 1024, out var digest);
         farm.Artifacts.Put(bytes, ArtifactKind.Weights);
         using var plane = new DataPlaneClient(farm.App.DataPlaneAddress()!, FarmCredentials.None);
         var counted = new TransferCounters();
@@ -154,7 +153,7 @@ public sealed class PeerSourceTests
     public async Task A_peer_still_fetching_relays_the_bytes_as_they_arrive_and_a_relay_of_wrong_bytes_is_cut(bool wrongBytes)
     {
         await using var farm = await FarmFixture.StartAsync();
-        var bytes = Weights(256 * 1024, out var digest);
+        var bytes = DataPlane.DataPlaneTests.Weights(256 * 1024, out var digest);
         farm.Artifacts.Put(bytes, ArtifactKind.Weights);
         using var plane = new DataPlaneClient(farm.App.DataPlaneAddress()!, FarmCredentials.None);
         var served = bytes.ToArray();
@@ -253,21 +252,4 @@ public sealed class PeerSourceTests
             TokenFile = tokenFile,
             PeerDataPlane = { Port = 0, ListenAddress = "127.0.0.1", TimeoutMs = timeoutMs },
         });
-
-    /// <summary>A safetensors file of <paramref name="floats"/> finite values, and its digest.</summary>
-    private static byte[] Weights(int floats, out string digest)
-    {
-        var data = new byte[floats * sizeof(float)];
-        var values = MemoryMarshal.Cast<byte, float>(data.AsSpan());
-        for (var i = 0; i < values.Length; i++)
-        {
-            values[i] = i * 0.002f;
-        }
-
-        using var stream = new MemoryStream();
-        Safetensors.Write(stream, [new NamedTensor("w", TensorDType.F32, [floats], data)]);
-        var bytes = stream.ToArray();
-        digest = Sha256Digest.OfBytes(bytes);
-        return bytes;
-    }
 }
