@@ -137,6 +137,9 @@ internal static class SchedulingBenchmark
                 ["Agent:WorkDirectory"] = Path.Combine(nodes, i.ToString(CultureInfo.InvariantCulture)),
                 ["Agent:SimulateTrainingMs"] = trainMs.ToString(CultureInfo.InvariantCulture),
                 ["Agent:GpuSampleIntervalMs"] = "600000",
+                // Each agent would serve its cache to peers on a listener of its own: a thousand Kestrel servers in
+                // this one process (out of memory here). Scheduling is what is measured; the peers benchmark has peers.
+                ["Agent:PeerDataPlane:Port"] = "-1",
             });
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
             builder.Services.AddRmtcAgent(builder.Configuration);
